@@ -1,0 +1,124 @@
+"""vLLM and LM Studio: command construction and response parsing.
+
+Neither runs on the project's test machines: what is here is unit-tested against
+the documented shapes only (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from . import launcher, ports
+from .errors import DraftbenchError, ServerStartError
+
+VLLM_SPEC_COUNTERS = {
+    "vllm:spec_decode_num_draft_tokens_total": "draft_tokens",
+    "vllm:spec_decode_num_accepted_tokens_total": "accepted_tokens",
+    "vllm:spec_decode_num_drafts_total": "drafts",
+}
+
+
+@dataclass(frozen=True)
+class VllmSpec:
+    model: str
+    draft: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    num_speculative_tokens: int = 5
+    extra_args: tuple[str, ...] = ()
+    ready_timeout_s: float = 1800.0
+
+
+def vllm_command(spec: VllmSpec, port: int) -> list[str]:
+    cmd = ["vllm", "serve", spec.model, "--host", spec.host, "--port", str(port)]
+    if spec.draft:
+        config = {"method": "draft_model", "model": spec.draft, "num_speculative_tokens": spec.num_speculative_tokens}
+        cmd += ["--speculative-config", json.dumps(config)]
+    return cmd + list(spec.extra_args)
+
+
+def launch_vllm(spec: VllmSpec) -> launcher.ServerProcess:
+    if shutil.which("vllm") is None:
+        raise DraftbenchError("vllm not found on PATH: pip install vllm (needs a CUDA GPU)")
+    port = ports.ensure_free(spec.host, spec.port)
+    log = os.path.join(launcher.default_log_dir(), f"vllm-{port}.log")
+    return launcher.ServerProcess(vllm_command(spec, port), f"http://{spec.host}:{port}", log, spec.ready_timeout_s)
+
+
+_METRIC_RE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN)\s*$")
+
+
+def parse_vllm_metrics(text: str) -> dict[str, float]:
+    """Sum vLLM's spec-decode counters (over all label sets) from a Prometheus /metrics page."""
+    totals = {short: 0.0 for short in VLLM_SPEC_COUNTERS.values()}
+    seen = False
+    for line in text.splitlines():
+        m = _METRIC_RE.match(line.strip())
+        if m and m.group(1) in VLLM_SPEC_COUNTERS:
+            totals[VLLM_SPEC_COUNTERS[m.group(1)]] += float(m.group(3))
+            seen = True
+    return totals if seen else {}
+
+
+def metrics_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after}
+
+
+@dataclass(frozen=True)
+class LMStudioSpec:
+    model: str
+    draft: str | None = None
+    port: int = 1234
+
+
+def lmstudio_commands(spec: LMStudioSpec) -> tuple[list[list[str]], list[list[str]]]:
+    """(start commands, stop commands). The draft is not loaded here: it is chosen per request."""
+    start = [["lms", "server", "start", "--port", str(spec.port)], ["lms", "load", spec.model]]
+    stop = [["lms", "unload", "--all"], ["lms", "server", "stop"]]
+    return start, stop
+
+
+def lmstudio_request_fields(draft: str | None) -> dict:
+    return {"draft_model": draft} if draft else {}
+
+
+def lmstudio_draft_counts(body: dict) -> tuple[int | None, int | None]:
+    """(drafted, accepted) from an LM Studio response's ``stats``; (None, None) when absent."""
+    stats = body.get("stats") or {}
+    total = stats.get("total_draft_tokens_count")
+    accepted = stats.get("accepted_draft_tokens_count")
+    return (int(total) if total is not None else None, int(accepted) if accepted is not None else None)
+
+
+class LMStudioServer:
+    """LM Studio runs as a daemon managed by ``lms``: start it and load the model; unload and stop on exit."""
+
+    def __init__(self, spec: LMStudioSpec):
+        self.spec = spec
+        self.url = f"http://127.0.0.1:{spec.port}"
+        self._started = False
+
+    def __enter__(self) -> "LMStudioServer":
+        if shutil.which("lms") is None:
+            raise DraftbenchError("lms not found on PATH: install LM Studio and run its 'lms bootstrap'")
+        start, _ = lmstudio_commands(self.spec)
+        self._started = True
+        for cmd in start:
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                self.__exit__()
+                raise ServerStartError(f"{' '.join(cmd)} failed with code {proc.returncode}",
+                                       (proc.stdout + proc.stderr)[-2000:])
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._started:
+            return
+        self._started = False
+        for cmd in lmstudio_commands(self.spec)[1]:
+            subprocess.run(cmd, capture_output=True)

@@ -1,0 +1,204 @@
+"""The measurement core: warm up, stream N requests, summarise. Used by bench.py and sweep.py alike."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import requests
+
+from . import backends, stats
+from .errors import ServerUnreachable
+from .prompts import BUILTIN, Prompt, schedule
+from .stream import RequestResult, stream_chat
+
+NOISY_REL_STDEV = 0.10
+SPECULATION_OFF_CAUSES = (
+    "speculation did not run (no draft tokens in the server's timings). Known causes: "
+    "(1) this llama.cpp build needs --spec-type draft-simple next to --model-draft; "
+    "(2) the draft's vocabulary differs from the target's, so llama.cpp silently disabled it "
+    "(see the server log for 'vocab')"
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    url: str
+    requests: int = 5
+    max_tokens: int = 512
+    temperature: float = 0.0
+    warmup: int = 1
+    prompts: tuple[Prompt, ...] = BUILTIN
+    model: str | None = None
+    api_key: str | None = None
+    seed: int = 0
+    timeout_s: float = 300.0
+    ready_timeout_s: float = 600.0
+    expect_draft: bool = False
+    extra_body: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class BenchSummary:
+    url: str
+    server_kind: str
+    n_requests: int
+    n_failed: int
+    mean_tps: float | None = None
+    median_tps: float | None = None
+    stdev_tps: float | None = None
+    min_tps: float | None = None
+    max_tps: float | None = None
+    ci95_tps: tuple[float, float] | None = None
+    mean_client_tps: float | None = None
+    mean_ttft: float | None = None
+    median_ttft: float | None = None
+    mean_total_time: float | None = None
+    generation_time_s: float = 0.0
+    draft_n: int | None = None
+    draft_n_accepted: int | None = None
+    acceptance_rate: float | None = None
+    mean_accepted_length: float | None = None
+    speculation_active: bool | None = None
+    noisy: bool = False
+    warnings: list[str] = field(default_factory=list)
+    requests: list[RequestResult] = field(default_factory=list)
+
+    def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_requests:
+            d.pop("requests")
+        return d
+
+    @property
+    def tps_spread(self) -> stats.Spread | None:
+        return stats.spread([r.decode_tps for r in self.requests if r.ok and r.decode_tps])
+
+
+def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
+              spec_counts: tuple[int, int] | None = None) -> BenchSummary:
+    ok = [r for r in results if r.ok]
+    s = BenchSummary(url, kind, len(results), len(results) - len(ok), requests=results)
+    s.generation_time_s = sum(r.total_s or 0.0 for r in results)
+    tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
+    if tps:
+        s.mean_tps, s.median_tps, s.stdev_tps = tps.mean, tps.median, tps.stdev
+        s.min_tps, s.max_tps, s.ci95_tps = tps.min, tps.max, tps.ci95
+        if tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV:
+            s.noisy = True
+            s.warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
+                              f"consider more --requests (now {len(results)}) and a quieter machine")
+    client = stats.spread([r.client_decode_tps for r in ok if r.client_decode_tps])
+    s.mean_client_tps = client.mean if client else None
+    ttft = stats.spread([r.ttft_s for r in ok if r.ttft_s is not None])
+    if ttft:
+        s.mean_ttft, s.median_ttft = ttft.mean, ttft.median
+    total = stats.spread([r.total_s for r in ok if r.total_s is not None])
+    s.mean_total_time = total.mean if total else None
+    drafted = [r for r in ok if r.draft_n is not None]
+    if spec_counts is not None:
+        s.draft_n, s.draft_n_accepted = spec_counts
+    elif drafted:
+        s.draft_n = sum(r.draft_n or 0 for r in drafted)
+        s.draft_n_accepted = sum(r.draft_n_accepted or 0 for r in drafted)
+    if s.draft_n:
+        s.acceptance_rate = s.draft_n_accepted / s.draft_n
+        predicted = sum(r.completion_tokens or 0 for r in drafted) if spec_counts is None else \
+            sum(r.completion_tokens or 0 for r in ok)
+        if predicted > (s.draft_n_accepted or 0):
+            s.mean_accepted_length = predicted / (predicted - (s.draft_n_accepted or 0))
+    if expect_draft and ok:
+        s.speculation_active = bool(s.draft_n)
+        if not s.speculation_active:
+            s.warnings.append(SPECULATION_OFF_CAUSES)
+    elif s.draft_n:
+        s.speculation_active = True
+    if results and not ok:
+        s.warnings.append(f"every request failed; first error: {results[0].error}")
+    return s
+
+
+def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
+    """Wait while the server loads (503), then say what it is: 'llamacpp' or 'openai'."""
+    deadline = time.monotonic() + ready_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            health = session.get(url + "/health", timeout=5, headers=headers)
+        except requests.RequestException as exc:
+            raise ServerUnreachable(url, type(exc).__name__) from exc
+        if health.status_code != 503:
+            break
+        if time.monotonic() > deadline:
+            raise ServerUnreachable(url, f"still loading (HTTP 503) after {ready_timeout_s:.0f} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    try:
+        props = session.get(url + "/props", timeout=5, headers=headers)
+        if props.status_code == 200 and "default_generation_settings" in props.json():
+            return "llamacpp"
+    except (requests.RequestException, ValueError):
+        pass
+    return "openai"
+
+
+def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[str, float]:
+    try:
+        resp = session.get(url + "/metrics", timeout=5, headers=headers)
+    except requests.RequestException:
+        return {}
+    return backends.parse_vllm_metrics(resp.text) if resp.status_code == 200 else {}
+
+
+def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": cfg.model or "draftbench",
+        "messages": [{"role": "user", "content": prompt.text}],
+        "max_tokens": max_tokens,
+        "temperature": cfg.temperature,
+        "seed": cfg.seed,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if kind == "llamacpp":
+        body["cache_prompt"] = False
+    body.update(dict(cfg.extra_body))
+    return body
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -> BenchSummary:
+    """Measure one server. Failed requests are recorded, never raised."""
+    say = progress or (lambda _m: None)
+    url = cfg.url.rstrip("/")
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+    with requests.Session() as session:
+        kind = detect_server(session, url, cfg.ready_timeout_s, headers)
+        endpoint = url + "/v1/chat/completions"
+        warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.requests)
+        for i, prompt in enumerate(warm):
+            r = stream_chat(session, endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
+                            prompt.id, cfg.timeout_s, headers)
+            say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
+        before = _vllm_counters(session, url, headers) if kind == "openai" else {}
+        results = []
+        for i, prompt in enumerate(schedule(cfg.prompts, cfg.requests, offset=cfg.seed)):
+            r = stream_chat(session, endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id,
+                            cfg.timeout_s, headers)
+            results.append(r)
+            say(f"request {i + 1}/{cfg.requests} [{prompt.id}]: " + describe(r))
+        spec_counts = None
+        if before:
+            delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))
+            if delta.get("draft_tokens"):
+                spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
+    return summarise(url, kind, results, cfg.expect_draft, spec_counts)
+
+
+def describe(r: RequestResult) -> str:
+    if not r.ok:
+        return f"FAILED: {r.error}"
+    text = f"{r.decode_tps or 0:.2f} tok/s, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
+    if r.draft_n:
+        text += f", acceptance {r.draft_n_accepted / r.draft_n:.0%}"
+    return text

@@ -1,0 +1,52 @@
+"""Command-line entry points. Each parses arguments into typed configs and calls the core."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+from ..errors import DraftbenchError
+
+
+def run_main(body: Callable[[], int]) -> int:
+    """Run a command body; turn DraftbenchError and Ctrl-C into a one-line message and an exit code."""
+    debug = os.environ.get("DRAFTBENCH_DEBUG") == "1"
+    try:
+        return body()
+    except DraftbenchError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
+    """Split ``argv`` at a bare ``--``: (our arguments, arguments passed to the server)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--" in args:
+        i = args.index("--")
+        return args[:i], args[i + 1:]
+    return args, []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``draftbench <server|bench|sweep|synth> ...``"""
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {"server": "server", "bench": "bench", "sweep": "sweep", "synth": "synth"}
+    if not args or args[0] not in commands:
+        print("usage: draftbench {server,bench,sweep,synth} [options]  (add --help after one for its options)",
+              file=sys.stderr)
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    name, rest = args[0], args[1:]
+    if name == "synth":
+        from .. import synth
+
+        return run_main(lambda: synth.main(rest))
+    module = __import__(f"draftbench.cli.{name}", fromlist=["main"])
+    return module.main(rest)

@@ -1,0 +1,100 @@
+"""``python bench.py --url URL ...``: measure a running server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from . import run_main
+from .. import prompts
+from ..bench import BenchConfig, BenchSummary, run_bench
+from ..errors import ConfigError, DraftbenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="bench.py", description="Benchmark a running llama-server or "
+                                 "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.")
+    ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
+    ap.add_argument("--requests", type=int, default=5, help="measured requests (default 5)")
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable); replaces the built-in suite")
+    ap.add_argument("--prompts-file", help="text file, one prompt per line; replaces the built-in suite")
+    ap.add_argument("--warmup", type=int, default=1, help="unmeasured requests first (default 1)")
+    ap.add_argument("--model", help="model name sent in requests")
+    ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
+    ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
+    ap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    return ap
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    problems = []
+    if args.requests < 1:
+        problems.append("--requests must be at least 1")
+    if args.max_tokens < 1:
+        problems.append("--max-tokens must be at least 1")
+    if args.warmup < 0:
+        problems.append("--warmup cannot be negative")
+    if args.timeout <= 0:
+        problems.append("--timeout must be positive")
+    texts = list(args.prompt)
+    if args.prompts_file:
+        try:
+            with open(args.prompts_file, encoding="utf-8") as fh:
+                texts += [line.strip() for line in fh if line.strip()]
+        except OSError as exc:
+            problems.append(f"--prompts-file {args.prompts_file}: {exc.strerror}")
+    if problems:
+        raise ConfigError("command line", problems)
+    return BenchConfig(
+        url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
+        warmup=args.warmup, prompts=prompts.custom(texts) if texts else prompts.BUILTIN, model=args.model,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
+        expect_draft=args.expect_draft)
+
+
+def _fmt(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_table(s: BenchSummary) -> str:
+    ok = s.n_requests - s.n_failed
+    lines = [f"Server           {s.url} ({s.server_kind})",
+             f"Requests         {ok} ok, {s.n_failed} failed"]
+    ci = f"  95% CI [{s.ci95_tps[0]:.2f}, {s.ci95_tps[1]:.2f}]" if s.ci95_tps else ""
+    lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  "
+                 f"stdev {_fmt(s.stdev_tps)}{ci}")
+    lines.append(f"Client tok/s     mean {_fmt(s.mean_client_tps)}")
+    lines.append(f"TTFT             mean {_fmt(s.mean_ttft, '.3f')} s  median {_fmt(s.median_ttft, '.3f')} s")
+    lines.append(f"Total time       mean {_fmt(s.mean_total_time)} s")
+    if s.acceptance_rate is not None:
+        lines.append(f"Acceptance       {s.acceptance_rate:.1%} ({s.draft_n_accepted}/{s.draft_n} drafted tokens)")
+        lines.append(f"Accepted length  {_fmt(s.mean_accepted_length)} tokens per target pass")
+    elif s.speculation_active is False:
+        lines.append("Acceptance       - (speculation NOT active)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+
+    def body() -> int:
+        cfg = config_from_args(args)
+        summary = run_bench(cfg, progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+        for w in summary.warnings:
+            print(f"WARNING: {w}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(summary.to_dict(), indent=2))
+        else:
+            print(format_table(summary))
+        if summary.n_failed == summary.n_requests:
+            raise DraftbenchError(f"all {summary.n_requests} requests failed; first error: "
+                                  f"{summary.requests[0].error}")
+        return 0
+
+    return run_main(body)

@@ -1,0 +1,76 @@
+"""One exception family. ``main`` functions turn these into one-line messages."""
+
+from __future__ import annotations
+
+
+class DraftbenchError(Exception):
+    """Base of every error draftbench reports to a user (exit code 1 unless overridden)."""
+
+    exit_code = 1
+
+
+class ConfigError(DraftbenchError):
+    """A config file or command-line value is wrong. Carries every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
+
+
+class ModelFileError(DraftbenchError):
+    """A model path is missing or not a GGUF file."""
+
+    exit_code = 2
+
+
+class LlamaServerNotFound(DraftbenchError):
+    exit_code = 2
+
+
+class PortInUse(DraftbenchError):
+    exit_code = 2
+
+    def __init__(self, host: str, port: int):
+        self.port = port
+        super().__init__(
+            f"port {port} on {host} is already in use: stop whatever listens there, "
+            f"or pass another port (--port N, config settings.port; 0 picks a free one)"
+        )
+
+
+class ServerStartError(DraftbenchError):
+    """The server exited, or never became ready, during start-up."""
+
+    def __init__(self, message: str, log_tail: str = ""):
+        self.log_tail = log_tail
+        text = message if not log_tail else f"{message}\n--- server log (last lines) ---\n{log_tail}"
+        super().__init__(text)
+        self.short = message
+
+
+class ServerUnreachable(DraftbenchError):
+    def __init__(self, url: str, detail: str = ""):
+        self.url = url
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"cannot reach a server at {url}{extra}: is it running, and is the URL right?")
+
+
+class ResultsFileError(DraftbenchError):
+    """A results file cannot be read, or must not be written."""
+
+    exit_code = 2
+
+
+class Interrupted(DraftbenchError):
+    """Ctrl-C (130) or SIGTERM (143) arrived; what finished is kept."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.exit_code = 130 if signum == signal.SIGINT else 143
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")

@@ -1,0 +1,250 @@
+"""Start and stop an inference server as a context manager in its own process group."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from . import gguf_header, llama_bin, ports
+from .errors import DraftbenchError, ServerStartError
+
+POLL_S = 0.05
+STOP_GRACE_S = 10.0
+_LIVE: set["ServerProcess"] = set()
+
+
+def default_log_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "draftbench", "logs")
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything needed to launch one llama-server."""
+
+    target: str
+    draft: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    gpu_layers: int = 99
+    ctx_size: int = 4096
+    llama_bin: str | None = None
+    draft_max: int | None = None
+    draft_min: int | None = None
+    draft_p_min: float | None = None
+    extra_args: tuple[str, ...] = ()
+    ready_timeout_s: float = 600.0
+    log_path: str | None = None
+
+
+def preflight(spec: ServerSpec) -> list[str]:
+    """Check model files before anything starts; return warnings (vocabulary mismatch)."""
+    gguf_header.check_gguf(spec.target, "target model")
+    if spec.draft is None:
+        return []
+    gguf_header.check_gguf(spec.draft, "draft model")
+    diffs = gguf_header.vocab_mismatch(spec.target, spec.draft)
+    if not diffs:
+        return []
+    return [f"draft {spec.draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
+            "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
+
+
+def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int) -> list[str]:
+    cmd = [binary, "-m", spec.target, "--host", spec.host, "--port", str(port),
+           "-ngl", str(spec.gpu_layers), "-c", str(spec.ctx_size)]
+    if spec.draft:
+        cmd += flags.draft_args(spec.draft, spec.draft_max, spec.draft_min, spec.draft_p_min,
+                                spec.gpu_layers if flags.pick("--spec-draft-ngl", "-ngld") else None)
+    return cmd + list(spec.extra_args)
+
+
+def _read_tail(path: str, lines: int = 30) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 64 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _vram_mb(pid: int) -> float | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 2 and parts[0] == str(pid):
+            try:
+                return float(parts[1])
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class ServerProcess:
+    """A server process in its own session. ``with ServerProcess(...) as s:`` starts it, waits
+    until ready, and stops the whole process group on the way out, whatever the way out is."""
+
+    command: list[str]
+    url: str
+    log_path: str
+    ready_timeout_s: float = 600.0
+    health_path: str = "/health"
+    version: str = "unknown"
+    proc: subprocess.Popen | None = None
+    load_time_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_vram_mb: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def start(self) -> "ServerProcess":
+        os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
+        started = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            log.write(("$ " + " ".join(self.command) + "\n").encode())
+            log.flush()
+            try:
+                self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                             stdin=subprocess.DEVNULL, start_new_session=True)
+            except OSError as exc:
+                raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
+        _LIVE.add(self)
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.load_time_s = time.monotonic() - started
+        return self
+
+    def _wait_ready(self, started: float) -> None:
+        deadline = started + self.ready_timeout_s
+        session = requests.Session()
+        assert self.proc is not None
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                raise ServerStartError(f"server exited with code {code} during start-up (log: {self.log_path})",
+                                       _read_tail(self.log_path))
+            try:
+                if session.get(self.url + self.health_path, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"server not ready after {self.ready_timeout_s:.0f} s (log: {self.log_path}); "
+                    "big models can need longer: raise ready_timeout_s", _read_tail(self.log_path))
+            time.sleep(POLL_S)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return _read_tail(self.log_path, lines)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def sample_memory(self) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        rss = _peak_rss_mb(self.proc.pid)
+        if rss is not None:
+            self.peak_rss_mb = max(rss, self.peak_rss_mb or 0.0)
+        vram = _vram_mb(self.proc.pid)
+        if vram is not None:
+            self.peak_vram_mb = max(vram, self.peak_vram_mb or 0.0)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL after a grace period. Safe to call twice."""
+        proc = self.proc
+        if proc is None:
+            return
+        try:
+            self.sample_memory()
+        except Exception:
+            pass
+        for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+            try:
+                os.killpg(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                proc.wait(timeout=wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+            except KeyboardInterrupt:
+                continue
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
+        except (ProcessLookupError, PermissionError):
+            pass
+        _LIVE.discard(self)
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
+    """Check inputs, resolve binary and flags, and return a not-yet-started ServerProcess."""
+    warnings = preflight(spec)
+    for w in warnings:
+        (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(w)
+    binary = llama_bin.find_llama_server(spec.llama_bin)
+    flags, version = llama_bin.probe(binary)
+    port = ports.ensure_free(spec.host, spec.port)
+    cmd = llama_command(spec, binary, flags, port)
+    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
+    return ServerProcess(cmd, f"http://{host}:{port}", log_path, spec.ready_timeout_s,
+                         version=version, warnings=warnings)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into an exception so context managers stop their servers."""
+    from .errors import Interrupted
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+__all__ = ["ServerSpec", "ServerProcess", "launch_llama", "preflight", "DraftbenchError"]

@@ -1,0 +1,181 @@
+"""One streamed chat completion, measured. Parsing is separate from HTTP so that timing
+rules can be tested with canned SSE bytes and a scripted clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable
+
+import requests
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class RequestResult:
+    """One request. Times in seconds, rates in tokens per second; ``error`` set when it failed."""
+
+    prompt_id: str
+    ttft_s: float | None = None
+    decode_tps: float | None = None
+    client_decode_tps: float | None = None
+    total_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    draft_n: int | None = None
+    draft_n_accepted: int | None = None
+    text: str = ""
+    error: str | None = None
+    http_status: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StreamError(Exception):
+    """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
+
+
+@dataclass
+class _State:
+    text_parts: list[str]
+    t_first: float | None = None
+    t_last: float | None = None
+    usage: dict | None = None
+    timings: dict | None = None
+    stats: dict | None = None
+    done: bool = False
+
+
+def _events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]:
+    """Yield (arrival time, data payload) for each SSE ``data:`` line."""
+    buffer = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        now = clock()
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            line = line.rstrip(b"\r")
+            if not line or line.startswith(b":"):
+                continue
+            if line.startswith(b"data:"):
+                yield now, line[5:].strip().decode("utf-8", errors="replace")
+            elif not line.startswith((b"event:", b"id:", b"retry:")):
+                raise StreamError(f"malformed SSE line: {line[:120]!r}")
+    if buffer.strip().startswith(b"data:"):
+        yield clock(), buffer.strip()[5:].strip().decode("utf-8", errors="replace")
+
+
+def _apply(state: _State, now: float, payload: str) -> None:
+    if payload == "[DONE]":
+        state.done = True
+        return
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise StreamError(f"malformed SSE data (not JSON): {payload[:120]!r}") from exc
+    if not isinstance(event, dict):
+        raise StreamError(f"malformed SSE data (not an object): {payload[:120]!r}")
+    if "error" in event:
+        err = event["error"]
+        raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+    for choice in event.get("choices") or []:
+        delta = choice.get("delta") or {}
+        piece = (delta.get("content") or "") + (delta.get("reasoning_content") or "")
+        if piece:
+            state.text_parts.append(delta.get("content") or "")
+            if state.t_first is None:
+                state.t_first = now
+            state.t_last = now
+    for key in ("usage", "timings", "stats"):
+        if isinstance(event.get(key), dict):
+            setattr(state, key, event[key])
+
+
+def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: RequestResult) -> RequestResult:
+    """Fill ``result`` from a byte stream; ``clock`` stamps each chunk's arrival."""
+    state = _State([])
+    try:
+        for now, payload in _events(chunks, clock):
+            _apply(state, now, payload)
+    except StreamError as exc:
+        result.error = str(exc)
+    t_end = clock()
+    result.text = "".join(state.text_parts)
+    result.total_s = t_end - t_sent
+    if state.t_first is not None:
+        result.ttft_s = state.t_first - t_sent
+    usage, timings = state.usage or {}, state.timings or {}
+    result.prompt_tokens = usage.get("prompt_tokens", timings.get("prompt_n"))
+    result.completion_tokens = usage.get("completion_tokens", timings.get("predicted_n"))
+    if timings.get("predicted_per_second"):
+        result.decode_tps = float(timings["predicted_per_second"])
+    if "draft_n" in timings:
+        result.draft_n = int(timings["draft_n"])
+        result.draft_n_accepted = int(timings.get("draft_n_accepted", 0))
+    elif state.stats:
+        total = state.stats.get("total_draft_tokens_count")
+        if total is not None:
+            result.draft_n = int(total)
+            result.draft_n_accepted = int(state.stats.get("accepted_draft_tokens_count", 0))
+    n = result.completion_tokens
+    if n and n > 1 and state.t_first is not None and state.t_last is not None and state.t_last > state.t_first:
+        result.client_decode_tps = (n - 1) / (state.t_last - state.t_first)
+    if result.decode_tps is None:
+        result.decode_tps = result.client_decode_tps
+    if result.error is None and state.t_first is None:
+        result.error = "stream ended without any generated text"
+    return result
+
+
+def stream_chat(session: requests.Session, url: str, body: dict, prompt_id: str, timeout_s: float,
+                headers: dict | None = None, clock: Clock = time.perf_counter) -> RequestResult:
+    """POST a streaming chat completion and measure it. Never raises for a failed request."""
+    result = RequestResult(prompt_id)
+    t_sent = clock()
+    deadline = t_sent + timeout_s
+
+    def chunks(resp) -> Iterable[bytes]:
+        for chunk in resp.iter_content(chunk_size=None):
+            yield chunk
+            if clock() > deadline:
+                raise StreamError(f"request exceeded --timeout {timeout_s:.0f} s")
+
+    try:
+        with session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
+            result.http_status = resp.status_code
+            if resp.status_code != 200:
+                excerpt = resp.text[:300].strip().replace("\n", " ")
+                result.error = f"HTTP {resp.status_code}: {excerpt}"
+                result.total_s = clock() - t_sent
+                return result
+            try:
+                return consume(chunks(resp), t_sent, clock, result)
+            except StreamError as exc:
+                result.error = str(exc)
+    except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc):
+            result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+        else:
+            result.error = f"connection failed or was reset: {_short(exc)}"
+    except requests.exceptions.Timeout:
+        result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+    except requests.exceptions.ChunkedEncodingError as exc:
+        result.error = f"stream broken mid-response: {_short(exc)}"
+    except requests.RequestException as exc:
+        result.error = f"request failed: {_short(exc)}"
+    result.total_s = clock() - t_sent
+    return result
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "..."
