@@ -171,7 +171,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     """Measure one server. Failed requests are recorded, never raised."""
     say = progress or (lambda _m: None)
     url = cfg.url.rstrip("/")
-    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+    # A fresh connection per request: llama-server may close an idle keep-alive connection under us.
+    headers = {"Connection": "close"}
+    if cfg.api_key:
+        headers["Authorization"] = f"Bearer {cfg.api_key}"
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + "/v1/chat/completions"

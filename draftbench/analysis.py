@@ -1,0 +1,117 @@
+"""From runs to answers: baselines, speedups, size categories and the recommended draft per target."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .results import RunResult
+
+_SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
+_UNIT = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+OTHER = "other"
+
+
+def size_category(label: str | None, explicit: str | None = None) -> str:
+    """'0.5B', '135M', ... taken from ``explicit`` or parsed from the label; else 'other'."""
+    if explicit:
+        return explicit.strip()
+    m = _SIZE_RE.search(label or "")
+    if not m:
+        return OTHER
+    number = m.group(1).rstrip("0").rstrip(".") if "." in m.group(1) else m.group(1)
+    return f"{number}{m.group(2).upper()}"
+
+
+def size_sort_key(category: str) -> tuple[int, float, str]:
+    m = _SIZE_RE.fullmatch(category)
+    if not m:
+        return (1, 0.0, category)
+    return (0, float(m.group(1)) * _UNIT[m.group(2).upper()], category)
+
+
+def baselines(runs: list[RunResult]) -> dict[str, RunResult]:
+    return {r.target: r for r in runs if r.draft is None and r.error is None and r.mean_tps}
+
+
+def fill_speedups(runs: list[RunResult]) -> None:
+    """Set ``speedup`` (ratio to the target's baseline) where it is missing, e.g. in published files."""
+    base = baselines(runs)
+    for r in runs:
+        b = base.get(r.target)
+        if r.speedup is None and r.draft is not None and b is not None and r.mean_tps and r.error is None:
+            r.speedup = r.mean_tps / b.mean_tps
+
+
+def eligible(r: RunResult) -> bool:
+    """Can this run be recommended? Drafted, no error, speculation not known to be off."""
+    return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
+            and r.speculation_active is not False)
+
+
+def _overlap(a: RunResult, b: RunResult) -> bool | None:
+    if not a.ci95_tps or not b.ci95_tps:
+        return None
+    return a.ci95_tps[0] <= b.ci95_tps[1] and b.ci95_tps[0] <= a.ci95_tps[1]
+
+
+@dataclass
+class Recommendation:
+    target: str
+    baseline: RunResult | None
+    best: RunResult | None
+    runner_up: RunResult | None
+    within_noise: bool | None
+
+    def sentence(self) -> str:
+        if self.baseline is None:
+            return f"{self.target}: no baseline measured, so no speedup can be computed"
+        if self.best is None:
+            return f"{self.target}: no draft ran with speculation active; nothing to recommend"
+        b = self.best
+        if (b.speedup or 0) <= 1.0:
+            return (f"{self.target}: no draft beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
+                    f"best was {b.draft} at {pct(b.speedup)}: skip speculative decoding")
+        ci = ""
+        if b.speedup_ci95:
+            ci = f" (95% CI {pct(b.speedup_ci95[0])} .. {pct(b.speedup_ci95[1])})"
+        text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {pct(b.speedup)} vs baseline{ci}"
+        if b.acceptance_rate is not None:
+            text += f", acceptance {b.acceptance_rate:.0%}"
+        if self.within_noise and self.runner_up is not None:
+            text += (f"; within noise of {self.runner_up.draft} ({pct(self.runner_up.speedup)}): "
+                     "rerun with more requests to separate them")
+        return text
+
+
+def pct(ratio: float | None) -> str:
+    """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
+    if ratio is None:
+        return "n/a"
+    value = (ratio - 1.0) * 100
+    return f"{value:+.0f}%" if abs(value) >= 0.5 else "+0%"
+
+
+def recommend(runs: list[RunResult]) -> list[Recommendation]:
+    fill_speedups(runs)
+    base = baselines(runs)
+    out = []
+    for target in dict.fromkeys(r.target for r in runs):
+        ranked = sorted((r for r in runs if r.target == target and eligible(r)),
+                        key=lambda r: r.speedup or 0.0, reverse=True)
+        best = ranked[0] if ranked else None
+        runner = ranked[1] if len(ranked) > 1 else None
+        noise = _overlap(best, runner) if best and runner else None
+        out.append(Recommendation(target, base.get(target), best, runner, noise))
+    return out
+
+
+def excluded(runs: list[RunResult]) -> list[tuple[RunResult, str]]:
+    """Runs that are never recommended, with why."""
+    out = []
+    for r in runs:
+        if r.error is not None:
+            out.append((r, f"error: {r.error}"))
+        elif r.draft is not None and r.speculation_active is False:
+            out.append((r, "speculation was not active (draft tokens never proposed)"))
+    return out

@@ -1,0 +1,175 @@
+"""Results files: self-describing JSON, written atomically, read in every known version.
+
+Version 1 is the original tool's format (no ``schema_version``): a list of results with
+``target``, ``draft``, ``mean_tps``, ``median_tps``, ``mean_ttft``, ``mean_total_time``,
+``acceptance_rate``. Version 2 keeps those fields and adds the ones in ``RunResult``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .errors import ResultsFileError
+
+SCHEMA_VERSION = 2
+MIN_FREE_BYTES = 16 * 2**20
+
+
+@dataclass
+class RunResult:
+    """One cell of the matrix: a target alone (``draft`` None) or with one draft."""
+
+    target: str
+    draft: str | None
+    mean_tps: float | None = None
+    median_tps: float | None = None
+    mean_ttft: float | None = None
+    mean_total_time: float | None = None
+    acceptance_rate: float | None = None
+    stdev_tps: float | None = None
+    ci95_tps: list[float] | None = None
+    n_requests: int | None = None
+    n_failed_requests: int | None = None
+    draft_n: int | None = None
+    draft_n_accepted: int | None = None
+    mean_accepted_length: float | None = None
+    speedup: float | None = None
+    speedup_ci95: list[float] | None = None
+    speculation_active: bool | None = None
+    output_match: float | None = None
+    wall_time_s: float | None = None
+    load_time_s: float | None = None
+    generation_time_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_vram_mb: float | None = None
+    target_path: str | None = None
+    draft_path: str | None = None
+    draft_size: str | None = None
+    server_command: list[str] | None = None
+    server_version: str | None = None
+    log_path: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    log_excerpt: str | None = None
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.target, self.draft)
+
+    @property
+    def done(self) -> bool:
+        return self.error is None and self.mean_tps is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunResult":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(**values)
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def write_json_atomic(path: str, data: Any) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def check_writable(path: str) -> None:
+    """Fail early when the results folder cannot be written or is nearly full."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".draftbench-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ResultsFileError(f"cannot write results to {folder}: {exc.strerror}; "
+                               "choose another place with --results PATH") from exc
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise ResultsFileError(f"only {free // 2**20} MiB free in {folder}: free some space or use --results PATH")
+
+
+def load_results(path: str) -> dict[str, Any]:
+    """Read any version of a results file; ``results`` entries become RunResult. Raise a clear error
+    naming the file for anything missing, truncated or malformed."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError as exc:
+        raise ResultsFileError(f"results file not found: {path}") from exc
+    except OSError as exc:
+        raise ResultsFileError(f"cannot read results file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ResultsFileError(f"results file {path} is not UTF-8 text (corrupt?)") from exc
+    if not text.strip():
+        raise ResultsFileError(f"results file {path} is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
+                               f"{exc.msg} at line {exc.lineno}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ResultsFileError(f"results file {path} has no \"results\" list: is it a draftbench results file?")
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
+                               f"understands ({SCHEMA_VERSION}): upgrade draftbench")
+    runs = []
+    for i, item in enumerate(data["results"]):
+        if not isinstance(item, dict) or not isinstance(item.get("target"), str):
+            raise ResultsFileError(f"results file {path}: results[{i}] has no \"target\" label")
+        draft = item.get("draft")
+        if draft is not None and not isinstance(draft, str):
+            raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
+        for key in ("mean_tps", "median_tps", "acceptance_rate", "speedup"):
+            value = item.get(key)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+                raise ResultsFileError(f"results file {path}: results[{i}].{key} must be a number or null")
+        runs.append(RunResult.from_dict(item))
+    data = dict(data)
+    data["schema_version"] = version
+    data["results"] = runs
+    return data
+
+
+def dump_results(meta: dict[str, Any], runs: list[RunResult]) -> dict[str, Any]:
+    out = dict(meta)
+    out["schema_version"] = SCHEMA_VERSION
+    out["results"] = [_round(r.to_dict()) for r in runs]
+    return out
+
+
+def save_results(path: str, meta: dict[str, Any], runs: list[RunResult]) -> None:
+    write_json_atomic(path, dump_results(meta, runs))

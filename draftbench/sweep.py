@@ -1,0 +1,284 @@
+"""Run a target x draft matrix: baseline then each draft per target, saving after every run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from . import __version__, analysis, gguf_header, launcher, machine, stats
+from .bench import BenchConfig, run_bench
+from .config import ModelEntry, SweepConfig
+from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from .results import RunResult, check_writable, load_results, save_results
+
+Echo = Callable[[str], None]
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def safe_text(label: str) -> str:
+    """A label as printed on a terminal: control characters (escape sequences) shown, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+
+
+def default_results_path(cfg: SweepConfig, hardware: str) -> str:
+    stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x"
+                    for part in (hardware, cfg.backend, cfg.name))
+    return os.path.join("results", stem + ".json")
+
+
+@dataclass
+class Accounting:
+    wall_s: float = 0.0
+    load_s: float = 0.0
+    generation_s: float = 0.0
+
+    @property
+    def overhead_s(self) -> float:
+        return max(0.0, self.wall_s - self.load_s - self.generation_s)
+
+    def line(self) -> str:
+        share = self.overhead_s / self.wall_s if self.wall_s else 0.0
+        return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
+                f"generation + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
+
+
+@dataclass
+class SweepOutcome:
+    results_path: str
+    runs: list[RunResult]
+    accounting: Accounting
+    chart_path: str | None = None
+    recommendations: list[analysis.Recommendation] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[RunResult]:
+        return [r for r in self.runs if r.error is not None]
+
+
+class Sweep:
+    def __init__(self, cfg: SweepConfig, results_path: str | None = None, fresh: bool = False,
+                 echo: Echo = _stderr, api_key: str | None = None):
+        self.cfg = cfg
+        self.echo = echo
+        self.hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
+        self.results_path = results_path or default_results_path(cfg, self.hardware)
+        self.fresh = fresh
+        self.api_key = api_key
+        self.runs: dict[tuple[str, str | None], RunResult] = {}
+        self.meta: dict = {}
+        self.acct = Accounting()
+
+    # ---- results file -------------------------------------------------------------------------
+    def _load_previous(self) -> None:
+        check_writable(self.results_path)
+        if self.fresh or not os.path.exists(self.results_path):
+            return
+        data = load_results(self.results_path)  # raises, leaving the file untouched, when corrupt
+        saved = data.get("settings") or {}
+        mine = self.cfg.settings.comparable()
+        differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        if differ:
+            raise ResultsFileError(
+                f"{self.results_path} was measured with other settings ({', '.join(differ)}): resuming would mix "
+                "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
+        for run in data["results"]:
+            self.runs[run.key] = run
+
+    def _save(self) -> None:
+        keys = [k for t in self.cfg.targets for k in [(t.label, None)] + [(t.label, d.label) for d in self.cfg.drafts]]
+        extra = [k for k in self.runs if k not in keys]
+        runs = [self.runs[k] for k in keys + extra if k in self.runs]
+        save_results(self.results_path, self.meta, runs)
+
+    def _metadata(self, version: str | None) -> dict:
+        return {
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "name": self.cfg.name,
+            "hardware": self.hardware,
+            "backend": self.cfg.backend,
+            "model_family": self.cfg.model_family,
+            "settings": self.cfg.settings.to_dict(),
+            "draftbench_version": __version__,
+            "server_version": version,
+            "config_path": os.path.abspath(self.cfg.source) if os.path.exists(self.cfg.source) else self.cfg.source,
+            "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+            "machine": machine.machine_info(),
+        }
+
+    # ---- one run ----------------------------------------------------------------------------------
+    def _log_path(self, index: int, target: ModelEntry, draft: ModelEntry | None) -> str:
+        stem = os.path.splitext(os.path.basename(self.results_path))[0]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{target.label}__{draft.label if draft else 'baseline'}")
+        return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
+                            f"{index:03d}-{slug[:80]}.log")
+
+    def _measure(self, index: int, target: ModelEntry, draft: ModelEntry | None) -> RunResult:
+        s = self.cfg.settings
+        run = RunResult(target.label, draft.label if draft else None, target_path=target.path,
+                        draft_path=draft.path if draft else None,
+                        draft_size=analysis.size_category(draft.label, draft.size) if draft else None)
+        started = time.monotonic()
+        spec = launcher.ServerSpec(
+            target=target.path, draft=draft.path if draft else None, host=s.host, port=s.port,
+            gpu_layers=s.gpu_layers, ctx_size=s.ctx_size, llama_bin=s.llama_bin, draft_max=s.draft_max,
+            draft_min=s.draft_min, draft_p_min=s.draft_p_min, extra_args=s.extra_args,
+            ready_timeout_s=s.ready_timeout_s, log_path=self._log_path(index, target, draft))
+        try:
+            server = launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
+            run.warnings += server.warnings
+            run.server_command, run.server_version, run.log_path = server.command, server.version, server.log_path
+            self.meta["server_version"] = server.version
+            self.echo("  Starting server ... ")
+            with server:
+                run.load_time_s = server.load_time_s
+                self.acct.load_s += server.load_time_s or 0.0
+                self.echo(f"  Starting server ... ready ({server.load_time_s:.1f} s)")
+                t0 = time.monotonic()
+                summary = run_bench(BenchConfig(
+                    url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
+                    temperature=s.temperature, warmup=s.warmup, seed=s.seed, timeout_s=s.request_timeout_s,
+                    ready_timeout_s=s.ready_timeout_s, expect_draft=draft is not None, api_key=self.api_key))
+                self.acct.generation_s += time.monotonic() - t0
+                server.sample_memory()
+                died = not server.alive()
+            run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
+            self._fill(run, summary)
+            if summary.n_failed == summary.n_requests:
+                run.error = f"all {summary.n_requests} requests failed: {summary.requests[0].error}"
+                if died:
+                    run.error += f"; the server died (exit code {server.proc.returncode if server.proc else '?'})"
+                run.log_excerpt = server.log_tail()
+        except ServerStartError as exc:
+            run.error, run.log_excerpt = exc.short, exc.log_tail
+        except (ModelFileError, DraftbenchError) as exc:
+            if isinstance(exc, (Interrupted, ResultsFileError)):
+                raise
+            run.error = str(exc)
+        run.wall_time_s = time.monotonic() - started
+        return run
+
+    def _fill(self, run: RunResult, summary) -> None:
+        for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
+                     "draft_n", "draft_n_accepted", "mean_accepted_length", "speculation_active", "generation_time_s"):
+            setattr(run, name, getattr(summary, name))
+        run.ci95_tps = list(summary.ci95_tps) if summary.ci95_tps else None
+        run.n_requests, run.n_failed_requests = summary.n_requests, summary.n_failed
+        run.warnings += summary.warnings
+        run.requests = [r.to_dict() for r in summary.requests]
+        for w in summary.warnings:
+            self.echo(f"  WARNING: {w}")
+
+    def _compare_with_baseline(self, run: RunResult) -> None:
+        base = self.runs.get((run.target, None))
+        if run.draft is None or base is None or not base.done or not run.done:
+            return
+        run.speedup = run.mean_tps / base.mean_tps
+        mine = stats.spread([q["decode_tps"] for q in run.requests if q.get("decode_tps") and not q.get("error")])
+        theirs = stats.spread([q["decode_tps"] for q in base.requests if q.get("decode_tps") and not q.get("error")])
+        if mine and theirs:
+            interval = stats.ratio_interval(mine, theirs)
+            run.speedup_ci95 = list(interval) if interval else None
+        if self.cfg.settings.temperature == 0:
+            texts = {q["prompt_id"]: q.get("text") for q in base.requests if not q.get("error")}
+            pairs = [(q.get("text"), texts[q["prompt_id"]]) for q in run.requests
+                     if not q.get("error") and q["prompt_id"] in texts]
+            if pairs:
+                run.output_match = sum(a == b for a, b in pairs) / len(pairs)
+
+    # ---- the sweep ----------------------------------------------------------------------------------
+    def _plan(self) -> list[tuple[ModelEntry, ModelEntry | None]]:
+        return [(t, d) for t in self.cfg.targets for d in (None, *self.cfg.drafts)]
+
+    def _skip_reason(self, target: ModelEntry, draft: ModelEntry | None) -> str | None:
+        if draft is not None:
+            base = self.runs.get((target.label, None))
+            if base is None or not base.done:
+                return f"skipped: target {target.label!r} has no baseline (its baseline run failed)"
+        for entry, role in ((target, "target"), (draft, "draft")):
+            if entry is not None:
+                try:
+                    gguf_header.check_gguf(entry.path, f"{role} model")
+                except ModelFileError as exc:
+                    return f"skipped: {exc}"
+        return None
+
+    def run(self) -> SweepOutcome:
+        started = time.monotonic()
+        self._load_previous()
+        self.meta = self._metadata(None)
+        plan = self._plan()
+        n = len(plan)
+        bar = "=" * 60
+        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.drafts)} drafts = {n} runs\n{bar}")
+        self.echo(f"Results: {self.results_path}")
+        try:
+            for i, (target, draft) in enumerate(plan, 1):
+                title = safe_text(target.label) + (f" + {safe_text(draft.label)}" if draft else " (baseline)")
+                key = (target.label, draft.label if draft else None)
+                previous = self.runs.get(key)
+                if previous is not None and previous.done:
+                    self.echo(f"\n[{i}/{n}] {title}: done earlier, skipped")
+                    continue
+                self.echo(f"\n[{i}/{n}] {title}")
+                reason = self._skip_reason(target, draft)
+                if reason:
+                    run = RunResult(key[0], key[1], target_path=target.path,
+                                    draft_path=draft.path if draft else None, error=reason)
+                    self.echo(f"  {reason}")
+                else:
+                    run = self._measure(i, target, draft)
+                    self._compare_with_baseline(run)
+                    self._report_run(run)
+                self.runs[key] = run
+                self._save()
+        except (KeyboardInterrupt, Interrupted) as exc:
+            import signal
+
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            done = sum(r.done for r in self.runs.values())
+            self.echo(f"\nInterrupted: the server is stopped and {done} finished run(s) are kept in {self.results_path}.\n"
+                      f"Resume with the same command: finished runs are skipped.")
+            raise Interrupted(signum) from None
+        self.acct.wall_s = time.monotonic() - started
+        runs = list(self.runs.values())
+        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs))
+
+    def _report_run(self, run: RunResult) -> None:
+        if run.error:
+            self.echo(f"  FAILED: {run.error}")
+            if run.log_excerpt:
+                tail = "\n".join(run.log_excerpt.splitlines()[-8:])
+                self.echo("  --- server log (last lines) ---\n" + "\n".join("  | " + ln for ln in tail.splitlines()))
+            return
+        text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
+        if run.draft is not None:
+            if run.acceptance_rate is not None:
+                text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
+            else:
+                text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+        self.echo(text)
+        self.echo("  Server stopped")
+
+
+def summary_lines(outcome: SweepOutcome) -> list[str]:
+    lines = ["", "=== Sweep complete ==="]
+    for rec in outcome.recommendations:
+        lines.append("Recommended: " + safe_text(rec.sentence()))
+    fails = outcome.failures
+    if fails:
+        lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
+        for r in fails:
+            lines.append(f"  - {safe_text(r.target)} + {safe_text(r.draft or 'baseline')}: {safe_text(r.error or '')}")
+    lines.append(outcome.accounting.line())
+    lines.append(f"Results saved to {outcome.results_path}")
+    if outcome.chart_path:
+        lines.append(f"Chart saved to {outcome.chart_path}")
+    return lines
