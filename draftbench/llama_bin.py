@@ -107,17 +107,23 @@ class FlagMap:
         return args
 
 
-_FLAG_RE = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+_FLAG_RE = re.compile(r"^--?[A-Za-z][\w-]*$")
+_METAVAR_RE = re.compile(r"^([A-Z0-9_=:,.|-]+|[<{\[].*)$")
 
 
 def parse_help(text: str) -> FlagMap:
+    """Collect the flags named at the start of each option line (aliases included, metavars skipped)."""
     flags = set()
     for line in text.splitlines():
-        stripped = line.lstrip()
-        if not stripped.startswith("-"):
+        tokens = line.split()
+        if not tokens or not tokens[0].startswith("-"):
             continue
-        head = re.split(r"\s{2,}", stripped, maxsplit=1)[0]
-        flags.update(_FLAG_RE.findall(head))
+        for token in tokens:
+            name = token.rstrip(",")
+            if _FLAG_RE.match(name):
+                flags.add(name)
+            elif not _METAVAR_RE.match(name):
+                break
     return FlagMap(frozenset(flags))
 
 

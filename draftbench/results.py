@@ -87,22 +87,7 @@ def _round(value: Any) -> Any:
 
 
 def write_json_atomic(path: str, data: Any) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def check_writable(path: str) -> None:
@@ -173,3 +158,33 @@ def dump_results(meta: dict[str, Any], runs: list[RunResult]) -> dict[str, Any]:
 
 def save_results(path: str, meta: dict[str, Any], runs: list[RunResult]) -> None:
     write_json_atomic(path, dump_results(meta, runs))
+
+
+def _mode_for(path: str) -> int:
+    """Keep an existing file's permissions; new files get the usual 0666 minus umask (not mkstemp's 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over ``path``: never a half file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -16,11 +16,11 @@ from .config import ModelEntry, SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from .results import RunResult, check_writable, load_results, save_results
 
-Echo = Callable[[str], None]
+Echo = Callable[..., None]
 
 
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def _stderr(msg: str, end: str = "\n") -> None:
+    print(msg, file=sys.stderr, flush=True, end=end)
 
 
 def safe_text(label: str) -> str:
@@ -136,11 +136,16 @@ class Sweep:
             run.warnings += server.warnings
             run.server_command, run.server_version, run.log_path = server.command, server.version, server.log_path
             self.meta["server_version"] = server.version
-            self.echo("  Starting server ... ")
+            self.echo("  Starting server ... ", end="")
+            try:
+                server.start()
+            except BaseException:
+                self.echo("failed")
+                raise
             with server:
                 run.load_time_s = server.load_time_s
                 self.acct.load_s += server.load_time_s or 0.0
-                self.echo(f"  Starting server ... ready ({server.load_time_s:.1f} s)")
+                self.echo(f"ready ({server.load_time_s:.1f} s)")
                 t0 = time.monotonic()
                 summary = run_bench(BenchConfig(
                     url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,

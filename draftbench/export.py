@@ -1,0 +1,57 @@
+"""Markdown and CSV exports of a results file, for pasting into issues and spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from . import analysis
+from .results import RunResult
+
+CSV_FIELDS = ("target", "draft", "mean_tps", "median_tps", "stdev_tps", "speedup", "acceptance_rate",
+              "mean_accepted_length", "mean_ttft", "mean_total_time", "speculation_active", "output_match",
+              "peak_rss_mb", "error")
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _n(v: float | None, spec: str) -> str:
+    return "" if v is None else format(v, spec)
+
+
+def to_markdown(meta: dict, runs: list[RunResult]) -> str:
+    analysis.fill_speedups(runs)
+    title = f"{meta.get('model_family') or meta.get('name') or 'draftbench'} on {meta.get('hardware') or '?'}"
+    out = [f"### draftbench: {_cell(title)}", "",
+           "| Target | Baseline tok/s | Best draft | tok/s | Speedup | Acceptance |",
+           "|---|---:|---|---:|---:|---:|"]
+    for rec in analysis.recommend(runs):
+        b = rec.best
+        base = _n(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
+        if b is None:
+            out.append(f"| {_cell(rec.target)} | {base} | none | | | |")
+        else:
+            note = " (within noise)" if rec.within_noise else ""
+            out.append(f"| {_cell(rec.target)} | {base} | {_cell(b.draft)}{note} | {b.mean_tps:.2f} | "
+                       f"{analysis.pct(b.speedup)} | {_n(b.acceptance_rate, '.0%')} |")
+    out += ["", "<details><summary>All runs</summary>", "",
+            "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
+    for r in runs:
+        note = r.error or ("speculation not active" if r.draft and r.speculation_active is False else "")
+        out.append(f"| {_cell(r.target)} | {_cell(r.draft or 'baseline')} | {_n(r.mean_tps, '.2f')} | "
+                   f"{analysis.pct(r.speedup) if r.draft else ''} | {_n(r.acceptance_rate, '.0%')} | "
+                   f"{_n(r.mean_ttft, '.3f')} | {_cell(note)} |")
+    out += ["", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(runs: list[RunResult]) -> str:
+    analysis.fill_speedups(runs)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for r in runs:
+        writer.writerow(["" if getattr(r, f) is None else getattr(r, f) for f in CSV_FIELDS])
+    return buf.getvalue()

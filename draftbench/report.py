@@ -1,0 +1,226 @@
+"""The HTML report: one self-contained file, Plotly from its CDN (pinned, with SRI), data embedded as JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from . import analysis
+from .results import RunResult, write_text_atomic
+
+PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
+PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
+GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+
+
+def embed_json(data: Any) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' survive, so no label can close the tag."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _pct_value(ratio: float | None) -> float | None:
+    return None if ratio is None else round((ratio - 1.0) * 100, 1)
+
+
+def _categories(runs: list[RunResult]) -> list[str]:
+    cats = {analysis.size_category(r.draft, r.draft_size) for r in runs if r.draft is not None}
+    return sorted(cats, key=analysis.size_sort_key)
+
+
+def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
+    """(target, size category) -> the eligible draft run with the highest speedup."""
+    best: dict[tuple[str, str], RunResult] = {}
+    for r in runs:
+        if not analysis.eligible(r):
+            continue
+        key = (r.target, analysis.size_category(r.draft, r.draft_size))
+        if key not in best or (r.speedup or 0) > (best[key].speedup or 0):
+            best[key] = r
+    return best
+
+
+def _errors(r: RunResult | None) -> dict | None:
+    if r is None or not r.ci95_tps or r.mean_tps is None:
+        return None
+    return [round(r.ci95_tps[1] - r.mean_tps, 3), round(r.mean_tps - r.ci95_tps[0], 3)]
+
+
+def chart_data(runs: list[RunResult]) -> dict[str, Any]:
+    """Plotly traces for the three charts, computed here so they can be tested without a browser."""
+    analysis.fill_speedups(runs)
+    targets = list(dict.fromkeys(r.target for r in runs))
+    drafts = list(dict.fromkeys(r.draft for r in runs if r.draft is not None))
+    base = analysis.baselines(runs)
+    cats = _categories(runs)
+    best = best_by_category(runs)
+
+    def bar(name, ys, texts, hovers, color=None, errs=None):
+        trace = {"type": "bar", "name": name, "x": targets, "y": ys, "text": texts, "textposition": "outside",
+                 "hovertext": hovers, "hoverinfo": "text"}
+        if color:
+            trace["marker"] = {"color": color}
+        if errs and any(e is not None for e in errs):
+            trace["error_y"] = {"type": "data", "symmetric": False,
+                                "array": [e[0] if e else 0 for e in errs], "arrayminus": [e[1] if e else 0 for e in errs]}
+        return trace
+
+    throughput = [bar("baseline", [base[t].mean_tps if t in base else None for t in targets],
+                      [f"{base[t].mean_tps:.1f}" if t in base else "" for t in targets],
+                      [f"{t} baseline: {base[t].mean_tps:.2f} tok/s" if t in base else f"{t}: no baseline"
+                       for t in targets], GREY, [_errors(base.get(t)) for t in targets])]
+    speedup = []
+    for cat in cats:
+        picks = [best.get((t, cat)) for t in targets]
+        throughput.append(bar(f"best {cat} draft", [p.mean_tps if p else None for p in picks],
+                              [f"{p.mean_tps:.1f}" if p else "" for p in picks],
+                              [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
+                               for t, p in zip(targets, picks)], errs=[_errors(p) for p in picks]))
+    for t in targets:
+        picks = [best.get((t, c)) for c in cats]
+        values = [_pct_value(p.speedup) if p else None for p in picks]
+        speedup.append({"type": "bar", "name": t, "x": cats, "y": values,
+                        "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
+                        "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}" if p else "" for p in picks],
+                        "hoverinfo": "text"})
+    cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
+    z, hover = [], []
+    for d in drafts:
+        row, hrow = [], []
+        for t in targets:
+            r = cell.get((t, d))
+            ok = r is not None and r.error is None and r.speedup is not None
+            row.append(_pct_value(r.speedup) if ok else None)
+            if r is None:
+                hrow.append(f"{t} + {d}: not run")
+            elif not ok:
+                hrow.append(f"{t} + {d}: {r.error or 'no baseline to compare with'}")
+            else:
+                acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
+                spec = "" if r.speculation_active is not False else " (speculation NOT active)"
+                hrow.append(f"{t} + {d}<br>speedup {analysis.pct(r.speedup)}<br>{r.mean_tps:.2f} tok/s"
+                            f"<br>acceptance {acc}{spec}")
+        z.append(row)
+        hover.append(hrow)
+    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
+    heatmap = [{"type": "heatmap", "x": targets, "y": drafts, "z": z, "text": hover, "hoverinfo": "text",
+                "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
+                "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
+                "colorbar": {"title": {"text": "speedup %"}}}]
+    return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap,
+            "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "" if v is None else format(v, spec)
+
+
+def _recommendation_rows(runs: list[RunResult]) -> str:
+    rows = []
+    for rec in analysis.recommend(runs):
+        b = rec.best
+        cells = [rec.target, f"{rec.baseline.mean_tps:.2f}" if rec.baseline else "no baseline"]
+        if b is None:
+            cells += ["none", "", "", "", "", "", ""]
+        else:
+            ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}" if b.speedup_ci95 else "")
+            mem = _fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
+            verdict = "skip speculation" if (b.speedup or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
+                                                                        if rec.within_noise else "")
+            cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
+                      _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return "\n".join(rows)
+
+
+def _excluded_rows(runs: list[RunResult]) -> str:
+    return "\n".join(f"<tr><td>{html.escape(r.target)}</td><td>{html.escape(r.draft or 'baseline')}</td>"
+                     f"<td>{html.escape(why)}</td></tr>" for r, why in analysis.excluded(runs))
+
+
+def _meta_rows(meta: dict[str, Any]) -> str:
+    settings = meta.get("settings") or {}
+    items = [("Hardware", meta.get("hardware")), ("Backend", meta.get("backend")),
+             ("Model family", meta.get("model_family")), ("Server", meta.get("server_version")),
+             ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
+             ("Settings", ", ".join(f"{k}={v}" for k, v in settings.items() if k != "llama_bin"))]
+    return "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items if v)
+
+
+def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
+    data = chart_data(runs)
+    title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
+    excluded = _excluded_rows(runs)
+    return _TEMPLATE.format(
+        title=html.escape(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
+        meta=_meta_rows(meta), recs=_recommendation_rows(runs),
+        excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
+                  "</table>" if excluded else ""),
+        n_runs=len(runs))
+
+
+def write_report(path: str, meta: dict[str, Any], runs: list[RunResult]) -> str:
+    write_text_atomic(path, render(meta, runs))
+    return path
+
+
+_TEMPLATE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<script src="{plotly_url}" integrity="{plotly_sri}" crossorigin="anonymous"></script>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
+th {{ background: #f4f4f4; }}
+.chart {{ width: 100%; min-height: 360px; margin: 1.5em 0; }}
+.note {{ color: #555; font-size: 13px; }}
+</style>
+</head>
+<body>
+<h1>{title}</h1>
+<table class="meta">
+{meta}
+</table>
+<h2>Recommendation</h2>
+<table id="recommendations">
+<tr><th>Target</th><th>Baseline tok/s</th><th>Best draft</th><th>tok/s</th><th>Speedup</th><th>95% CI</th>
+<th>Acceptance</th><th>Accepted length</th><th>Peak memory (MB)</th><th>Note</th></tr>
+{recs}
+</table>
+<p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
+Accepted length is tokens produced per target pass, the bonus token included.</p>
+{excluded}
+<h2>Throughput</h2>
+<div id="throughput" class="chart"></div>
+<h2>Speedup vs baseline</h2>
+<div id="speedup" class="chart"></div>
+<h2>All combinations</h2>
+<div id="heatmap" class="chart"></div>
+<script id="draftbench-data" type="application/json">{data}</script>
+<script>
+(function () {{
+  var data = JSON.parse(document.getElementById("draftbench-data").textContent);
+  if (typeof Plotly === "undefined") {{
+    document.querySelectorAll(".chart").forEach(function (el) {{
+      el.textContent = "Charts need Plotly from cdn.plot.ly: open this file with an internet connection.";
+    }});
+    return;
+  }}
+  var cfg = {{responsive: true, displaylogo: false}};
+  Plotly.newPlot("throughput", data.throughput, {{barmode: "group", yaxis: {{title: {{text: "decode tok/s"}}}},
+    margin: {{t: 30}}}}, cfg);
+  Plotly.newPlot("speedup", data.speedup, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+    zeroline: true}}, xaxis: {{title: {{text: "draft size"}}, type: "category"}}, margin: {{t: 30}}}}, cfg);
+  Plotly.newPlot("heatmap", data.heatmap, {{height: data.heatmap_height, margin: {{t: 30, l: 160}},
+    xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true}}}}, cfg);
+}})();
+</script>
+</body>
+</html>
+"""
