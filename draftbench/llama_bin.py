@@ -112,18 +112,29 @@ _METAVAR_RE = re.compile(r"^([A-Z0-9_=:,.|-]+|[<{\[].*)$")
 
 
 def parse_help(text: str) -> FlagMap:
-    """Collect the flags named at the start of each option line (aliases included, metavars skipped)."""
-    flags = set()
+    """Collect the flags named at the start of each option (aliases included, metavars skipped).
+    Options whose description says they were removed (b11434's --draft-max) are left out."""
+    flags: set[str] = set()
+    block: list[str] = []
+    removed = False
+
+    def flush() -> None:
+        if not removed:
+            flags.update(block)
+
     for line in text.splitlines():
         tokens = line.split()
-        if not tokens or not tokens[0].startswith("-"):
-            continue
-        for token in tokens:
-            name = token.rstrip(",")
-            if _FLAG_RE.match(name):
-                flags.add(name)
-            elif not _METAVAR_RE.match(name):
-                break
+        if tokens and tokens[0].startswith("-"):
+            flush()
+            block, removed = [], False
+            for token in tokens:
+                name = token.rstrip(",")
+                if _FLAG_RE.match(name):
+                    block.append(name)
+                elif not _METAVAR_RE.match(name):
+                    break
+        removed = removed or "has been removed" in line
+    flush()
     return FlagMap(frozenset(flags))
 
 

@@ -29,6 +29,7 @@ def test_installed_build_needs_spec_type_and_new_names(llama_server):
     assert args[2:4] == ["--spec-type", "draft-simple"]
     assert "--spec-draft-n-max" in args and "--draft-max" not in args
     assert "--spec-draft-p-min" in args
+    assert "--draft-max" not in flags.flags  # listed in --help, but "the argument has been removed"
     assert version
 
 
