@@ -171,22 +171,19 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     """Measure one server. Failed requests are recorded, never raised."""
     say = progress or (lambda _m: None)
     url = cfg.url.rstrip("/")
-    # A fresh connection per request: llama-server may close an idle keep-alive connection under us.
-    headers = {"Connection": "close"}
-    if cfg.api_key:
-        headers["Authorization"] = f"Bearer {cfg.api_key}"
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + "/v1/chat/completions"
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.requests)
         for i, prompt in enumerate(warm):
-            r = stream_chat(session, endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
                             prompt.id, cfg.timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind == "openai" else {}
         results = []
         for i, prompt in enumerate(schedule(cfg.prompts, cfg.requests, offset=cfg.seed)):
-            r = stream_chat(session, endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id,
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id,
                             cfg.timeout_s, headers)
             results.append(r)
             say(f"request {i + 1}/{cfg.requests} [{prompt.id}]: " + describe(r))

@@ -136,9 +136,12 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
     return result
 
 
-def stream_chat(session: requests.Session, url: str, body: dict, prompt_id: str, timeout_s: float,
-                headers: dict | None = None, clock: Clock = time.perf_counter) -> RequestResult:
-    """POST a streaming chat completion and measure it. Never raises for a failed request."""
+def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers: dict | None = None,
+                clock: Clock = time.perf_counter) -> RequestResult:
+    """POST a streaming chat completion and measure it. Never raises for a failed request.
+
+    Each request gets a fresh connection: a pooled keep-alive connection that the server is closing
+    at that moment fails the POST with 'Remote end closed connection without response'."""
     result = RequestResult(prompt_id)
     t_sent = clock()
     deadline = t_sent + timeout_s
@@ -150,7 +153,8 @@ def stream_chat(session: requests.Session, url: str, body: dict, prompt_id: str,
                 raise StreamError(f"request exceeded --timeout {timeout_s:.0f} s")
 
     try:
-        with session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
+        with requests.Session() as session, \
+                session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
             result.http_status = resp.status_code
             if resp.status_code != 200:
                 excerpt = resp.text[:300].strip().replace("\n", " ")

@@ -1,0 +1,99 @@
+"""A fake OpenAI-style HTTP server, ONLY for faults a real llama-server cannot be made to produce on
+demand: malformed SSE lines, an HTTP 500 or a reset connection mid-stream, a server that accepts and
+never answers. Everything else is tested against a real llama-server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _event(obj) -> bytes:
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+GOOD = [
+    _event({"choices": [{"delta": {"content": "hello"}}]}),
+    _event({"choices": [{"delta": {"content": " there"}}]}),
+    _event({"choices": [{"delta": {}, "finish_reason": "stop"}],
+            "timings": {"predicted_n": 2, "predicted_per_second": 50.0, "prompt_n": 5}}),
+    _event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}),
+    b"data: [DONE]\n\n",
+]
+
+
+class FakeServer:
+    """Requests whose prompt contains FAULT get ``fault``: malformed, http500, midstream500, reset or hang."""
+
+    def __init__(self, fault: str):
+        self.fault = fault
+        self.count = 0
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                body = b'{"status":"ok"}'
+                self.send_response(200 if self.path == "/health" else 404)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                prompt = json.dumps(body.get("messages", ""))
+                with outer.lock:
+                    outer.count += 1
+                mode = outer.fault if "FAULT" in prompt else "good"
+                if mode == "http500":
+                    body = b'{"error":{"message":"boom"}}'
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                if mode == "hang":
+                    time.sleep(5)
+                    self.close_connection = True
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if mode == "good":
+                    events = GOOD
+                elif mode == "malformed":
+                    events = GOOD[:1] + [b"data: {broken\n\n"] + GOOD[1:]
+                elif mode == "midstream500":
+                    events = GOOD[:1] + [_event({"error": {"code": 500, "message": "internal error mid-stream"}})]
+                else:  # reset
+                    self.wfile.write(GOOD[0])
+                    self.wfile.flush()
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    return
+                for e in events:
+                    self.wfile.write(e)
+                    self.wfile.flush()
+                self.close_connection = True
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,32 @@
+"""Request-level faults (fake server, see its docstring): each becomes a request error, the run goes on."""
+
+from __future__ import annotations
+
+import pytest
+
+from draftbench.bench import BenchConfig, run_bench
+from draftbench.prompts import custom
+
+PROMPTS = custom(["FAULT one", "fine two", "FAULT three", "fine four"])
+from fakeserver import FakeServer
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("malformed", "malformed SSE"),
+    ("http500", "HTTP 500"),
+    ("midstream500", "internal error mid-stream"),
+    ("reset", ""),
+])
+def test_fault_is_recorded_and_other_requests_continue(mode, expected):
+    with FakeServer(mode) as fake:
+        s = run_bench(BenchConfig(fake.url, requests=4, max_tokens=8, warmup=0, timeout_s=5, prompts=PROMPTS))
+    errors = [r.error for r in s.requests]
+    assert errors[1] is None and errors[3] is None
+    assert errors[0] and expected in errors[0]
+    assert s.n_failed == 2 and s.mean_tps == pytest.approx(50.0)
+
+
+def test_hung_server_ends_by_request_timeout():
+    with FakeServer("hang") as fake:
+        s = run_bench(BenchConfig(fake.url, requests=1, max_tokens=8, warmup=0, timeout_s=1, prompts=PROMPTS))
+    assert s.n_failed == 1 and "timeout" in s.requests[0].error
