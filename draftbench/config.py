@@ -197,7 +197,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         hint = difflib.get_close_matches(backend, BACKENDS, n=1)
         problems.append(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}"
                         + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    check = check_files and backend == "llamacpp"
+    check = check_files and backend not in ("vllm", "lmstudio")  # those take hub ids, not files
     targets = _entries(data.get("targets", []), "targets", base_dir, check, problems) if "targets" in data else []
     if "targets" in data and isinstance(data["targets"], list) and not data["targets"]:
         problems.append("targets: must list at least one target model")

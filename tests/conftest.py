@@ -66,9 +66,10 @@ def no_new_servers():
     assert not left, f"llama-server processes left running: {sorted(left)}"
 
 
-def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None,
+               cwd: str = ROOT) -> subprocess.CompletedProcess:
     full_env = dict(os.environ, **(env or {}))
     full_env.pop("DRAFTBENCH_DEBUG", None)
     return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=ROOT)
+                          timeout=timeout, env=full_env, cwd=cwd)
 
