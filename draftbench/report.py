@@ -25,11 +25,6 @@ def _pct_value(ratio: float | None) -> float | None:
     return None if ratio is None else round((ratio - 1.0) * 100, 1)
 
 
-def _categories(runs: list[RunResult]) -> list[str]:
-    cats = {analysis.size_category(r.draft, r.draft_size) for r in runs if r.draft is not None}
-    return sorted(cats, key=analysis.size_sort_key)
-
-
 def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
     """(target, size category) -> the eligible draft run with the highest speedup."""
     best: dict[tuple[str, str], RunResult] = {}
@@ -54,12 +49,12 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = list(dict.fromkeys(r.draft for r in runs if r.draft is not None))
     base = analysis.baselines(runs)
-    cats = _categories(runs)
     best = best_by_category(runs)
+    cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
 
     def bar(name, ys, texts, hovers, color=None, errs=None):
         trace = {"type": "bar", "name": name, "x": targets, "y": ys, "text": texts, "textposition": "outside",
-                 "hovertext": hovers, "hoverinfo": "text"}
+                 "cliponaxis": False, "hovertext": hovers, "hoverinfo": "text"}
         if color:
             trace["marker"] = {"color": color}
         if errs and any(e is not None for e in errs):
@@ -83,6 +78,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
         values = [_pct_value(p.speedup) if p else None for p in picks]
         speedup.append({"type": "bar", "name": t, "x": cats, "y": values,
                         "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
+                        "cliponaxis": False,
                         "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}" if p else "" for p in picks],
                         "hoverinfo": "text"})
     cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
@@ -218,7 +214,7 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
   Plotly.newPlot("speedup", data.speedup, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
     zeroline: true}}, xaxis: {{title: {{text: "draft size"}}, type: "category"}}, margin: {{t: 30}}}}, cfg);
   Plotly.newPlot("heatmap", data.heatmap, {{height: data.heatmap_height, margin: {{t: 30, l: 160}},
-    xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true}}}}, cfg);
+    xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true, autorange: "reversed"}}}}, cfg);
 }})();
 </script>
 </body>

@@ -1,0 +1,93 @@
+"""The report in a real headless Chromium, with the CDN request served from the pinned npm package."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from draftbench import report
+from draftbench.results import RunResult, load_results
+from test_report import HOSTILE, published_path
+
+CHROMIUM = "/usr/bin/chromium"
+PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
+
+
+def _missing(why: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs the browser test: {why}")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def plotly_js() -> str:
+    if not os.path.exists(PLOTLY_JS):
+        if shutil.which("npm") is None:
+            _missing("npm is needed to fetch plotly.js-dist-min")
+        subprocess.run(["npm", "install", "--no-save", "--silent", "--prefix", os.path.join(ROOT, ".cache", "npm"),
+                        "plotly.js-dist-min@2.35.2"], check=True, timeout=300)
+    return PLOTLY_JS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing("Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed (pip install '.[browser]')")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def open_report(browser, plotly_js: str, html_path: str, shot: str):
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(report.PLOTLY_URL, lambda route: route.fulfill(
+        path=plotly_js, content_type="application/javascript", headers={"Access-Control-Allow-Origin": "*"}))
+    page.goto("file://" + html_path)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3", timeout=20000)
+    page.screenshot(path=shot, full_page=True)
+    return page, errors
+
+
+def test_sri_matches_the_served_file(plotly_js):
+    with open(plotly_js, "rb") as fh:
+        digest = "sha384-" + base64.b64encode(hashlib.sha384(fh.read()).digest()).decode()
+    page = report.render({}, [RunResult("t", None, mean_tps=1.0)])
+    assert re.search(r'integrity="([^"]+)"', page).group(1) == digest == report.PLOTLY_SRI
+    assert 'crossorigin="anonymous"' in page
+
+
+def test_published_report_renders(browser, plotly_js, tmp_path):
+    data = load_results(published_path())
+    html_path = str(tmp_path / "published.html")
+    report.write_report(html_path, data, data["results"])
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "published.png"))
+    assert errors == []
+    z = page.evaluate("document.getElementById('heatmap').data[0].z")
+    assert len(z) == 22 and all(len(row) == 4 for row in z)
+    assert page.locator("#recommendations tr").count() == 5
+    assert os.path.getsize(tmp_path / "published.png") > 10000
+
+
+def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
+    runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0, acceptance_rate=0.5)]
+    html_path = str(tmp_path / "hostile.html")
+    report.write_report(html_path, {"model_family": HOSTILE, "hardware": "box"}, runs)
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "hostile.png"))
+    assert errors == []
+    assert page.evaluate("window.__xss") is None
+    assert HOSTILE in page.inner_text("#recommendations")

@@ -1,0 +1,125 @@
+"""The report's data and safety rules, the exports, and the published results file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+
+import pytest
+
+from conftest import run_script
+from draftbench import analysis, export, report
+from draftbench.results import RunResult, load_results
+
+PUBLISHED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures", "published-results",
+                         "m4max-128gb_llamacpp_qwen25-14b.json")
+HOSTILE = "</script><script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
+
+
+def published_path() -> str:
+    path = os.path.abspath(PUBLISHED)
+    if not os.path.exists(path):
+        pytest.skip("shared/ fixtures not beside this checkout")
+    return path
+
+
+@pytest.mark.parametrize("label, size", [
+    ("0.5B Q8_0", "0.5B"), ("1.5B Q4_K_M", "1.5B"), ("Qwen2.5-3B-Instruct", "3B"), ("SmolLM 135M", "135M"),
+    ("14B FP16", "14B"), ("7b q4", "7B"), ("Q4_K_M only", "other"), ("3-layer", "other"), (None, "other"),
+])
+def test_size_parsing(label, size):
+    assert analysis.size_category(label) == size
+
+
+def test_explicit_size_wins():
+    assert analysis.size_category("my tiny draft", "0.5B") == "0.5B"
+
+
+def hand_made() -> list[RunResult]:
+    return [
+        RunResult("A", None, mean_tps=10.0),
+        RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, ci95_tps=[14.0, 16.0]),
+        RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, ci95_tps=[14.2, 14.8]),
+        RunResult("A", "7B q4", mean_tps=8.8, acceptance_rate=0.8),
+        RunResult("A", "3B q4", error="server exited with code 1"),
+        RunResult("A", "1.5B other-vocab", mean_tps=10.1, speculation_active=False),
+        RunResult("B", "0.5B q8", mean_tps=20.0, acceptance_rate=0.5),
+    ]
+
+
+def test_speedups_categories_and_recommendation():
+    runs = hand_made()
+    recs = {r.target: r for r in analysis.recommend(runs)}
+    assert recs["A"].best.draft == "0.5B q8" and recs["A"].best.speedup == pytest.approx(1.5)
+    assert recs["A"].within_noise is True  # the two 0.5B intervals overlap
+    assert recs["B"].baseline is None and recs["B"].best is None
+    assert "no baseline" in recs["B"].sentence()
+    assert analysis.pct(runs[3].speedup) == "-12%"
+    assert analysis.pct(1.42) == "+42%" and analysis.pct(0.998) == "+0%"
+    data = report.chart_data(runs)
+    speed = {t["name"]: t for t in data["speedup"]}
+    a = speed["A"]
+    assert a["x"] == ["0.5B", "7B"]  # errored 3B and speculation-off 1.5B are not categories' best
+    assert a["y"] == [50.0, -12.0] and a["text"] == ["+50%", "-12%"]
+    heat = data["heatmap"][0]
+    assert len(heat["z"]) == 5 and all(len(row) == 2 for row in heat["z"])
+    assert heat["zmid"] == 0 and heat["zmin"] == -heat["zmax"] == -50.0
+    assert heat["z"][data["drafts"].index("3B q4")][0] is None
+    excluded = {r.draft for r, _ in analysis.excluded(runs)}
+    assert excluded == {"3B q4", "1.5B other-vocab"}
+
+
+def test_hostile_labels_are_text():
+    runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0)]
+    page = report.render({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)
+    assert "<script>window.__xss" not in page and "<img src=x" not in page
+    assert "&lt;/script&gt;" in page  # titles and tables are HTML-escaped
+    start = page.index('type="application/json">') + len('type="application/json">')
+    embedded = page[start:page.index("</script>", start)]
+    assert json.loads(embedded)["targets"] == [HOSTILE]
+    md = export.to_markdown({}, runs)
+    assert "<script>" not in md
+
+
+def test_published_file_loads_and_charts(tmp_path):
+    data = load_results(published_path())
+    runs = data["results"]
+    assert data["schema_version"] == 1 and len(runs) == 92
+    chart = report.chart_data(runs)
+    assert len(chart["targets"]) == 4 and len(chart["drafts"]) == 22
+    heat = chart["heatmap"][0]
+    assert len(heat["z"]) == 22 and all(len(row) == 4 for row in heat["z"])
+    assert {t["name"] for t in chart["throughput"]} == {"baseline", "best 0.5B draft", "best 1.5B draft", "best 3B draft"}
+
+
+def test_chart_only_cli_and_exports(tmp_path):
+    src = published_path()
+    out = tmp_path / "c.html"
+    result = run_script("sweep.py", "--results", src, "--chart", str(out), "--chart-only", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert out.exists() and "plotly-2.35.2.min.js" in out.read_text()
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 92 and rows[1]["speedup"]
+    md = run_script("sweep.py", "--results", src, "--chart", str(out), "--chart-only", "--format", "md")
+    assert md.stdout.startswith("### draftbench") and "| 14B FP16 |" in md.stdout
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "not found"),
+    ('{"results": [{"target": "a", "mean_tps": 1', "not valid JSON"),
+    ("", "empty"),
+    ('{"rows": []}', "no \"results\" list"),
+])
+def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, needle):
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content)
+    chart = tmp_path / "r.html"
+    result = run_script("sweep.py", "--results", str(path), "--chart-only")
+    assert result.returncode == 2
+    assert str(path) in result.stderr and needle in result.stderr and "Traceback" not in result.stderr
+    assert not chart.exists()
+    if content is not None:
+        assert path.read_text() == content
