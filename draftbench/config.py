@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from . import gguf_header
+from .redaction import redact
 from .errors import ConfigError, ModelFileError
 
 BACKENDS = ("llamacpp", "vllm", "lmstudio")
@@ -48,9 +49,15 @@ class SweepSettings:
         """The settings that change measured numbers: resuming with different ones would mix them."""
         keep = ("runs", "requests", "warmup", "max_tokens", "temperature", "gpu_layers", "ctx_size",
                 "draft_max", "draft_min", "draft_p_min", "extra_args", "seed")
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.to_dict().items() if k in keep}
+        return {k: v for k, v in self.to_dict().items() if k in keep}
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values; secrets in ``extra_args`` are redacted."""
+        out = self._raw()
+        out["extra_args"] = redact(out["extra_args"])
+        return out
+
+    def _raw(self) -> dict[str, Any]:
         return {f.name: (list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
                          else getattr(self, f.name)) for f in fields(self)}
 

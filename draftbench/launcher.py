@@ -14,6 +14,7 @@ from typing import Callable
 import requests
 
 from . import gguf_header, llama_bin, ports
+from .redaction import redact
 from .errors import DraftbenchError, ServerStartError
 
 POLL_S = 0.05
@@ -78,6 +79,16 @@ def _read_tail(path: str, lines: int = 30) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def _server_complaint(tail: str) -> str:
+    """The server's own last error line from a log tail, so a start-up failure says why."""
+    keys = ("error", "removed", "failed", "invalid", "unknown", "cannot", "unable")
+    for line in reversed(tail.splitlines()):
+        low = line.lower()
+        if any(k in low for k in keys):
+            return line.strip()[:300]
+    return ""
+
+
 def _peak_rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
@@ -129,7 +140,7 @@ class ServerProcess:
         os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
         started = time.monotonic()
         with open(self.log_path, "wb") as log:
-            log.write(("$ " + " ".join(self.command) + "\n").encode())
+            log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
             log.flush()
             try:
                 self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
@@ -152,8 +163,10 @@ class ServerProcess:
         while True:
             code = self.proc.poll()
             if code is not None:
-                raise ServerStartError(f"server exited with code {code} during start-up (log: {self.log_path})",
-                                       _read_tail(self.log_path))
+                tail = _read_tail(self.log_path)
+                said = _server_complaint(tail)
+                raise ServerStartError(f"server exited with code {code} during start-up"
+                                       + (f": {said}" if said else "") + f" (log: {self.log_path})", tail)
             try:
                 if session.get(self.url + self.health_path, timeout=2).status_code == 200:
                     return
@@ -194,6 +207,7 @@ class ServerProcess:
         for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
             try:
                 os.killpg(proc.pid, sig)
+                os.killpg(proc.pid, signal.SIGCONT)  # a stopped (hung) process must run to see SIGTERM
             except (ProcessLookupError, PermissionError):
                 pass
             try:

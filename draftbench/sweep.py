@@ -10,10 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__, analysis, gguf_header, launcher, machine, stats
+from . import __version__, analysis, gguf_header, launcher, machine, ports, stats
 from .bench import BenchConfig, run_bench
 from .config import ModelEntry, SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from .redaction import redact
 from .results import RunResult, check_writable, load_results, save_results
 
 Echo = Callable[..., None]
@@ -26,6 +27,15 @@ def _stderr(msg: str, end: str = "\n") -> None:
 def safe_text(label: str) -> str:
     """A label as printed on a terminal: control characters (escape sequences) shown, not obeyed."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
+
+
+def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == flag and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
 
 
 def default_results_path(cfg: SweepConfig, hardware: str) -> str:
@@ -71,7 +81,7 @@ class Sweep:
         self.hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
         self.results_path = results_path or default_results_path(cfg, self.hardware)
         self.fresh = fresh
-        self.api_key = api_key
+        self.api_key = api_key or _flag_value(cfg.settings.extra_args, "--api-key")
         self.runs: dict[tuple[str, str | None], RunResult] = {}
         self.meta: dict = {}
         self.acct = Accounting()
@@ -93,6 +103,13 @@ class Sweep:
             self.runs[run.key] = run
 
     def _save(self) -> None:
+        try:
+            self._write()
+        except OSError as exc:
+            raise ResultsFileError(f"cannot write {self.results_path}: {exc.strerror}; the last saved version "
+                                   "is intact: free space or fix permissions, then rerun to resume") from exc
+
+    def _write(self) -> None:
         keys = [k for t in self.cfg.targets for k in [(t.label, None)] + [(t.label, d.label) for d in self.cfg.drafts]]
         extra = [k for k in self.runs if k not in keys]
         runs = [self.runs[k] for k in keys + extra if k in self.runs]
@@ -134,7 +151,8 @@ class Sweep:
         try:
             server = launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
             run.warnings += server.warnings
-            run.server_command, run.server_version, run.log_path = server.command, server.version, server.log_path
+            run.server_command = redact(server.command)
+            run.server_version, run.log_path = server.version, server.log_path
             self.meta["server_version"] = server.version
             self.echo("  Starting server ... ", end="")
             try:
@@ -156,10 +174,14 @@ class Sweep:
                 died = not server.alive()
             run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
             self._fill(run, summary)
-            if summary.n_failed == summary.n_requests:
+            if died:
+                code = server.proc.returncode if server.proc else None
+                cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                run.error = (f"the server died during measurement ({cause}); "
+                             f"{summary.n_failed} of {summary.n_requests} requests failed")
+                run.log_excerpt = server.log_tail()
+            elif summary.n_failed == summary.n_requests:
                 run.error = f"all {summary.n_requests} requests failed: {summary.requests[0].error}"
-                if died:
-                    run.error += f"; the server died (exit code {server.proc.returncode if server.proc else '?'})"
                 run.log_excerpt = server.log_tail()
         except ServerStartError as exc:
             run.error, run.log_excerpt = exc.short, exc.log_tail
@@ -218,6 +240,8 @@ class Sweep:
     def run(self) -> SweepOutcome:
         started = time.monotonic()
         self._load_previous()
+        if self.cfg.settings.port:
+            ports.ensure_free(self.cfg.settings.host, self.cfg.settings.port)  # before any server starts
         self.meta = self._metadata(None)
         plan = self._plan()
         n = len(plan)
