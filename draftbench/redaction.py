@@ -1,4 +1,4 @@
-"""Keep secrets (API keys) out of logs, results files and reports."""
+"""Make text safe to show and store: secrets (API keys) redacted, control characters made visible."""
 
 from __future__ import annotations
 
@@ -13,3 +13,8 @@ def redact(cmd: list[str]) -> list[str]:
         if arg in SECRET_FLAGS:
             out[i + 1] = "***"
     return [a.split("=", 1)[0] + "=***" if a.startswith(tuple(f + "=" for f in SECRET_FLAGS)) else a for a in out]
+
+
+def visible(text: str) -> str:
+    """Control characters (terminal escape sequences in a label, say) shown as escapes, not obeyed."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

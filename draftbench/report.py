@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from . import analysis
+from .redaction import visible
 from .results import RunResult, write_text_atomic
 
 PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
@@ -109,6 +110,11 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
 
+def _text(value: object) -> str:
+    """HTML-escaped, with control characters (terminal escapes) shown rather than kept."""
+    return html.escape(visible(str(value)))
+
+
 def _fmt(v: Any, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
@@ -127,13 +133,13 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
                                                                         if rec.within_noise else "")
             cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
                       _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict]
-        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
 
 def _excluded_rows(runs: list[RunResult]) -> str:
-    return "\n".join(f"<tr><td>{html.escape(r.target)}</td><td>{html.escape(r.draft or 'baseline')}</td>"
-                     f"<td>{html.escape(why)}</td></tr>" for r, why in analysis.excluded(runs))
+    return "\n".join(f"<tr><td>{_text(r.target)}</td><td>{_text(r.draft or 'baseline')}</td>"
+                     f"<td>{_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
 
 
 def _meta_rows(meta: dict[str, Any]) -> str:
@@ -142,7 +148,7 @@ def _meta_rows(meta: dict[str, Any]) -> str:
              ("Model family", meta.get("model_family")), ("Server", meta.get("server_version")),
              ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
              ("Settings", ", ".join(f"{k}={v}" for k, v in settings.items() if k != "llama_bin"))]
-    return "\n".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items if v)
+    return "\n".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in items if v)
 
 
 def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
@@ -150,7 +156,7 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
-        title=html.escape(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
+        title=_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
         meta=_meta_rows(meta), recs=_recommendation_rows(runs),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),

@@ -14,7 +14,7 @@ from . import __version__, analysis, gguf_header, launcher, machine, ports, stat
 from .bench import BenchConfig, run_bench
 from .config import ModelEntry, SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from .redaction import redact
+from .redaction import redact, visible
 from .results import RunResult, check_writable, load_results, save_results
 
 Echo = Callable[..., None]
@@ -22,11 +22,6 @@ Echo = Callable[..., None]
 
 def _stderr(msg: str, end: str = "\n") -> None:
     print(msg, file=sys.stderr, flush=True, end=end)
-
-
-def safe_text(label: str) -> str:
-    """A label as printed on a terminal: control characters (escape sequences) shown, not obeyed."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in label)
 
 
 def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
@@ -250,7 +245,7 @@ class Sweep:
         self.echo(f"Results: {self.results_path}")
         try:
             for i, (target, draft) in enumerate(plan, 1):
-                title = safe_text(target.label) + (f" + {safe_text(draft.label)}" if draft else " (baseline)")
+                title = visible(target.label) + (f" + {visible(draft.label)}" if draft else " (baseline)")
                 key = (target.label, draft.label if draft else None)
                 previous = self.runs.get(key)
                 if previous is not None and previous.done:
@@ -300,12 +295,12 @@ class Sweep:
 def summary_lines(outcome: SweepOutcome) -> list[str]:
     lines = ["", "=== Sweep complete ==="]
     for rec in outcome.recommendations:
-        lines.append("Recommended: " + safe_text(rec.sentence()))
+        lines.append("Recommended: " + visible(rec.sentence()))
     fails = outcome.failures
     if fails:
         lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
         for r in fails:
-            lines.append(f"  - {safe_text(r.target)} + {safe_text(r.draft or 'baseline')}: {safe_text(r.error or '')}")
+            lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
     lines.append(outcome.accounting.line())
     lines.append(f"Results saved to {outcome.results_path}")
     if outcome.chart_path:

@@ -26,22 +26,32 @@ def write_config(family, folder, name="t", drafts=None, **settings) -> str:
     return path
 
 
-def sweep_until(args: list[str], marker: str, sig: int = signal.SIGINT, timeout: float = 120):
-    """Start sweep.py, send ``sig`` once ``marker`` appears on stderr; return (exit code, stderr text)."""
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    seen = []
+def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeout: float = 120, action=None):
+    """Start sweep.py; once each of ``markers`` (a string or a sequence, matched in order) has appeared on
+    stderr, run ``action`` and send ``sig`` (either may be None). Return (exit code, all stderr text).
+    stderr is read as raw bytes: progress such as "Starting server ... " has no newline yet."""
+    pending = [markers] if isinstance(markers, str) else list(markers)
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, cwd=ROOT)
+    text, pos = "", 0
     try:
-        for line in proc.stderr:
-            seen.append(line)
-            if marker in line:
-                proc.send_signal(sig)
+        while pending:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
                 break
-        rest = proc.communicate(timeout=timeout)[1]
+            text += chunk.decode("utf-8", errors="replace")
+            while pending and (found := text.find(pending[0], pos)) >= 0:
+                pos = found + len(pending.pop(0))
+        if not pending:
+            if action is not None:
+                action()
+            if sig is not None:
+                proc.send_signal(sig)
+        text += proc.communicate(timeout=timeout)[1].decode("utf-8", errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
-    return proc.returncode, "".join(seen) + rest
+    return proc.returncode, text
 
 
 def load(path: str) -> dict:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 
 from conftest import run_script
-from sweep_helpers import load, sweep_until, write_config
+from sweep_helpers import load, write_config
 
 RESULT_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate",
                  "wall_time_s", "load_time_s", "n_requests", "stdev_tps", "ci95_tps", "draft_n", "draft_n_accepted",
@@ -72,24 +71,3 @@ def test_config_dir_survives_a_broken_config(llama_server, family, tmp_path):
     assert "FAILED" in result.stderr and "ok  " in result.stderr
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.json").exists()
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.html").exists()
-
-
-def test_sigint_in_second_run_keeps_first_and_resumes(llama_server, family, tmp_path, no_new_servers):
-    config = write_config(family, tmp_path, max_tokens=200, requests=3)
-    results = str(tmp_path / "r.json")
-    code, err = sweep_until(["--config", config, "--results", results], "[2/3]")
-    assert code == 130, err
-    assert "Resume with the same command" in err
-    data = load(results)
-    assert [r["draft"] for r in data["results"]] == [None]
-    assert data["results"][0]["error"] is None
-    resumed = run_script("sweep.py", "--config", config, "--results", results)
-    assert resumed.returncode == 0 and "done earlier, skipped" in resumed.stderr
-    assert len(load(results)["results"]) == 3
-
-
-def test_sigterm_exits_143(llama_server, family, tmp_path, no_new_servers):
-    config = write_config(family, tmp_path, max_tokens=200, requests=3)
-    code, err = sweep_until(["--config", config, "--results", str(tmp_path / "r.json")], "Starting server",
-                            sig=signal.SIGTERM)
-    assert code == 143, err
