@@ -132,6 +132,7 @@ class ServerProcess:
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
     warnings: list[str] = field(default_factory=list)
+    discard_clean_log: bool = False  # delete the log after a clean stop (default log folder only)
 
     def __hash__(self) -> int:
         return id(self)
@@ -200,6 +201,7 @@ class ServerProcess:
         proc = self.proc
         if proc is None:
             return
+        clean = self.load_time_s is not None and proc.poll() is None
         try:
             self.sample_memory()
         except Exception:
@@ -222,6 +224,11 @@ class ServerProcess:
         except (ProcessLookupError, PermissionError):
             pass
         _LIVE.discard(self)
+        if clean and self.discard_clean_log:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
 
     def __enter__(self) -> "ServerProcess":
         return self.start() if self.proc is None else self
@@ -242,7 +249,7 @@ def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) ->
     host = f"[{spec.host}]" if ":" in spec.host else spec.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
     return ServerProcess(cmd, f"http://{host}:{port}", log_path, spec.ready_timeout_s,
-                         version=version, warnings=warnings)
+                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None)
 
 
 @atexit.register

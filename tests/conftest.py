@@ -68,8 +68,10 @@ def no_new_servers():
 
 def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None,
                cwd: str = ROOT) -> subprocess.CompletedProcess:
-    full_env = dict(os.environ, **(env or {}))
-    full_env.pop("DRAFTBENCH_DEBUG", None)
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], capture_output=True, text=True,
+    """Run a top-level script (or ``-m module``) as a user would; DRAFTBENCH_DEBUG only if ``env`` sets it."""
+    full_env = {k: v for k, v in os.environ.items() if k != "DRAFTBENCH_DEBUG"}
+    full_env.update(env or {})
+    target = [script] if script.startswith("-") else [os.path.join(ROOT, script)]
+    return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=cwd)
 

@@ -1,0 +1,93 @@
+"""Small rules: GGUF header reading, synth determinism, vLLM / LM Studio shapes, redaction, hardware ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from conftest import run_script
+from draftbench import backends, gguf_header, machine, synth
+from draftbench.errors import ModelFileError
+from draftbench.redaction import redact, visible
+
+
+def test_gguf_header_reads_synth_metadata(family):
+    meta = gguf_header.read_metadata(family["target"])
+    assert meta["general.architecture"] == "llama" and meta["llama.block_count"] == 8
+    assert meta["tokenizer.ggml.model"] == "llama"
+    assert gguf_header.vocab_mismatch(family["target"], family["draft-1"]) == []
+    assert gguf_header.vocab_mismatch(family["target"], family["draft-othervocab"])
+
+
+def test_gguf_header_truncated(tmp_path, family):
+    short = tmp_path / "short.gguf"
+    short.write_bytes(open(family["target"], "rb").read()[:40])
+    with pytest.raises(ModelFileError, match="truncated"):
+        gguf_header.read_metadata(str(short))
+
+
+def test_synth_is_deterministic_and_drafts_share_the_head(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    synth.generate(str(a), "test", seed=3, mismatch=False, noisy=False)
+    synth.generate(str(b), "test", seed=3, mismatch=False, noisy=False)
+
+    def digest(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    assert digest(a / "target.gguf") == digest(b / "target.gguf")
+    assert gguf_header.read_metadata(str(a / "draft-1.gguf"))["llama.block_count"] == 1
+    config = json.loads((a / "sweep.json").read_text())
+    assert [d["label"] for d in config["drafts"]] == ["1-layer", "4-layer"]
+
+
+def test_vllm_command_uses_speculative_config():
+    cmd = backends.vllm_command(backends.VllmSpec("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B", port=8001,
+                                                  num_speculative_tokens=4), 8001)
+    assert cmd[:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B"] and "--speculative-model" not in cmd
+    config = json.loads(cmd[cmd.index("--speculative-config") + 1])
+    assert config == {"method": "draft_model", "model": "Qwen/Qwen2.5-0.5B", "num_speculative_tokens": 4}
+
+
+def test_vllm_metrics_deltas():
+    page = ('# HELP vllm:spec_decode_num_draft_tokens_total x\n'
+            'vllm:spec_decode_num_draft_tokens_total{model_name="m"} 120.0\n'
+            'vllm:spec_decode_num_accepted_tokens_total{model_name="m"} 90.0\n'
+            'vllm:spec_decode_num_drafts_total{model_name="m"} 40.0\n')
+    before = backends.parse_vllm_metrics(page)
+    after = backends.parse_vllm_metrics(page.replace("120.0", "220.0").replace("90.0", "150.0"))
+    delta = backends.metrics_delta(before, after)
+    assert delta == {"draft_tokens": 100.0, "accepted_tokens": 60.0, "drafts": 0.0}
+    assert backends.parse_vllm_metrics("nothing here") == {}
+
+
+def test_lmstudio_shapes():
+    start, stop = backends.lmstudio_commands(backends.LMStudioSpec("qwen2.5-7b", "qwen2.5-0.5b", 1234))
+    assert start == [["lms", "server", "start", "--port", "1234"], ["lms", "load", "qwen2.5-7b"]]
+    assert ["lms", "server", "stop"] in stop
+    assert backends.lmstudio_request_fields("qwen2.5-0.5b") == {"draft_model": "qwen2.5-0.5b"}
+    body = {"stats": {"accepted_draft_tokens_count": 30, "total_draft_tokens_count": 50}}
+    assert backends.lmstudio_draft_counts(body) == (50, 30)
+    assert backends.lmstudio_draft_counts({}) == (None, None)
+
+
+def test_redaction_and_visible():
+    assert redact(["x", "--api-key", "sk-1", "--api-key=sk-2", "-m", "m"]) == \
+        ["x", "--api-key", "***", "--api-key=***", "-m", "m"]
+    assert visible("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
+
+
+def test_hardware_slug():
+    assert machine.slug("NVIDIA GeForce RTX 4090") == "rtx-4090"
+    assert machine.hardware_id()
+
+
+def test_console_command_dispatch():
+    result = run_script("-m", "draftbench.cli", "nope")
+    assert result.returncode == 2 and "usage: draftbench" in result.stderr
+
+
+def test_debug_env_shows_traceback():
+    result = run_script("server.py", "llama-cpp", "--model-path", "/nope.gguf", env={"DRAFTBENCH_DEBUG": "1"})
+    assert result.returncode != 0 and "Traceback" in result.stderr
