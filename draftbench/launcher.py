@@ -15,7 +15,7 @@ import requests
 
 from . import gguf_header, llama_bin, ports
 from .redaction import redact
-from .errors import DraftbenchError, ServerStartError
+from .errors import ServerStartError
 
 POLL_S = 0.05
 STOP_GRACE_S = 10.0
@@ -266,6 +266,3 @@ def install_sigterm_handler() -> None:
         raise Interrupted(signum)
 
     signal.signal(signal.SIGTERM, handler)
-
-
-__all__ = ["ServerSpec", "ServerProcess", "launch_llama", "preflight", "DraftbenchError"]

@@ -180,9 +180,9 @@ class Sweep:
                 run.log_excerpt = server.log_tail()
         except ServerStartError as exc:
             run.error, run.log_excerpt = exc.short, exc.log_tail
-        except (ModelFileError, DraftbenchError) as exc:
-            if isinstance(exc, (Interrupted, ResultsFileError)):
-                raise
+        except (Interrupted, ResultsFileError):
+            raise
+        except DraftbenchError as exc:  # missing model, port taken, bad flag: this run fails, the sweep goes on
             run.error = str(exc)
         run.wall_time_s = time.monotonic() - started
         return run

@@ -157,7 +157,7 @@ def build_vocab(n_words: int, variant: int = 0) -> tuple[list[str], list[float],
 def _layer_tensors(rng, size: SynthSize, tun: Tunables, layer: int):
     import numpy as np
 
-    d, ff, hd = size.dim, size.ff, size.dim // size.heads
+    d, ff = size.dim, size.ff
     ratio = tun.layer_scale * tun.layer_decay**layer
     qk_std = (tun.qk_score_std / d) ** 0.5
     wdtype = np.float32 if size.float32 else np.float16
@@ -248,11 +248,10 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
              mismatch: bool = True, noisy: bool = True) -> dict:
     """Write the family into ``out_dir`` and return the sweep config (also saved as ``sweep.json``)."""
     try:
-        import numpy as np  # noqa: F401
-        import gguf  # noqa: F401
+        import gguf  # noqa: F401  (used by _write; checked here for a clear message)
+        import numpy as np
     except ImportError as exc:
         raise DraftbenchError("generating models needs the synth extra: pip install 'draftbench[synth]'") from exc
-    import numpy as np
 
     size = SIZES[size_name]
     os.makedirs(out_dir, exist_ok=True)
