@@ -24,10 +24,14 @@ def size_category(label: str | None, explicit: str | None = None) -> str:
 
 
 def size_sort_key(category: str) -> tuple[int, float, str]:
+    """Parameter counts in size order, then other sizes by their leading number ('2 layers'), then 'other'."""
     m = _SIZE_RE.fullmatch(category)
-    if not m:
-        return (1, 0.0, category)
-    return (0, float(m.group(1)) * _UNIT[m.group(2).upper()], category)
+    if m:
+        return (0, float(m.group(1)) * _UNIT[m.group(2).upper()], category)
+    lead = re.match(r"\d+(?:\.\d+)?", category)
+    if lead:
+        return (1, float(lead.group(0)), category)
+    return (2, 0.0, category)
 
 
 def baselines(runs: list[RunResult]) -> dict[str, RunResult]:

@@ -267,7 +267,7 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
     drafts = []
     for k in size.draft_layers:
         _write(p(f"draft-{k}.gguf"), size, k, vocab, head, layers)
-        drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf")})
+        drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf"), "size": f"{k} layer{'s' if k > 1 else ''}"})
     if noisy and size.extras:
         k = size.draft_layers[min(1, len(size.draft_layers) - 1)]
         noise_rng = np.random.default_rng([seed, 2])

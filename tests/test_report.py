@@ -37,6 +37,11 @@ def test_explicit_size_wins():
     assert analysis.size_category("my tiny draft", "0.5B") == "0.5B"
 
 
+def test_size_order():
+    cats = ["other", "16 layers", "3B", "2 layers", "135M", "0.5B"]
+    assert sorted(cats, key=analysis.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
+
+
 def hand_made() -> list[RunResult]:
     return [
         RunResult("A", None, mean_tps=10.0),

@@ -28,8 +28,9 @@ GOOD = [
 class FakeServer:
     """Requests whose prompt contains FAULT get ``fault``: malformed, http500, midstream500, reset or hang."""
 
-    def __init__(self, fault: str):
+    def __init__(self, fault: str, loading_checks: int = 0):
         self.fault = fault
+        self.loading_checks = loading_checks  # answer /health with 503 this many times first
         self.count = 0
         self.lock = threading.Lock()
         outer = self
@@ -42,7 +43,11 @@ class FakeServer:
 
             def do_GET(self):
                 body = b'{"status":"ok"}'
-                self.send_response(200 if self.path == "/health" else 404)
+                status = 200 if self.path == "/health" else 404
+                if self.path == "/health" and outer.loading_checks > 0:
+                    outer.loading_checks -= 1
+                    status, body = 503, b'{"error":{"code":503,"message":"Loading model"}}'
+                self.send_response(status)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -30,3 +30,17 @@ def test_hung_server_ends_by_request_timeout():
     with FakeServer("hang") as fake:
         s = run_bench(BenchConfig(fake.url, requests=1, max_tokens=8, warmup=0, timeout_s=1, prompts=PROMPTS))
     assert s.n_failed == 1 and "timeout" in s.requests[0].error
+
+
+def test_loading_server_is_waited_for():
+    with FakeServer("good", loading_checks=3) as fake:
+        s = run_bench(BenchConfig(fake.url, requests=1, max_tokens=8, warmup=0, prompts=PROMPTS[1:2]))
+    assert s.n_failed == 0 and fake.loading_checks == 0
+
+
+def test_still_loading_after_deadline_is_one_clear_error():
+    from draftbench.errors import ServerUnreachable
+
+    with FakeServer("good", loading_checks=10**6) as fake:
+        with pytest.raises(ServerUnreachable, match="still loading"):
+            run_bench(BenchConfig(fake.url, requests=1, warmup=0, ready_timeout_s=0.5))
