@@ -204,7 +204,10 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         hint = difflib.get_close_matches(backend, BACKENDS, n=1)
         problems.append(f"backend: {backend!r} is not one of {', '.join(BACKENDS)}"
                         + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    check = check_files and backend not in ("vllm", "lmstudio")  # those take hub ids, not files
+    if backend == "lmstudio":
+        problems.append("backend: 'lmstudio' sweeps are not supported (LM Studio picks drafts per request and "
+                        "is managed by lms): start it with 'server.py lm-studio' and measure with bench.py")
+    check = check_files and backend != "vllm"  # vLLM takes hub ids as well as paths
     targets = _entries(data.get("targets", []), "targets", base_dir, check, problems) if "targets" in data else []
     if "targets" in data and isinstance(data["targets"], list) and not data["targets"]:
         problems.append("targets: must list at least one target model")

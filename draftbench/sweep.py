@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__, analysis, gguf_header, launcher, machine, ports, stats
+from . import __version__, analysis, backends, gguf_header, launcher, machine, ports, stats
 from .bench import BenchConfig, run_bench
 from .config import ModelEntry, SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
@@ -144,7 +144,7 @@ class Sweep:
             draft_min=s.draft_min, draft_p_min=s.draft_p_min, extra_args=s.extra_args,
             ready_timeout_s=s.ready_timeout_s, log_path=self._log_path(index, target, draft))
         try:
-            server = launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
+            server = self._launch(spec)
             run.warnings += server.warnings
             run.server_command = redact(server.command)
             run.server_version, run.log_path = server.version, server.log_path
@@ -187,6 +187,15 @@ class Sweep:
         run.wall_time_s = time.monotonic() - started
         return run
 
+    def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
+        if self.cfg.backend == "vllm":
+            s = self.cfg.settings
+            server = backends.launch_vllm(backends.VllmSpec(
+                spec.target, spec.draft, spec.host, spec.port, s.draft_max or 5, s.extra_args, s.ready_timeout_s))
+            server.log_path = spec.log_path or server.log_path
+            return server
+        return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
+
     def _fill(self, run: RunResult, summary) -> None:
         for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
                      "draft_n", "draft_n_accepted", "mean_accepted_length", "speculation_active", "generation_time_s"):
@@ -224,6 +233,8 @@ class Sweep:
             base = self.runs.get((target.label, None))
             if base is None or not base.done:
                 return f"skipped: target {target.label!r} has no baseline (its baseline run failed)"
+        if self.cfg.backend != "llamacpp":
+            return None  # hub ids, not files
         for entry, role in ((target, "target"), (draft, "draft")):
             if entry is not None:
                 try:

@@ -91,3 +91,27 @@ def test_console_command_dispatch():
 def test_debug_env_shows_traceback():
     result = run_script("server.py", "llama-cpp", "--model-path", "/nope.gguf", env={"DRAFTBENCH_DEBUG": "1"})
     assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_vllm_sweep_without_vllm_records_the_reason(tmp_path, monkeypatch):
+    import shutil as _shutil
+
+    from draftbench.config import parse_config
+    from draftbench.sweep import Sweep
+
+    monkeypatch.setattr(_shutil, "which", lambda name: None)
+    cfg = parse_config({"name": "v", "hardware": "box", "backend": "vllm",
+                        "targets": [{"label": "7B", "path": "Qwen/Qwen2.5-7B-Instruct"}],
+                        "drafts": [{"label": "0.5B", "path": "Qwen/Qwen2.5-0.5B-Instruct"}],
+                        "settings": {"port": 0}})
+    outcome = Sweep(cfg, str(tmp_path / "r.json"), echo=lambda *a, **k: None).run()
+    assert "vllm not found" in outcome.runs[0].error
+    assert "no baseline" in outcome.runs[1].error
+
+
+def test_lmstudio_sweep_is_refused_with_a_pointer():
+    from draftbench.config import parse_config
+    from draftbench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="bench.py"):
+        parse_config({"name": "l", "backend": "lmstudio", "targets": [{"label": "a", "path": "m"}]})
