@@ -126,6 +126,8 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
     while True:
         try:
             health = session.get(url + "/health", timeout=5, headers=headers)
+        except requests.Timeout as exc:
+            raise ServerUnreachable(url, "no answer to /health within 5 s: timeout, the server may be hung") from exc
         except requests.RequestException as exc:
             raise ServerUnreachable(url, type(exc).__name__) from exc
         if health.status_code != 503:
