@@ -71,10 +71,6 @@ class BenchSummary:
             d.pop("requests")
         return d
 
-    @property
-    def tps_spread(self) -> stats.Spread | None:
-        return stats.spread([r.decode_tps for r in self.requests if r.ok and r.decode_tps])
-
 
 def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
               spec_counts: tuple[int, int] | None = None) -> BenchSummary:
