@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import run_main
-from .. import prompts
+from .. import backends, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
 
@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
+    ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
+                    "(implies --expect-draft)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     return ap
 
@@ -55,7 +57,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
         warmup=args.warmup, prompts=prompts.custom(texts) if texts else prompts.BUILTIN, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
-        expect_draft=args.expect_draft)
+        expect_draft=args.expect_draft or bool(args.draft_model),
+        extra_body=tuple(backends.lmstudio_request_fields(args.draft_model).items()))
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:

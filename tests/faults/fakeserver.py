@@ -32,6 +32,7 @@ class FakeServer:
         self.fault = fault
         self.loading_checks = loading_checks  # answer /health with 503 this many times first
         self.count = 0
+        self.bodies: list[dict] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -57,6 +58,7 @@ class FakeServer:
                 prompt = json.dumps(body.get("messages", ""))
                 with outer.lock:
                     outer.count += 1
+                    outer.bodies.append(body)
                 mode = outer.fault if "FAULT" in prompt else "good"
                 if mode == "http500":
                     body = b'{"error":{"message":"boom"}}'

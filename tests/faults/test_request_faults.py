@@ -44,3 +44,14 @@ def test_still_loading_after_deadline_is_one_clear_error():
     with FakeServer("good", loading_checks=10**6) as fake:
         with pytest.raises(ServerUnreachable, match="still loading"):
             run_bench(BenchConfig(fake.url, requests=1, warmup=0, ready_timeout_s=0.5))
+
+
+def test_draft_model_is_sent_with_each_request():
+    """LM Studio picks the draft per request: bench.py --draft-model must put it in every body."""
+    from draftbench.cli.bench import build_parser, config_from_args
+
+    cfg = config_from_args(build_parser().parse_args(["--url", "http://x", "--draft-model", "qwen2.5-0.5b"]))
+    assert dict(cfg.extra_body) == {"draft_model": "qwen2.5-0.5b"} and cfg.expect_draft
+    with FakeServer("good") as fake:
+        s = run_bench(BenchConfig(fake.url, requests=1, warmup=0, prompts=PROMPTS[1:2], extra_body=cfg.extra_body))
+    assert fake.bodies[-1]["draft_model"] == "qwen2.5-0.5b" and s.n_failed == 0
