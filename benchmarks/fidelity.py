@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     folder = os.path.dirname(ensure_demo())
     for draft in (None, args.draft):
         spec = launcher.ServerSpec(os.path.join(folder, "target.gguf"),
-                                   os.path.join(folder, f"{draft}.gguf") if draft else None,
-                                   port=0, gpu_layers=0, ctx_size=2048, draft_max=3)
+                                   Speculation(os.path.join(folder, f"{draft}.gguf") if draft else None, draft_max=3),
+                                   launcher.ServerOptions(port=0, gpu_layers=0, ctx_size=2048))
         with launcher.launch_llama(spec) as server:
             s = run_bench(BenchConfig(server.url, requests=args.requests, max_tokens=args.max_tokens,
                                       expect_draft=draft is not None))

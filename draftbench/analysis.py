@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import stats
 from .results import RunResult
+from .speculation import NO_DRAFT_MODEL, Candidate
 
 _SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
 _UNIT = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
@@ -23,6 +25,25 @@ def size_category(label: str | None, explicit: str | None = None) -> str:
     return f"{number}{m.group(2).upper()}"
 
 
+def setup_category(cand: Candidate) -> str | None:
+    """The chart category of a setup: its draft's size, 'no draft model' for model-free speculation,
+    None for the baseline."""
+    if cand.is_baseline:
+        return None
+    if not cand.speculation.draft_path:
+        return NO_DRAFT_MODEL
+    return size_category(cand.label, cand.size)
+
+
+def run_category(r: RunResult) -> str:
+    """A run's chart category, for files of every version."""
+    if r.draft_size:
+        return r.draft_size
+    if r.speculation is not None and not r.speculation.draft_path:
+        return NO_DRAFT_MODEL
+    return size_category(r.draft)
+
+
 def size_sort_key(category: str) -> tuple[int, float, str]:
     """Parameter counts in size order, then other sizes by their leading number ('2 layers'), then 'other'."""
     m = _SIZE_RE.fullmatch(category)
@@ -31,7 +52,7 @@ def size_sort_key(category: str) -> tuple[int, float, str]:
     lead = re.match(r"\d+(?:\.\d+)?", category)
     if lead:
         return (1, float(lead.group(0)), category)
-    return (2, 0.0, category)
+    return (3 if category == NO_DRAFT_MODEL else 2, 0.0, category)
 
 
 def baselines(runs: list[RunResult]) -> dict[str, RunResult]:
@@ -45,6 +66,26 @@ def fill_speedups(runs: list[RunResult]) -> None:
         b = base.get(r.target)
         if r.speedup is None and r.draft is not None and b is not None and r.mean_tps and r.error is None:
             r.speedup = r.mean_tps / b.mean_tps
+
+
+def _tps_spread(run: RunResult) -> stats.Spread | None:
+    return stats.spread([q["decode_tps"] for q in run.requests if q.get("decode_tps") and not q.get("error")])
+
+
+def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None:
+    """Speedup (with its interval) over the same target's baseline; at temperature 0 also the share
+    of requests whose text matches the baseline's."""
+    run.speedup = run.mean_tps / base.mean_tps
+    mine, theirs = _tps_spread(run), _tps_spread(base)
+    if mine and theirs:
+        interval = stats.ratio_interval(mine, theirs)
+        run.speedup_ci95 = list(interval) if interval else None
+    if greedy:
+        texts = {q["prompt_id"]: q.get("text") for q in base.requests if not q.get("error")}
+        pairs = [(q.get("text"), texts[q["prompt_id"]]) for q in run.requests
+                 if not q.get("error") and q["prompt_id"] in texts]
+        if pairs:
+            run.output_match = sum(a == b for a, b in pairs) / len(pairs)
 
 
 def eligible(r: RunResult) -> bool:
@@ -85,6 +126,8 @@ class Recommendation:
         if self.within_noise and self.runner_up is not None:
             text += (f"; within noise of {self.runner_up.draft} ({pct(self.runner_up.speedup)}): "
                      "rerun with more requests to separate them")
+        if b.speculation_flags:
+            text += f"; flags: {' '.join(b.speculation_flags)}"
         return text
 
 

@@ -14,7 +14,9 @@ import subprocess
 from dataclasses import dataclass
 
 from . import launcher, ports
-from .errors import DraftbenchError, ServerStartError
+from .errors import DraftbenchError, ServerStartError, UnsupportedSetup
+from .launcher import ServerSpec
+from .speculation import DRAFT_FAMILY, Speculation, type_family
 
 VLLM_SPEC_COUNTERS = {
     "vllm:spec_decode_num_draft_tokens_total": "draft_tokens",
@@ -23,31 +25,49 @@ VLLM_SPEC_COUNTERS = {
 }
 
 
-@dataclass(frozen=True)
-class VllmSpec:
-    model: str
-    draft: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    num_speculative_tokens: int = 5
-    extra_args: tuple[str, ...] = ()
-    ready_timeout_s: float = 1800.0
+VLLM_DEFAULT_TOKENS = 5
 
 
-def vllm_command(spec: VllmSpec, port: int) -> list[str]:
-    cmd = ["vllm", "serve", spec.model, "--host", spec.host, "--port", str(port)]
-    if spec.draft:
-        config = {"method": "draft_model", "model": spec.draft, "num_speculative_tokens": spec.num_speculative_tokens}
-        cmd += ["--speculative-config", json.dumps(config)]
-    return cmd + list(spec.extra_args)
+def vllm_speculative_config(spec: Speculation) -> dict | None:
+    """vLLM's --speculative-config for a setup: a draft model, or n-gram (prompt lookup) speculation."""
+    if spec.is_baseline:
+        return None
+    unsupported = [name for name in ("draft_min", "draft_p_min") if getattr(spec, name) is not None]
+    if spec.extra_args:
+        unsupported.append("extra_args (put server arguments in settings.extra_args)")
+    families = {type_family(t) for t in spec.spec_type}
+    tokens = spec.draft_max or VLLM_DEFAULT_TOKENS
+    if spec.draft_path and families == {DRAFT_FAMILY}:
+        config = {"method": "draft_model", "model": spec.draft_path, "num_speculative_tokens": tokens}
+    elif not spec.draft_path and families and all(f.startswith("ngram") for f in families):
+        config = {"method": "ngram", "num_speculative_tokens": tokens}
+    else:
+        raise UnsupportedSetup(f"vLLM sweeps run a draft model or n-gram speculation, not spec type "
+                               f"{','.join(spec.spec_type)}")
+    if unsupported:
+        raise UnsupportedSetup(f"vLLM sweeps do not map {', '.join(unsupported)}: drop them for vLLM")
+    return config
 
 
-def launch_vllm(spec: VllmSpec) -> launcher.ServerProcess:
+def vllm_speculation_args(spec: Speculation) -> list[str]:
+    config = vllm_speculative_config(spec)
+    return ["--speculative-config", json.dumps(config)] if config else []
+
+
+def vllm_command(spec: ServerSpec, port: int) -> list[str]:
+    return (["vllm", "serve", spec.target, "--host", spec.options.host, "--port", str(port)]
+            + vllm_speculation_args(spec.speculation) + list(spec.options.extra_args))
+
+
+def launch_vllm(spec: ServerSpec) -> launcher.ServerProcess:
+    spec_args = vllm_speculation_args(spec.speculation)  # an unsupported setup fails before anything starts
     if shutil.which("vllm") is None:
         raise DraftbenchError("vllm not found on PATH: pip install vllm (needs a CUDA GPU)")
-    port = ports.ensure_free(spec.host, spec.port)
-    log = os.path.join(launcher.default_log_dir(), f"vllm-{port}.log")
-    return launcher.ServerProcess(vllm_command(spec, port), f"http://{spec.host}:{port}", log, spec.ready_timeout_s)
+    port = ports.ensure_free(spec.options.host, spec.options.port)
+    log = spec.log_path or os.path.join(launcher.default_log_dir(), f"vllm-{port}.log")
+    return launcher.ServerProcess(vllm_command(spec, port), f"http://{spec.options.host}:{port}", log,
+                                  spec.options.ready_timeout_s, discard_clean_log=spec.log_path is None,
+                                  speculation_args=spec_args)
 
 
 _METRIC_RE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN)\s*$")

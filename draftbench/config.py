@@ -5,12 +5,15 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from . import gguf_header
-from .redaction import redact
 from .errors import ConfigError, ModelFileError
+from .launcher import ServerOptions
+from .redaction import redact
+from .speculation import (AXES, DRAFT_FAMILY, Candidate, Speculation, axis_problem, expand, parse_types,
+                          type_family)
 
 BACKENDS = ("llamacpp", "vllm", "lmstudio")
 
@@ -25,25 +28,20 @@ class ModelEntry:
 @dataclass(frozen=True)
 class SweepSettings:
     """Measurement settings. ``runs`` repeats the prompt set within one server session, so each
-    cell measures ``runs * requests`` requests."""
+    cell measures ``runs * requests`` requests. ``draft_*`` are the defaults of every draft-model
+    setup; ``server`` holds how servers run. In JSON all of them are one flat object."""
 
     runs: int = 1
     requests: int = 5
     warmup: int = 1
     max_tokens: int = 512
     temperature: float = 0.0
-    gpu_layers: int = 99
-    ctx_size: int = 4096
-    port: int = 8080
-    host: str = "127.0.0.1"
-    llama_bin: str | None = None
+    request_timeout_s: float = 300.0
+    seed: int = 0
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
-    extra_args: tuple[str, ...] = ()
-    ready_timeout_s: float = 600.0
-    request_timeout_s: float = 300.0
-    seed: int = 0
+    server: ServerOptions = field(default_factory=ServerOptions)
 
     def comparable(self) -> dict[str, Any]:
         """The settings that change measured numbers: resuming with different ones would mix them."""
@@ -52,14 +50,11 @@ class SweepSettings:
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON values; secrets in ``extra_args`` are redacted."""
-        out = self._raw()
-        out["extra_args"] = redact(out["extra_args"])
+        """Plain flat JSON values; secrets in ``extra_args`` are redacted."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "server"}
+        out.update(asdict(self.server))
+        out["extra_args"] = redact(list(out["extra_args"]))
         return out
-
-    def _raw(self) -> dict[str, Any]:
-        return {f.name: (list(getattr(self, f.name)) if isinstance(getattr(self, f.name), tuple)
-                         else getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -69,18 +64,36 @@ class SweepConfig:
     backend: str
     model_family: str
     targets: tuple[ModelEntry, ...]
-    drafts: tuple[ModelEntry, ...]
+    candidates: tuple[Candidate, ...]  # draft entries, axes expanded; the baseline is implicit
     settings: SweepSettings = field(default_factory=SweepSettings)
+    axes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # "*" (top level) and per entry label
     source: str = "<config>"
 
     @property
     def run_count(self) -> int:
-        return len(self.targets) * (1 + len(self.drafts))
+        return len(self.targets) * (1 + len(self.candidates))
+
+    def comparable(self) -> dict[str, Any]:
+        """Settings and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
+        out = self.settings.comparable()
+        if self.axes:
+            out["axes"] = self.axes
+        return out
+
+    def settings_record(self) -> dict[str, Any]:
+        """The ``settings`` object written to results files."""
+        out = self.settings.to_dict()
+        if self.axes:
+            out["axes"] = self.axes
+        return out
 
 
 _TOP = {"name": str, "hardware": str, "backend": str, "model_family": str, "targets": list, "drafts": list,
-        "settings": dict, "description": str}
-_ENTRY = {"label": str, "path": str, "size": str}
+        "settings": dict, "description": str, "axes": dict}
+_TARGET = {"label": str, "path": str, "size": str}
+_DRAFT = {"label": str, "path": str, "size": str, "spec_type": str, "draft_max": int, "draft_min": int,
+          "draft_p_min": float, "extra_args": list, "axes": dict}
+_SERVER_KEYS = {f.name for f in fields(ServerOptions)}
 _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
@@ -106,44 +119,152 @@ def _unknown(key: str, allowed, where: str) -> str:
                                            f" (allowed: {', '.join(sorted(allowed))})")
 
 
-def _entries(raw: Any, where: str, base_dir: str, check_files: bool, problems: list[str]) -> list[ModelEntry]:
-    if not isinstance(raw, list):
-        problems.append(f"{where}: must be a list of {{\"label\", \"path\"}} objects")
-        return []
-    out, seen = [], {}
-    for i, item in enumerate(raw):
-        at = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            problems.append(f"{at}: must be an object with \"label\" and \"path\"")
-            continue
-        for key in item:
-            if key not in _ENTRY:
-                problems.append(_unknown(key, _ENTRY, f"{at}."))
-        bad = False
-        for key in ("label", "path"):
-            if key not in item:
-                problems.append(f"{at}.{key}: missing")
-                bad = True
-            elif not isinstance(item[key], str) or not item[key].strip():
-                problems.append(f"{at}.{key}: must be a non-empty string")
-                bad = True
-        if "size" in item and not isinstance(item["size"], str):
-            problems.append(f"{at}.size: must be a string such as \"3B\"")
-        if bad:
-            continue
-        label = item["label"]
+def _labelled(item: Any, at: str, allowed: dict, need_path: bool, problems: list[str]) -> bool:
+    """Common checks of a target or draft entry; False when it cannot be used at all."""
+    if not isinstance(item, dict):
+        problems.append(f"{at}: must be an object with \"label\" and \"path\"")
+        return False
+    for key in item:
+        if key not in allowed:
+            problems.append(_unknown(key, allowed, f"{at}."))
+    ok = True
+    for key in ("label", "path") if need_path else ("label",):
+        if key not in item:
+            problems.append(f"{at}.{key}: missing")
+            ok = False
+    for key in ("label", "path"):
+        if key in item and (not isinstance(item[key], str) or not item[key].strip()):
+            problems.append(f"{at}.{key}: must be a non-empty string")
+            ok = False
+    if "size" in item and not isinstance(item["size"], str):
+        problems.append(f"{at}.size: must be a string such as \"3B\"")
+    return ok
+
+
+def _model_path(raw: str, at: str, base_dir: str, check_files: bool, problems: list[str]) -> str:
+    path = os.path.join(base_dir, os.path.expanduser(raw))
+    if check_files:
+        try:
+            gguf_header.check_gguf(path, "model")
+        except ModelFileError as exc:
+            problems.append(f"{at}.path: {exc}")
+    return path
+
+
+def _check_unique(labels: list[tuple[str, str]], problems: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for label, at in labels:
         if label in seen:
-            problems.append(f"{at}.label: duplicate label {label!r} (also {where}[{seen[label]}]); labels must be unique")
-        seen[label] = i
-        path = os.path.join(base_dir, os.path.expanduser(item["path"]))
-        if check_files:
-            try:
-                gguf_header.check_gguf(path, "model")
-            except ModelFileError as exc:
-                problems.append(f"{at}.path: {exc}")
-        size = item.get("size") if isinstance(item.get("size"), str) else None
-        out.append(ModelEntry(label, path, size))
+            problems.append(f"{at}.label: duplicate label {label!r} (also {seen[label]}); labels must be unique")
+        else:
+            seen[label] = at
+
+
+def _targets(raw: Any, base_dir: str, check_files: bool, problems: list[str]) -> list[ModelEntry]:
+    if not isinstance(raw, list):
+        problems.append("targets: must be a list of {\"label\", \"path\"} objects")
+        return []
+    out, labels = [], []
+    for i, item in enumerate(raw):
+        at = f"targets[{i}]"
+        if _labelled(item, at, _TARGET, True, problems):
+            size = item.get("size") if isinstance(item.get("size"), str) else None
+            out.append(ModelEntry(item["label"], _model_path(item["path"], at, base_dir, check_files, problems), size))
+            labels.append((item["label"], at))
+    _check_unique(labels, problems)
     return out
+
+
+def _axes(raw: Any, at: str, problems: list[str]) -> dict[str, list[Any]]:
+    """``{"draft_max": [1, 2], "draft_p_min": [0, 0.7]}``, every value checked."""
+    if not isinstance(raw, dict):
+        problems.append(f"{at}: must be an object such as {{\"draft_max\": [1, 2, 3]}}")
+        return {}
+    out = {}
+    for name, values in raw.items():
+        if name not in AXES:
+            problems.append(_unknown(name, AXES, f"{at}."))
+            continue
+        if not isinstance(values, list) or not values:
+            problems.append(f"{at}.{name}: must be a non-empty list of values")
+            continue
+        bad = [(j, why) for j, v in enumerate(values) if (why := axis_problem(name, v))]
+        for j, why in bad:
+            problems.append(f"{at}.{name}[{j}]: {why}")
+        if len(set(values)) != len(values):
+            problems.append(f"{at}.{name}: lists a value twice")
+        if not bad:
+            out[name] = values
+    return out
+
+
+def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
+    raw = item.get("spec_type")
+    if raw is None:
+        return ()
+    types = parse_types(raw) if isinstance(raw, str) else ()
+    if not types:
+        problems.append(f"{at}.spec_type: must be a string of comma-separated types such as \"ngram-mod\" "
+                        "or \"draft-simple,ngram-mod\"")
+    elif "none" in types:
+        problems.append(f"{at}.spec_type: 'none' is the baseline, which every target gets anyway: remove this entry")
+    elif "path" in item and not any(type_family(t) == DRAFT_FAMILY for t in types):
+        problems.append(f"{at}.spec_type: {raw!r} does not use the draft model in \"path\": add a draft type "
+                        "(\"draft-simple,{raw}\") or remove \"path\" for model-free speculation")
+    elif "path" not in item and any(type_family(t) == DRAFT_FAMILY for t in types):
+        problems.append(f"{at}.spec_type: {raw!r} needs a draft model: add \"path\"")
+    return types
+
+
+def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
+            problems: list[str]) -> tuple[list[Candidate], dict[str, dict[str, list[Any]]]]:
+    """Draft entries, each expanded over its axes. Top-level axes and ``settings.draft_*`` apply to
+    entries with a draft model and to fields the entry does not set itself; a model-free entry sets
+    its own."""
+    if not isinstance(raw, list):
+        problems.append("drafts: must be a list of {\"label\", \"path\"} or {\"label\", \"spec_type\"} objects")
+        return [], {}
+    out: list[Candidate] = []
+    labels: list[tuple[str, str]] = []
+    entry_axes: dict[str, dict[str, list[Any]]] = {}
+    for i, item in enumerate(raw):
+        at = f"drafts[{i}]"
+        if not _labelled(item, at, _DRAFT, False, problems):
+            continue
+        if "path" not in item and "spec_type" not in item:
+            problems.append(f"{at}: needs \"path\" (a draft model) or \"spec_type\" (such as \"ngram-mod\" for "
+                            "speculation without a draft model)")
+            continue
+        types = _spec_types(item, at, problems)
+        own = {}
+        for name in AXES:
+            if name in item:
+                why = axis_problem(name, item[name])
+                if why:
+                    problems.append(f"{at}.{name}: {why}")
+                else:
+                    own[name] = float(item[name]) if name == "draft_p_min" else item[name]
+        extra = item.get("extra_args", [])
+        if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
+            problems.append(f"{at}.extra_args: must be a list of strings")
+            extra = []
+        mine = _axes(item["axes"], f"{at}.axes", problems) if "axes" in item else {}
+        for name in set(mine) & set(own):
+            problems.append(f"{at}: {name} is both set and an axis: keep one")
+        if mine:
+            entry_axes[item["label"]] = mine
+        path = _model_path(item["path"], at, base_dir, check_files, problems) if "path" in item else None
+        fixed, axes = dict(own), dict(mine)
+        if path:
+            fixed = {**{n: getattr(settings, n) for n in AXES if getattr(settings, n) is not None}, **own}
+            axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
+        spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)
+        size = item.get("size") if isinstance(item.get("size"), str) else None
+        for cand in expand(Candidate(item["label"], spec, size), axes):
+            out.append(cand)
+            labels.append((cand.label or "", at))
+    _check_unique(labels, problems)
+    return out, entry_axes
 
 
 def _settings(raw: Any, problems: list[str]) -> SweepSettings:
@@ -180,7 +301,8 @@ def _settings(raw: Any, problems: list[str]) -> SweepSettings:
         if key in ("temperature", "draft_p_min", "ready_timeout_s", "request_timeout_s"):
             value = float(value)
         values[key] = value
-    return SweepSettings(**values)
+    server = ServerOptions(**{k: v for k, v in values.items() if k in _SERVER_KEYS})
+    return SweepSettings(server=server, **{k: v for k, v in values.items() if k not in _SERVER_KEYS})
 
 
 def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check_files: bool = True) -> SweepConfig:
@@ -208,17 +330,19 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         problems.append("backend: 'lmstudio' sweeps are not supported (LM Studio picks drafts per request and "
                         "is managed by lms): start it with 'server.py lm-studio' and measure with bench.py")
     check = check_files and backend != "vllm"  # vLLM takes hub ids as well as paths
-    targets = _entries(data.get("targets", []), "targets", base_dir, check, problems) if "targets" in data else []
+    targets = _targets(data["targets"], base_dir, check, problems) if "targets" in data else []
     if "targets" in data and isinstance(data["targets"], list) and not data["targets"]:
         problems.append("targets: must list at least one target model")
-    drafts = _entries(data.get("drafts", []), "drafts", base_dir, check, problems)
     settings = _settings(data.get("settings"), problems)
+    top_axes = _axes(data["axes"], "axes", problems) if "axes" in data else {}
+    candidates, entry_axes = _drafts(data.get("drafts", []), top_axes, settings, base_dir, check, problems)
     if problems:
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"
+    axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
-                       drafts=tuple(drafts), settings=settings, source=source)
+                       candidates=tuple(candidates), settings=settings, axes=axes, source=source)
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

@@ -34,12 +34,24 @@ class LlamaServerNotFound(DraftbenchError):
 class PortInUse(DraftbenchError):
     exit_code = 2
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, holder: tuple[int, str] | None = None):
         self.port = port
+        self.holder = holder
+        who = "stop whatever listens there"
+        if holder:
+            pid, name = holder
+            left = " (a llama-server left over from an earlier run?)" if "llama-server" in name else ""
+            who = f"it is held by pid {pid} ({name or 'unknown program'}){left}: stop it with 'kill {pid}'"
         super().__init__(
-            f"port {port} on {host} is already in use: stop whatever listens there, "
+            f"port {port} on {host} is already in use: {who}, "
             f"or pass another port (--port N, config settings.port; 0 picks a free one)"
         )
+
+
+class UnsupportedSetup(DraftbenchError):
+    """This llama-server build cannot run a speculation setup (unknown spec type, missing flag)."""
+
+    exit_code = 2
 
 
 class ServerStartError(DraftbenchError):

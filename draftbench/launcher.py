@@ -13,9 +13,10 @@ from typing import Callable
 
 import requests
 
-from . import gguf_header, llama_bin, ports
-from .redaction import redact
+from . import gguf_header, lifeline, llama_bin, ports
 from .errors import ServerStartError
+from .redaction import redact
+from .speculation import Speculation
 
 POLL_S = 0.05
 STOP_GRACE_S = 10.0
@@ -28,44 +29,47 @@ def default_log_dir() -> str:
 
 
 @dataclass(frozen=True)
-class ServerSpec:
-    """Everything needed to launch one llama-server."""
+class ServerOptions:
+    """How to run a server, whatever it speculates with (shared by sweeps and server.py)."""
 
-    target: str
-    draft: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     gpu_layers: int = 99
     ctx_size: int = 4096
     llama_bin: str | None = None
-    draft_max: int | None = None
-    draft_min: int | None = None
-    draft_p_min: float | None = None
     extra_args: tuple[str, ...] = ()
     ready_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything needed to launch one server: a target, a speculation setup, and options."""
+
+    target: str
+    speculation: Speculation = field(default_factory=Speculation)
+    options: ServerOptions = field(default_factory=ServerOptions)
     log_path: str | None = None
 
 
 def preflight(spec: ServerSpec) -> list[str]:
     """Check model files before anything starts; return warnings (vocabulary mismatch)."""
     gguf_header.check_gguf(spec.target, "target model")
-    if spec.draft is None:
+    draft = spec.speculation.draft_path
+    if draft is None:
         return []
-    gguf_header.check_gguf(spec.draft, "draft model")
-    diffs = gguf_header.vocab_mismatch(spec.target, spec.draft)
+    gguf_header.check_gguf(draft, "draft model")
+    diffs = gguf_header.vocab_mismatch(spec.target, draft)
     if not diffs:
         return []
-    return [f"draft {spec.draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
+    return [f"draft {draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
             "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
 
 
-def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int) -> list[str]:
-    cmd = [binary, "-m", spec.target, "--host", spec.host, "--port", str(port),
-           "-ngl", str(spec.gpu_layers), "-c", str(spec.ctx_size)]
-    if spec.draft:
-        cmd += flags.draft_args(spec.draft, spec.draft_max, spec.draft_min, spec.draft_p_min,
-                                spec.gpu_layers if flags.pick("--spec-draft-ngl", "-ngld") else None)
-    return cmd + list(spec.extra_args)
+def llama_command(spec: ServerSpec, binary: str, port: int, speculation_args: list[str]) -> list[str]:
+    o = spec.options
+    cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
+           "-c", str(o.ctx_size)]
+    return cmd + speculation_args + list(o.extra_args)
 
 
 def _read_tail(path: str, lines: int = 30) -> str:
@@ -133,6 +137,8 @@ class ServerProcess:
     peak_vram_mb: float | None = None
     warnings: list[str] = field(default_factory=list)
     discard_clean_log: bool = False  # delete the log after a clean stop (default log folder only)
+    watchdog: subprocess.Popen | None = None  # where the kernel cannot tie the server to us (macOS)
+    speculation_args: list[str] = field(default_factory=list)  # the part of ``command`` that speculates
 
     def __hash__(self) -> int:
         return id(self)
@@ -143,12 +149,15 @@ class ServerProcess:
         with open(self.log_path, "wb") as log:
             log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
             log.flush()
+            tie = lifeline.preexec_for_parent(os.getpid())
             try:
                 self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie)
             except OSError as exc:
                 raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
         _LIVE.add(self)
+        if tie is None:
+            self.watchdog = lifeline.start_watchdog(self.proc.pid)
         try:
             self._wait_ready(started)
         except BaseException:
@@ -223,6 +232,9 @@ class ServerProcess:
             os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
         except (ProcessLookupError, PermissionError):
             pass
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
         _LIVE.discard(self)
         if clean and self.discard_clean_log:
             try:
@@ -242,14 +254,17 @@ def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) ->
     warnings = preflight(spec)
     for w in warnings:
         (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(w)
-    binary = llama_bin.find_llama_server(spec.llama_bin)
+    o = spec.options
+    binary = llama_bin.find_llama_server(o.llama_bin)
     flags, version = llama_bin.probe(binary)
-    port = ports.ensure_free(spec.host, spec.port)
-    cmd = llama_command(spec, binary, flags, port)
-    host = f"[{spec.host}]" if ":" in spec.host else spec.host
+    spec_args = flags.speculation_args(spec.speculation, o.gpu_layers)  # before the port check: no server yet
+    port = ports.ensure_free(o.host, o.port)
+    cmd = llama_command(spec, binary, port, spec_args)
+    host = f"[{o.host}]" if ":" in o.host else o.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
-    return ServerProcess(cmd, f"http://{host}:{port}", log_path, spec.ready_timeout_s,
-                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None)
+    return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
+                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
+                         speculation_args=spec_args)
 
 
 @atexit.register

@@ -9,7 +9,8 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import DraftbenchError, LlamaServerNotFound
+from .errors import LlamaServerNotFound, UnsupportedSetup
+from .speculation import AXES, DEFAULT_TYPES_WITH_DRAFT, Speculation, parse_types, type_family
 
 COMMON_BUILD_DIRS = (
     "~/llama.cpp/build/bin",
@@ -80,11 +81,28 @@ def find_llama_server(explicit: str | None = None) -> str:
     raise LlamaServerNotFound(f"llama-server not found (looked at: {', '.join(looked)}); {INSTALL_HINT}")
 
 
+# Flags for a setup's length fields, per type family ({f}: 'draft' for draft-* types, else the type),
+# newest spelling first. The n-gram types other than ngram-mod have no n-max: the length of their
+# drafted m-gram (size-m) is their draft length.
+_LENGTH_FLAGS: dict[str, tuple[str, ...]] = {
+    "draft_max": ("--spec-{f}-n-max", "--spec-{f}-size-m"),
+    "draft_min": ("--spec-{f}-n-min",),
+    "draft_p_min": ("--spec-{f}-p-min",),
+}
+# Builds before --spec-type (draft models only).
+_OLD_DRAFT_FLAGS: dict[str, tuple[str, ...]] = {
+    "draft_max": ("--draft-max", "--draft"),
+    "draft_min": ("--draft-min",),
+    "draft_p_min": ("--draft-p-min",),
+}
+
+
 @dataclass(frozen=True)
 class FlagMap:
     """Which spelling of each logical setting this llama-server build accepts."""
 
     flags: frozenset[str]
+    spec_types: frozenset[str] = frozenset()  # what --spec-type accepts, as --help lists it
 
     def pick(self, *names: str) -> str | None:
         for name in names:
@@ -93,32 +111,57 @@ class FlagMap:
         return None
 
     @property
-    def needs_spec_type(self) -> bool:
+    def has_spec_type(self) -> bool:
         return "--spec-type" in self.flags
 
-    def draft_args(self, draft_path: str, draft_max: int | None = None, draft_min: int | None = None,
-                   draft_p_min: float | None = None, draft_gpu_layers: int | None = None) -> list[str]:
-        model_flag = self.pick("--model-draft", "--spec-draft-model", "-md")
-        if model_flag is None:
-            raise DraftbenchError("this llama-server build has no draft-model flag (--model-draft); "
-                                  "it cannot do speculative decoding: update llama.cpp")
-        args = [model_flag, draft_path]
-        if self.needs_spec_type:
-            args += ["--spec-type", "draft-simple"]
-        for value, names in (
-            (draft_max, ("--spec-draft-n-max", "--draft-max", "--draft")),
-            (draft_min, ("--spec-draft-n-min", "--draft-min")),
-            (draft_p_min, ("--spec-draft-p-min", "--draft-p-min")),
-            (draft_gpu_layers, ("--spec-draft-ngl", "-ngld", "--n-gpu-layers-draft")),
-        ):
-            if value is None:
-                continue
-            flag = self.pick(*names)
-            if flag is None:
-                raise DraftbenchError(f"this llama-server build accepts none of {', '.join(names)}; "
-                                      "drop that setting or update llama.cpp")
-            args += [flag, str(value)]
-        return args
+    def unknown_types(self, spec: Speculation) -> list[str]:
+        """Spec types this build does not list (none known: nothing can be checked)."""
+        if not self.has_spec_type or not self.spec_types:
+            return []
+        return [t for t in spec.spec_type if t not in self.spec_types]
+
+    def _length_flag(self, name: str, spec: Speculation) -> str:
+        families = dict.fromkeys(type_family(t) for t in spec.spec_type)
+        if self.has_spec_type:
+            choices = tuple(template.format(f=fam) for fam in families for template in _LENGTH_FLAGS[name])
+        else:
+            choices = _OLD_DRAFT_FLAGS[name]
+        flag = self.pick(*choices)
+        if flag is None:
+            raise UnsupportedSetup(f"{name} has no flag for spec type {','.join(spec.spec_type)} in this "
+                                   f"llama-server build (looked for {', '.join(choices)}): drop {name} "
+                                   "from this setup or update llama.cpp")
+        return flag
+
+    def speculation_args(self, spec: Speculation, draft_gpu_layers: int | None = None) -> list[str]:
+        """The llama-server arguments for one setup, as this build spells them; [] for the baseline."""
+        if spec.is_baseline:
+            return []
+        args: list[str] = []
+        if spec.draft_path:
+            model_flag = self.pick("--model-draft", "--spec-draft-model", "-md")
+            if model_flag is None:
+                raise UnsupportedSetup("this llama-server build has no draft-model flag (--model-draft); "
+                                       "it cannot do speculative decoding: update llama.cpp")
+            args += [model_flag, spec.draft_path]
+        if self.has_spec_type:
+            unknown = self.unknown_types(spec)
+            if unknown:
+                raise UnsupportedSetup(f"spec type {', '.join(unknown)} is not known to this llama-server build "
+                                       f"(it knows: {', '.join(sorted(self.spec_types))})")
+            args += ["--spec-type", ",".join(spec.spec_type)]
+        elif spec.spec_type != DEFAULT_TYPES_WITH_DRAFT:
+            raise UnsupportedSetup(f"spec type {','.join(spec.spec_type)} needs a llama-server with --spec-type "
+                                   "(model-free and combined speculation): update llama.cpp")
+        for name in AXES:
+            value = getattr(spec, name)
+            if value is not None:
+                args += [self._length_flag(name, spec), f"{value:g}" if isinstance(value, float) else str(value)]
+        if spec.draft_path and draft_gpu_layers is not None:
+            flag = self.pick("--spec-draft-ngl", "-ngld", "--n-gpu-layers-draft")
+            if flag:
+                args += [flag, str(draft_gpu_layers)]
+        return args + list(spec.extra_args)
 
 
 _FLAG_RE = re.compile(r"^--?[A-Za-z][\w-]*$")
@@ -136,8 +179,11 @@ def parse_help(text: str) -> FlagMap:
         if not removed:
             flags.update(block)
 
+    types: set[str] = set()
     for line in text.splitlines():
         tokens = line.split()
+        if tokens and tokens[0] == "--spec-type" and len(tokens) > 1:
+            types.update(parse_types(tokens[1].strip("[]{}<>")))
         if tokens and tokens[0].startswith("-"):
             flush()
             block, removed = [], False
@@ -149,7 +195,7 @@ def parse_help(text: str) -> FlagMap:
                     break
         removed = removed or "has been removed" in line
     flush()
-    return FlagMap(frozenset(flags))
+    return FlagMap(frozenset(flags), frozenset(types))
 
 
 def _run(binary: str, arg: str) -> str:

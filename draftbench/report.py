@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from . import analysis
 from .redaction import visible
 from .results import RunResult, write_text_atomic
+from .speculation import NO_DRAFT_MODEL
 
 PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
 PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
 GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
 
 
 def embed_json(data: Any) -> str:
@@ -32,7 +35,7 @@ def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
     for r in runs:
         if not analysis.eligible(r):
             continue
-        key = (r.target, analysis.size_category(r.draft, r.draft_size))
+        key = (r.target, analysis.run_category(r))
         if key not in best or (r.speedup or 0) > (best[key].speedup or 0):
             best[key] = r
     return best
@@ -48,7 +51,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
     """Plotly traces for the three charts, computed here so they can be tested without a browser."""
     analysis.fill_speedups(runs)
     targets = list(dict.fromkeys(r.target for r in runs))
-    drafts = list(dict.fromkeys(r.draft for r in runs if r.draft is not None))
+    drafts = heatmap_rows(runs)
     base = analysis.baselines(runs)
     best = best_by_category(runs)
     cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
@@ -77,11 +80,15 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
     for t in targets:
         picks = [best.get((t, c)) for c in cats]
         values = [_pct_value(p.speedup) if p else None for p in picks]
-        speedup.append({"type": "bar", "name": t, "x": cats, "y": values,
-                        "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
-                        "cliponaxis": False,
-                        "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}" if p else "" for p in picks],
-                        "hoverinfo": "text"})
+        trace = {"type": "bar", "name": t, "x": cats, "y": values,
+                 "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
+                 "cliponaxis": False, "hoverinfo": "text",
+                 "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}{_ci_text(p)}" if p else "" for p in picks]}
+        errs = [_speedup_errors(p) for p in picks]
+        if any(errs):
+            trace["error_y"] = {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
+                                "arrayminus": [e[1] if e else 0 for e in errs]}
+        speedup.append(trace)
     cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
     z, hover = [], []
     for d in drafts:
@@ -102,12 +109,69 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
         z.append(row)
         hover.append(hrow)
     span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
-    heatmap = [{"type": "heatmap", "x": targets, "y": drafts, "z": z, "text": hover, "hoverinfo": "text",
+    free = model_free_labels(runs)
+    heatmap = [{"type": "heatmap", "x": targets, "y": [f"{d} [{NO_DRAFT_MODEL}]" if d in free else d for d in drafts],
+                "z": z, "hovertext": hover, "hoverinfo": "text",
                 "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
                 "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
                 "colorbar": {"title": {"text": "speedup %"}}}]
-    return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap,
+    if len(drafts) * len(targets) <= MAX_LABELLED_CELLS:
+        heatmap[0]["texttemplate"] = "%{z:+.0f}%"
+    return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
+
+
+def model_free_labels(runs: list[RunResult]) -> set[str]:
+    return {r.draft for r in runs if r.draft is not None and analysis.run_category(r) == NO_DRAFT_MODEL}
+
+
+def heatmap_rows(runs: list[RunResult]) -> list[str]:
+    """Setups in run order, the model-free ones last as their own group."""
+    labels = list(dict.fromkeys(r.draft for r in runs if r.draft is not None))
+    free = model_free_labels(runs)
+    return [d for d in labels if d not in free] + [d for d in labels if d in free]
+
+
+def _ci_text(r: RunResult) -> str:
+    if not r.speedup_ci95:
+        return ""
+    return f" (95% CI {analysis.pct(r.speedup_ci95[0])} .. {analysis.pct(r.speedup_ci95[1])})"
+
+
+def _speedup_errors(r: RunResult | None) -> list[float] | None:
+    if r is None or not r.speedup_ci95 or r.speedup is None:
+        return None
+    return [round((r.speedup_ci95[1] - r.speedup) * 100, 1), round((r.speedup - r.speedup_ci95[0]) * 100, 1)]
+
+
+_LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
+
+
+def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
+    """'Speedup vs draft length': one line per target and setup that differs only in draft_max, when
+    some setup was measured at two or more lengths."""
+    lines: dict[tuple, list[RunResult]] = {}
+    for r in runs:
+        if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
+            setup = r.speculation.comparable()
+            setup.pop("draft_max")
+            key = (r.target, r.draft_path or "", json.dumps(setup, sort_keys=True))
+            lines.setdefault(key, []).append(r)
+    if not any(len({r.speculation.draft_max for r in group}) > 1 for group in lines.values()):
+        return []
+    several_targets = len({key[0] for key in lines}) > 1
+    traces = []
+    for (target, _, _), group in lines.items():
+        group.sort(key=lambda r: r.speculation.draft_max)
+        name = _LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup"
+        errs = [_speedup_errors(r) for r in group]
+        traces.append({
+            "type": "scatter", "mode": "lines+markers", "name": f"{target}: {name}" if several_targets else name,
+            "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
+            "hovertext": [f"{r.draft}: {analysis.pct(r.speedup)}{_ci_text(r)}" for r in group], "hoverinfo": "text",
+            "error_y": {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
+                        "arrayminus": [e[1] if e else 0 for e in errs]}})
+    return traces
 
 
 def _text(value: object) -> str:
@@ -125,14 +189,15 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
         b = rec.best
         cells = [rec.target, f"{rec.baseline.mean_tps:.2f}" if rec.baseline else "no baseline"]
         if b is None:
-            cells += ["none", "", "", "", "", "", ""]
+            cells += ["none", "", "", "", "", "", "", "", ""]
         else:
             ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}" if b.speedup_ci95 else "")
             mem = _fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
             verdict = "skip speculation" if (b.speedup or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
                                                                         if rec.within_noise else "")
             cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
-                      _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict]
+                      _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict,
+                      " ".join(b.speculation_flags or []) if (b.speedup or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
@@ -160,7 +225,9 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
         meta=_meta_rows(meta), recs=_recommendation_rows(runs),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
-        n_runs=len(runs))
+        n_runs=len(runs),
+        draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>'
+                      if data["draft_length"] else ""))
 
 
 def write_report(path: str, meta: dict[str, Any], runs: list[RunResult]) -> str:
@@ -191,8 +258,8 @@ th {{ background: #f4f4f4; }}
 </table>
 <h2>Recommendation</h2>
 <table id="recommendations">
-<tr><th>Target</th><th>Baseline tok/s</th><th>Best draft</th><th>tok/s</th><th>Speedup</th><th>95% CI</th>
-<th>Acceptance</th><th>Accepted length</th><th>Peak memory (MB)</th><th>Note</th></tr>
+<tr><th>Target</th><th>Baseline tok/s</th><th>Best setup</th><th>tok/s</th><th>Speedup</th><th>95% CI</th>
+<th>Acceptance</th><th>Accepted length</th><th>Peak memory (MB)</th><th>Note</th><th>llama-server flags</th></tr>
 {recs}
 </table>
 <p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
@@ -202,6 +269,7 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
 <div id="throughput" class="chart"></div>
 <h2>Speedup vs baseline</h2>
 <div id="speedup" class="chart"></div>
+{draft_length}
 <h2>All combinations</h2>
 <div id="heatmap" class="chart"></div>
 <script id="draftbench-data" type="application/json">{data}</script>
@@ -219,6 +287,11 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
     margin: {{t: 30}}}}, cfg);
   Plotly.newPlot("speedup", data.speedup, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
     zeroline: true}}, xaxis: {{title: {{text: "draft size"}}, type: "category"}}, margin: {{t: 30}}}}, cfg);
+  if (data.draft_length.length) {{
+    Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+      zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
+      margin: {{t: 30}}}}, cfg);
+  }}
   Plotly.newPlot("heatmap", data.heatmap, {{height: data.heatmap_height, margin: {{t: 30, l: 160}},
     xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true, autorange: "reversed"}}}}, cfg);
 }})();

@@ -2,7 +2,10 @@
 
 Version 1 is the original tool's format (no ``schema_version``): a list of results with
 ``target``, ``draft``, ``mean_tps``, ``median_tps``, ``mean_ttft``, ``mean_total_time``,
-``acceptance_rate``. Version 2 keeps those fields and adds the ones in ``RunResult``.
+``acceptance_rate``. Version 2 keeps those fields and adds the ones in ``RunResult``. Version 3
+adds each run's speculation setup, flat (``spec_type``, ``draft_max``, ``draft_min``,
+``draft_p_min``, ``extra_args`` next to ``draft_path``), and the flags that ran it
+(``speculation_flags``). Runs of older files have no known setup (``speculation`` None).
 """
 
 from __future__ import annotations
@@ -15,14 +18,16 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import ResultsFileError
+from .speculation import Speculation
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIN_FREE_BYTES = 16 * 2**20
 
 
 @dataclass
 class RunResult:
-    """One cell of the matrix: a target alone (``draft`` None) or with one draft."""
+    """One cell of the matrix: a target alone (``draft`` None) or with one speculation setup, whose
+    label is ``draft``. In JSON the setup's fields sit flat beside the others."""
 
     target: str
     draft: str | None
@@ -48,7 +53,8 @@ class RunResult:
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
     target_path: str | None = None
-    draft_path: str | None = None
+    speculation: Speculation | None = None
+    speculation_flags: list[str] | None = None
     draft_size: str | None = None
     server_command: list[str] | None = None
     server_version: str | None = None
@@ -57,6 +63,7 @@ class RunResult:
     error: str | None = None
     log_excerpt: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
+    other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -66,13 +73,27 @@ class RunResult:
     def done(self) -> bool:
         return self.error is None and self.mean_tps is not None
 
+    @property
+    def draft_path(self) -> str | None:
+        return self.speculation.draft_path if self.speculation else self.other.get("draft_path")
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = dict(self.other)
+        out.update(asdict(self))
+        del out["speculation"], out["other"]
+        if self.speculation is not None:
+            out.update(self.speculation.to_dict())
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunResult":
-        known = {f.name for f in fields(cls)}
+        """Any version's run. Without ``spec_type`` (versions 1-2) the setup is unknown: None."""
+        known = {f.name for f in fields(cls)} - {"speculation", "other"}
+        setup = set(Speculation.field_names()) if "spec_type" in data else set()
         values = {k: v for k, v in data.items() if k in known}
+        values["other"] = {k: v for k, v in data.items() if k not in known and k not in setup}
+        if setup:
+            values["speculation"] = Speculation.from_dict(data)
         return cls(**values)
 
 

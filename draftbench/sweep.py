@@ -1,4 +1,4 @@
-"""Run a target x draft matrix: baseline then each draft per target, saving after every run."""
+"""Run a target x setup matrix: baseline then each speculation setup per target, saving after every run."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__, analysis, backends, gguf_header, launcher, machine, ports, stats
+from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports
 from .bench import BenchConfig, run_bench
 from .config import ModelEntry, SweepConfig
-from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from .errors import ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from .lock import ResultsLock
+from .speculation import BASELINE, Candidate
 from .redaction import redact, visible
 from .results import RunResult, check_writable, load_results, save_results
 
@@ -76,20 +78,27 @@ class Sweep:
         self.hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
         self.results_path = results_path or default_results_path(cfg, self.hardware)
         self.fresh = fresh
-        self.api_key = api_key or _flag_value(cfg.settings.extra_args, "--api-key")
+        self.api_key = api_key or _flag_value(cfg.settings.server.extra_args, "--api-key")
         self.runs: dict[tuple[str, str | None], RunResult] = {}
         self.meta: dict = {}
         self.acct = Accounting()
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
-        check_writable(self.results_path)
         if self.fresh or not os.path.exists(self.results_path):
             return
         data = load_results(self.results_path)  # raises, leaving the file untouched, when corrupt
         saved = data.get("settings") or {}
-        mine = self.cfg.settings.comparable()
+        mine = self.cfg.comparable()
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
+            differ.append("axes")
+        planned = {(t.label, c.label): c.speculation for t, c in self._plan()}
+        for run in data["results"]:
+            setup = planned.get(run.key)
+            if run.speculation is not None and setup is not None and run.done \
+                    and run.speculation.comparable() != setup.comparable():
+                differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
         if differ:
             raise ResultsFileError(
                 f"{self.results_path} was measured with other settings ({', '.join(differ)}): resuming would mix "
@@ -105,7 +114,7 @@ class Sweep:
                                    "is intact: free space or fix permissions, then rerun to resume") from exc
 
     def _write(self) -> None:
-        keys = [k for t in self.cfg.targets for k in [(t.label, None)] + [(t.label, d.label) for d in self.cfg.drafts]]
+        keys = [(t.label, c.label) for t, c in self._plan()]
         extra = [k for k in self.runs if k not in keys]
         runs = [self.runs[k] for k in keys + extra if k in self.runs]
         save_results(self.results_path, self.meta, runs)
@@ -117,7 +126,7 @@ class Sweep:
             "hardware": self.hardware,
             "backend": self.cfg.backend,
             "model_family": self.cfg.model_family,
-            "settings": self.cfg.settings.to_dict(),
+            "settings": self.cfg.settings_record(),
             "draftbench_version": __version__,
             "server_version": version,
             "config_path": os.path.abspath(self.cfg.source) if os.path.exists(self.cfg.source) else self.cfg.source,
@@ -126,27 +135,26 @@ class Sweep:
         }
 
     # ---- one run ----------------------------------------------------------------------------------
-    def _log_path(self, index: int, target: ModelEntry, draft: ModelEntry | None) -> str:
+    def _log_path(self, index: int, target: ModelEntry, cand: Candidate) -> str:
         stem = os.path.splitext(os.path.basename(self.results_path))[0]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{target.label}__{draft.label if draft else 'baseline'}")
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{target.label}__{cand.label or 'baseline'}")
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
                             f"{index:03d}-{slug[:80]}.log")
 
-    def _measure(self, index: int, target: ModelEntry, draft: ModelEntry | None) -> RunResult:
+    def _new_run(self, target: ModelEntry, cand: Candidate, error: str | None = None) -> RunResult:
+        return RunResult(target.label, cand.label, target_path=target.path, error=error,
+                         speculation=cand.speculation, draft_size=analysis.setup_category(cand))
+
+    def _measure(self, index: int, target: ModelEntry, cand: Candidate) -> RunResult:
         s = self.cfg.settings
-        run = RunResult(target.label, draft.label if draft else None, target_path=target.path,
-                        draft_path=draft.path if draft else None,
-                        draft_size=analysis.size_category(draft.label, draft.size) if draft else None)
+        run = self._new_run(target, cand)
         started = time.monotonic()
-        spec = launcher.ServerSpec(
-            target=target.path, draft=draft.path if draft else None, host=s.host, port=s.port,
-            gpu_layers=s.gpu_layers, ctx_size=s.ctx_size, llama_bin=s.llama_bin, draft_max=s.draft_max,
-            draft_min=s.draft_min, draft_p_min=s.draft_p_min, extra_args=s.extra_args,
-            ready_timeout_s=s.ready_timeout_s, log_path=self._log_path(index, target, draft))
+        spec = launcher.ServerSpec(target.path, cand.speculation, s.server, self._log_path(index, target, cand))
         try:
             server = self._launch(spec)
             run.warnings += server.warnings
             run.server_command = redact(server.command)
+            run.speculation_flags = redact(server.speculation_args)
             run.server_version, run.log_path = server.version, server.log_path
             self.meta["server_version"] = server.version
             self.echo("  Starting server ... ", end="")
@@ -163,7 +171,8 @@ class Sweep:
                 summary = run_bench(BenchConfig(
                     url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
                     temperature=s.temperature, warmup=s.warmup, seed=s.seed, timeout_s=s.request_timeout_s,
-                    ready_timeout_s=s.ready_timeout_s, expect_draft=draft is not None, api_key=self.api_key))
+                    ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cand.is_baseline,
+                    api_key=self.api_key))
                 self.acct.generation_s += time.monotonic() - t0
                 server.sample_memory()
                 died = not server.alive()
@@ -182,19 +191,27 @@ class Sweep:
             run.error, run.log_excerpt = exc.short, exc.log_tail
         except (Interrupted, ResultsFileError):
             raise
-        except DraftbenchError as exc:  # missing model, port taken, bad flag: this run fails, the sweep goes on
+        except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
             run.error = str(exc)
         run.wall_time_s = time.monotonic() - started
         return run
 
     def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
         if self.cfg.backend == "vllm":
-            s = self.cfg.settings
-            server = backends.launch_vllm(backends.VllmSpec(
-                spec.target, spec.draft, spec.host, spec.port, s.draft_max or 5, s.extra_args, s.ready_timeout_s))
-            server.log_path = spec.log_path or server.log_path
-            return server
+            return backends.launch_vllm(spec)
         return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
+
+    def _check_setups(self) -> None:
+        """Before any server starts: every spec type must be one this llama-server build knows."""
+        if self.cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in self.cfg.candidates):
+            return
+        binary = llama_bin.find_llama_server(self.cfg.settings.server.llama_bin)
+        flags, _ = llama_bin.probe(binary)
+        problems = [f"drafts: {visible(c.label or '')!r}: spec type {', '.join(bad)} is not known to {binary} "
+                    f"(it knows: {', '.join(sorted(flags.spec_types))})"
+                    for c in self.cfg.candidates if (bad := flags.unknown_types(c.speculation))]
+        if problems:
+            raise ConfigError(self.cfg.source, list(dict.fromkeys(problems)))
 
     def _fill(self, run: RunResult, summary) -> None:
         for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
@@ -209,67 +226,66 @@ class Sweep:
 
     def _compare_with_baseline(self, run: RunResult) -> None:
         base = self.runs.get((run.target, None))
-        if run.draft is None or base is None or not base.done or not run.done:
-            return
-        run.speedup = run.mean_tps / base.mean_tps
-        mine = stats.spread([q["decode_tps"] for q in run.requests if q.get("decode_tps") and not q.get("error")])
-        theirs = stats.spread([q["decode_tps"] for q in base.requests if q.get("decode_tps") and not q.get("error")])
-        if mine and theirs:
-            interval = stats.ratio_interval(mine, theirs)
-            run.speedup_ci95 = list(interval) if interval else None
-        if self.cfg.settings.temperature == 0:
-            texts = {q["prompt_id"]: q.get("text") for q in base.requests if not q.get("error")}
-            pairs = [(q.get("text"), texts[q["prompt_id"]]) for q in run.requests
-                     if not q.get("error") and q["prompt_id"] in texts]
-            if pairs:
-                run.output_match = sum(a == b for a, b in pairs) / len(pairs)
+        if run.draft is not None and base is not None and base.done and run.done:
+            analysis.compare_with_baseline(run, base, self.cfg.settings.temperature == 0)
 
     # ---- the sweep ----------------------------------------------------------------------------------
-    def _plan(self) -> list[tuple[ModelEntry, ModelEntry | None]]:
-        return [(t, d) for t in self.cfg.targets for d in (None, *self.cfg.drafts)]
+    def _plan(self) -> list[tuple[ModelEntry, Candidate]]:
+        return [(t, c) for t in self.cfg.targets for c in (BASELINE, *self.cfg.candidates)]
 
-    def _skip_reason(self, target: ModelEntry, draft: ModelEntry | None) -> str | None:
-        if draft is not None:
+    def _skip_reason(self, target: ModelEntry, cand: Candidate) -> str | None:
+        if not cand.is_baseline:
             base = self.runs.get((target.label, None))
             if base is None or not base.done:
                 return f"skipped: target {target.label!r} has no baseline (its baseline run failed)"
         if self.cfg.backend != "llamacpp":
             return None  # hub ids, not files
-        for entry, role in ((target, "target"), (draft, "draft")):
-            if entry is not None:
+        for path, role in ((target.path, "target"), (cand.speculation.draft_path, "draft")):
+            if path is not None:
                 try:
-                    gguf_header.check_gguf(entry.path, f"{role} model")
+                    gguf_header.check_gguf(path, f"{role} model")
                 except ModelFileError as exc:
                     return f"skipped: {exc}"
         return None
 
     def run(self) -> SweepOutcome:
+        check_writable(self.results_path)
+        with ResultsLock(self.results_path) as lock:
+            if lock.took_over:
+                self.echo(f"Took over the lock of {self.results_path} from pid {lock.took_over}, which is no "
+                          "longer running")
+            return self._run()
+
+    def _run(self) -> SweepOutcome:
         started = time.monotonic()
         self._load_previous()
-        if self.cfg.settings.port:
-            ports.ensure_free(self.cfg.settings.host, self.cfg.settings.port)  # before any server starts
+        self._check_setups()
+        o = self.cfg.settings.server
+        if o.port:
+            ports.ensure_free(o.host, o.port)  # before any server starts
         self.meta = self._metadata(None)
         plan = self._plan()
         n = len(plan)
         bar = "=" * 60
-        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.drafts)} drafts = {n} runs\n{bar}")
+        plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.candidates)
+        what = "drafts" if plain else "speculation setups"
+        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
         try:
-            for i, (target, draft) in enumerate(plan, 1):
-                title = visible(target.label) + (f" + {visible(draft.label)}" if draft else " (baseline)")
-                key = (target.label, draft.label if draft else None)
+            for i, (target, cand) in enumerate(plan, 1):
+                title = visible(target.label) + (f" + {visible(cand.label)}" if cand.label else " (baseline)")
+                key = (target.label, cand.label)
                 previous = self.runs.get(key)
                 if previous is not None and previous.done:
                     self.echo(f"\n[{i}/{n}] {title}: done earlier, skipped")
                     continue
                 self.echo(f"\n[{i}/{n}] {title}")
-                reason = self._skip_reason(target, draft)
+                reason = self._skip_reason(target, cand)
                 if reason:
-                    run = RunResult(key[0], key[1], target_path=target.path,
-                                    draft_path=draft.path if draft else None, error=reason)
+                    run = self._new_run(target, cand, reason)
                     self.echo(f"  {reason}")
                 else:
-                    run = self._measure(i, target, draft)
+                    run = self._measure(i, target, cand)
                     self._compare_with_baseline(run)
                     self._report_run(run)
                 self.runs[key] = run

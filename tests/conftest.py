@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -66,12 +67,58 @@ def no_new_servers():
     assert not left, f"llama-server processes left running: {sorted(left)}"
 
 
+def _sigint_default() -> None:
+    """A child of a launcher that ignores SIGINT (nohup, a background job) would inherit the ignore and
+    never see a test's Ctrl-C: every child starts with SIGINT at its default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (servers in their own sessions included), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL a test's child and everything it started, so a failing test leaves no server behind."""
+    below = descendants(proc.pid)
+    for pid in [proc.pid, *below]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    proc.wait()
+
+
+def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+    """Start a child process as a test's user would: SIGINT at its default."""
+    return subprocess.Popen(args, preexec_fn=_sigint_default, **kwargs)
+
+
 def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None,
                cwd: str = ROOT) -> subprocess.CompletedProcess:
-    """Run a top-level script (or ``-m module``) as a user would; DRAFTBENCH_DEBUG only if ``env`` sets it."""
+    """Run a top-level script (or ``-m module``) as a user would; DRAFTBENCH_DEBUG only if ``env`` sets it.
+    On a timeout the child's whole tree is killed before the error is raised."""
     full_env = {k: v for k, v in os.environ.items() if k != "DRAFTBENCH_DEBUG"}
     full_env.update(env or {})
     target = [script] if script.startswith("-") else [os.path.join(ROOT, script)]
-    return subprocess.run([sys.executable, *target, *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=cwd)
-
+    argv = [sys.executable, *target, *args]
+    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, cwd=cwd)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_tree(proc)
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, out, err)

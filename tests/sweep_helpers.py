@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, kill_tree, spawn
 
 FAST = {"requests": 2, "warmup": 0, "max_tokens": 24, "port": 0, "gpu_layers": 0, "ctx_size": 1024}
 
@@ -31,8 +31,8 @@ def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeo
     stderr, run ``action`` and send ``sig`` (either may be None). Return (exit code, all stderr text).
     stderr is read as raw bytes: progress such as "Starting server ... " has no newline yet."""
     pending = [markers] if isinstance(markers, str) else list(markers)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, cwd=ROOT)
+    proc = spawn([sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.DEVNULL,
+                 stderr=subprocess.PIPE, cwd=ROOT)
     text, pos = "", 0
     try:
         while pending:
@@ -50,7 +50,7 @@ def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeo
         text += proc.communicate(timeout=timeout)[1].decode("utf-8", errors="replace")
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc)
     return proc.returncode, text
 
 

@@ -8,14 +8,16 @@ import pytest
 
 from conftest import run_script
 from draftbench import launcher
+from draftbench.speculation import Speculation
 from draftbench.bench import BenchConfig, run_bench
 
 
 @pytest.fixture(scope="module")
 def servers(llama_server, family):
     """Baseline, speculative and vocab-mismatched servers, started once for the module."""
-    specs = {name: launcher.ServerSpec(family["target"], family[name] if name else None, port=0, gpu_layers=0,
-                                       ctx_size=1024, draft_max=3, ready_timeout_s=60)
+    options = launcher.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60)
+    specs = {name: launcher.ServerSpec(family["target"], Speculation(family[name] if name else None, draft_max=3),
+                                       options)
              for name in (None, "draft-4", "draft-othervocab")}
     started = {}
     try:

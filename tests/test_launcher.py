@@ -12,14 +12,15 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, llama_pids, run_script
+from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
 from draftbench import launcher, ports
 from draftbench.errors import ModelFileError, PortInUse, ServerStartError
+from draftbench.speculation import Speculation
 
 
-def spec(family, draft=None, **kw):
-    return launcher.ServerSpec(family["target"], family[draft] if draft else None, port=0, gpu_layers=0,
-                               ctx_size=1024, draft_max=3, ready_timeout_s=60, **kw)
+def spec(family, draft=None):
+    return launcher.ServerSpec(family["target"], Speculation(family[draft] if draft else None, draft_max=3),
+                               launcher.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60))
 
 
 def completion(url: str) -> dict:
@@ -72,7 +73,8 @@ def test_busy_port_reported_before_start(llama_server, family, no_new_servers):
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(PortInUse, match=str(port)):
-            launcher.launch_llama(launcher.ServerSpec(family["target"], port=port, gpu_layers=0))
+            launcher.launch_llama(launcher.ServerSpec(family["target"],
+                                                      options=launcher.ServerOptions(port=port, gpu_layers=0)))
 
 
 def test_missing_model(family):
@@ -84,11 +86,12 @@ def test_not_gguf(tmp_path, family):
     fake = tmp_path / "notes.gguf"
     fake.write_text("hello")
     with pytest.raises(ModelFileError, match="not a GGUF"):
-        launcher.launch_llama(launcher.ServerSpec(family["target"], str(fake)))
+        launcher.launch_llama(launcher.ServerSpec(family["target"], Speculation(str(fake))))
 
 
 def test_server_dying_at_startup_fails_fast_with_log(llama_server, broken_gguf, no_new_servers):
-    server = launcher.launch_llama(launcher.ServerSpec(broken_gguf, port=0, gpu_layers=0, ready_timeout_s=120))
+    server = launcher.launch_llama(launcher.ServerSpec(
+        broken_gguf, options=launcher.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120)))
     t0 = time.monotonic()
     with pytest.raises(ServerStartError) as info:
         server.start()
@@ -116,9 +119,9 @@ def test_sigkill_fallback_when_sigterm_ignored(tmp_path, no_new_servers, monkeyp
 
 
 def test_ctrl_c_of_server_py_leaves_no_llama_server(llama_server, family, no_new_servers):
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path",
-                             family["target"], "--draft-path", family["draft-1"], "--port", "0", "--gpu-layers", "0",
-                             "--ctx-size", "1024"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = spawn([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path",
+                  family["target"], "--draft-path", family["draft-1"], "--port", "0", "--gpu-layers", "0",
+                  "--ctx-size", "1024"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -128,7 +131,7 @@ def test_ctrl_c_of_server_py_leaves_no_llama_server(llama_server, family, no_new
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
-            proc.kill()
+            kill_tree(proc)
     assert not (children & llama_pids())
 
 

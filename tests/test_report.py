@@ -13,16 +13,12 @@ from conftest import run_script
 from draftbench import analysis, export, report
 from draftbench.results import RunResult, load_results
 
-PUBLISHED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures", "published-results",
-                         "m4max-128gb_llamacpp_qwen25-14b.json")
+PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
 HOSTILE = "</script><script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
 
 
 def published_path() -> str:
-    path = os.path.abspath(PUBLISHED)
-    if not os.path.exists(path):
-        pytest.skip("shared/ fixtures not beside this checkout")
-    return path
+    return os.path.abspath(PUBLISHED)
 
 
 @pytest.mark.parametrize("label, size", [

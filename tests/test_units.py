@@ -9,7 +9,9 @@ import pytest
 
 from conftest import run_script
 from draftbench import backends, gguf_header, machine, synth
-from draftbench.errors import ModelFileError
+from draftbench.errors import ModelFileError, UnsupportedSetup
+from draftbench.launcher import ServerOptions, ServerSpec
+from draftbench.speculation import Speculation
 from draftbench.redaction import redact, visible
 
 
@@ -43,11 +45,16 @@ def test_synth_is_deterministic_and_drafts_share_the_head(tmp_path):
 
 
 def test_vllm_command_uses_speculative_config():
-    cmd = backends.vllm_command(backends.VllmSpec("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-0.5B", port=8001,
-                                                  num_speculative_tokens=4), 8001)
+    spec = ServerSpec("Qwen/Qwen2.5-7B", Speculation("Qwen/Qwen2.5-0.5B", draft_max=4), ServerOptions(port=8001))
+    cmd = backends.vllm_command(spec, 8001)
     assert cmd[:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B"] and "--speculative-model" not in cmd
     config = json.loads(cmd[cmd.index("--speculative-config") + 1])
     assert config == {"method": "draft_model", "model": "Qwen/Qwen2.5-0.5B", "num_speculative_tokens": 4}
+    ngram = backends.vllm_speculative_config(Speculation(spec_type=("ngram-mod",), draft_max=3))
+    assert ngram == {"method": "ngram", "num_speculative_tokens": 3}
+    with pytest.raises(UnsupportedSetup, match="draft_p_min"):
+        backends.vllm_speculative_config(Speculation("d", draft_p_min=0.5))
+    assert backends.vllm_command(ServerSpec("m"), 1)[-2:] == ["--port", "1"]  # the baseline: no speculation
 
 
 def test_vllm_metrics_deltas():

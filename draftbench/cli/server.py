@@ -8,7 +8,8 @@ import time
 
 from . import run_main, split_passthrough
 from .. import backends, launcher
-from ..errors import DraftbenchError
+from ..errors import ConfigError, DraftbenchError
+from ..speculation import AXES, Speculation, axis_problem, parse_types
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--gpu-layers", type=int, default=99)
             p.add_argument("--ctx-size", type=int, default=4096)
             p.add_argument("--llama-bin", help="path to llama-server")
-            p.add_argument("--draft-min", type=int)
-            p.add_argument("--draft-p-min", type=float)
+            p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
+                           "draft-simple,ngram-mod); default draft-simple with --draft-path")
+            p.add_argument("--draft-min", type=int, help="minimum tokens drafted per step")
+            p.add_argument("--draft-p-min", type=float, help="stop drafting below this draft probability (0-1)")
     return ap
+
+
+def speculation_from_args(args: argparse.Namespace) -> Speculation:
+    """The setup the flags describe; every bad value reported at once."""
+    values = {name: getattr(args, name, None) for name in AXES}
+    problems = [f"--{name.replace('_', '-')}: {why}" for name, v in values.items()
+                if v is not None and (why := axis_problem(name, v))]
+    types = parse_types(getattr(args, "spec_type", None) or "")
+    if getattr(args, "spec_type", None) is not None and not types:
+        problems.append("--spec-type: give one or more types, comma-separated, such as ngram-mod")
+    if problems:
+        raise ConfigError("command line", problems)
+    return Speculation(args.draft_path, types, **{k: v for k, v in values.items() if v is not None})
 
 
 def _serve(server: launcher.ServerProcess) -> int:
@@ -52,17 +68,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         launcher.install_sigterm_handler()
-        if args.backend == "llama-cpp":
-            spec = launcher.ServerSpec(
-                target=args.model_path, draft=args.draft_path, host=args.host, port=args.port,
-                gpu_layers=args.gpu_layers, ctx_size=args.ctx_size, llama_bin=args.llama_bin,
-                draft_max=args.draft_max, draft_min=args.draft_min, draft_p_min=args.draft_p_min,
-                extra_args=tuple(extra), ready_timeout_s=args.ready_timeout)
-            return _serve(launcher.launch_llama(spec))
-        if args.backend == "vllm":
-            spec = backends.VllmSpec(args.model_path, args.draft_path, args.host, args.port,
-                                     args.draft_max or 5, tuple(extra), args.ready_timeout)
-            return _serve(backends.launch_vllm(spec))
+        if args.backend in ("llama-cpp", "vllm"):
+            options = launcher.ServerOptions(
+                host=args.host, port=args.port, extra_args=tuple(extra), ready_timeout_s=args.ready_timeout,
+                **({"gpu_layers": args.gpu_layers, "ctx_size": args.ctx_size, "llama_bin": args.llama_bin}
+                   if args.backend == "llama-cpp" else {}))
+            spec = launcher.ServerSpec(args.model_path, speculation_from_args(args), options)
+            launch = launcher.launch_llama if args.backend == "llama-cpp" else backends.launch_vllm
+            return _serve(launch(spec))
         spec = backends.LMStudioSpec(args.model_path, args.draft_path, args.port)
         with backends.LMStudioServer(spec) as lms:
             print(lms.url, flush=True)

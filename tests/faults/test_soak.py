@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from conftest import llama_pids, run_script
 from sweep_helpers import load
 
@@ -12,6 +14,7 @@ def _shape(data: dict) -> tuple:
     return (sorted(data), [sorted(r) for r in data["results"]], [(r["target"], r["draft"]) for r in data["results"]])
 
 
+@pytest.mark.slow
 def test_demo_twice_and_resume(llama_server, tmp_path, no_new_servers):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     results = tmp_path / "out" / "demo.json"
