@@ -183,7 +183,9 @@ def _axes(raw: Any, at: str, problems: list[str]) -> dict[str, list[Any]]:
     out = {}
     for name, values in raw.items():
         if name not in AXES:
-            problems.append(_unknown(name, AXES, f"{at}."))
+            full = {short: full for full, short in AXES.items()}.get(name)  # 'n_max', as labels say
+            problems.append(f"{at}.{name}: unknown key (did you mean {full!r}?)" if full
+                            else _unknown(name, AXES, f"{at}."))
             continue
         if not isinstance(values, list) or not values:
             problems.append(f"{at}.{name}: must be a non-empty list of values")

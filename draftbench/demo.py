@@ -9,7 +9,7 @@ import sys
 from . import synth
 from .errors import DraftbenchError
 
-DEMO_REVISION = 2  # bump when synth output changes, so stale caches are regenerated
+DEMO_REVISION = 3  # bump when synth output changes, so stale caches are regenerated
 
 
 def demo_dir() -> str:

@@ -65,11 +65,12 @@ def preflight(spec: ServerSpec) -> list[str]:
             "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
 
 
-def llama_command(spec: ServerSpec, binary: str, port: int, speculation_args: list[str]) -> list[str]:
+def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
+                  speculation_args: list[str]) -> list[str]:
     o = spec.options
     cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
            "-c", str(o.ctx_size)]
-    return cmd + speculation_args + list(o.extra_args)
+    return cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers) + list(o.extra_args)
 
 
 def _read_tail(path: str, lines: int = 30) -> str:
@@ -257,9 +258,9 @@ def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) ->
     o = spec.options
     binary = llama_bin.find_llama_server(o.llama_bin)
     flags, version = llama_bin.probe(binary)
-    spec_args = flags.speculation_args(spec.speculation, o.gpu_layers)  # before the port check: no server yet
+    spec_args = flags.speculation_args(spec.speculation)  # before the port check: no server yet
     port = ports.ensure_free(o.host, o.port)
-    cmd = llama_command(spec, binary, port, spec_args)
+    cmd = llama_command(spec, binary, flags, port, spec_args)
     host = f"[{o.host}]" if ":" in o.host else o.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
     return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,

@@ -133,7 +133,12 @@ class FlagMap:
                                    "from this setup or update llama.cpp")
         return flag
 
-    def speculation_args(self, spec: Speculation, draft_gpu_layers: int | None = None) -> list[str]:
+    def draft_gpu_layers_args(self, spec: Speculation, gpu_layers: int) -> list[str]:
+        """Offload the draft like the target (a server option, not part of the setup)."""
+        flag = self.pick("--spec-draft-ngl", "-ngld", "--n-gpu-layers-draft") if spec.draft_path else None
+        return [flag, str(gpu_layers)] if flag else []
+
+    def speculation_args(self, spec: Speculation) -> list[str]:
         """The llama-server arguments for one setup, as this build spells them; [] for the baseline."""
         if spec.is_baseline:
             return []
@@ -157,10 +162,6 @@ class FlagMap:
             value = getattr(spec, name)
             if value is not None:
                 args += [self._length_flag(name, spec), f"{value:g}" if isinstance(value, float) else str(value)]
-        if spec.draft_path and draft_gpu_layers is not None:
-            flag = self.pick("--spec-draft-ngl", "-ngld", "--n-gpu-layers-draft")
-            if flag:
-                args += [flag, str(draft_gpu_layers)]
         return args + list(spec.extra_args)
 
 

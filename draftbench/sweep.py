@@ -1,25 +1,30 @@
-"""Run a target x setup matrix: baseline then each speculation setup per target, saving after every run."""
+"""Run a sweep's plan: baseline then each speculation setup per target, saving after every run."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import re
+import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports
-from .bench import BenchConfig, run_bench
-from .config import ModelEntry, SweepConfig
+from .bench import BenchConfig, PerRequestProbe, probe_per_request, run_bench
+from .config import SweepConfig
 from .errors import ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from .lock import ResultsLock
-from .speculation import BASELINE, Candidate
+from .outcome import Accounting, SweepOutcome, run_lines, summary_lines
+from .plan import Cell, build_plan, request_fields, session_key, shareable
 from .redaction import redact, visible
 from .results import RunResult, check_writable, load_results, save_results
 
+__all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
+
 Echo = Callable[..., None]
+ONE_SERVER_PER_SETUP = "one server per setup"
+ONE_SERVER_PER_DRAFT = "one server per draft and target, setups sent per request"
 
 
 def _stderr(msg: str, end: str = "\n") -> None:
@@ -41,35 +46,6 @@ def default_results_path(cfg: SweepConfig, hardware: str) -> str:
     return os.path.join("results", stem + ".json")
 
 
-@dataclass
-class Accounting:
-    wall_s: float = 0.0
-    load_s: float = 0.0
-    generation_s: float = 0.0
-
-    @property
-    def overhead_s(self) -> float:
-        return max(0.0, self.wall_s - self.load_s - self.generation_s)
-
-    def line(self) -> str:
-        share = self.overhead_s / self.wall_s if self.wall_s else 0.0
-        return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
-                f"generation + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
-
-
-@dataclass
-class SweepOutcome:
-    results_path: str
-    runs: list[RunResult]
-    accounting: Accounting
-    chart_path: str | None = None
-    recommendations: list[analysis.Recommendation] = field(default_factory=list)
-
-    @property
-    def failures(self) -> list[RunResult]:
-        return [r for r in self.runs if r.error is not None]
-
-
 class Sweep:
     def __init__(self, cfg: SweepConfig, results_path: str | None = None, fresh: bool = False,
                  echo: Echo = _stderr, api_key: str | None = None):
@@ -82,6 +58,10 @@ class Sweep:
         self.runs: dict[tuple[str, str | None], RunResult] = {}
         self.meta: dict = {}
         self.acct = Accounting()
+        self.plan: list[Cell] = build_plan(cfg)
+        self.shareable = shareable(self.plan) if cfg.backend == "llamacpp" else set()
+        self.probe: PerRequestProbe | None = None
+        self.held: tuple[tuple, launcher.ServerProcess] | None = None  # a server kept for the next setups
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -93,7 +73,7 @@ class Sweep:
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
         if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
             differ.append("axes")
-        planned = {(t.label, c.label): c.speculation for t, c in self._plan()}
+        planned = {cell.key: cell.candidate.speculation for cell in self.plan}
         for run in data["results"]:
             setup = planned.get(run.key)
             if run.speculation is not None and setup is not None and run.done \
@@ -114,7 +94,7 @@ class Sweep:
                                    "is intact: free space or fix permissions, then rerun to resume") from exc
 
     def _write(self) -> None:
-        keys = [(t.label, c.label) for t, c in self._plan()]
+        keys = [cell.key for cell in self.plan]
         extra = [k for k in self.runs if k not in keys]
         runs = [self.runs[k] for k in keys + extra if k in self.runs]
         save_results(self.results_path, self.meta, runs)
@@ -129,53 +109,92 @@ class Sweep:
             "settings": self.cfg.settings_record(),
             "draftbench_version": __version__,
             "server_version": version,
+            "setup_sessions": ONE_SERVER_PER_SETUP,
             "config_path": os.path.abspath(self.cfg.source) if os.path.exists(self.cfg.source) else self.cfg.source,
             "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
             "machine": machine.machine_info(),
         }
 
     # ---- one run ----------------------------------------------------------------------------------
-    def _log_path(self, index: int, target: ModelEntry, cand: Candidate) -> str:
+    def _log_path(self, cell: Cell) -> str:
         stem = os.path.splitext(os.path.basename(self.results_path))[0]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{target.label}__{cand.label or 'baseline'}")
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}")
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
-                            f"{index:03d}-{slug[:80]}.log")
+                            f"{cell.index:03d}-{slug[:80]}.log")
 
-    def _new_run(self, target: ModelEntry, cand: Candidate, error: str | None = None) -> RunResult:
-        return RunResult(target.label, cand.label, target_path=target.path, error=error,
+    def _new_run(self, cell: Cell, error: str | None = None) -> RunResult:
+        cand = cell.candidate
+        return RunResult(cell.target.label, cand.label, target_path=cell.target.path, error=error,
                          speculation=cand.speculation, draft_size=analysis.setup_category(cand))
 
-    def _measure(self, index: int, target: ModelEntry, cand: Candidate) -> RunResult:
-        s = self.cfg.settings
-        run = self._new_run(target, cand)
-        started = time.monotonic()
-        spec = launcher.ServerSpec(target.path, cand.speculation, s.server, self._log_path(index, target, cand))
-        try:
+    def _release(self) -> None:
+        if self.held is not None:
+            self.held[1].stop()
+            self.held = None
+
+    def _server_for(self, cell: Cell, run: RunResult) -> launcher.ServerProcess:
+        """A started server for ``cell``: the one kept for its draft where the build honours
+        per-request settings, else a new one. Fills the run's server fields."""
+        key = session_key(cell)
+        if self.held is not None and self.held[0] == key and self.held[1].alive():
+            server = self.held[1]
+            self.echo("  Same server as the previous setup (per-request draft settings)")
+            flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
+            run.speculation_flags = redact(flags.speculation_args(cell.candidate.speculation))
+        else:
+            self._release()
+            spec = launcher.ServerSpec(cell.target.path, cell.candidate.speculation, self.cfg.settings.server,
+                                       self._log_path(cell))
             server = self._launch(spec)
             run.warnings += server.warnings
-            run.server_command = redact(server.command)
             run.speculation_flags = redact(server.speculation_args)
-            run.server_version, run.log_path = server.version, server.log_path
-            self.meta["server_version"] = server.version
             self.echo("  Starting server ... ", end="")
             try:
                 server.start()
             except BaseException:
                 self.echo("failed")
                 raise
-            with server:
-                run.load_time_s = server.load_time_s
-                self.acct.load_s += server.load_time_s or 0.0
-                self.echo(f"ready ({server.load_time_s:.1f} s)")
-                t0 = time.monotonic()
-                summary = run_bench(BenchConfig(
-                    url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
-                    temperature=s.temperature, warmup=s.warmup, seed=s.seed, timeout_s=s.request_timeout_s,
-                    ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cand.is_baseline,
-                    api_key=self.api_key))
-                self.acct.generation_s += time.monotonic() - t0
-                server.sample_memory()
-                died = not server.alive()
+            run.load_time_s = server.load_time_s
+            self.acct.load_s += server.load_time_s or 0.0
+            self.echo(f"ready ({server.load_time_s:.1f} s)")
+            if key in self.shareable:
+                self._keep_if_shareable(key, server)
+        run.server_command = redact(server.command)
+        run.server_version, run.log_path = server.version, server.log_path
+        self.meta["server_version"] = server.version
+        return server
+
+    def _keep_if_shareable(self, key: tuple, server: launcher.ServerProcess) -> None:
+        """Measure once per sweep whether per-request draft settings work; where they do, keep the server."""
+        if self.probe is None:
+            t0 = time.monotonic()
+            self.probe = probe_per_request(server.url, self.api_key, self.cfg.settings.request_timeout_s)
+            self.acct.probe_s += time.monotonic() - t0
+            self.meta["per_request_speculation"] = {"honoured": self.probe.honoured,
+                                                    "drafted_per_pass": list(self.probe.drafted_per_pass)}
+            self.meta["setup_sessions"] = ONE_SERVER_PER_DRAFT if self.probe.honoured else ONE_SERVER_PER_SETUP
+            self.echo(f"  {self.probe.describe()}: {self.meta['setup_sessions']}")
+        if self.probe.honoured:
+            self.held = (key, server)
+
+    def _measure(self, cell: Cell) -> RunResult:
+        s = self.cfg.settings
+        run = self._new_run(cell)
+        started = time.monotonic()
+        server = None
+        try:
+            server = self._server_for(cell, run)
+            shared = self.held is not None and self.held[1] is server
+            t0 = time.monotonic()
+            summary = run_bench(BenchConfig(
+                url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
+                temperature=s.temperature, warmup=s.warmup, seed=s.seed, timeout_s=s.request_timeout_s,
+                ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cell.candidate.is_baseline,
+                api_key=self.api_key,
+                extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ()))
+            self.acct.generation_s += time.monotonic() - t0
+            server.sample_memory()
+            died = not server.alive()
             run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
             self._fill(run, summary)
             if died:
@@ -193,6 +212,9 @@ class Sweep:
             raise
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
             run.error = str(exc)
+        finally:
+            if server is not None and (self.held is None or self.held[1] is not server):
+                server.stop()
         run.wall_time_s = time.monotonic() - started
         return run
 
@@ -230,17 +252,14 @@ class Sweep:
             analysis.compare_with_baseline(run, base, self.cfg.settings.temperature == 0)
 
     # ---- the sweep ----------------------------------------------------------------------------------
-    def _plan(self) -> list[tuple[ModelEntry, Candidate]]:
-        return [(t, c) for t in self.cfg.targets for c in (BASELINE, *self.cfg.candidates)]
-
-    def _skip_reason(self, target: ModelEntry, cand: Candidate) -> str | None:
-        if not cand.is_baseline:
-            base = self.runs.get((target.label, None))
+    def _skip_reason(self, cell: Cell) -> str | None:
+        if not cell.candidate.is_baseline:
+            base = self.runs.get((cell.target.label, None))
             if base is None or not base.done:
-                return f"skipped: target {target.label!r} has no baseline (its baseline run failed)"
+                return f"skipped: target {cell.target.label!r} has no baseline (its baseline run failed)"
         if self.cfg.backend != "llamacpp":
             return None  # hub ids, not files
-        for path, role in ((target.path, "target"), (cand.speculation.draft_path, "draft")):
+        for path, role in ((cell.target.path, "target"), (cell.candidate.speculation.draft_path, "draft")):
             if path is not None:
                 try:
                     gguf_header.check_gguf(path, f"{role} model")
@@ -264,72 +283,43 @@ class Sweep:
         if o.port:
             ports.ensure_free(o.host, o.port)  # before any server starts
         self.meta = self._metadata(None)
-        plan = self._plan()
-        n = len(plan)
+        n = len(self.plan)
         bar = "=" * 60
         plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.candidates)
         what = "drafts" if plain else "speculation setups"
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
         try:
-            for i, (target, cand) in enumerate(plan, 1):
-                title = visible(target.label) + (f" + {visible(cand.label)}" if cand.label else " (baseline)")
-                key = (target.label, cand.label)
-                previous = self.runs.get(key)
+            for cell in self.plan:
+                title = f"[{cell.index}/{n}] {visible(cell.title)}"
+                previous = self.runs.get(cell.key)
                 if previous is not None and previous.done:
-                    self.echo(f"\n[{i}/{n}] {title}: done earlier, skipped")
+                    self.echo(f"\n{title}: done earlier, skipped")
                     continue
-                self.echo(f"\n[{i}/{n}] {title}")
-                reason = self._skip_reason(target, cand)
+                self.echo(f"\n{title}")
+                reason = self._skip_reason(cell)
                 if reason:
-                    run = self._new_run(target, cand, reason)
+                    run = self._new_run(cell, reason)
                     self.echo(f"  {reason}")
                 else:
-                    run = self._measure(i, target, cand)
+                    run = self._measure(cell)
                     self._compare_with_baseline(run)
-                    self._report_run(run)
-                self.runs[key] = run
+                    for line in run_lines(run):
+                        self.echo(line)
+                    if not run.error:
+                        self.echo("  Server stopped" if self.held is None else "  Server kept for the next setup")
+                self.runs[cell.key] = run
                 self._save()
         except (KeyboardInterrupt, Interrupted) as exc:
-            import signal
-
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            self._release()
             done = sum(r.done for r in self.runs.values())
             self.echo(f"\nInterrupted: the server is stopped and {done} finished run(s) are kept in {self.results_path}.\n"
                       f"Resume with the same command: finished runs are skipped.")
             raise Interrupted(signum) from None
+        finally:
+            self._release()
         self.acct.wall_s = time.monotonic() - started
         runs = list(self.runs.values())
         return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs))
 
-    def _report_run(self, run: RunResult) -> None:
-        if run.error:
-            self.echo(f"  FAILED: {run.error}")
-            if run.log_excerpt:
-                tail = "\n".join(run.log_excerpt.splitlines()[-8:])
-                self.echo("  --- server log (last lines) ---\n" + "\n".join("  | " + ln for ln in tail.splitlines()))
-            return
-        text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
-        if run.draft is not None:
-            if run.acceptance_rate is not None:
-                text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
-            else:
-                text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
-        self.echo(text)
-        self.echo("  Server stopped")
-
-
-def summary_lines(outcome: SweepOutcome) -> list[str]:
-    lines = ["", "=== Sweep complete ==="]
-    for rec in outcome.recommendations:
-        lines.append("Recommended: " + visible(rec.sentence()))
-    fails = outcome.failures
-    if fails:
-        lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
-        for r in fails:
-            lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
-    lines.append(outcome.accounting.line())
-    lines.append(f"Results saved to {outcome.results_path}")
-    if outcome.chart_path:
-        lines.append(f"Chart saved to {outcome.chart_path}")
-    return lines

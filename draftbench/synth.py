@@ -278,6 +278,8 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
         other = build_vocab(size.words, variant=1)
         other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
         _write(p("draft-othervocab.gguf"), size, 1, other, other_head, layers)
+    if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
+        drafts[0]["axes"] = {"draft_max": [1, 2, 3, 5, 8]}
     config = {
         "name": f"synthetic-{size.name}",
         "hardware": "auto",

@@ -20,9 +20,11 @@ def recorded(build: str) -> llama_bin.FlagMap:
 
 def test_old_build_uses_draft_max_and_no_spec_type():
     spec = Speculation("d.gguf", draft_max=8, draft_min=1, draft_p_min=0.5)
-    args = recorded("b4500").speculation_args(spec, draft_gpu_layers=99)
-    assert args == ["--model-draft", "d.gguf", "--draft-max", "8", "--draft-min", "1", "--draft-p-min", "0.5",
-                    "-ngld", "99"]
+    old = recorded("b4500")
+    assert old.speculation_args(spec) == ["--model-draft", "d.gguf", "--draft-max", "8", "--draft-min", "1",
+                                          "--draft-p-min", "0.5"]
+    assert old.draft_gpu_layers_args(spec, 99) == ["-ngld", "99"]
+    assert old.draft_gpu_layers_args(Speculation(spec_type=("ngram-mod",)), 99) == []
 
 
 def test_old_build_refuses_model_free_and_combined_setups():

@@ -12,6 +12,7 @@ import pytest
 from conftest import run_script
 from draftbench import analysis, export, report
 from draftbench.results import RunResult, load_results
+from draftbench.speculation import Speculation
 
 PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
 HOSTILE = "</script><script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
@@ -70,6 +71,56 @@ def test_speedups_categories_and_recommendation():
     assert heat["z"][data["drafts"].index("3B q4")][0] is None
     excluded = {r.draft for r, _ in analysis.excluded(runs)}
     assert excluded == {"3B q4", "1.5B other-vocab"}
+
+
+def setup_runs() -> list[RunResult]:
+    """A draft measured at three lengths and two p-mins, and a model-free setup."""
+    def run(label, speedup, n_max=None, p_min=None, path="d.gguf", types=("draft-simple",), ci=None):
+        spec = Speculation(path, types, draft_max=n_max, draft_p_min=p_min)
+        flags = ["--model-draft", path, "--spec-type", "draft-simple"] if path else ["--spec-type", ",".join(types)]
+        return RunResult("T", label, mean_tps=10 * speedup, speedup=speedup, speedup_ci95=ci, speculation=spec,
+                         speculation_flags=flags + (["--spec-draft-n-max", str(n_max)] if n_max else []),
+                         acceptance_rate=0.5)
+    return [RunResult("T", None, mean_tps=10.0, speculation=Speculation()),
+            run("n-gram", 1.05, path=None, types=("ngram-mod",)),
+            run("1L · n_max 1 · p_min 0", 1.2, 1, 0.0, ci=[1.1, 1.3]),
+            run("1L · n_max 2 · p_min 0", 1.4, 2, 0.0, ci=[1.3, 1.5]),
+            run("1L · n_max 8 · p_min 0", 0.9, 8, 0.0),
+            run("1L · n_max 1 · p_min 0.7", 1.1, 1, 0.7),
+            run("1L · n_max 8 · p_min 0.7", 1.3, 8, 0.7)]
+
+
+def test_draft_length_chart_has_a_line_per_draft_and_p_min():
+    lines = {t["name"]: t for t in report.chart_data(setup_runs())["draft_length"]}
+    assert set(lines) == {"1L · p_min 0", "1L · p_min 0.7"}
+    line = lines["1L · p_min 0"]
+    assert line["x"] == [1, 2, 8] and line["y"] == [20.0, 40.0, -10.0]
+    assert line["error_y"]["array"][:2] == [10.0, 10.0] and line["error_y"]["arrayminus"][2] == 0
+    assert report.chart_data(hand_made())["draft_length"] == []  # no setup measured at two lengths
+
+
+def test_heatmap_groups_model_free_setups_and_labels_cells():
+    data = report.chart_data(setup_runs())
+    assert data["drafts"][-1] == "n-gram"
+    heat = data["heatmap"][0]
+    assert heat["y"][-1] == "n-gram [no draft model]" and heat["texttemplate"] == "%{z:+.0f}%"
+    assert "no draft model" in data["speedup"][0]["x"]  # its own category in the by-size chart
+    many = [RunResult("T", None, mean_tps=1.0)] + [RunResult("T", f"d{i}", mean_tps=1.0) for i in range(500)]
+    assert "texttemplate" not in report.chart_data(many)["heatmap"][0]
+
+
+def test_recommendation_names_the_setup_and_its_flags():
+    rec = analysis.recommend(setup_runs())[0]
+    assert rec.best.draft == "1L · n_max 2 · p_min 0"
+    assert "flags: --model-draft d.gguf --spec-type draft-simple --spec-draft-n-max 2" in rec.sentence()
+    page = report.render({}, setup_runs())
+    assert "--spec-draft-n-max 2" in page and "Speedup vs draft length" in page
+
+
+def test_speedup_bars_carry_their_interval():
+    bars = report.chart_data(setup_runs())["speedup"][0]
+    i = bars["x"].index("other")  # "1L" names no parameter count
+    assert bars["error_y"]["array"][i] == 10.0 and bars["error_y"]["arrayminus"][i] == 10.0
 
 
 def test_hostile_labels_are_text():

@@ -1,0 +1,73 @@
+"""What a sweep says as it goes and at the end: per-run lines, time accounting, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import analysis
+from .redaction import visible
+from .results import RunResult
+
+
+@dataclass
+class Accounting:
+    wall_s: float = 0.0
+    load_s: float = 0.0
+    generation_s: float = 0.0
+    probe_s: float = 0.0  # the per-request settings probe (two short requests, once per sweep)
+
+    @property
+    def overhead_s(self) -> float:
+        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s)
+
+    def line(self) -> str:
+        share = self.overhead_s / self.wall_s if self.wall_s else 0.0
+        probe = f" + {self.probe_s:.1f} s per-request probe" if self.probe_s else ""
+        return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
+                f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
+
+
+@dataclass
+class SweepOutcome:
+    results_path: str
+    runs: list[RunResult]
+    accounting: Accounting
+    chart_path: str | None = None
+    recommendations: list[analysis.Recommendation] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[RunResult]:
+        return [r for r in self.runs if r.error is not None]
+
+
+def run_lines(run: RunResult) -> list[str]:
+    """The console lines for one finished run."""
+    if run.error:
+        lines = [f"  FAILED: {run.error}"]
+        if run.log_excerpt:
+            tail = run.log_excerpt.splitlines()[-8:]
+            lines.append("  --- server log (last lines) ---\n" + "\n".join("  | " + ln for ln in tail))
+        return lines
+    text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
+    if run.draft is not None:
+        if run.acceptance_rate is not None:
+            text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
+        else:
+            text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+    return [text]
+
+
+def summary_lines(outcome: SweepOutcome) -> list[str]:
+    lines = ["", "=== Sweep complete ==="]
+    for rec in outcome.recommendations:
+        lines.append("Recommended: " + visible(rec.sentence()))
+    fails = outcome.failures
+    if fails:
+        lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
+        for r in fails:
+            lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
+    lines.append(outcome.accounting.line())
+    lines.append(f"Results saved to {outcome.results_path}")
+    if outcome.chart_path:
+        lines.append(f"Chart saved to {outcome.chart_path}")
+    return lines

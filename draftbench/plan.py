@@ -1,0 +1,56 @@
+"""The plan of a sweep: an ordered list of cells (target x setup), baselines first, and which cells
+could share one server session."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from .config import ModelEntry, SweepConfig
+from .speculation import AXES, BASELINE, Candidate, Speculation
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of measurement. ``key`` is what resume matches."""
+
+    index: int  # 1-based position in the plan
+    target: ModelEntry
+    candidate: Candidate
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.target.label, self.candidate.label)
+
+    @property
+    def title(self) -> str:
+        label = self.candidate.label
+        return self.target.label + (f" + {label}" if label else " (baseline)")
+
+
+def build_plan(cfg: SweepConfig) -> list[Cell]:
+    pairs = [(t, c) for t in cfg.targets for c in (BASELINE, *cfg.candidates)]
+    return [Cell(i, t, c) for i, (t, c) in enumerate(pairs, 1)]
+
+
+def session_key(cell: Cell) -> tuple | None:
+    """Cells with the same key differ only in the values of their axis fields (draft length, p-min):
+    where a build honours per-request speculation settings, one server can measure them all.
+    None for the baseline."""
+    spec = cell.candidate.speculation
+    if spec.is_baseline:
+        return None
+    fields_set = tuple(name for name in AXES if getattr(spec, name) is not None)
+    return (cell.target.label, replace(spec, **{name: None for name in AXES}), fields_set)
+
+
+def shareable(cells: list[Cell]) -> set[tuple]:
+    """Session keys held by two or more cells: only those gain from a shared server."""
+    counts = Counter(k for k in map(session_key, cells) if k is not None)
+    return {k for k, n in counts.items() if n > 1}
+
+
+def request_fields(spec: Speculation) -> dict[str, float | int]:
+    """llama-server's per-request speculation settings for a setup's axis fields ('speculative.n_max')."""
+    return {f"speculative.{short}": getattr(spec, name) for name, short in AXES.items()
+            if getattr(spec, name) is not None}
