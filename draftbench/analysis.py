@@ -112,10 +112,10 @@ class Recommendation:
         if self.baseline is None:
             return f"{self.target}: no baseline measured, so no speedup can be computed"
         if self.best is None:
-            return f"{self.target}: no draft ran with speculation active; nothing to recommend"
+            return f"{self.target}: no setup ran with speculation active; nothing to recommend"
         b = self.best
         if (b.speedup or 0) <= 1.0:
-            return (f"{self.target}: no draft beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
+            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
                     f"best was {b.draft} at {pct(b.speedup)}: skip speculative decoding")
         ci = ""
         if b.speedup_ci95:

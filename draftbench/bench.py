@@ -18,7 +18,8 @@ SPECULATION_OFF_CAUSES = (
     "speculation did not run (no draft tokens in the server's timings). Known causes: "
     "(1) this llama.cpp build needs --spec-type draft-simple next to --model-draft; "
     "(2) the draft's vocabulary differs from the target's, so llama.cpp silently disabled it "
-    "(see the server log for 'vocab')"
+    "(see the server log for 'vocab'); (3) n-gram types draft only where the output repeats text seen "
+    "before, which these prompts may not do"
 )
 
 

@@ -8,9 +8,9 @@ import io
 from . import analysis
 from .results import RunResult
 
-CSV_FIELDS = ("target", "draft", "mean_tps", "median_tps", "stdev_tps", "speedup", "acceptance_rate",
-              "mean_accepted_length", "mean_ttft", "mean_total_time", "speculation_active", "output_match",
-              "peak_rss_mb", "error")
+CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p_min", "mean_tps", "median_tps",
+              "stdev_tps", "speedup", "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
+              "speculation_active", "output_match", "peak_rss_mb", "error")
 
 
 def _cell(text: object) -> str:
@@ -53,5 +53,6 @@ def to_csv(runs: list[RunResult]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for r in runs:
-        writer.writerow(["" if getattr(r, f) is None else getattr(r, f) for f in CSV_FIELDS])
+        row = r.to_dict()
+        writer.writerow(["" if row.get(f) is None else row[f] for f in CSV_FIELDS])
     return buf.getvalue()

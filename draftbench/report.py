@@ -73,7 +73,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
     speedup = []
     for cat in cats:
         picks = [best.get((t, cat)) for t in targets]
-        throughput.append(bar(f"best {cat} draft", [p.mean_tps if p else None for p in picks],
+        throughput.append(bar("best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft", [p.mean_tps if p else None for p in picks],
                               [f"{p.mean_tps:.1f}" if p else "" for p in picks],
                               [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
                                for t, p in zip(targets, picks)], errs=[_errors(p) for p in picks]))
@@ -116,7 +116,8 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
                 "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
                 "colorbar": {"title": {"text": "speedup %"}}}]
     if len(drafts) * len(targets) <= MAX_LABELLED_CELLS:
-        heatmap[0]["texttemplate"] = "%{z:+.0f}%"
+        heatmap[0]["text"] = [["" if v is None else analysis.pct(1 + v / 100) for v in row] for row in z]
+        heatmap[0]["texttemplate"] = "%{text}"
     return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
@@ -212,7 +213,8 @@ def _meta_rows(meta: dict[str, Any]) -> str:
     items = [("Hardware", meta.get("hardware")), ("Backend", meta.get("backend")),
              ("Model family", meta.get("model_family")), ("Server", meta.get("server_version")),
              ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
-             ("Settings", ", ".join(f"{k}={v}" for k, v in settings.items() if k != "llama_bin"))]
+             ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in settings.items()
+                                    if k != "llama_bin"))]
     return "\n".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in items if v)
 
 

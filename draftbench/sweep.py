@@ -62,6 +62,7 @@ class Sweep:
         self.shareable = shareable(self.plan) if cfg.backend == "llamacpp" else set()
         self.probe: PerRequestProbe | None = None
         self.held: tuple[tuple, launcher.ServerProcess] | None = None  # a server kept for the next setups
+        self.carried: dict = {}  # what an earlier session of this sweep measured about the server
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -85,6 +86,7 @@ class Sweep:
                 "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
         for run in data["results"]:
             self.runs[run.key] = run
+        self.carried = {k: data[k] for k in ("per_request_speculation", "setup_sessions") if k in data}
 
     def _save(self) -> None:
         try:
@@ -282,7 +284,7 @@ class Sweep:
         o = self.cfg.settings.server
         if o.port:
             ports.ensure_free(o.host, o.port)  # before any server starts
-        self.meta = self._metadata(None)
+        self.meta = {**self._metadata(None), **self.carried}
         n = len(self.plan)
         bar = "=" * 60
         plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.candidates)

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from draftbench import report
 from draftbench.results import RunResult, load_results
-from test_report import HOSTILE, published_path
+from test_report import HOSTILE, published_path, setup_runs
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
@@ -50,7 +50,7 @@ def browser():
         b.close()
 
 
-def open_report(browser, plotly_js: str, html_path: str, shot: str):
+def open_report(browser, plotly_js: str, html_path: str, shot: str, plots: int = 3):
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -58,7 +58,7 @@ def open_report(browser, plotly_js: str, html_path: str, shot: str):
     page.route(report.PLOTLY_URL, lambda route: route.fulfill(
         path=plotly_js, content_type="application/javascript", headers={"Access-Control-Allow-Origin": "*"}))
     page.goto("file://" + html_path)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length === 3", timeout=20000)
+    page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {plots}", timeout=20000)
     page.screenshot(path=shot, full_page=True)
     return page, errors
 
@@ -91,3 +91,15 @@ def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
     assert errors == []
     assert page.evaluate("window.__xss") is None
     assert HOSTILE in page.inner_text("#recommendations")
+
+
+def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_path):
+    html_path = str(tmp_path / "setups.html")
+    report.write_report(html_path, {"model_family": "setups", "hardware": "box"}, setup_runs())
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "setups.png"), plots=4)
+    assert errors == []
+    names = page.evaluate("document.getElementById('draft-length').data.map(t => t.name)")
+    assert sorted(names) == ["1L · p_min 0", "1L · p_min 0.7"]
+    texts = page.evaluate("Array.from(document.querySelectorAll('#heatmap text')).map(t => t.textContent)")
+    assert {"+20%", "+40%", "-10%", "+5%"} <= set(texts)  # values printed in the cells, not only on hover
+    assert "--spec-draft-n-max 2" in page.inner_text("#recommendations")

@@ -140,3 +140,20 @@ def test_server_py_bad_input_is_one_line(family):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "/nope/x.gguf" in result.stderr
+
+
+def test_server_py_runs_a_model_free_setup(llama_server, family, no_new_servers):
+    proc = spawn([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path", family["target"],
+                  "--spec-type", "ngram-mod", "--draft-max", "4", "--port", "0", "--gpu-layers", "0",
+                  "--ctx-size", "1024"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = proc.stdout.readline().strip()
+        assert "timings" in completion(url)
+        log = proc.stderr.readline().split("log: ", 1)[1].split(";")[0]
+        header = open(log).readline()
+        assert "--spec-type ngram-mod --spec-ngram-mod-n-max 4" in header and "--model-draft" not in header
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc)

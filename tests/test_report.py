@@ -103,7 +103,8 @@ def test_heatmap_groups_model_free_setups_and_labels_cells():
     data = report.chart_data(setup_runs())
     assert data["drafts"][-1] == "n-gram"
     heat = data["heatmap"][0]
-    assert heat["y"][-1] == "n-gram [no draft model]" and heat["texttemplate"] == "%{z:+.0f}%"
+    assert heat["y"][-1] == "n-gram [no draft model]" and heat["texttemplate"] == "%{text}"
+    assert heat["text"][-1] == ["+5%"] and heat["text"][1] == ["+40%"]
     assert "no draft model" in data["speedup"][0]["x"]  # its own category in the by-size chart
     many = [RunResult("T", None, mean_tps=1.0)] + [RunResult("T", f"d{i}", mean_tps=1.0) for i in range(500)]
     assert "texttemplate" not in report.chart_data(many)["heatmap"][0]
