@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import stats
+from . import costmodel, stats
 from .results import RunResult
 from .speculation import NO_DRAFT_MODEL, Candidate
 
@@ -88,6 +88,31 @@ def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None
             run.output_match = sum(a == b for a, b in pairs) / len(pairs)
 
 
+def verify_costs(base: RunResult | None) -> dict[int, float] | None:
+    if base is None or not base.verify_costs:
+        return None
+    return {int(k): float(v) for k, v in base.verify_costs.items()}
+
+
+def explain_run(run: RunResult, base: RunResult | None) -> None:
+    """Fill ``run.parts`` from its counts, its draft's own speed and the target's v(k); left None where
+    a part was not measured (files of the original tool, combined setups without a draft-alone run)."""
+    costs = verify_costs(base)
+    spec = run.speculation
+    if not costs or spec is None or not run.done or base is None or not base.mean_tps:
+        return
+    if spec.draft_path:
+        if not run.draft_alone_tps:
+            return
+        c = base.mean_tps / run.draft_alone_tps
+    else:
+        c = 0.0  # n-gram lookups cost next to nothing next to a model's step
+    drafted = [q for q in run.requests if not q.get("error") and q.get("draft_n") is not None]
+    predicted = sum(q.get("completion_tokens") or 0 for q in drafted)
+    run.parts = costmodel.explain(predicted, sum(q["draft_n"] for q in drafted),
+                                  sum(q.get("draft_n_accepted") or 0 for q in drafted), c, costs, spec.draft_max)
+
+
 def eligible(r: RunResult) -> bool:
     """Can this run be recommended? Drafted, no error, speculation not known to be off."""
     return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
@@ -126,6 +151,9 @@ class Recommendation:
         if self.within_noise and self.runner_up is not None:
             text += (f"; within noise of {self.runner_up.draft} ({pct(self.runner_up.speedup)}): "
                      "rerun with more requests to separate them")
+        used = b.speculation.draft_max if b.speculation else None
+        if b.parts and used and b.parts.predicted_best_draft_max != used:
+            text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
         if b.speculation_flags:
             text += f"; flags: {' '.join(b.speculation_flags)}"
         return text

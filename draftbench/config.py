@@ -38,6 +38,7 @@ class SweepSettings:
     temperature: float = 0.0
     request_timeout_s: float = 300.0
     seed: int = 0
+    cost_model: bool = True  # measure the cost model's parts: v(k) per target, a short draft-alone run per draft
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
@@ -98,19 +99,19 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
-    "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,),
+    "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
 }
 _MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
             "draft_max": 1, "draft_min": 0, "ready_timeout_s": 1, "request_timeout_s": 1, "temperature": 0}
 
 
 def _type_name(types: tuple[type, ...]) -> str:
-    return " or ".join({int: "integer", float: "number", str: "string", list: "list", dict: "object"}[t]
-                       for t in types)
+    return " or ".join({int: "integer", float: "number", str: "string", list: "list", dict: "object",
+                        bool: "true or false"}[t] for t in types)
 
 
 def _is(value: Any, types: tuple[type, ...]) -> bool:
-    return isinstance(value, types) and not isinstance(value, bool)
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
 
 
 def _unknown(key: str, allowed, where: str) -> str:

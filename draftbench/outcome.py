@@ -14,7 +14,7 @@ class Accounting:
     wall_s: float = 0.0
     load_s: float = 0.0
     generation_s: float = 0.0
-    probe_s: float = 0.0  # the per-request settings probe (two short requests, once per sweep)
+    probe_s: float = 0.0  # the per-request settings probe and the cost model's parts (v(k), draft-alone runs)
 
     @property
     def overhead_s(self) -> float:
@@ -22,7 +22,7 @@ class Accounting:
 
     def line(self) -> str:
         share = self.overhead_s / self.wall_s if self.wall_s else 0.0
-        probe = f" + {self.probe_s:.1f} s per-request probe" if self.probe_s else ""
+        probe = f" + {self.probe_s:.1f} s probes and cost-model parts" if self.probe_s else ""
         return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
                 f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
 
@@ -54,7 +54,13 @@ def run_lines(run: RunResult) -> list[str]:
             text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
         else:
             text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
-    return [text]
+    lines = [text]
+    if run.parts:
+        p = run.parts
+        lines.append(f"  Model: {analysis.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
+                     f"{p.drafted_per_pass:.1f} drafted per pass, drafting {p.drafting_share:.0%} of each pass): "
+                     f"{p.verdict}")
+    return lines
 
 
 def summary_lines(outcome: SweepOutcome) -> list[str]:

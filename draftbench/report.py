@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from . import analysis
+from . import analysis, why
 from .redaction import visible
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -15,6 +15,10 @@ from .speculation import NO_DRAFT_MODEL
 PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
 PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
 GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
+            "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
+            "Predicted speedup = measured tokens per pass / (g c + v). a is fitted to the accepted and drafted "
+            "counts; c comes from the draft run alone, v from the target's prompt timings.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
 
 
@@ -104,8 +108,9 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
             else:
                 acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
                 spec = "" if r.speculation_active is not False else " (speculation NOT active)"
+                model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
                 hrow.append(f"{t} + {d}<br>speedup {analysis.pct(r.speedup)}<br>{r.mean_tps:.2f} tok/s"
-                            f"<br>acceptance {acc}{spec}")
+                            f"<br>acceptance {acc}{spec}{model}")
         z.append(row)
         hover.append(hrow)
     span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
@@ -119,6 +124,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
         heatmap[0]["text"] = [["" if v is None else analysis.pct(1 + v / 100) for v in row] for row in z]
         heatmap[0]["texttemplate"] = "%{text}"
     return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
+            "why": why.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
 
@@ -229,7 +235,9 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
                   "</table>" if excluded else ""),
         n_runs=len(runs),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>'
-                      if data["draft_length"] else ""))
+                      if data["draft_length"] else ""),
+        why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
+             f'{why.table(runs)}' if data["why"] else ""))
 
 
 def write_report(path: str, meta: dict[str, Any], runs: list[RunResult]) -> str:
@@ -267,6 +275,7 @@ th {{ background: #f4f4f4; }}
 <p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
 Accepted length is tokens produced per target pass, the bonus token included.</p>
 {excluded}
+{why}
 <h2>Throughput</h2>
 <div id="throughput" class="chart"></div>
 <h2>Speedup vs baseline</h2>
@@ -293,6 +302,12 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
     Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
       zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
       margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.why) {{
+    Plotly.newPlot("why", data.why.traces, {{title: {{text: data.why.title, font: {{size: 14}}}},
+      xaxis: {{title: {{text: "draft step cost / target step cost (c)"}}, rangemode: "tozero"}},
+      yaxis: {{title: {{text: "per-token acceptance (a)"}}, range: [0, 1]}}, showlegend: false,
+      margin: {{t: 40}}}}, cfg);
   }}
   Plotly.newPlot("heatmap", data.heatmap, {{height: data.heatmap_height, margin: {{t: 30, l: 160}},
     xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true, autorange: "reversed"}}}}, cfg);

@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .costmodel import Parts
 from .errors import ResultsFileError
 from .speculation import Speculation
 
@@ -45,6 +46,9 @@ class RunResult:
     mean_accepted_length: float | None = None
     speedup: float | None = None
     speedup_ci95: list[float] | None = None
+    parts: Parts | None = None  # the cost model's parts and verdict (costmodel.Parts)
+    verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
+    draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     speculation_active: bool | None = None
     output_match: float | None = None
     wall_time_s: float | None = None
@@ -94,6 +98,7 @@ class RunResult:
         values["other"] = {k: v for k, v in data.items() if k not in known and k not in setup}
         if setup:
             values["speculation"] = Speculation.from_dict(data)
+        values["parts"] = Parts.from_dict(values.get("parts"))
         return cls(**values)
 
 

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Callable
 
-from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports
+from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports, steps
 from .bench import BenchConfig, PerRequestProbe, probe_per_request, run_bench
 from .config import SweepConfig
 from .errors import ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
@@ -23,6 +23,7 @@ from .results import RunResult, check_writable, load_results, save_results
 __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 
 Echo = Callable[..., None]
+DRAFT_ALONE_REQUESTS = 2
 ONE_SERVER_PER_SETUP = "one server per setup"
 ONE_SERVER_PER_DRAFT = "one server per draft and target, setups sent per request"
 
@@ -63,6 +64,7 @@ class Sweep:
         self.probe: PerRequestProbe | None = None
         self.held: tuple[tuple, launcher.ServerProcess] | None = None  # a server kept for the next setups
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
+        self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -86,7 +88,8 @@ class Sweep:
                 "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
         for run in data["results"]:
             self.runs[run.key] = run
-        self.carried = {k: data[k] for k in ("per_request_speculation", "setup_sessions") if k in data}
+        self.carried = {k: data[k] for k in ("per_request_speculation", "setup_sessions", "draft_alone") if k in data}
+        self.draft_alone = dict(self.carried.get("draft_alone") or {})
 
     def _save(self) -> None:
         try:
@@ -118,9 +121,9 @@ class Sweep:
         }
 
     # ---- one run ----------------------------------------------------------------------------------
-    def _log_path(self, cell: Cell) -> str:
+    def _log_path(self, cell: Cell, what: str = "") -> str:
         stem = os.path.splitext(os.path.basename(self.results_path))[0]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}")
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}{what}")
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
                             f"{cell.index:03d}-{slug[:80]}.log")
 
@@ -179,12 +182,44 @@ class Sweep:
         if self.probe.honoured:
             self.held = (key, server)
 
+    def _measures_parts(self) -> bool:
+        return self.cfg.settings.cost_model and self.cfg.backend == "llamacpp"
+
+    def _draft_alone_tps(self, cell: Cell) -> float | None:
+        """The draft model's own decode speed (its step cost), measured once per draft model."""
+        path = cell.candidate.speculation.draft_path
+        if not path or not self._measures_parts():
+            return None
+        if path not in self.draft_alone:
+            self._release()
+            s = self.cfg.settings
+            self.echo("  Draft alone, for the cost model ... ", end="")
+            t0 = time.monotonic()
+            spec = launcher.ServerSpec(path, options=s.server, log_path=self._log_path(cell, "__draft-alone"))
+            try:
+                with self._launch(spec) as server:
+                    summary = run_bench(BenchConfig(
+                        url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
+                        temperature=s.temperature, seed=s.seed, timeout_s=s.request_timeout_s, api_key=self.api_key))
+                found = {"decode_tps": summary.mean_tps, "n_requests": summary.n_requests - summary.n_failed}
+            except Interrupted:
+                raise
+            except DraftbenchError as exc:
+                found = {"error": str(exc).splitlines()[0]}
+            self.acct.probe_s += time.monotonic() - t0
+            self.draft_alone[path] = found
+            self.meta["draft_alone"] = self.draft_alone
+            tps = found.get("decode_tps")
+            self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.get('error', 'no speed measured')}")
+        return self.draft_alone[path].get("decode_tps")
+
     def _measure(self, cell: Cell) -> RunResult:
         s = self.cfg.settings
         run = self._new_run(cell)
         started = time.monotonic()
         server = None
         try:
+            run.draft_alone_tps = self._draft_alone_tps(cell)
             server = self._server_for(cell, run)
             shared = self.held is not None and self.held[1] is server
             t0 = time.monotonic()
@@ -195,6 +230,11 @@ class Sweep:
                 api_key=self.api_key,
                 extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ()))
             self.acct.generation_s += time.monotonic() - t0
+            if cell.candidate.is_baseline and self._measures_parts() and server.alive():
+                t0 = time.monotonic()
+                costs = steps.verify_costs(server.url, self.api_key, s.request_timeout_s)
+                run.verify_costs = {str(k): v for k, v in costs.items()} if costs else None
+                self.acct.probe_s += time.monotonic() - t0
             server.sample_memory()
             died = not server.alive()
             run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
@@ -252,6 +292,7 @@ class Sweep:
         base = self.runs.get((run.target, None))
         if run.draft is not None and base is not None and base.done and run.done:
             analysis.compare_with_baseline(run, base, self.cfg.settings.temperature == 0)
+            analysis.explain_run(run, base)
 
     # ---- the sweep ----------------------------------------------------------------------------------
     def _skip_reason(self, cell: Cell) -> str | None:

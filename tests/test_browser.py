@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from draftbench import report
 from draftbench.results import RunResult, load_results
-from test_report import HOSTILE, published_path, setup_runs
+from test_report import HOSTILE, published_path, setup_runs, why_runs
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
@@ -103,3 +103,12 @@ def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_pa
     texts = page.evaluate("Array.from(document.querySelectorAll('#heatmap text')).map(t => t.textContent)")
     assert {"+20%", "+40%", "-10%", "+5%"} <= set(texts)  # values printed in the cells, not only on hover
     assert "--spec-draft-n-max 2" in page.inner_text("#recommendations")
+
+
+def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
+    html_path = str(tmp_path / "why.html")
+    report.write_report(html_path, {"model_family": "why", "hardware": "box"}, why_runs())
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "why.png"), plots=5)
+    assert errors == []
+    assert page.evaluate("document.getElementById('why').data[1].x.length") == 2
+    assert page.locator("#parts tr").count() == 4

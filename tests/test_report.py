@@ -124,6 +124,35 @@ def test_speedup_bars_carry_their_interval():
     assert bars["error_y"]["array"][i] == 10.0 and bars["error_y"]["arrayminus"][i] == 10.0
 
 
+def why_runs() -> list[RunResult]:
+    """Two drafts at n_max 3 (one also at n_max 2), with every part measured."""
+    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "3": 1.2, "4": 1.3, "9": 2.5},
+                     speculation=Speculation())
+    runs = [base]
+    for label, path, n_max, alone, accepted in (("small · n_max 3", "s.gguf", 3, 400.0, 30),
+                                                ("small · n_max 2", "s.gguf", 2, 400.0, 28),
+                                                ("big · n_max 3", "b.gguf", 3, 60.0, 45)):
+        requests = [{"completion_tokens": 60, "draft_n": 60, "draft_n_accepted": accepted}]
+        run = RunResult("T", label, mean_tps=30.0, speedup=1.5, speculation=Speculation(path, draft_max=n_max),
+                        requests=requests, draft_alone_tps=alone, acceptance_rate=accepted / 60)
+        analysis.explain_run(run, base)
+        runs.append(run)
+    return runs
+
+
+def test_why_chart_has_one_point_per_draft_and_the_model_curves():
+    data = report.chart_data(why_runs())["why"]
+    contour, points = data["traces"]
+    assert contour["type"] == "contour" and len(contour["z"]) == len(contour["y"])
+    assert sorted(points["text"]) == ["big · n_max 3", "small · n_max 3"]
+    assert points["x"][points["text"].index("small · n_max 3")] == pytest.approx(0.05)
+    assert "draft length 3" in data["title"]
+    page = report.render({}, why_runs())
+    assert 'id="why"' in page and 'id="parts"' in page
+    assert report.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
+    assert 'id="why"' not in report.render({}, hand_made())
+
+
 def test_hostile_labels_are_text():
     runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0)]
     page = report.render({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)

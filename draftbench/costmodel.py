@@ -1,0 +1,147 @@
+"""Why a setup is as fast as it is: the cost model of speculative decoding, from measured parts.
+
+Each target pass drafts ``g`` tokens (``g`` draft steps, each costing ``c`` target steps) and
+verifies them in one batch of ``g + 1`` tokens, costing ``v(g + 1)`` target steps (``v(1) = 1``).
+With per-token acceptance ``a`` (each drafted token accepted with probability ``a`` while all
+before it were), a pass yields ``(1 - a^(g+1)) / (1 - a)`` tokens, the bonus token included
+(Leviathan et al. 2023), so the speedup over plain decoding is that over ``g c + v(g + 1)``.
+
+The acceptance estimator: the run's mean accepted tokens per pass ``A`` and mean drafted tokens
+per pass ``g`` (both from llama.cpp's counts) fix ``a`` as the root in [0, 1] of
+``a (1 - a^g) / (1 - a) = A``, the expected accepted count of a g-token draft, found by bisection.
+Pure functions only: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+A_MAX = 0.999
+LOW_ACCEPTANCE = 0.3
+SLOW_DRAFT_SHARE = 0.4
+NEAR_OPTIMUM = 0.03  # within 3% of the model's best predicted speedup
+MAX_DRAFT_LENGTH = 16
+
+
+def tokens_per_pass(a: float, g: float) -> float:
+    """Expected tokens per target pass, the bonus token included: 1 at a = 0, g + 1 at a = 1."""
+    if a >= 1.0:
+        return g + 1.0
+    return (1.0 - a ** (g + 1.0)) / (1.0 - a)
+
+
+def accepted_per_pass(a: float, g: float) -> float:
+    return tokens_per_pass(a, g) - 1.0
+
+
+def fit_acceptance(accepted: float, drafted: float) -> float | None:
+    """Per-token acceptance from mean accepted and drafted tokens per pass (see the module note)."""
+    if drafted <= 0:
+        return None
+    if accepted <= 0:
+        return 0.0
+    if accepted >= drafted:
+        return A_MAX
+    lo, hi = 0.0, A_MAX
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if accepted_per_pass(mid, drafted) < accepted:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def verify_cost(costs: dict[int, float], k: float) -> float:
+    """v(k) from measured batch sizes: linear between them, the last segment's slope beyond."""
+    points = sorted(costs.items())
+    if not points:
+        return 1.0 if k <= 1 else float(k)
+    if k <= points[0][0]:
+        return points[0][1]
+    for (k0, v0), (k1, v1) in zip(points, points[1:]):
+        if k <= k1:
+            return v0 + (v1 - v0) * (k - k0) / (k1 - k0)
+    if len(points) == 1:
+        return points[0][1]
+    (k0, v0), (k1, v1) = points[-2], points[-1]
+    return v1 + (v1 - v0) / (k1 - k0) * (k - k1)
+
+
+def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:
+    """A pass in target steps: g draft steps plus verifying g + 1 tokens."""
+    return g * c + verify_cost(costs, g + 1)
+
+
+def speedup(a: float, g: float, c: float, costs: dict[int, float]) -> float:
+    return tokens_per_pass(a, g) / pass_cost(g, c, costs)
+
+
+def best_length(a: float, c: float, costs: dict[int, float], longest: int = MAX_DRAFT_LENGTH) -> int:
+    """The draft length that maximises the model's speedup."""
+    return max(range(1, longest + 1), key=lambda g: speedup(a, g, c, costs))
+
+
+@dataclass(frozen=True)
+class Parts:
+    """The measured parts of one run and what the model makes of them."""
+
+    target_passes: int
+    accepted_length: float  # tokens per target pass, the bonus token included (L)
+    drafted_per_pass: float  # g
+    acceptance_per_token: float  # a
+    draft_cost_ratio: float  # c: a draft step in target steps (0 for n-gram lookups)
+    verify_cost: float  # v(g + 1): verifying a pass's batch in target steps
+    predicted_speedup: float  # L / (g c + v(g + 1))
+    drafting_share: float  # of each pass's time
+    predicted_best_draft_max: int
+    verdict: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Parts | None":
+        if not isinstance(data, dict):
+            return None
+        try:
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (KeyError, TypeError):
+            return None
+
+
+def verdict(a: float, g: float, c: float, costs: dict[int, float], draft_max: int | None, best: int) -> str:
+    """One line on what limits this setup, from the parts."""
+    share = g * c / pass_cost(g, c, costs)
+    now = speedup(a, g, c, costs)
+    top = speedup(a, best, c, costs)
+    used = draft_max or round(g)
+    if a < LOW_ACCEPTANCE:
+        return f"acceptance too low (a = {a:.2f}): a draft closer to the target"
+    if share > SLOW_DRAFT_SHARE and now < 1.1:
+        return f"draft too slow for its acceptance (drafting takes {share:.0%} of each pass)"
+    if top <= now * (1 + NEAR_OPTIMUM) or best == used:
+        return "near the model's optimum"
+    if best < used:
+        v = verify_cost(costs, used + 1)
+        return (f"verification of a {used + 1}-token batch costs {v:.1f}x a step: shorter drafts "
+                f"(n_max {best} predicted {(top - 1) * 100:+.0f}%)")
+    return f"longer drafts predicted to pay (n_max {best}: {(top - 1) * 100:+.0f}%)"
+
+
+def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float, costs: dict[int, float],
+            draft_max: int | None = None) -> Parts | None:
+    """The parts of a run from llama.cpp's counts, the draft's step cost ratio and the target's v(k)."""
+    passes = predicted_n - draft_n_accepted
+    if passes <= 0 or draft_n <= 0:
+        return None
+    g = draft_n / passes
+    a = fit_acceptance(draft_n_accepted / passes, g)
+    if a is None:
+        return None
+    length = predicted_n / passes
+    cost = pass_cost(g, c, costs)
+    best = best_length(a, c, costs, max(MAX_DRAFT_LENGTH, draft_max or 0))
+    return Parts(passes, length, g, a, c, verify_cost(costs, g + 1), length / cost, g * c / cost, best,
+                 verdict(a, g, c, costs, draft_max, best))

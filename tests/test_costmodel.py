@@ -1,0 +1,107 @@
+"""The cost model against hand-computed cases, and its estimator on scripted counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from draftbench import analysis, costmodel as cm
+from draftbench.results import RunResult
+from draftbench.speculation import Speculation
+
+FLAT = {1: 1.0, 2: 1.0, 17: 1.0}  # verifying any batch costs one step (memory-bound target)
+
+
+def test_tokens_per_pass_limits():
+    assert cm.tokens_per_pass(0.0, 3) == 1.0  # nothing accepted: the bonus token only
+    assert cm.tokens_per_pass(1.0, 3) == 4.0
+    assert cm.tokens_per_pass(0.5, 2) == pytest.approx(1.75)  # 1 + 0.5 + 0.25
+    assert cm.tokens_per_pass(0.999999, 3) == pytest.approx(4.0, rel=1e-4)
+
+
+def test_no_acceptance_gives_no_gain_and_costs_the_drafting():
+    costs = {1: 1.0, 4: 1.3}
+    assert cm.speedup(0.0, 3, 0.1, costs) == pytest.approx(1 / (0.3 + 1.3))
+    assert cm.speedup(0.0, 3, 0.0, FLAT) == pytest.approx(1.0)
+
+
+def test_full_acceptance_approaches_g_plus_one_over_cost():
+    costs = {1: 1.0, 5: 1.6}
+    assert cm.speedup(0.9999, 4, 0.05, costs) == pytest.approx(5 / (4 * 0.05 + 1.6), rel=1e-3)
+
+
+def test_hand_computed_speedup():
+    assert cm.speedup(0.5, 2, 0.1, {1: 1.0, 3: 1.2}) == pytest.approx(1.75 / 1.4)
+
+
+def test_verify_cost_interpolates_and_extrapolates():
+    costs = {1: 1.0, 3: 1.4}
+    assert cm.verify_cost(costs, 2) == pytest.approx(1.2)
+    assert cm.verify_cost(costs, 5) == pytest.approx(1.8)
+    assert cm.verify_cost(costs, 1) == 1.0
+
+
+def test_fit_acceptance_inverts_the_expected_accepted_count():
+    assert cm.fit_acceptance(0.75, 2) == pytest.approx(0.5, abs=1e-9)  # 0.5 + 0.25
+    for a, g in ((0.3, 3), (0.8, 5), (0.6, 1.7)):
+        assert cm.fit_acceptance(cm.accepted_per_pass(a, g), g) == pytest.approx(a, abs=1e-9)
+    assert cm.fit_acceptance(0, 3) == 0.0 and cm.fit_acceptance(3, 3) == cm.A_MAX
+    assert cm.fit_acceptance(1, 0) is None
+
+
+def test_best_length_follows_verify_cost():
+    assert cm.best_length(0.8, 0.0, FLAT) == cm.MAX_DRAFT_LENGTH  # free drafts, free verification: draft long
+    compute_bound = {1: 1.0, 17: 17.0}  # verifying k tokens costs k steps
+    assert cm.best_length(0.8, 0.1, compute_bound) == 1
+    costs = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.4, 5: 1.7, 6: 2.0, 9: 3.0}
+    expected = max(range(1, 9), key=lambda g: cm.tokens_per_pass(0.6, g) / (0.1 * g + cm.verify_cost(costs, g + 1)))
+    assert cm.best_length(0.6, 0.1, costs, 8) == expected
+
+
+def test_explain_on_scripted_counts():
+    # 100 tokens in 60 target passes; 90 drafted, 40 accepted
+    parts = cm.explain(100, 90, 40, c=0.1, costs={1: 1.0, 3: 1.2}, draft_max=2)
+    assert parts.target_passes == 60
+    assert parts.accepted_length == pytest.approx(100 / 60)
+    assert parts.drafted_per_pass == pytest.approx(1.5)
+    assert cm.accepted_per_pass(parts.acceptance_per_token, 1.5) == pytest.approx(40 / 60)
+    v = 1.0 + 0.2 * 1.5 / 2  # v(2.5), between v(1) = 1 and v(3) = 1.2
+    assert parts.verify_cost == pytest.approx(v)
+    assert parts.predicted_speedup == pytest.approx((100 / 60) / (0.15 + v))
+    assert parts.drafting_share == pytest.approx(0.15 / (0.15 + v))
+    assert cm.explain(10, 0, 0, 0.1, FLAT) is None  # nothing drafted: nothing to explain
+
+
+@pytest.mark.parametrize("a, c, costs, draft_max, needle", [
+    (0.2, 0.1, FLAT, 3, "acceptance too low"),
+    (0.5, 0.6, FLAT, 3, "draft too slow for its acceptance"),
+    (0.6, 0.05, {1: 1.0, 2: 1.05, 3: 1.15, 9: 4.0}, 8, "verification of a 9-token batch costs"),
+    (0.9, 0.02, FLAT, 2, "longer drafts predicted to pay"),
+])
+def test_verdicts(a, c, costs, draft_max, needle):
+    best = cm.best_length(a, c, costs)
+    assert needle in cm.verdict(a, draft_max, c, costs, draft_max, best)
+
+
+def test_near_optimum_verdict():
+    costs = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.4, 5: 1.7, 9: 3.5}
+    best = cm.best_length(0.6, 0.1, costs)
+    assert cm.verdict(0.6, best, 0.1, costs, best, best) == "near the model's optimum"
+
+
+def test_explain_run_needs_every_part():
+    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "4": 1.3}, speculation=Speculation())
+    requests = [{"completion_tokens": 50, "draft_n": 45, "draft_n_accepted": 20}] * 2
+    run = RunResult("T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests,
+                    draft_alone_tps=200.0)
+    analysis.explain_run(run, base)
+    assert run.parts is not None and run.parts.draft_cost_ratio == pytest.approx(0.1)
+    assert run.parts.target_passes == 60
+    legacy = RunResult("T", "d", mean_tps=25.0, requests=requests)  # the original tool's files: no parts
+    analysis.explain_run(legacy, base)
+    assert legacy.parts is None
+    free = RunResult("T", "ngram", mean_tps=22.0, speculation=Speculation(spec_type=("ngram-mod",)),
+                     requests=requests)
+    analysis.explain_run(free, base)
+    assert free.parts.draft_cost_ratio == 0.0
+    again = RunResult.from_dict(run.to_dict())
+    assert again.parts == run.parts
