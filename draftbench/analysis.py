@@ -95,22 +95,23 @@ def verify_costs(base: RunResult | None) -> dict[int, float] | None:
 
 
 def explain_run(run: RunResult, base: RunResult | None) -> None:
-    """Fill ``run.parts`` from its counts, its draft's own speed and the target's v(k); left None where
-    a part was not measured (files of the original tool, combined setups without a draft-alone run)."""
+    """Fill ``run.parts`` from its counts, its drafting time (in-process where the server reported it,
+    else from the draft's own speed) and the target's v(k); left None where a part was not measured
+    (files of the original tool)."""
     costs = verify_costs(base)
     spec = run.speculation
     if not costs or spec is None or not run.done or base is None or not base.mean_tps:
         return
-    if spec.draft_path:
-        if not run.draft_alone_tps:
-            return
-        c = base.mean_tps / run.draft_alone_tps
+    in_process = run.draft_ms_per_pass / (1000.0 / base.mean_tps) if run.draft_ms_per_pass is not None else None
+    if spec.draft_path:  # else n-gram lookups: next to nothing next to a model's step
+        c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
     else:
-        c = 0.0  # n-gram lookups cost next to nothing next to a model's step
+        c, source = 0.0, "n-gram"
     drafted = [q for q in run.requests if not q.get("error") and q.get("draft_n") is not None]
     predicted = sum(q.get("completion_tokens") or 0 for q in drafted)
     run.parts = costmodel.explain(predicted, sum(q["draft_n"] for q in drafted),
-                                  sum(q.get("draft_n_accepted") or 0 for q in drafted), c, costs, spec.draft_max)
+                                  sum(q.get("draft_n_accepted") or 0 for q in drafted), c, costs, spec.draft_max,
+                                  in_process, source)
 
 
 def eligible(r: RunResult) -> bool:

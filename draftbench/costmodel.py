@@ -91,12 +91,13 @@ class Parts:
     accepted_length: float  # tokens per target pass, the bonus token included (L)
     drafted_per_pass: float  # g
     acceptance_per_token: float  # a
-    draft_cost_ratio: float  # c: a draft step in target steps (0 for n-gram lookups)
+    draft_cost_ratio: float  # c: drafting per drafted token, in target steps
     verify_cost: float  # v(g + 1): verifying a pass's batch in target steps
     predicted_speedup: float  # L / (g c + v(g + 1))
     drafting_share: float  # of each pass's time
     predicted_best_draft_max: int
     verdict: str
+    draft_cost_source: str = "draft alone"  # where c came from: "in-process", "draft alone", "n-gram"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,13 +131,19 @@ def verdict(a: float, g: float, c: float, costs: dict[int, float], draft_max: in
     return f"longer drafts predicted to pay (n_max {best}: {(top - 1) * 100:+.0f}%)"
 
 
-def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float, costs: dict[int, float],
-            draft_max: int | None = None) -> Parts | None:
-    """The parts of a run from llama.cpp's counts, the draft's step cost ratio and the target's v(k)."""
+def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | None, costs: dict[int, float],
+            draft_max: int | None = None, drafting_per_pass: float | None = None,
+            source: str = "draft alone") -> Parts | None:
+    """The parts of a run from llama.cpp's counts, the target's v(k) and the drafting cost: either
+    measured per pass in-process (``drafting_per_pass``, in target steps) or a step cost ratio ``c``."""
     passes = predicted_n - draft_n_accepted
     if passes <= 0 or draft_n <= 0:
         return None
     g = draft_n / passes
+    if drafting_per_pass is not None:
+        c, source = drafting_per_pass / g, "in-process"
+    if c is None:
+        return None
     a = fit_acceptance(draft_n_accepted / passes, g)
     if a is None:
         return None
@@ -144,4 +151,4 @@ def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float, cos
     cost = pass_cost(g, c, costs)
     best = best_length(a, c, costs, max(MAX_DRAFT_LENGTH, draft_max or 0))
     return Parts(passes, length, g, a, c, verify_cost(costs, g + 1), length / cost, g * c / cost, best,
-                 verdict(a, g, c, costs, draft_max, best))
+                 verdict(a, g, c, costs, draft_max, best), source)

@@ -13,7 +13,7 @@ from typing import Callable
 
 import requests
 
-from . import gguf_header, lifeline, llama_bin, ports
+from . import gguf_header, lifeline, llama_bin, ports, steps
 from .errors import ServerStartError
 from .redaction import redact
 from .speculation import Speculation
@@ -70,7 +70,8 @@ def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port:
     o = spec.options
     cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
            "-c", str(o.ctx_size)]
-    return cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers) + list(o.extra_args)
+    return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
+            + flags.trace_args(spec.speculation, steps.TRACE_ARGS) + list(o.extra_args))
 
 
 def _read_tail(path: str, lines: int = 30) -> str:

@@ -133,6 +133,11 @@ class FlagMap:
                                    "from this setup or update llama.cpp")
         return flag
 
+    def trace_args(self, spec: Speculation, wanted: tuple[str, ...]) -> list[str]:
+        """``wanted`` (the verbosity that makes a speculating server print its drafting time) where the
+        build has the flag; nothing for the baseline."""
+        return list(wanted) if not spec.is_baseline and wanted[0] in self.flags else []
+
     def draft_gpu_layers_args(self, spec: Speculation, gpu_layers: int) -> list[str]:
         """Offload the draft like the target (a server option, not part of the setup)."""
         flag = self.pick("--spec-draft-ngl", "-ngld", "--n-gpu-layers-draft") if spec.draft_path else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 from typing import Any
 
 from . import analysis, why
@@ -154,9 +155,9 @@ def _speedup_errors(r: RunResult | None) -> list[float] | None:
 _LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
 
 
-def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
-    """'Speedup vs draft length': one line per target and setup that differs only in draft_max, when
-    some setup was measured at two or more lengths."""
+def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
+    """(name, runs by draft length) per target and setup that differs only in draft_max, when some
+    setup was measured at two or more lengths; else []."""
     lines: dict[tuple, list[RunResult]] = {}
     for r in runs:
         if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
@@ -167,18 +168,42 @@ def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
     if not any(len({r.speculation.draft_max for r in group}) > 1 for group in lines.values()):
         return []
     several_targets = len({key[0] for key in lines}) > 1
-    traces = []
+    out = []
     for (target, _, _), group in lines.items():
         group.sort(key=lambda r: r.speculation.draft_max)
         name = _LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup"
+        out.append((f"{target}: {name}" if several_targets else name, group))
+    return out
+
+
+def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
+    traces = []
+    for name, group in draft_length_lines(runs):
         errs = [_speedup_errors(r) for r in group]
         traces.append({
-            "type": "scatter", "mode": "lines+markers", "name": f"{target}: {name}" if several_targets else name,
+            "type": "scatter", "mode": "lines+markers", "name": name,
             "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
             "hovertext": [f"{r.draft}: {analysis.pct(r.speedup)}{_ci_text(r)}" for r in group], "hoverinfo": "text",
             "error_y": {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
                         "arrayminus": [e[1] if e else 0 for e in errs]}})
     return traces
+
+
+def length_notes(runs: list[RunResult]) -> list[str]:
+    """Per draft-length line: the measured best length, and the cost model's (the most common of its
+    runs' predictions)."""
+    notes = []
+    for name, group in draft_length_lines(runs):
+        if len(group) < 2:
+            continue
+        best = max(group, key=lambda r: r.speedup or 0)
+        text = f"{name}: measured best n_max {best.speculation.draft_max} ({analysis.pct(best.speedup)})"
+        predicted = [r.parts.predicted_best_draft_max for r in group if r.parts]
+        if predicted:
+            mode = Counter(predicted).most_common(1)[0][0]
+            text += f"; the cost model predicts n_max {mode} (per run: {', '.join(map(str, predicted))})"
+        notes.append(text)
+    return notes
 
 
 def _text(value: object) -> str:
@@ -234,7 +259,8 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(runs),
-        draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>'
+        draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
+                      + "".join(f"<li>{_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
         why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
              f'{why.table(runs)}' if data["why"] else ""))

@@ -49,6 +49,7 @@ class RunResult:
     parts: Parts | None = None  # the cost model's parts and verdict (costmodel.Parts)
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
+    draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
     speculation_active: bool | None = None
     output_match: float | None = None
     wall_time_s: float | None = None

@@ -222,6 +222,7 @@ class Sweep:
             run.draft_alone_tps = self._draft_alone_tps(cell)
             server = self._server_for(cell, run)
             shared = self.held is not None and self.held[1] is server
+            drafted_before = steps.last_draft_stats(steps.read_log(server.log_path))
             t0 = time.monotonic()
             summary = run_bench(BenchConfig(
                 url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
@@ -230,6 +231,8 @@ class Sweep:
                 api_key=self.api_key,
                 extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ()))
             self.acct.generation_s += time.monotonic() - t0
+            run.draft_ms_per_pass = steps.drafting_ms_per_pass(
+                drafted_before, steps.last_draft_stats(steps.read_log(server.log_path)))
             if cell.candidate.is_baseline and self._measures_parts() and server.alive():
                 t0 = time.monotonic()
                 costs = steps.verify_costs(server.url, self.api_key, s.request_timeout_s)

@@ -80,7 +80,8 @@ def table(runs: list[RunResult]) -> str:
     if not shown:
         return ""
     head = ("<tr><th>Target</th><th>Setup</th><th>Measured</th><th>Predicted</th><th>Error</th>"
-            "<th>a</th><th>Drafted per pass</th><th>Draft cost c</th><th>Verify cost v</th><th>Drafting share</th>"
+            "<th>a</th><th>Drafted per pass</th><th>Draft cost c</th><th>c from</th><th>Verify cost v</th>"
+            "<th>Drafting share</th>"
             "<th>Best n_max (model)</th><th>Verdict</th></tr>")
     rows = []
     for r in shown:
@@ -89,5 +90,5 @@ def table(runs: list[RunResult]) -> str:
         rows.append("<tr>" + "".join(_cell(v) for v in (
             r.target, r.draft, analysis.pct(r.speedup), analysis.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
-            f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max, p.verdict)) + "</tr>")
+            p.draft_cost_source, f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max, p.verdict)) + "</tr>")
     return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>"

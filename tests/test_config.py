@@ -137,3 +137,20 @@ def test_server_py_rejects_bad_setup_flags(family):
                         "--spec-type", " , ")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--draft-p-min: must be between 0 and 1" in result.stderr and "--spec-type" in result.stderr
+
+
+def test_plan_groups_setups_that_differ_only_in_axis_values(family):
+    from draftbench.plan import build_plan, request_fields, session_key, shareable
+
+    data = good(family)
+    path = data["drafts"][0]["path"]
+    data["axes"] = {"draft_max": [1, 2], "draft_p_min": [0, 0.7]}
+    data["drafts"] = [{"label": "A", "path": path}, {"label": "B", "path": path, "spec_type": "draft-simple,ngram-mod"},
+                      {"label": "C", "path": path, "draft_max": 4}]
+    plan = build_plan(parse_config(data))
+    assert [c.index for c in plan] == list(range(1, 12)) and plan[0].candidate.is_baseline
+    keys = [session_key(c) for c in plan]
+    assert keys[0] is None and len(set(keys[1:5])) == 1 and len(set(keys[5:9])) == 1 and keys[1] != keys[5]
+    assert keys[9] == keys[10] == keys[1]  # C (n_max 4, p_min axis) differs from A only in axis values
+    assert shareable(plan) == {keys[1], keys[5]}
+    assert request_fields(plan[4].candidate.speculation) == {"speculative.n_max": 2, "speculative.p_min": 0.7}

@@ -105,3 +105,26 @@ def test_explain_run_needs_every_part():
     assert free.parts.draft_cost_ratio == 0.0
     again = RunResult.from_dict(run.to_dict())
     assert again.parts == run.parts
+
+
+LOG = """0.03.404.219 I spec common_specu: statistics     draft-simple: #calls(b,g,a) =    1     34     34, #gen drafts =     34, #acc drafts =    34, #gen tokens =    100, #acc tokens =    93, #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824), dur(b,g,a) = 0.039, 1168.637, 0.024 ms
+0.06.297.146 I spec common_specu: statistics     draft-simple: #calls(b,g,a) =    2     68     68, #gen drafts =     68, #acc drafts =    68, #gen tokens =    200, #acc tokens =   186, #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824), dur(b,g,a) = 0.065, 2201.637, 0.047 ms
+"""
+
+
+def test_drafting_time_per_pass_from_the_servers_statistics():
+    from draftbench import steps
+
+    first = steps.last_draft_stats(LOG.splitlines()[0])
+    last = steps.last_draft_stats(LOG)
+    assert (first.spec_type, first.draft_calls, last.draft_calls) == ("draft-simple", 34, 68)
+    assert steps.drafting_ms_per_pass(first, last) == pytest.approx((2201.749 - 1168.7) / 34)
+    assert steps.drafting_ms_per_pass(None, first) == pytest.approx(1168.7 / 34)
+    assert steps.last_draft_stats("no statistics here") is None
+
+
+def test_in_process_drafting_time_sets_c():
+    # 60 passes drafting 1.5 tokens each; drafting takes 0.3 target steps per pass -> c = 0.2
+    parts = cm.explain(100, 90, 40, c=0.05, costs={1: 1.0, 3: 1.2}, drafting_per_pass=0.3)
+    assert parts.draft_cost_ratio == pytest.approx(0.2) and parts.draft_cost_source == "in-process"
+    assert parts.predicted_speedup == pytest.approx((100 / 60) / (0.3 + 1.15))
