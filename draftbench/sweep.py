@@ -123,9 +123,9 @@ class Sweep:
     # ---- one run ----------------------------------------------------------------------------------
     def _log_path(self, cell: Cell, what: str = "") -> str:
         stem = os.path.splitext(os.path.basename(self.results_path))[0]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}{what}")
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}")
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
-                            f"{cell.index:03d}-{slug[:80]}.log")
+                            f"{cell.index:03d}-{slug[:80]}{what}.log")
 
     def _new_run(self, cell: Cell, error: str | None = None) -> RunResult:
         cand = cell.candidate

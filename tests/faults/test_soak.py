@@ -31,7 +31,8 @@ def test_demo_twice_and_resume(llama_server, tmp_path, no_new_servers):
     assert result.stderr.count("done earlier, skipped") == len(data["results"]) == 10  # the resume measured nothing again
     files = sorted(os.listdir(results.parent))
     assert files == ["demo.html", "demo.json", "logs"], files  # no temp files left behind
-    assert len(os.listdir(results.parent / "logs" / "demo")) == 6  # one log per run, overwritten on rerun
+    logs = os.listdir(results.parent / "logs" / "demo")  # one per run and per draft-alone run, overwritten on rerun
+    assert len(logs) == 10 + 5 and sum(name.endswith("__draft-alone.log") for name in logs) == 5
     cache_logs = tmp_path / "cache" / "draftbench" / "logs"
     assert not cache_logs.exists() or os.listdir(cache_logs) == []
     recommended = [line for line in result.stderr.splitlines() if line.startswith("Recommended:")]
