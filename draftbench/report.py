@@ -19,7 +19,8 @@ GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
             "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
             "Predicted speedup = measured tokens per pass / (g c + v). a is fitted to the accepted and drafted "
-            "counts; c comes from the draft run alone, v from the target's prompt timings.")
+            "counts; c is the drafting time measured inside the server (else the draft's speed alone), v comes "
+            "from the target's prompt timings.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
 
 
@@ -156,8 +157,8 @@ _LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
 
 
 def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
-    """(name, runs by draft length) per target and setup that differs only in draft_max, when some
-    setup was measured at two or more lengths; else []."""
+    """(name, runs by draft length) per target and setup measured at two or more draft lengths
+    (setups that differ only in draft_max)."""
     lines: dict[tuple, list[RunResult]] = {}
     for r in runs:
         if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
@@ -165,8 +166,7 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
             setup.pop("draft_max")
             key = (r.target, r.draft_path or "", json.dumps(setup, sort_keys=True))
             lines.setdefault(key, []).append(r)
-    if not any(len({r.speculation.draft_max for r in group}) > 1 for group in lines.values()):
-        return []
+    lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
     several_targets = len({key[0] for key in lines}) > 1
     out = []
     for (target, _, _), group in lines.items():

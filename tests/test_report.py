@@ -149,6 +149,7 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     assert "draft length 3" in data["title"]
     page = report.render({}, why_runs())
     assert 'id="why"' in page and 'id="parts"' in page
+    assert [t["name"] for t in report.chart_data(why_runs())["draft_length"]] == ["small"]  # big: one length only
     notes = report.length_notes(why_runs())
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
     assert report.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
