@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from draftbench import launcher  # noqa: E402
 from draftbench.bench import BenchConfig, run_bench  # noqa: E402
 from draftbench.demo import ensure_demo  # noqa: E402
+from draftbench.speculation import Speculation  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
