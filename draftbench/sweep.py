@@ -13,7 +13,8 @@ from typing import Callable
 from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports, steps
 from .bench import BenchConfig, PerRequestProbe, probe_per_request, run_bench
 from .config import SweepConfig
-from .errors import ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from .errors import (ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError,
+                     UnsupportedSetup)
 from .lock import ResultsLock
 from .outcome import Accounting, SweepOutcome, run_lines, summary_lines
 from .plan import Cell, build_plan, request_fields, session_key, shareable
@@ -269,14 +270,23 @@ class Sweep:
         return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
 
     def _check_setups(self) -> None:
-        """Before any server starts: every spec type must be one this llama-server build knows."""
+        """Before any server starts: every spec type must be one this llama-server build knows, and every
+        setup field must have a flag for its types. (A build without --spec-type fails only the setups
+        that need it, run by run.)"""
         if self.cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in self.cfg.candidates):
             return
         binary = llama_bin.find_llama_server(self.cfg.settings.server.llama_bin)
         flags, _ = llama_bin.probe(binary)
-        problems = [f"drafts: {visible(c.label or '')!r}: spec type {', '.join(bad)} is not known to {binary} "
-                    f"(it knows: {', '.join(sorted(flags.spec_types))})"
-                    for c in self.cfg.candidates if (bad := flags.unknown_types(c.speculation))]
+        problems = []
+        for c in self.cfg.candidates:
+            if bad := flags.unknown_types(c.speculation):
+                problems.append(f"drafts: {visible(c.label or '')!r}: spec type {', '.join(bad)} is not known to "
+                                f"{binary} (it knows: {', '.join(sorted(flags.spec_types))})")
+            elif flags.has_spec_type:
+                try:
+                    flags.speculation_args(c.speculation)
+                except UnsupportedSetup as exc:
+                    problems.append(f"drafts: {visible(c.label or '')!r}: {exc}")
         if problems:
             raise ConfigError(self.cfg.source, list(dict.fromkeys(problems)))
 

@@ -84,6 +84,15 @@ def test_unknown_spec_type_is_refused_before_any_server(llama_server, family, tm
     assert not (tmp_path / "r.json").exists()
 
 
+def test_a_field_without_a_flag_for_its_type_is_refused_before_any_server(llama_server, family, tmp_path):
+    drafts = [{"label": "cache", "spec_type": "ngram-cache", "axes": {"draft_max": [4, 8]}}]
+    result = run_script("sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results",
+                        str(tmp_path / "r.json"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'cache · n_max 4'" in result.stderr and "draft_max has no flag for spec type ngram-cache" in result.stderr
+    assert "Starting server" not in result.stderr and not (tmp_path / "r.json").exists()
+
+
 def test_resume_runs_only_missing_setups_and_refuses_changed_axes(llama_server, family, tmp_path, no_new_servers):
     config = setup_config(family, tmp_path, axes={"draft_max": [1, 2, 4]})
     results = str(tmp_path / "r.json")
