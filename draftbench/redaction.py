@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 
 SECRET_FLAGS = ("--api-key", "--api-key-file", "--ssl-key-file")
 
@@ -18,3 +19,8 @@ def redact(cmd: list[str]) -> list[str]:
 def visible(text: str) -> str:
     """Control characters (terminal escape sequences in a label, say) shown as escapes, not obeyed."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def html_text(value: object) -> str:
+    """HTML-escaped, with control characters (terminal escapes) shown rather than kept."""
+    return html.escape(visible(str(value)))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections import Counter
 from typing import Any
 
 from . import analysis, why
-from .redaction import visible
+from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
 
@@ -67,9 +66,8 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
                  "cliponaxis": False, "hovertext": hovers, "hoverinfo": "text"}
         if color:
             trace["marker"] = {"color": color}
-        if errs and any(e is not None for e in errs):
-            trace["error_y"] = {"type": "data", "symmetric": False,
-                                "array": [e[0] if e else 0 for e in errs], "arrayminus": [e[1] if e else 0 for e in errs]}
+        if errs and any(errs):
+            trace["error_y"] = _error_y(errs)
         return trace
 
     throughput = [bar("baseline", [base[t].mean_tps if t in base else None for t in targets],
@@ -79,7 +77,8 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
     speedup = []
     for cat in cats:
         picks = [best.get((t, cat)) for t in targets]
-        throughput.append(bar("best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft", [p.mean_tps if p else None for p in picks],
+        name = "best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft"
+        throughput.append(bar(name, [p.mean_tps if p else None for p in picks],
                               [f"{p.mean_tps:.1f}" if p else "" for p in picks],
                               [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
                                for t, p in zip(targets, picks)], errs=[_errors(p) for p in picks]))
@@ -92,8 +91,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
                  "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}{_ci_text(p)}" if p else "" for p in picks]}
         errs = [_speedup_errors(p) for p in picks]
         if any(errs):
-            trace["error_y"] = {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
-                                "arrayminus": [e[1] if e else 0 for e in errs]}
+            trace["error_y"] = _error_y(errs)
         speedup.append(trace)
     cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
     z, hover = [], []
@@ -141,6 +139,12 @@ def heatmap_rows(runs: list[RunResult]) -> list[str]:
     return [d for d in labels if d not in free] + [d for d in labels if d in free]
 
 
+def _error_y(errs: list[list[float] | None]) -> dict[str, Any]:
+    """Plotly's asymmetric error bars from [above, below] pairs (None: no bar)."""
+    return {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
+            "arrayminus": [e[1] if e else 0 for e in errs]}
+
+
 def _ci_text(r: RunResult) -> str:
     if not r.speedup_ci95:
         return ""
@@ -184,8 +188,7 @@ def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
             "type": "scatter", "mode": "lines+markers", "name": name,
             "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
             "hovertext": [f"{r.draft}: {analysis.pct(r.speedup)}{_ci_text(r)}" for r in group], "hoverinfo": "text",
-            "error_y": {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
-                        "arrayminus": [e[1] if e else 0 for e in errs]}})
+            "error_y": _error_y(errs)})
     return traces
 
 
@@ -204,11 +207,6 @@ def length_notes(runs: list[RunResult]) -> list[str]:
             text += f"; the cost model predicts n_max {mode} (per run: {', '.join(map(str, predicted))})"
         notes.append(text)
     return notes
-
-
-def _text(value: object) -> str:
-    """HTML-escaped, with control characters (terminal escapes) shown rather than kept."""
-    return html.escape(visible(str(value)))
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -230,13 +228,13 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
             cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
                       _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict,
                       " ".join(b.speculation_flags or []) if (b.speedup or 0) > 1 else ""]
-        rows.append("<tr>" + "".join(f"<td>{_text(c)}</td>" for c in cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
 
 def _excluded_rows(runs: list[RunResult]) -> str:
-    return "\n".join(f"<tr><td>{_text(r.target)}</td><td>{_text(r.draft or 'baseline')}</td>"
-                     f"<td>{_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
+    return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}</td>"
+                     f"<td>{html_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
 
 
 def _meta_rows(meta: dict[str, Any]) -> str:
@@ -246,7 +244,7 @@ def _meta_rows(meta: dict[str, Any]) -> str:
              ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
              ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in settings.items()
                                     if k != "llama_bin"))]
-    return "\n".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in items if v)
+    return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
 
 
 def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
@@ -254,13 +252,13 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
-        title=_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
+        title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
         meta=_meta_rows(meta), recs=_recommendation_rows(runs),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(runs),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
-                      + "".join(f"<li>{_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
+                      + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
         why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
              f'{why.table(runs)}' if data["why"] else ""))

@@ -277,16 +277,14 @@ class Sweep:
             return
         binary = llama_bin.find_llama_server(self.cfg.settings.server.llama_bin)
         flags, _ = llama_bin.probe(binary)
+        if not flags.has_spec_type:
+            return
         problems = []
         for c in self.cfg.candidates:
-            if bad := flags.unknown_types(c.speculation):
-                problems.append(f"drafts: {visible(c.label or '')!r}: spec type {', '.join(bad)} is not known to "
-                                f"{binary} (it knows: {', '.join(sorted(flags.spec_types))})")
-            elif flags.has_spec_type:
-                try:
-                    flags.speculation_args(c.speculation)
-                except UnsupportedSetup as exc:
-                    problems.append(f"drafts: {visible(c.label or '')!r}: {exc}")
+            try:
+                flags.speculation_args(c.speculation)  # unknown types, fields without a flag
+            except UnsupportedSetup as exc:
+                problems.append(f"drafts: {visible(c.label or '')!r}: {exc} ({binary})")
         if problems:
             raise ConfigError(self.cfg.source, list(dict.fromkeys(problems)))
 

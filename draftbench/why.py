@@ -4,12 +4,11 @@ tool, setups whose parts were not measured) are left out, never guessed."""
 
 from __future__ import annotations
 
-import html
 from collections import Counter
 from typing import Any
 
 from . import analysis, costmodel
-from .redaction import visible
+from .redaction import html_text
 from .results import RunResult
 
 GRID = 41
@@ -71,7 +70,7 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
 
 
 def _cell(value: object) -> str:
-    return f"<td>{html.escape(visible(str(value)))}</td>"
+    return f"<td>{html_text(value)}</td>"
 
 
 def table(runs: list[RunResult]) -> str:
