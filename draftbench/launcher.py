@@ -151,14 +151,15 @@ class ServerProcess:
         with open(self.log_path, "wb") as log:
             log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
             log.flush()
-            tie = lifeline.preexec_for_parent(os.getpid())
-            try:
-                self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie)
-            except OSError as exc:
-                raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
-        _LIVE.add(self)
-        if tie is None:
+            tie, kernel_tied = lifeline.preexec_for_parent(os.getpid())
+            with lifeline.signals_held():
+                try:
+                    self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie)
+                except OSError as exc:
+                    raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
+                _LIVE.add(self)
+        if not kernel_tied:
             self.watchdog = lifeline.start_watchdog(self.proc.pid)
         try:
             self._wait_ready(started)
@@ -213,27 +214,29 @@ class ServerProcess:
         if proc is None:
             return
         clean = self.load_time_s is not None and proc.poll() is None
-        try:
-            self.sample_memory()
-        except Exception:
-            pass
-        for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+        try:  # whatever interrupts the polite stop, the group ends by SIGKILL
             try:
-                os.killpg(proc.pid, sig)
-                os.killpg(proc.pid, signal.SIGCONT)  # a stopped (hung) process must run to see SIGTERM
+                self.sample_memory()
+            except Exception:
+                pass
+            for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+                try:
+                    os.killpg(proc.pid, sig)
+                    os.killpg(proc.pid, signal.SIGCONT)  # a stopped (hung) process must run to see SIGTERM
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    proc.wait(timeout=wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
             except (ProcessLookupError, PermissionError):
                 pass
-            try:
-                proc.wait(timeout=wait_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-            except KeyboardInterrupt:
-                continue
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
-        except (ProcessLookupError, PermissionError):
-            pass
         if self.watchdog is not None:
             self.watchdog.kill()
             self.watchdog.wait()

@@ -193,3 +193,32 @@ def test_lock_held_by_a_killed_sweep_is_free_again(tmp_path):
     holder.wait()
     with ResultsLock(str(tmp_path / "r.json")) as lock:
         assert lock.took_over == holder.pid
+
+
+def _blocked_mask(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return next(int(line.split()[1], 16) for line in fh if line.startswith("SigBlk:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_signal_during_server_start_waits_until_the_server_is_registered():
+    """Ctrl-C landing between the child's exec and Popen's return would lose the server's handle: the
+    launcher holds it until the server is registered; the child itself starts with it unblocked."""
+    from draftbench import lifeline
+
+    tie, _ = lifeline.preexec_for_parent(os.getpid())
+    got = []
+    with pytest.raises(KeyboardInterrupt):
+        with lifeline.signals_held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            child = subprocess.Popen(["sleep", "30"], preexec_fn=tie, start_new_session=True)
+            got.append(child)  # reached: the signal waited
+    child = got[0]
+    try:
+        sigint_bit = 1 << (signal.SIGINT - 1)
+        assert _blocked_mask(child.pid) & sigint_bit == 0
+        assert _blocked_mask(os.getpid()) & sigint_bit == 0
+    finally:
+        child.kill()
+        child.wait()
