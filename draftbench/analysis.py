@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import costmodel, stats
 from .results import RunResult
@@ -115,9 +115,10 @@ def explain_run(run: RunResult, base: RunResult | None) -> None:
 
 
 def eligible(r: RunResult) -> bool:
-    """Can this run be recommended? Drafted, no error, speculation not known to be off."""
+    """Can this run be recommended? Drafted, no error, speculation not known to be off, not stopped early
+    by the adaptive search (a tie is never a win)."""
     return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
-            and r.speculation_active is not False)
+            and r.speculation_active is not False and not r.pruned)
 
 
 def _overlap(a: RunResult, b: RunResult) -> bool | None:
@@ -133,10 +134,15 @@ class Recommendation:
     best: RunResult | None
     runner_up: RunResult | None
     within_noise: bool | None
+    tied: list[RunResult] = field(default_factory=list)  # stopped early by the adaptive search as tied with best
+    stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
 
     def sentence(self) -> str:
         if self.baseline is None:
             return f"{self.target}: no baseline measured, so no speedup can be computed"
+        if self.best is None and self.stopped_slower:
+            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
+                    f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding")
         if self.best is None:
             return f"{self.target}: no setup ran with speculation active; nothing to recommend"
         b = self.best
@@ -149,6 +155,8 @@ class Recommendation:
         text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {pct(b.speedup)} vs baseline{ci}"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
+        if self.tied:
+            text += f"; tied with it within the search's resolution: {', '.join(str(r.draft) for r in self.tied)}"
         if self.within_noise and self.runner_up is not None:
             text += (f"; within noise of {self.runner_up.draft} ({pct(self.runner_up.speedup)}): "
                      "rerun with more requests to separate them")
@@ -178,8 +186,60 @@ def recommend(runs: list[RunResult]) -> list[Recommendation]:
         best = ranked[0] if ranked else None
         runner = ranked[1] if len(ranked) > 1 else None
         noise = _overlap(best, runner) if best and runner else None
-        out.append(Recommendation(target, base.get(target), best, runner, noise))
+        tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
+                and r.pruned_vs == best.draft]
+        slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
+        out.append(Recommendation(target, base.get(target), best, runner, noise, tied, slower))
     return out
+
+
+@dataclass(frozen=True)
+class SearchSavings:
+    """What the adaptive search saved: measured requests only (warm-ups and probes are the same either way)."""
+
+    setups: int
+    slower: int
+    tied: int
+    tokens: int
+    full_tokens: int
+    generation_s: float
+    full_generation_s: float
+
+    @property
+    def stopped(self) -> int:
+        return self.slower + self.tied
+
+    @property
+    def fewer(self) -> float:
+        return 1.0 - self.tokens / self.full_tokens if self.full_tokens else 0.0
+
+    def sentence(self) -> str:
+        return (f"{self.stopped} of {self.setups} setups stopped early ({self.slower} slower, {self.tied} tied); "
+                f"{self.fewer:.0%} fewer tokens than the full sweep ({self.tokens:,} generated, about "
+                f"{self.full_tokens:,} for every setup in full; generation {self.generation_s:.0f} s, about "
+                f"{self.full_generation_s:.0f} s in full)")
+
+
+def search_savings(runs: list[RunResult], budget: int) -> SearchSavings | None:
+    """Tokens and generation time of the measured requests, and the same for every run at ``budget``
+    requests (a stopped run's own per-request averages scaled up). None when nothing stopped early."""
+    if not any(r.pruned for r in runs):
+        return None
+    tokens = full = 0
+    seconds = full_s = 0.0
+    setups = 0
+    for r in runs:
+        ok = [q for q in r.requests if not q.get("error")]
+        if not ok:
+            continue
+        setups += r.draft is not None
+        t = sum(q.get("completion_tokens") or 0 for q in ok)
+        g = sum(q.get("total_s") or 0.0 for q in ok)
+        scale = max(1.0, budget / len(ok)) if r.pruned else 1.0
+        tokens, seconds = tokens + t, seconds + g
+        full, full_s = full + round(t * scale), full_s + g * scale
+    return SearchSavings(setups, sum(r.pruned_as == "slower" for r in runs), sum(r.pruned_as == "tied" for r in runs),
+                         tokens, full, seconds, full_s)
 
 
 def excluded(runs: list[RunResult]) -> list[tuple[RunResult, str]]:

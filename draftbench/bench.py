@@ -38,6 +38,7 @@ class BenchConfig:
     ready_timeout_s: float = 600.0
     expect_draft: bool = False
     extra_body: tuple[tuple[str, Any], ...] = ()
+    skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
 
 
 @dataclass
@@ -116,6 +117,15 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     return s
 
 
+def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None) -> BenchSummary:
+    """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
+    results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
+    counts = None
+    if not any(r.draft_n is not None for r in results) and any(b.draft_n for b in blocks):  # vLLM's counters
+        counts = (sum(b.draft_n or 0 for b in blocks), sum(b.draft_n_accepted or 0 for b in blocks))
+    return summarise(blocks[-1].url, blocks[-1].server_kind, results, expect_draft, counts)
+
+
 def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
     """Wait while the server loads (503), then say what it is: 'llamacpp' or 'openai'."""
     deadline = time.monotonic() + ready_timeout_s
@@ -174,18 +184,18 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + "/v1/chat/completions"
-        warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.requests)
+        warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
                             prompt.id, cfg.timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind == "openai" else {}
         results = []
-        for i, prompt in enumerate(schedule(cfg.prompts, cfg.requests, offset=cfg.seed)):
+        for i, prompt in enumerate(schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id,
                             cfg.timeout_s, headers)
             results.append(r)
-            say(f"request {i + 1}/{cfg.requests} [{prompt.id}]: " + describe(r))
+            say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
         spec_counts = None
         if before:
             delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))

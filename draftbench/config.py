@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from . import gguf_header
@@ -39,6 +39,9 @@ class SweepSettings:
     request_timeout_s: float = 300.0
     seed: int = 0
     cost_model: bool = True  # measure the cost model's parts: v(k) per target, a short draft-alone run per draft
+    search: str = "exhaustive"  # or "adaptive": stop a setup once the data say it cannot be the best
+    block: int = 3  # adaptive search: requests between two looks at a setup
+    resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
@@ -81,6 +84,9 @@ class SweepConfig:
             out["axes"] = self.axes
         return out
 
+    def with_search(self, search: str) -> "SweepConfig":
+        return replace(self, settings=replace(self.settings, search=search))
+
     def settings_record(self) -> dict[str, Any]:
         """The ``settings`` object written to results files."""
         out = self.settings.to_dict()
@@ -100,9 +106,12 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
+    "search": (str,), "block": (int,), "resolution": (int, float),
 }
+SEARCHES = ("exhaustive", "adaptive")
 _MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
-            "draft_max": 1, "draft_min": 0, "ready_timeout_s": 1, "request_timeout_s": 1, "temperature": 0}
+            "draft_max": 1, "draft_min": 0, "ready_timeout_s": 1, "request_timeout_s": 1, "temperature": 0,
+            "block": 2}
 
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -301,7 +310,15 @@ def _settings(raw: Any, problems: list[str]) -> SweepSettings:
         if key == "draft_p_min" and not 0 <= value <= 1:
             problems.append(f"settings.draft_p_min: must be between 0 and 1, got {value}")
             continue
-        if key in ("temperature", "draft_p_min", "ready_timeout_s", "request_timeout_s"):
+        if key == "search" and value not in SEARCHES:
+            problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
+                            f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")
+            continue
+        if key == "resolution" and not 0 < value < 1:
+            problems.append(f"settings.resolution: must be a fraction of speedup between 0 and 1 (0.05 is 5%), "
+                            f"got {value}")
+            continue
+        if key in ("temperature", "draft_p_min", "ready_timeout_s", "request_timeout_s", "resolution"):
             value = float(value)
         values[key] = value
     server = ServerOptions(**{k: v for k, v in values.items() if k in _SERVER_KEYS})

@@ -34,6 +34,7 @@ class SweepOutcome:
     accounting: Accounting
     chart_path: str | None = None
     recommendations: list[analysis.Recommendation] = field(default_factory=list)
+    savings: analysis.SearchSavings | None = None
 
     @property
     def failures(self) -> list[RunResult]:
@@ -72,6 +73,8 @@ def summary_lines(outcome: SweepOutcome) -> list[str]:
         lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
         for r in fails:
             lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
+    if outcome.savings is not None:
+        lines.append("Adaptive search: " + outcome.savings.sentence())
     lines.append(outcome.accounting.line())
     lines.append(f"Results saved to {outcome.results_path}")
     if outcome.chart_path:

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from . import llama_bin
 from .config import ModelEntry, SweepConfig
+from .errors import ConfigError, UnsupportedSetup
+from .redaction import visible
 from .speculation import AXES, BASELINE, Candidate, Speculation
 
 
@@ -54,3 +57,23 @@ def request_fields(spec: Speculation) -> dict[str, float | int]:
     """llama-server's per-request speculation settings for a setup's axis fields ('speculative.n_max')."""
     return {f"speculative.{short}": getattr(spec, name) for name, short in AXES.items()
             if getattr(spec, name) is not None}
+
+
+def check_setups(cfg: SweepConfig) -> None:
+    """Before any server starts: every spec type must be one this llama-server build knows, and every
+    setup field must have a flag for its types. (A build without --spec-type fails only the setups
+    that need it, run by run.)"""
+    if cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in cfg.candidates):
+        return
+    binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
+    flags, _ = llama_bin.probe(binary)
+    if not flags.has_spec_type:
+        return
+    problems = []
+    for c in cfg.candidates:
+        try:
+            flags.speculation_args(c.speculation)  # unknown types, fields without a flag
+        except UnsupportedSetup as exc:
+            problems.append(f"drafts: {visible(c.label or '')!r}: {exc} ({binary})")
+    if problems:
+        raise ConfigError(cfg.source, list(dict.fromkeys(problems)))

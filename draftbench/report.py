@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, why
+from . import analysis, search_view, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -107,10 +107,11 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
                 hrow.append(f"{t} + {d}: {r.error or 'no baseline to compare with'}")
             else:
                 acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
+                stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
                 spec = "" if r.speculation_active is not False else " (speculation NOT active)"
                 model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
                 hrow.append(f"{t} + {d}<br>speedup {analysis.pct(r.speedup)}<br>{r.mean_tps:.2f} tok/s"
-                            f"<br>acceptance {acc}{spec}{model}")
+                            f"<br>acceptance {acc}{spec}{model}{stop}")
         z.append(row)
         hover.append(hrow)
     span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
@@ -121,9 +122,12 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
                 "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
                 "colorbar": {"title": {"text": "speedup %"}}}]
     if len(drafts) * len(targets) <= MAX_LABELLED_CELLS:
-        heatmap[0]["text"] = [["" if v is None else analysis.pct(1 + v / 100) for v in row] for row in z]
+        stopped = [[(cell.get((t, d)) is not None and cell[(t, d)].pruned) for t in targets] for d in drafts]
+        heatmap[0]["text"] = [["" if v is None else f"({analysis.pct(1 + v / 100)})" if cut else analysis.pct(1 + v / 100)
+                               for v, cut in zip(row, cuts)] for row, cuts in zip(z, stopped)]
         heatmap[0]["texttemplate"] = "%{text}"
     return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
+            "setups": search_view.chart(runs) if search_view.searched(runs) else [],
             "why": why.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
@@ -225,6 +229,8 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
             mem = _fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
             verdict = "skip speculation" if (b.speedup or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
                                                                         if rec.within_noise else "")
+            if rec.tied:
+                verdict = "; ".join(filter(None, [verdict, "tied with " + ", ".join(str(r.draft) for r in rec.tied)]))
             cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
                       _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict,
                       " ".join(b.speculation_flags or []) if (b.speedup or 0) > 1 else ""]
@@ -256,7 +262,7 @@ def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
         meta=_meta_rows(meta), recs=_recommendation_rows(runs),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
-        n_runs=len(runs),
+        n_runs=len(runs), search=search_view.section(runs, meta),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
                       + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
@@ -299,6 +305,7 @@ th {{ background: #f4f4f4; }}
 <p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
 Accepted length is tokens produced per target pass, the bonus token included.</p>
 {excluded}
+{search}
 {why}
 <h2>Throughput</h2>
 <div id="throughput" class="chart"></div>
@@ -326,6 +333,10 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
     Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
       zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
       margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.setups.length) {{
+    Plotly.newPlot("setups", data.setups, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+      zeroline: true, zerolinewidth: 2}}, xaxis: {{type: "category", automargin: true}}, margin: {{t: 30}}}}, cfg);
   }}
   if (data.why) {{
     Plotly.newPlot("why", data.why.traces, {{title: {{text: data.why.title, font: {{size: 14}}}},

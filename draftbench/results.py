@@ -5,7 +5,9 @@ Version 1 is the original tool's format (no ``schema_version``): a list of resul
 ``acceptance_rate``. Version 2 keeps those fields and adds the ones in ``RunResult``. Version 3
 adds each run's speculation setup, flat (``spec_type``, ``draft_max``, ``draft_min``,
 ``draft_p_min``, ``extra_args`` next to ``draft_path``), and the flags that ran it
-(``speculation_flags``). Runs of older files have no known setup (``speculation`` None).
+(``speculation_flags``). Runs of older files have no known setup (``speculation`` None). Version 4
+adds the adaptive search's fields (``pruned``, ``pruned_as``, ``pruned_vs``, ``pruned_reason``,
+``pruned_interval``, ``in_progress``); older runs read as measured in full.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .costmodel import Parts
 from .errors import ResultsFileError
 from .speculation import Speculation
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MIN_FREE_BYTES = 16 * 2**20
 
 
@@ -64,6 +66,12 @@ class RunResult:
     server_command: list[str] | None = None
     server_version: str | None = None
     log_path: str | None = None
+    pruned: bool = False  # adaptive search stopped it early: its numbers cover n_requests requests
+    pruned_as: str | None = None  # "slower" (than pruned_vs) or "tied" (with it, within the resolution)
+    pruned_vs: str | None = None  # the setup it was compared with ("baseline" for the target alone)
+    pruned_reason: str | None = None
+    pruned_interval: list[float] | None = None  # its ratio to pruned_vs, at the search's confidence
+    in_progress: bool = False  # adaptive search saved it between two blocks; resume continues it
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     log_excerpt: str | None = None
@@ -76,7 +84,7 @@ class RunResult:
 
     @property
     def done(self) -> bool:
-        return self.error is None and self.mean_tps is not None
+        return self.error is None and self.mean_tps is not None and not self.in_progress
 
     @property
     def draft_path(self) -> str | None:

@@ -10,16 +10,16 @@ import sys
 import time
 from typing import Callable
 
-from . import __version__, analysis, backends, gguf_header, launcher, llama_bin, machine, ports, steps
-from .bench import BenchConfig, PerRequestProbe, probe_per_request, run_bench
+from . import __version__, adaptive, analysis, backends, gguf_header, launcher, llama_bin, machine, ports, steps
+from .bench import BenchConfig, BenchSummary, PerRequestProbe, merge, probe_per_request, run_bench
 from .config import SweepConfig
-from .errors import (ConfigError, DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError,
-                     UnsupportedSetup)
+from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from .lock import ResultsLock
 from .outcome import Accounting, SweepOutcome, run_lines, summary_lines
-from .plan import Cell, build_plan, request_fields, session_key, shareable
+from .plan import Cell, build_plan, check_setups, request_fields, session_key, shareable
 from .redaction import redact, visible
 from .results import RunResult, check_writable, load_results, save_results
+from .stream import RequestResult
 
 __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 
@@ -66,6 +66,7 @@ class Sweep:
         self.held: tuple[tuple, launcher.ServerProcess] | None = None  # a server kept for the next setups
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
+        self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -214,7 +215,8 @@ class Sweep:
             self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.get('error', 'no speed measured')}")
         return self.draft_alone[path].get("decode_tps")
 
-    def _measure(self, cell: Cell) -> RunResult:
+    def _measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
+        """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
         s = self.cfg.settings
         run = self._new_run(cell)
         started = time.monotonic()
@@ -222,16 +224,8 @@ class Sweep:
         try:
             run.draft_alone_tps = self._draft_alone_tps(cell)
             server = self._server_for(cell, run)
-            shared = self.held is not None and self.held[1] is server
             drafted_before = steps.last_draft_stats(steps.read_log(server.log_path))
-            t0 = time.monotonic()
-            summary = run_bench(BenchConfig(
-                url=server.url, requests=s.requests * s.runs, max_tokens=s.max_tokens,
-                temperature=s.temperature, warmup=s.warmup, seed=s.seed, timeout_s=s.request_timeout_s,
-                ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cell.candidate.is_baseline,
-                api_key=self.api_key,
-                extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ()))
-            self.acct.generation_s += time.monotonic() - t0
+            summary = self._measure_blocks(cell, run, server, earlier)
             run.draft_ms_per_pass = steps.drafting_ms_per_pass(
                 drafted_before, steps.last_draft_stats(steps.read_log(server.log_path)))
             if cell.candidate.is_baseline and self._measures_parts() and server.alive():
@@ -242,7 +236,6 @@ class Sweep:
             server.sample_memory()
             died = not server.alive()
             run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
-            self._fill(run, summary)
             if died:
                 code = server.proc.returncode if server.proc else None
                 cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -264,29 +257,47 @@ class Sweep:
         run.wall_time_s = time.monotonic() - started
         return run
 
+    def _measure_blocks(self, cell: Cell, run: RunResult, server: launcher.ServerProcess,
+                        earlier: RunResult | None) -> BenchSummary:
+        """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
+        (adaptive): saved between blocks, stopped when the look says so."""
+        s = self.cfg.settings
+        shared = self.held is not None and self.held[1] is server
+        kept = [RequestResult(**q) for q in earlier.requests] if earlier else []
+        total = s.requests * s.runs
+        looking = self.search is not None and not cell.candidate.is_baseline
+        sizes = self.search.sizes(len(kept)) if looking and self.search else [total - len(kept)]
+        blocks: list[BenchSummary] = []
+        for i, size in enumerate(sizes):
+            t0 = time.monotonic()
+            blocks.append(run_bench(BenchConfig(
+                url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks),
+                max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
+                timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
+                expect_draft=not cell.candidate.is_baseline, api_key=self.api_key,
+                extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ())))
+            self.acct.generation_s += time.monotonic() - t0
+            summary = merge(blocks, not cell.candidate.is_baseline, kept)
+            self._fill(run, summary)
+            if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed == summary.n_requests:
+                break
+            self._compare_with_baseline(run)
+            decision = self.search.look(run, self.runs) if self.search else None
+            if decision is not None and decision.pruned:
+                adaptive.stop_run(run, decision)
+                self.echo(f"  Stopped after {summary.n_requests} of {total} requests: {decision.reason()}")
+                break
+            self.echo(f"  {summary.n_requests}/{total} requests: " + (decision.reason() if decision else "measuring"))
+            run.in_progress = True
+            self.runs[cell.key] = run
+            self._save()
+            run.in_progress = False
+        return summary
+
     def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
         if self.cfg.backend == "vllm":
             return backends.launch_vllm(spec)
         return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
-
-    def _check_setups(self) -> None:
-        """Before any server starts: every spec type must be one this llama-server build knows, and every
-        setup field must have a flag for its types. (A build without --spec-type fails only the setups
-        that need it, run by run.)"""
-        if self.cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in self.cfg.candidates):
-            return
-        binary = llama_bin.find_llama_server(self.cfg.settings.server.llama_bin)
-        flags, _ = llama_bin.probe(binary)
-        if not flags.has_spec_type:
-            return
-        problems = []
-        for c in self.cfg.candidates:
-            try:
-                flags.speculation_args(c.speculation)  # unknown types, fields without a flag
-            except UnsupportedSetup as exc:
-                problems.append(f"drafts: {visible(c.label or '')!r}: {exc} ({binary})")
-        if problems:
-            raise ConfigError(self.cfg.source, list(dict.fromkeys(problems)))
 
     def _fill(self, run: RunResult, summary) -> None:
         for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
@@ -332,7 +343,7 @@ class Sweep:
     def _run(self) -> SweepOutcome:
         started = time.monotonic()
         self._load_previous()
-        self._check_setups()
+        check_setups(self.cfg)
         o = self.cfg.settings.server
         if o.port:
             ports.ensure_free(o.host, o.port)  # before any server starts
@@ -343,20 +354,25 @@ class Sweep:
         what = "drafts" if plain else "speculation setups"
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
+        if self.search is not None:
+            self.echo(self.search.describe())
         try:
-            for cell in self.plan:
-                title = f"[{cell.index}/{n}] {visible(cell.title)}"
+            cells = self.search.order(self.plan, self.runs) if self.search else iter(self.plan)
+            for position, cell in enumerate(cells, 1):
+                title = f"[{position}/{n}] {visible(cell.title)}"
                 previous = self.runs.get(cell.key)
-                if previous is not None and previous.done:
-                    self.echo(f"\n{title}: done earlier, skipped")
+                unfinished = previous is not None and (previous.in_progress or (previous.pruned and not self.search))
+                if previous is not None and previous.done and not unfinished:
+                    self.echo(f"\n{title}: done earlier, skipped" + (" (stopped early)" if previous.pruned else ""))
                     continue
-                self.echo(f"\n{title}")
+                self.echo(f"\n{title}" + (f": continuing after {previous.n_requests} requests measured earlier"
+                                           if unfinished and previous else ""))
                 reason = self._skip_reason(cell)
                 if reason:
                     run = self._new_run(cell, reason)
                     self.echo(f"  {reason}")
                 else:
-                    run = self._measure(cell)
+                    run = self._measure(cell, previous if unfinished else None)
                     self._compare_with_baseline(run)
                     for line in run_lines(run):
                         self.echo(line)
@@ -375,5 +391,7 @@ class Sweep:
             self._release()
         self.acct.wall_s = time.monotonic() - started
         runs = list(self.runs.values())
-        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs))
+        budget = self.cfg.settings.requests * self.cfg.settings.runs
+        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs),
+                            savings=analysis.search_savings(runs, budget))
 

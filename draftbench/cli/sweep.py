@@ -27,6 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--chart", help="HTML report (default: the results path with .html)")
     ap.add_argument("--chart-only", action="store_true", help="only re-render the report from --results")
     ap.add_argument("--fresh", action="store_true", help="ignore existing results and start over")
+    ap.add_argument("--adaptive", action="store_true",
+                    help="adaptive search: stop measuring a setup once it is clearly slower than the best so far or "
+                         "tied with it (the config's \"search\": \"adaptive\"; default: every setup in full)")
     ap.add_argument("--format", choices=("md", "csv"), help="also print a Markdown or CSV table on stdout")
     return ap
 
@@ -51,8 +54,11 @@ def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
     return 0
 
 
-def run_one(config_path: str, results: str | None, chart: str | None, fresh: bool, fmt: str | None) -> SweepOutcome:
+def run_one(config_path: str, results: str | None, chart: str | None, fresh: bool, fmt: str | None,
+            adaptive: bool = False) -> SweepOutcome:
     cfg = load_config(config_path)
+    if adaptive:
+        cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
     try:
         outcome = sweep.run()
@@ -70,7 +76,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     return outcome
 
 
-def config_dir(folder: str, fmt: str | None, fresh: bool) -> int:
+def config_dir(folder: str, fmt: str | None, fresh: bool, adaptive: bool = False) -> int:
     if not os.path.isdir(folder):
         raise DraftbenchError(f"--config-dir {folder}: not a folder")
     paths = sorted(p for p in glob.glob(os.path.join(folder, "*.json"))
@@ -81,7 +87,7 @@ def config_dir(folder: str, fmt: str | None, fresh: bool) -> int:
     for path in paths:
         print(f"\n##### {path}", file=sys.stderr)
         try:
-            outcome = run_one(path, None, None, fresh, fmt)
+            outcome = run_one(path, None, None, fresh, fmt, adaptive)
             status = "ok" if not outcome.failures else f"{len(outcome.failures)} failed run(s)"
             summary.append((path, status, f"{outcome.results_path}, {outcome.chart_path}"))
         except Interrupted:
@@ -109,13 +115,13 @@ def main(argv: list[str] | None = None) -> int:
             return chart_only(args.results, args.chart, args.format)
         install_sigterm_handler()
         if args.config_dir:
-            return config_dir(args.config_dir, args.format, args.fresh)
+            return config_dir(args.config_dir, args.format, args.fresh, args.adaptive)
         config = args.config
         if args.demo:
             from ..demo import ensure_demo
 
             config = ensure_demo()
-        outcome = run_one(config, args.results, args.chart, args.fresh, args.format)
+        outcome = run_one(config, args.results, args.chart, args.fresh, args.format, args.adaptive)
         return 1 if outcome.failures else 0
 
     return run_main(body)

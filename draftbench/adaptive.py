@@ -1,0 +1,125 @@
+"""Adaptive search inside a sweep: which setup of a target to measure next, and whether a candidate
+stops after a block (the rule itself is in :mod:`search`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Iterator, Mapping
+
+from . import costmodel, search
+from .analysis import verify_costs
+from .config import SweepSettings
+from .plan import Cell
+from .results import RunResult
+
+
+def rates(run: RunResult) -> list[float | None]:
+    """Decode tok/s per request in schedule order; None where a request failed."""
+    return [None if q.get("error") else q.get("decode_tps") for q in run.requests]
+
+
+def finished_candidate(run: RunResult) -> bool:
+    """Measured in full, not stopped, and speculation ran: fit to be the reference of later looks."""
+    return (run.draft is not None and run.done and not run.pruned and run.speculation_active is not False)
+
+
+def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult]) -> float | None:
+    """A setup's speedup predicted from a measured sibling (same target, draft and types, another draft
+    length) through the cost model: the sibling's measured speedup times the model's ratio between the
+    two lengths. None without such a sibling, without the cost model's parts, or without a length."""
+    spec = cell.candidate.speculation
+    base = runs.get((cell.target.label, None))
+    costs = verify_costs(base)
+    if spec.draft_max is None or not costs:
+        return None
+    best = None
+    for run in runs.values():
+        s = run.speculation
+        if (run.target != cell.target.label or s is None or run.parts is None or not run.speedup
+                or s.draft_max is None or replace(s, draft_max=None) != replace(spec, draft_max=None)):
+            continue
+        if best is None or (run.n_requests or 0) > (best.n_requests or 0):
+            best = run
+    if best is None or best.parts is None or best.speculation is None or best.speedup is None:
+        return None
+    a, c = best.parts.acceptance_per_token, best.parts.draft_cost_ratio
+    model_here = costmodel.speedup(a, spec.draft_max, c, costs)
+    model_there = costmodel.speedup(a, best.speculation.draft_max or 1, c, costs)
+    return best.speedup * model_here / model_there if model_there > 0 else None
+
+
+class Search:
+    """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block."""
+
+    def __init__(self, settings: SweepSettings):
+        self.total = settings.requests * settings.runs
+        self.block = settings.block
+        self.resolution = settings.resolution
+
+    def describe(self) -> str:
+        n = search.looks(self.total, self.block)
+        if n == 0:
+            return (f"Adaptive search: cannot stop early with {self.total} requests per setup in blocks of "
+                    f"{self.block}: raise requests (or lower block) to measure less")
+        first, rest = search.alpha_at(1, self.total, self.block), search.alpha_at(2, self.total, self.block)
+        spent = f"{first:.3g}" + (f" at the first, {rest:.3g} at each later one" if n > 1 else "")
+        return (f"Adaptive search: a setup can stop after every {self.block} of its {self.total} requests ({n} looks; "
+                f"one-sided error per look {spent}: at most {search.ALPHA:.0%} in all); ties within "
+                f"{self.resolution:.0%}")
+
+    def sizes(self, done: int) -> list[int]:
+        """The blocks still to measure for a candidate that has ``done`` requests."""
+        return search.block_sizes(self.total - done, self.block) if done < self.total else []
+
+    def order(self, cells: list[Cell], runs: Mapping[tuple, RunResult]) -> Iterator[Cell]:
+        """Baselines first, then each target's setups, likely winners first: predicted to beat the current
+        leader (descending), then not yet predictable (configured order), then the rest (descending).
+        Lazy: each choice sees the runs measured so far."""
+        for target in dict.fromkeys(c.target.label for c in cells):
+            mine = [c for c in cells if c.target.label == target]
+            yield from (c for c in mine if c.candidate.is_baseline)
+            left = [c for c in mine if not c.candidate.is_baseline]
+            while left:
+                pick = self._next(left, runs)
+                left.remove(pick)
+                yield pick
+
+    def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
+        target = left[0].target.label
+        base = runs.get((target, None))
+        leader_speed = 1.0
+        if base is not None and base.done:
+            finished = {r.draft: rates(r) for r in runs.values() if r.target == target and finished_candidate(r)}
+            leader = search.leader(finished, rates(base))
+            if leader != "baseline":
+                leader_speed = search.geo_speedup(finished[leader], rates(base)) or 1.0
+        predicted = {c.index: predicted_speedup(c, runs) for c in left}
+
+        def rank(item: tuple[int, Cell]) -> tuple[int, float, int]:
+            position, cell = item
+            p = predicted[cell.index]
+            if p is None:
+                return (1, 0.0, position)
+            return (0 if p > leader_speed else 2, -p, position)
+
+        return min(enumerate(left), key=rank)[1]
+
+    def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> search.Decision | None:
+        """The decision after a block of ``run`` (its target's baseline must be done)."""
+        base = runs[(run.target, None)]
+        finished = {r.draft: rates(r) for r in runs.values()
+                    if r.target == run.target and r.draft != run.draft and finished_candidate(r)}
+        label = search.leader(finished, rates(base))
+        reference = rates(base) if label == "baseline" else finished[label]
+        look = -(-len(run.requests) // self.block)
+        return search.decide(rates(run), reference, label, search.alpha_at(look, self.total, self.block),
+                             self.resolution)
+
+
+def stop_run(run: RunResult, decision: search.Decision) -> None:
+    """Record an early stop on the run: it is saved like any run, marked pruned, with why."""
+    run.pruned = True
+    run.pruned_as = decision.stop
+    run.pruned_vs = decision.reference
+    run.pruned_reason = decision.reason()
+    run.pruned_interval = [decision.interval[0], decision.interval[1]]
