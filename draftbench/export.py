@@ -10,7 +10,7 @@ from .results import RunResult
 
 CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p_min", "mean_tps", "median_tps",
               "stdev_tps", "speedup", "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
-              "speculation_active", "output_match", "peak_rss_mb", "error")
+              "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 
 def _cell(text: object) -> str:
@@ -34,12 +34,16 @@ def to_markdown(meta: dict, runs: list[RunResult]) -> str:
             out.append(f"| {_cell(rec.target)} | {base} | none | | | |")
         else:
             note = " (within noise)" if rec.within_noise else ""
+            if rec.tied:
+                note += " (tied with " + ", ".join(str(r.draft) for r in rec.tied) + ")"
             out.append(f"| {_cell(rec.target)} | {base} | {_cell(b.draft)}{note} | {b.mean_tps:.2f} | "
                        f"{analysis.pct(b.speedup)} | {_n(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",
             "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
     for r in runs:
         note = r.error or ("speculation not active" if r.draft and r.speculation_active is False else "")
+        if r.pruned:
+            note = f"stopped early after {r.n_requests} requests: {r.pruned_reason}"
         out.append(f"| {_cell(r.target)} | {_cell(r.draft or 'baseline')} | {_n(r.mean_tps, '.2f')} | "
                    f"{analysis.pct(r.speedup) if r.draft else ''} | {_n(r.acceptance_rate, '.0%')} | "
                    f"{_n(r.mean_ttft, '.3f')} | {_cell(note)} |")

@@ -55,6 +55,8 @@ def run_lines(run: RunResult) -> list[str]:
             text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
         else:
             text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+    if run.pruned:
+        text += f" [stopped after {run.n_requests} requests]"
     lines = [text]
     if run.parts:
         p = run.parts

@@ -154,3 +154,19 @@ def test_plan_groups_setups_that_differ_only_in_axis_values(family):
     assert keys[9] == keys[10] == keys[1]  # C (n_max 4, p_min axis) differs from A only in axis values
     assert shareable(plan) == {keys[1], keys[5]}
     assert request_fields(plan[4].candidate.speculation) == {"speculative.n_max": 2, "speculative.p_min": 0.7}
+
+
+def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):
+    data = good(family)
+    data["settings"].update(search="adaptiv", block=1, resolution=1.5)
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, "cfg.json")
+    text = "\n".join(info.value.problems)
+    for needle in ('settings.search: must be "exhaustive"', "settings.block: must be at least 2, got 1",
+                   "settings.resolution: must be a fraction of speedup between 0 and 1"):
+        assert needle in text, needle
+    data["settings"].update(search="adaptive", block=4, resolution=0.1)
+    cfg = parse_config(data)
+    assert (cfg.settings.search, cfg.settings.block, cfg.settings.resolution) == ("adaptive", 4, 0.1)
+    assert "search" not in cfg.comparable() and "block" not in cfg.comparable()  # measured numbers stay comparable
+    assert parse_config(good(family)).with_search("adaptive").settings.search == "adaptive"

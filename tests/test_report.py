@@ -208,3 +208,56 @@ def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, ne
     assert not chart.exists()
     if content is not None:
         assert path.read_text() == content
+
+
+def _searched() -> list[RunResult]:
+    def run(draft, tps, **kw):
+        r = RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, ci95_tps=[tps - 1, tps + 1],
+                      **kw)
+        n = kw.get("n_requests") or 12
+        r.requests = [{"prompt_id": f"p{i}", "decode_tps": tps, "completion_tokens": 100, "total_s": 1.0}
+                      for i in range(n)]
+        r.n_requests = n
+        return r
+
+    return [run(None, 10.0), run("best", 15.0), run("rival", 14.0),
+            run("close", 15.2, n_requests=6, pruned=True, pruned_as="tied", pruned_vs="best",
+                pruned_reason="tied with best: 1.01x of best (95.0% interval 0.97x .. 1.04x, 6 paired requests)"),
+            run("slow", 6.0, n_requests=3, pruned=True, pruned_as="slower", pruned_vs="best",
+                pruned_reason="clearly slower than best: 0.40x of best (95.0% interval 0.30x .. 0.52x, 3 paired requests)")]
+
+
+def test_stopped_setups_are_never_recommended_and_ties_are_named():
+    runs = _searched()
+    rec = analysis.recommend(runs)[0]
+    assert rec.best.draft == "best"  # "close" has a higher mean but was stopped as tied: a tie is not a win
+    assert [r.draft for r in rec.tied] == ["close"] and rec.stopped_slower == 1
+    assert "tied with it within the search's resolution: close" in rec.sentence()
+    s = analysis.search_savings(runs, 12)
+    assert (s.setups, s.slower, s.tied, s.stopped) == (4, 1, 1, 2)
+    assert s.tokens == 100 * (12 + 12 + 12 + 6 + 3) and s.full_tokens == 100 * 12 * 5
+    assert s.fewer == pytest.approx(1 - 45 / 60)
+    assert s.sentence().startswith("2 of 4 setups stopped early (1 slower, 1 tied); 25% fewer tokens")
+    assert analysis.search_savings(hand_made(), 12) is None
+
+
+def test_all_setups_stopped_as_slower_means_skip_speculation():
+    runs = [r for r in _searched() if r.draft in (None, "slow")]
+    rec = analysis.recommend(runs)[0]
+    assert rec.best is None and "1 stopped early as clearly slower; skip speculative decoding" in rec.sentence()
+
+
+def test_the_report_greys_and_hatches_stopped_setups_with_their_intervals():
+    runs = _searched()
+    data = report.chart_data(runs)
+    full, stopped = data["setups"]
+    assert full["name"] == "measured in full" and full["x"] == ["best", "rival"]
+    assert stopped["name"] == "stopped early" and stopped["x"] == ["close", "slow"]
+    assert stopped["marker"]["pattern"]["shape"] == "/" and stopped["marker"]["color"] != full["marker"]["color"]
+    assert "stopped early: clearly slower than best" in stopped["hovertext"][1]
+    html = report.render({"settings": {"requests": 12, "runs": 1}}, runs)
+    assert "2 of 4 setups stopped early (1 slower, 1 tied); 25% fewer tokens than the full sweep" in html
+    assert '<table id="stopped">' in html and "tied with best: 1.01x of best" in html
+    texts = [t for row in data["heatmap"][0]["text"] for t in row]
+    assert "(-40%)" in texts and "+50%" in texts
+    assert "setups" not in report.render({}, hand_made()).split('id="draftbench-data"')[0]
