@@ -28,14 +28,15 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult]) -> float | No
     length) through the cost model: the sibling's measured speedup times the model's ratio between the
     two lengths. None without such a sibling, without the cost model's parts, or without a length."""
     spec = cell.candidate.speculation
-    base = runs.get((cell.target.label, None))
+    base = runs.get(cell.baseline_key)
     costs = verify_costs(base)
     if spec.draft_max is None or not costs:
         return None
     best = None
     for run in runs.values():
         s = run.speculation
-        if (run.target != cell.target.label or s is None or run.parts is None or not run.speedup
+        if (run.target != cell.target.label or run.concurrency != cell.level or s is None or run.parts is None
+                or not run.speedup
                 or s.draft_max is None or replace(s, draft_max=None) != replace(spec, draft_max=None)):
             continue
         if best is None or (run.n_requests or 0) > (best.n_requests or 0):
@@ -72,11 +73,11 @@ class Search:
         return search.block_sizes(self.total - done, self.block) if done < self.total else []
 
     def order(self, cells: list[Cell], runs: Mapping[tuple, RunResult]) -> Iterator[Cell]:
-        """Baselines first, then each target's setups, likely winners first: predicted to beat the current
-        leader (descending), then not yet predictable (configured order), then the rest (descending).
-        Lazy: each choice sees the runs measured so far."""
-        for target in dict.fromkeys(c.target.label for c in cells):
-            mine = [c for c in cells if c.target.label == target]
+        """Per target and level: the baseline first, then its setups, likely winners first: predicted to beat
+        the current leader (descending), then not yet predictable (configured order), then the rest
+        (descending). Lazy: each choice sees the runs measured so far."""
+        for group in dict.fromkeys((c.target.label, c.level) for c in cells):
+            mine = [c for c in cells if (c.target.label, c.level) == group]
             yield from (c for c in mine if c.candidate.is_baseline)
             left = [c for c in mine if not c.candidate.is_baseline]
             while left:
@@ -85,11 +86,12 @@ class Search:
                 yield pick
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
-        target = left[0].target.label
-        base = runs.get((target, None))
+        target, level = left[0].target.label, left[0].level
+        base = runs.get(left[0].baseline_key)
         leader_speed = 1.0
         if base is not None and base.done:
-            finished = {r.draft: rates(r) for r in runs.values() if r.target == target and finished_candidate(r)}
+            finished = {r.draft: rates(r) for r in runs.values()
+                        if r.target == target and r.concurrency == level and finished_candidate(r)}
             leader = search.leader(finished, rates(base))
             if leader != "baseline":
                 leader_speed = search.geo_speedup(finished[leader], rates(base)) or 1.0
@@ -106,9 +108,9 @@ class Search:
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> search.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
-        base = runs[(run.target, None)]
-        finished = {r.draft: rates(r) for r in runs.values()
-                    if r.target == run.target and r.draft != run.draft and finished_candidate(r)}
+        base = runs[(run.target, None, run.concurrency)]
+        finished = {r.draft: rates(r) for r in runs.values() if r.target == run.target and
+                    r.concurrency == run.concurrency and r.draft != run.draft and finished_candidate(r)}
         label = search.leader(finished, rates(base))
         reference = rates(base) if label == "baseline" else finished[label]
         look = -(-len(run.requests) // self.block)

@@ -55,17 +55,40 @@ def size_sort_key(category: str) -> tuple[int, float, str]:
     return (3 if category == NO_DRAFT_MODEL else 2, 0.0, category)
 
 
+def levels(runs: list[RunResult]) -> list[int]:
+    """The concurrency levels measured, lowest first."""
+    return sorted({r.concurrency for r in runs}) or [1]
+
+
+def at_level(runs: list[RunResult], level: int | None = None) -> list[RunResult]:
+    """The runs of one concurrency level (default: the lowest): the single-level views of the report."""
+    level = levels(runs)[0] if level is None else level
+    return [r for r in runs if r.concurrency == level]
+
+
 def baselines(runs: list[RunResult]) -> dict[str, RunResult]:
+    """Target -> its baseline, for the runs of one level."""
     return {r.target: r for r in runs if r.draft is None and r.error is None and r.mean_tps}
 
 
 def fill_speedups(runs: list[RunResult]) -> None:
-    """Set ``speedup`` (ratio to the target's baseline) where it is missing, e.g. in published files."""
-    base = baselines(runs)
-    for r in runs:
-        b = base.get(r.target)
-        if r.speedup is None and r.draft is not None and b is not None and r.mean_tps and r.error is None:
-            r.speedup = r.mean_tps / b.mean_tps
+    """Set ``speedup`` and ``aggregate_speedup`` (ratios to the baseline of the same target and level) where
+    missing, e.g. in published files."""
+    for level in levels(runs):
+        base = baselines(at_level(runs, level))
+        for r in at_level(runs, level):
+            b = base.get(r.target)
+            if r.draft is None or b is None or r.error is not None:
+                continue
+            if r.speedup is None and r.mean_tps and b.mean_tps:
+                r.speedup = r.mean_tps / b.mean_tps
+            if r.aggregate_speedup is None and r.aggregate_tps and b.aggregate_tps:
+                r.aggregate_speedup = r.aggregate_tps / b.aggregate_tps
+
+
+def gain(r: RunResult) -> float | None:
+    """What a setup is ranked by: decode speedup for one stream; aggregate throughput speedup for several."""
+    return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
 
 
 def _tps_spread(run: RunResult) -> stats.Spread | None:
@@ -76,6 +99,8 @@ def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None
     """Speedup (with its interval) over the same target's baseline; at temperature 0 also the share
     of requests whose text matches the baseline's."""
     run.speedup = run.mean_tps / base.mean_tps
+    if run.aggregate_tps and base.aggregate_tps:
+        run.aggregate_speedup = run.aggregate_tps / base.aggregate_tps
     mine, theirs = _tps_spread(run), _tps_spread(base)
     if mine and theirs:
         interval = stats.ratio_interval(mine, theirs)
@@ -136,8 +161,11 @@ class Recommendation:
     within_noise: bool | None
     tied: list[RunResult] = field(default_factory=list)  # stopped early by the adaptive search as tied with best
     stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
+    level: int = 1
 
     def sentence(self) -> str:
+        if self.level > 1:
+            return self._level_sentence()
         if self.baseline is None:
             return f"{self.target}: no baseline measured, so no speedup can be computed"
         if self.best is None and self.stopped_slower:
@@ -168,6 +196,40 @@ class Recommendation:
         return text
 
 
+    def _level_sentence(self) -> str:
+        where = f"{self.target} @ {self.level} streams"
+        if self.baseline is None:
+            return f"{where}: no baseline at this level, so no speedup"
+        agg = f"{self.baseline.aggregate_tps:.1f}" if self.baseline.aggregate_tps else "?"
+        b = self.best
+        if b is None or (gain(b) or 0) <= 1.0:
+            best = f"; best was {b.draft} at {pct(gain(b))}" if b is not None else ""
+            return f"{where}: no setup beats the baseline ({agg} tok/s aggregate){best}: no draft"
+        return (f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
+                f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
+                + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else ""))
+
+    def short(self) -> str:
+        """'1-layer +48%' or 'no draft': for the line across levels."""
+        b = self.best
+        if b is None or (gain(b) or 0) <= 1.0:
+            return "no draft"
+        return f"{b.draft} {pct(gain(b))}"
+
+
+def by_level(recs: list["Recommendation"]) -> list[str]:
+    """One line per target measured at several levels, when the best differs between them:
+    '1 stream: 1-layer +48%; 4 streams: no draft'."""
+    out = []
+    for target in dict.fromkeys(r.target for r in recs):
+        mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level)
+        picks = {r.best.draft if r.best and (gain(r.best) or 0) > 1 else None for r in mine}
+        if len(mine) > 1 and len(picks) > 1:
+            out.append(f"{target}: " + "; ".join(f"{r.level} stream{'s' if r.level > 1 else ''}: {r.short()}"
+                                                 for r in mine))
+    return out
+
+
 def pct(ratio: float | None) -> str:
     """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
     if ratio is None:
@@ -177,20 +239,26 @@ def pct(ratio: float | None) -> str:
 
 
 def recommend(runs: list[RunResult]) -> list[Recommendation]:
+    """Per target and concurrency level: the best eligible setup, the runner-up, ties."""
     fill_speedups(runs)
-    base = baselines(runs)
     out = []
     for target in dict.fromkeys(r.target for r in runs):
-        ranked = sorted((r for r in runs if r.target == target and eligible(r)),
-                        key=lambda r: r.speedup or 0.0, reverse=True)
-        best = ranked[0] if ranked else None
-        runner = ranked[1] if len(ranked) > 1 else None
-        noise = _overlap(best, runner) if best and runner else None
-        tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
-                and r.pruned_vs == best.draft]
-        slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-        out.append(Recommendation(target, base.get(target), best, runner, noise, tied, slower))
+        for level in levels([r for r in runs if r.target == target]):
+            out.append(_recommend(target, at_level(runs, level), level))
     return out
+
+
+def _recommend(target: str, runs: list[RunResult], level: int) -> Recommendation:
+    base = baselines(runs)
+    ranked = sorted((r for r in runs if r.target == target and eligible(r)),
+                    key=lambda r: gain(r) or 0.0, reverse=True)
+    best = ranked[0] if ranked else None
+    runner = ranked[1] if len(ranked) > 1 else None
+    noise = _overlap(best, runner) if best and runner else None
+    tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
+            and r.pruned_vs == best.draft]
+    slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
+    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level)
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,13 @@ def vllm_speculation_args(spec: Speculation) -> list[str]:
 
 
 def vllm_command(spec: ServerSpec, port: int) -> list[str]:
+    """``vllm serve``; with concurrency levels, as many sequences at once as the largest level (unless the
+    config's ``extra_args`` set ``--max-num-seqs`` themselves)."""
+    extra = list(spec.options.extra_args)
+    seqs = [] if spec.parallel <= 1 or any(a.startswith("--max-num-seqs") for a in extra) else \
+        ["--max-num-seqs", str(spec.parallel)]
     return (["vllm", "serve", spec.target, "--host", spec.options.host, "--port", str(port)]
-            + vllm_speculation_args(spec.speculation) + list(spec.options.extra_args))
+            + vllm_speculation_args(spec.speculation) + seqs + extra)
 
 
 def launch_vllm(spec: ServerSpec) -> launcher.ServerProcess:

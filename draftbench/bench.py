@@ -10,6 +10,7 @@ import requests
 
 from . import backends, stats
 from .errors import ServerUnreachable
+from .loop import ThreadExecutor, closed_loop
 from .prompts import BUILTIN, Prompt, schedule
 from .stream import RequestResult, stream_chat
 
@@ -39,6 +40,7 @@ class BenchConfig:
     expect_draft: bool = False
     extra_body: tuple[tuple[str, Any], ...] = ()
     skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
+    concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
 
 
 @dataclass
@@ -56,7 +58,12 @@ class BenchSummary:
     mean_client_tps: float | None = None
     mean_ttft: float | None = None
     median_ttft: float | None = None
+    p95_ttft_s: float | None = None
     mean_total_time: float | None = None
+    concurrency: int = 1
+    aggregate_tps: float | None = None  # completion tokens of all requests over the loop's wall time
+    loop_wall_s: float = 0.0  # first send to last end (summed over blocks)
+    max_in_flight: int = 0
     generation_time_s: float = 0.0
     draft_n: int | None = None
     draft_n_accepted: int | None = None
@@ -75,9 +82,13 @@ class BenchSummary:
 
 
 def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
-              spec_counts: tuple[int, int] | None = None) -> BenchSummary:
+              spec_counts: tuple[int, int] | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
+              max_in_flight: int = 0) -> BenchSummary:
     ok = [r for r in results if r.ok]
-    s = BenchSummary(url, kind, len(results), len(results) - len(ok), requests=results)
+    s = BenchSummary(url, kind, len(results), len(results) - len(ok), requests=results, concurrency=concurrency,
+                     loop_wall_s=loop_wall_s, max_in_flight=max_in_flight)
+    tokens = sum(r.completion_tokens or 0 for r in ok)
+    s.aggregate_tps = tokens / loop_wall_s if loop_wall_s > 0 and tokens else None
     s.generation_time_s = sum(r.total_s or 0.0 for r in results)
     tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
     if tps:
@@ -92,6 +103,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     ttft = stats.spread([r.ttft_s for r in ok if r.ttft_s is not None])
     if ttft:
         s.mean_ttft, s.median_ttft = ttft.mean, ttft.median
+        s.p95_ttft_s = stats.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 95)
     total = stats.spread([r.total_s for r in ok if r.total_s is not None])
     s.mean_total_time = total.mean if total else None
     drafted = [r for r in ok if r.draft_n is not None]
@@ -117,13 +129,17 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     return s
 
 
-def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None) -> BenchSummary:
+def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None,
+          earlier_wall_s: float = 0.0) -> BenchSummary:
     """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
     results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
     counts = None
     if not any(r.draft_n is not None for r in results) and any(b.draft_n for b in blocks):  # vLLM's counters
         counts = (sum(b.draft_n or 0 for b in blocks), sum(b.draft_n_accepted or 0 for b in blocks))
-    return summarise(blocks[-1].url, blocks[-1].server_kind, results, expect_draft, counts)
+    last = blocks[-1]
+    return summarise(last.url, last.server_kind, results, expect_draft, counts,
+                     earlier_wall_s + sum(b.loop_wall_s for b in blocks), last.concurrency,
+                     max(b.max_in_flight for b in blocks))
 
 
 def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
@@ -190,18 +206,23 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                             prompt.id, cfg.timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind == "openai" else {}
-        results = []
-        for i, prompt in enumerate(schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]):
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id,
-                            cfg.timeout_s, headers)
-            results.append(r)
+        planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
+
+        def send(i: int) -> RequestResult:
+            prompt = planned[i]
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
+                            headers)
             say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
+            return r
+
+        loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
         spec_counts = None
         if before:
             delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))
             if delta.get("draft_tokens"):
                 spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
-    return summarise(url, kind, results, cfg.expect_draft, spec_counts)
+    return summarise(url, kind, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
+                     loop.max_in_flight)
 
 
 PROBE_MAX_TOKENS = 64

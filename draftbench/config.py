@@ -42,6 +42,7 @@ class SweepSettings:
     search: str = "exhaustive"  # or "adaptive": stop a setup once the data say it cannot be the best
     block: int = 3  # adaptive search: requests between two looks at a setup
     resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied
+    concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
@@ -106,7 +107,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
-    "search": (str,), "block": (int,), "resolution": (int, float),
+    "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
 }
 SEARCHES = ("exhaustive", "adaptive")
 _MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
@@ -310,6 +311,13 @@ def _settings(raw: Any, problems: list[str]) -> SweepSettings:
         if key == "draft_p_min" and not 0 <= value <= 1:
             problems.append(f"settings.draft_p_min: must be between 0 and 1, got {value}")
             continue
+        if key == "concurrency":
+            levels = [value] if isinstance(value, int) else value
+            if not levels or not all(_is(v, (int,)) and v >= 1 for v in levels) or len(set(levels)) != len(levels):
+                problems.append(f"settings.concurrency: must be a positive integer or a list of different ones such as "
+                                f"[1, 2, 4], got {json.dumps(value)}")
+                continue
+            value = tuple(sorted(levels))
         if key == "search" and value not in SEARCHES:
             problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
                             f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")

@@ -49,6 +49,7 @@ class ServerSpec:
     speculation: Speculation = field(default_factory=Speculation)
     options: ServerOptions = field(default_factory=ServerOptions)
     log_path: str | None = None
+    parallel: int = 1  # slots (--parallel) for concurrent requests; 1 leaves the server's default
 
 
 def preflight(spec: ServerSpec) -> list[str]:
@@ -69,7 +70,7 @@ def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port:
                   speculation_args: list[str]) -> list[str]:
     o = spec.options
     cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
-           "-c", str(o.ctx_size)]
+           *flags.slot_args(spec.parallel, o.ctx_size)]
     return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
             + flags.trace_args(spec.speculation, steps.TRACE_ARGS) + list(o.extra_args))
 

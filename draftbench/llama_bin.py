@@ -110,6 +110,16 @@ class FlagMap:
                 return name
         return None
 
+    def slot_args(self, parallel: int, ctx_size: int) -> list[str]:
+        """Context for ``parallel`` slots of ``ctx_size`` tokens each: the build's per-slot option where it
+        has one (the KV pool is then sized for all slots), else ``-c`` multiplied."""
+        if parallel <= 1:
+            return ["-c", str(ctx_size)]
+        slots = self.pick("--parallel", "-np") or "--parallel"
+        if "--kv-unified-per-slot" in self.flags:
+            return [slots, str(parallel), "--kv-unified-per-slot", str(ctx_size)]
+        return ["-c", str(ctx_size * parallel), slots, str(parallel)]
+
     @property
     def has_spec_type(self) -> bool:
         return "--spec-type" in self.flags

@@ -55,6 +55,10 @@ def run_lines(run: RunResult) -> list[str]:
             text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
         else:
             text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+    if run.concurrency > 1 and run.aggregate_tps:
+        text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
+        if run.draft is not None:
+            text += f" ({analysis.pct(run.aggregate_speedup)})"
     if run.pruned:
         text += f" [stopped after {run.n_requests} requests]"
     lines = [text]
@@ -70,6 +74,8 @@ def summary_lines(outcome: SweepOutcome) -> list[str]:
     lines = ["", "=== Sweep complete ==="]
     for rec in outcome.recommendations:
         lines.append("Recommended: " + visible(rec.sentence()))
+    for line in analysis.by_level(outcome.recommendations):
+        lines.append("By concurrency: " + visible(line))
     fails = outcome.failures
     if fails:
         lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")

@@ -20,20 +20,40 @@ class Cell:
     index: int  # 1-based position in the plan
     target: ModelEntry
     candidate: Candidate
+    level: int = 1  # requests in flight at once
+    show_level: bool = False  # the sweep has several levels: titles say which
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.target.label, self.candidate.label)
+    def key(self) -> tuple[str, str | None, int]:
+        return (self.target.label, self.candidate.label, self.level)
+
+    @property
+    def baseline_key(self) -> tuple[str, None, int]:
+        return (self.target.label, None, self.level)
 
     @property
     def title(self) -> str:
         label = self.candidate.label
-        return self.target.label + (f" + {label}" if label else " (baseline)")
+        level = f" @ {self.level} stream{'s' if self.level > 1 else ''}" if self.show_level else ""
+        return self.target.label + (f" + {label}" if label else " (baseline)") + level
 
 
 def build_plan(cfg: SweepConfig) -> list[Cell]:
-    pairs = [(t, c) for t in cfg.targets for c in (BASELINE, *cfg.candidates)]
-    return [Cell(i, t, c) for i, (t, c) in enumerate(pairs, 1)]
+    """Per target: the baseline, then each setup; each at every concurrency level in turn, so the levels
+    of one setup can share a server session."""
+    levels = cfg.settings.concurrency
+    triples = [(t, c, n) for t in cfg.targets for c in (BASELINE, *cfg.candidates) for n in levels]
+    return [Cell(i, t, c, n, len(levels) > 1) for i, (t, c, n) in enumerate(triples, 1)]
+
+
+def server_slots(cfg: SweepConfig) -> int:
+    """``--parallel`` for every server of the sweep: its largest level; 1 (the server's own default) without levels."""
+    return max(cfg.settings.concurrency)
+
+
+def level_session(cell: Cell) -> tuple:
+    """Cells with the same value differ only in their level: one server session measures them in turn."""
+    return (cell.target.label, cell.candidate.speculation)
 
 
 def session_key(cell: Cell) -> tuple | None:

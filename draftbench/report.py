@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, search_view, why
+from . import analysis, levels_view, search_view, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -52,9 +52,11 @@ def _errors(r: RunResult | None) -> dict | None:
     return [round(r.ci95_tps[1] - r.mean_tps, 3), round(r.mean_tps - r.ci95_tps[0], 3)]
 
 
-def chart_data(runs: list[RunResult]) -> dict[str, Any]:
-    """Plotly traces for the three charts, computed here so they can be tested without a browser."""
-    analysis.fill_speedups(runs)
+def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
+    """Plotly traces for the charts, computed here so they can be tested without a browser. The
+    single-level charts show the lowest concurrency level; the concurrency charts show them all."""
+    analysis.fill_speedups(all_runs)
+    runs = analysis.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
     base = analysis.baselines(runs)
@@ -128,6 +130,7 @@ def chart_data(runs: list[RunResult]) -> dict[str, Any]:
         heatmap[0]["texttemplate"] = "%{text}"
     return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
+            "levels": levels_view.charts(all_runs),
             "why": why.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
@@ -218,22 +221,30 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def _recommendation_rows(runs: list[RunResult]) -> str:
+    """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
     rows = []
     for rec in analysis.recommend(runs):
-        b = rec.best
-        cells = [rec.target, f"{rec.baseline.mean_tps:.2f}" if rec.baseline else "no baseline"]
+        b, many = rec.best, rec.level > 1
+
+        def tps(r: RunResult) -> str:
+            return _fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
+
+        cells = [rec.target + (f" @ {rec.level} streams" if many else ""), tps(rec.baseline) if rec.baseline
+                 else "no baseline"]
         if b is None:
             cells += ["none", "", "", "", "", "", "", "", ""]
         else:
-            ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}" if b.speedup_ci95 else "")
+            gain = analysis.gain(b)
+            ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}"
+                  if b.speedup_ci95 and not many else "")
             mem = _fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
-            verdict = "skip speculation" if (b.speedup or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
-                                                                        if rec.within_noise else "")
+            verdict = "skip speculation" if (gain or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
+                                                                   if rec.within_noise else "")
             if rec.tied:
                 verdict = "; ".join(filter(None, [verdict, "tied with " + ", ".join(str(r.draft) for r in rec.tied)]))
-            cells += [b.draft or "", f"{b.mean_tps:.2f}", analysis.pct(b.speedup), ci,
+            cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
                       _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict,
-                      " ".join(b.speculation_flags or []) if (b.speedup or 0) > 1 else ""]
+                      " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
@@ -253,16 +264,17 @@ def _meta_rows(meta: dict[str, Any]) -> str:
     return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
 
 
-def render(meta: dict[str, Any], runs: list[RunResult]) -> str:
-    data = chart_data(runs)
+def render(meta: dict[str, Any], all_runs: list[RunResult]) -> str:
+    data = chart_data(all_runs)
+    runs = analysis.at_level(all_runs)
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
-        meta=_meta_rows(meta), recs=_recommendation_rows(runs),
+        meta=_meta_rows(meta), recs=_recommendation_rows(all_runs), levels=levels_view.section(all_runs),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
-        n_runs=len(runs), search=search_view.section(runs, meta),
+        n_runs=len(all_runs), search=search_view.section(runs, meta),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
                       + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
@@ -305,6 +317,7 @@ th {{ background: #f4f4f4; }}
 <p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
 Accepted length is tokens produced per target pass, the bonus token included.</p>
 {excluded}
+{levels}
 {search}
 {why}
 <h2>Throughput</h2>
@@ -333,6 +346,16 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
     Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
       zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
       margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.levels.speedup.length) {{
+    Plotly.newPlot("level-speedup", data.levels.speedup, {{title: {{text: "Speedup vs concurrency", font: {{size: 14}}}},
+      yaxis: {{title: {{text: "aggregate speedup vs baseline (%)"}}, zeroline: true, zerolinewidth: 2}},
+      xaxis: {{title: {{text: "requests in flight"}}, type: "log", tickvals: data.levels.speedup[0].x}},
+      margin: {{t: 40}}}}, cfg);
+    Plotly.newPlot("level-aggregate", data.levels.aggregate, {{title: {{text: "Aggregate tok/s vs concurrency",
+      font: {{size: 14}}}}, yaxis: {{title: {{text: "aggregate tok/s"}}, rangemode: "tozero"}},
+      xaxis: {{title: {{text: "requests in flight"}}, type: "log", tickvals: data.levels.aggregate[0].x}},
+      margin: {{t: 40}}}}, cfg);
   }}
   if (data.setups.length) {{
     Plotly.newPlot("setups", data.setups, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},

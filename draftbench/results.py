@@ -7,7 +7,9 @@ adds each run's speculation setup, flat (``spec_type``, ``draft_max``, ``draft_m
 ``draft_p_min``, ``extra_args`` next to ``draft_path``), and the flags that ran it
 (``speculation_flags``). Runs of older files have no known setup (``speculation`` None). Version 4
 adds the adaptive search's fields (``pruned``, ``pruned_as``, ``pruned_vs``, ``pruned_reason``,
-``pruned_interval``, ``in_progress``); older runs read as measured in full.
+``pruned_interval``, ``in_progress``) and concurrency levels (``concurrency``, ``aggregate_tps``,
+``aggregate_speedup``, ``median_ttft``, ``p95_ttft_s``, ``loop_wall_s``, ``max_in_flight``); older runs read
+as measured in full, one request at a time.
 """
 
 from __future__ import annotations
@@ -34,11 +36,18 @@ class RunResult:
 
     target: str
     draft: str | None
+    concurrency: int = 1  # requests in flight at once while it was measured
     mean_tps: float | None = None
     median_tps: float | None = None
     mean_ttft: float | None = None
     mean_total_time: float | None = None
     acceptance_rate: float | None = None
+    median_ttft: float | None = None
+    p95_ttft_s: float | None = None
+    aggregate_tps: float | None = None  # completion tokens of all its requests over first send to last end
+    aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
+    loop_wall_s: float | None = None
+    max_in_flight: int | None = None
     stdev_tps: float | None = None
     ci95_tps: list[float] | None = None
     n_requests: int | None = None
@@ -79,8 +88,8 @@ class RunResult:
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        return (self.target, self.draft)
+    def key(self) -> tuple[str, str | None, int]:
+        return (self.target, self.draft, self.concurrency)
 
     @property
     def done(self) -> bool:

@@ -71,6 +71,17 @@ def t_quantile(p: float, df: float) -> float:
     return (lo + hi) / 2.0
 
 
+def percentile(values: list[float], q: float) -> float | None:
+    """The ``q`` percentile (0..100), linear between order statistics (numpy's default); None when empty."""
+    if not values:
+        return None
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
 @dataclass(frozen=True)
 class Spread:
     n: int

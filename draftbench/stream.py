@@ -29,6 +29,9 @@ class RequestResult:
     text: str = ""
     error: str | None = None
     http_status: int | None = None
+    server_s: float | None = None  # the server's own prompt + generation time (llama.cpp timings)
+    sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
+    ended_at_s: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -36,6 +39,11 @@ class RequestResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RequestResult":
+        """A saved request (fields of other versions ignored)."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class StreamError(Exception):
@@ -118,6 +126,8 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
     result.completion_tokens = usage.get("completion_tokens", timings.get("predicted_n"))
     if timings.get("predicted_per_second"):
         result.decode_tps = float(timings["predicted_per_second"])
+    if timings.get("predicted_ms") is not None:
+        result.server_s = (float(timings.get("prompt_ms") or 0.0) + float(timings["predicted_ms"])) / 1000.0
     if "draft_n" in timings:
         result.draft_n = int(timings["draft_n"])
         result.draft_n_accepted = int(timings.get("draft_n_accepted", 0))

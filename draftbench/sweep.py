@@ -10,23 +10,22 @@ import sys
 import time
 from typing import Callable
 
-from . import __version__, adaptive, analysis, backends, gguf_header, launcher, llama_bin, machine, ports, steps
-from .bench import BenchConfig, BenchSummary, PerRequestProbe, merge, probe_per_request, run_bench
+from . import __version__, adaptive, analysis, backends, gguf_header, launcher, machine, ports, steps
+from .bench import BenchConfig, BenchSummary, merge, run_bench
 from .config import SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from .lock import ResultsLock
 from .outcome import Accounting, SweepOutcome, run_lines, summary_lines
-from .plan import Cell, build_plan, check_setups, request_fields, session_key, shareable
-from .redaction import redact, visible
+from .plan import Cell, build_plan, check_setups, request_fields
+from .redaction import visible
 from .results import RunResult, check_writable, load_results, save_results
+from .sessions import ONE_SERVER_PER_SETUP, Sessions
 from .stream import RequestResult
 
 __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 
 Echo = Callable[..., None]
 DRAFT_ALONE_REQUESTS = 2
-ONE_SERVER_PER_SETUP = "one server per setup"
-ONE_SERVER_PER_DRAFT = "one server per draft and target, setups sent per request"
 
 
 def _stderr(msg: str, end: str = "\n") -> None:
@@ -57,16 +56,15 @@ class Sweep:
         self.results_path = results_path or default_results_path(cfg, self.hardware)
         self.fresh = fresh
         self.api_key = api_key or _flag_value(cfg.settings.server.extra_args, "--api-key")
-        self.runs: dict[tuple[str, str | None], RunResult] = {}
+        self.runs: dict[tuple[str, str | None, int], RunResult] = {}
         self.meta: dict = {}
         self.acct = Accounting()
         self.plan: list[Cell] = build_plan(cfg)
-        self.shareable = shareable(self.plan) if cfg.backend == "llamacpp" else set()
-        self.probe: PerRequestProbe | None = None
-        self.held: tuple[tuple, launcher.ServerProcess] | None = None  # a server kept for the next setups
+        self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
+        self.sessions = Sessions(cfg, self.plan, self._launch, echo, self.api_key, self.acct,
+                                 note=lambda k, v: self.meta.__setitem__(k, v), keep_levels=self.search is None)
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
-        self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -131,58 +129,11 @@ class Sweep:
 
     def _new_run(self, cell: Cell, error: str | None = None) -> RunResult:
         cand = cell.candidate
-        return RunResult(cell.target.label, cand.label, target_path=cell.target.path, error=error,
+        return RunResult(cell.target.label, cand.label, cell.level, target_path=cell.target.path, error=error,
                          speculation=cand.speculation, draft_size=analysis.setup_category(cand))
 
     def _release(self) -> None:
-        if self.held is not None:
-            self.held[1].stop()
-            self.held = None
-
-    def _server_for(self, cell: Cell, run: RunResult) -> launcher.ServerProcess:
-        """A started server for ``cell``: the one kept for its draft where the build honours
-        per-request settings, else a new one. Fills the run's server fields."""
-        key = session_key(cell)
-        if self.held is not None and self.held[0] == key and self.held[1].alive():
-            server = self.held[1]
-            self.echo("  Same server as the previous setup (per-request draft settings)")
-            flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
-            run.speculation_flags = redact(flags.speculation_args(cell.candidate.speculation))
-        else:
-            self._release()
-            spec = launcher.ServerSpec(cell.target.path, cell.candidate.speculation, self.cfg.settings.server,
-                                       self._log_path(cell))
-            server = self._launch(spec)
-            run.warnings += server.warnings
-            run.speculation_flags = redact(server.speculation_args)
-            self.echo("  Starting server ... ", end="")
-            try:
-                server.start()
-            except BaseException:
-                self.echo("failed")
-                raise
-            run.load_time_s = server.load_time_s
-            self.acct.load_s += server.load_time_s or 0.0
-            self.echo(f"ready ({server.load_time_s:.1f} s)")
-            if key in self.shareable:
-                self._keep_if_shareable(key, server)
-        run.server_command = redact(server.command)
-        run.server_version, run.log_path = server.version, server.log_path
-        self.meta["server_version"] = server.version
-        return server
-
-    def _keep_if_shareable(self, key: tuple, server: launcher.ServerProcess) -> None:
-        """Measure once per sweep whether per-request draft settings work; where they do, keep the server."""
-        if self.probe is None:
-            t0 = time.monotonic()
-            self.probe = probe_per_request(server.url, self.api_key, self.cfg.settings.request_timeout_s)
-            self.acct.probe_s += time.monotonic() - t0
-            self.meta["per_request_speculation"] = {"honoured": self.probe.honoured,
-                                                    "drafted_per_pass": list(self.probe.drafted_per_pass)}
-            self.meta["setup_sessions"] = ONE_SERVER_PER_DRAFT if self.probe.honoured else ONE_SERVER_PER_SETUP
-            self.echo(f"  {self.probe.describe()}: {self.meta['setup_sessions']}")
-        if self.probe.honoured:
-            self.held = (key, server)
+        self.sessions.release()
 
     def _measures_parts(self) -> bool:
         return self.cfg.settings.cost_model and self.cfg.backend == "llamacpp"
@@ -223,12 +174,13 @@ class Sweep:
         server = None
         try:
             run.draft_alone_tps = self._draft_alone_tps(cell)
-            server = self._server_for(cell, run)
+            server = self.sessions.server_for(cell, run, self._log_path(cell))
             drafted_before = steps.last_draft_stats(steps.read_log(server.log_path))
             summary = self._measure_blocks(cell, run, server, earlier)
             run.draft_ms_per_pass = steps.drafting_ms_per_pass(
                 drafted_before, steps.last_draft_stats(steps.read_log(server.log_path)))
-            if cell.candidate.is_baseline and self._measures_parts() and server.alive():
+            lowest = cell.level == self.cfg.settings.concurrency[0]  # v(k) is a one-stream figure
+            if cell.candidate.is_baseline and lowest and self._measures_parts() and server.alive():
                 t0 = time.monotonic()
                 costs = steps.verify_costs(server.url, self.api_key, s.request_timeout_s)
                 run.verify_costs = {str(k): v for k, v in costs.items()} if costs else None
@@ -252,7 +204,7 @@ class Sweep:
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
             run.error = str(exc)
         finally:
-            if server is not None and (self.held is None or self.held[1] is not server):
+            if server is not None and not self.sessions.holds(server):
                 server.stop()
         run.wall_time_s = time.monotonic() - started
         return run
@@ -262,8 +214,9 @@ class Sweep:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
         (adaptive): saved between blocks, stopped when the look says so."""
         s = self.cfg.settings
-        shared = self.held is not None and self.held[1] is server
-        kept = [RequestResult(**q) for q in earlier.requests] if earlier else []
+        shared = self.sessions.shares_setups(server)
+        kept = [RequestResult.from_dict(q) for q in earlier.requests] if earlier else []
+        kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
         total = s.requests * s.runs
         looking = self.search is not None and not cell.candidate.is_baseline
         sizes = self.search.sizes(len(kept)) if looking and self.search else [total - len(kept)]
@@ -271,13 +224,13 @@ class Sweep:
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
             blocks.append(run_bench(BenchConfig(
-                url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks),
+                url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks), concurrency=cell.level,
                 max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
                 timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
                 expect_draft=not cell.candidate.is_baseline, api_key=self.api_key,
                 extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ())))
             self.acct.generation_s += time.monotonic() - t0
-            summary = merge(blocks, not cell.candidate.is_baseline, kept)
+            summary = merge(blocks, not cell.candidate.is_baseline, kept, kept_wall_s)
             self._fill(run, summary)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed == summary.n_requests:
                 break
@@ -301,7 +254,8 @@ class Sweep:
 
     def _fill(self, run: RunResult, summary) -> None:
         for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
-                     "draft_n", "draft_n_accepted", "mean_accepted_length", "speculation_active", "generation_time_s"):
+                     "draft_n", "draft_n_accepted", "mean_accepted_length", "speculation_active", "generation_time_s",
+                     "median_ttft", "p95_ttft_s", "aggregate_tps", "loop_wall_s", "max_in_flight", "concurrency"):
             setattr(run, name, getattr(summary, name))
         run.ci95_tps = list(summary.ci95_tps) if summary.ci95_tps else None
         run.n_requests, run.n_failed_requests = summary.n_requests, summary.n_failed
@@ -311,7 +265,7 @@ class Sweep:
             self.echo(f"  WARNING: {w}")
 
     def _compare_with_baseline(self, run: RunResult) -> None:
-        base = self.runs.get((run.target, None))
+        base = self.runs.get((run.target, None, run.concurrency))
         if run.draft is not None and base is not None and base.done and run.done:
             analysis.compare_with_baseline(run, base, self.cfg.settings.temperature == 0)
             analysis.explain_run(run, base)
@@ -319,7 +273,7 @@ class Sweep:
     # ---- the sweep ----------------------------------------------------------------------------------
     def _skip_reason(self, cell: Cell) -> str | None:
         if not cell.candidate.is_baseline:
-            base = self.runs.get((cell.target.label, None))
+            base = self.runs.get(cell.baseline_key)
             if base is None or not base.done:
                 return f"skipped: target {cell.target.label!r} has no baseline (its baseline run failed)"
         if self.cfg.backend != "llamacpp":
@@ -352,7 +306,9 @@ class Sweep:
         bar = "=" * 60
         plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.candidates)
         what = "drafts" if plain else "speculation setups"
-        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what} = {n} runs\n{bar}")
+        levels = self.cfg.settings.concurrency
+        per = f" x {len(levels)} concurrency levels" if len(levels) > 1 else ""
+        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what}{per} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
         if self.search is not None:
             self.echo(self.search.describe())
@@ -377,7 +333,7 @@ class Sweep:
                     for line in run_lines(run):
                         self.echo(line)
                     if not run.error:
-                        self.echo("  Server stopped" if self.held is None else "  Server kept for the next setup")
+                        self.echo("  Server kept for the next cell" if self.sessions.held else "  Server stopped")
                 self.runs[cell.key] = run
                 self._save()
         except (KeyboardInterrupt, Interrupted) as exc:

@@ -14,7 +14,7 @@ import pytest
 from conftest import ROOT
 from draftbench import report
 from draftbench.results import RunResult, load_results
-from test_report import HOSTILE, published_path, setup_runs, why_runs
+from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
@@ -112,3 +112,26 @@ def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
     assert errors == []
     assert page.evaluate("document.getElementById('why').data[1].x.length") == 2
     assert page.locator("#parts tr").count() == 4
+
+
+def test_stopped_setups_render_grey_and_hatched(browser, plotly_js, tmp_path):
+    html_path = str(tmp_path / "searched.html")
+    report.write_report(html_path, {"settings": {"requests": 12, "runs": 1}}, _searched())
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "searched.png"), plots=4)
+    assert errors == []
+    names = page.evaluate("document.getElementById('setups').data.map(t => t.name)")
+    assert names == ["measured in full", "stopped early"]
+    assert page.evaluate("document.getElementById('setups').data[1].marker.pattern.shape") == "/"
+    assert "2 of 4 setups stopped early" in page.inner_text("#search-summary")
+    assert page.locator("#stopped tr").count() == 3
+
+
+def test_concurrency_charts_render(browser, plotly_js, tmp_path):
+    html_path = str(tmp_path / "levels.html")
+    report.write_report(html_path, {"model_family": "levels", "hardware": "box"}, level_runs())
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "levels.png"), plots=5)
+    assert errors == []
+    assert page.evaluate("document.getElementById('level-speedup').data[0].x") == [1, 2, 4]
+    assert page.evaluate("document.getElementById('level-aggregate').data.length") == 2
+    assert page.locator("#levels tr").count() == 7
+    assert "4 streams: no draft" in page.inner_text("#by-level")

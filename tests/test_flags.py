@@ -103,3 +103,10 @@ def test_trace_verbosity_only_for_speculating_servers_of_builds_that_have_it():
     assert recorded("b11434").trace_args(Speculation("d.gguf"), wanted) == ["-lv", "4"]
     assert recorded("b11434").trace_args(Speculation(), wanted) == []  # the baseline stays quiet
     assert recorded("b4500").trace_args(Speculation("d.gguf"), wanted) == []
+
+
+def test_slots_for_concurrency_use_the_per_slot_context_where_the_build_has_it():
+    new, old = recorded("b11434"), recorded("b4500")
+    assert new.slot_args(1, 2048) == old.slot_args(1, 2048) == ["-c", "2048"]  # one level: the server's default slots
+    assert new.slot_args(4, 2048) == ["--parallel", "4", "--kv-unified-per-slot", "2048"]
+    assert old.slot_args(4, 2048) == ["-c", "8192", "--parallel", "4"]  # no per-slot option: the context multiplied

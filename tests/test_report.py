@@ -261,3 +261,37 @@ def test_the_report_greys_and_hatches_stopped_setups_with_their_intervals():
     texts = [t for row in data["heatmap"][0]["text"] for t in row]
     assert "(-40%)" in texts and "+50%" in texts
     assert "setups" not in report.render({}, hand_made()).split('id="draftbench-data"')[0]
+
+
+def level_runs() -> list[RunResult]:
+    """One stream: the draft wins; four streams: the baseline's batch already uses the spare compute."""
+    out = []
+    for level, base_agg, draft_agg in ((1, 29.0, 43.0), (2, 50.9, 51.1), (4, 80.0, 70.0)):
+        out.append(RunResult("T", None, level, mean_tps=base_agg / level * 1.05, aggregate_tps=base_agg))
+        out.append(RunResult("T", "1-layer", level, mean_tps=draft_agg / level * 1.05, aggregate_tps=draft_agg,
+                             acceptance_rate=0.7, median_ttft=0.05, p95_ttft_s=0.09))
+    return out
+
+
+def test_each_level_gets_its_recommendation_and_the_line_across_levels():
+    recs = analysis.recommend(level_runs())
+    assert [(r.level, r.best.draft) for r in recs] == [(1, "1-layer"), (2, "1-layer"), (4, "1-layer")]
+    assert recs[2].best.aggregate_speedup == pytest.approx(70 / 80)
+    assert "T @ 4 streams: no setup beats the baseline (80.0 tok/s aggregate); best was 1-layer at -12%: no draft" \
+        == recs[2].sentence()
+    assert recs[1].sentence().startswith("T @ 2 streams: use 1-layer, 51.1 tok/s aggregate, +0% vs 50.9")
+    assert analysis.by_level(recs) == ["T: 1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft"]
+    assert analysis.by_level(analysis.recommend(level_runs()[:2])) == []  # one level: nothing to contrast
+
+
+def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_show_one_stream():
+    runs = level_runs()
+    data = report.chart_data(runs)
+    (draft,) = data["levels"]["speedup"]
+    assert draft["name"] == "1-layer" and draft["x"] == [1, 2, 4] and draft["y"] == [48.3, 0.4, -12.5]
+    assert [t["name"] for t in data["levels"]["aggregate"]] == ["baseline (no draft)", "1-layer"]
+    assert len(data["heatmap"][0]["z"]) == 1 and data["heatmap"][0]["z"][0] == [48.3]  # the lowest level only
+    html = report.render({}, runs)
+    assert '<table id="levels">' in html and "T @ 4 streams" in html
+    assert "1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft" in html
+    assert report.chart_data(hand_made())["levels"] == {"speedup": [], "aggregate": []}

@@ -122,3 +122,10 @@ def test_lmstudio_sweep_is_refused_with_a_pointer():
 
     with pytest.raises(ConfigError, match="bench.py"):
         parse_config({"name": "l", "backend": "lmstudio", "targets": [{"label": "a", "path": "m"}]})
+
+
+def test_vllm_gets_as_many_sequences_as_the_largest_level():
+    cmd = backends.vllm_command(ServerSpec("m", parallel=4), 1)
+    assert cmd[cmd.index("--max-num-seqs") + 1] == "4"
+    mine = backends.vllm_command(ServerSpec("m", options=ServerOptions(extra_args=("--max-num-seqs=64",)), parallel=4), 1)
+    assert "--max-num-seqs" not in mine and "--max-num-seqs=64" in mine

@@ -19,6 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
     ap.add_argument("--requests", type=int, default=5, help="measured requests (default 5)")
     ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--concurrency", type=int, default=1,
+                    help="requests in flight at once: N workers, each sending its next request when one ends "
+                         "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
     ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable); replaces the built-in suite")
     ap.add_argument("--prompts-file", help="text file, one prompt per line; replaces the built-in suite")
@@ -42,6 +45,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         problems.append("--max-tokens must be at least 1")
     if args.warmup < 0:
         problems.append("--warmup cannot be negative")
+    if args.concurrency < 1:
+        problems.append("--concurrency must be at least 1")
     if args.timeout <= 0:
         problems.append("--timeout must be positive")
     texts = list(args.prompt)
@@ -57,7 +62,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
         warmup=args.warmup, prompts=prompts.custom(texts) if texts else prompts.BUILTIN, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
-        expect_draft=args.expect_draft or bool(args.draft_model),
+        expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency,
         extra_body=tuple(backends.lmstudio_request_fields(args.draft_model).items()))
 
 
@@ -73,7 +78,10 @@ def format_table(s: BenchSummary) -> str:
     lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  "
                  f"stdev {_fmt(s.stdev_tps)}{ci}")
     lines.append(f"Client tok/s     mean {_fmt(s.mean_client_tps)}")
-    lines.append(f"TTFT             mean {_fmt(s.mean_ttft, '.3f')} s  median {_fmt(s.median_ttft, '.3f')} s")
+    lines.append(f"Aggregate tok/s  {_fmt(s.aggregate_tps)} ({s.concurrency} in flight at once, "
+                 f"{s.loop_wall_s:.2f} s first send to last end)")
+    lines.append(f"TTFT             mean {_fmt(s.mean_ttft, '.3f')} s  median {_fmt(s.median_ttft, '.3f')} s  "
+                 f"p95 {_fmt(s.p95_ttft_s, '.3f')} s")
     lines.append(f"Total time       mean {_fmt(s.mean_total_time)} s")
     if s.acceptance_rate is not None:
         lines.append(f"Acceptance       {s.acceptance_rate:.1%} ({s.draft_n_accepted}/{s.draft_n} drafted tokens)")
