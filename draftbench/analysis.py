@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import costmodel, stats
+from . import categories, costmodel, stats
 from .results import RunResult
 from .speculation import NO_DRAFT_MODEL, Candidate
 
@@ -99,6 +99,7 @@ def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None
     """Speedup (with its interval) over the same target's baseline; at temperature 0 also the share
     of requests whose text matches the baseline's."""
     run.speedup = run.mean_tps / base.mean_tps
+    run.categories = categories.summarise(run, base)
     if run.aggregate_tps and base.aggregate_tps:
         run.aggregate_speedup = run.aggregate_tps / base.aggregate_tps
     mine, theirs = _tps_spread(run), _tps_spread(base)
@@ -215,6 +216,16 @@ class Recommendation:
         if b is None or (gain(b) or 0) <= 1.0:
             return "no draft"
         return f"{b.draft} {pct(gain(b))}"
+
+
+def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[str]:
+    """Per target (one stream): categories whose best setup differs from the overall recommendation."""
+    out = []
+    for rec in recs:
+        if rec.level == levels(runs)[0]:
+            mine = [r for r in at_level(runs, rec.level) if r.target == rec.target and eligible(r)]
+            out += categories.lines(rec.target, mine, rec.best if rec.best and (rec.best.speedup or 0) > 1 else None)
+    return out
 
 
 def by_level(recs: list["Recommendation"]) -> list[str]:

@@ -179,7 +179,7 @@ def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[s
 def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": cfg.model or "draftbench",
-        "messages": [{"role": "user", "content": prompt.text}],
+        "messages": prompt.chat(),
         "max_tokens": max_tokens,
         "temperature": cfg.temperature,
         "seed": cfg.seed,
@@ -212,6 +212,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             prompt = planned[i]
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
                             headers)
+            r.category = prompt.category
             say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
             return r
 

@@ -8,9 +8,10 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from . import gguf_header
+from . import gguf_header, prompt_files
 from .errors import ConfigError, ModelFileError
 from .launcher import ServerOptions
+from .prompts import BUILTIN, Prompt, fingerprint
 from .redaction import redact
 from .speculation import (AXES, DRAFT_FAMILY, Candidate, Speculation, axis_problem, expand, parse_types,
                           type_family)
@@ -43,6 +44,8 @@ class SweepSettings:
     block: int = 3  # adaptive search: requests between two looks at a setup
     resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
+    prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
+    categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
@@ -73,6 +76,7 @@ class SweepConfig:
     settings: SweepSettings = field(default_factory=SweepSettings)
     axes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # "*" (top level) and per entry label
     source: str = "<config>"
+    prompts: tuple[Prompt, ...] = BUILTIN  # settings.prompts loaded, narrowed to settings.categories
 
     @property
     def run_count(self) -> int:
@@ -81,6 +85,7 @@ class SweepConfig:
     def comparable(self) -> dict[str, Any]:
         """Settings and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
         out = self.settings.comparable()
+        out["prompts_hash"] = fingerprint(self.prompts)
         if self.axes:
             out["axes"] = self.axes
         return out
@@ -91,6 +96,7 @@ class SweepConfig:
     def settings_record(self) -> dict[str, Any]:
         """The ``settings`` object written to results files."""
         out = self.settings.to_dict()
+        out["prompts_hash"] = fingerprint(self.prompts)
         if self.axes:
             out["axes"] = self.axes
         return out
@@ -108,6 +114,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
     "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
+    "prompts": (str,), "categories": (list,),
 }
 SEARCHES = ("exhaustive", "adaptive")
 _MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
@@ -318,6 +325,12 @@ def _settings(raw: Any, problems: list[str]) -> SweepSettings:
                                 f"[1, 2, 4], got {json.dumps(value)}")
                 continue
             value = tuple(sorted(levels))
+        if key == "categories":
+            if not value or not all(isinstance(c, str) and c.strip() for c in value):
+                problems.append(f"settings.categories: must be a non-empty list of category names such as "
+                                f"[\"code\", \"math\"], got {json.dumps(value)}")
+                continue
+            value = tuple(value)
         if key == "search" and value not in SEARCHES:
             problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
                             f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")
@@ -364,13 +377,18 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     settings = _settings(data.get("settings"), problems)
     top_axes = _axes(data["axes"], "axes", problems) if "axes" in data else {}
     candidates, entry_axes = _drafts(data.get("drafts", []), top_axes, settings, base_dir, check, problems)
+    suite: tuple[Prompt, ...] = ()
+    try:
+        suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"
     axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
-                       candidates=tuple(candidates), settings=settings, axes=axes, source=source)
+                       candidates=tuple(candidates), settings=settings, axes=axes, source=source, prompts=suite)
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

@@ -76,6 +76,8 @@ def summary_lines(outcome: SweepOutcome) -> list[str]:
         lines.append("Recommended: " + visible(rec.sentence()))
     for line in analysis.by_level(outcome.recommendations):
         lines.append("By concurrency: " + visible(line))
+    for line in analysis.category_lines(outcome.runs, outcome.recommendations):
+        lines.append("By task: " + visible(line))
     fails = outcome.failures
     if fails:
         lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")

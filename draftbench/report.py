@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, levels_view, search_view, why
+from . import analysis, categories, levels_view, search_view, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -131,6 +131,8 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
             "levels": levels_view.charts(all_runs),
+            "categories": categories.heatmap(runs),
+            "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
             "why": why.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
@@ -249,6 +251,17 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
     return "\n".join(rows)
 
 
+def _category_section(runs: list[RunResult], data: dict[str, Any]) -> str:
+    if not data.get("categories"):
+        return ""
+    lines = analysis.category_lines(runs, analysis.recommend(runs))
+    items = "".join(f"<li>{html_text(line)}</li>" for line in lines) or \
+        "<li>The overall best is also the best in every category.</li>"
+    return ('<h2>By kind of task</h2>\n<p class="note">Speedup per prompt category (one stream), each against the '
+            'baseline on the same prompts. Few requests per category give wide intervals: hover a cell for its '
+            'count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
+
+
 def _excluded_rows(runs: list[RunResult]) -> str:
     return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}</td>"
                      f"<td>{html_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
@@ -272,6 +285,7 @@ def render(meta: dict[str, Any], all_runs: list[RunResult]) -> str:
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
         meta=_meta_rows(meta), recs=_recommendation_rows(all_runs), levels=levels_view.section(all_runs),
+        by_task=_category_section(all_runs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, meta),
@@ -317,6 +331,7 @@ th {{ background: #f4f4f4; }}
 <p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
 Accepted length is tokens produced per target pass, the bonus token included.</p>
 {excluded}
+{by_task}
 {levels}
 {search}
 {why}
@@ -346,6 +361,11 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
     Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
       zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
       margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.categories) {{
+    Plotly.newPlot("categories", [data.categories], {{height: data.categories_height, margin: {{t: 30, l: 160}},
+      xaxis: {{type: "category", title: {{text: "kind of task"}}}}, yaxis: {{type: "category", automargin: true,
+      autorange: "reversed"}}}}, cfg);
   }}
   if (data.levels.speedup.length) {{
     Plotly.newPlot("level-speedup", data.levels.speedup, {{title: {{text: "Speedup vs concurrency", font: {{size: 14}}}},

@@ -8,8 +8,8 @@ adds each run's speculation setup, flat (``spec_type``, ``draft_max``, ``draft_m
 (``speculation_flags``). Runs of older files have no known setup (``speculation`` None). Version 4
 adds the adaptive search's fields (``pruned``, ``pruned_as``, ``pruned_vs``, ``pruned_reason``,
 ``pruned_interval``, ``in_progress``) and concurrency levels (``concurrency``, ``aggregate_tps``,
-``aggregate_speedup``, ``median_ttft``, ``p95_ttft_s``, ``loop_wall_s``, ``max_in_flight``); older runs read
-as measured in full, one request at a time.
+``aggregate_speedup``, ``median_ttft``, ``p95_ttft_s``, ``loop_wall_s``, ``max_in_flight``) and per-category
+results (``categories``); older runs read as measured in full, one request at a time, without categories.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class RunResult:
     server_command: list[str] | None = None
     server_version: str | None = None
     log_path: str | None = None
+    categories: dict[str, dict[str, Any]] | None = None  # per prompt category: requests, tok/s, acceptance, speedup
     pruned: bool = False  # adaptive search stopped it early: its numbers cover n_requests requests
     pruned_as: str | None = None  # "slower" (than pruned_vs) or "tied" (with it, within the resolution)
     pruned_vs: str | None = None  # the setup it was compared with ("baseline" for the target alone)

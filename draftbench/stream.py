@@ -18,6 +18,7 @@ class RequestResult:
     """One request. Times in seconds, rates in tokens per second; ``error`` set when it failed."""
 
     prompt_id: str
+    category: str | None = None  # the prompt's kind of task
     ttft_s: float | None = None
     decode_tps: float | None = None
     client_decode_tps: float | None = None

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Callable
 
-from . import __version__, adaptive, analysis, backends, gguf_header, launcher, machine, ports, steps
+from . import __version__, adaptive, analysis, backends, categories, gguf_header, launcher, machine, ports, steps
 from .bench import BenchConfig, BenchSummary, merge, run_bench
 from .config import SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
@@ -74,6 +74,8 @@ class Sweep:
         saved = data.get("settings") or {}
         mine = self.cfg.comparable()
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        if saved and "prompts_hash" not in saved and "requests" in saved:  # measured before prompt sets were recorded
+            differ.append("prompts (the file predates recorded prompt sets)")
         if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
             differ.append("axes")
         planned = {cell.key: cell.candidate.speculation for cell in self.plan}
@@ -153,6 +155,7 @@ class Sweep:
                 with self._launch(spec) as server:
                     summary = run_bench(BenchConfig(
                         url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
+                        prompts=self.cfg.prompts,
                         temperature=s.temperature, seed=s.seed, timeout_s=s.request_timeout_s, api_key=self.api_key))
                 found = {"decode_tps": summary.mean_tps, "n_requests": summary.n_requests - summary.n_failed}
             except Interrupted:
@@ -227,7 +230,7 @@ class Sweep:
                 url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks), concurrency=cell.level,
                 max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
                 timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
-                expect_draft=not cell.candidate.is_baseline, api_key=self.api_key,
+                expect_draft=not cell.candidate.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
                 extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ())))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.candidate.is_baseline, kept, kept_wall_s)
@@ -261,6 +264,7 @@ class Sweep:
         run.n_requests, run.n_failed_requests = summary.n_requests, summary.n_failed
         run.warnings += summary.warnings
         run.requests = [r.to_dict() for r in summary.requests]
+        run.categories = categories.summarise(run)
         for w in summary.warnings:
             self.echo(f"  WARNING: {w}")
 

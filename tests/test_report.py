@@ -295,3 +295,18 @@ def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_sho
     assert '<table id="levels">' in html and "T @ 4 streams" in html
     assert "1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft" in html
     assert report.chart_data(hand_made())["levels"] == {"speedup": [], "aggregate": []}
+
+
+def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
+    runs = hand_made()[:3]
+    runs[1].categories = {"code": {"speedup": 1.2, "speedup_ci95": [1.1, 1.3], "n_requests": 4},
+                          "prose": {"speedup": 1.7, "speedup_ci95": [1.6, 1.8], "n_requests": 4, "acceptance_rate": 0.5}}
+    runs[2].categories = {"code": {"speedup": 1.6, "speedup_ci95": [1.5, 1.7], "n_requests": 4},
+                          "prose": {"speedup": 1.3, "speedup_ci95": [1.2, 1.4], "n_requests": 4}}
+    data = report.chart_data(runs)
+    heat = data["categories"]
+    assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]
+    assert heat["z"] == [[20.0, 70.0], [60.0, 30.0]] and heat["text"][1][0] == "+60%"
+    html = report.render({}, runs)
+    assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, 4 requests)" in html
+    assert report.chart_data(hand_made())["categories"] is None

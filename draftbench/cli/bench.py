@@ -8,7 +8,7 @@ import os
 import sys
 
 from . import run_main
-from .. import backends, prompts
+from .. import backends, prompt_files, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
 
@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable); replaces the built-in suite")
     ap.add_argument("--prompts-file", help="text file, one prompt per line; replaces the built-in suite")
+    ap.add_argument("--prompts", help="prompt set: 'builtin' (default) or a file: JSONL ({\"prompt\"} or "
+                    "{\"messages\"}, optional \"category\"), Spec-Bench question.jsonl, ShareGPT JSON, or text with "
+                    "blank lines between prompts")
+    ap.add_argument("--categories", help="only these categories of the prompt set, comma-separated (code,math)")
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured requests first (default 1)")
     ap.add_argument("--model", help="model name sent in requests")
     ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
@@ -56,11 +60,22 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
                 texts += [line.strip() for line in fh if line.strip()]
         except OSError as exc:
             problems.append(f"--prompts-file {args.prompts_file}: {exc.strerror}")
+    cats = tuple(c.strip() for c in (args.categories or "").split(",") if c.strip())
+    suite = prompts.BUILTIN
+    if texts and (args.prompts or cats):
+        problems.append("--prompt/--prompts-file cannot be combined with --prompts or --categories")
+    elif texts:
+        suite = prompts.custom(texts)
+    else:
+        try:
+            suite = prompt_files.load(args.prompts or prompt_files.BUILTIN_NAME, ".", cats, "--prompts")
+        except ConfigError as exc:
+            problems += exc.problems
     if problems:
         raise ConfigError("command line", problems)
     return BenchConfig(
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
-        warmup=args.warmup, prompts=prompts.custom(texts) if texts else prompts.BUILTIN, model=args.model,
+        warmup=args.warmup, prompts=suite, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
         expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency,
         extra_body=tuple(backends.lmstudio_request_fields(args.draft_model).items()))
