@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from . import analysis
 from .redaction import visible
@@ -25,6 +26,27 @@ class Accounting:
         probe = f" + {self.probe_s:.1f} s probes and cost-model parts" if self.probe_s else ""
         return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
                 f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
+
+
+class Console:
+    """Progress on stderr: ordinary lines, and a status line that a terminal overwrites in place (the next
+    message replaces it) while a log gets it as a plain line."""
+
+    def __init__(self, echo: Callable[..., None], tty: bool):
+        self.echo, self.tty, self.pending = echo, tty, False
+
+    def __call__(self, msg: str = "", end: str = "\n") -> None:
+        if self.pending:
+            self.echo("\r\033[K", end="")
+            self.pending = False
+        self.echo(msg, end=end)
+
+    def status(self, line: str) -> None:
+        if self.tty:
+            self("\r\033[K" + line, end="")
+            self.pending = True
+        else:
+            self(line)
 
 
 @dataclass

@@ -15,7 +15,8 @@ from .bench import BenchConfig, BenchSummary, merge, run_bench
 from .config import SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from .lock import ResultsLock
-from .outcome import Accounting, SweepOutcome, run_lines, summary_lines
+from .eta import Estimator, Work, progress_line
+from .outcome import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .plan import Cell, build_plan, check_setups, request_fields
 from .redaction import visible
 from .results import RunResult, check_writable, load_results, save_results
@@ -41,6 +42,13 @@ def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
     return None
 
 
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def default_results_path(cfg: SweepConfig, hardware: str) -> str:
     stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x"
                     for part in (hardware, cfg.backend, cfg.name))
@@ -51,7 +59,8 @@ class Sweep:
     def __init__(self, cfg: SweepConfig, results_path: str | None = None, fresh: bool = False,
                  echo: Echo = _stderr, api_key: str | None = None):
         self.cfg = cfg
-        self.echo = echo
+        self.echo = Console(echo, echo is _stderr and sys.stderr.isatty())
+        self.eta = Estimator(_file_size)
         self.hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
         self.results_path = results_path or default_results_path(cfg, self.hardware)
         self.fresh = fresh
@@ -61,7 +70,7 @@ class Sweep:
         self.acct = Accounting()
         self.plan: list[Cell] = build_plan(cfg)
         self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
-        self.sessions = Sessions(cfg, self.plan, self._launch, echo, self.api_key, self.acct,
+        self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
                                  note=lambda k, v: self.meta.__setitem__(k, v), keep_levels=self.search is None)
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
@@ -90,6 +99,7 @@ class Sweep:
                 "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
         for run in data["results"]:
             self.runs[run.key] = run
+            self.eta.learn(run)
         self.carried = {k: data[k] for k in ("per_request_speculation", "setup_sessions", "draft_alone") if k in data}
         self.draft_alone = dict(self.carried.get("draft_alone") or {})
 
@@ -298,6 +308,15 @@ class Sweep:
                           "longer running")
             return self._run()
 
+    def _progress(self, started: float) -> None:
+        """After each run: elapsed, runs left, and the time they should take."""
+        s = self.cfg.settings
+        left = [Work(c.target.path, c.candidate.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
+                for c in self.plan if c.key not in self.runs or not self.runs[c.key].done]
+        done = len(self.plan) - len(left)
+        self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
+                                       at_most=self.search is not None))
+
     def _run(self) -> SweepOutcome:
         started = time.monotonic()
         self._load_previous()
@@ -340,6 +359,8 @@ class Sweep:
                         self.echo("  Server kept for the next cell" if self.sessions.held else "  Server stopped")
                 self.runs[cell.key] = run
                 self._save()
+                self.eta.learn(run)
+                self._progress(started)
         except (KeyboardInterrupt, Interrupted) as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             self._release()

@@ -135,3 +135,19 @@ def test_concurrency_charts_render(browser, plotly_js, tmp_path):
     assert page.evaluate("document.getElementById('level-aggregate').data.length") == 2
     assert page.locator("#levels tr").count() == 7
     assert "4 streams: no draft" in page.inner_text("#by-level")
+
+
+def test_compare_page_renders(browser, plotly_js, tmp_path):
+    from draftbench import compare, compare_view
+    from test_compare import _file
+
+    mine = _file(tmp_path, "mine.json", "my-box", {"7B": (20.0, {"0.5B q8": 30.0}), "14B": (9.0, {"1.5B q4": 15.0})})
+    good, bad = compare.load([published_path(), mine])
+    html_path = str(tmp_path / "compare.html")
+    compare_view.write(html_path, compare.entries(good), [p for p, _ in good], bad)
+    page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "compare.png"), plots=2)
+    assert errors == []
+    names = page.evaluate("document.getElementById('scatter').data.map(t => t.name)")
+    assert names[:2] == ["m4max-128gb", "my-box"] and names[2].startswith("trend")
+    assert page.locator("#compare tr").count() == 1 + 4 + 2
+    assert page.locator("#derived li").count() >= 1

@@ -8,12 +8,12 @@ import os
 import sys
 
 from . import run_main
-from .. import export, report
+from .. import compare, compare_view, dryrun, export, machine, report
 from ..config import load_config
 from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
 from ..results import load_results
-from ..sweep import Sweep, SweepOutcome, summary_lines
+from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +23,16 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--config", help="sweep config (JSON)")
     src.add_argument("--config-dir", help="run every *.json here except example_*.json, in sorted order")
     src.add_argument("--demo", action="store_true", help="sweep the built-in synthetic demo models")
+    src.add_argument("--compare", nargs="+", metavar="RESULTS",
+                     help="compare results files (paths, globs or folders; the original tool's files too) on one page "
+                          "(--chart, default compare.html) with a 'choosing a draft' table derived from them")
     ap.add_argument("--results", help="results JSON (default results/<hardware>_<backend>_<name>.json)")
     ap.add_argument("--chart", help="HTML report (default: the results path with .html)")
     ap.add_argument("--chart-only", action="store_true", help="only re-render the report from --results")
     ap.add_argument("--fresh", action="store_true", help="ignore existing results and start over")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="check the config, prompts and llama-server flags and print the plan with each server's "
+                         "command line and an estimate of the time; starts no server, writes nothing")
     ap.add_argument("--adaptive", action="store_true",
                     help="adaptive search: stop measuring a setup once it is clearly slower than the best so far or "
                          "tied with it (the config's \"search\": \"adaptive\"; default: every setup in full)")
@@ -76,13 +82,51 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     return outcome
 
 
-def config_dir(folder: str, fmt: str | None, fresh: bool, adaptive: bool = False) -> int:
+def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
+    good, bad = compare.load(paths)
+    for path, why in bad:
+        print(f"warning: left out {path}: {why}", file=sys.stderr)
+    if not good:
+        raise DraftbenchError(f"--compare: no readable results file in {' '.join(paths)}")
+    rows = compare.entries(good)
+    page = compare_view.write(chart or "compare.html", rows, [p for p, _ in good], bad)
+    if fmt == "md":
+        sys.stdout.write(compare_view.markdown(rows))
+    elif fmt == "csv":
+        sys.stdout.write(compare_view.to_csv(rows))
+    else:
+        print("Choosing a draft (derived from these files):")
+        for bucket in compare.choosing_table(rows):
+            print("  " + compare.bucket_line(bucket))
+    print(f"Compared {len(good)} file(s), {len(rows)} target(s); page saved to {page}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def dry_run(config: str | None, folder: str | None, results: str | None, adaptive: bool) -> int:
+    paths = [config] if config else _configs_in(folder or "")
+    for path in paths:
+        cfg = load_config(path)
+        if adaptive:
+            cfg = cfg.with_search("adaptive")
+        hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
+        print(f"# {path}")
+        for line in dryrun.plan_lines(cfg, results if config and results else default_results_path(cfg, hardware)):
+            print(line)
+    return 0
+
+
+def _configs_in(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         raise DraftbenchError(f"--config-dir {folder}: not a folder")
     paths = sorted(p for p in glob.glob(os.path.join(folder, "*.json"))
                    if not os.path.basename(p).startswith("example_"))
     if not paths:
         raise DraftbenchError(f"--config-dir {folder}: no *.json configs (example_*.json are skipped)")
+    return paths
+
+
+def config_dir(folder: str, fmt: str | None, fresh: bool, adaptive: bool = False) -> int:
+    paths = _configs_in(folder)
     summary = []
     for path in paths:
         print(f"\n##### {path}", file=sys.stderr)
@@ -107,12 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.chart_only and not args.results:
         parser.error("--chart-only needs --results PATH")
-    if not (args.config or args.config_dir or args.demo or args.chart_only):
+    if not (args.config or args.config_dir or args.demo or args.chart_only or args.compare):
         parser.error("give --config PATH, --config-dir DIR, --demo, or --results PATH --chart-only")
+
+    if args.dry_run and not (args.config or args.config_dir):
+        parser.error("--dry-run needs --config PATH or --config-dir DIR")
 
     def body() -> int:
         if args.chart_only:
             return chart_only(args.results, args.chart, args.format)
+        if args.compare:
+            return compare_files(args.compare, args.chart, args.format)
+        if args.dry_run:
+            return dry_run(args.config, args.config_dir, args.results, args.adaptive)
         install_sigterm_handler()
         if args.config_dir:
             return config_dir(args.config_dir, args.format, args.fresh, args.adaptive)

@@ -1,0 +1,44 @@
+"""``sweep.py --dry-run`` checks and prints the plan: no server starts, no file is written."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from conftest import llama_pids, run_script
+from sweep_helpers import write_config
+
+
+def _files(folder) -> set[str]:
+    return {os.path.join(d, f) for d, _, fs in os.walk(folder) for f in fs}
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(llama_server, family, tmp_path, no_new_servers):
+    work = tmp_path / "work"
+    work.mkdir()
+    config = write_config(family, work, requests=3, max_tokens=40, concurrency=[1, 2])
+    before_files, before_pids = _files(tmp_path), llama_pids()
+    done = run_script("sweep.py", "--config", config, "--dry-run", cwd=str(work))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Plan: 6 runs of 3 requests, up to 40 tokens each" in out
+    assert "[1/6] 8-layer target (baseline) @ 1 stream: up to 152 tokens" in out  # 3 x 40 + 1 warm-up of 32
+    assert "--model-draft" in out and "--parallel 2" in out and "--port <port>" in out
+    assert "Estimated time: unknown" in out and "Dry run: no server started, nothing written." in out
+    assert _files(tmp_path) == before_files and llama_pids() == before_pids
+
+
+def test_dry_run_estimates_from_an_earlier_results_file_and_stops_on_a_bad_config(llama_server, family, tmp_path):
+    config = write_config(family, tmp_path, requests=2, max_tokens=24)
+    results = tmp_path / "r.json"
+    first = run_script("sweep.py", "--config", config, "--results", str(results))
+    assert first.returncode == 0, first.stderr
+    done = run_script("sweep.py", "--config", config, "--results", str(results), "--dry-run")
+    assert done.returncode == 0 and "Estimated time: about" in done.stdout and f"runs in {results}" in done.stdout
+    with open(config, encoding="utf-8") as fh:
+        data = json.load(fh)
+    data["settings"]["prompts"] = "missing.jsonl"
+    with open(config, "w", encoding="utf-8") as fh:
+        json.dump(data, fh)
+    bad = run_script("sweep.py", "--config", config, "--dry-run")
+    assert bad.returncode == 2 and "settings.prompts: cannot read" in bad.stderr and "Traceback" not in bad.stderr
