@@ -8,9 +8,9 @@ import io
 import math
 from typing import Any
 
-from . import analysis, compare
+from . import analysis, compare, page
 from .redaction import html_text
-from .report import PLOTLY_SRI, PLOTLY_URL, embed_json
+from .page import PLOTLY_SRI, PLOTLY_URL, embed_json
 from .results import write_text_atomic
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -56,7 +56,7 @@ def render(rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str
     derived = "".join(f"<li>{html_text(compare.bucket_line(b))}</li>" for b in compare.choosing_table(rows))
     broken = "".join(f"<li>{html_text(p)}: {html_text(why)}</li>" for p, why in bad)
     return _PAGE.format(
-        plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(charts(rows)), table=table,
+        title="draftbench: compared", plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(charts(rows)), table=table,
         derived=derived or "<li>No file has a target with a baseline and a drafted run.</li>",
         files="".join(f"<li>{html_text(f)}</li>" for f in files),
         broken=f'<h2>Files left out</h2><ul id="broken">{broken}</ul>' if broken else "")
@@ -88,23 +88,7 @@ def to_csv(rows: list[compare.Entry]) -> str:
     return buf.getvalue()
 
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>draftbench: compared</title>
-<script src="{plotly_url}" integrity="{plotly_sri}" crossorigin="anonymous"></script>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
-th {{ background: #f4f4f4; }}
-.chart {{ width: 100%; min-height: 380px; margin: 1.5em 0; }}
-.note {{ color: #555; font-size: 13px; }}
-</style>
-</head>
-<body>
+_PAGE = page.HEAD + """<body>
 <h1>draftbench: compared</h1>
 <ul id="files">{files}</ul>
 {broken}
@@ -121,17 +105,7 @@ quantiles; per group, the draft size that was best most often and the range of i
 <h2>Do slower targets gain more?</h2>
 <div id="scatter" class="chart"></div>
 <script id="draftbench-data" type="application/json">{data}</script>
-<script>
-(function () {{
-  var data = JSON.parse(document.getElementById("draftbench-data").textContent);
-  if (typeof Plotly === "undefined") {{
-    document.querySelectorAll(".chart").forEach(function (el) {{
-      el.textContent = "Charts need Plotly from cdn.plot.ly: open this file with an internet connection.";
-    }});
-    return;
-  }}
-  var cfg = {{responsive: true, displaylogo: false}};
-  Plotly.newPlot("best", data.bars, {{barmode: "group", yaxis: {{title: {{text: "best speedup vs baseline (%)"}},
+""" + page.SCRIPT_START + """  Plotly.newPlot("best", data.bars, {{barmode: "group", yaxis: {{title: {{text: "best speedup vs baseline (%)"}},
     zeroline: true}}, xaxis: {{type: "category"}}, margin: {{t: 30}}}}, cfg);
   Plotly.newPlot("scatter", data.scatter, {{xaxis: {{title: {{text: "baseline decode tok/s"}}, type: "log"}},
     yaxis: {{title: {{text: "best speedup vs baseline (%)"}}, zeroline: true}}, margin: {{t: 30}}}}, cfg);

@@ -7,13 +7,12 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, categories, levels_view, search_view, why
+from . import analysis, categories, levels_view, page, search_view, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
 
-PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
-PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
+PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
             "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
@@ -21,13 +20,6 @@ WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target step
             "counts; c is the drafting time measured inside the server (else the draft's speed alone), v comes "
             "from the target's prompt timings.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
-
-
-def embed_json(data: Any) -> str:
-    """JSON safe inside <script>: no '<', '>' or '&' survive, so no label can close the tag."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _pct_value(ratio: float | None) -> float | None:
@@ -301,23 +293,7 @@ def write_report(path: str, meta: dict[str, Any], runs: list[RunResult]) -> str:
     return path
 
 
-_TEMPLATE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<script src="{plotly_url}" integrity="{plotly_sri}" crossorigin="anonymous"></script>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
-th {{ background: #f4f4f4; }}
-.chart {{ width: 100%; min-height: 360px; margin: 1.5em 0; }}
-.note {{ color: #555; font-size: 13px; }}
-</style>
-</head>
-<body>
+_TEMPLATE = page.HEAD + """<body>
 <h1>{title}</h1>
 <table class="meta">
 {meta}
@@ -343,17 +319,7 @@ Accepted length is tokens produced per target pass, the bonus token included.</p
 <h2>All combinations</h2>
 <div id="heatmap" class="chart"></div>
 <script id="draftbench-data" type="application/json">{data}</script>
-<script>
-(function () {{
-  var data = JSON.parse(document.getElementById("draftbench-data").textContent);
-  if (typeof Plotly === "undefined") {{
-    document.querySelectorAll(".chart").forEach(function (el) {{
-      el.textContent = "Charts need Plotly from cdn.plot.ly: open this file with an internet connection.";
-    }});
-    return;
-  }}
-  var cfg = {{responsive: true, displaylogo: false}};
-  Plotly.newPlot("throughput", data.throughput, {{barmode: "group", yaxis: {{title: {{text: "decode tok/s"}}}},
+""" + page.SCRIPT_START + """  Plotly.newPlot("throughput", data.throughput, {{barmode: "group", yaxis: {{title: {{text: "decode tok/s"}}}},
     margin: {{t: 30}}}}, cfg);
   Plotly.newPlot("speedup", data.speedup, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
     zeroline: true}}, xaxis: {{title: {{text: "draft size"}}, type: "category"}}, margin: {{t: 30}}}}, cfg);

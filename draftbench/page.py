@@ -1,0 +1,49 @@
+"""What every draftbench HTML page shares: the head (Plotly from its CDN, pinned by SRI), the style, JSON
+embedded safely in a script tag, and the start of the script that draws the charts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
+PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
+
+# str.format templates (braces doubled): HEAD takes title, plotly_url and plotly_sri; SCRIPT_START reads the
+# data from <script id="draftbench-data"> into ``data``, explains missing charts offline, and sets ``cfg``.
+HEAD = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<script src="{plotly_url}" integrity="{plotly_sri}" crossorigin="anonymous"></script>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
+th {{ background: #f4f4f4; }}
+.chart {{ width: 100%; min-height: 360px; margin: 1.5em 0; }}
+.note {{ color: #555; font-size: 13px; }}
+</style>
+</head>
+"""
+
+SCRIPT_START = """<script>
+(function () {{
+  var data = JSON.parse(document.getElementById("draftbench-data").textContent);
+  if (typeof Plotly === "undefined") {{
+    document.querySelectorAll(".chart").forEach(function (el) {{
+      el.textContent = "Charts need Plotly from cdn.plot.ly: open this file with an internet connection.";
+    }});
+    return;
+  }}
+  var cfg = {{responsive: true, displaylogo: false}};
+"""
+
+
+def embed_json(data: Any) -> str:
+    """JSON safe inside <script>: no '<', '>' or '&' survive, so no label can close the tag."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
