@@ -3,8 +3,10 @@ stops after a block (the rule itself is in :mod:`search`)."""
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import replace
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping
 
 from . import costmodel, search
 from .analysis import verify_costs
@@ -23,36 +25,61 @@ def finished_candidate(run: RunResult) -> bool:
     return (run.draft is not None and run.done and not run.pruned and run.speculation_active is not False)
 
 
-def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult]) -> float | None:
-    """A setup's speedup predicted from a measured sibling (same target, draft and types, another draft
-    length) through the cost model: the sibling's measured speedup times the model's ratio between the
-    two lengths. None without such a sibling, without the cost model's parts, or without a length."""
+A_PRIOR = 0.7  # per-token acceptance assumed before any draft is measured: it only orders the setups
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callable[[str], int] = _size) -> float | None:
+    """A setup's speedup predicted by the cost model, only to decide what to measure first:
+
+    - a measured sibling (same target, draft and types, another draft length): its measured speedup times the
+      model's ratio between the two lengths;
+    - else the model itself, with the per-token acceptance of the measured draft closest in file size (or
+      A_PRIOR before any), the drafting cost from the draft's own measured speed or else from the ratio of
+      file sizes (decoding is memory-bound), and the target's measured v(k).
+
+    None without v(k) (no cost model), without a draft length, or for model-free setups."""
     spec = cell.candidate.speculation
     base = runs.get(cell.baseline_key)
     costs = verify_costs(base)
-    if spec.draft_max is None or not costs:
+    if spec.draft_max is None or not costs or not spec.draft_path or base is None:
         return None
-    best = None
-    for run in runs.values():
-        s = run.speculation
-        if (run.target != cell.target.label or run.concurrency != cell.level or s is None or run.parts is None
-                or not run.speedup
-                or s.draft_max is None or replace(s, draft_max=None) != replace(spec, draft_max=None)):
-            continue
-        if best is None or (run.n_requests or 0) > (best.n_requests or 0):
-            best = run
-    if best is None or best.parts is None or best.speculation is None or best.speedup is None:
+    mine = [r for r in runs.values() if r.target == cell.target.label and r.concurrency == cell.level
+            and r.speculation is not None and r.speculation.draft_path and r.parts is not None and r.speedup]
+    siblings = [r for r in mine if r.speculation and r.speculation.draft_max is not None
+                and replace(r.speculation, draft_max=None) == replace(spec, draft_max=None)]
+    if siblings:
+        best = max(siblings, key=lambda r: r.n_requests or 0)
+        a, c = best.parts.acceptance_per_token, best.parts.draft_cost_ratio  # type: ignore[union-attr]
+        there = costmodel.speedup(a, best.speculation.draft_max or 1, c, costs)  # type: ignore[union-attr]
+        return (best.speedup or 0) * costmodel.speedup(a, spec.draft_max, c, costs) / there if there > 0 else None
+    alone = next((r.draft_alone_tps for r in runs.values() if r.draft_path == spec.draft_path and r.draft_alone_tps),
+                 None)
+    if alone and base.mean_tps:
+        c = base.mean_tps / alone
+    elif size(spec.draft_path) and size(cell.target.path):
+        c = size(spec.draft_path) / size(cell.target.path)
+    else:
         return None
-    a, c = best.parts.acceptance_per_token, best.parts.draft_cost_ratio
-    model_here = costmodel.speedup(a, spec.draft_max, c, costs)
-    model_there = costmodel.speedup(a, best.speculation.draft_max or 1, c, costs)
-    return best.speedup * model_here / model_there if model_there > 0 else None
+
+    def distance(r: RunResult) -> float:
+        return abs(math.log((size(r.draft_path or "") or 1) / (size(spec.draft_path or "") or 1)))
+
+    a = min(mine, key=distance).parts.acceptance_per_token if mine else A_PRIOR  # type: ignore[union-attr]
+    return costmodel.speedup(a, spec.draft_max, c, costs)
 
 
 class Search:
     """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block."""
 
-    def __init__(self, settings: SweepSettings):
+    def __init__(self, settings: SweepSettings, size: Callable[[str], int] = _size):
+        self.size = size  # model file sizes, for the prior of the order
         self.total = settings.requests * settings.runs
         self.block = settings.block
         self.resolution = settings.resolution
@@ -95,7 +122,7 @@ class Search:
             leader = search.leader(finished, rates(base))
             if leader != "baseline":
                 leader_speed = search.geo_speedup(finished[leader], rates(base)) or 1.0
-        predicted = {c.index: predicted_speedup(c, runs) for c in left}
+        predicted = {c.index: predicted_speedup(c, runs, self.size) for c in left}
 
         def rank(item: tuple[int, Cell]) -> tuple[int, float, int]:
             position, cell = item

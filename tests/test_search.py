@@ -168,3 +168,20 @@ def test_setups_are_ordered_likely_winners_first():
     assert next(order).candidate.label == "d1 n4"  # predicted to beat the leader: first
     assert next(order).candidate.label == "d2 n1"  # not predictable yet: before the predicted losers
     assert next(order).candidate.label == "d1 n8"
+
+
+def test_before_any_setup_is_measured_the_prior_orders_by_draft_cost():
+    sizes = {"/m/t.gguf": 32_000, "/m/d1.gguf": 1_000, "/m/d16.gguf": 16_000}
+    target = ModelEntry("T", "/m/t.gguf")
+    base = _run(None, BASE, verify_costs={"1": 1.0, "2": 1.05, "4": 1.15, "9": 2.0})
+    runs = {base.key: base}
+
+    def cell(i: int, path: str, n_max: int) -> Cell:
+        return Cell(i, target, Candidate(f"{path} n{n_max}", Speculation(path, ("draft-simple",), draft_max=n_max)))
+
+    cheap3, cheap1, dear3 = cell(2, "/m/d1.gguf", 3), cell(3, "/m/d1.gguf", 1), cell(4, "/m/d16.gguf", 3)
+    p = {c.index: predicted_speedup(c, runs, sizes.get) for c in (cheap3, cheap1, dear3)}
+    assert p[2] > p[3] > 1 > p[4]  # a 16/32 draft costs half a target step per token: never pays at a = 0.7
+    s = Search(SweepSettings(requests=9, block=3), size=lambda path: sizes.get(path, 0))
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), dear3, cheap1, cheap3], runs)
+    assert [c.index for c in order] == [1, 2, 3, 4]  # baseline, then the cheap draft at 3, at 1, the dear one
