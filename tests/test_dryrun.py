@@ -22,7 +22,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(llama_server, family, tmp_p
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Plan: 6 runs of 3 requests, up to 40 tokens each" in out
-    assert "[1/6] 8-layer target (baseline) @ 1 stream: up to 152 tokens" in out  # 3 x 40 + 1 warm-up of 32
+    assert "[1/6] 8-layer target (baseline) @ 1 stream: up to 120 tokens" in out  # 3 x 40, no warm-up
     assert "--model-draft" in out and "--parallel 2" in out and "--port <port>" in out
     assert "Estimated time: unknown" in out and "Dry run: no server started, nothing written." in out
     assert _files(tmp_path) == before_files and llama_pids() == before_pids
