@@ -9,8 +9,8 @@ import math
 from typing import Any
 
 from . import analysis, compare, page
-from .redaction import html_text
 from .page import PLOTLY_SRI, PLOTLY_URL, embed_json
+from .redaction import html_text
 from .results import write_text_atomic
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 from . import backends, launcher, llama_bin
-from .eta import Estimator, Work, fmt_s
 from .config import SweepConfig
+from .eta import Estimator, Work, fmt_s
 from .plan import build_plan, check_setups, server_slots
 from .redaction import redact, visible
 from .results import RunResult, load_results

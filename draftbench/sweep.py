@@ -14,8 +14,8 @@ from . import __version__, adaptive, analysis, backends, categories, gguf_header
 from .bench import BenchConfig, BenchSummary, merge, run_bench
 from .config import SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from .lock import ResultsLock
 from .eta import Estimator, Work, progress_line
+from .lock import ResultsLock
 from .outcome import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .plan import Cell, build_plan, check_setups, request_fields
 from .redaction import visible

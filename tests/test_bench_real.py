@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_script
+
 from draftbench import launcher
-from draftbench.speculation import Speculation
 from draftbench.bench import BenchConfig, run_bench
+from draftbench.speculation import Speculation
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT
+from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
+
 from draftbench import report
 from draftbench.results import RunResult, load_results
-from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
@@ -138,8 +138,9 @@ def test_concurrency_charts_render(browser, plotly_js, tmp_path):
 
 
 def test_compare_page_renders(browser, plotly_js, tmp_path):
-    from draftbench import compare, compare_view
     from test_compare import _file
+
+    from draftbench import compare, compare_view
 
     mine = _file(tmp_path, "mine.json", "my-box", {"7B": (20.0, {"0.5B q8": 30.0}), "14B": (9.0, {"1.5B q4": 15.0})})
     good, bad = compare.load([published_path(), mine])

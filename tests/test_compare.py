@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_script
+from test_report import published_path
+
 from draftbench import compare
 from draftbench.results import RunResult
-from test_report import published_path
 
 
 def _file(tmp_path, name: str, hardware: str, targets: dict[str, tuple[float, dict[str, float]]]) -> str:

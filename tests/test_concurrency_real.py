@@ -7,12 +7,12 @@ import signal
 import time
 
 import pytest
-
 from conftest import run_script
+from sweep_helpers import load, sweep_until, write_config
+
 from draftbench import llama_bin
 from draftbench.bench import BenchConfig, run_bench
 from draftbench.launcher import ServerOptions, ServerSpec, launch_llama
-from sweep_helpers import load, sweep_until, write_config
 
 
 def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llama_server, family, tmp_path,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import llama_pids, run_script
+
 from draftbench.config import load_config, parse_config
 from draftbench.errors import ConfigError
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from draftbench import analysis, costmodel as cm
+from draftbench import analysis
+from draftbench import costmodel as cm
 from draftbench.results import RunResult
 from draftbench.speculation import Speculation
 

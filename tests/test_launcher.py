@@ -11,8 +11,8 @@ import time
 
 import pytest
 import requests
-
 from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
+
 from draftbench import launcher, ports
 from draftbench.errors import ModelFileError, PortInUse, ServerStartError
 from draftbench.speculation import Speculation

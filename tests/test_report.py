@@ -8,8 +8,8 @@ import json
 import os
 
 import pytest
-
 from conftest import run_script
+
 from draftbench import analysis, export, report
 from draftbench.results import RunResult, load_results
 from draftbench.speculation import Speculation

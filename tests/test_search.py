@@ -9,10 +9,9 @@ import pytest
 
 from draftbench import search, stats
 from draftbench.adaptive import Search, predicted_speedup, rates
-from draftbench.config import SweepSettings
+from draftbench.config import ModelEntry, SweepSettings
 from draftbench.costmodel import Parts
 from draftbench.plan import Cell
-from draftbench.config import ModelEntry
 from draftbench.results import RunResult
 from draftbench.speculation import Candidate, Speculation
 

@@ -6,13 +6,13 @@ import hashlib
 import json
 
 import pytest
-
 from conftest import run_script
+
 from draftbench import backends, gguf_header, machine, synth
 from draftbench.errors import ModelFileError, UnsupportedSetup
 from draftbench.launcher import ServerOptions, ServerSpec
-from draftbench.speculation import Speculation
 from draftbench.redaction import redact, visible
+from draftbench.speculation import Speculation
 
 
 def test_gguf_header_reads_synth_metadata(family):

@@ -7,10 +7,10 @@ import json
 import os
 import sys
 
-from . import run_main
 from .. import backends, prompt_files, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
+from . import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,10 +6,10 @@ import argparse
 import sys
 import time
 
-from . import run_main, split_passthrough
 from .. import backends, launcher
 from ..errors import ConfigError, DraftbenchError
 from ..speculation import AXES, Speculation, axis_problem, parse_types
+from . import run_main, split_passthrough
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,13 +7,13 @@ import glob
 import os
 import sys
 
-from . import run_main
 from .. import compare, compare_view, dryrun, export, machine, report
 from ..config import load_config
 from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
 from ..results import load_results
 from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
+from . import run_main
 
 
 def build_parser() -> argparse.ArgumentParser:

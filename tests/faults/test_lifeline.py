@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
 from sweep_helpers import sweep_until, write_config
 

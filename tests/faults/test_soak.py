@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from conftest import llama_pids, run_script
 from sweep_helpers import load
 

@@ -15,13 +15,13 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import llama_pids, run_script
+from sweep_helpers import load, sweep_until, write_config
+
 from draftbench import results as results_mod
 from draftbench.config import load_config
 from draftbench.errors import ResultsFileError
 from draftbench.sweep import Sweep
-from sweep_helpers import load, sweep_until, write_config
 
 
 def _newest_llama_pid(before: set[int]) -> int:
