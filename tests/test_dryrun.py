@@ -42,3 +42,18 @@ def test_dry_run_estimates_from_an_earlier_results_file_and_stops_on_a_bad_confi
         json.dump(data, fh)
     bad = run_script("sweep.py", "--config", config, "--dry-run")
     assert bad.returncode == 2 and "settings.prompts: cannot read" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(llama_server, family, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    config = write_config(family, tmp_path, requests=2, max_tokens=24)
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--dry-run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path))
+    proc.stdout.readline()
+    proc.stdout.close()  # like '| head -1'
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err

@@ -24,6 +24,12 @@ def run_main(body: Callable[[], int]) -> int:
             raise
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (| head): the reader has what it wanted
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        return 0
 
 
 def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
