@@ -7,9 +7,10 @@ import json
 import os
 import sys
 
-from .. import backends, prompt_files, prompts
+from .. import backends, categories, prompt_files, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
+from ..results import RunResult
 from . import run_main
 
 
@@ -103,6 +104,12 @@ def format_table(s: BenchSummary) -> str:
         lines.append(f"Accepted length  {_fmt(s.mean_accepted_length)} tokens per target pass")
     elif s.speculation_active is False:
         lines.append("Acceptance       - (speculation NOT active)")
+    per = categories.summarise(RunResult("", None, requests=[r.to_dict() for r in s.requests])) or {}
+    if len(per) > 1:
+        lines.append("By category      " + "; ".join(
+            f"{cat} {_fmt(row['decode_tps'])} tok/s" + (f" acc {row['acceptance_rate']:.0%}"
+                                                        if row["acceptance_rate"] is not None else "")
+            + f" (n={row['n_requests']})" for cat, row in per.items()))
     return "\n".join(lines)
 
 
