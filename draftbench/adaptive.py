@@ -80,6 +80,8 @@ class Search:
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = _size):
         self.size = size  # model file sizes, for the prior of the order
+        self.left: list[Cell] = []  # the current target and level's setups not picked yet
+        self.paused: set[tuple] = set()  # setups paused once for one predicted faster
         self.total = settings.requests * settings.runs
         self.block = settings.block
         self.resolution = settings.resolution
@@ -107,10 +109,28 @@ class Search:
             mine = [c for c in cells if (c.target.label, c.level) == group]
             yield from (c for c in mine if c.candidate.is_baseline)
             left = [c for c in mine if not c.candidate.is_baseline]
+            self.left = left
             while left:
                 pick = self._next(left, runs)
                 left.remove(pick)
                 yield pick
+                run = runs.get(pick.key)
+                if pick.key in self.paused and run is not None and run.in_progress:
+                    left.append(pick)  # paused for a setup predicted faster: it comes back in its turn
+
+    def pause_for(self, cell: Cell, run: RunResult, runs: Mapping[tuple, RunResult]) -> tuple[Cell, float] | None:
+        """After a setup's first block: a setup still to measure that the cost model predicts faster than this
+        one measures (by more than the resolution)? Then this one pauses (once) and that one goes first, so the
+        leader that prunes the rest is the strongest one early."""
+        if cell.key in self.paused or len(run.requests) > self.block or not run.speedup:
+            return None
+        predicted = [(c, predicted_speedup(c, runs, self.size)) for c in self.left if c.key != cell.key
+                     and (c.key not in runs or not runs[c.key].requests)]
+        best = max(((c, p) for c, p in predicted if p is not None), key=lambda cp: cp[1], default=None)
+        if best is None or best[1] <= max(1.0, run.speedup * (1 + self.resolution)):
+            return None
+        self.paused.add(cell.key)
+        return best
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
         target, level = left[0].target.label, left[0].level

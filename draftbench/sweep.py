@@ -257,6 +257,11 @@ class Sweep:
             run.in_progress = True
             self.runs[cell.key] = run
             self._save()
+            ahead = self.search.pause_for(cell, run, self.runs) if self.search else None
+            if ahead is not None:
+                self.echo(f"  Paused: the cost model predicts {visible(ahead[0].candidate.label or '')} at "
+                          f"{analysis.pct(ahead[1])} (this setup measures {analysis.pct(run.speedup)}): that one first")
+                break
             run.in_progress = False
         return summary
 
@@ -353,7 +358,7 @@ class Sweep:
                 else:
                     run = self._measure(cell, previous if unfinished else None)
                     self._compare_with_baseline(run)
-                    for line in run_lines(run):
+                    for line in ([] if run.in_progress else run_lines(run)):
                         self.echo(line)
                     if not run.error:
                         self.echo("  Server kept for the next cell" if self.sessions.held else "  Server stopped")

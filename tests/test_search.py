@@ -184,3 +184,26 @@ def test_before_any_setup_is_measured_the_prior_orders_by_draft_cost():
     s = Search(SweepSettings(requests=9, block=3), size=lambda path: sizes.get(path, 0))
     order = s.order([Cell(1, target, Candidate(None, Speculation())), dear3, cheap1, cheap3], runs)
     assert [c.index for c in order] == [1, 2, 3, 4]  # baseline, then the cheap draft at 3, at 1, the dear one
+
+
+def test_a_setup_pauses_once_when_a_sibling_is_predicted_faster():
+    s = Search(SweepSettings(requests=9, block=3))
+    target = ModelEntry("T", "/m/t.gguf")
+
+    def cell(i: int, n_max: int) -> Cell:
+        return Cell(i, target, Candidate(f"d1 n{n_max}", Speculation("/m/d1.gguf", ("draft-simple",), draft_max=n_max)))
+
+    base = _run(None, BASE, verify_costs={"1": 1.0, "2": 1.05, "3": 1.1, "5": 1.2, "9": 1.5})
+    n1, n4 = cell(2, 1), cell(3, 4)
+    runs = {base.key: base}
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), n1, n4], runs)
+    next(order), next(order)  # the baseline, then n1 (nothing predicts n4 yet)
+    first_block = _run("d1 n1", scaled(1.2, WOBBLE)[:3], draft_max=1, speculation_active=True, speedup=1.2,
+                       parts=Parts(10, 1.8, 1.0, 0.8, 0.1, 1.05, 1.2, 0.1, 4, "x"), in_progress=True)
+    runs[first_block.key] = first_block
+    ahead = s.pause_for(n1, first_block, runs)
+    assert ahead is not None and ahead[0] is n4 and ahead[1] > 1.2 * 1.05
+    assert s.pause_for(n1, first_block, runs) is None  # once only
+    assert next(order) is n4  # the predicted faster one goes first ...
+    runs[n4.key] = _run("d1 n4", scaled(1.5, WOBBLE), draft_max=4, speculation_active=True, speedup=1.5)
+    assert next(order) is n1  # ... and the paused one comes back
