@@ -2,7 +2,7 @@
 draft lengths (15 setups by default). Prints whether both pick the same best (or a statistical tie),
 tokens and wall time of each, and their ratio. Target: the same or a tied best, at most 40% of the tokens.
 
-Run by hand: python benchmarks/adaptive_search.py [--repeat 3] [--requests 18] [--block 3]"""
+Run by hand: python benchmarks/adaptive_search.py [--repeat 3] [--requests 24] [--block 3]"""
 
 from __future__ import annotations
 
@@ -78,9 +78,9 @@ def verdict(full: list[RunResult], a: RunResult | None, b: RunResult | None) -> 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--requests", type=int, default=18)
+    ap.add_argument("--requests", type=int, default=24)
     ap.add_argument("--block", type=int, default=3)
-    ap.add_argument("--max-tokens", type=int, default=64)
+    ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--lengths", default="1,3,8", help="draft lengths (n_max) of every draft model")
     ap.add_argument("--verbose", action="store_true", help="show the sweeps' progress")
     args = ap.parse_args()

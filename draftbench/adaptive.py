@@ -119,13 +119,17 @@ class Search:
                     left.append(pick)  # paused for a setup predicted faster: it comes back in its turn
 
     def pause_for(self, cell: Cell, run: RunResult, runs: Mapping[tuple, RunResult]) -> tuple[Cell, float] | None:
-        """After a setup's first block: a setup still to measure that the cost model predicts faster than this
-        one measures (by more than the resolution)? Then this one pauses (once) and that one goes first, so the
-        leader that prunes the rest is the strongest one early."""
+        """After a setup's first block: a sibling still to measure (same draft, another length) that the cost
+        model, fed with this setup's own parts, predicts faster than this one measures (by more than the
+        resolution)? Then this one pauses (once) and that one goes first, so the leader that prunes the rest
+        is the strongest one early. Only siblings: across draft models the prediction rests on a borrowed
+        acceptance, too weak to interrupt a measurement for."""
         if cell.key in self.paused or len(run.requests) > self.block or not run.speedup:
             return None
+        spec = cell.candidate.speculation
         predicted = [(c, predicted_speedup(c, runs, self.size)) for c in self.left if c.key != cell.key
-                     and (c.key not in runs or not runs[c.key].requests)]
+                     and (c.key not in runs or not runs[c.key].requests)
+                     and replace(c.candidate.speculation, draft_max=None) == replace(spec, draft_max=None)]
         best = max(((c, p) for c, p in predicted if p is not None), key=lambda cp: cp[1], default=None)
         if best is None or best[1] <= max(1.0, run.speedup * (1 + self.resolution)):
             return None

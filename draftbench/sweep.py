@@ -342,7 +342,9 @@ class Sweep:
             self.echo(self.search.describe())
         try:
             cells = self.search.order(self.plan, self.runs) if self.search else iter(self.plan)
-            for position, cell in enumerate(cells, 1):
+            positions: dict[tuple, int] = {}
+            for cell in cells:
+                position = positions.setdefault(cell.key, len(positions) + 1)  # a paused setup keeps its number
                 title = f"[{position}/{n}] {visible(cell.title)}"
                 previous = self.runs.get(cell.key)
                 unfinished = previous is not None and (previous.in_progress or (previous.pruned and not self.search))
