@@ -62,13 +62,16 @@ def _pct(ratio: float) -> str:
 def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> list[str]:
     """A line per category whose best setup differs from ``overall`` (the target's recommendation), with its
     interval; a category whose two leaders' intervals overlap says it cannot separate them."""
-    out = []
+    out, single = [], []
     for cat in names(eligible):
         ranked = _best(eligible, cat)
         if not ranked:
             continue
         gain, best, row = ranked[0]
         if overall is not None and best.draft == overall.draft:
+            continue
+        if row["n_requests"] < 2:  # one request per setup: nothing to say about this category but that
+            single.append(cat)
             continue
         ci = row.get("speedup_ci95")
         text = f"{target}, for {cat}: {best.draft} {_pct(gain)}"
@@ -81,6 +84,9 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
             if not ci or not second or second[1] >= ci[0]:
                 text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
         out.append(text)
+    if single:
+        out.append(f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "
+                   "(raise requests: the schedule spreads them evenly over the categories)")
     return out
 
 

@@ -150,3 +150,13 @@ def test_a_category_whose_best_differs_gets_its_line():
     big.categories["prose"]["speedup_ci95"] = [1.3, 1.9]
     text = categories.lines("T", [small, big], small)[1]
     assert text.startswith("T, for prose: big +60%") and "too few requests to separate it from small on prose" in text
+
+
+def test_categories_with_one_request_are_summed_up_in_one_line():
+    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5)
+    overall.categories = {"code": {"speedup": 1.2, "n_requests": 1}, "qa": {"speedup": 1.1, "n_requests": 1}}
+    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4)
+    other.categories = {"code": {"speedup": 1.6, "n_requests": 1}, "qa": {"speedup": 1.7, "n_requests": 1}}
+    assert categories.lines("T", [overall, other], overall) == [
+        "T: code, qa had one request per setup: too few to pick a setup per task (raise requests: the schedule "
+        "spreads them evenly over the categories)"]
