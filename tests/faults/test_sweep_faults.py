@@ -176,7 +176,9 @@ def test_removed_flag_shows_the_servers_message(llama_server, family, tmp_path, 
 
 def test_hung_server_ends_by_timeout(llama_server, family, tmp_path, no_new_servers):
     """SIGSTOP freezes a real llama-server: it accepts connections (kernel backlog) and never answers."""
-    config = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], request_timeout_s=2)
+    # long enough requests that the freeze lands while the baseline is being measured, not after it
+    config = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], request_timeout_s=2, requests=4,
+                          max_tokens=400)
     results = str(tmp_path / "r.json")
     before = llama_pids()
     code, err = sweep_until(["--config", config, "--results", results], "ready", sig=None,
