@@ -4,11 +4,10 @@ stops after a block (the rule itself is in :mod:`search`)."""
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import replace
 from typing import Callable, Iterator, Mapping
 
-from . import costmodel, search
+from . import costmodel, gguf_header, search
 from .analysis import verify_costs
 from .config import SweepSettings
 from .plan import Cell
@@ -28,14 +27,7 @@ def finished_candidate(run: RunResult) -> bool:
 A_PRIOR = 0.7  # per-token acceptance assumed before any draft is measured: it only orders the setups
 
 
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
-def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callable[[str], int] = _size) -> float | None:
+def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callable[[str], int] = gguf_header.file_size) -> float | None:
     """A setup's speedup predicted by the cost model, only to decide what to measure first:
 
     - a measured sibling (same target, draft and types, another draft length): its measured speedup times the
@@ -78,7 +70,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callabl
 class Search:
     """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block."""
 
-    def __init__(self, settings: SweepSettings, size: Callable[[str], int] = _size):
+    def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
         self.size = size  # model file sizes, for the prior of the order
         self.left: list[Cell] = []  # the current target and level's setups not picked yet
         self.paused: set[tuple] = set()  # setups paused once for one predicted faster

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from . import categories, costmodel, stats
 from .results import RunResult
 from .speculation import NO_DRAFT_MODEL, Candidate
+from .stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 
 _SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
 _UNIT = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
@@ -239,14 +240,6 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
             out.append(f"{target}: " + "; ".join(f"{r.level} stream{'s' if r.level > 1 else ''}: {r.short()}"
                                                  for r in mine))
     return out
-
-
-def pct(ratio: float | None) -> str:
-    """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
-    if ratio is None:
-        return "n/a"
-    value = (ratio - 1.0) * 100
-    return f"{value:+.0f}%" if abs(value) >= 0.5 else "+0%"
 
 
 def recommend(runs: list[RunResult]) -> list[Recommendation]:

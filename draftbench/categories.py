@@ -54,11 +54,6 @@ def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, dict]
     return sorted(ranked, key=lambda x: x[0], reverse=True)
 
 
-def _pct(ratio: float) -> str:
-    value = (ratio - 1) * 100
-    return f"{value:+.0f}%" if abs(value) >= 0.5 else "+0%"
-
-
 def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> list[str]:
     """A line per category whose best setup differs from ``overall`` (the target's recommendation), with its
     interval; a category whose two leaders' intervals overlap says it cannot separate them."""
@@ -74,11 +69,11 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
             single.append(cat)
             continue
         ci = row.get("speedup_ci95")
-        text = f"{target}, for {cat}: {best.draft} {_pct(gain)}"
-        text += f" (95% CI {_pct(ci[0])} .. {_pct(ci[1])}, {row['n_requests']} requests)" if ci else \
+        text = f"{target}, for {cat}: {best.draft} {stats.pct(gain)}"
+        text += f" (95% CI {stats.pct(ci[0])} .. {stats.pct(ci[1])}, {row['n_requests']} requests)" if ci else \
             f" ({row['n_requests']} request{'s' if row['n_requests'] != 1 else ''}: no interval)"
         if overall is not None and overall.speedup is not None:
-            text += f"; overall: {overall.draft} {_pct(overall.speedup)}"
+            text += f"; overall: {overall.draft} {stats.pct(overall.speedup)}"
         if len(ranked) > 1:
             second = ranked[1][2].get("speedup_ci95")
             if not ci or not second or second[1] >= ci[0]:
@@ -103,9 +98,9 @@ def heatmap(runs: list[RunResult]) -> dict[str, Any] | None:
     for r, row in zip(shown, rows):
         values = [(r.categories or {}).get(c, {}) for c in cats]
         z.append([None if v.get("speedup") is None else round((v["speedup"] - 1) * 100, 1) for v in values])
-        text.append(["" if v.get("speedup") is None else _pct(v["speedup"]) for v in values])
+        text.append(["" if v.get("speedup") is None else stats.pct(v["speedup"]) for v in values])
         hover.append([f"{row}, {c}: " + ("not measured" if v.get("speedup") is None else
-                                        f"{_pct(v['speedup'])}, {v['n_requests']} requests, acceptance "
+                                        f"{stats.pct(v['speedup'])}, {v['n_requests']} requests, acceptance "
                                         + ("n/a" if v.get("acceptance_rate") is None else f"{v['acceptance_rate']:.0%}"))
                       for c, v in zip(cats, values)])
     span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from . import backends, launcher, llama_bin
+from . import backends, gguf_header, launcher, llama_bin
 from .config import SweepConfig
 from .eta import Estimator, Work, fmt_s
 from .plan import build_plan, check_setups, server_slots
@@ -27,13 +27,6 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
         flags, _ = llama_bin.probe(binary)
         cmd = launcher.llama_command(server_spec, binary, flags, 0, flags.speculation_args(spec))
     return [("<port>" if i and cmd[i - 1] == "--port" else a) for i, a in enumerate(redact(cmd))]
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
@@ -57,7 +50,7 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
             previous = load_results(results_path)["results"]
         except Exception:  # a broken file only loses the estimate here; the sweep itself reports it
             previous = []
-    est = Estimator(_size)
+    est = Estimator(gguf_header.file_size)
     for run in previous:
         est.learn(run)
     total_tokens = 0

@@ -124,3 +124,11 @@ def tokenizer_info(path: str) -> TokenizerInfo:
 def vocab_mismatch(target: str, draft: str) -> list[str]:
     """Reasons the draft's tokenizer differs from the target's ([] when they match)."""
     return tokenizer_info(target).differences(tokenizer_info(draft))
+
+
+def file_size(path: str) -> int:
+    """A model file's size in bytes; 0 when it cannot be read."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import analysis
+from . import analysis, page
 from .redaction import html_text
 from .results import RunResult
 
@@ -57,19 +57,15 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
     return {"speedup": speedup, "aggregate": aggregate}
 
 
-def _fmt(v: float | None, spec: str) -> str:
-    return "" if v is None else format(v, spec)
-
-
 def table(runs: list[RunResult]) -> str:
     """Every measured run by level: aggregate and per-stream tok/s, speedups, acceptance, TTFT."""
     rows = []
     for r in sorted((r for r in runs if r.error is None and r.mean_tps),
                     key=lambda r: (r.target, r.draft is not None, r.draft or "", r.concurrency)):
-        cells = [r.target, r.draft or "baseline", str(r.concurrency), _fmt(r.aggregate_tps, ".1f"),
-                 _fmt(r.mean_tps, ".1f"), analysis.pct(r.aggregate_speedup) if r.draft else "",
-                 analysis.pct(r.speedup) if r.draft else "", _fmt(r.acceptance_rate, ".0%"),
-                 _fmt(r.median_ttft, ".3f"), _fmt(r.p95_ttft_s, ".3f")]
+        cells = [r.target, r.draft or "baseline", str(r.concurrency), page.fmt(r.aggregate_tps, ".1f"),
+                 page.fmt(r.mean_tps, ".1f"), analysis.pct(r.aggregate_speedup) if r.draft else "",
+                 analysis.pct(r.speedup) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
+                 page.fmt(r.median_ttft, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th><th>Aggregate tok/s</th>'
             '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'

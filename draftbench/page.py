@@ -47,3 +47,21 @@ def embed_json(data: Any) -> str:
     text = json.dumps(data, ensure_ascii=False, allow_nan=False)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def fmt(v: Any, spec: str) -> str:
+    """A table cell: empty for a missing value."""
+    return "" if v is None else format(v, spec)
+
+
+def speedup_errors(r: Any) -> list[float] | None:
+    """[above, below] of a run's speedup interval, in percentage points (None without one)."""
+    if r is None or not r.speedup_ci95 or r.speedup is None:
+        return None
+    return [round((r.speedup_ci95[1] - r.speedup) * 100, 1), round((r.speedup - r.speedup_ci95[0]) * 100, 1)]
+
+
+def error_y(errs: list[list[float] | None]) -> dict[str, Any]:
+    """Plotly's asymmetric error bars from [above, below] pairs (None: no bar)."""
+    return {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
+            "arrayminus": [e[1] if e else 0 for e in errs]}

@@ -61,7 +61,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
         if color:
             trace["marker"] = {"color": color}
         if errs and any(errs):
-            trace["error_y"] = _error_y(errs)
+            trace["error_y"] = page.error_y(errs)
         return trace
 
     throughput = [bar("baseline", [base[t].mean_tps if t in base else None for t in targets],
@@ -83,9 +83,9 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
                  "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
                  "cliponaxis": False, "hoverinfo": "text",
                  "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}{_ci_text(p)}" if p else "" for p in picks]}
-        errs = [_speedup_errors(p) for p in picks]
+        errs = [page.speedup_errors(p) for p in picks]
         if any(errs):
-            trace["error_y"] = _error_y(errs)
+            trace["error_y"] = page.error_y(errs)
         speedup.append(trace)
     cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
     z, hover = [], []
@@ -140,22 +140,10 @@ def heatmap_rows(runs: list[RunResult]) -> list[str]:
     return [d for d in labels if d not in free] + [d for d in labels if d in free]
 
 
-def _error_y(errs: list[list[float] | None]) -> dict[str, Any]:
-    """Plotly's asymmetric error bars from [above, below] pairs (None: no bar)."""
-    return {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
-            "arrayminus": [e[1] if e else 0 for e in errs]}
-
-
 def _ci_text(r: RunResult) -> str:
     if not r.speedup_ci95:
         return ""
     return f" (95% CI {analysis.pct(r.speedup_ci95[0])} .. {analysis.pct(r.speedup_ci95[1])})"
-
-
-def _speedup_errors(r: RunResult | None) -> list[float] | None:
-    if r is None or not r.speedup_ci95 or r.speedup is None:
-        return None
-    return [round((r.speedup_ci95[1] - r.speedup) * 100, 1), round((r.speedup - r.speedup_ci95[0]) * 100, 1)]
 
 
 _LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
@@ -184,12 +172,12 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
 def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
     traces = []
     for name, group in draft_length_lines(runs):
-        errs = [_speedup_errors(r) for r in group]
+        errs = [page.speedup_errors(r) for r in group]
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": name,
             "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
             "hovertext": [f"{r.draft}: {analysis.pct(r.speedup)}{_ci_text(r)}" for r in group], "hoverinfo": "text",
-            "error_y": _error_y(errs)})
+            "error_y": page.error_y(errs)})
     return traces
 
 
@@ -210,10 +198,6 @@ def length_notes(runs: list[RunResult]) -> list[str]:
     return notes
 
 
-def _fmt(v: Any, spec: str) -> str:
-    return "" if v is None else format(v, spec)
-
-
 def _recommendation_rows(runs: list[RunResult]) -> str:
     """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
     rows = []
@@ -221,7 +205,7 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
         b, many = rec.best, rec.level > 1
 
         def tps(r: RunResult) -> str:
-            return _fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
+            return page.fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
 
         cells = [rec.target + (f" @ {rec.level} streams" if many else ""), tps(rec.baseline) if rec.baseline
                  else "no baseline"]
@@ -231,13 +215,13 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
             gain = analysis.gain(b)
             ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}"
                   if b.speedup_ci95 and not many else "")
-            mem = _fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
+            mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
             verdict = "skip speculation" if (gain or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
                                                                    if rec.within_noise else "")
             if rec.tied:
                 verdict = "; ".join(filter(None, [verdict, "tied with " + ", ".join(str(r.draft) for r in rec.tied)]))
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
-                      _fmt(b.acceptance_rate, ".0%"), _fmt(b.mean_accepted_length, ".2f"), mem, verdict,
+                      page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, verdict,
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)

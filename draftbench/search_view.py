@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import analysis
+from . import analysis, page
 from .redaction import html_text
 from .results import RunResult
 
@@ -14,12 +14,6 @@ MEASURED, STOPPED = "#1a9850", "#bdbdbd"
 
 def searched(runs: list[RunResult]) -> bool:
     return any(r.pruned for r in runs)
-
-
-def _interval(r: RunResult) -> list[float] | None:
-    if not r.speedup_ci95 or r.speedup is None:
-        return None
-    return [round((r.speedup_ci95[1] - r.speedup) * 100, 2), round((r.speedup - r.speedup_ci95[0]) * 100, 2)]
 
 
 def _hover(r: RunResult) -> str:
@@ -51,10 +45,9 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
                 "marker": {"color": color, "line": {"color": "#555", "width": 1}}}
             if pruned:
                 trace["marker"]["pattern"] = {"shape": "/", "fgcolor": "#777", "size": 6}
-            errs = [_interval(r) for r in part]
+            errs = [page.speedup_errors(r) for r in part]
             if any(errs):
-                trace["error_y"] = {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
-                                    "arrayminus": [e[1] if e else 0 for e in errs], "color": "#444"}
+                trace["error_y"] = {**page.error_y(errs), "color": "#444"}
             traces.append(trace)
     return traces
 

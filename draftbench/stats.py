@@ -82,6 +82,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def pct(ratio: float | None) -> str:
+    """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
+    if ratio is None:
+        return "n/a"
+    value = (ratio - 1.0) * 100
+    return f"{value:+.0f}%" if abs(value) >= 0.5 else "+0%"
+
+
 @dataclass(frozen=True)
 class Spread:
     n: int

@@ -42,13 +42,6 @@ def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
     return None
 
 
-def _file_size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
-
-
 def default_results_path(cfg: SweepConfig, hardware: str) -> str:
     stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x"
                     for part in (hardware, cfg.backend, cfg.name))
@@ -60,7 +53,7 @@ class Sweep:
                  echo: Echo = _stderr, api_key: str | None = None):
         self.cfg = cfg
         self.echo = Console(echo, echo is _stderr and sys.stderr.isatty())
-        self.eta = Estimator(_file_size)
+        self.eta = Estimator(gguf_header.file_size)
         self.hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
         self.results_path = results_path or default_results_path(cfg, self.hardware)
         self.fresh = fresh
