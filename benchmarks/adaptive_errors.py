@@ -41,16 +41,19 @@ def measure(mu: float, prompts: list[float], rng: random.Random) -> list[float]:
 
 
 def one_search(mus: list[float], total: int, block: int, rng: random.Random) -> tuple[bool, bool, float]:
-    """(true best stopped, recommendation worse than the best by more than the resolution, token share)."""
+    """(true best stopped, recommendation worse than the best by more than the resolution, token share).
+
+    The sweep's procedure (draftbench.adaptive.Search): screening gives every setup one block with no look;
+    the race takes them best first block first, each one's looks against the best finished setup then."""
     prompts = [rng.gauss(0, PROMPT_SD) for _ in range(total)]
     base = measure(0.0, prompts, rng)
-    order = list(range(len(mus)))
-    rng.shuffle(order)
+    fulls = [measure(mu, prompts, rng) for mu in mus]  # what each setup would measure, request by request
+    order = sorted(range(len(mus)), key=lambda k: -(search.geo_speedup(fulls[k][:block], base) or 0.0))
     finished: dict[str, list[float]] = {}
     stopped: dict[int, str | None] = {}
     used = total
     for k in order:
-        full = measure(mus[k], prompts, rng)
+        full = fulls[k]
         n = total
         for look, upto in enumerate(range(block, total, block), 1):
             label = search.leader(finished, base)
@@ -80,7 +83,7 @@ def _tied_fairly(mus: list[float], best: int) -> bool:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=2000)
-    ap.add_argument("--requests", type=int, default=18)
+    ap.add_argument("--requests", type=int, default=24)
     ap.add_argument("--block", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()

@@ -68,12 +68,18 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callabl
 
 
 class Search:
-    """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block."""
+    """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block.
+
+    Two phases per target and level. **Screening**: every setup gets its first block (cost-model order), with
+    no look, and pauses (saved as ``in_progress``). **Race**: the screened setups continue, best first-block
+    speedup first; each one's first look happens when it is picked, against the best setup finished by then,
+    so most stop without starting a server again, and the one that runs in full is chosen by data, not by a
+    prediction. A setup part-way through its later blocks (an interrupted sweep) goes on before any other,
+    so a look is never repeated against a new reference."""
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
-        self.size = size  # model file sizes, for the prior of the order
-        self.left: list[Cell] = []  # the current target and level's setups not picked yet
-        self.paused: set[tuple] = set()  # setups paused once for one predicted faster
+        self.size = size  # model file sizes, for the prior of the screening order
+        self.left: list[Cell] = []  # the current target and level's setups not picked (or paused)
         self.total = settings.requests * settings.runs
         self.block = settings.block
         self.resolution = settings.resolution
@@ -85,52 +91,53 @@ class Search:
                     f"{self.block}: raise requests (or lower block) to measure less")
         first, rest = search.alpha_at(1, self.total, self.block), search.alpha_at(2, self.total, self.block)
         spent = f"{first:.3g}" + (f" at the first, {rest:.3g} at each later one" if n > 1 else "")
-        return (f"Adaptive search: a setup can stop after every {self.block} of its {self.total} requests ({n} looks; "
-                f"one-sided error per look {spent}: at most {search.ALPHA:.0%} in all); ties within "
-                f"{self.resolution:.0%}")
+        return (f"Adaptive search: every setup gets a first block of {self.block} requests, then the best go on; a "
+                f"setup can stop after every block of its {self.total} requests ({n} looks; one-sided error per "
+                f"look {spent}: at most {search.ALPHA:.0%} in all); ties within {self.resolution:.0%}")
 
     def sizes(self, done: int) -> list[int]:
         """The blocks still to measure for a candidate that has ``done`` requests."""
         return search.block_sizes(self.total - done, self.block) if done < self.total else []
 
     def order(self, cells: list[Cell], runs: Mapping[tuple, RunResult]) -> Iterator[Cell]:
-        """Per target and level: the baseline first, then its setups, likely winners first: predicted to beat
-        the current leader (descending), then not yet predictable (configured order), then the rest
-        (descending). Lazy: each choice sees the runs measured so far."""
+        """Per target and level: the baseline first, setups finished earlier (to be skipped), then the
+        screening and the race (see the class). Lazy: each choice sees the runs measured so far."""
         for group in dict.fromkeys((c.target.label, c.level) for c in cells):
             mine = [c for c in cells if (c.target.label, c.level) == group]
             yield from (c for c in mine if c.candidate.is_baseline)
-            left = [c for c in mine if not c.candidate.is_baseline]
+            closed = [c for c in mine if not c.candidate.is_baseline and _closed(runs.get(c.key))]
+            yield from closed
+            left = [c for c in mine if not c.candidate.is_baseline and c not in closed]
             self.left = left
             while left:
                 pick = self._next(left, runs)
                 left.remove(pick)
                 yield pick
                 run = runs.get(pick.key)
-                if pick.key in self.paused and run is not None and run.in_progress:
-                    left.append(pick)  # paused for a setup predicted faster: it comes back in its turn
+                if run is not None and run.in_progress:
+                    left.append(pick)  # paused after its first block: it comes back in its turn
 
-    def pause_for(self, cell: Cell, run: RunResult, runs: Mapping[tuple, RunResult]) -> tuple[Cell, float] | None:
-        """After a setup's first block: a sibling still to measure (same draft, another length) that the cost
-        model, fed with this setup's own parts, predicts faster than this one measures (by more than the
-        resolution)? Then this one pauses (once) and that one goes first, so the leader that prunes the rest
-        is the strongest one early. Only siblings: across draft models the prediction rests on a borrowed
-        acceptance, too weak to interrupt a measurement for."""
-        if cell.key in self.paused or len(run.requests) > self.block or not run.speedup:
-            return None
-        spec = cell.candidate.speculation
-        predicted = [(c, predicted_speedup(c, runs, self.size)) for c in self.left if c.key != cell.key
-                     and (c.key not in runs or not runs[c.key].requests)
-                     and replace(c.candidate.speculation, draft_max=None) == replace(spec, draft_max=None)]
-        best = max(((c, p) for c, p in predicted if p is not None), key=lambda cp: cp[1], default=None)
-        if best is None or best[1] <= max(1.0, run.speedup * (1 + self.resolution)):
-            return None
-        self.paused.add(cell.key)
-        return best
+    def pauses(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> bool:
+        """After a setup's first block: pause, unless it would be picked next anyway (nothing left to
+        screen, and the best first block of the setups still open)."""
+        return self._next(self.left + [cell], runs) is not cell
+
+    def first_look_pending(self, run: RunResult) -> bool:
+        """A setup paused after screening: its first look happens when the race picks it."""
+        return run.in_progress and 0 < len(run.requests) <= self.block
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
-        target, level = left[0].target.label, left[0].level
-        base = runs.get(left[0].baseline_key)
+        fresh = [c for c in left if not (runs.get(c.key) and (runs[c.key].requests or runs[c.key].error))]
+        if not fresh:
+            base = rates(runs[left[0].baseline_key]) if left[0].baseline_key in runs else []
+
+            def standing(cell: Cell) -> tuple[int, float]:
+                run = runs[cell.key]
+                return (len(run.requests), search.geo_speedup(rates(run), base) or 0.0)
+
+            return max(left, key=standing)
+        target, level = fresh[0].target.label, fresh[0].level
+        base = runs.get(fresh[0].baseline_key)
         leader_speed = 1.0
         if base is not None and base.done:
             finished = {r.draft: rates(r) for r in runs.values()
@@ -138,7 +145,7 @@ class Search:
             leader = search.leader(finished, rates(base))
             if leader != "baseline":
                 leader_speed = search.geo_speedup(finished[leader], rates(base)) or 1.0
-        predicted = {c.index: predicted_speedup(c, runs, self.size) for c in left}
+        predicted = {c.index: predicted_speedup(c, runs, self.size) for c in fresh}
 
         def rank(item: tuple[int, Cell]) -> tuple[int, float, int]:
             position, cell = item
@@ -147,7 +154,7 @@ class Search:
                 return (1, 0.0, position)
             return (0 if p > leader_speed else 2, -p, position)
 
-        return min(enumerate(left), key=rank)[1]
+        return min(enumerate(fresh), key=rank)[1]
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> search.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
@@ -159,6 +166,11 @@ class Search:
         look = -(-len(run.requests) // self.block)
         return search.decide(rates(run), reference, label, search.alpha_at(look, self.total, self.block),
                              self.resolution)
+
+
+def _closed(run: RunResult | None) -> bool:
+    """Measured in full, stopped, failed or skipped earlier: nothing left to measure."""
+    return run is not None and not run.in_progress and (run.done or run.error is not None)
 
 
 def stop_run(run: RunResult, decision: search.Decision) -> None:

@@ -241,22 +241,37 @@ class Sweep:
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed == summary.n_requests:
                 break
             self._compare_with_baseline(run)
+            run.in_progress = True
+            self.runs[cell.key] = run
+            if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
+                self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
+                          "before the best go on")
+                break
             decision = self.search.look(run, self.runs) if self.search else None
             if decision is not None and decision.pruned:
+                run.in_progress = False
                 adaptive.stop_run(run, decision)
                 self.echo(f"  Stopped after {summary.n_requests} of {total} requests: {decision.reason()}")
                 break
             self.echo(f"  {summary.n_requests}/{total} requests: " + (decision.reason() if decision else "measuring"))
-            run.in_progress = True
-            self.runs[cell.key] = run
             self._save()
-            ahead = self.search.pause_for(cell, run, self.runs) if self.search else None
-            if ahead is not None:
-                self.echo(f"  Paused: the cost model predicts {visible(ahead[0].candidate.label or '')} at "
-                          f"{analysis.pct(ahead[1])} (this setup measures {analysis.pct(run.speedup)}): that one first")
-                break
             run.in_progress = False
         return summary
+
+    def _stops_without_measuring(self, run: RunResult) -> bool:
+        """A setup paused after screening gets its first look when the race picks it, before a server starts:
+        most stop here, against the leader finished meanwhile."""
+        if self.search is None or not self.search.first_look_pending(run):
+            return False
+        self._compare_with_baseline(run)
+        decision = self.search.look(run, self.runs)
+        if decision is None or not decision.pruned:
+            self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
+            return False
+        run.in_progress = False
+        adaptive.stop_run(run, decision)
+        self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
+        return True
 
     def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
         if self.cfg.backend == "vllm":
@@ -350,6 +365,10 @@ class Sweep:
                 if reason:
                     run = self._new_run(cell, reason)
                     self.echo(f"  {reason}")
+                elif unfinished and previous and self._stops_without_measuring(previous):
+                    run = previous
+                    for line in run_lines(run):
+                        self.echo(line)
                 else:
                     run = self._measure(cell, previous if unfinished else None)
                     self._compare_with_baseline(run)

@@ -186,24 +186,62 @@ def test_before_any_setup_is_measured_the_prior_orders_by_draft_cost():
     assert [c.index for c in order] == [1, 2, 3, 4]  # baseline, then the cheap draft at 3, at 1, the dear one
 
 
-def test_a_setup_pauses_once_when_a_sibling_is_predicted_faster():
+def test_every_setup_is_screened_with_one_block_then_the_best_first_block_goes_on():
     s = Search(SweepSettings(requests=9, block=3))
     target = ModelEntry("T", "/m/t.gguf")
 
-    def cell(i: int, n_max: int) -> Cell:
-        return Cell(i, target, Candidate(f"d1 n{n_max}", Speculation("/m/d1.gguf", ("draft-simple",), draft_max=n_max)))
+    def cell(i: int, label: str) -> Cell:
+        return Cell(i, target, Candidate(label, Speculation(f"/m/{label}.gguf", ("draft-simple",))))
 
-    base = _run(None, BASE, verify_costs={"1": 1.0, "2": 1.05, "3": 1.1, "5": 1.2, "9": 1.5})
-    n1, n4 = cell(2, 1), cell(3, 4)
+    base = _run(None, BASE)
+    a, b, c = cell(2, "a"), cell(3, "b"), cell(4, "c")
     runs = {base.key: base}
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), n1, n4], runs)
-    next(order), next(order)  # the baseline, then n1 (nothing predicts n4 yet)
-    first_block = _run("d1 n1", scaled(1.2, WOBBLE)[:3], draft_max=1, speculation_active=True, speedup=1.2,
-                       parts=Parts(10, 1.8, 1.0, 0.8, 0.1, 1.05, 1.2, 0.1, 4, "x"), in_progress=True)
-    runs[first_block.key] = first_block
-    ahead = s.pause_for(n1, first_block, runs)
-    assert ahead is not None and ahead[0] is n4 and ahead[1] > 1.2 * 1.05
-    assert s.pause_for(n1, first_block, runs) is None  # once only
-    assert next(order) is n4  # the predicted faster one goes first ...
-    runs[n4.key] = _run("d1 n4", scaled(1.5, WOBBLE), draft_max=4, speculation_active=True, speedup=1.5)
-    assert next(order) is n1  # ... and the paused one comes back
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b, c], runs)
+    assert next(order).candidate.is_baseline
+    for pick, factor in ((a, 1.2), (b, 1.5), (c, 1.1)):
+        assert next(order) is pick  # screening: configured order while nothing predicts
+        runs[pick.key] = _run(pick.candidate.label, scaled(factor, WOBBLE)[:3], speculation_active=True,
+                              in_progress=True)
+        assert pick is c or s.pauses(pick, runs)  # a and b pause: others are still unscreened
+        assert s.first_look_pending(runs[pick.key])
+    assert s.pauses(c, runs)  # the last one screened pauses too: b's first block is better
+    assert next(order) is b  # the race: best first block first
+    runs[b.key] = _run("b", scaled(1.5, WOBBLE), speculation_active=True)  # measured in full
+    assert not s.first_look_pending(runs[b.key])
+    assert next(order) is a
+    d = s.look(runs[a.key], runs)
+    assert d is not None and d.reference == "b" and d.stop == "slower" and d.n == 3  # its first look, no new block
+    runs[a.key] = _run("a", scaled(1.2, WOBBLE)[:3], speculation_active=True, pruned=True)
+    assert next(order) is c
+    runs[c.key] = _run("c", scaled(1.1, WOBBLE)[:3], speculation_active=True, pruned=True)
+    assert next(order, None) is None
+
+
+def test_the_last_setup_screened_goes_on_when_its_first_block_is_the_best():
+    s = Search(SweepSettings(requests=9, block=3))
+    target = ModelEntry("T", "/m/t.gguf")
+    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    base = _run(None, BASE)
+    runs = {base.key: base}
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    next(order), next(order)
+    runs[a.key] = _run("a", scaled(1.2, WOBBLE)[:3], speculation_active=True, in_progress=True)
+    assert s.pauses(a, runs)
+    assert next(order) is b
+    runs[b.key] = _run("b", scaled(1.5, WOBBLE)[:3], speculation_active=True, in_progress=True)
+    assert not s.pauses(b, runs)
+
+
+def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_ones():
+    """Its looks so far were against the reference of then: it finishes first, so no look is repeated
+    against a new one."""
+    s = Search(SweepSettings(requests=12, block=3))
+    target = ModelEntry("T", "/m/t.gguf")
+    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    base = _run(None, BASE)
+    runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
+            ("T", "b", 1): _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
+    assert not s.first_look_pending(runs[a.key])
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    next(order)
+    assert next(order) is a
