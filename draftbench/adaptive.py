@@ -92,7 +92,7 @@ class Search:
         first, rest = search.alpha_at(1, self.total, self.block), search.alpha_at(2, self.total, self.block)
         spent = f"{first:.3g}" + (f" at the first, {rest:.3g} at each later one" if n > 1 else "")
         return (f"Adaptive search: every setup gets a first block of {self.block} requests, then the best go on; a "
-                f"setup can stop after every block of its {self.total} requests ({n} looks; one-sided error per "
+                f"setup can stop after every block of its {self.total} requests ({n} look{'s' if n != 1 else ''}; one-sided error per "
                 f"look {spent}: at most {search.ALPHA:.0%} in all); ties within {self.resolution:.0%}")
 
     def sizes(self, done: int) -> list[int]:
