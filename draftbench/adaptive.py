@@ -105,8 +105,8 @@ class Search:
         for group in dict.fromkeys((c.target.label, c.level) for c in cells):
             mine = [c for c in cells if (c.target.label, c.level) == group]
             yield from (c for c in mine if c.candidate.is_baseline)
-            closed = [c for c in mine if not c.candidate.is_baseline and _closed(runs.get(c.key))]
-            yield from closed
+            closed = [c for c in mine if not c.candidate.is_baseline and c.key in runs and runs[c.key].done]
+            yield from closed  # measured in full or stopped earlier: skipped
             left = [c for c in mine if not c.candidate.is_baseline and c not in closed]
             self.left = left
             while left:
@@ -127,7 +127,7 @@ class Search:
         return run.in_progress and 0 < len(run.requests) <= self.block
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
-        fresh = [c for c in left if not (runs.get(c.key) and (runs[c.key].requests or runs[c.key].error))]
+        fresh = [c for c in left if not _screened(runs.get(c.key))]
         if not fresh:
             base = rates(runs[left[0].baseline_key]) if left[0].baseline_key in runs else []
 
@@ -168,9 +168,9 @@ class Search:
                              self.resolution)
 
 
-def _closed(run: RunResult | None) -> bool:
-    """Measured in full, stopped, failed or skipped earlier: nothing left to measure."""
-    return run is not None and not run.in_progress and (run.done or run.error is not None)
+def _screened(run: RunResult | None) -> bool:
+    """Has requests to go on from: a setup that failed or was skipped (earlier) starts over with its screening."""
+    return run is not None and bool(run.requests) and run.error is None
 
 
 def stop_run(run: RunResult, decision: search.Decision) -> None:

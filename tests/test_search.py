@@ -245,3 +245,16 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
     order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
     next(order)
     assert next(order) is a
+
+
+def test_a_setup_that_failed_earlier_starts_over_with_the_screening():
+    s = Search(SweepSettings(requests=9, block=3))
+    target = ModelEntry("T", "/m/t.gguf")
+    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    base = _run(None, BASE)
+    runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:2], error="the server died")}
+    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    next(order)
+    assert next(order) is a and s.left == [b]  # screened with the others, not skipped ahead of them
+    runs[a.key] = _run("a", scaled(1.2, WOBBLE)[:3], speculation_active=True, in_progress=True)
+    assert s.pauses(a, runs)  # b is not screened yet
