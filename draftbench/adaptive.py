@@ -175,6 +175,7 @@ def _screened(run: RunResult | None) -> bool:
 
 def stop_run(run: RunResult, decision: search.Decision) -> None:
     """Record an early stop on the run: it is saved like any run, marked pruned, with why."""
+    run.in_progress = False
     run.pruned = True
     run.pruned_as = decision.stop
     run.pruned_vs = decision.reference

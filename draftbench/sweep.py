@@ -247,16 +247,22 @@ class Sweep:
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
                           "before the best go on")
                 break
-            decision = self.search.look(run, self.runs) if self.search else None
-            if decision is not None and decision.pruned:
-                run.in_progress = False
-                adaptive.stop_run(run, decision)
-                self.echo(f"  Stopped after {summary.n_requests} of {total} requests: {decision.reason()}")
+            if self._look(run):
                 break
-            self.echo(f"  {summary.n_requests}/{total} requests: " + (decision.reason() if decision else "measuring"))
             self._save()
             run.in_progress = False
         return summary
+
+    def _look(self, run: RunResult) -> bool:
+        """The look after a block of the adaptive search: stop ``run`` (recorded and said) or say where it stands."""
+        assert self.search is not None
+        decision = self.search.look(run, self.runs)
+        if decision is not None and decision.pruned:
+            adaptive.stop_run(run, decision)
+            self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
+            return True
+        self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
+        return False
 
     def _stops_without_measuring(self, run: RunResult) -> bool:
         """A setup paused after screening gets its first look when the race picks it, before a server starts:
@@ -264,14 +270,7 @@ class Sweep:
         if self.search is None or not self.search.first_look_pending(run):
             return False
         self._compare_with_baseline(run)
-        decision = self.search.look(run, self.runs)
-        if decision is None or not decision.pruned:
-            self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
-            return False
-        run.in_progress = False
-        adaptive.stop_run(run, decision)
-        self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
-        return True
+        return self._look(run)
 
     def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
         if self.cfg.backend == "vllm":
