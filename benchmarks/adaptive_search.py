@@ -38,7 +38,7 @@ def grid_config(folder: str, requests: int, block: int, max_tokens: int, lengths
 
 
 def tokens(runs: list[RunResult]) -> int:
-    return sum(q.get("completion_tokens") or 0 for r in runs for q in r.requests if not q.get("error"))
+    return sum(q.completion_tokens or 0 for r in runs for q in r.requests if not q.error)
 
 
 def one_round(config: str, folder: str, quiet: bool) -> dict:

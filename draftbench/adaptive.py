@@ -16,7 +16,7 @@ from .results import RunResult
 
 def rates(run: RunResult) -> list[float | None]:
     """Decode tok/s per request in schedule order; None where a request failed."""
-    return [None if q.get("error") else q.get("decode_tps") for q in run.requests]
+    return [None if q.error else q.decode_tps for q in run.requests]
 
 
 def finished_candidate(run: RunResult) -> bool:

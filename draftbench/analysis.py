@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import categories, costmodel, stats
-from .results import RunResult
+from . import categories, comparison, costmodel, stats
+from .results import RunResult, load_results
 from .speculation import NO_DRAFT_MODEL, Candidate
 from .stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 
@@ -73,18 +73,54 @@ def baselines(runs: list[RunResult]) -> dict[str, RunResult]:
 
 
 def fill_speedups(runs: list[RunResult]) -> None:
-    """Set ``speedup`` and ``aggregate_speedup`` (ratios to the baseline of the same target and level) where
-    missing, e.g. in published files."""
+    """Set each setup's speedup over the baseline of the same target and level from their requests (paired),
+    or where a file kept none (the original tool's) from the mean tok/s (unpaired, no interval); and
+    ``aggregate_speedup`` where missing."""
     for level in levels(runs):
         base = baselines(at_level(runs, level))
         for r in at_level(runs, level):
             b = base.get(r.target)
             if r.draft is None or b is None or r.error is not None:
                 continue
-            if r.speedup is None and r.mean_tps and b.mean_tps:
-                r.speedup = r.mean_tps / b.mean_tps
+            if r.requests and b.requests or r.speedup is None:
+                set_speedup(r, b)
+                r.categories = categories.summarise(r, b) if r.requests else r.categories
+            elif r.speedup_design is None:
+                r.speedup_design = "unpaired"
             if r.aggregate_speedup is None and r.aggregate_tps and b.aggregate_tps:
                 r.aggregate_speedup = r.aggregate_tps / b.aggregate_tps
+
+
+def load(path: str) -> dict:
+    """A results file of any version with its speedups set (:func:`fill_speedups`): what every reader of a file
+    (the report, the exports, ``--compare``, a resume) starts from."""
+    data = load_results(path)
+    fill_speedups(data["results"])
+    return data
+
+
+def set_speedup(run: RunResult, base: RunResult) -> None:
+    """The run's speedup, its interval, n and design: :func:`comparison.versus` against the baseline."""
+    ratio = comparison.versus(run, base)
+    if ratio is None:
+        return
+    run.speedup, run.speedup_n, run.speedup_design = ratio.value, ratio.n, ratio.design
+    run.speedup_ci95 = list(ratio.ci95) if ratio.ci95 else None
+
+
+def speedup_of(run: RunResult) -> stats.Ratio | None:
+    """A run's speedup over its baseline as one value (as computed, or as a file of any version stored it)."""
+    if run.speedup is None:
+        return None
+    ci = tuple(run.speedup_ci95) if run.speedup_ci95 and len(run.speedup_ci95) == 2 else None
+    return stats.Ratio(run.speedup, ci, run.speedup_n or run.n_requests or 0,  # type: ignore[arg-type]
+                       run.speedup_design != "unpaired" and run.speedup_design is not None)
+
+
+def speedup_text(run: RunResult) -> str:
+    """'+89% (95% CI +39% .. +168%, 4 paired requests)': the one way a speedup is written everywhere."""
+    ratio = speedup_of(run)
+    return stats.ratio_text(ratio) if ratio else "n/a"
 
 
 def gain(r: RunResult) -> float | None:
@@ -92,25 +128,17 @@ def gain(r: RunResult) -> float | None:
     return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
 
 
-def _tps_spread(run: RunResult) -> stats.Spread | None:
-    return stats.spread([q["decode_tps"] for q in run.requests if q.get("decode_tps") and not q.get("error")])
-
-
 def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None:
     """Speedup (with its interval) over the same target's baseline; at temperature 0 also the share
     of requests whose text matches the baseline's."""
-    run.speedup = run.mean_tps / base.mean_tps
+    set_speedup(run, base)
     run.categories = categories.summarise(run, base)
     if run.aggregate_tps and base.aggregate_tps:
         run.aggregate_speedup = run.aggregate_tps / base.aggregate_tps
-    mine, theirs = _tps_spread(run), _tps_spread(base)
-    if mine and theirs:
-        interval = stats.ratio_interval(mine, theirs)
-        run.speedup_ci95 = list(interval) if interval else None
     if greedy:
-        texts = {q["prompt_id"]: q.get("text") for q in base.requests if not q.get("error")}
-        pairs = [(q.get("text"), texts[q["prompt_id"]]) for q in run.requests
-                 if not q.get("error") and q["prompt_id"] in texts]
+        texts = {q.prompt_id: q.text for q in base.requests if not q.error}
+        pairs = [(q.text, texts[q.prompt_id]) for q in run.requests
+                 if not q.error and q.prompt_id in texts]
         if pairs:
             run.output_match = sum(a == b for a, b in pairs) / len(pairs)
 
@@ -134,10 +162,10 @@ def explain_run(run: RunResult, base: RunResult | None) -> None:
         c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
     else:
         c, source = 0.0, "n-gram"
-    drafted = [q for q in run.requests if not q.get("error") and q.get("draft_n") is not None]
-    predicted = sum(q.get("completion_tokens") or 0 for q in drafted)
-    run.parts = costmodel.explain(predicted, sum(q["draft_n"] for q in drafted),
-                                  sum(q.get("draft_n_accepted") or 0 for q in drafted), c, costs, spec.draft_max,
+    drafted = [q for q in run.requests if not q.error and q.draft_n is not None]
+    predicted = sum(q.completion_tokens or 0 for q in drafted)
+    run.parts = costmodel.explain(predicted, sum(q.draft_n for q in drafted),
+                                  sum(q.draft_n_accepted or 0 for q in drafted), c, costs, spec.draft_max,
                                   in_process, source)
 
 
@@ -154,6 +182,19 @@ def _overlap(a: RunResult, b: RunResult) -> bool | None:
     return a.ci95_tps[0] <= b.ci95_tps[1] and b.ci95_tps[0] <= a.ci95_tps[1]
 
 
+def by_task(run: RunResult) -> str | None:
+    """'by task +60% (json) .. +131% (code)' when the run's per-category speedups differ by more than their
+    own intervals (the slowest category's interval lies wholly below the fastest's); else None."""
+    cats = [(c, v) for c, v in (run.categories or {}).items() if v.get("speedup") and v.get("speedup_ci95")]
+    if len(cats) < 2:
+        return None
+    low = min(cats, key=lambda cv: cv[1]["speedup"])
+    high = max(cats, key=lambda cv: cv[1]["speedup"])
+    if low[1]["speedup_ci95"][1] >= high[1]["speedup_ci95"][0]:
+        return None
+    return f"by task {pct(low[1]['speedup'])} ({low[0]}) .. {pct(high[1]['speedup'])} ({high[0]})"
+
+
 @dataclass
 class Recommendation:
     target: str
@@ -164,6 +205,20 @@ class Recommendation:
     tied: list[RunResult] = field(default_factory=list)  # stopped early by the adaptive search as tied with best
     stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
     level: int = 1
+    margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
+
+    def margin_text(self) -> str:
+        """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
+        r = self.runner_up
+        if r is None:
+            return ""
+        if self.margin is None:
+            return (f"within noise of {r.draft} ({pct(gain(r))}; unpaired intervals overlap)"
+                    if self.within_noise else "")
+        if self.within_noise:
+            return (f"within noise of {r.draft} ({pct(gain(r))}): {stats.ratio_text(self.margin)} over it, "
+                    "rerun with more requests to separate them")
+        return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
         if self.level > 1:
@@ -178,25 +233,23 @@ class Recommendation:
         b = self.best
         if (b.speedup or 0) <= 1.0:
             return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
-                    f"best was {b.draft} at {pct(b.speedup)}: skip speculative decoding")
-        ci = ""
-        if b.speedup_ci95:
-            ci = f" (95% CI {pct(b.speedup_ci95[0])} .. {pct(b.speedup_ci95[1])})"
-        text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {pct(b.speedup)} vs baseline{ci}"
+                    f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding")
+        text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
+        task = by_task(b)
+        if task:
+            text += f"; {task}"
         if self.tied:
             text += f"; tied with it within the search's resolution: {', '.join(str(r.draft) for r in self.tied)}"
-        if self.within_noise and self.runner_up is not None:
-            text += (f"; within noise of {self.runner_up.draft} ({pct(self.runner_up.speedup)}): "
-                     "rerun with more requests to separate them")
+        if self.margin_text():
+            text += f"; {self.margin_text()}"
         used = b.speculation.draft_max if b.speculation else None
         if b.parts and used and b.parts.predicted_best_draft_max != used:
             text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
         if b.speculation_flags:
             text += f"; flags: {' '.join(b.speculation_flags)}"
         return text
-
 
     def _level_sentence(self) -> str:
         where = f"{self.target} @ {self.level} streams"
@@ -209,7 +262,8 @@ class Recommendation:
             return f"{where}: no setup beats the baseline ({agg} tok/s aggregate){best}: no draft"
         return (f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
                 f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
-                + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else ""))
+                + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
+                + (f"; per stream {self.margin_text()}" if self.margin_text() else ""))
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""
@@ -243,8 +297,8 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
 
 
 def recommend(runs: list[RunResult]) -> list[Recommendation]:
-    """Per target and concurrency level: the best eligible setup, the runner-up, ties."""
-    fill_speedups(runs)
+    """Per target and concurrency level: the best eligible setup, the runner-up, ties (of runs whose speedups
+    are set: measured by a sweep, or read with :func:`load`)."""
     out = []
     for target in dict.fromkeys(r.target for r in runs):
         for level in levels([r for r in runs if r.target == target]):
@@ -258,11 +312,14 @@ def _recommend(target: str, runs: list[RunResult], level: int) -> Recommendation
                     key=lambda r: gain(r) or 0.0, reverse=True)
     best = ranked[0] if ranked else None
     runner = ranked[1] if len(ranked) > 1 else None
-    noise = _overlap(best, runner) if best and runner else None
+    margin = comparison.versus(best, runner) if best and runner else None
+    if margin is not None and not margin.paired:
+        margin = None
+    noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
     tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
             and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level)
+    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin)
 
 
 @dataclass(frozen=True)
@@ -301,12 +358,12 @@ def search_savings(runs: list[RunResult], budget: int) -> SearchSavings | None:
     seconds = full_s = 0.0
     setups = 0
     for r in runs:
-        ok = [q for q in r.requests if not q.get("error")]
+        ok = [q for q in r.requests if not q.error]
         if not ok:
             continue
         setups += r.draft is not None
-        t = sum(q.get("completion_tokens") or 0 for q in ok)
-        g = sum(q.get("total_s") or 0.0 for q in ok)
+        t = sum(q.completion_tokens or 0 for q in ok)
+        g = sum(q.total_s or 0.0 for q in ok)
         scale = max(1.0, budget / len(ok)) if r.pruned else 1.0
         tokens, seconds = tokens + t, seconds + g
         full, full_s = full + round(t * scale), full_s + g * scale

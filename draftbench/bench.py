@@ -48,13 +48,13 @@ class BenchSummary:
     url: str
     server_kind: str
     n_requests: int
-    n_failed: int
+    n_failed_requests: int
     mean_tps: float | None = None
     median_tps: float | None = None
     stdev_tps: float | None = None
     min_tps: float | None = None
     max_tps: float | None = None
-    ci95_tps: tuple[float, float] | None = None
+    ci95_tps: list[float] | None = None
     mean_client_tps: float | None = None
     mean_ttft: float | None = None
     median_ttft: float | None = None
@@ -93,7 +93,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
     if tps:
         s.mean_tps, s.median_tps, s.stdev_tps = tps.mean, tps.median, tps.stdev
-        s.min_tps, s.max_tps, s.ci95_tps = tps.min, tps.max, tps.ci95
+        s.min_tps, s.max_tps, s.ci95_tps = tps.min, tps.max, list(tps.ci95) if tps.ci95 else None
         if tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV:
             s.noisy = True
             s.warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "

@@ -5,47 +5,59 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import stats
+from . import comparison, stats
 from .results import RunResult
 
 
 def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[str, Any]] | None:
     """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
     summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
-    ``base`` on the same category with its interval. None when no request names a category (older files)."""
+    ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request names a category (older files)."""
     groups: dict[str, list[dict]] = {}
     for q in run.requests:
-        if q.get("category") and not q.get("error"):
-            groups.setdefault(q["category"], []).append(q)
+        if q.category and not q.error:
+            groups.setdefault(q.category, []).append(q)
     if not groups:
         return None
-    theirs = summarise(base) if base is not None and base is not run else None
     out: dict[str, dict[str, Any]] = {}
     for cat, qs in groups.items():
-        tps = stats.spread([q["decode_tps"] for q in qs if q.get("decode_tps")])
+        tps = stats.spread([q.decode_tps for q in qs if q.decode_tps])
         row: dict[str, Any] = {"n_requests": len(qs), "decode_tps": tps.mean if tps else None,
                                "ci95_tps": list(tps.ci95) if tps and tps.ci95 else None}
-        drafted = [q for q in qs if q.get("draft_n") is not None]
-        n = sum(q["draft_n"] for q in drafted)
-        accepted = sum(q.get("draft_n_accepted") or 0 for q in drafted)
-        predicted = sum(q.get("completion_tokens") or 0 for q in drafted)
+        drafted = [q for q in qs if q.draft_n is not None]
+        n = sum(q.draft_n for q in drafted)
+        accepted = sum(q.draft_n_accepted or 0 for q in drafted)
+        predicted = sum(q.completion_tokens or 0 for q in drafted)
         row["acceptance_rate"] = accepted / n if n else None
         row["mean_accepted_length"] = predicted / (predicted - accepted) if n and predicted > accepted else None
-        other = (theirs or {}).get(cat)
-        if other and other.get("decode_tps") and row["decode_tps"]:
-            row["speedup"] = row["decode_tps"] / other["decode_tps"]
-            mine_s = tps
-            base_s = stats.spread([q["decode_tps"] for q in base.requests  # type: ignore[union-attr]
-                                   if q.get("category") == cat and not q.get("error") and q.get("decode_tps")])
-            interval = stats.ratio_interval(mine_s, base_s) if mine_s and base_s else None
-            row["speedup_ci95"] = list(interval) if interval else None
+        ratio = comparison.versus(run, base, cat) if base is not None and base is not run else None
+        if ratio is not None:
+            row["speedup"], row["speedup_n"], row["speedup_design"] = ratio.value, ratio.n, ratio.design
+            row["speedup_ci95"] = list(ratio.ci95) if ratio.ci95 else None
         out[cat] = row
     return out
+
+
+def row_ratio(row: dict[str, Any]) -> stats.Ratio:
+    """A category's speedup as one value (files before version 5 say neither n nor design: unpaired)."""
+    ci = row.get("speedup_ci95")
+    return stats.Ratio(row["speedup"], tuple(ci) if ci else None, row.get("speedup_n") or row.get("n_requests") or 0,
+                       row.get("speedup_design") == "paired")
 
 
 def names(runs: list[RunResult]) -> list[str]:
     """Categories measured, in order of first appearance."""
     return list(dict.fromkeys(c for r in runs for c in (r.categories or {})))
+
+
+def separated(a: RunResult, b: RunResult, cat: str) -> bool:
+    """Is ``a`` faster than ``b`` on ``cat`` beyond noise? Paired on the category's requests where both have
+    them, else by their intervals against the baseline (unpaired)."""
+    ratio = comparison.versus(a, b, cat)
+    if ratio is not None and ratio.paired and ratio.ci95 is not None:
+        return ratio.ci95[0] > 1.0
+    mine, theirs = (a.categories or {}).get(cat, {}).get("speedup_ci95"), (b.categories or {}).get(cat, {}).get("speedup_ci95")
+    return bool(mine and theirs and theirs[1] < mine[0])
 
 
 def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, dict]]:
@@ -68,16 +80,11 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
         if row["n_requests"] < 2:  # one request per setup: nothing to say about this category but that
             single.append(cat)
             continue
-        ci = row.get("speedup_ci95")
-        text = f"{target}, for {cat}: {best.draft} {stats.pct(gain)}"
-        text += f" (95% CI {stats.pct(ci[0])} .. {stats.pct(ci[1])}, {row['n_requests']} requests)" if ci else \
-            f" ({row['n_requests']} request{'s' if row['n_requests'] != 1 else ''}: no interval)"
+        text = f"{target}, for {cat}: {best.draft} {stats.ratio_text(row_ratio(row))}"
         if overall is not None and overall.speedup is not None:
             text += f"; overall: {overall.draft} {stats.pct(overall.speedup)}"
-        if len(ranked) > 1:
-            second = ranked[1][2].get("speedup_ci95")
-            if not ci or not second or second[1] >= ci[0]:
-                text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
+        if len(ranked) > 1 and not separated(best, ranked[1][1], cat):
+            text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
         out.append(text)
     if single:
         out.append(f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "

@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from . import analysis, stats
+from . import analysis, comparison, stats
 from .errors import DraftbenchError
-from .results import RunResult, load_results
+from .results import RunResult
 
 MIN_PER_BUCKET = 3  # fewer targets than this in a speed bucket: the table says so instead of guessing
 
@@ -29,6 +29,7 @@ class Entry:
     best: RunResult | None
     category: str | None  # the best setup's draft size category
     disagrees: str = ""  # set when the same (hardware, target) in another file disagrees beyond the intervals
+    baseline: RunResult | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -53,7 +54,7 @@ def load(paths: list[str]) -> tuple[list[tuple[str, dict]], list[tuple[str, str]
     good, bad = [], []
     for path in expand(paths):
         try:
-            good.append((path, load_results(path)))
+            good.append((path, analysis.load(path)))
         except DraftbenchError as exc:
             bad.append((path, str(exc).splitlines()[0]))
     return good, bad
@@ -68,13 +69,27 @@ def entries(files: list[tuple[str, dict]]) -> list[Entry]:
             best = rec.best if rec.best is not None and (rec.best.speedup or 0) > 0 else None
             base = rec.baseline
             out.append(Entry(hardware, rec.target, path, base.mean_tps if base else None,
-                             base.ci95_tps if base else None, best, analysis.run_category(best) if best else None))
+                             base.ci95_tps if base else None, best, analysis.run_category(best) if best else None,
+                             baseline=base))
     _flag_disagreements(out)
     return out
 
 
 def _apart(a: list[float] | None, b: list[float] | None) -> bool:
     return bool(a and b and (a[1] < b[0] or b[1] < a[0]))
+
+
+def _speedups_differ(a: Entry, b: Entry) -> list[str]:
+    """Do the two best speedups differ? Paired on the prompts both files measured (their best setups' per-prompt
+    speedups over their own baselines), else by whether their intervals overlap (unpaired)."""
+    if a.best and b.best and a.baseline and b.baseline:
+        ratio = comparison.versus_speedup((a.best, a.baseline), (b.best, b.baseline))
+        if ratio is not None:
+            return [] if ratio.includes(1.0) else [f"best speedups differ, paired on the same prompts: "
+                                                    f"{stats.ratio_text(ratio)}"]
+    if a.best and b.best and _apart(a.best.speedup_ci95, b.best.speedup_ci95):
+        return ["best-speedup intervals do not overlap (unpaired)"]
+    return []
 
 
 def _flag_disagreements(rows: list[Entry]) -> None:
@@ -86,8 +101,8 @@ def _flag_disagreements(rows: list[Entry]) -> None:
             why = []
             if _apart(a.baseline_ci, b.baseline_ci):
                 why.append("baseline tok/s intervals do not overlap")
-            if a.best and b.best and _apart(a.best.speedup_ci95, b.best.speedup_ci95):
-                why.append("best-speedup intervals do not overlap")
+            if a.best and b.best:
+                why += _speedups_differ(a, b)
             if why:
                 note = "; ".join(why)
                 a.disagrees = f"{note} ({os.path.basename(b.source)})"

@@ -42,9 +42,9 @@ class Estimator:
     def learn(self, run: RunResult) -> None:
         if run.target_path is None or run.error is not None:
             return
-        ok = [q for q in run.requests if not q.get("error")]
-        tokens = sum(q.get("completion_tokens") or 0 for q in ok)
-        seconds = run.loop_wall_s or sum(q.get("total_s") or 0.0 for q in ok)
+        ok = [q for q in run.requests if not q.error]
+        tokens = sum(q.completion_tokens or 0 for q in ok)
+        seconds = run.loop_wall_s or sum(q.total_s or 0.0 for q in ok)
         if tokens and seconds:
             key = (run.target_path, run.concurrency)
             s, t = self.per_token.get(key, (0.0, 0))

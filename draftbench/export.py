@@ -9,7 +9,7 @@ from . import analysis
 from .results import RunResult
 
 CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p_min", "mean_tps", "median_tps",
-              "stdev_tps", "speedup", "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
+              "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design", "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 
@@ -22,7 +22,6 @@ def _n(v: float | None, spec: str) -> str:
 
 
 def to_markdown(meta: dict, runs: list[RunResult]) -> str:
-    analysis.fill_speedups(runs)
     title = f"{meta.get('model_family') or meta.get('name') or 'draftbench'} on {meta.get('hardware') or '?'}"
     out = [f"### draftbench: {_cell(title)}", "",
            "| Target | Baseline tok/s | Best draft | tok/s | Speedup | Acceptance |",
@@ -33,11 +32,12 @@ def to_markdown(meta: dict, runs: list[RunResult]) -> str:
         if b is None:
             out.append(f"| {_cell(rec.target)} | {base} | none | | | |")
         else:
-            note = " (within noise)" if rec.within_noise else ""
+            notes = [n for n in (analysis.by_task(b), rec.margin_text()) if n]
             if rec.tied:
-                note += " (tied with " + ", ".join(str(r.draft) for r in rec.tied) + ")"
-            out.append(f"| {_cell(rec.target)} | {base} | {_cell(b.draft)}{note} | {b.mean_tps:.2f} | "
-                       f"{analysis.pct(b.speedup)} | {_n(b.acceptance_rate, '.0%')} |")
+                notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
+            note = "".join(f" ({n})" for n in notes)
+            out.append(f"| {_cell(rec.target)} | {base} | {_cell(b.draft)}{_cell(note)} | {b.mean_tps:.2f} | "
+                       f"{analysis.speedup_text(b)} | {_n(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",
             "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
     for r in runs:
@@ -52,11 +52,12 @@ def to_markdown(meta: dict, runs: list[RunResult]) -> str:
 
 
 def to_csv(runs: list[RunResult]) -> str:
-    analysis.fill_speedups(runs)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for r in runs:
         row = r.to_dict()
+        ci = r.speedup_ci95 or [None, None]
+        row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
         writer.writerow(["" if row.get(f) is None else row[f] for f in CSV_FIELDS])
     return buf.getvalue()

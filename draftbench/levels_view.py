@@ -38,7 +38,6 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
     (tok/s) against the level; empty lists when fewer than two levels were measured."""
     if len(measured_levels(runs)) < 2:
         return {"speedup": [], "aggregate": []}
-    analysis.fill_speedups(runs)
     lines = _lines(runs)
     several = len({t for t, _ in lines}) > 1
     speedup, aggregate = [], []

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, categories, levels_view, page, search_view, why
+from . import analysis, categories, levels_view, page, search_view, stats, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -47,7 +47,6 @@ def _errors(r: RunResult | None) -> dict | None:
 def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     """Plotly traces for the charts, computed here so they can be tested without a browser. The
     single-level charts show the lowest concurrency level; the concurrency charts show them all."""
-    analysis.fill_speedups(all_runs)
     runs = analysis.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
@@ -82,7 +81,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
         trace = {"type": "bar", "name": t, "x": cats, "y": values,
                  "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
                  "cliponaxis": False, "hoverinfo": "text",
-                 "hovertext": [f"{t} + {p.draft}: {analysis.pct(p.speedup)}{_ci_text(p)}" if p else "" for p in picks]}
+                 "hovertext": [f"{t} + {p.draft}: {analysis.speedup_text(p)}" if p else "" for p in picks]}
         errs = [page.speedup_errors(p) for p in picks]
         if any(errs):
             trace["error_y"] = page.error_y(errs)
@@ -140,12 +139,6 @@ def heatmap_rows(runs: list[RunResult]) -> list[str]:
     return [d for d in labels if d not in free] + [d for d in labels if d in free]
 
 
-def _ci_text(r: RunResult) -> str:
-    if not r.speedup_ci95:
-        return ""
-    return f" (95% CI {analysis.pct(r.speedup_ci95[0])} .. {analysis.pct(r.speedup_ci95[1])})"
-
-
 _LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
 
 
@@ -176,7 +169,7 @@ def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": name,
             "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
-            "hovertext": [f"{r.draft}: {analysis.pct(r.speedup)}{_ci_text(r)}" for r in group], "hoverinfo": "text",
+            "hovertext": [f"{r.draft}: {analysis.speedup_text(r)}" for r in group], "hoverinfo": "text",
             "error_y": page.error_y(errs)})
     return traces
 
@@ -198,10 +191,19 @@ def length_notes(runs: list[RunResult]) -> list[str]:
     return notes
 
 
-def _recommendation_rows(runs: list[RunResult]) -> str:
+def _interval_cell(r: RunResult) -> str:
+    """The 95% CI column: the interval with its n and design, as the console writes it."""
+    ratio = analysis.speedup_of(r)
+    if ratio is None:
+        return ""
+    text = stats.ratio_text(ratio)
+    return text[text.index("(") + 1:-1]
+
+
+def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
     """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
     rows = []
-    for rec in analysis.recommend(runs):
+    for rec in recs:
         b, many = rec.best, rec.level > 1
 
         def tps(r: RunResult) -> str:
@@ -213,29 +215,28 @@ def _recommendation_rows(runs: list[RunResult]) -> str:
             cells += ["none", "", "", "", "", "", "", "", ""]
         else:
             gain = analysis.gain(b)
-            ci = (f"{analysis.pct(b.speedup_ci95[0])} .. {analysis.pct(b.speedup_ci95[1])}"
-                  if b.speedup_ci95 and not many else "")
+            ci = _interval_cell(b) if not many else ""
             mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
-            verdict = "skip speculation" if (gain or 0) <= 1 else ("within noise of " + (rec.runner_up.draft or "")
-                                                                   if rec.within_noise else "")
+            notes = ["skip speculation"] if (gain or 0) <= 1 else [n for n in (analysis.by_task(b) if not many else None,
+                                                                             rec.margin_text()) if n]
             if rec.tied:
-                verdict = "; ".join(filter(None, [verdict, "tied with " + ", ".join(str(r.draft) for r in rec.tied)]))
+                notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
-                      page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, verdict,
+                      page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
 
-def _category_section(runs: list[RunResult], data: dict[str, Any]) -> str:
+def _category_section(runs: list[RunResult], recs: list[analysis.Recommendation], data: dict[str, Any]) -> str:
     if not data.get("categories"):
         return ""
-    lines = analysis.category_lines(runs, analysis.recommend(runs))
+    lines = analysis.category_lines(runs, recs)
     items = "".join(f"<li>{html_text(line)}</li>" for line in lines) or \
         "<li>The overall best is also the best in every category.</li>"
     return ('<h2>By kind of task</h2>\n<p class="note">Speedup per prompt category (one stream), each against the '
-            'baseline on the same prompts. Few requests per category give wide intervals: hover a cell for its '
-            'count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
+            'baseline on the same prompts, request by request. Few requests per category give wide intervals: hover '
+            'a cell for its count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
 
 
 def _excluded_rows(runs: list[RunResult]) -> str:
@@ -253,15 +254,18 @@ def _meta_rows(meta: dict[str, Any]) -> str:
     return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
 
 
-def render(meta: dict[str, Any], all_runs: list[RunResult]) -> str:
+def render(meta: dict[str, Any], all_runs: list[RunResult],
+           recs: list[analysis.Recommendation] | None = None) -> str:
+    """The page; ``recs`` as the sweep computed them (else computed here, once)."""
     data = chart_data(all_runs)
+    recs = analysis.recommend(all_runs) if recs is None else recs
     runs = analysis.at_level(all_runs)
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
-        meta=_meta_rows(meta), recs=_recommendation_rows(all_runs), levels=levels_view.section(all_runs),
-        by_task=_category_section(all_runs, data),
+        meta=_meta_rows(meta), recs=_recommendation_rows(recs), levels=levels_view.section(all_runs),
+        by_task=_category_section(all_runs, recs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, meta),
@@ -272,8 +276,9 @@ def render(meta: dict[str, Any], all_runs: list[RunResult]) -> str:
              f'{why.table(runs)}' if data["why"] else ""))
 
 
-def write_report(path: str, meta: dict[str, Any], runs: list[RunResult]) -> str:
-    write_text_atomic(path, render(meta, runs))
+def write_report(path: str, meta: dict[str, Any], runs: list[RunResult],
+                 recs: list[analysis.Recommendation] | None = None) -> str:
+    write_text_atomic(path, render(meta, runs, recs))
     return path
 
 
@@ -288,7 +293,9 @@ _TEMPLATE = page.HEAD + """<body>
 <th>Acceptance</th><th>Accepted length</th><th>Peak memory (MB)</th><th>Note</th><th>llama-server flags</th></tr>
 {recs}
 </table>
-<p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it.
+<p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it: the
+geometric mean of the per-request ratios on the same prompts (paired), with its 95% interval and the number of pairs;
+files that kept no per-request data give the ratio of the mean speeds (unpaired, no interval).
 Accepted length is tokens produced per target pass, the bonus token included.</p>
 {excluded}
 {by_task}

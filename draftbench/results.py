@@ -10,6 +10,9 @@ adds the adaptive search's fields (``pruned``, ``pruned_as``, ``pruned_vs``, ``p
 ``pruned_interval``, ``in_progress``) and concurrency levels (``concurrency``, ``aggregate_tps``,
 ``aggregate_speedup``, ``median_ttft``, ``p95_ttft_s``, ``loop_wall_s``, ``max_in_flight``) and per-category
 results (``categories``); older runs read as measured in full, one request at a time, without categories.
+Version 5 computes ``speedup`` and ``speedup_ci95`` paired, request by request against the baseline on the
+same prompts (see :mod:`stats`), and says so in ``speedup_design`` with ``speedup_n`` pairs; older files
+with requests are recomputed that way when loaded, and those without (version 1) read as unpaired.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from typing import Any
 from .costmodel import Parts
 from .errors import ResultsFileError
 from .speculation import Speculation
+from .stream import RequestResult
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MIN_FREE_BYTES = 16 * 2**20
 
 
@@ -57,6 +61,8 @@ class RunResult:
     mean_accepted_length: float | None = None
     speedup: float | None = None
     speedup_ci95: list[float] | None = None
+    speedup_n: int | None = None  # pairs of requests (paired) or requests (unpaired) behind speedup
+    speedup_design: str | None = None  # "paired" (request by request on the same prompts) or "unpaired"
     parts: Parts | None = None  # the cost model's parts and verdict (costmodel.Parts)
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
@@ -85,7 +91,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     log_excerpt: str | None = None
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[RequestResult] = field(default_factory=list)  # in schedule order, typed until written
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
     @property
@@ -118,6 +124,7 @@ class RunResult:
         if setup:
             values["speculation"] = Speculation.from_dict(data)
         values["parts"] = Parts.from_dict(values.get("parts"))
+        values["requests"] = [RequestResult.from_dict(q) for q in values.get("requests") or [] if isinstance(q, dict)]
         return cls(**values)
 
 

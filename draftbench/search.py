@@ -35,7 +35,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .stats import t_quantile
+from .stats import log_interval
 
 ALPHA = 0.05
 RESOLUTION = 0.05
@@ -116,10 +116,7 @@ def decide(candidate: Rates, reference: Rates, reference_label: str, alpha_look:
     d = log_ratios(candidate, reference)
     if len(d) < 2:
         return None
-    mean = statistics.fmean(d)
-    sd = max(statistics.stdev(d), MIN_SD)
-    half = t_quantile(1.0 - alpha_look, len(d) - 1) * sd / math.sqrt(len(d))
-    lo, hi = mean - half, mean + half
+    mean, lo, hi = log_interval(d, 1.0 - 2.0 * alpha_look, MIN_SD)
     zone = math.log1p(resolution)
     stop = "slower" if hi < 0 else "tied" if -zone < lo and hi < zone else None
     return Decision(stop, reference_label, math.exp(mean), (math.exp(lo), math.exp(hi)), len(d),

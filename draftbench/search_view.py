@@ -17,9 +17,7 @@ def searched(runs: list[RunResult]) -> bool:
 
 
 def _hover(r: RunResult) -> str:
-    ci = (f" (95% CI {analysis.pct(r.speedup_ci95[0])} .. {analysis.pct(r.speedup_ci95[1])})"
-          if r.speedup_ci95 else "")
-    text = f"{r.draft}: {analysis.pct(r.speedup)}{ci}<br>{r.n_requests or 0} requests"
+    text = f"{r.draft}: {analysis.speedup_text(r)}<br>{r.n_requests or 0} requests"
     if r.pruned:
         text += f"<br>stopped early: {r.pruned_reason}"
     return text

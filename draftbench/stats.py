@@ -1,11 +1,25 @@
 """Summary statistics: mean, spread, t-distribution confidence intervals (95%, or any level via
-:func:`t_quantile`)."""
+:func:`t_quantile`), and the one comparison of two setups' speeds (:func:`compare`).
+
+How two setups compare (a setup against its baseline, or against another setup). Every setup of a target
+runs the same prompt schedule, so the i-th request of one and the i-th request of the other measured the
+same prompt: they form a **pair** (matched by position in the schedule and prompt id). The speedup is the
+**geometric mean of the per-pair ratios** of decode tok/s, ``exp(mean(log(a_i / b_i)))``, and its 95%
+interval is the t-interval of that mean of logs, exponentiated; n = pairs. A prompt's own difficulty
+cancels in its ratio, so a constant speedup over prompts of very different speeds has a narrow interval.
+The point always lies inside its interval. The schedule cycles through the prompt set's categories in
+their proportions, so every category weighs in the overall figure by its share of the workload.
+
+Only where no pairs exist (files of the original tool, which kept no requests; setups measured on other
+prompt sets) is the ratio the ratio of the mean speeds, with a delta-method interval for independent
+samples, and it is labelled **unpaired**."""
 
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Sequence
 
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
          2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
@@ -82,6 +96,17 @@ def percentile(values: list[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def ratio_text(r: "Ratio") -> str:
+    """A ratio with its interval, n and design: '+89% (95% CI +39% .. +168%, 4 paired requests)'."""
+    if r.paired:
+        what = f"{r.n} paired request{'s' if r.n != 1 else ''}"
+    else:
+        what = f"unpaired, n {r.n}" if r.n else "unpaired: no per-request data"
+    if r.ci95 is None:
+        return f"{pct(r.value)} (no interval, {what})"
+    return f"{pct(r.value)} (95% CI {pct(r.ci95[0])} .. {pct(r.ci95[1])}, {what})"
+
+
 def pct(ratio: float | None) -> str:
     """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
     if ratio is None:
@@ -127,3 +152,74 @@ def ratio_interval(num: Spread, den: Spread) -> tuple[float, float] | None:
     rel = math.sqrt((se_num / num.mean) ** 2 + (se_den / den.mean) ** 2)
     t = t_quantile_975(min(num.n, den.n) - 1)
     return (r * (1 - t * rel), r * (1 + t * rel))
+
+
+Keyed = Sequence[tuple[str, "float | None"]]  # (position and prompt id, decode tok/s or None where it failed)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """How much faster one setup is than a reference: ``value`` with its 95% interval (None with fewer than
+    two observations), ``n`` pairs (paired) or the smaller sample (unpaired)."""
+
+    value: float
+    ci95: tuple[float, float] | None
+    n: int
+    paired: bool
+
+    @property
+    def design(self) -> str:
+        return "paired" if self.paired else "unpaired"
+
+    def includes(self, ratio: float) -> bool:
+        """Is ``ratio`` inside the interval? (True without one: nothing is excluded.)"""
+        return self.ci95 is None or self.ci95[0] <= ratio <= self.ci95[1]
+
+    def within(self, resolution: float) -> bool:
+        """Does the whole interval lie within 1 / (1 + resolution) .. 1 + resolution?"""
+        return self.ci95 is not None and 1 / (1 + resolution) < self.ci95[0] and self.ci95[1] < 1 + resolution
+
+
+def log_interval(d: Sequence[float], confidence: float = 0.95, min_sd: float = 0.0) -> tuple[float, float, float]:
+    """Mean of the log ratios ``d`` and its two-sided t-interval (needs two or more; the spread floored at
+    ``min_sd``): the interval of every paired comparison, the adaptive search's looks included."""
+    if len(d) < 2:
+        raise ValueError("an interval needs two or more log ratios")
+    mean = statistics.fmean(d)
+    sd = max(statistics.stdev(d), min_sd)
+    half = t_quantile(0.5 + confidence / 2.0, len(d) - 1) * sd / math.sqrt(len(d))
+    return mean, mean - half, mean + half
+
+
+def pairs(a: Keyed, b: Keyed) -> list[tuple[float, float]]:
+    """(a_i, b_i) for every key (a prompt at a position of the schedule) both measured successfully."""
+    theirs = dict(b)
+    return [(x, theirs[k]) for k, x in a if x and x > 0 and (theirs.get(k) or 0) > 0]  # type: ignore[operator]
+
+
+def paired_ratio(a: Keyed, b: Keyed) -> Ratio | None:
+    """Geometric mean of the per-pair ratios a_i / b_i with its 95% interval; None without a pair."""
+    d = [math.log(x / y) for x, y in pairs(a, b)]
+    if not d:
+        return None
+    if len(d) == 1:
+        return Ratio(math.exp(d[0]), None, 1, True)
+    mean, lo, hi = log_interval(d)
+    return Ratio(math.exp(mean), (math.exp(lo), math.exp(hi)), len(d), True)
+
+
+def unpaired_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio | None:
+    """Ratio of the mean speeds with its delta-method interval (independent samples); None when empty."""
+    num, den = spread([x for x in a if x]), spread([y for y in b if y])
+    if num is None or den is None or den.mean <= 0 or num.mean <= 0:
+        return None
+    interval = ratio_interval(num, den)
+    return Ratio(num.mean / den.mean, interval, min(num.n, den.n), False)
+
+
+def compare(a: Keyed, b: Keyed) -> Ratio | None:
+    """Setup ``a`` over reference ``b``: paired when two or more pairs exist, else unpaired (see the module)."""
+    paired = paired_ratio(a, b)
+    if paired is not None and paired.n >= 2:
+        return paired
+    return unpaired_ratio([x for _, x in a if x], [y for _, y in b if y]) or paired

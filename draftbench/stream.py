@@ -44,7 +44,10 @@ class RequestResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RequestResult":
         """A saved request (fields of other versions ignored)."""
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["prompt_id"] = str(values.get("prompt_id", "?"))
+        values["text"] = values.get("text") if isinstance(values.get("text"), str) else ""
+        return cls(**values)
 
 
 class StreamError(Exception):

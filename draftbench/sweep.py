@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import time
+from dataclasses import fields
 from typing import Callable
 
 from . import __version__, adaptive, analysis, backends, categories, gguf_header, launcher, machine, ports, steps
@@ -19,14 +20,15 @@ from .lock import ResultsLock
 from .outcome import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .plan import Cell, build_plan, check_setups, request_fields
 from .redaction import visible
-from .results import RunResult, check_writable, load_results, save_results
+from .results import RunResult, check_writable, save_results
 from .sessions import ONE_SERVER_PER_SETUP, Sessions
-from .stream import RequestResult
 
 __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 
 Echo = Callable[..., None]
 DRAFT_ALONE_REQUESTS = 2
+MEASURED = tuple(f.name for f in fields(BenchSummary) if f.name in RunResult.__dataclass_fields__
+                 and f.name not in ("warnings", "requests"))  # what a run takes from its summary, declared by the types
 
 
 def _stderr(msg: str, end: str = "\n") -> None:
@@ -72,7 +74,7 @@ class Sweep:
     def _load_previous(self) -> None:
         if self.fresh or not os.path.exists(self.results_path):
             return
-        data = load_results(self.results_path)  # raises, leaving the file untouched, when corrupt
+        data = analysis.load(self.results_path)  # raises, leaving the file untouched, when corrupt
         saved = data.get("settings") or {}
         mine = self.cfg.comparable()
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
@@ -103,11 +105,14 @@ class Sweep:
             raise ResultsFileError(f"cannot write {self.results_path}: {exc.strerror}; the last saved version "
                                    "is intact: free space or fix permissions, then rerun to resume") from exc
 
-    def _write(self) -> None:
+    def ordered_runs(self) -> list[RunResult]:
+        """The runs in plan order, then any the file had beyond the plan."""
         keys = [cell.key for cell in self.plan]
         extra = [k for k in self.runs if k not in keys]
-        runs = [self.runs[k] for k in keys + extra if k in self.runs]
-        save_results(self.results_path, self.meta, runs)
+        return [self.runs[k] for k in keys + extra if k in self.runs]
+
+    def _write(self) -> None:
+        save_results(self.results_path, self.meta, self.ordered_runs())
 
     def _metadata(self, version: str | None) -> dict:
         return {
@@ -160,7 +165,7 @@ class Sweep:
                         url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
                         prompts=self.cfg.prompts,
                         temperature=s.temperature, seed=s.seed, timeout_s=s.request_timeout_s, api_key=self.api_key))
-                found = {"decode_tps": summary.mean_tps, "n_requests": summary.n_requests - summary.n_failed}
+                found = {"decode_tps": summary.mean_tps, "n_requests": summary.n_requests - summary.n_failed_requests}
             except Interrupted:
                 raise
             except DraftbenchError as exc:
@@ -198,9 +203,9 @@ class Sweep:
                 code = server.proc.returncode if server.proc else None
                 cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                 run.error = (f"the server died during measurement ({cause}); "
-                             f"{summary.n_failed} of {summary.n_requests} requests failed")
+                             f"{summary.n_failed_requests} of {summary.n_requests} requests failed")
                 run.log_excerpt = server.log_tail()
-            elif summary.n_failed == summary.n_requests:
+            elif summary.n_failed_requests == summary.n_requests:
                 run.error = f"all {summary.n_requests} requests failed: {summary.requests[0].error}"
                 run.log_excerpt = server.log_tail()
         except ServerStartError as exc:
@@ -221,7 +226,7 @@ class Sweep:
         (adaptive): saved between blocks, stopped when the look says so."""
         s = self.cfg.settings
         shared = self.sessions.shares_setups(server)
-        kept = [RequestResult.from_dict(q) for q in earlier.requests] if earlier else []
+        kept = list(earlier.requests) if earlier else []
         kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
         total = s.requests * s.runs
         looking = self.search is not None and not cell.candidate.is_baseline
@@ -238,7 +243,7 @@ class Sweep:
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.candidate.is_baseline, kept, kept_wall_s)
             self._fill(run, summary)
-            if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed == summary.n_requests:
+            if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
             self._compare_with_baseline(run)
             run.in_progress = True
@@ -277,15 +282,12 @@ class Sweep:
             return backends.launch_vllm(spec)
         return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
 
-    def _fill(self, run: RunResult, summary) -> None:
-        for name in ("mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate", "stdev_tps",
-                     "draft_n", "draft_n_accepted", "mean_accepted_length", "speculation_active", "generation_time_s",
-                     "median_ttft", "p95_ttft_s", "aggregate_tps", "loop_wall_s", "max_in_flight", "concurrency"):
+    def _fill(self, run: RunResult, summary: BenchSummary) -> None:
+        """The run's measured part, from the summary of its requests: every field the two types share."""
+        for name in MEASURED:
             setattr(run, name, getattr(summary, name))
-        run.ci95_tps = list(summary.ci95_tps) if summary.ci95_tps else None
-        run.n_requests, run.n_failed_requests = summary.n_requests, summary.n_failed
+        run.requests = list(summary.requests)
         run.warnings += summary.warnings
-        run.requests = [r.to_dict() for r in summary.requests]
         run.categories = categories.summarise(run)
         for w in summary.warnings:
             self.echo(f"  WARNING: {w}")
@@ -389,7 +391,7 @@ class Sweep:
         finally:
             self._release()
         self.acct.wall_s = time.monotonic() - started
-        runs = list(self.runs.values())
+        runs = self.ordered_runs()
         budget = self.cfg.settings.requests * self.cfg.settings.runs
         return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs),
                             savings=analysis.search_savings(runs, budget))

@@ -31,7 +31,7 @@ def servers(llama_server, family):
 
 def test_baseline_numbers_come_from_the_server(servers):
     s = run_bench(BenchConfig(servers[None], requests=3, max_tokens=64))
-    assert s.server_kind == "llamacpp" and s.n_failed == 0
+    assert s.server_kind == "llamacpp" and s.n_failed_requests == 0
     assert s.acceptance_rate is None and s.speculation_active is None
     for r in s.requests:
         assert r.completion_tokens == 64

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
-from draftbench import report
+from draftbench import analysis, report
 from draftbench.results import RunResult, load_results
 
 CHROMIUM = "/usr/bin/chromium"
@@ -72,7 +72,7 @@ def test_sri_matches_the_served_file(plotly_js):
 
 
 def test_published_report_renders(browser, plotly_js, tmp_path):
-    data = load_results(published_path())
+    data = analysis.load(published_path())
     html_path = str(tmp_path / "published.html")
     report.write_report(html_path, data, data["results"])
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "published.png"))

@@ -26,7 +26,7 @@ def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llam
         t0 = time.perf_counter()
         s = run_bench(BenchConfig(url=server.url, requests=6, max_tokens=200, warmup=0, concurrency=2))
         outside = time.perf_counter() - t0
-    assert s.n_failed == 0 and s.concurrency == 2 and s.max_in_flight == 2
+    assert s.n_failed_requests == 0 and s.concurrency == 2 and s.max_in_flight == 2
     tokens = sum(r.completion_tokens for r in s.requests)
     span = max(r.ended_at_s for r in s.requests) - min(r.sent_at_s for r in s.requests)
     assert s.aggregate_tps == pytest.approx(tokens / span, rel=0.05)

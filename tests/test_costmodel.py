@@ -7,6 +7,7 @@ import pytest
 from draftbench import analysis
 from draftbench import costmodel as cm
 from draftbench.results import RunResult
+from draftbench.stream import RequestResult
 from draftbench.speculation import Speculation
 
 FLAT = {1: 1.0, 2: 1.0, 17: 1.0}  # verifying any batch costs one step (memory-bound target)
@@ -91,7 +92,7 @@ def test_near_optimum_verdict():
 
 def test_explain_run_needs_every_part():
     base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "4": 1.3}, speculation=Speculation())
-    requests = [{"completion_tokens": 50, "draft_n": 45, "draft_n_accepted": 20}] * 2
+    requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)] * 2
     run = RunResult("T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests,
                     draft_alone_tps=200.0)
     analysis.explain_run(run, base)

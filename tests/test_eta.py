@@ -7,6 +7,7 @@ import pytest
 from draftbench.eta import Estimator, Work, fmt_s, progress_line
 from draftbench.outcome import Console
 from draftbench.results import RunResult
+from draftbench.stream import RequestResult
 
 SIZES = {"/m/t7.gguf": 7_000, "/m/t14.gguf": 14_000, "/m/d.gguf": 1_000}
 
@@ -18,8 +19,7 @@ def run(target: str, draft: str | None, seconds_each: float, tokens_each: int, n
         from draftbench.speculation import Speculation
 
         r.speculation = Speculation(draft, ("draft-simple",))
-    r.requests = [{"prompt_id": str(i), "completion_tokens": tokens_each, "total_s": seconds_each, "error": None}
-                  for i in range(n)]
+    r.requests = [RequestResult(str(i), completion_tokens=tokens_each, total_s=seconds_each) for i in range(n)]
     return r
 
 

@@ -12,6 +12,7 @@ from draftbench import categories, prompt_files, prompts
 from draftbench.config import parse_config
 from draftbench.errors import ConfigError
 from draftbench.results import RunResult
+from draftbench.stream import RequestResult
 
 
 def write(tmp_path, name: str, text: str) -> str:
@@ -117,9 +118,9 @@ def test_the_prompt_set_is_part_of_the_comparable_settings(tmp_path):
     assert "settings.categories: must be a non-empty list" in text and "settings.prompts: cannot read" in text
 
 
-def _request(cat: str, tps: float, drafted: int | None = None, accepted: int = 0, tokens: int = 100) -> dict:
-    return {"prompt_id": f"{cat}-{tps}", "category": cat, "decode_tps": tps, "completion_tokens": tokens,
-            "draft_n": drafted, "draft_n_accepted": accepted, "error": None}
+def _request(cat: str, tps: float, drafted: int | None = None, accepted: int = 0, tokens: int = 100) -> RequestResult:
+    return RequestResult(f"{cat}-{tps}", cat, decode_tps=tps, completion_tokens=tokens, draft_n=drafted,
+                         draft_n_accepted=accepted)
 
 
 def test_per_category_results_sum_acceptance_and_compare_with_the_same_category():
@@ -145,7 +146,7 @@ def test_a_category_whose_best_differs_gets_its_line():
 
     small, big = run("small", 1.3, 1.5, 1.41), run("big", 1.62, 1.1, 1.35)
     assert categories.lines("T", [small, big], small) == [
-        "T, for code: big +62% (95% CI +57% .. +67%, 4 requests); overall: small +41%"]
+        "T, for code: big +62% (95% CI +57% .. +67%, unpaired, n 4); overall: small +41%"]
     big.categories["prose"]["speedup"] = 1.6
     big.categories["prose"]["speedup_ci95"] = [1.3, 1.9]
     text = categories.lines("T", [small, big], small)[1]

@@ -12,6 +12,7 @@ from conftest import run_script
 
 from draftbench import analysis, export, report
 from draftbench.results import RunResult, load_results
+from draftbench.stream import RequestResult
 from draftbench.speculation import Speculation
 
 PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
@@ -39,8 +40,14 @@ def test_size_order():
     assert sorted(cats, key=analysis.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
 
 
+def settled(runs: list[RunResult]) -> list[RunResult]:
+    """Hand-made runs with their speedups set, as a sweep or a loaded file has them."""
+    analysis.fill_speedups(runs)
+    return runs
+
+
 def hand_made() -> list[RunResult]:
-    return [
+    return settled([
         RunResult("A", None, mean_tps=10.0),
         RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, ci95_tps=[14.0, 16.0]),
         RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, ci95_tps=[14.2, 14.8]),
@@ -48,7 +55,7 @@ def hand_made() -> list[RunResult]:
         RunResult("A", "3B q4", error="server exited with code 1"),
         RunResult("A", "1.5B other-vocab", mean_tps=10.1, speculation_active=False),
         RunResult("B", "0.5B q8", mean_tps=20.0, acceptance_rate=0.5),
-    ]
+    ])
 
 
 def test_speedups_categories_and_recommendation():
@@ -132,7 +139,7 @@ def why_runs() -> list[RunResult]:
     for label, path, n_max, alone, accepted in (("small · n_max 3", "s.gguf", 3, 400.0, 30),
                                                 ("small · n_max 2", "s.gguf", 2, 400.0, 28),
                                                 ("big · n_max 3", "b.gguf", 3, 60.0, 45)):
-        requests = [{"completion_tokens": 60, "draft_n": 60, "draft_n_accepted": accepted}]
+        requests = [RequestResult("p", completion_tokens=60, draft_n=60, draft_n_accepted=accepted)]
         run = RunResult("T", label, mean_tps=30.0, speedup=1.5, speculation=Speculation(path, draft_max=n_max),
                         requests=requests, draft_alone_tps=alone, acceptance_rate=accepted / 60)
         analysis.explain_run(run, base)
@@ -169,7 +176,7 @@ def test_hostile_labels_are_text():
 
 
 def test_published_file_loads_and_charts(tmp_path):
-    data = load_results(published_path())
+    data = analysis.load(published_path())
     runs = data["results"]
     assert data["schema_version"] == 1 and len(runs) == 92
     chart = report.chart_data(runs)
@@ -177,6 +184,8 @@ def test_published_file_loads_and_charts(tmp_path):
     heat = chart["heatmap"][0]
     assert len(heat["z"]) == 22 and all(len(row) == 4 for row in heat["z"])
     assert {t["name"] for t in chart["throughput"]} == {"baseline", "best 0.5B draft", "best 1.5B draft", "best 3B draft"}
+    html = report.render(data, runs)  # no per-request data in the original tool's files: said, never invented
+    assert "unpaired: no per-request data" in html and "paired request" not in html.split('id="recommendations"')[1][:4000]
 
 
 def test_chart_only_cli_and_exports(tmp_path):
@@ -215,16 +224,15 @@ def _searched() -> list[RunResult]:
         r = RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, ci95_tps=[tps - 1, tps + 1],
                       **kw)
         n = kw.get("n_requests") or 12
-        r.requests = [{"prompt_id": f"p{i}", "decode_tps": tps, "completion_tokens": 100, "total_s": 1.0}
-                      for i in range(n)]
+        r.requests = [RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0) for i in range(n)]
         r.n_requests = n
         return r
 
-    return [run(None, 10.0), run("best", 15.0), run("rival", 14.0),
+    return settled([run(None, 10.0), run("best", 15.0), run("rival", 14.0),
             run("close", 15.2, n_requests=6, pruned=True, pruned_as="tied", pruned_vs="best",
                 pruned_reason="tied with best: 1.01x of best (95.0% interval 0.97x .. 1.04x, 6 paired requests)"),
             run("slow", 6.0, n_requests=3, pruned=True, pruned_as="slower", pruned_vs="best",
-                pruned_reason="clearly slower than best: 0.40x of best (95.0% interval 0.30x .. 0.52x, 3 paired requests)")]
+                pruned_reason="clearly slower than best: 0.40x of best (95.0% interval 0.30x .. 0.52x, 3 paired requests)")])
 
 
 def test_stopped_setups_are_never_recommended_and_ties_are_named():
@@ -270,7 +278,7 @@ def level_runs() -> list[RunResult]:
         out.append(RunResult("T", None, level, mean_tps=base_agg / level * 1.05, aggregate_tps=base_agg))
         out.append(RunResult("T", "1-layer", level, mean_tps=draft_agg / level * 1.05, aggregate_tps=draft_agg,
                              acceptance_rate=0.7, median_ttft=0.05, p95_ttft_s=0.09))
-    return out
+    return settled(out)
 
 
 def test_each_level_gets_its_recommendation_and_the_line_across_levels():
@@ -308,5 +316,5 @@ def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
     assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]
     assert heat["z"] == [[20.0, 70.0], [60.0, 30.0]] and heat["text"][1][0] == "+60%"
     html = report.render({}, runs)
-    assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, 4 requests)" in html
+    assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, unpaired, n 4)" in html
     assert report.chart_data(hand_made())["categories"] is None

@@ -13,6 +13,7 @@ from draftbench.config import ModelEntry, SweepSettings
 from draftbench.costmodel import Parts
 from draftbench.plan import Cell
 from draftbench.results import RunResult
+from draftbench.stream import RequestResult
 from draftbench.speculation import Candidate, Speculation
 
 BASE = [30.0, 22.0, 41.0, 27.0, 35.0, 25.0, 38.0, 29.0, 33.0]  # tok/s per prompt: prompts differ a lot
@@ -126,7 +127,7 @@ def test_the_true_best_is_rarely_stopped_under_the_documented_rule():
 def _run(draft: str | None, tps: list[float], **kw) -> RunResult:
     spec = Speculation("/m/d1.gguf", ("draft-simple",), draft_max=kw.pop("draft_max", None)) if draft else None
     r = RunResult("T", draft, mean_tps=sum(tps) / len(tps), speculation=spec, **kw)
-    r.requests = [{"prompt_id": f"p{i}", "decode_tps": v, "error": None} for i, v in enumerate(tps)]
+    r.requests = [RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)]
     r.n_requests = len(tps)
     return r
 
@@ -141,7 +142,7 @@ def test_a_look_compares_with_the_best_finished_setup_not_with_stopped_or_runnin
     new = _run("new", scaled(0.9, WOBBLE)[:3])
     d = s.look(new, runs)
     assert d is not None and d.reference == "good" and d.stop == "slower"
-    assert rates(new) == [q["decode_tps"] for q in new.requests]
+    assert rates(new) == [q.decode_tps for q in new.requests]
 
 
 def test_setups_are_ordered_likely_winners_first():

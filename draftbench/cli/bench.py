@@ -87,9 +87,9 @@ def _fmt(v: float | None, spec: str = ".2f") -> str:
 
 
 def format_table(s: BenchSummary) -> str:
-    ok = s.n_requests - s.n_failed
+    ok = s.n_requests - s.n_failed_requests
     lines = [f"Server           {s.url} ({s.server_kind})",
-             f"Requests         {ok} ok, {s.n_failed} failed"]
+             f"Requests         {ok} ok, {s.n_failed_requests} failed"]
     ci = f"  95% CI [{s.ci95_tps[0]:.2f}, {s.ci95_tps[1]:.2f}]" if s.ci95_tps else ""
     lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  "
                  f"stdev {_fmt(s.stdev_tps)}{ci}")
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summary.to_dict(), indent=2))
         else:
             print(format_table(summary))
-        if summary.n_failed == summary.n_requests:
+        if summary.n_failed_requests == summary.n_requests:
             raise DraftbenchError(f"all {summary.n_requests} requests failed; first error: "
                                   f"{summary.requests[0].error}")
         return 0

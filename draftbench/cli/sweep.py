@@ -7,11 +7,10 @@ import glob
 import os
 import sys
 
-from .. import compare, compare_view, dryrun, export, machine, report
+from .. import analysis, compare, compare_view, dryrun, export, machine, report
 from ..config import load_config
 from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
-from ..results import load_results
 from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import run_main
 
@@ -52,7 +51,7 @@ def _print_export(fmt: str | None, meta: dict, runs: list) -> None:
 
 
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
-    data = load_results(results)
+    data = analysis.load(results)
     runs = data.pop("results")
     path = report.write_report(_chart_path(results, chart), data, runs)
     print(f"Chart saved to {path}", file=sys.stderr)
@@ -66,15 +65,18 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     if adaptive:
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
+    outcome = None
     try:
         outcome = sweep.run()
     finally:
-        if sweep.runs and os.path.exists(sweep.results_path):
+        if sweep.runs and os.path.exists(sweep.results_path):  # the runs in memory, also after an interrupt
+            runs = outcome.runs if outcome else sweep.ordered_runs()
             try:
-                data = load_results(sweep.results_path)
-                report.write_report(_chart_path(sweep.results_path, chart), data, data["results"])
-            except DraftbenchError:
-                pass
+                report.write_report(_chart_path(sweep.results_path, chart), sweep.meta, runs,
+                                    outcome.recommendations if outcome else None)
+            except (DraftbenchError, OSError):
+                if outcome is not None:
+                    raise
     outcome.chart_path = _chart_path(outcome.results_path, chart)
     for line in summary_lines(outcome):
         print(line, file=sys.stderr)

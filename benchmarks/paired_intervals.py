@@ -1,0 +1,40 @@
+"""Old (unpaired) and new (paired) speedup intervals of every setup in one results file, side by side.
+
+    python benchmarks/paired_intervals.py results/demo.json
+
+For each setup: the unpaired ratio of mean tok/s with its delta-method 95% interval (what draftbench showed
+before results version 5), and the paired geometric mean of per-request ratios with its 95% interval (what
+it shows now), their widths, and the per-prompt ratios behind them."""
+
+from __future__ import annotations
+
+import sys
+
+from draftbench import analysis, comparison, stats
+
+
+def main(path: str) -> int:
+    runs = analysis.load(path)["results"]
+    base = analysis.baselines(analysis.at_level(runs))
+    print(f"{'target':<14} {'setup':<26} {'unpaired (old)':<26} {'paired (new)':<26} widths old/new  per-prompt ratios")
+    for r in analysis.at_level(runs):
+        b = base.get(r.target)
+        if r.draft is None or b is None or not r.requests:
+            continue
+        old = stats.unpaired_ratio([x for _, x in comparison.keyed(r) if x], [y for _, y in comparison.keyed(b) if y])
+        new = comparison.versus(r, b)
+        if old is None or new is None or old.ci95 is None or new.ci95 is None:
+            continue
+        ratios = [x / y for x, y in stats.pairs(comparison.keyed(r), comparison.keyed(b))]
+
+        def show(x: stats.Ratio) -> str:
+            return f"{stats.pct(x.value)} [{stats.pct(x.ci95[0])} .. {stats.pct(x.ci95[1])}]"  # type: ignore[index]
+
+        widths = f"{(old.ci95[1] - old.ci95[0]) * 100:.0f}/{(new.ci95[1] - new.ci95[0]) * 100:.0f} pts"
+        print(f"{r.target:<14} {str(r.draft):<26} {show(old):<26} {show(new):<26} {widths:<15} "
+              + " ".join(f"{x:.2f}" for x in ratios[:8]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

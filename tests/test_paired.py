@@ -1,0 +1,181 @@
+"""The one comparison (stats.compare and comparison.versus) on hand-computed cases, and every place a
+speedup is written reading the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import pytest
+
+from draftbench import analysis, categories, compare, comparison, export, report, stats
+from draftbench.outcome import Accounting, SweepOutcome, summary_lines
+from draftbench.results import RunResult, dump_results, load_results, save_results
+from draftbench.stream import RequestResult
+
+PROMPTS = [("p0", "code"), ("p1", "json"), ("p2", "math"), ("p3", "summary")]
+
+
+def keyed(values: list[float]) -> list[tuple[str, float]]:
+    return [(f"{i}:{pid}", v) for i, ((pid, _), v) in enumerate(zip(PROMPTS, values))]
+
+
+def run(label: str | None, tps: list[float], cats: list[str] | None = None) -> RunResult:
+    reqs = [RequestResult(f"p{i % 4}", cats[i] if cats else PROMPTS[i % 4][1], decode_tps=v, completion_tokens=64,
+                          total_s=64 / v) for i, v in enumerate(tps)]
+    return RunResult("T", label, mean_tps=sum(tps) / len(tps), requests=reqs, n_requests=len(tps),
+                     acceptance_rate=None if label is None else 0.7)
+
+
+def test_constant_speedup_over_prompts_of_very_different_speeds():
+    base = [5.0, 20.0, 80.0, 200.0]
+    paired = stats.compare(keyed([1.5 * v for v in base]), keyed(base))
+    assert paired.paired and paired.n == 4
+    assert paired.value == pytest.approx(1.5)
+    assert paired.ci95[1] - paired.ci95[0] < 1e-9  # every pair says 1.5: no doubt left
+    unpaired = stats.unpaired_ratio([1.5 * v for v in base], base)
+    assert not unpaired.paired and unpaired.value == pytest.approx(1.5)
+    assert unpaired.ci95[1] - unpaired.ci95[0] > 1.0  # the prompts' own spread swamps the unpaired interval
+
+
+def test_per_prompt_ratios_of_the_demo_are_separated():
+    ratios = [1.14, 1.04, 1.05, 1.07]
+    other = [10.0, 30.0, 12.0, 50.0]
+    r = stats.compare(keyed([a * b for a, b in zip(ratios, other)]), keyed(other))
+    logs = [math.log(x) for x in ratios]
+    mean = sum(logs) / 4
+    sd = math.sqrt(sum((x - mean) ** 2 for x in logs) / 3)
+    half = 3.182446 * sd / 2  # t(0.975, 3) * sd / sqrt(4)
+    assert r.value == pytest.approx(math.exp(mean))
+    assert r.ci95 == pytest.approx((math.exp(mean - half), math.exp(mean + half)), rel=1e-6)
+    assert r.ci95[0] == pytest.approx(1.0060, abs=5e-4) and r.ci95[1] == pytest.approx(1.1473, abs=5e-4)  # by hand
+    assert not r.includes(1.0) and r.ci95[0] <= r.value <= r.ci95[1]
+
+
+def test_pairs_need_the_same_prompt_at_the_same_position():
+    a = [("0:p0", 10.0), ("1:p1", None), ("2:p2", 30.0)]
+    b = [("0:p0", 5.0), ("1:p1", 10.0), ("2:px", 10.0), ("3:p3", 9.0)]
+    assert stats.pairs(a, b) == [(10.0, 5.0)]  # p1 failed in a, position 2 holds another prompt in b
+    one = stats.paired_ratio(a, b)
+    assert one.n == 1 and one.ci95 is None and one.value == pytest.approx(2.0)
+    no_pairs = stats.compare([("0:q", 10.0), ("1:q", 12.0)], [("0:r", 5.0), ("1:r", 6.0)])
+    assert not no_pairs.paired and no_pairs.value == pytest.approx(2.0)  # other prompts: unpaired, and says so
+
+
+def test_ratio_text_says_n_and_design():
+    assert stats.ratio_text(stats.Ratio(1.89, (1.39, 2.68), 4, True)) == "+89% (95% CI +39% .. +168%, 4 paired requests)"
+    assert stats.ratio_text(stats.Ratio(3.23, None, 0, False)) == "+223% (no interval, unpaired: no per-request data)"
+
+
+def test_the_search_and_the_sweep_share_the_interval():
+    d = [math.log(x) for x in (1.14, 1.04, 1.05, 1.07)]
+    mean, lo, hi = stats.log_interval(d, 0.95)
+    decision = __import__("draftbench.search", fromlist=["decide"]).decide(
+        [1.14, 1.04, 1.05, 1.07], [1.0] * 4, "x", 0.025, resolution=0.0)
+    assert decision.interval == pytest.approx((math.exp(lo), math.exp(hi)))
+
+
+def settled(runs: list[RunResult]) -> list[RunResult]:
+    analysis.fill_speedups(runs)
+    return runs
+
+
+def demo_like() -> list[RunResult]:
+    """The issue's case: two setups on the same 4 prompts, the first ahead of the second on every one."""
+    base = run(None, [20.0, 30.0, 25.0, 40.0] * 2)
+    second = [2.0, 1.5, 1.5, 2.0] * 2
+    first = [a * b for a, b in zip(second, [1.14, 1.04, 1.05, 1.07] * 2)]
+    return settled([base, run("1-layer", [a * b for a, b in zip(first, base_tps(base))]),
+                    run("2-layer", [a * b for a, b in zip(second, base_tps(base))])])
+
+
+def base_tps(r: RunResult) -> list[float]:
+    return [q.decode_tps for q in r.requests]
+
+
+def test_a_winner_ahead_on_every_prompt_is_not_within_noise():
+    runs = demo_like()
+    rec = analysis.recommend(runs)[0]
+    assert rec.best.draft == "1-layer" and rec.runner_up.draft == "2-layer"
+    assert rec.margin.paired and rec.margin.ci95[0] > 1.0 and rec.within_noise is False
+    sentence = rec.sentence()
+    assert "within noise" not in sentence and "ahead of 2-layer" in sentence
+    assert stats.ratio_text(rec.margin) in sentence
+    assert rec.best.speedup_design == "paired" and rec.best.speedup_n == 8
+
+
+def test_equal_setups_are_within_noise_and_a_tie_is_no_win():
+    runs = demo_like()
+    noisy = [1.0, 1.1, 0.92, 1.0, 1.05, 0.95, 1.02, 0.98]
+    runs[2] = run("2-layer", [a * b for a, b in zip(base_tps(runs[1]), noisy)])
+    rec = analysis.recommend(settled(runs))[0]
+    assert rec.within_noise is True and "within noise of" in rec.sentence()
+
+
+def test_variation_by_task_is_shown_when_categories_differ_beyond_their_intervals():
+    base = run(None, [20.0, 30.0, 25.0, 40.0] * 3)
+    fast = {"code": 2.3, "json": 1.6, "math": 1.62, "summary": 2.31}
+    jitter = [1.0, 1.01, 0.99] * 4
+    setup = run("1-layer", [q.decode_tps * fast[q.category] * j for q, j in zip(base.requests, jitter)])
+    rec = analysis.recommend(settled([base, setup]))[0]
+    assert "by task +60% (json) .. +131% (summary)" in rec.sentence()
+    flat = run("flat", [q.decode_tps * 1.5 * j for q, j in zip(base.requests, jitter)])
+    assert analysis.by_task(analysis.recommend(settled([base, flat]))[0].best) is None
+
+
+def test_categories_are_paired():
+    base = run(None, [5.0, 20.0, 80.0, 200.0] * 2)
+    setup = run("s", [1.5 * v for v in base_tps(base)])
+    rows = categories.summarise(setup, base)
+    assert rows["code"]["speedup"] == pytest.approx(1.5) and rows["code"]["speedup_design"] == "paired"
+    assert rows["code"]["speedup_ci95"][1] - rows["code"]["speedup_ci95"][0] < 1e-9
+
+
+def test_compare_flags_differing_speedups_paired():
+    base = run(None, [5.0, 20.0, 80.0, 200.0] * 2)
+    a = run("s", [1.5 * v for v in base_tps(base)])
+    b = run("s", [1.3 * v * j for v, j in zip(base_tps(base), [1.0, 1.02, 0.98, 1.0] * 2)])
+    assert not comparison.versus_speedup((a, base), (b, base)).includes(1.0)
+    same = comparison.versus_speedup((a, base), (a, base))
+    assert same.includes(1.0)
+    files = [("one.json", {"hardware": "hw", "results": settled([base, a])}),
+             ("two.json", {"hardware": "hw", "results": settled([base, b])})]
+    rows = compare.entries(files)
+    assert all("paired on the same prompts" in e.disagrees for e in rows)
+
+
+def test_console_exports_and_report_read_the_same_speedup(tmp_path):
+    path = str(tmp_path / "r.json")
+    save_results(path, {"name": "n", "hardware": "hw"}, demo_like())
+    data = analysis.load(path)
+    runs = data.pop("results")
+    recs = analysis.recommend(runs)
+    best = recs[0].best
+    text = analysis.speedup_text(best)  # '+x% (95% CI +a% .. +b%, 8 paired requests)'
+    console = "\n".join(summary_lines(SweepOutcome(path, runs, Accounting(), recommendations=recs)))
+    assert text in console
+    assert text in export.to_markdown(data, runs)
+    row = next(r for r in csv.DictReader(io.StringIO(export.to_csv(runs))) if r["draft"] == best.draft)
+    ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
+                        int(row["speedup_n"]), row["speedup_design"] == "paired")
+    assert stats.ratio_text(ratio) == text
+    html = report.render(data, runs, recs)
+    assert text.split(" (")[1].rstrip(")") in html and stats.pct(best.speedup) in html
+
+
+def test_older_files_are_recomputed_paired_or_labelled_unpaired():
+    runs = demo_like()
+    old = dump_results({}, runs)
+    for item in old["results"]:  # as version 4 wrote it: mean over mean, no design
+        item.pop("speedup_design"), item.pop("speedup_n")
+        if item["draft"]:
+            item["speedup"] = item["mean_tps"] / old["results"][0]["mean_tps"]
+    loaded = [RunResult.from_dict(x) for x in old["results"]]
+    analysis.fill_speedups(loaded)
+    assert loaded[1].speedup_design == "paired" and loaded[1].speedup == pytest.approx(runs[1].speedup)
+    assert loaded[1].speedup != pytest.approx(old["results"][1]["speedup"])  # not the stored mean over mean
+    v1 = [RunResult("T", None, mean_tps=10.0), RunResult("T", "d", mean_tps=15.0)]
+    analysis.fill_speedups(v1)
+    assert v1[1].speedup == pytest.approx(1.5) and v1[1].speedup_design == "unpaired"
+    assert "unpaired" in analysis.speedup_text(v1[1])
