@@ -173,11 +173,7 @@ def _screened(run: RunResult | None) -> bool:
     return run is not None and bool(run.requests) and run.error is None
 
 
-def stop_run(run: RunResult, decision: search.Decision) -> None:
-    """Record an early stop on the run: it is saved like any run, marked pruned, with why."""
-    run.in_progress = False
-    run.pruned = True
-    run.pruned_as = decision.stop
-    run.pruned_vs = decision.reference
-    run.pruned_reason = decision.reason()
-    run.pruned_interval = [decision.interval[0], decision.interval[1]]
+def stop_fields(decision: search.Decision) -> dict[str, object]:
+    """An early stop as a run's fields: saved like any run, marked pruned, with why."""
+    return {"in_progress": False, "pruned": True, "pruned_as": decision.stop, "pruned_vs": decision.reference,
+            "pruned_reason": decision.reason(), "pruned_interval": [decision.interval[0], decision.interval[1]]}

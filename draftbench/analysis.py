@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from . import categories, comparison, costmodel, stats
 from .results import RunResult, load_results
@@ -72,40 +73,43 @@ def baselines(runs: list[RunResult]) -> dict[str, RunResult]:
     return {r.target: r for r in runs if r.draft is None and r.error is None and r.mean_tps}
 
 
-def fill_speedups(runs: list[RunResult]) -> None:
-    """Set each setup's speedup over the baseline of the same target and level from their requests (paired),
-    or where a file kept none (the original tool's) from the mean tok/s (unpaired, no interval); and
-    ``aggregate_speedup`` where missing."""
-    for level in levels(runs):
-        base = baselines(at_level(runs, level))
-        for r in at_level(runs, level):
-            b = base.get(r.target)
-            if r.draft is None or b is None or r.error is not None:
-                continue
-            if r.requests and b.requests or r.speedup is None:
-                set_speedup(r, b)
-                r.categories = categories.summarise(r, b) if r.requests else r.categories
-            elif r.speedup_design is None:
-                r.speedup_design = "unpaired"
-            if r.aggregate_speedup is None and r.aggregate_tps and b.aggregate_tps:
-                r.aggregate_speedup = r.aggregate_tps / b.aggregate_tps
+def settle(runs: list[RunResult]) -> list[RunResult]:
+    """The runs of a file as this version computes them: a setup's speedup as the file stored it (version 5:
+    paired), or for older files over the baseline of the same target and level from their requests (paired),
+    or where a file kept none (the original tool's) from the mean tok/s (unpaired, no interval)."""
+    out = []
+    for r in runs:
+        b = baselines(at_level(runs, r.concurrency)).get(r.target)
+        if r.draft is None or b is None or r.error is not None:
+            out.append(r)
+            continue
+        older = r.speedup_design is None  # before version 5: recomputed paired where the file kept requests
+        fresh = r.speedup is None or (older and bool(r.requests and b.requests))
+        out.append(replace(r, **(speedup_fields(comparison.versus(r, b)) if fresh else
+                                 {"speedup_design": r.speedup_design or "unpaired"}),
+                           categories=categories.summarise(r, b) if fresh and r.requests else r.categories,
+                           aggregate_speedup=r.aggregate_speedup or _ratio(r.aggregate_tps, b.aggregate_tps)))
+    return out
 
 
 def load(path: str) -> dict:
-    """A results file of any version with its speedups set (:func:`fill_speedups`): what every reader of a file
-    (the report, the exports, ``--compare``, a resume) starts from."""
+    """A results file of any version, its runs settled (:func:`settle`): what every reader of a file (the
+    report, the exports, ``--compare``, a resume) starts from."""
     data = load_results(path)
-    fill_speedups(data["results"])
+    data["results"] = settle(data["results"])
     return data
 
 
-def set_speedup(run: RunResult, base: RunResult) -> None:
-    """The run's speedup, its interval, n and design: :func:`comparison.versus` against the baseline."""
-    ratio = comparison.versus(run, base)
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def speedup_fields(ratio: stats.Ratio | None) -> dict[str, Any]:
+    """A run's speedup fields from one comparison (:func:`comparison.versus` against its baseline)."""
     if ratio is None:
-        return
-    run.speedup, run.speedup_n, run.speedup_design = ratio.value, ratio.n, ratio.design
-    run.speedup_ci95 = list(ratio.ci95) if ratio.ci95 else None
+        return {}
+    return {"speedup": ratio.value, "speedup_n": ratio.n, "speedup_design": ratio.design,
+            "speedup_ci95": list(ratio.ci95) if ratio.ci95 else None}
 
 
 def speedup_of(run: RunResult) -> stats.Ratio | None:
@@ -128,19 +132,23 @@ def gain(r: RunResult) -> float | None:
     return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
 
 
-def compare_with_baseline(run: RunResult, base: RunResult, greedy: bool) -> None:
-    """Speedup (with its interval) over the same target's baseline; at temperature 0 also the share
-    of requests whose text matches the baseline's."""
-    set_speedup(run, base)
-    run.categories = categories.summarise(run, base)
-    if run.aggregate_tps and base.aggregate_tps:
-        run.aggregate_speedup = run.aggregate_tps / base.aggregate_tps
-    if greedy:
-        texts = {q.prompt_id: q.text for q in base.requests if not q.error}
-        pairs = [(q.text, texts[q.prompt_id]) for q in run.requests
-                 if not q.error and q.prompt_id in texts]
-        if pairs:
-            run.output_match = sum(a == b for a, b in pairs) / len(pairs)
+def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
+    """The run with everything computed against its target's baseline: speedup (paired), per-category
+    results, aggregate speedup, the cost model's parts and, at temperature 0, the share of requests whose
+    text matches the baseline's. A baseline, or a setup without a measured baseline, gets its categories."""
+    measured = run.error is None and run.mean_tps is not None
+    if run.draft is None or base is None or not base.done or not measured:
+        return replace(run, categories=categories.summarise(run))
+    return replace(run, **speedup_fields(comparison.versus(run, base)), categories=categories.summarise(run, base),
+                   aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps),
+                   output_match=output_match(run, base) if greedy else None, parts=explain_run(run, base))
+
+
+def output_match(run: RunResult, base: RunResult) -> float | None:
+    """Share of the run's requests whose text equals the baseline's on the same prompt."""
+    texts = {q.prompt_id: q.text for q in base.requests if not q.error}
+    pairs = [(q.text, texts[q.prompt_id]) for q in run.requests if not q.error and q.prompt_id in texts]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
 
 
 def verify_costs(base: RunResult | None) -> dict[int, float] | None:
@@ -149,14 +157,14 @@ def verify_costs(base: RunResult | None) -> dict[int, float] | None:
     return {int(k): float(v) for k, v in base.verify_costs.items()}
 
 
-def explain_run(run: RunResult, base: RunResult | None) -> None:
-    """Fill ``run.parts`` from its counts, its drafting time (in-process where the server reported it,
-    else from the draft's own speed) and the target's v(k); left None where a part was not measured
+def explain_run(run: RunResult, base: RunResult | None) -> costmodel.Parts | None:
+    """The cost model's parts of ``run``, from its counts, its drafting time (in-process where the server
+    reported it, else from the draft's own speed) and the target's v(k); None where a part was not measured
     (files of the original tool)."""
     costs = verify_costs(base)
     spec = run.speculation
-    if not costs or spec is None or not run.done or base is None or not base.mean_tps:
-        return
+    if not costs or spec is None or run.error is not None or run.mean_tps is None or base is None or not base.mean_tps:
+        return None
     in_process = run.draft_ms_per_pass / (1000.0 / base.mean_tps) if run.draft_ms_per_pass is not None else None
     if spec.draft_path:  # else n-gram lookups: next to nothing next to a model's step
         c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
@@ -164,9 +172,8 @@ def explain_run(run: RunResult, base: RunResult | None) -> None:
         c, source = 0.0, "n-gram"
     drafted = [q for q in run.requests if not q.error and q.draft_n is not None]
     predicted = sum(q.completion_tokens or 0 for q in drafted)
-    run.parts = costmodel.explain(predicted, sum(q.draft_n for q in drafted),
-                                  sum(q.draft_n_accepted or 0 for q in drafted), c, costs, spec.draft_max,
-                                  in_process, source)
+    return costmodel.explain(predicted, sum(q.draft_n or 0 for q in drafted),
+                             sum(q.draft_n_accepted or 0 for q in drafted), c, costs, spec.draft_max, in_process, source)
 
 
 def eligible(r: RunResult) -> bool:

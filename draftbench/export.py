@@ -21,12 +21,13 @@ def _n(v: float | None, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
 
-def to_markdown(meta: dict, runs: list[RunResult]) -> str:
+def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommendation] | None = None) -> str:
+    """The recommendation per target (``recs`` as the sweep computed them, else computed here) and every run."""
     title = f"{meta.get('model_family') or meta.get('name') or 'draftbench'} on {meta.get('hardware') or '?'}"
     out = [f"### draftbench: {_cell(title)}", "",
            "| Target | Baseline tok/s | Best draft | tok/s | Speedup | Acceptance |",
            "|---|---:|---|---:|---:|---:|"]
-    for rec in analysis.recommend(runs):
+    for rec in analysis.recommend(runs) if recs is None else recs:
         b = rec.best
         base = _n(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
         if b is None:

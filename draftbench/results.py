@@ -33,10 +33,12 @@ SCHEMA_VERSION = 5
 MIN_FREE_BYTES = 16 * 2**20
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunResult:
     """One cell of the matrix: a target alone (``draft`` None) or with one speculation setup, whose
-    label is ``draft``. In JSON the setup's fields sit flat beside the others."""
+    label is ``draft``. In JSON the setup's fields sit flat beside the others. Frozen: a sweep builds it
+    once from what it measured (``Sweep._record``), and what is computed from runs (speedups, per-category
+    results, cost-model parts, an early stop) is a new value (``dataclasses.replace``), never an assignment."""
 
     target: str
     draft: str | None

@@ -5,7 +5,7 @@ draft settings, the setups of one draft that differ only in length or p-min (mea
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from . import launcher, llama_bin
 from .bench import PerRequestProbe, probe_per_request
@@ -13,7 +13,6 @@ from .config import SweepConfig
 from .outcome import Accounting
 from .plan import Cell, level_session, server_slots, session_key, shareable
 from .redaction import redact
-from .results import RunResult
 
 ONE_SERVER_PER_SETUP = "one server per setup"
 ONE_SERVER_PER_DRAFT = "one server per draft and target, setups sent per request"
@@ -44,46 +43,46 @@ class Sessions:
         """Is ``server`` kept for several setups (so each request must carry its setup's settings)?"""
         return self.held is not None and self.held[2] is server and self.held[0] == "setups"
 
-    def server_for(self, cell: Cell, run: RunResult, log_path: str) -> launcher.ServerProcess:
-        """A started server for ``cell``, kept or new. Fills the run's server fields."""
+    def server_for(self, cell: Cell, facts: dict[str, Any], log_path: str) -> launcher.ServerProcess:
+        """A started server for ``cell``, kept or new. Notes the server's facts for the run's record in ``facts``
+        as they are learnt (a failed start keeps those learnt before it)."""
         key = session_key(cell)
         held = self.held if self.held is not None and self.held[2].alive() else None
         if held is not None and held[:2] == ("levels", level_session(cell)):
             server = held[2]
             self.echo(f"  Same server, now {cell.level} requests at a time")
-            run.speculation_flags = redact(server.speculation_args)
+            facts["speculation_flags"] = redact(server.speculation_args)
             if not self._next_is_another_level(cell):
                 self.held = None  # the last level: stopped after this cell
         elif held is not None and held[:2] == ("setups", key):
             server = held[2]
             self.echo("  Same server as the previous setup (per-request draft settings)")
             flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
-            run.speculation_flags = redact(flags.speculation_args(cell.candidate.speculation))
+            facts["speculation_flags"] = redact(flags.speculation_args(cell.candidate.speculation))
         else:
-            server = self._start(cell, run, log_path)
+            server = self._start(cell, facts, log_path)
             if key in self.shareable:
                 self._keep_if_shareable(key, server)
             elif self._next_is_another_level(cell):
                 self.held = ("levels", level_session(cell), server)
-        run.server_command = redact(server.command)
-        run.server_version, run.log_path = server.version, server.log_path
+        facts.update(server_command=redact(server.command), server_version=server.version, log_path=server.log_path)
         self.note("server_version", server.version)
         return server
 
-    def _start(self, cell: Cell, run: RunResult, log_path: str) -> launcher.ServerProcess:
+    def _start(self, cell: Cell, facts: dict[str, Any], log_path: str) -> launcher.ServerProcess:
         self.release()
         spec = launcher.ServerSpec(cell.target.path, cell.candidate.speculation, self.cfg.settings.server,
                                    log_path, self.slots)
         server = self.launch(spec)
-        run.warnings += server.warnings
-        run.speculation_flags = redact(server.speculation_args)
+        facts["warnings"] = [*facts.get("warnings", []), *server.warnings]
+        facts["speculation_flags"] = redact(server.speculation_args)
         self.echo("  Starting server ... ", end="")
         try:
             server.start()
         except BaseException:
             self.echo("failed")
             raise
-        run.load_time_s = server.load_time_s
+        facts["load_time_s"] = server.load_time_s
         self.acct.load_s += server.load_time_s or 0.0
         self.echo(f"ready ({server.load_time_s:.1f} s)")
         return server

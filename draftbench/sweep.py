@@ -8,10 +8,10 @@ import re
 import signal
 import sys
 import time
-from dataclasses import fields
-from typing import Callable
+from dataclasses import fields, replace
+from typing import Any, Callable
 
-from . import __version__, adaptive, analysis, backends, categories, gguf_header, launcher, machine, ports, steps
+from . import __version__, adaptive, analysis, backends, gguf_header, launcher, machine, ports, steps
 from .bench import BenchConfig, BenchSummary, merge, run_bench
 from .config import SweepConfig
 from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
@@ -28,7 +28,7 @@ __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 Echo = Callable[..., None]
 DRAFT_ALONE_REQUESTS = 2
 MEASURED = tuple(f.name for f in fields(BenchSummary) if f.name in RunResult.__dataclass_fields__
-                 and f.name not in ("warnings", "requests"))  # what a run takes from its summary, declared by the types
+                 and f.name not in ("warnings", "requests", "concurrency"))  # what a run takes from its summary, declared by the types
 
 
 def _stderr(msg: str, end: str = "\n") -> None:
@@ -137,10 +137,20 @@ class Sweep:
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
                             f"{cell.index:03d}-{slug[:80]}{what}.log")
 
-    def _new_run(self, cell: Cell, error: str | None = None) -> RunResult:
+    def _record(self, cell: Cell, facts: dict[str, Any], summary: BenchSummary | None = None,
+                **status: Any) -> RunResult:
+        """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
+        of its requests (every field the two types share) and ``status`` (in progress, stopped early), then
+        everything computed against its baseline (:func:`analysis.compared`)."""
         cand = cell.candidate
-        return RunResult(cell.target.label, cand.label, cell.level, target_path=cell.target.path, error=error,
-                         speculation=cand.speculation, draft_size=analysis.setup_category(cand))
+        measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
+        run = RunResult(cell.target.label, cand.label, cell.level, target_path=cell.target.path,
+                        speculation=cand.speculation, draft_size=analysis.setup_category(cand),
+                        **{**facts, **measured, **status,
+                           "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
+                           "requests": list(summary.requests) if summary else []})
+        base = self.runs.get(cell.baseline_key)
+        return analysis.compared(run, base, self.cfg.settings.temperature == 0)
 
     def _release(self) -> None:
         self.sessions.release()
@@ -180,50 +190,55 @@ class Sweep:
     def _measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
         s = self.cfg.settings
-        run = self._new_run(cell)
+        facts: dict[str, Any] = {}  # what measuring learns besides the requests, for the record built at the end
+        summary: BenchSummary | None = None
+        status: dict[str, Any] = {}
         started = time.monotonic()
         server = None
         try:
-            run.draft_alone_tps = self._draft_alone_tps(cell)
-            server = self.sessions.server_for(cell, run, self._log_path(cell))
+            facts["draft_alone_tps"] = self._draft_alone_tps(cell)
+            server = self.sessions.server_for(cell, facts, self._log_path(cell))
             drafted_before = steps.last_draft_stats(steps.read_log(server.log_path))
-            summary = self._measure_blocks(cell, run, server, earlier)
-            run.draft_ms_per_pass = steps.drafting_ms_per_pass(
+            summary, status = self._measure_blocks(cell, facts, server, earlier)
+            for w in summary.warnings:
+                self.echo(f"  WARNING: {w}")
+            facts["draft_ms_per_pass"] = steps.drafting_ms_per_pass(
                 drafted_before, steps.last_draft_stats(steps.read_log(server.log_path)))
             lowest = cell.level == self.cfg.settings.concurrency[0]  # v(k) is a one-stream figure
             if cell.candidate.is_baseline and lowest and self._measures_parts() and server.alive():
                 t0 = time.monotonic()
                 costs = steps.verify_costs(server.url, self.api_key, s.request_timeout_s)
-                run.verify_costs = {str(k): v for k, v in costs.items()} if costs else None
+                facts["verify_costs"] = {str(k): v for k, v in costs.items()} if costs else None
                 self.acct.probe_s += time.monotonic() - t0
             server.sample_memory()
             died = not server.alive()
-            run.peak_rss_mb, run.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
+            facts.update(peak_rss_mb=server.peak_rss_mb, peak_vram_mb=server.peak_vram_mb)
             if died:
                 code = server.proc.returncode if server.proc else None
                 cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                run.error = (f"the server died during measurement ({cause}); "
-                             f"{summary.n_failed_requests} of {summary.n_requests} requests failed")
-                run.log_excerpt = server.log_tail()
+                facts.update(error=f"the server died during measurement ({cause}); "
+                                   f"{summary.n_failed_requests} of {summary.n_requests} requests failed",
+                             log_excerpt=server.log_tail())
             elif summary.n_failed_requests == summary.n_requests:
-                run.error = f"all {summary.n_requests} requests failed: {summary.requests[0].error}"
-                run.log_excerpt = server.log_tail()
+                facts.update(error=f"all {summary.n_requests} requests failed: {summary.requests[0].error}",
+                             log_excerpt=server.log_tail())
         except ServerStartError as exc:
-            run.error, run.log_excerpt = exc.short, exc.log_tail
+            facts.update(error=exc.short, log_excerpt=exc.log_tail)
         except (Interrupted, ResultsFileError):
             raise
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
-            run.error = str(exc)
+            facts["error"] = str(exc)
         finally:
             if server is not None and not self.sessions.holds(server):
                 server.stop()
-        run.wall_time_s = time.monotonic() - started
-        return run
+        facts["wall_time_s"] = time.monotonic() - started
+        return self._record(cell, facts, summary, **status)
 
-    def _measure_blocks(self, cell: Cell, run: RunResult, server: launcher.ServerProcess,
-                        earlier: RunResult | None) -> BenchSummary:
+    def _measure_blocks(self, cell: Cell, facts: dict[str, Any], server: launcher.ServerProcess,
+                        earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
-        (adaptive): saved between blocks, stopped when the look says so."""
+        (adaptive): saved between blocks, stopped when the look says so. Returns their summary and the run's
+        status (paused, stopped early, or none)."""
         s = self.cfg.settings
         shared = self.sessions.shares_setups(server)
         kept = list(earlier.requests) if earlier else []
@@ -242,61 +257,43 @@ class Sweep:
                 extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ())))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.candidate.is_baseline, kept, kept_wall_s)
-            self._fill(run, summary)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
-            self._compare_with_baseline(run)
-            run.in_progress = True
-            self.runs[cell.key] = run
+            run = self.runs[cell.key] = self._record(cell, facts, summary, in_progress=True)
             if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
                           "before the best go on")
-                break
-            if self._look(run):
-                break
+                return summary, {"in_progress": True}
+            stopped = self._look(run)
+            if stopped:
+                return summary, stopped
             self._save()
-            run.in_progress = False
-        return summary
+        return summary, {}
 
-    def _look(self, run: RunResult) -> bool:
-        """The look after a block of the adaptive search: stop ``run`` (recorded and said) or say where it stands."""
+    def _look(self, run: RunResult) -> dict[str, Any] | None:
+        """The look after a block of the adaptive search: the run's stop fields (and it is said), or None to go on."""
         assert self.search is not None
         decision = self.search.look(run, self.runs)
         if decision is not None and decision.pruned:
-            adaptive.stop_run(run, decision)
             self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
-            return True
+            return adaptive.stop_fields(decision)
         self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
-        return False
+        return None
 
-    def _stops_without_measuring(self, run: RunResult) -> bool:
+    def _stopped_without_measuring(self, run: RunResult) -> RunResult | None:
         """A setup paused after screening gets its first look when the race picks it, before a server starts:
-        most stop here, against the leader finished meanwhile."""
+        most stop here, against the leader finished meanwhile. The stopped run, or None to measure on."""
         if self.search is None or not self.search.first_look_pending(run):
-            return False
-        self._compare_with_baseline(run)
-        return self._look(run)
+            return None
+        base = self.runs.get((run.target, None, run.concurrency))
+        run = analysis.compared(run, base, self.cfg.settings.temperature == 0)
+        stop = self._look(run)
+        return replace(run, **stop) if stop else None
 
     def _launch(self, spec: launcher.ServerSpec) -> launcher.ServerProcess:
         if self.cfg.backend == "vllm":
             return backends.launch_vllm(spec)
         return launcher.launch_llama(spec, warn=lambda m: self.echo(f"  WARNING: {m}"))
-
-    def _fill(self, run: RunResult, summary: BenchSummary) -> None:
-        """The run's measured part, from the summary of its requests: every field the two types share."""
-        for name in MEASURED:
-            setattr(run, name, getattr(summary, name))
-        run.requests = list(summary.requests)
-        run.warnings += summary.warnings
-        run.categories = categories.summarise(run)
-        for w in summary.warnings:
-            self.echo(f"  WARNING: {w}")
-
-    def _compare_with_baseline(self, run: RunResult) -> None:
-        base = self.runs.get((run.target, None, run.concurrency))
-        if run.draft is not None and base is not None and base.done and run.done:
-            analysis.compare_with_baseline(run, base, self.cfg.settings.temperature == 0)
-            analysis.explain_run(run, base)
 
     # ---- the sweep ----------------------------------------------------------------------------------
     def _skip_reason(self, cell: Cell) -> str | None:
@@ -363,16 +360,16 @@ class Sweep:
                 self.echo(f"\n{title}" + (f": continuing after {previous.n_requests} requests measured earlier"
                                            if unfinished and previous else ""))
                 reason = self._skip_reason(cell)
+                stopped = self._stopped_without_measuring(previous) if unfinished and previous and not reason else None
                 if reason:
-                    run = self._new_run(cell, reason)
+                    run = self._record(cell, {"error": reason})
                     self.echo(f"  {reason}")
-                elif unfinished and previous and self._stops_without_measuring(previous):
-                    run = previous
+                elif stopped is not None:
+                    run = stopped
                     for line in run_lines(run):
                         self.echo(line)
                 else:
                     run = self._measure(cell, previous if unfinished else None)
-                    self._compare_with_baseline(run)
                     for line in ([] if run.in_progress else run_lines(run)):
                         self.echo(line)
                     if not run.error:

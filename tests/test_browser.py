@@ -14,7 +14,7 @@ from conftest import ROOT
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
 from draftbench import analysis, report
-from draftbench.results import RunResult, load_results
+from draftbench.results import RunResult
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")

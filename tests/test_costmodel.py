@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from draftbench import analysis
@@ -95,16 +97,14 @@ def test_explain_run_needs_every_part():
     requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)] * 2
     run = RunResult("T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests,
                     draft_alone_tps=200.0)
-    analysis.explain_run(run, base)
+    run = replace(run, parts=analysis.explain_run(run, base))
     assert run.parts is not None and run.parts.draft_cost_ratio == pytest.approx(0.1)
     assert run.parts.target_passes == 60
     legacy = RunResult("T", "d", mean_tps=25.0, requests=requests)  # the original tool's files: no parts
-    analysis.explain_run(legacy, base)
-    assert legacy.parts is None
+    assert analysis.explain_run(legacy, base) is None
     free = RunResult("T", "ngram", mean_tps=22.0, speculation=Speculation(spec_type=("ngram-mod",)),
                      requests=requests)
-    analysis.explain_run(free, base)
-    assert free.parts.draft_cost_ratio == 0.0
+    assert analysis.explain_run(free, base).draft_cost_ratio == 0.0
     again = RunResult.from_dict(run.to_dict())
     assert again.parts == run.parts
 

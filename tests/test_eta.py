@@ -14,13 +14,12 @@ SIZES = {"/m/t7.gguf": 7_000, "/m/t14.gguf": 14_000, "/m/d.gguf": 1_000}
 
 def run(target: str, draft: str | None, seconds_each: float, tokens_each: int, n: int, load_s: float,
         level: int = 1) -> RunResult:
-    r = RunResult("T", draft and "setup", level, target_path=target, load_time_s=load_s)
-    if draft:
-        from draftbench.speculation import Speculation
+    from draftbench.speculation import Speculation
 
-        r.speculation = Speculation(draft, ("draft-simple",))
-    r.requests = [RequestResult(str(i), completion_tokens=tokens_each, total_s=seconds_each) for i in range(n)]
-    return r
+    return RunResult("T", draft and "setup", level, target_path=target, load_time_s=load_s,
+                     speculation=Speculation(draft, ("draft-simple",)) if draft else None,
+                     requests=[RequestResult(str(i), completion_tokens=tokens_each, total_s=seconds_each)
+                               for i in range(n)])
 
 
 def test_nothing_measured_means_no_estimate_yet():

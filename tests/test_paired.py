@@ -11,7 +11,7 @@ import pytest
 
 from draftbench import analysis, categories, compare, comparison, export, report, stats
 from draftbench.outcome import Accounting, SweepOutcome, summary_lines
-from draftbench.results import RunResult, dump_results, load_results, save_results
+from draftbench.results import RunResult, dump_results, save_results
 from draftbench.stream import RequestResult
 
 PROMPTS = [("p0", "code"), ("p1", "json"), ("p2", "math"), ("p3", "summary")]
@@ -77,8 +77,7 @@ def test_the_search_and_the_sweep_share_the_interval():
 
 
 def settled(runs: list[RunResult]) -> list[RunResult]:
-    analysis.fill_speedups(runs)
-    return runs
+    return analysis.settle(runs)
 
 
 def demo_like() -> list[RunResult]:
@@ -172,10 +171,10 @@ def test_older_files_are_recomputed_paired_or_labelled_unpaired():
         if item["draft"]:
             item["speedup"] = item["mean_tps"] / old["results"][0]["mean_tps"]
     loaded = [RunResult.from_dict(x) for x in old["results"]]
-    analysis.fill_speedups(loaded)
+    loaded = analysis.settle(loaded)
     assert loaded[1].speedup_design == "paired" and loaded[1].speedup == pytest.approx(runs[1].speedup)
     assert loaded[1].speedup != pytest.approx(old["results"][1]["speedup"])  # not the stored mean over mean
     v1 = [RunResult("T", None, mean_tps=10.0), RunResult("T", "d", mean_tps=15.0)]
-    analysis.fill_speedups(v1)
+    v1 = analysis.settle(v1)
     assert v1[1].speedup == pytest.approx(1.5) and v1[1].speedup_design == "unpaired"
     assert "unpaired" in analysis.speedup_text(v1[1])

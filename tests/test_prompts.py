@@ -124,11 +124,10 @@ def _request(cat: str, tps: float, drafted: int | None = None, accepted: int = 0
 
 
 def test_per_category_results_sum_acceptance_and_compare_with_the_same_category():
-    base = RunResult("T", None, mean_tps=10.0)
-    base.requests = [_request("code", 10.0), _request("code", 10.0), _request("prose", 20.0), _request("prose", 20.0)]
-    run = RunResult("T", "d", mean_tps=20.0)
-    run.requests = [_request("code", 20.0, drafted=10, accepted=9), _request("code", 22.0, drafted=90, accepted=9),
-                    _request("prose", 18.0, drafted=50, accepted=10), _request("prose", 20.0, drafted=50, accepted=30)]
+    base = RunResult("T", None, mean_tps=10.0, requests=[_request("code", 10.0), _request("code", 10.0),
+                                                         _request("prose", 20.0), _request("prose", 20.0)])
+    run = RunResult("T", "d", mean_tps=20.0, requests=[_request("code", 20.0, drafted=10, accepted=9), _request("code", 22.0, drafted=90, accepted=9),
+                    _request("prose", 18.0, drafted=50, accepted=10), _request("prose", 20.0, drafted=50, accepted=30)])
     rows = categories.summarise(run, base)
     assert rows["code"]["acceptance_rate"] == pytest.approx(18 / 100)  # summed, not (0.9 + 0.1) / 2
     assert rows["prose"]["acceptance_rate"] == pytest.approx(40 / 100)
@@ -139,10 +138,9 @@ def test_per_category_results_sum_acceptance_and_compare_with_the_same_category(
 
 def test_a_category_whose_best_differs_gets_its_line():
     def run(label: str, code: float, prose: float, speedup: float) -> RunResult:
-        r = RunResult("T", label, mean_tps=10 * speedup, speedup=speedup)
-        r.categories = {"code": {"speedup": code, "speedup_ci95": [code - 0.05, code + 0.05], "n_requests": 4},
-                        "prose": {"speedup": prose, "speedup_ci95": [prose - 0.3, prose + 0.3], "n_requests": 2}}
-        return r
+        return RunResult("T", label, mean_tps=10 * speedup, speedup=speedup, categories={
+            "code": {"speedup": code, "speedup_ci95": [code - 0.05, code + 0.05], "n_requests": 4},
+            "prose": {"speedup": prose, "speedup_ci95": [prose - 0.3, prose + 0.3], "n_requests": 2}})
 
     small, big = run("small", 1.3, 1.5, 1.41), run("big", 1.62, 1.1, 1.35)
     assert categories.lines("T", [small, big], small) == [
@@ -154,10 +152,10 @@ def test_a_category_whose_best_differs_gets_its_line():
 
 
 def test_categories_with_one_request_are_summed_up_in_one_line():
-    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5)
-    overall.categories = {"code": {"speedup": 1.2, "n_requests": 1}, "qa": {"speedup": 1.1, "n_requests": 1}}
-    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4)
-    other.categories = {"code": {"speedup": 1.6, "n_requests": 1}, "qa": {"speedup": 1.7, "n_requests": 1}}
+    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5, categories={"code": {"speedup": 1.2, "n_requests": 1},
+                                                                         "qa": {"speedup": 1.1, "n_requests": 1}})
+    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4, categories={"code": {"speedup": 1.6, "n_requests": 1},
+                                                                       "qa": {"speedup": 1.7, "n_requests": 1}})
     assert categories.lines("T", [overall, other], overall) == [
         "T: code, qa had one request per setup: too few to pick a setup per task (raise requests: the schedule "
         "spreads them evenly over the categories)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 import io
 import json
 import os
@@ -11,7 +12,7 @@ import pytest
 from conftest import run_script
 
 from draftbench import analysis, export, report
-from draftbench.results import RunResult, load_results
+from draftbench.results import RunResult
 from draftbench.stream import RequestResult
 from draftbench.speculation import Speculation
 
@@ -42,8 +43,7 @@ def test_size_order():
 
 def settled(runs: list[RunResult]) -> list[RunResult]:
     """Hand-made runs with their speedups set, as a sweep or a loaded file has them."""
-    analysis.fill_speedups(runs)
-    return runs
+    return analysis.settle(runs)
 
 
 def hand_made() -> list[RunResult]:
@@ -142,8 +142,7 @@ def why_runs() -> list[RunResult]:
         requests = [RequestResult("p", completion_tokens=60, draft_n=60, draft_n_accepted=accepted)]
         run = RunResult("T", label, mean_tps=30.0, speedup=1.5, speculation=Speculation(path, draft_max=n_max),
                         requests=requests, draft_alone_tps=alone, acceptance_rate=accepted / 60)
-        analysis.explain_run(run, base)
-        runs.append(run)
+        runs.append(replace(run, parts=analysis.explain_run(run, base)))
     return runs
 
 
@@ -221,12 +220,10 @@ def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, ne
 
 def _searched() -> list[RunResult]:
     def run(draft, tps, **kw):
-        r = RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, ci95_tps=[tps - 1, tps + 1],
-                      **kw)
-        n = kw.get("n_requests") or 12
-        r.requests = [RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0) for i in range(n)]
-        r.n_requests = n
-        return r
+        n = kw.pop("n_requests", None) or 12
+        return RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, ci95_tps=[tps - 1, tps + 1],
+                         n_requests=n, requests=[RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0)
+                                                 for i in range(n)], **kw)
 
     return settled([run(None, 10.0), run("best", 15.0), run("rival", 14.0),
             run("close", 15.2, n_requests=6, pruned=True, pruned_as="tied", pruned_vs="best",
@@ -307,10 +304,11 @@ def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_sho
 
 def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
     runs = hand_made()[:3]
-    runs[1].categories = {"code": {"speedup": 1.2, "speedup_ci95": [1.1, 1.3], "n_requests": 4},
-                          "prose": {"speedup": 1.7, "speedup_ci95": [1.6, 1.8], "n_requests": 4, "acceptance_rate": 0.5}}
-    runs[2].categories = {"code": {"speedup": 1.6, "speedup_ci95": [1.5, 1.7], "n_requests": 4},
-                          "prose": {"speedup": 1.3, "speedup_ci95": [1.2, 1.4], "n_requests": 4}}
+    runs[1] = replace(runs[1], categories={
+        "code": {"speedup": 1.2, "speedup_ci95": [1.1, 1.3], "n_requests": 4},
+        "prose": {"speedup": 1.7, "speedup_ci95": [1.6, 1.8], "n_requests": 4, "acceptance_rate": 0.5}})
+    runs[2] = replace(runs[2], categories={"code": {"speedup": 1.6, "speedup_ci95": [1.5, 1.7], "n_requests": 4},
+                                           "prose": {"speedup": 1.3, "speedup_ci95": [1.2, 1.4], "n_requests": 4}})
     data = report.chart_data(runs)
     heat = data["categories"]
     assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]

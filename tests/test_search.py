@@ -126,10 +126,8 @@ def test_the_true_best_is_rarely_stopped_under_the_documented_rule():
 
 def _run(draft: str | None, tps: list[float], **kw) -> RunResult:
     spec = Speculation("/m/d1.gguf", ("draft-simple",), draft_max=kw.pop("draft_max", None)) if draft else None
-    r = RunResult("T", draft, mean_tps=sum(tps) / len(tps), speculation=spec, **kw)
-    r.requests = [RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)]
-    r.n_requests = len(tps)
-    return r
+    return RunResult("T", draft, mean_tps=sum(tps) / len(tps), speculation=spec, n_requests=len(tps),
+                     requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)], **kw)
 
 
 def test_a_look_compares_with_the_best_finished_setup_not_with_stopped_or_running_ones():

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+
+import pytest
 
 from conftest import run_script
 from sweep_helpers import load, write_config
@@ -71,3 +75,62 @@ def test_config_dir_survives_a_broken_config(llama_server, family, tmp_path):
     assert "FAILED" in result.stderr and "ok  " in result.stderr
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.json").exists()
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.html").exists()
+
+
+V4_ONLY = ("pruned", "pruned_as", "pruned_vs", "pruned_reason", "pruned_interval", "in_progress", "concurrency",
+           "aggregate_tps", "aggregate_speedup", "median_ttft", "p95_ttft_s", "loop_wall_s", "max_in_flight",
+           "categories")
+V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate")
+
+
+def older(data: dict, version: int) -> dict:
+    """``data`` (version 5) as an older draftbench wrote it: speedups mean over mean, fields of later versions gone."""
+    out = json.loads(json.dumps(data))
+    base = out["results"][0]["mean_tps"]
+    for run in out["results"]:
+        run.pop("speedup_n"), run.pop("speedup_design")
+        if run["draft"]:
+            run["speedup"] = run["mean_tps"] / base
+        if version <= 3:
+            for key in V4_ONLY:
+                run.pop(key, None)
+            for q in run["requests"]:
+                q.pop("category", None)
+    if version <= 3:
+        out["settings"].pop("prompts_hash")
+    if version == 1:
+        out = {k: out[k] for k in ("timestamp", "name", "hardware", "backend", "model_family")}
+        out["settings"] = {k: data["settings"][k] for k in ("runs", "max_tokens", "temperature", "gpu_layers",
+                                                           "ctx_size", "port")}
+        out["results"] = [{k: run[k] for k in V1_FIELDS} for run in data["results"]]
+    else:
+        out["schema_version"] = version
+    return out
+
+
+def test_files_of_versions_1_3_and_4_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
+    config = write_config(family, tmp_path)
+    results = str(tmp_path / "r.json")
+    assert run_script("sweep.py", "--config", config, "--results", results).returncode == 0
+    current = load(results)
+    assert current["schema_version"] == 5 and current["results"][1]["speedup_design"] == "paired"
+    for version in (4, 3, 1):
+        path = str(tmp_path / f"v{version}.json")
+        with open(path, "w") as fh:
+            json.dump(older(current, version), fh)
+        shown = run_script("sweep.py", "--results", path, "--chart", str(tmp_path / f"v{version}.html"), "--chart-only",
+                           "--format", "csv")
+        assert shown.returncode == 0, shown.stderr
+        rows = list(csv.DictReader(io.StringIO(shown.stdout)))
+        design = "unpaired" if version == 1 else "paired"  # older files with requests are recomputed paired
+        assert [r["speedup_design"] for r in rows[1:]] == [design, design]
+        if version > 1:
+            assert float(rows[1]["speedup"]) == pytest.approx(current["results"][1]["speedup"], rel=1e-3)
+        before = open(path).read()
+        resumed = run_script("sweep.py", "--config", config, "--results", path)
+        if version == 3:  # measured before prompt sets were recorded: refused, the file untouched
+            assert resumed.returncode == 2 and "prompts" in resumed.stderr and open(path).read() == before
+            continue
+        assert resumed.returncode == 0, resumed.stderr
+        assert resumed.stderr.count("done earlier, skipped") == 3 and open(path).read() == before  # nothing to redo
+        assert "Recommended: 8-layer target" in resumed.stderr

@@ -104,7 +104,7 @@ def format_table(s: BenchSummary) -> str:
         lines.append(f"Accepted length  {_fmt(s.mean_accepted_length)} tokens per target pass")
     elif s.speculation_active is False:
         lines.append("Acceptance       - (speculation NOT active)")
-    per = categories.summarise(RunResult("", None, requests=[r.to_dict() for r in s.requests])) or {}
+    per = categories.summarise(RunResult("", None, requests=list(s.requests))) or {}
     if len(per) > 1:
         lines.append("By category      " + "; ".join(
             f"{cat} {_fmt(row['decode_tps'])} tok/s" + (f" acc {row['acceptance_rate']:.0%}"

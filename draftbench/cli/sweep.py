@@ -43,9 +43,9 @@ def _chart_path(results: str, chart: str | None) -> str:
     return chart or os.path.splitext(results)[0] + ".html"
 
 
-def _print_export(fmt: str | None, meta: dict, runs: list) -> None:
+def _print_export(fmt: str | None, meta: dict, runs: list, recs: list | None = None) -> None:
     if fmt == "md":
-        sys.stdout.write(export.to_markdown(meta, runs))
+        sys.stdout.write(export.to_markdown(meta, runs, recs))
     elif fmt == "csv":
         sys.stdout.write(export.to_csv(runs))
 
@@ -80,7 +80,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     outcome.chart_path = _chart_path(outcome.results_path, chart)
     for line in summary_lines(outcome):
         print(line, file=sys.stderr)
-    _print_export(fmt, sweep.meta, outcome.runs)
+    _print_export(fmt, sweep.meta, outcome.runs, outcome.recommendations)
     return outcome
 
 
