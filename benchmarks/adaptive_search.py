@@ -87,7 +87,7 @@ def main() -> int:
     lengths = [int(v) for v in args.lengths.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         config = grid_config(tmp, args.requests, args.block, args.max_tokens, lengths)
-        n = len(load_config(config).candidates)
+        n = len(load_config(config).setups)
         print(f"demo family: 5 draft models x n_max {lengths} = {n} setups, {args.requests} requests each, "
               f"blocks of {args.block}, {args.max_tokens} tokens per request")
         for i in range(args.repeat):

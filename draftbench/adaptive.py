@@ -1,4 +1,4 @@
-"""Adaptive search inside a sweep: which setup of a target to measure next, and whether a candidate
+"""Adaptive search inside a sweep: which setup of a target to measure next, and whether a setup
 stops after a block (the rule itself is in :mod:`search`)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callabl
       file sizes (decoding is memory-bound), and the target's measured v(k).
 
     None without v(k) (no cost model), without a draft length, or for model-free setups."""
-    spec = cell.candidate.speculation
+    spec = cell.setup.speculation
     base = runs.get(cell.baseline_key)
     costs = verify_costs(base)
     if spec.draft_max is None or not costs or not spec.draft_path or base is None:
@@ -96,7 +96,7 @@ class Search:
                 f"look {spent}: at most {search.ALPHA:.0%} in all); ties within {self.resolution:.0%}")
 
     def sizes(self, done: int) -> list[int]:
-        """The blocks still to measure for a candidate that has ``done`` requests."""
+        """The blocks still to measure for a setup that has ``done`` requests."""
         return search.block_sizes(self.total - done, self.block) if done < self.total else []
 
     def order(self, cells: list[Cell], runs: Mapping[tuple, RunResult]) -> Iterator[Cell]:
@@ -104,10 +104,10 @@ class Search:
         screening and the race (see the class). Lazy: each choice sees the runs measured so far."""
         for group in dict.fromkeys((c.target.label, c.level) for c in cells):
             mine = [c for c in cells if (c.target.label, c.level) == group]
-            yield from (c for c in mine if c.candidate.is_baseline)
-            closed = [c for c in mine if not c.candidate.is_baseline and c.key in runs and runs[c.key].done]
+            yield from (c for c in mine if c.setup.is_baseline)
+            closed = [c for c in mine if not c.setup.is_baseline and c.key in runs and runs[c.key].done]
             yield from closed  # measured in full or stopped earlier: skipped
-            left = [c for c in mine if not c.candidate.is_baseline and c not in closed]
+            left = [c for c in mine if not c.setup.is_baseline and c not in closed]
             self.left = left
             while left:
                 pick = self._next(left, runs)

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import categories, comparison, costmodel, stats
 from .results import RunResult, load_results
-from .speculation import NO_DRAFT_MODEL, Candidate
+from .speculation import NO_DRAFT_MODEL, Setup
 from .stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 
 _SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
@@ -27,14 +27,14 @@ def size_category(label: str | None, explicit: str | None = None) -> str:
     return f"{number}{m.group(2).upper()}"
 
 
-def setup_category(cand: Candidate) -> str | None:
+def setup_category(setup: Setup) -> str | None:
     """The chart category of a setup: its draft's size, 'no draft model' for model-free speculation,
     None for the baseline."""
-    if cand.is_baseline:
+    if setup.is_baseline:
         return None
-    if not cand.speculation.draft_path:
+    if not setup.speculation.draft_path:
         return NO_DRAFT_MODEL
-    return size_category(cand.label, cand.size)
+    return size_category(setup.label, setup.size)
 
 
 def run_category(r: RunResult) -> str:

@@ -12,7 +12,7 @@ from . import gguf_header, prompt_files
 from .errors import ConfigError, ModelFileError
 from .prompts import BUILTIN, Prompt, fingerprint
 from .settings import SweepSettings, parse_settings, unknown_key
-from .speculation import AXES, DRAFT_FAMILY, Candidate, Speculation, axis_problem, expand, parse_types, type_family
+from .speculation import AXES, DRAFT_FAMILY, Setup, Speculation, axis_problem, expand, parse_types, type_family
 
 BACKENDS = ("llamacpp", "vllm", "lmstudio")
 
@@ -31,7 +31,7 @@ class SweepConfig:
     backend: str
     model_family: str
     targets: tuple[ModelEntry, ...]
-    candidates: tuple[Candidate, ...]  # draft entries, axes expanded; the baseline is implicit
+    setups: tuple[Setup, ...]  # draft entries, axes expanded; the baseline is implicit
     settings: SweepSettings = field(default_factory=SweepSettings)
     axes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # "*" (top level) and per entry label
     source: str = "<config>"
@@ -39,7 +39,7 @@ class SweepConfig:
 
     @property
     def run_count(self) -> int:
-        return len(self.targets) * (1 + len(self.candidates))
+        return len(self.targets) * (1 + len(self.setups))
 
     def comparable(self) -> dict[str, Any]:
         """Settings and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
@@ -166,14 +166,14 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
 
 
 def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
-            problems: list[str]) -> tuple[list[Candidate], dict[str, dict[str, list[Any]]]]:
+            problems: list[str]) -> tuple[list[Setup], dict[str, dict[str, list[Any]]]]:
     """Draft entries, each expanded over its axes. Top-level axes and ``settings.draft_*`` apply to
     entries with a draft model and to fields the entry does not set itself; a model-free entry sets
     its own."""
     if not isinstance(raw, list):
         problems.append("drafts: must be a list of {\"label\", \"path\"} or {\"label\", \"spec_type\"} objects")
         return [], {}
-    out: list[Candidate] = []
+    out: list[Setup] = []
     labels: list[tuple[str, str]] = []
     entry_axes: dict[str, dict[str, list[Any]]] = {}
     for i, item in enumerate(raw):
@@ -209,9 +209,9 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
             axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
         spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)
         size = item.get("size") if isinstance(item.get("size"), str) else None
-        for cand in expand(Candidate(item["label"], spec, size), axes):
-            out.append(cand)
-            labels.append((cand.label or "", at))
+        for setup in expand(Setup(item["label"], spec, size), axes):
+            out.append(setup)
+            labels.append((setup.label or "", at))
     _check_unique(labels, problems)
     return out, entry_axes
 
@@ -246,7 +246,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         problems.append("targets: must list at least one target model")
     settings = parse_settings(data.get("settings"), problems)
     top_axes = _axes(data["axes"], "axes", problems) if "axes" in data else {}
-    candidates, entry_axes = _drafts(data.get("drafts", []), top_axes, settings, base_dir, check, problems)
+    setups, entry_axes = _drafts(data.get("drafts", []), top_axes, settings, base_dir, check, problems)
     suite: tuple[Prompt, ...] = ()
     try:
         suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
@@ -258,7 +258,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
-                       candidates=tuple(candidates), settings=settings, axes=axes, source=source, prompts=suite)
+                       setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite)
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

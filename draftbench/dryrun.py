@@ -56,7 +56,7 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     total_tokens = 0
     work = []
     for cell in plan:
-        spec = cell.candidate.speculation
+        spec = cell.setup.speculation
         tokens = per_cell * s.max_tokens + s.warmup * min(s.max_tokens, WARMUP_TOKENS)
         total_tokens += tokens
         work.append(Work(cell.target.path, spec.draft_path, cell.level, per_cell, s.max_tokens))

@@ -10,7 +10,7 @@ from . import llama_bin
 from .config import ModelEntry, SweepConfig
 from .errors import ConfigError, UnsupportedSetup
 from .redaction import visible
-from .speculation import AXES, BASELINE, Candidate, Speculation
+from .speculation import AXES, BASELINE, Setup, Speculation
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,13 @@ class Cell:
 
     index: int  # 1-based position in the plan
     target: ModelEntry
-    candidate: Candidate
+    setup: Setup
     level: int = 1  # requests in flight at once
     show_level: bool = False  # the sweep has several levels: titles say which
 
     @property
     def key(self) -> tuple[str, str | None, int]:
-        return (self.target.label, self.candidate.label, self.level)
+        return (self.target.label, self.setup.label, self.level)
 
     @property
     def baseline_key(self) -> tuple[str, None, int]:
@@ -33,7 +33,7 @@ class Cell:
 
     @property
     def title(self) -> str:
-        label = self.candidate.label
+        label = self.setup.label
         level = f" @ {self.level} stream{'s' if self.level > 1 else ''}" if self.show_level else ""
         return self.target.label + (f" + {label}" if label else " (baseline)") + level
 
@@ -42,7 +42,7 @@ def build_plan(cfg: SweepConfig) -> list[Cell]:
     """Per target: the baseline, then each setup; each at every concurrency level in turn, so the levels
     of one setup can share a server session."""
     levels = cfg.settings.concurrency
-    triples = [(t, c, n) for t in cfg.targets for c in (BASELINE, *cfg.candidates) for n in levels]
+    triples = [(t, c, n) for t in cfg.targets for c in (BASELINE, *cfg.setups) for n in levels]
     return [Cell(i, t, c, n, len(levels) > 1) for i, (t, c, n) in enumerate(triples, 1)]
 
 
@@ -53,14 +53,14 @@ def server_slots(cfg: SweepConfig) -> int:
 
 def level_session(cell: Cell) -> tuple:
     """Cells with the same value differ only in their level: one server session measures them in turn."""
-    return (cell.target.label, cell.candidate.speculation)
+    return (cell.target.label, cell.setup.speculation)
 
 
 def session_key(cell: Cell) -> tuple | None:
     """Cells with the same key differ only in the values of their axis fields (draft length, p-min):
     where a build honours per-request speculation settings, one server can measure them all.
     None for the baseline."""
-    spec = cell.candidate.speculation
+    spec = cell.setup.speculation
     if spec.is_baseline:
         return None
     fields_set = tuple(name for name in AXES if getattr(spec, name) is not None)
@@ -83,14 +83,14 @@ def check_setups(cfg: SweepConfig) -> None:
     """Before any server starts: every spec type must be one this llama-server build knows, and every
     setup field must have a flag for its types. (A build without --spec-type fails only the setups
     that need it, run by run.)"""
-    if cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in cfg.candidates):
+    if cfg.backend != "llamacpp" or not any(c.speculation.spec_type for c in cfg.setups):
         return
     binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
     flags, _ = llama_bin.probe(binary)
     if not flags.has_spec_type:
         return
     problems = []
-    for c in cfg.candidates:
+    for c in cfg.setups:
         try:
             flags.speculation_args(c.speculation)  # unknown types, fields without a flag
         except UnsupportedSetup as exc:

@@ -4,25 +4,25 @@ Every setup of a target is measured on the same prompts in the same order as its
 setups compare request by request: ``d_i = log(a_i / b_i)`` for the i-th request of setups a and b
 (decode tok/s). The prompt's own difficulty cancels in the ratio.
 
-The rule, after each block of requests of a candidate:
+The rule, after each block of requests of a setup:
 
 * Its **reference** is the best setup measured so far on this target (the highest geometric-mean
   speedup over the baseline among setups measured in full), or the baseline itself when nothing beats it.
-* On the requests both have, the candidate's ratio to the reference gets a t-interval of the mean of
+* On the requests both have, the setup's ratio to the reference gets a t-interval of the mean of
   ``d_i``, each side missing with probability ``alpha_j`` at look j (see below).
-* **Slower**: the whole interval lies below 1: the candidate is clearly slower than the reference.
+* **Slower**: the whole interval lies below 1: the setup is clearly slower than the reference.
 * **Tied**: the whole interval lies within 1 / (1 + resolution) .. 1 + resolution of the reference:
   any difference is smaller than the resolution, and it is reported as a tie, never as a win.
 * Otherwise it keeps going, up to the exhaustive sweep's number of requests.
 
-Error control (Bonferroni over looks, with alpha = 5%). A candidate can stop after every block but the
+Error control (Bonferroni over looks, with alpha = 5%). A setup can stop after every block but the
 last: ``looks`` times. The first look gets alpha / 2 (most losers are clear after one block, so that is
 where a narrow interval saves most); the other looks share the other half evenly (a single look gets
 all of alpha). The true best setup is wrongly stopped only when one of its intervals misses on the
 upper side: as 'slower', when the truth is above 1; as 'tied', when the truth is above
 1 + resolution. It meets one reference per look, and the one-sided miss chances of its looks add up to
-at most alpha: the chance of stopping the true best is at most 5%, however many candidates there are,
-since the other candidates' tests cannot stop it. Assumptions: the per-request log ratios are
+at most alpha: the chance of stopping the true best is at most 5%, however many setups there are,
+since the other setups' tests cannot stop it. Assumptions: the per-request log ratios are
 independent and roughly normal; the reference's numbers are treated as fixed (it was chosen as the
 best so far, which flatters it slightly: a little harsh on challengers). ``benchmarks/adaptive_errors.py``
 measures the realised rate by simulation.
@@ -51,7 +51,7 @@ def block_sizes(total: int, block: int) -> list[int]:
 
 
 def looks(total: int, block: int) -> int:
-    """How many times a candidate can stop early: after every block but the last."""
+    """How many times a setup can stop early: after every block but the last."""
     return max(0, len(block_sizes(total, block)) - 1)
 
 
@@ -90,7 +90,7 @@ class Decision:
 
     stop: str | None
     reference: str  # the label of the setup compared with ("baseline" for the target alone)
-    ratio: float  # candidate / reference: geometric mean of the per-request ratios
+    ratio: float  # setup / reference: geometric mean of the per-request ratios
     interval: tuple[float, float]
     n: int  # paired requests
     confidence: float  # two-sided confidence of ``interval``
@@ -110,10 +110,10 @@ class Decision:
         return where
 
 
-def decide(candidate: Rates, reference: Rates, reference_label: str, alpha_look: float,
+def decide(setup: Rates, reference: Rates, reference_label: str, alpha_look: float,
            resolution: float = RESOLUTION) -> Decision | None:
     """The decision after a look, or None with fewer than two paired requests."""
-    d = log_ratios(candidate, reference)
+    d = log_ratios(setup, reference)
     if len(d) < 2:
         return None
     mean, lo, hi = log_interval(d, 1.0 - 2.0 * alpha_look, MIN_SD)

@@ -58,7 +58,7 @@ class Sessions:
             server = held[2]
             self.echo("  Same server as the previous setup (per-request draft settings)")
             flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
-            facts["speculation_flags"] = redact(flags.speculation_args(cell.candidate.speculation))
+            facts["speculation_flags"] = redact(flags.speculation_args(cell.setup.speculation))
         else:
             server = self._start(cell, facts, log_path)
             if key in self.shareable:
@@ -71,7 +71,7 @@ class Sessions:
 
     def _start(self, cell: Cell, facts: dict[str, Any], log_path: str) -> launcher.ServerProcess:
         self.release()
-        spec = launcher.ServerSpec(cell.target.path, cell.candidate.speculation, self.cfg.settings.server,
+        spec = launcher.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server,
                                    log_path, self.slots)
         server = self.launch(spec)
         facts["warnings"] = [*facts.get("warnings", []), *server.warnings]

@@ -2,7 +2,7 @@
 
 A ``Speculation`` flows unchanged from the config (or ``server.py``'s flags) to the launcher, which
 maps it onto the flags a build accepts (``llama_bin.FlagMap.speculation_args``), into each result
-and its resume check, and into the report. A ``Candidate`` is a Speculation with the label people
+and its resume check, and into the report. A ``Setup`` is a Speculation with the label people
 read. Adding an axis means adding a field here and its flags in ``llama_bin``.
 """
 
@@ -101,7 +101,7 @@ class Speculation:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Setup:
     """A labelled setup to measure against each target. ``label`` None is the baseline."""
 
     label: str | None
@@ -113,21 +113,21 @@ class Candidate:
         return self.label is None
 
 
-BASELINE = Candidate(None)
+BASELINE = Setup(None)
 
 
 def axis_label(values: dict[str, Any]) -> str:
     return " · ".join(f"{AXES[k]} {v:g}" if isinstance(v, float) else f"{AXES[k]} {v}" for k, v in values.items())
 
 
-def expand(candidate: Candidate, axes: dict[str, list[Any]]) -> list[Candidate]:
-    """One candidate per combination of axis values, labelled '<label> · n_max 2 · p_min 0.7'."""
+def expand(setup: Setup, axes: dict[str, list[Any]]) -> list[Setup]:
+    """One setup per combination of axis values, labelled '<label> · n_max 2 · p_min 0.7'."""
     if not axes:
-        return [candidate]
+        return [setup]
     names = list(axes)
     out = []
     for combo in itertools.product(*(axes[n] for n in names)):
         values = {n: (float(v) if n == "draft_p_min" else v) for n, v in zip(names, combo)}
-        out.append(Candidate(f"{candidate.label} · {axis_label(values)}", candidate.speculation.with_axes(values),
-                             candidate.size))
+        out.append(Setup(f"{setup.label} · {axis_label(values)}", setup.speculation.with_axes(values),
+                             setup.size))
     return out

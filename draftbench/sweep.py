@@ -82,7 +82,7 @@ class Sweep:
             differ.append("prompts (the file predates recorded prompt sets)")
         if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
             differ.append("axes")
-        planned = {cell.key: cell.candidate.speculation for cell in self.plan}
+        planned = {cell.key: cell.setup.speculation for cell in self.plan}
         for run in data["results"]:
             setup = planned.get(run.key)
             if run.speculation is not None and setup is not None and run.done \
@@ -133,7 +133,7 @@ class Sweep:
     # ---- one run ----------------------------------------------------------------------------------
     def _log_path(self, cell: Cell, what: str = "") -> str:
         stem = os.path.splitext(os.path.basename(self.results_path))[0]
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.candidate.label or 'baseline'}")
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.setup.label or 'baseline'}")
         return os.path.join(os.path.dirname(os.path.abspath(self.results_path)), "logs", stem,
                             f"{cell.index:03d}-{slug[:80]}{what}.log")
 
@@ -142,10 +142,10 @@ class Sweep:
         """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
         of its requests (every field the two types share) and ``status`` (in progress, stopped early), then
         everything computed against its baseline (:func:`analysis.compared`)."""
-        cand = cell.candidate
+        setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
-        run = RunResult(cell.target.label, cand.label, cell.level, target_path=cell.target.path,
-                        speculation=cand.speculation, draft_size=analysis.setup_category(cand),
+        run = RunResult(cell.target.label, setup.label, cell.level, target_path=cell.target.path,
+                        speculation=setup.speculation, draft_size=analysis.setup_category(setup),
                         **{**facts, **measured, **status,
                            "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
                            "requests": list(summary.requests) if summary else []})
@@ -160,7 +160,7 @@ class Sweep:
 
     def _draft_alone_tps(self, cell: Cell) -> float | None:
         """The draft model's own decode speed (its step cost), measured once per draft model."""
-        path = cell.candidate.speculation.draft_path
+        path = cell.setup.speculation.draft_path
         if not path or not self._measures_parts():
             return None
         if path not in self.draft_alone:
@@ -205,7 +205,7 @@ class Sweep:
             facts["draft_ms_per_pass"] = steps.drafting_ms_per_pass(
                 drafted_before, steps.last_draft_stats(steps.read_log(server.log_path)))
             lowest = cell.level == self.cfg.settings.concurrency[0]  # v(k) is a one-stream figure
-            if cell.candidate.is_baseline and lowest and self._measures_parts() and server.alive():
+            if cell.setup.is_baseline and lowest and self._measures_parts() and server.alive():
                 t0 = time.monotonic()
                 costs = steps.verify_costs(server.url, self.api_key, s.request_timeout_s)
                 facts["verify_costs"] = {str(k): v for k, v in costs.items()} if costs else None
@@ -244,7 +244,7 @@ class Sweep:
         kept = list(earlier.requests) if earlier else []
         kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
         total = s.requests * s.runs
-        looking = self.search is not None and not cell.candidate.is_baseline
+        looking = self.search is not None and not cell.setup.is_baseline
         sizes = self.search.sizes(len(kept)) if looking and self.search else [total - len(kept)]
         blocks: list[BenchSummary] = []
         for i, size in enumerate(sizes):
@@ -253,10 +253,10 @@ class Sweep:
                 url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks), concurrency=cell.level,
                 max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
                 timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
-                expect_draft=not cell.candidate.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
-                extra_body=tuple(request_fields(cell.candidate.speculation).items()) if shared else ())))
+                expect_draft=not cell.setup.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
+                extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())))
             self.acct.generation_s += time.monotonic() - t0
-            summary = merge(blocks, not cell.candidate.is_baseline, kept, kept_wall_s)
+            summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
             run = self.runs[cell.key] = self._record(cell, facts, summary, in_progress=True)
@@ -297,13 +297,13 @@ class Sweep:
 
     # ---- the sweep ----------------------------------------------------------------------------------
     def _skip_reason(self, cell: Cell) -> str | None:
-        if not cell.candidate.is_baseline:
+        if not cell.setup.is_baseline:
             base = self.runs.get(cell.baseline_key)
             if base is None or not base.done:
                 return f"skipped: target {cell.target.label!r} has no baseline (its baseline run failed)"
         if self.cfg.backend != "llamacpp":
             return None  # hub ids, not files
-        for path, role in ((cell.target.path, "target"), (cell.candidate.speculation.draft_path, "draft")):
+        for path, role in ((cell.target.path, "target"), (cell.setup.speculation.draft_path, "draft")):
             if path is not None:
                 try:
                     gguf_header.check_gguf(path, f"{role} model")
@@ -322,7 +322,7 @@ class Sweep:
     def _progress(self, started: float) -> None:
         """After each run: elapsed, runs left, and the time they should take."""
         s = self.cfg.settings
-        left = [Work(c.target.path, c.candidate.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
+        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
                 for c in self.plan if c.key not in self.runs or not self.runs[c.key].done]
         done = len(self.plan) - len(left)
         self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
@@ -338,11 +338,11 @@ class Sweep:
         self.meta = {**self._metadata(None), **self.carried}
         n = len(self.plan)
         bar = "=" * 60
-        plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.candidates)
+        plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.setups)
         what = "drafts" if plain else "speculation setups"
         levels = self.cfg.settings.concurrency
         per = f" x {len(levels)} concurrency levels" if len(levels) > 1 else ""
-        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.candidates)} {what}{per} = {n} runs\n{bar}")
+        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} {what}{per} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
         if self.search is not None:
             self.echo(self.search.describe())

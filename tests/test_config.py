@@ -69,7 +69,7 @@ def test_sweep_py_bad_config_exits_2_without_servers(tmp_path, text, needle):
 
 
 def _labels(cfg) -> list[str]:
-    return [c.label for c in cfg.candidates]
+    return [c.label for c in cfg.setups]
 
 
 def test_axes_expand_entries_and_respect_what_an_entry_sets(family):
@@ -84,7 +84,7 @@ def test_axes_expand_entries_and_respect_what_an_entry_sets(family):
     assert _labels(cfg) == ["A · n_max 1 · p_min 0", "A · n_max 1 · p_min 0.7", "A · n_max 2 · p_min 0",
                             "A · n_max 2 · p_min 0.7", "B n4 p0.6", "C · n_max 1", "C · n_max 2",
                             "ngram · n_max 8", "ngram · n_max 16"]
-    specs = {c.label: c.speculation for c in cfg.candidates}
+    specs = {c.label: c.speculation for c in cfg.setups}
     assert (specs["A · n_max 2 · p_min 0.7"].draft_max, specs["A · n_max 2 · p_min 0.7"].draft_p_min) == (2, 0.7)
     assert (specs["B n4 p0.6"].draft_max, specs["B n4 p0.6"].draft_p_min) == (4, 0.6)
     assert specs["C · n_max 2"].draft_p_min == 0.5
@@ -98,7 +98,7 @@ def test_axes_expand_entries_and_respect_what_an_entry_sets(family):
 def test_plain_config_has_no_axes_in_its_settings(family):
     cfg = parse_config(good(family))
     assert "axes" not in cfg.settings_record() and "axes" not in cfg.comparable()
-    assert [c.speculation.draft_max for c in cfg.candidates] == [3, 3]  # settings.draft_max is the default
+    assert [c.speculation.draft_max for c in cfg.setups] == [3, 3]  # settings.draft_max is the default
 
 
 def test_setup_problems_are_listed_with_their_json_paths(family):
@@ -148,12 +148,12 @@ def test_plan_groups_setups_that_differ_only_in_axis_values(family):
     data["drafts"] = [{"label": "A", "path": path}, {"label": "B", "path": path, "spec_type": "draft-simple,ngram-mod"},
                       {"label": "C", "path": path, "draft_max": 4}]
     plan = build_plan(parse_config(data))
-    assert [c.index for c in plan] == list(range(1, 12)) and plan[0].candidate.is_baseline
+    assert [c.index for c in plan] == list(range(1, 12)) and plan[0].setup.is_baseline
     keys = [session_key(c) for c in plan]
     assert keys[0] is None and len(set(keys[1:5])) == 1 and len(set(keys[5:9])) == 1 and keys[1] != keys[5]
     assert keys[9] == keys[10] == keys[1]  # C (n_max 4, p_min axis) differs from A only in axis values
     assert shareable(plan) == {keys[1], keys[5]}
-    assert request_fields(plan[4].candidate.speculation) == {"speculative.n_max": 2, "speculative.p_min": 0.7}
+    assert request_fields(plan[4].setup.speculation) == {"speculative.n_max": 2, "speculative.p_min": 0.7}
 
 
 def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):

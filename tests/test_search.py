@@ -14,7 +14,7 @@ from draftbench.costmodel import Parts
 from draftbench.plan import Cell
 from draftbench.results import RunResult
 from draftbench.stream import RequestResult
-from draftbench.speculation import Candidate, Speculation
+from draftbench.speculation import Setup, Speculation
 
 BASE = [30.0, 22.0, 41.0, 27.0, 35.0, 25.0, 38.0, 29.0, 33.0]  # tok/s per prompt: prompts differ a lot
 
@@ -148,24 +148,24 @@ def test_setups_are_ordered_likely_winners_first():
     target = ModelEntry("T", "/m/t.gguf")
 
     def cell(i: int, label: str, n_max: int, path: str = "/m/d1.gguf") -> Cell:
-        return Cell(i, target, Candidate(label, Speculation(path, ("draft-simple",), draft_max=n_max)))
+        return Cell(i, target, Setup(label, Speculation(path, ("draft-simple",), draft_max=n_max)))
 
     base = _run(None, BASE, verify_costs={"1": 1.0, "2": 1.05, "3": 1.1, "5": 1.2, "9": 4.0})
-    cells = [Cell(1, target, Candidate(None, Speculation())), cell(2, "d1 n1", 1), cell(3, "d1 n4", 4),
+    cells = [Cell(1, target, Setup(None, Speculation())), cell(2, "d1 n1", 1), cell(3, "d1 n4", 4),
              cell(4, "d2 n1", 1, "/m/d2.gguf"), cell(5, "d1 n8", 8)]
     runs = {base.key: base}
     order = s.order(cells, runs)
-    assert next(order).candidate.is_baseline
+    assert next(order).setup.is_baseline
     first = next(order)
-    assert first.candidate.label == "d1 n1"  # configured order while nothing predicts
+    assert first.setup.label == "d1 n1"  # configured order while nothing predicts
     measured = _run("d1 n1", scaled(1.2, WOBBLE), draft_max=1, speculation_active=True, speedup=1.2,
                     parts=Parts(10, 1.8, 1.0, 0.8, 0.1, 1.05, 1.2, 0.1, 4, "x"))
     runs[measured.key] = measured
     assert predicted_speedup(cells[2], runs) > 1.2  # n_max 4 at a = 0.8 beats n_max 1
     assert predicted_speedup(cells[4], runs) < 1.2  # n_max 8: verifying 9 tokens costs 4 steps
-    assert next(order).candidate.label == "d1 n4"  # predicted to beat the leader: first
-    assert next(order).candidate.label == "d2 n1"  # not predictable yet: before the predicted losers
-    assert next(order).candidate.label == "d1 n8"
+    assert next(order).setup.label == "d1 n4"  # predicted to beat the leader: first
+    assert next(order).setup.label == "d2 n1"  # not predictable yet: before the predicted losers
+    assert next(order).setup.label == "d1 n8"
 
 
 def test_before_any_setup_is_measured_the_prior_orders_by_draft_cost():
@@ -175,13 +175,13 @@ def test_before_any_setup_is_measured_the_prior_orders_by_draft_cost():
     runs = {base.key: base}
 
     def cell(i: int, path: str, n_max: int) -> Cell:
-        return Cell(i, target, Candidate(f"{path} n{n_max}", Speculation(path, ("draft-simple",), draft_max=n_max)))
+        return Cell(i, target, Setup(f"{path} n{n_max}", Speculation(path, ("draft-simple",), draft_max=n_max)))
 
     cheap3, cheap1, dear3 = cell(2, "/m/d1.gguf", 3), cell(3, "/m/d1.gguf", 1), cell(4, "/m/d16.gguf", 3)
     p = {c.index: predicted_speedup(c, runs, sizes.get) for c in (cheap3, cheap1, dear3)}
     assert p[2] > p[3] > 1 > p[4]  # a 16/32 draft costs half a target step per token: never pays at a = 0.7
     s = Search(SweepSettings(requests=9, block=3), size=lambda path: sizes.get(path, 0))
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), dear3, cheap1, cheap3], runs)
+    order = s.order([Cell(1, target, Setup(None, Speculation())), dear3, cheap1, cheap3], runs)
     assert [c.index for c in order] == [1, 2, 3, 4]  # baseline, then the cheap draft at 3, at 1, the dear one
 
 
@@ -190,16 +190,16 @@ def test_every_setup_is_screened_with_one_block_then_the_best_first_block_goes_o
     target = ModelEntry("T", "/m/t.gguf")
 
     def cell(i: int, label: str) -> Cell:
-        return Cell(i, target, Candidate(label, Speculation(f"/m/{label}.gguf", ("draft-simple",))))
+        return Cell(i, target, Setup(label, Speculation(f"/m/{label}.gguf", ("draft-simple",))))
 
     base = _run(None, BASE)
     a, b, c = cell(2, "a"), cell(3, "b"), cell(4, "c")
     runs = {base.key: base}
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b, c], runs)
-    assert next(order).candidate.is_baseline
+    order = s.order([Cell(1, target, Setup(None, Speculation())), a, b, c], runs)
+    assert next(order).setup.is_baseline
     for pick, factor in ((a, 1.2), (b, 1.5), (c, 1.1)):
         assert next(order) is pick  # screening: configured order while nothing predicts
-        runs[pick.key] = _run(pick.candidate.label, scaled(factor, WOBBLE)[:3], speculation_active=True,
+        runs[pick.key] = _run(pick.setup.label, scaled(factor, WOBBLE)[:3], speculation_active=True,
                               in_progress=True)
         assert pick is c or s.pauses(pick, runs)  # a and b pause: others are still unscreened
         assert s.first_look_pending(runs[pick.key])
@@ -219,10 +219,10 @@ def test_every_setup_is_screened_with_one_block_then_the_best_first_block_goes_o
 def test_the_last_setup_screened_goes_on_when_its_first_block_is_the_best():
     s = Search(SweepSettings(requests=9, block=3))
     target = ModelEntry("T", "/m/t.gguf")
-    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
     runs = {base.key: base}
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order), next(order)
     runs[a.key] = _run("a", scaled(1.2, WOBBLE)[:3], speculation_active=True, in_progress=True)
     assert s.pauses(a, runs)
@@ -236,12 +236,12 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
     against a new one."""
     s = Search(SweepSettings(requests=12, block=3))
     target = ModelEntry("T", "/m/t.gguf")
-    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
     runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
             ("T", "b", 1): _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
     assert not s.first_look_pending(runs[a.key])
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)
     assert next(order) is a
 
@@ -249,10 +249,10 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
 def test_a_setup_that_failed_earlier_starts_over_with_the_screening():
     s = Search(SweepSettings(requests=9, block=3))
     target = ModelEntry("T", "/m/t.gguf")
-    a, b = (Cell(i, target, Candidate(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
+    a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
     runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:2], error="the server died")}
-    order = s.order([Cell(1, target, Candidate(None, Speculation())), a, b], runs)
+    order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)
     assert next(order) is a and s.left == [b]  # screened with the others, not skipped ahead of them
     runs[a.key] = _run("a", scaled(1.2, WOBBLE)[:3], speculation_active=True, in_progress=True)
