@@ -7,13 +7,15 @@ from typing import Any
 
 from . import comparison, stats
 from .results import RunResult
+from .stream import RequestResult
 
 
 def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[str, Any]] | None:
     """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
     summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
-    ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request names a category (older files)."""
-    groups: dict[str, list[dict]] = {}
+    ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request
+    names a category (older files)."""
+    groups: dict[str, list[RequestResult]] = {}
     for q in run.requests:
         if q.category and not q.error:
             groups.setdefault(q.category, []).append(q)
