@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import categories, comparison, costmodel, stats
+from . import categories, comparison, costmodel, health, stats
 from .results import RunResult, load_results
 from .speculation import NO_DRAFT_MODEL, Setup
 from .stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
@@ -139,9 +139,12 @@ def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
     measured = run.error is None and run.mean_tps is not None
     if run.draft is None or base is None or not base.done or not measured:
         return replace(run, categories=categories.summarise(run))
-    return replace(run, **speedup_fields(comparison.versus(run, base)), categories=categories.summarise(run, base),
+    ratio = comparison.versus(run, base)
+    parts = explain_run(run, base)
+    return replace(run, **speedup_fields(ratio), categories=categories.summarise(run, base),
                    aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps),
-                   output_match=output_match(run, base) if greedy else None, parts=explain_run(run, base))
+                   output_match=output_match(run, base) if greedy else None,
+                   parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else None)
 
 
 def output_match(run: RunResult, base: RunResult) -> float | None:
@@ -214,6 +217,18 @@ class Recommendation:
     level: int = 1
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
 
+    def warning(self) -> str:
+        """'' or the warning a recommendation carries when the outputs it was measured on are not text a user
+        wants (the baseline's or the best's), or may not be (a target without a chat template behind the chat
+        endpoint)."""
+        for r in (self.baseline, self.best):
+            if r is not None and r.degenerate_output:
+                return f"measured on degenerate output ({r.draft or 'baseline'}: {r.degenerate_output}): {health.FIX}"
+        if self.baseline is not None and any("has no chat template" in w for w in self.baseline.warnings):
+            return ("measured through a fallback chat template (the target's GGUF has none, so llama-server used "
+                    f"ChatML): {health.FIX}")
+        return ""
+
     def margin_text(self) -> str:
         """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
         r = self.runner_up
@@ -228,6 +243,10 @@ class Recommendation:
         return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
+        text = self._sentence()
+        return f"{text}; WARNING: {self.warning()}" if self.warning() else text
+
+    def _sentence(self) -> str:
         if self.level > 1:
             return self._level_sentence()
         if self.baseline is None:
@@ -252,7 +271,7 @@ class Recommendation:
         if self.margin_text():
             text += f"; {self.margin_text()}"
         used = b.speculation.draft_max if b.speculation else None
-        if b.parts and used and b.parts.predicted_best_draft_max != used:
+        if b.parts and used and b.parts.predicted_best_draft_max and b.parts.predicted_best_draft_max != used:
             text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
         if b.speculation_flags:
             text += f"; flags: {' '.join(b.speculation_flags)}"

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import requests
 
-from . import backends, stats
+from . import backends, health, stats
 from .errors import ServerUnreachable
 from .loop import ThreadExecutor, closed_loop
 from .prompts import BUILTIN, Prompt, schedule
@@ -41,6 +41,19 @@ class BenchConfig:
     extra_body: tuple[tuple[str, Any], ...] = ()
     skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
+    endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
+
+
+def endpoint_path(endpoint: str, kind: str) -> str:
+    """Where requests go: the chat endpoint, or raw completion (llama.cpp's own /completion, else OpenAI's)."""
+    if endpoint == "chat":
+        return "/v1/chat/completions"
+    return "/completion" if kind == "llamacpp" else "/v1/completions"
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """A prompt as plain text: what completion mode sends and what an echo is measured against."""
+    return "\n\n".join(content for _, content in prompt.messages) or prompt.text
 
 
 @dataclass
@@ -70,6 +83,7 @@ class BenchSummary:
     acceptance_rate: float | None = None
     mean_accepted_length: float | None = None
     speculation_active: bool | None = None
+    degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
     noisy: bool = False
     warnings: list[str] = field(default_factory=list)
     requests: list[RequestResult] = field(default_factory=list)
@@ -126,6 +140,10 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         s.speculation_active = True
     if results and not ok:
         s.warnings.append(f"every request failed; first error: {results[0].error}")
+    s.degenerate_output = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
+    if s.degenerate_output:
+        s.warnings.append(f"degenerate output ({s.degenerate_output}): speedups measured on such text mean "
+                          f"nothing; {health.FIX}")
     return s
 
 
@@ -177,15 +195,15 @@ def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[s
 
 
 def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": cfg.model or "draftbench",
-        "messages": prompt.chat(),
-        "max_tokens": max_tokens,
-        "temperature": cfg.temperature,
-        "seed": cfg.seed,
-        "stream": True,
-        "stream_options": {"include_usage": True},
-    }
+    body: dict[str, Any] = {"temperature": cfg.temperature, "seed": cfg.seed, "stream": True}
+    if cfg.endpoint == "completion" and kind == "llamacpp":
+        body.update(prompt=prompt_text(prompt), n_predict=max_tokens)
+    else:
+        body.update(model=cfg.model or "draftbench", max_tokens=max_tokens, stream_options={"include_usage": True})
+        if cfg.endpoint == "completion":
+            body["prompt"] = prompt_text(prompt)
+        else:
+            body["messages"] = prompt.chat()
     if kind == "llamacpp":
         body["cache_prompt"] = False
     body.update(dict(cfg.extra_body))
@@ -199,7 +217,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
-        endpoint = url + "/v1/chat/completions"
+        endpoint = url + endpoint_path(cfg.endpoint, kind)
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
@@ -213,6 +231,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
                             headers)
             r.category = prompt.category
+            if r.ok:
+                h = health.check(r.text, prompt_text(prompt))
+                r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)
+                r.repeat_share, r.distinct_ratio = round(h.repeat_share, 3), round(h.distinct_ratio, 3)
             say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
             return r
 

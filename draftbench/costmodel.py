@@ -14,7 +14,7 @@ Pure functions only: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 A_MAX = 0.999
@@ -110,6 +110,20 @@ class Parts:
             return cls(**{k: data[k] for k in cls.__dataclass_fields__})
         except (KeyError, TypeError):
             return None
+
+
+TOLERANCE = 0.15  # the model's stated accuracy: predicted speedup within 15% of the measured one (benchmarks/cost_model.py)
+
+
+def checked(parts: Parts, measured_speedup: float | None) -> Parts:
+    """``parts`` against the run's measured speedup: when the prediction misses it by more than TOLERANCE, the
+    model does not explain this run, and its advice (the verdict, the best draft length) is withdrawn rather
+    than given on numbers it got wrong."""
+    if not measured_speedup or abs(parts.predicted_speedup / measured_speedup - 1) <= TOLERANCE:
+        return parts
+    return replace(parts, predicted_best_draft_max=0, verdict=(
+        f"the model does not explain this run (predicted {parts.predicted_speedup:.2f}x, measured "
+        f"{measured_speedup:.2f}x, beyond its {TOLERANCE:.0%} tolerance): no advice from it"))
 
 
 def verdict(a: float, g: float, c: float, costs: dict[int, float], draft_max: int | None, best: int) -> str:

@@ -10,7 +10,7 @@ import os
 from . import backends, gguf_header, launcher, llama_bin
 from .config import SweepConfig
 from .eta import Estimator, Work, fmt_s
-from .plan import build_plan, check_setups, server_slots
+from .plan import build_plan, check_setups, server_slots, template_warnings
 from .redaction import redact, visible
 from .results import RunResult, load_results
 from .speculation import Speculation
@@ -32,6 +32,7 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
 def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     """The plan as printed by --dry-run."""
     check_setups(cfg)
+    warnings = [f"WARNING: {w}" for w in template_warnings(cfg).values()]
     if cfg.backend == "llamacpp":
         binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
         lines = [f"llama-server: {binary} ({llama_bin.probe(binary)[1]})"]
@@ -69,4 +70,4 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     else:
         lines.append(f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
     lines.append("Dry run: no server started, nothing written.")
-    return lines
+    return warnings + lines

@@ -109,6 +109,12 @@ def read_metadata(path: str, keep_arrays: tuple[str, ...] = ("tokenizer.ggml.tok
         return meta
 
 
+def chat_template(path: str) -> str | None:
+    """The chat template stored in the GGUF (``tokenizer.chat_template``), or None when it has none."""
+    value = read_metadata(path, keep_arrays=()).get("tokenizer.chat_template")
+    return value if isinstance(value, str) and value.strip() else None
+
+
 def tokenizer_info(path: str) -> TokenizerInfo:
     meta = read_metadata(path)
     tokens = meta.get("tokenizer.ggml.tokens")

@@ -84,6 +84,8 @@ def run_lines(run: RunResult) -> list[str]:
     if run.pruned:
         text += f" [stopped after {run.n_requests} requests]"
     lines = [text]
+    if run.degenerate_output:
+        lines.append(f"  Output: DEGENERATE ({run.degenerate_output})")
     if run.parts:
         p = run.parts
         lines.append(f"  Model: {analysis.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "

@@ -25,6 +25,7 @@ th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size:
 th {{ background: #f4f4f4; }}
 .chart {{ width: 100%; min-height: 360px; margin: 1.5em 0; }}
 .note {{ color: #555; font-size: 13px; }}
+.warning {{ background: #fff3cd; border: 1px solid #d39e00; padding: 8px 12px; margin: 12px 0; }}
 </style>
 </head>
 """

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, replace
 
-from . import llama_bin
+from . import gguf_header, llama_bin
 from .config import ModelEntry, SweepConfig
-from .errors import ConfigError, UnsupportedSetup
+from .errors import ConfigError, ModelFileError, UnsupportedSetup
 from .redaction import visible
 from .speculation import AXES, BASELINE, Setup, Speculation
 
@@ -77,6 +77,31 @@ def request_fields(spec: Speculation) -> dict[str, float | int]:
     """llama-server's per-request speculation settings for a setup's axis fields ('speculative.n_max')."""
     return {f"speculative.{short}": getattr(spec, name) for name, short in AXES.items()
             if getattr(spec, name) is not None}
+
+
+TEMPLATE_FLAGS = ("--chat-template", "--chat-template-file")
+
+
+def template_warnings(cfg: SweepConfig) -> dict[str, str]:
+    """Before the first run: targets whose GGUF has no chat template, so llama-server's chat endpoint falls
+    back to a generic one (ChatML) that the model may not follow: it then echoes or loops, and every speedup
+    measured on it is meaningless. Nothing to say when extra_args name a template. Target label -> warning."""
+    if cfg.backend != "llamacpp" or cfg.settings.endpoint == "completion" or \
+            any(a.split("=")[0] in TEMPLATE_FLAGS for a in cfg.settings.server.extra_args):
+        return {}
+    out = {}
+    for t in cfg.targets:
+        try:
+            missing = gguf_header.chat_template(t.path) is None
+        except ModelFileError:
+            continue  # the run reports the file itself
+        if missing:
+            out[t.label] = (f"target {visible(t.label)!r} has no chat template in its GGUF ({t.path}): llama-server falls "
+                       "back to ChatML, which a base or converted model may not follow (it echoes the prompt or "
+                       "loops, and n-gram drafting then looks fast). Give its template with \"extra_args\": "
+                       "[\"--chat-template\", \"NAME\"] (or \"--jinja\", \"--chat-template-file\", \"FILE\"), or "
+                       "measure raw text with \"endpoint\": \"completion\"; draftbench flags degenerate output either way")
+    return out
 
 
 def check_setups(cfg: SweepConfig) -> None:

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from . import analysis, categories, levels_view, page, search_view, stats, why
+from . import analysis, categories, health, levels_view, page, search_view, stats, why
 from .redaction import html_text
 from .results import RunResult, write_text_atomic
 from .speculation import NO_DRAFT_MODEL
@@ -101,6 +101,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
             else:
                 acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
                 stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
+                stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
                 spec = "" if r.speculation_active is not False else " (speculation NOT active)"
                 model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
                 hrow.append(f"{t} + {d}<br>speedup {analysis.pct(r.speedup)}<br>{r.mean_tps:.2f} tok/s"
@@ -183,7 +184,7 @@ def length_notes(runs: list[RunResult]) -> list[str]:
             continue
         best = max(group, key=lambda r: r.speedup or 0)
         text = f"{name}: measured best n_max {best.speculation.draft_max} ({analysis.pct(best.speedup)})"
-        predicted = [r.parts.predicted_best_draft_max for r in group if r.parts]
+        predicted = [r.parts.predicted_best_draft_max for r in group if r.parts and r.parts.predicted_best_draft_max]
         if predicted:
             mode = Counter(predicted).most_common(1)[0][0]
             text += f"; the cost model predicts n_max {mode} (per run: {', '.join(map(str, predicted))})"
@@ -221,6 +222,8 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                                                                              rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
+            if rec.warning():
+                notes.insert(0, "WARNING: " + rec.warning())
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
@@ -237,6 +240,22 @@ def _category_section(runs: list[RunResult], recs: list[analysis.Recommendation]
     return ('<h2>By kind of task</h2>\n<p class="note">Speedup per prompt category (one stream), each against the '
             'baseline on the same prompts, request by request. Few requests per category give wide intervals: hover '
             'a cell for its count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
+
+
+def _output_warnings(meta: dict[str, Any], runs: list[RunResult]) -> str:
+    """The box at the top of the page: targets without a chat template, every run measured on degenerate
+    output, and what to do."""
+    bad = [r for r in runs if r.degenerate_output]
+    told = [w for w in meta.get("warnings") or [] if isinstance(w, str)]
+    if not bad and not told:
+        return ""
+    items = "".join(f"<li>{html_text(w)}</li>" for w in told) + "".join(
+        f"<li>{html_text(r.target)} + {html_text(r.draft or 'baseline')}: {html_text(r.degenerate_output)}</li>"
+        for r in bad)
+    return (f'<div class="warning" id="output-warnings"><strong>Output warnings</strong>: a speedup measured on text no '
+            f'user wants (an echo of the prompt, template markers, a loop) describes nothing, and an n-gram draft '
+            f'predicts such text perfectly. '
+            f'{html_text(health.FIX[0].upper() + health.FIX[1:])}.<ul>{items}</ul></div>')
 
 
 def _excluded_rows(runs: list[RunResult]) -> str:
@@ -264,7 +283,7 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
-        meta=_meta_rows(meta), recs=_recommendation_rows(recs), levels=levels_view.section(all_runs),
+        meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs), levels=levels_view.section(all_runs),
         by_task=_category_section(all_runs, recs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
@@ -287,6 +306,7 @@ _TEMPLATE = page.HEAD + """<body>
 <table class="meta">
 {meta}
 </table>
+{warnings}
 <h2>Recommendation</h2>
 <table id="recommendations">
 <tr><th>Target</th><th>Baseline tok/s</th><th>Best setup</th><th>tok/s</th><th>Speedup</th><th>95% CI</th>

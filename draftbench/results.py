@@ -70,6 +70,7 @@ class RunResult:
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
     speculation_active: bool | None = None
+    degenerate_output: str | None = None  # why its completions are not text a user wants (draftbench.health); None: fine
     output_match: float | None = None
     wall_time_s: float | None = None
     load_time_s: float | None = None

@@ -32,6 +32,7 @@ class SweepSettings:
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
+    endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
     draft_max: int | None = None
     draft_min: int | None = None
     draft_p_min: float | None = None
@@ -40,7 +41,7 @@ class SweepSettings:
     def comparable(self) -> dict[str, Any]:
         """The settings that change measured numbers: resuming with different ones would mix them."""
         keep = ("runs", "requests", "warmup", "max_tokens", "temperature", "gpu_layers", "ctx_size",
-                "draft_max", "draft_min", "draft_p_min", "extra_args", "seed")
+                "draft_max", "draft_min", "draft_p_min", "extra_args", "seed", "endpoint")
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
     def to_dict(self) -> dict[str, Any]:
@@ -58,9 +59,10 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
     "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
-    "prompts": (str,), "categories": (list,),
+    "prompts": (str,), "categories": (list,), "endpoint": (str,),
 }
 SEARCHES = ("exhaustive", "adaptive")
+ENDPOINTS = ("chat", "completion")
 _MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
             "draft_max": 1, "draft_min": 0, "ready_timeout_s": 1, "request_timeout_s": 1, "temperature": 0,
             "block": 2}
@@ -128,6 +130,10 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
         if key == "search" and value not in SEARCHES:
             problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
                             f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")
+            continue
+        if key == "endpoint" and value not in ENDPOINTS:
+            problems.append(f"settings.endpoint: must be \"chat\" (the server applies the model's chat template) or "
+                            f"\"completion\" (the prompt's text as it is, for base models), got {json.dumps(value)}")
             continue
         if key == "resolution" and not 0 < value < 1:
             problems.append(f"settings.resolution: must be a fraction of speedup between 0 and 1 (0.05 is 5%), "

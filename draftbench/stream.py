@@ -33,6 +33,10 @@ class RequestResult:
     server_s: float | None = None  # the server's own prompt + generation time (llama.cpp timings)
     sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
     ended_at_s: float | None = None
+    output_problems: tuple[str, ...] = ()  # what health.check found wrong with the text (empty: healthy)
+    echo_share: float | None = None  # see draftbench.health
+    repeat_share: float | None = None
+    distinct_ratio: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -47,6 +51,7 @@ class RequestResult:
         values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         values["prompt_id"] = str(values.get("prompt_id", "?"))
         values["text"] = values.get("text") if isinstance(values.get("text"), str) else ""
+        values["output_problems"] = tuple(values.get("output_problems") or ())
         return cls(**values)
 
 
@@ -99,11 +104,16 @@ def _apply(state: _State, now: float, payload: str) -> None:
     if "error" in event:
         err = event["error"]
         raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+    pieces = []  # (visible text, text including reasoning): chat deltas, completion choices, llama.cpp /completion
     for choice in event.get("choices") or []:
         delta = choice.get("delta") or {}
-        piece = (delta.get("content") or "") + (delta.get("reasoning_content") or "")
+        visible = (delta.get("content") or "") + (choice.get("text") or "")
+        pieces.append((visible, visible + (delta.get("reasoning_content") or "")))
+    if isinstance(event.get("content"), str):
+        pieces.append((event["content"], event["content"]))
+    for visible, piece in pieces:
         if piece:
-            state.text_parts.append(delta.get("content") or "")
+            state.text_parts.append(visible)
             if state.t_first is None:
                 state.t_first = now
             state.t_last = now

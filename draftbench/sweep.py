@@ -18,7 +18,7 @@ from .errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileErr
 from .eta import Estimator, Work, progress_line
 from .lock import ResultsLock
 from .outcome import Accounting, Console, SweepOutcome, run_lines, summary_lines
-from .plan import Cell, build_plan, check_setups, request_fields
+from .plan import Cell, build_plan, check_setups, request_fields, template_warnings
 from .redaction import visible
 from .results import RunResult, check_writable, save_results
 from .sessions import ONE_SERVER_PER_SETUP, Sessions
@@ -69,6 +69,7 @@ class Sweep:
                                  note=lambda k, v: self.meta.__setitem__(k, v), keep_levels=self.search is None)
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
+        self.template_warnings: dict[str, str] = {}  # target label -> why its chat endpoint may not be its format
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -174,7 +175,8 @@ class Sweep:
                     summary = run_bench(BenchConfig(
                         url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
                         prompts=self.cfg.prompts,
-                        temperature=s.temperature, seed=s.seed, timeout_s=s.request_timeout_s, api_key=self.api_key))
+                        temperature=s.temperature, seed=s.seed, timeout_s=s.request_timeout_s, api_key=self.api_key,
+                        endpoint=s.endpoint))
                 found = {"decode_tps": summary.mean_tps, "n_requests": summary.n_requests - summary.n_failed_requests}
             except Interrupted:
                 raise
@@ -190,7 +192,8 @@ class Sweep:
     def _measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
         s = self.cfg.settings
-        facts: dict[str, Any] = {}  # what measuring learns besides the requests, for the record built at the end
+        facts: dict[str, Any] = {"warnings": [self.template_warnings[cell.target.label]]
+                                 if cell.target.label in self.template_warnings else []}  # what measuring learns
         summary: BenchSummary | None = None
         status: dict[str, Any] = {}
         started = time.monotonic()
@@ -254,6 +257,7 @@ class Sweep:
                 max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
                 timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
                 expect_draft=not cell.setup.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
+                endpoint=s.endpoint,
                 extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
@@ -344,6 +348,11 @@ class Sweep:
         per = f" x {len(levels)} concurrency levels" if len(levels) > 1 else ""
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} {what}{per} = {n} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")
+        self.template_warnings = template_warnings(self.cfg)
+        if self.template_warnings:
+            self.meta["warnings"] = list(self.template_warnings.values())
+        for warning in self.template_warnings.values():
+            self.echo(f"WARNING: {warning}")
         if self.search is not None:
             self.echo(self.search.describe())
         try:

@@ -201,7 +201,8 @@ def _head(rng, size: SynthSize, tun: Tunables, n_vocab: int, word_ids: list[int]
     return emb.astype(dtype), out.astype(dtype)
 
 
-def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096) -> None:
+def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
+           template: bool = True) -> None:
     import gguf
     import numpy as np
 
@@ -230,7 +231,8 @@ def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: 
     w.add_unk_token_id(0)
     w.add_add_bos_token(True)
     w.add_add_eos_token(False)
-    w.add_chat_template(CHATML)
+    if template:
+        w.add_chat_template(CHATML)
     w.add_tensor("token_embd.weight", emb)
     w.add_tensor("output_norm.weight", np.ones(size.dim, dtype=np.float32))
     w.add_tensor("output.weight", out)
@@ -274,6 +276,8 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
         emb, out = head
         jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
         _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
+    if size.extras:  # a target as many converted and base GGUFs come: no chat template
+        _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)
     if mismatch and size.extras:
         other = build_vocab(size.words, variant=1)
         other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])

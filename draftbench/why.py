@@ -89,5 +89,6 @@ def table(runs: list[RunResult]) -> str:
         rows.append("<tr>" + "".join(_cell(v) for v in (
             r.target, r.draft, analysis.pct(r.speedup), analysis.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
-            p.draft_cost_source, f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max, p.verdict)) + "</tr>")
+            p.draft_cost_source, f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max or "-",
+            p.verdict)) + "</tr>")
     return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>"

@@ -170,3 +170,13 @@ def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):
     assert (cfg.settings.search, cfg.settings.block, cfg.settings.resolution) == ("adaptive", 4, 0.1)
     assert "search" not in cfg.comparable() and "block" not in cfg.comparable()  # measured numbers stay comparable
     assert parse_config(good(family)).with_search("adaptive").settings.search == "adaptive"
+
+
+def test_endpoint_is_chat_or_completion_and_part_of_the_comparable_settings():
+    from draftbench.settings import parse_settings
+
+    problems: list[str] = []
+    assert parse_settings({"endpoint": "completion"}, problems).endpoint == "completion" and not problems
+    parse_settings({"endpoint": "raw"}, problems)
+    assert len(problems) == 1 and problems[0].startswith("settings.endpoint: must be \"chat\"")
+    assert parse_settings({}, []).comparable()["endpoint"] == "chat"

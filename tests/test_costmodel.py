@@ -130,3 +130,13 @@ def test_in_process_drafting_time_sets_c():
     parts = cm.explain(100, 90, 40, c=0.05, costs={1: 1.0, 3: 1.2}, drafting_per_pass=0.3)
     assert parts.draft_cost_ratio == pytest.approx(0.2) and parts.draft_cost_source == "in-process"
     assert parts.predicted_speedup == pytest.approx((100 / 60) / (0.3 + 1.15))
+
+
+def test_advice_is_withdrawn_when_the_model_misses_the_measurement():
+    costs = {1: 1.0, 4: 1.3, 17: 3.0}
+    parts = cm.explain(100, 90, 60, 0.1, costs, draft_max=3)
+    near = cm.checked(parts, parts.predicted_speedup * 1.1)  # within the 15% tolerance: the advice stands
+    assert near == parts
+    far = cm.checked(parts, 0.88)  # measured -12% where it predicted a gain: no "longer drafts pay"
+    assert far.predicted_best_draft_max == 0 and far.verdict.startswith("the model does not explain this run")
+    assert "longer" not in far.verdict and cm.checked(parts, None) == parts

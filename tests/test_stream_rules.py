@@ -101,3 +101,31 @@ def test_t_interval():
     assert sp.ci95[0] < sp.mean < sp.ci95[1]
     assert sp.ci95[1] - sp.mean == pytest.approx(3.182 * sp.stdev / 2)
     assert stats.t_quantile_975(1000) == pytest.approx(1.962, abs=0.002)
+
+
+def test_raw_completion_streams_of_llama_cpp_and_openai_servers():
+    native = sse({"content": "a", "stop": False}, {"content": " b c", "stop": False},
+                 {"content": "", "stop": True, "timings": FINAL["timings"]})
+    r = consume(native, 0.0, ScriptedClock([1.0, 1.5, 1.6, 1.7]), RequestResult("p"))
+    assert r.error is None and r.text == "a b c" and r.ttft_s == 1.0
+    assert r.decode_tps == 60.0 and r.completion_tokens == 6 and (r.draft_n, r.draft_n_accepted) == (6, 3)
+    openai = sse({"choices": [{"text": "x y", "index": 0}]}, {"choices": [{"text": " z", "index": 0}]}, USAGE,
+                 b"data: [DONE]\n\n")
+    r = consume(openai, 0.0, ScriptedClock([2.0, 2.5, 2.6, 2.6, 2.7]), RequestResult("p"))
+    assert r.error is None and r.text == "x y z" and r.completion_tokens == 6 and r.ttft_s == 2.0
+
+
+def test_request_bodies_per_endpoint():
+    from draftbench.bench import BenchConfig, endpoint_path, request_body
+    from draftbench.prompts import Prompt
+
+    prompt = Prompt("p", "qa", "Once upon a time")
+    chat = request_body(BenchConfig("u"), prompt, "llamacpp", 16)
+    assert chat["messages"] == [{"role": "user", "content": "Once upon a time"}] and "prompt" not in chat
+    raw = request_body(BenchConfig("u", endpoint="completion"), prompt, "llamacpp", 16)
+    assert raw["prompt"] == "Once upon a time" and raw["n_predict"] == 16 and "messages" not in raw
+    assert raw["cache_prompt"] is False
+    other = request_body(BenchConfig("u", endpoint="completion"), prompt, "openai", 16)
+    assert other["prompt"] == "Once upon a time" and other["max_tokens"] == 16
+    assert [endpoint_path(e, k) for e, k in (("chat", "llamacpp"), ("completion", "llamacpp"), ("completion", "openai"))] \
+        == ["/v1/chat/completions", "/completion", "/v1/completions"]

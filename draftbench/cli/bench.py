@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="requests in flight at once: N workers, each sending its next request when one ends "
                          "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
     ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--endpoint", choices=("chat", "completion"), default="chat",
+                    help="chat (the server applies the model's chat template) or completion (each prompt's text as "
+                         "it is: for base models and GGUFs without a template)")
     ap.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable); replaces the built-in suite")
     ap.add_argument("--prompts-file", help="text file, one prompt per line; replaces the built-in suite")
     ap.add_argument("--prompts", help="prompt set: 'builtin' (default) or a file: JSONL ({\"prompt\"} or "
@@ -78,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
         warmup=args.warmup, prompts=suite, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
-        expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency,
+        expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency, endpoint=args.endpoint,
         extra_body=tuple(backends.lmstudio_request_fields(args.draft_model).items()))
 
 
