@@ -12,7 +12,9 @@ adds the adaptive search's fields (``pruned``, ``pruned_as``, ``pruned_vs``, ``p
 results (``categories``); older runs read as measured in full, one request at a time, without categories.
 Version 5 computes ``speedup`` and ``speedup_ci95`` paired, request by request against the baseline on the
 same prompts (see :mod:`stats`), and says so in ``speedup_design`` with ``speedup_n`` pairs; older files
-with requests are recomputed that way when loaded, and those without (version 1) read as unpaired.
+with requests are recomputed that way when loaded, and those without (version 1) read as unpaired. It also
+adds the output checks of :mod:`health` (``degenerate_output``; per request ``output_problems``,
+``echo_share``, ``repeat_share``, ``distinct_ratio``); older runs read as unchecked (None).
 """
 
 from __future__ import annotations
