@@ -198,7 +198,7 @@ def _interval_cell(r: RunResult) -> str:
     if ratio is None:
         return ""
     text = stats.ratio_text(ratio)
-    return text[text.index("(") + 1:-1]
+    return text[text.index("(") + 1:-1].replace("95% CI ", "")
 
 
 def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
@@ -222,8 +222,8 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                                                                              rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
-            if rec.warning():
-                notes.insert(0, "WARNING: " + rec.warning())
+            if rec.warning():  # the fix is in the box above the table
+                notes.insert(0, "WARNING: " + rec.warning().split("): ")[0] + "): see Output warnings above")
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]

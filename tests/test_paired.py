@@ -160,7 +160,10 @@ def test_console_exports_and_report_read_the_same_speedup(tmp_path):
                         int(row["speedup_n"]), row["speedup_design"] == "paired")
     assert stats.ratio_text(ratio) == text
     html = report.render(data, runs, recs)
-    assert text.split(" (")[1].rstrip(")") in html and stats.pct(best.speedup) in html
+    table = html[html.index('<table id="recommendations">'):]
+    table = table[:table.index("</table>")]
+    interval = text.split(" (95% CI ")[1].rstrip(")")  # '+a% .. +b%, 8 paired requests'
+    assert f"<td>{stats.pct(best.speedup)}</td><td>{interval}</td>" in table
 
 
 def test_older_files_are_recomputed_paired_or_labelled_unpaired():
