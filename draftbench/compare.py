@@ -180,7 +180,8 @@ def bucket_line(b: Bucket) -> str:
     lo, hi = b.gains or (1.0, 1.0)
     gains = analysis.pct(lo) if round(lo, 2) == round(hi, 2) else f"{analysis.pct(lo)} to {analysis.pct(hi)}"
     each = " each" if " or " in b.pick else ""
-    return f"{b.speed()}: {b.pick} draft, {gains} (best in {b.wins}{each} of {b.targets} targets)"
+    what = b.pick if "no draft" in b.pick else f"{b.pick} draft"
+    return f"{b.speed()}: {what}, {gains} (best in {b.wins}{each} of {b.targets} targets)"
 
 
 def table_rows(rows: list[Entry]) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ def charts(rows: list[compare.Entry]) -> dict[str, Any]:
         bars.append({"type": "bar", "name": hw, "x": [e.target for e in mine],
                      "y": [round(((e.speedup or 1) - 1) * 100, 1) for e in mine],
                      "text": [analysis.pct(e.speedup) for e in mine], "textposition": "outside", "cliponaxis": False,
-                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {analysis.pct(e.speedup)}, "
+                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {analysis.speedup_text(e.best) if e.best else ''}, "
                                    f"baseline {e.baseline_tps or 0:.1f} tok/s" for e in mine],
                      "hoverinfo": "text", "marker": {"color": color}})
         pts = [e for e in mine if e.baseline_tps]
@@ -51,7 +51,7 @@ def render(rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str
     table = "".join(
         "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in (
             e.hardware, e.target, _cell(e.baseline_tps, ".2f"), e.best.draft if e.best else "none",
-            analysis.pct(e.speedup) if e.best else "", _cell(e.best.acceptance_rate if e.best else None, ".0%"),
+            analysis.speedup_text(e.best) if e.best else "", _cell(e.best.acceptance_rate if e.best else None, ".0%"),
             e.category or "", e.disagrees and f"disagrees: {e.disagrees}", e.source)) + "</tr>" for e in rows)
     derived = "".join(f"<li>{html_text(compare.bucket_line(b))}</li>" for b in compare.choosing_table(rows))
     broken = "".join(f"<li>{html_text(p)}: {html_text(why)}</li>" for p, why in bad)
@@ -72,7 +72,7 @@ def markdown(rows: list[compare.Entry]) -> str:
            "|---|---|---:|---|---:|---:|"]
     for e in rows:
         out.append(f"| {e.hardware} | {e.target} | {_cell(e.baseline_tps, '.2f')} | {e.best.draft if e.best else 'none'}"
-                   f"{' (disagrees)' if e.disagrees else ''} | {analysis.pct(e.speedup) if e.best else ''} | "
+                   f"{' (disagrees)' if e.disagrees else ''} | {analysis.speedup_text(e.best) if e.best else ''} | "
                    f"{_cell(e.best.acceptance_rate if e.best else None, '.0%')} |")
     out += ["", "Choosing a draft (derived from these files):", ""]
     out += [f"- {compare.bucket_line(b)}" for b in compare.choosing_table(rows)]
