@@ -63,7 +63,7 @@ def table(runs: list[RunResult]) -> str:
                     key=lambda r: (r.target, r.draft is not None, r.draft or "", r.concurrency)):
         cells = [r.target, r.draft or "baseline", str(r.concurrency), page.fmt(r.aggregate_tps, ".1f"),
                  page.fmt(r.mean_tps, ".1f"), analysis.pct(r.aggregate_speedup) if r.draft else "",
-                 analysis.pct(r.speedup) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
+                 analysis.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
                  page.fmt(r.median_ttft, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th><th>Aggregate tok/s</th>'

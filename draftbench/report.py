@@ -104,7 +104,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
                 stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
                 spec = "" if r.speculation_active is not False else " (speculation NOT active)"
                 model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
-                hrow.append(f"{t} + {d}<br>speedup {analysis.pct(r.speedup)}<br>{r.mean_tps:.2f} tok/s"
+                hrow.append(f"{t} + {d}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
                             f"<br>acceptance {acc}{spec}{model}{stop}")
         z.append(row)
         hover.append(hrow)
