@@ -7,15 +7,17 @@ Per completion, on its words (whitespace-separated):
 * **markers**: chat-template and special-token markers that a working template never lets through
   (``<|im_start|>``, ``<|eot_id|>``, ``[INST]``, ``<start_of_turn>``, ...). Any one flags the text.
 * **echo**: the completion restates the prompt: it contains the prompt's opening (its first 8 words, in
-  order) and at least half of the prompt's 8-word sequences. Quoting part of a prompt (code to fix, a text
-  to summarise) does not reproduce its opening instruction, so it is not an echo.
+  order) and at least half of the prompt's 8-word sequences (a prompt of 5 to 7 words: all of it, in order).
+  Quoting part of a prompt (code to fix, a text to summarise) does not reproduce its opening instruction, so
+  it is not an echo.
 * **repeat share**: the share of the completion's words covered by an 8-word sequence seen earlier in
   the same completion. Loops are near 1; code with a few repeated lines stays well below.
 * **distinct ratio**: distinct words over words.
 
 A completion **loops** when its repeat share is at least ``LOOP_REPEAT`` and its distinct ratio below
 ``LOOP_DISTINCT`` (both, so long regular code or tables are not flagged), over at least ``MIN_WORDS`` words.
-A run is **degenerate** when at least half of its measured completions are flagged."""
+A run is **degenerate** when at least half of its measured completions are flagged, or when any one carries
+template markers (a working template never lets one through: one is proof that it is broken)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ MIN_WORDS = 24  # shorter completions are too short to call a loop
 LOOP_REPEAT = 0.6
 LOOP_DISTINCT = 0.3
 ECHO_SHARE = 0.5
+MIN_ECHO_WORDS = 5  # a shorter prompt repeated proves little ("Name three primes.")
 FIX = ("fix the chat template (a GGUF without one falls back to ChatML: give llama-server --chat-template NAME, "
        "or --jinja --chat-template-file FILE, in extra_args) or measure raw text with settings \"endpoint\": "
        "\"completion\"; look at the outputs at temperature 0")
@@ -80,11 +83,14 @@ def check(text: str, prompt: str = "") -> Health:
     words = text.split()
     asked = prompt.split()
     prompt_grams = set(_grams(asked))
-    mine = set(_grams(words))
-    echo = len(prompt_grams & mine) / len(prompt_grams) if prompt_grams else 0.0
-    opening = tuple(asked[:N])
+    joined = f" {' '.join(words)} "
+    opening = f" {' '.join(asked[:N])} "
+    if prompt_grams:
+        echo = len(prompt_grams & set(_grams(words))) / len(prompt_grams)
+    else:  # shorter than one sequence: all of it, or nothing
+        echo = 1.0 if len(asked) >= MIN_ECHO_WORDS and opening in joined else 0.0
     return Health(markers=tuple(m for m in MARKERS if m in text),
-                  echo_share=echo, echoes_opening=len(opening) == N and opening in mine,
+                  echo_share=echo, echoes_opening=len(asked) >= MIN_ECHO_WORDS and opening in joined,
                   repeat_share=repeat_share(words), distinct_ratio=len(set(words)) / len(words) if words else 1.0,
                   words=len(words))
 
@@ -94,7 +100,8 @@ def verdict(problems: Iterable[tuple[str, ...]]) -> str | None:
     ('the model echoes its prompt'), else None."""
     flagged = list(problems)
     bad = [p for p in flagged if p]
-    if not flagged or len(bad) * 2 < len(flagged):
+    marked = any(reason.startswith("template markers") for p in bad for reason in p)
+    if not flagged or (len(bad) * 2 < len(flagged) and not marked):
         return None
     counts: dict[str, int] = {}
     for p in bad:

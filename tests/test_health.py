@@ -34,6 +34,8 @@ def test_a_run_is_degenerate_when_half_of_its_completions_are():
     assert health.verdict([echo, echo, (), ()]) == "2 of 4 completions degenerate: the completion repeats the prompt"
     assert health.verdict([echo, (), (), ()]) is None
     assert health.verdict([]) is None
+    markers = ("template markers in the output (<|im_end|>)",)
+    assert health.verdict([markers, (), (), ()]).startswith("1 of 4 completions degenerate: template markers")
 
 
 def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_the_report(
