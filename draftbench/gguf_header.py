@@ -132,6 +132,27 @@ def vocab_mismatch(target: str, draft: str) -> list[str]:
     return tokenizer_info(target).differences(tokenizer_info(draft))
 
 
+IDENTITY_BYTES = 2**20
+
+
+def identity(path: str | None) -> str | None:
+    """What identifies a model file cheaply and robustly, wherever it moves: its size and a hash of its first
+    and last MiB (the GGUF header, tokenizer and the end of its tensors): 'size:hash'. None when unreadable."""
+    if not path:
+        return None
+    try:
+        size = os.path.getsize(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            digest.update(fh.read(IDENTITY_BYTES))
+            if size > 2 * IDENTITY_BYTES:
+                fh.seek(size - IDENTITY_BYTES)
+            digest.update(fh.read(IDENTITY_BYTES))
+    except OSError:
+        return None
+    return f"{size}:{digest.hexdigest()[:16]}"
+
+
 def file_size(path: str) -> int:
     """A model file's size in bytes; 0 when it cannot be read."""
     try:

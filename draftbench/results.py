@@ -80,6 +80,8 @@ class RunResult:
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
     target_path: str | None = None
+    target_id: str | None = None  # the target file's identity (gguf_header.identity): size and a hash
+    draft_id: str | None = None  # the draft model file's, for setups with one
     speculation: Speculation | None = None
     speculation_flags: list[str] | None = None
     draft_size: str | None = None

@@ -70,6 +70,7 @@ class Sweep:
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
         self.template_warnings: dict[str, str] = {}  # target label -> why its chat endpoint may not be its format
+        self.identities: dict[str, str | None] = {}  # model path -> gguf_header.identity
 
     # ---- results file -------------------------------------------------------------------------
     def _load_previous(self) -> None:
@@ -89,6 +90,10 @@ class Sweep:
             if run.speculation is not None and setup is not None and run.done \
                     and run.speculation.comparable() != setup.comparable():
                 differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
+        differ += self._changed_models(data["results"])
+        if data.get("hardware") and data["hardware"] != self.hardware:
+            differ.append(f"hardware ({data['hardware']!r} in the file, {self.hardware!r} here: set \"hardware\" to "
+                          "the file's to continue it on purpose)")
         if differ:
             raise ResultsFileError(
                 f"{self.results_path} was measured with other settings ({', '.join(differ)}): resuming would mix "
@@ -146,12 +151,37 @@ class Sweep:
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
         run = RunResult(cell.target.label, setup.label, cell.level, target_path=cell.target.path,
+                        target_id=self._identity(cell.target.path), draft_id=self._identity(setup.speculation.draft_path),
                         speculation=setup.speculation, draft_size=analysis.setup_category(setup),
                         **{**facts, **measured, **status,
                            "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
                            "requests": list(summary.requests) if summary else []})
         base = self.runs.get(cell.baseline_key)
         return analysis.compared(run, base, self.cfg.settings.temperature == 0)
+
+    def _identity(self, path: str | None) -> str | None:
+        """A model file's identity, read once per sweep (hub ids of other backends have none)."""
+        if not path or self.cfg.backend != "llamacpp":
+            return None
+        if path not in self.identities:
+            self.identities[path] = gguf_header.identity(path)
+        return self.identities[path]
+
+    def _changed_models(self, runs: list[RunResult]) -> list[str]:
+        """Finished runs whose label now names another model file (same label, other size or content)."""
+        planned = {cell.key: cell for cell in self.plan}
+        out = []
+        for run in runs:
+            cell = planned.get(run.key)
+            if cell is None or not run.done:
+                continue
+            for role, saved, path in (("target", run.target_id, cell.target.path),
+                                      ("draft", run.draft_id, cell.setup.speculation.draft_path)):
+                now = self._identity(path)
+                if saved and now and saved != now:
+                    label = run.target if role == "target" else run.draft
+                    out.append(f"the {role} file of {visible(label or '')!r} (measured: {saved}; now {path}: {now})")
+        return list(dict.fromkeys(out))
 
     def _release(self) -> None:
         self.sessions.release()

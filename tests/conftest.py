@@ -48,9 +48,25 @@ def broken_gguf(family, tmp_path) -> str:
     return str(path)
 
 
+SESSION_TMP: list[str] = []  # this test session's temporary folder, where every model a test serves lives
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_tmp(tmp_path_factory):
+    SESSION_TMP[:] = [str(tmp_path_factory.getbasetemp())]
+    yield
+
+
 def llama_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "llama-server"], capture_output=True, text=True).stdout
-    return {int(p) for p in out.split()}
+    """This session's llama-server processes: those serving a model under its temporary folder. A user's own
+    servers, or another test run's on the same machine, are neither counted nor killed."""
+    out = subprocess.run(["pgrep", "-af", "llama-server"], capture_output=True, text=True).stdout
+    pids = set()
+    for line in out.splitlines():
+        pid, _, command = line.partition(" ")
+        if pid.isdigit() and "llama-server" in command and (not SESSION_TMP or SESSION_TMP[0] in command):
+            pids.add(int(pid))
+    return pids
 
 
 @pytest.fixture

@@ -134,3 +134,32 @@ def test_files_of_versions_1_3_and_4_load_chart_and_resume(llama_server, family,
         assert resumed.returncode == 0, resumed.stderr
         assert resumed.stderr.count("done earlier, skipped") == 3 and open(path).read() == before  # nothing to redo
         assert "Recommended: 8-layer target" in resumed.stderr
+
+
+def test_a_label_that_now_names_another_model_file_is_refused(llama_server, family, tmp_path):
+    config = write_config(family, tmp_path, drafts=[])
+    results = str(tmp_path / "r.json")
+    assert run_script("sweep.py", "--config", config, "--results", results).returncode == 0
+    saved = load(results)
+    assert saved["results"][0]["target_id"].startswith(f"{os.path.getsize(family['target'])}:")
+    before = open(results).read()
+    link = str(tmp_path / "link.json")
+    os.symlink(results, link)
+    data = json.load(open(config))
+    data["targets"][0]["path"] = family["target-notemplate"]  # same label, another file
+    with open(config, "w") as fh:
+        json.dump(data, fh)
+    for path in (results, link):
+        refused = run_script("sweep.py", "--config", config, "--results", path)
+        assert refused.returncode == 2 and "the target file of '8-layer target'" in refused.stderr, refused.stderr
+        assert saved["results"][0]["target_id"] in refused.stderr and "--fresh" in refused.stderr
+        assert open(results).read() == before and os.path.islink(link)
+    other = json.loads(before)
+    other["hardware"] = "another-box"
+    with open(results, "w") as fh:
+        json.dump(other, fh)
+    data["targets"][0]["path"] = family["target"]
+    with open(config, "w") as fh:
+        json.dump(data, fh)
+    moved = run_script("sweep.py", "--config", config, "--results", results)
+    assert moved.returncode == 2 and "hardware ('another-box' in the file" in moved.stderr
