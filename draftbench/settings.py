@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -99,6 +100,9 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
         types = _SETTING_TYPES[key]
         if not _is(value, types):
             problems.append(f"settings.{key}: must be {_type_name(types)}, got {json.dumps(value)}")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"settings.{key}: must be a finite number, got {json.dumps(value)}")
             continue
         if key in _MINIMUM and value < _MINIMUM[key]:
             problems.append(f"settings.{key}: must be at least {_MINIMUM[key]}, got {value}")

@@ -180,3 +180,22 @@ def test_endpoint_is_chat_or_completion_and_part_of_the_comparable_settings():
     parse_settings({"endpoint": "raw"}, problems)
     assert len(problems) == 1 and problems[0].startswith("settings.endpoint: must be \"chat\"")
     assert parse_settings({}, []).comparable()["endpoint"] == "chat"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_numbers_must_be_finite(value):
+    from draftbench.settings import parse_settings
+
+    for key in ("temperature", "request_timeout_s", "draft_p_min"):
+        problems: list[str] = []
+        parse_settings({key: value}, problems)
+        assert problems and problems[0].startswith(f"settings.{key}: must be a finite number"), problems
+
+
+@pytest.mark.parametrize("flag, value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "0"),
+                                         ("--temperature", "nan"), ("--temperature", "-1")])
+def test_bench_flags_must_be_finite(flag, value):
+    from conftest import run_script
+
+    out = run_script("bench.py", flag, value)
+    assert out.returncode == 2 and f"argument {flag}: must be a" in out.stderr and "Traceback" not in out.stderr

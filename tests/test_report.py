@@ -316,3 +316,12 @@ def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
     html = report.render({}, runs)
     assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, unpaired, n 4)" in html
     assert report.chart_data(hand_made())["categories"] is None
+
+
+def test_a_chart_path_that_is_a_folder_is_refused_before_anything_runs(family, tmp_path):
+    from sweep_helpers import write_config
+
+    out = run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results",
+                     str(tmp_path / "r.json"), "--chart", str(tmp_path))
+    assert out.returncode != 0 and "is a folder" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "r.json").exists() and "Starting server" not in out.stderr

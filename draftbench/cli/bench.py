@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -12,6 +13,20 @@ from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
 from ..results import RunResult
 from . import run_main
+
+
+def finite(low: float, positive: bool = False):
+    """An argparse type: a finite number >= ``low`` (> ``low`` when ``positive``), else a one-line usage error."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < low or (positive and value <= low):
+            raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'finite'} number"
+                                             f"{'' if positive else f' of at least {low:g}'}, got {text!r}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--concurrency", type=int, default=1,
                     help="requests in flight at once: N workers, each sending its next request when one ends "
                          "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
-    ap.add_argument("--temperature", type=float, default=0.0)
+    ap.add_argument("--temperature", type=finite(0.0), default=0.0)
     ap.add_argument("--endpoint", choices=("chat", "completion"), default="chat",
                     help="chat (the server applies the model's chat template) or completion (each prompt's text as "
                          "it is: for base models and GGUFs without a template)")
@@ -37,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", help="model name sent in requests")
     ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=float, default=300.0, help="per-request timeout in seconds")
+    ap.add_argument("--timeout", type=finite(0.0, positive=True), default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
     ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
                     "(implies --expect-draft)")

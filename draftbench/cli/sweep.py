@@ -65,6 +65,10 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     if adaptive:
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
+    chart_path = _chart_path(sweep.results_path, chart)
+    if os.path.isdir(chart_path):  # before any server starts, not after hours of measuring
+        raise DraftbenchError(f"--chart {chart_path} is a folder: give the report's file name, e.g. "
+                              f"{os.path.join(chart_path, 'report.html')}")
     outcome = None
     try:
         outcome = sweep.run()
