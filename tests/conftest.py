@@ -53,7 +53,7 @@ SESSION_TMP: list[str] = []  # this test session's temporary folder, where every
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_tmp(tmp_path_factory):
-    SESSION_TMP[:] = [str(tmp_path_factory.getbasetemp())]
+    SESSION_TMP[:] = [str(tmp_path_factory.getbasetemp()).rstrip("/") + "/"]
     yield
 
 
