@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from . import categories, comparison, costmodel, health, stats
 from .results import RunResult, load_results
@@ -77,15 +76,16 @@ def settle(runs: list[RunResult]) -> list[RunResult]:
     """The runs of a file as this version computes them: a setup's speedup as the file stored it (version 5:
     paired), or for older files over the baseline of the same target and level from their requests (paired),
     or where a file kept none (the original tool's) from the mean tok/s (unpaired, no interval)."""
+    base = {level: baselines(at_level(runs, level)) for level in levels(runs)}
     out = []
     for r in runs:
-        b = baselines(at_level(runs, r.concurrency)).get(r.target)
+        b = base[r.concurrency].get(r.target)
         if r.draft is None or b is None or r.error is not None:
             out.append(r)
             continue
         older = r.speedup_design is None  # before version 5: recomputed paired where the file kept requests
         fresh = r.speedup is None or (older and bool(r.requests and b.requests))
-        out.append(replace(r, **(speedup_fields(comparison.versus(r, b)) if fresh else
+        out.append(replace(r, **(comparison.speedup_fields(comparison.versus(r, b)) if fresh else
                                  {"speedup_design": r.speedup_design or "unpaired"}),
                            categories=categories.summarise(r, b) if fresh and r.requests else r.categories,
                            aggregate_speedup=r.aggregate_speedup or _ratio(r.aggregate_tps, b.aggregate_tps)))
@@ -102,14 +102,6 @@ def load(path: str) -> dict:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
-
-
-def speedup_fields(ratio: stats.Ratio | None) -> dict[str, Any]:
-    """A run's speedup fields from one comparison (:func:`comparison.versus` against its baseline)."""
-    if ratio is None:
-        return {}
-    return {"speedup": ratio.value, "speedup_n": ratio.n, "speedup_design": ratio.design,
-            "speedup_ci95": list(ratio.ci95) if ratio.ci95 else None}
 
 
 def speedup_of(run: RunResult) -> stats.Ratio | None:
@@ -141,7 +133,7 @@ def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
         return replace(run, categories=categories.summarise(run))
     ratio = comparison.versus(run, base)
     parts = explain_run(run, base)
-    return replace(run, **speedup_fields(ratio), categories=categories.summarise(run, base),
+    return replace(run, **comparison.speedup_fields(ratio), categories=categories.summarise(run, base),
                    aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps),
                    output_match=output_match(run, base) if greedy else None,
                    parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else None)
@@ -217,17 +209,21 @@ class Recommendation:
     level: int = 1
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
 
-    def warning(self) -> str:
-        """'' or the warning a recommendation carries when the outputs it was measured on are not text a user
-        wants (the baseline's or the best's), or may not be (a target without a chat template behind the chat
-        endpoint)."""
+    def caution(self) -> str:
+        """'' or why the outputs this recommendation was measured on are not text a user wants (the baseline's
+        or the best's), or may not be (a target without a chat template behind the chat endpoint)."""
         for r in (self.baseline, self.best):
             if r is not None and r.degenerate_output:
-                return f"measured on degenerate output ({r.draft or 'baseline'}: {r.degenerate_output}): {health.FIX}"
+                return f"measured on degenerate output ({r.draft or 'baseline'}: {r.degenerate_output})"
         if self.baseline is not None and any("has no chat template" in w for w in self.baseline.warnings):
             return ("measured through a fallback chat template (the target's GGUF has none, so llama-server used "
-                    f"ChatML): {health.FIX}")
+                    "ChatML)")
         return ""
+
+    def warning(self) -> str:
+        """'' or the caution with how to fix it: what every such recommendation carries."""
+        caution = self.caution()
+        return f"{caution}: {health.FIX}" if caution else ""
 
     def margin_text(self) -> str:
         """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
@@ -243,8 +239,8 @@ class Recommendation:
         return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
-        text = self._sentence()
-        return f"{text}; WARNING: {self.warning()}" if self.warning() else text
+        text, warning = self._sentence(), self.warning()
+        return f"{text}; WARNING: {warning}" if warning else text
 
     def _sentence(self) -> str:
         if self.level > 1:
@@ -268,8 +264,9 @@ class Recommendation:
             text += f"; {task}"
         if self.tied:
             text += f"; tied with it within the search's resolution: {', '.join(str(r.draft) for r in self.tied)}"
-        if self.margin_text():
-            text += f"; {self.margin_text()}"
+        margin = self.margin_text()
+        if margin:
+            text += f"; {margin}"
         used = b.speculation.draft_max if b.speculation else None
         if b.parts and used and b.parts.predicted_best_draft_max and b.parts.predicted_best_draft_max != used:
             text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
@@ -286,10 +283,11 @@ class Recommendation:
         if b is None or (gain(b) or 0) <= 1.0:
             best = f"; best was {b.draft} at {pct(gain(b))}" if b is not None else ""
             return f"{where}: no setup beats the baseline ({agg} tok/s aggregate){best}: no draft"
+        margin = self.margin_text()
         return (f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
                 f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
                 + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
-                + (f"; per stream {self.margin_text()}" if self.margin_text() else ""))
+                + (f"; per stream {margin}" if margin else ""))
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""

@@ -32,10 +32,8 @@ def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[s
         predicted = sum(q.completion_tokens or 0 for q in drafted)
         row["acceptance_rate"] = accepted / n if n else None
         row["mean_accepted_length"] = predicted / (predicted - accepted) if n and predicted > accepted else None
-        ratio = comparison.versus(run, base, cat) if base is not None and base is not run else None
-        if ratio is not None:
-            row["speedup"], row["speedup_n"], row["speedup_design"] = ratio.value, ratio.n, ratio.design
-            row["speedup_ci95"] = list(ratio.ci95) if ratio.ci95 else None
+        if base is not None and base is not run:
+            row.update(comparison.speedup_fields(comparison.versus(run, base, cat)))
         out[cat] = row
     return out
 

@@ -4,6 +4,8 @@ this module only reads runs. Pure: runs in, a :class:`stats.Ratio` out."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .results import RunResult
 from .stats import Keyed, Ratio, compare, paired_ratio
 
@@ -23,6 +25,14 @@ def versus(run: RunResult, ref: RunResult, category: str | None = None) -> Ratio
     if category is None and run.mean_tps and ref.mean_tps:
         return Ratio(run.mean_tps / ref.mean_tps, None, min(run.n_requests or 0, ref.n_requests or 0), False)
     return None
+
+
+def speedup_fields(ratio: Ratio | None) -> dict[str, Any]:
+    """The speedup fields of a run (or of one of its categories) from one comparison with its baseline."""
+    if ratio is None:
+        return {}
+    return {"speedup": ratio.value, "speedup_n": ratio.n, "speedup_design": ratio.design,
+            "speedup_ci95": list(ratio.ci95) if ratio.ci95 else None}
 
 
 def speedups(run: RunResult, base: RunResult) -> Keyed:

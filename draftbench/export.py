@@ -9,7 +9,8 @@ from . import analysis
 from .results import RunResult
 
 CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p_min", "mean_tps", "median_tps",
-              "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design", "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
+              "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
+              "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 

@@ -96,11 +96,12 @@ def template_warnings(cfg: SweepConfig) -> dict[str, str]:
         except ModelFileError:
             continue  # the run reports the file itself
         if missing:
-            out[t.label] = (f"target {visible(t.label)!r} has no chat template in its GGUF ({t.path}): llama-server falls "
-                       "back to ChatML, which a base or converted model may not follow (it echoes the prompt or "
-                       "loops, and n-gram drafting then looks fast). Give its template with \"extra_args\": "
-                       "[\"--chat-template\", \"NAME\"] (or \"--jinja\", \"--chat-template-file\", \"FILE\"), or "
-                       "measure raw text with \"endpoint\": \"completion\"; draftbench flags degenerate output either way")
+            out[t.label] = (
+                f"target {visible(t.label)!r} has no chat template in its GGUF ({t.path}): llama-server falls back "
+                "to ChatML, which a base or converted model may not follow (it echoes the prompt or loops, and "
+                "n-gram drafting then looks fast). Give its template with \"extra_args\": [\"--chat-template\", "
+                "\"NAME\"] (or \"--jinja\", \"--chat-template-file\", \"FILE\"), or measure raw text with "
+                "\"endpoint\": \"completion\"; draftbench flags degenerate output either way")
     return out
 
 

@@ -195,10 +195,7 @@ def length_notes(runs: list[RunResult]) -> list[str]:
 def _interval_cell(r: RunResult) -> str:
     """The 95% CI column: the interval with its n and design, as the console writes it."""
     ratio = analysis.speedup_of(r)
-    if ratio is None:
-        return ""
-    text = stats.ratio_text(ratio)
-    return text[text.index("(") + 1:-1].replace("95% CI ", "")
+    return stats.interval_text(ratio, label="") if ratio else ""
 
 
 def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
@@ -222,8 +219,8 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                                                                              rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
-            if rec.warning():  # the fix is in the box above the table
-                notes.insert(0, "WARNING: " + rec.warning().split("): ")[0] + "): see Output warnings above")
+            if rec.caution():  # the fix is in the box above the table
+                notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
@@ -283,7 +280,8 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
-        meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs), levels=levels_view.section(all_runs),
+        meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs),
+        levels=levels_view.section(all_runs),
         by_task=_category_section(all_runs, recs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),

@@ -96,15 +96,20 @@ def percentile(values: list[float], q: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
-def ratio_text(r: "Ratio") -> str:
-    """A ratio with its interval, n and design: '+89% (95% CI +39% .. +168%, 4 paired requests)'."""
+def interval_text(r: "Ratio", label: str = "95% CI ") -> str:
+    """A ratio's interval with its n and design: '95% CI +39% .. +168%, 4 paired requests'."""
     if r.paired:
         what = f"{r.n} paired request{'s' if r.n != 1 else ''}"
     else:
         what = f"unpaired, n {r.n}" if r.n else "unpaired: no per-request data"
     if r.ci95 is None:
-        return f"{pct(r.value)} (no interval, {what})"
-    return f"{pct(r.value)} (95% CI {pct(r.ci95[0])} .. {pct(r.ci95[1])}, {what})"
+        return f"no interval, {what}"
+    return f"{label}{pct(r.ci95[0])} .. {pct(r.ci95[1])}, {what}"
+
+
+def ratio_text(r: "Ratio") -> str:
+    """A ratio with its interval, n and design: '+89% (95% CI +39% .. +168%, 4 paired requests)'."""
+    return f"{pct(r.value)} ({interval_text(r)})"
 
 
 def pct(ratio: float | None) -> str:
@@ -174,10 +179,6 @@ class Ratio:
     def includes(self, ratio: float) -> bool:
         """Is ``ratio`` inside the interval? (True without one: nothing is excluded.)"""
         return self.ci95 is None or self.ci95[0] <= ratio <= self.ci95[1]
-
-    def within(self, resolution: float) -> bool:
-        """Does the whole interval lie within 1 / (1 + resolution) .. 1 + resolution?"""
-        return self.ci95 is not None and 1 / (1 + resolution) < self.ci95[0] and self.ci95[1] < 1 + resolution
 
 
 def log_interval(d: Sequence[float], confidence: float = 0.95, min_sd: float = 0.0) -> tuple[float, float, float]:

@@ -27,8 +27,9 @@ __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]
 
 Echo = Callable[..., None]
 DRAFT_ALONE_REQUESTS = 2
+# What a run takes from its summary: every field the two types declare alike (the level is the cell's).
 MEASURED = tuple(f.name for f in fields(BenchSummary) if f.name in RunResult.__dataclass_fields__
-                 and f.name not in ("warnings", "requests", "concurrency"))  # what a run takes from its summary, declared by the types
+                 and f.name not in ("warnings", "requests", "concurrency"))
 
 
 def _stderr(msg: str, end: str = "\n") -> None:
