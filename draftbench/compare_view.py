@@ -11,7 +11,7 @@ from typing import Any
 from . import analysis, compare, page
 from .page import PLOTLY_SRI, PLOTLY_URL, embed_json
 from .redaction import html_text
-from .results import write_text_atomic
+from .files import write_text_atomic
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -63,7 +63,7 @@ def render(rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str
 
 
 def write(path: str, rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str]]) -> str:
-    write_text_atomic(path, render(rows, files, bad))
+    write_text_atomic(path, render(rows, files, bad), "--chart")
     return path
 
 

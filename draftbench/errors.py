@@ -77,6 +77,12 @@ class ResultsFileError(DraftbenchError):
     exit_code = 2
 
 
+class OutputFileError(DraftbenchError):
+    """A path to write is not a regular file (a folder, FIFO, device, symlink loop) or cannot be written."""
+
+    exit_code = 2
+
+
 class Interrupted(DraftbenchError):
     """Ctrl-C (130) or SIGTERM (143) arrived; what finished is kept."""
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from . import analysis, categories, health, levels_view, page, search_view, stats, why
 from .redaction import html_text
-from .results import RunResult, write_text_atomic
+from .files import write_text_atomic
+from .results import RunResult
 from .speculation import NO_DRAFT_MODEL
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
@@ -295,7 +296,7 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
 
 def write_report(path: str, meta: dict[str, Any], runs: list[RunResult],
                  recs: list[analysis.Recommendation] | None = None) -> str:
-    write_text_atomic(path, render(meta, runs, recs))
+    write_text_atomic(path, render(meta, runs, recs), "--chart")
     return path
 
 

@@ -19,15 +19,17 @@ adds the output checks of :mod:`health` (``degenerate_output``; per request ``ou
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import shutil
-import tempfile
+import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .costmodel import Parts
 from .errors import ResultsFileError
+from .files import kind_problem, write_json_atomic
 from .speculation import Speculation
 from .stream import RequestResult
 
@@ -137,7 +139,7 @@ class RunResult:
 
 def _round(value: Any) -> Any:
     if isinstance(value, float):
-        return round(value, 4)
+        return round(value, 4) if math.isfinite(value) else None
     if isinstance(value, list):
         return [_round(v) for v in value]
     if isinstance(value, dict):
@@ -145,29 +147,85 @@ def _round(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: str, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+def _non_finite(value: Any, at: str) -> str | None:
+    """The JSON path of the first NaN or infinity in ``value`` (Python's json reads NaN, Infinity, 1e999)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return at or "the file"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{at}.{key}" if isinstance(key, str) else f"{at}[{key}]")
+        if found:
+            return found.lstrip(".")
+    return None
 
 
-def check_writable(path: str) -> None:
-    """Fail early when the results folder cannot be written or is nearly full."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".draftbench-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ResultsFileError(f"cannot write results to {folder}: {exc.strerror}; "
-                               "choose another place with --results PATH") from exc
-    free = shutil.disk_usage(folder).free
-    if free < MIN_FREE_BYTES:
-        raise ResultsFileError(f"only {free // 2**20} MiB free in {folder}: free some space or use --results PATH")
+_NAMES = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+          list: "a list", tuple: "a list", dict: "an object"}
+
+
+def _expected(hint: Any) -> str:
+    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return " or ".join(_NAMES.get(typing.get_origin(p) or p, "an object") for p in parts)
+
+
+def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
+    """None when a JSON value fits a field's annotation, else (path below the value, what it must be)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        misses = [_misfit(value, a) for a in args]
+        if None in misses:
+            return None
+        deeper = [m for m in misses if m and m[0]]  # a container that fits but holds a wrong value: say where
+        return deeper[0] if deeper else ("", _expected(hint))
+    if origin in (list, tuple, dict):
+        if not isinstance(value, dict if origin is dict else list):
+            return "", _expected(hint)
+        inner = (args[-1] if origin is dict else args[0]) if args else Any
+        items = value.items() if origin is dict else enumerate(value)
+        for k, v in items:
+            miss = _misfit(v, inner)
+            if miss:
+                return (f".{k}" if origin is dict else f"[{k}]") + miss[0], miss[1]
+        return None
+    if hint is Any:
+        fits = True
+    elif dataclasses.is_dataclass(hint):
+        fits = isinstance(value, dict)
+    elif hint in (int, float):
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            (hint is float or isinstance(value, int) or value.is_integer())
+    else:
+        fits = isinstance(value, hint)
+    return None if fits else ("", _expected(hint))
+
+
+def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
+    """What is wrong with the first field of a saved object whose JSON type its dataclass does not allow."""
+    for key, hint in hints.items():
+        miss = _misfit(item[key], hint) if key in item else None
+        if miss:
+            return f"{at}.{key}{miss[0]} must be {miss[1]}"
+        if key == "requests" and key in item:
+            for j, request in enumerate(item[key]):
+                wrong = _mistyped(request, _REQUEST_TYPES, f"{at}.requests[{j}]")
+                if wrong:
+                    return wrong
+    return None
+
+
+# The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
+_REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
+_RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
+_RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "draft_max": int | None,
+                   "draft_min": int | None, "draft_p_min": float | None, "extra_args": list[str] | None})
 
 
 def load_results(path: str) -> dict[str, Any]:
     """Read any version of a results file; ``results`` entries become RunResult. Raise a clear error
     naming the file for anything missing, truncated or malformed."""
+    odd = kind_problem(path)
+    if odd:
+        raise ResultsFileError(f"results file {path} is {odd}, not a regular file")
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -183,9 +241,13 @@ def load_results(path: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
-                               f"{exc.msg} at line {exc.lineno}") from exc
+                               f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise ResultsFileError(f"results file {path} has no \"results\" list: is it a draftbench results file?")
+    odd = _non_finite(data, "")
+    if odd:
+        raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
+                               "value is a number or null; fix or remove that run")
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
@@ -197,10 +259,10 @@ def load_results(path: str) -> dict[str, Any]:
         draft = item.get("draft")
         if draft is not None and not isinstance(draft, str):
             raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
-        for key in ("mean_tps", "median_tps", "acceptance_rate", "speedup"):
-            value = item.get(key)
-            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-                raise ResultsFileError(f"results file {path}: results[{i}].{key} must be a number or null")
+        wrong = _mistyped(item, _RUN_TYPES, f"results[{i}]")
+        if wrong:
+            raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
+                                   "written by draftbench: was it edited by hand?)")
         runs.append(RunResult.from_dict(item))
     data = dict(data)
     data["schema_version"] = version
@@ -217,33 +279,3 @@ def dump_results(meta: dict[str, Any], runs: list[RunResult]) -> dict[str, Any]:
 
 def save_results(path: str, meta: dict[str, Any], runs: list[RunResult]) -> None:
     write_json_atomic(path, dump_results(meta, runs))
-
-
-def _mode_for(path: str) -> int:
-    """Keep an existing file's permissions; new files get the usual 0666 minus umask (not mkstemp's 0600)."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def write_text_atomic(path: str, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over ``path``: never a half file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _mode_for(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

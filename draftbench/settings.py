@@ -9,6 +9,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from . import limits
 from .launcher import ServerOptions
 from .redaction import redact
 
@@ -64,10 +65,6 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
 }
 SEARCHES = ("exhaustive", "adaptive")
 ENDPOINTS = ("chat", "completion")
-_MINIMUM = {"runs": 1, "requests": 1, "warmup": 0, "max_tokens": 1, "gpu_layers": -1, "ctx_size": 64, "port": 0,
-            "draft_max": 1, "draft_min": 0, "ready_timeout_s": 1, "request_timeout_s": 1, "temperature": 0,
-            "block": 2}
-
 
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join({int: "integer", float: "number", str: "string", list: "list", dict: "object",
@@ -104,25 +101,23 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"settings.{key}: must be a finite number, got {json.dumps(value)}")
             continue
-        if key in _MINIMUM and value < _MINIMUM[key]:
-            problems.append(f"settings.{key}: must be at least {_MINIMUM[key]}, got {value}")
-            continue
-        if key == "port" and value > 65535:
-            problems.append(f"settings.port: must be at most 65535 (0 picks a free port), got {value}")
+        why = limits.problem(key, value) if key in limits.LIMITS and key != "concurrency" else None
+        if key == "host":
+            why = limits.host_problem(value)
+        if why:
+            problems.append(f"settings.{key}: {why}")
             continue
         if key == "extra_args":
             if not all(isinstance(a, str) for a in value):
                 problems.append("settings.extra_args: must be a list of strings")
                 continue
             value = tuple(value)
-        if key == "draft_p_min" and not 0 <= value <= 1:
-            problems.append(f"settings.draft_p_min: must be between 0 and 1, got {value}")
-            continue
         if key == "concurrency":
             levels = [value] if isinstance(value, int) else value
-            if not levels or not all(_is(v, (int,)) and v >= 1 for v in levels) or len(set(levels)) != len(levels):
-                problems.append(f"settings.concurrency: must be a positive integer or a list of different ones such as "
-                                f"[1, 2, 4], got {json.dumps(value)}")
+            if not levels or any(limits.problem("concurrency", v) for v in levels) or len(set(levels)) != len(levels):
+                top = limits.LIMITS["concurrency"].high
+                problems.append(f"settings.concurrency: must be an integer from 1 to {top:g} or a list "
+                                f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
                 continue
             value = tuple(sorted(levels))
         if key == "categories":

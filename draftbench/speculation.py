@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from . import limits
 from .redaction import redact
 
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
@@ -24,20 +25,7 @@ AXES = {"draft_max": "n_max", "draft_min": "n_min", "draft_p_min": "p_min"}
 
 def axis_problem(name: str, value: Any) -> str | None:
     """Why ``value`` is not a valid ``name`` (an AXES field), or None."""
-    if isinstance(value, bool) or value is None:
-        return f"must be a number, got {value!r}"
-    if name == "draft_p_min":
-        if not isinstance(value, (int, float)):
-            return f"must be a number between 0 and 1, got {value!r}"
-        if not 0 <= value <= 1:
-            return f"must be between 0 and 1, got {value}"
-        return None
-    if not isinstance(value, int):
-        return f"must be an integer, got {value!r}"
-    floor = 1 if name == "draft_max" else 0
-    if value < floor:
-        return f"must be at least {floor}, got {value}"
-    return None
+    return limits.problem(name, value)
 
 
 def parse_types(text: str) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from .lock import ResultsLock
 from .outcome import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .plan import Cell, build_plan, check_setups, request_fields, template_warnings
 from .redaction import visible
-from .results import RunResult, check_writable, save_results
+from .files import check_writable
+from .results import RunResult, save_results
 from .sessions import ONE_SERVER_PER_SETUP, Sessions
 
 __all__ = ["Sweep", "SweepOutcome", "summary_lines", "default_results_path"]

@@ -4,41 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
-from .. import backends, categories, prompt_files, prompts
+from .. import backends, categories, limits, prompt_files, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
 from ..results import RunResult
 from . import run_main
 
 
-def finite(low: float, positive: bool = False):
-    """An argparse type: a finite number >= ``low`` (> ``low`` when ``positive``), else a one-line usage error."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value) or value < low or (positive and value <= low):
-            raise argparse.ArgumentTypeError(f"must be a {'positive' if positive else 'finite'} number"
-                                             f"{'' if positive else f' of at least {low:g}'}, got {text!r}")
-        return value
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="bench.py", description="Benchmark a running llama-server or "
                                  "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.")
     ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
-    ap.add_argument("--requests", type=int, default=5, help="measured requests (default 5)")
-    ap.add_argument("--max-tokens", type=int, default=512)
-    ap.add_argument("--concurrency", type=int, default=1,
+    ap.add_argument("--requests", type=limits.arg("requests"), default=5, help="measured requests (default 5)")
+    ap.add_argument("--max-tokens", type=limits.arg("max_tokens"), default=512)
+    ap.add_argument("--concurrency", type=limits.arg("concurrency"), default=1,
                     help="requests in flight at once: N workers, each sending its next request when one ends "
                          "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
-    ap.add_argument("--temperature", type=finite(0.0), default=0.0)
+    ap.add_argument("--temperature", type=limits.arg("temperature"), default=0.0)
     ap.add_argument("--endpoint", choices=("chat", "completion"), default="chat",
                     help="chat (the server applies the model's chat template) or completion (each prompt's text as "
                          "it is: for base models and GGUFs without a template)")
@@ -48,11 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "{\"messages\"}, optional \"category\"), Spec-Bench question.jsonl, ShareGPT JSON, or text with "
                     "blank lines between prompts")
     ap.add_argument("--categories", help="only these categories of the prompt set, comma-separated (code,math)")
-    ap.add_argument("--warmup", type=int, default=1, help="unmeasured requests first (default 1)")
+    ap.add_argument("--warmup", type=limits.arg("warmup"), default=1, help="unmeasured requests first (default 1)")
     ap.add_argument("--model", help="model name sent in requests")
     ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--timeout", type=finite(0.0, positive=True), default=300.0, help="per-request timeout in seconds")
+    ap.add_argument("--seed", type=limits.arg("seed"), default=0)
+    ap.add_argument("--timeout", type=limits.arg("request_timeout_s"), default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
     ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
                     "(implies --expect-draft)")
@@ -60,25 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _prompt_lines(path: str, texts: list[str]) -> list[str]:
+    """Add the prompts of a one-per-line file to ``texts``; return what is wrong with the file."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = [line.strip() for line in fh if line.strip()]
+    except OSError as exc:
+        return [f"--prompts-file {path}: {exc.strerror}"]
+    except UnicodeDecodeError as exc:
+        return [f"--prompts-file {path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"]
+    if not lines:
+        return [f"--prompts-file {path}: the file has no prompts (one per line; blank lines are skipped)"]
+    texts += lines
+    return []
+
+
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     problems = []
-    if args.requests < 1:
-        problems.append("--requests must be at least 1")
-    if args.max_tokens < 1:
-        problems.append("--max-tokens must be at least 1")
-    if args.warmup < 0:
-        problems.append("--warmup cannot be negative")
-    if args.concurrency < 1:
-        problems.append("--concurrency must be at least 1")
-    if args.timeout <= 0:
-        problems.append("--timeout must be positive")
     texts = list(args.prompt)
     if args.prompts_file:
-        try:
-            with open(args.prompts_file, encoding="utf-8") as fh:
-                texts += [line.strip() for line in fh if line.strip()]
-        except OSError as exc:
-            problems.append(f"--prompts-file {args.prompts_file}: {exc.strerror}")
+        problems += _prompt_lines(args.prompts_file, texts)
     cats = tuple(c.strip() for c in (args.categories or "").split(",") if c.strip())
     suite = prompts.BUILTIN
     if texts and (args.prompts or cats):

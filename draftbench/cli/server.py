@@ -6,10 +6,17 @@ import argparse
 import sys
 import time
 
-from .. import backends, launcher
+from .. import backends, launcher, limits
 from ..errors import ConfigError, DraftbenchError
 from ..speculation import AXES, Speculation, axis_problem, parse_types
 from . import run_main, split_passthrough
+
+
+def _host(text: str) -> str:
+    why = limits.host_problem(text)
+    if why:
+        raise argparse.ArgumentTypeError(why)
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,18 +27,18 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name)
         p.add_argument("--model-path", required=True, help="target model (GGUF file for llama-cpp)")
         p.add_argument("--draft-path", help="draft model for speculative decoding")
-        p.add_argument("--port", type=int, default=8080, help="0 picks a free port (default 8080)")
-        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--draft-max", type=int, help="tokens drafted per step")
-        p.add_argument("--ready-timeout", type=float, default=600.0, help="seconds to wait for the model to load")
+        p.add_argument("--port", type=limits.arg("port"), default=8080, help="0 picks a free port (default 8080)")
+        p.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+        p.add_argument("--draft-max", type=limits.arg("draft_max"), help="tokens drafted per step")
+        p.add_argument("--ready-timeout", type=limits.arg("ready_timeout_s"), default=600.0, help="seconds to wait for the model to load")
         if name == "llama-cpp":
-            p.add_argument("--gpu-layers", type=int, default=99)
-            p.add_argument("--ctx-size", type=int, default=4096)
+            p.add_argument("--gpu-layers", type=limits.arg("gpu_layers"), default=99)
+            p.add_argument("--ctx-size", type=limits.arg("ctx_size"), default=4096)
             p.add_argument("--llama-bin", help="path to llama-server")
             p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
                            "draft-simple,ngram-mod); default draft-simple with --draft-path")
-            p.add_argument("--draft-min", type=int, help="minimum tokens drafted per step")
-            p.add_argument("--draft-p-min", type=float, help="stop drafting below this draft probability (0-1)")
+            p.add_argument("--draft-min", type=limits.arg("draft_min"), help="minimum tokens drafted per step")
+            p.add_argument("--draft-p-min", type=limits.arg("draft_p_min"), help="stop drafting below this draft probability (0-1)")
     return ap
 
 

@@ -7,7 +7,7 @@ import glob
 import os
 import sys
 
-from .. import analysis, compare, compare_view, dryrun, export, machine, report
+from .. import analysis, compare, compare_view, dryrun, export, files, machine, report
 from ..config import load_config
 from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
@@ -66,9 +66,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
     chart_path = _chart_path(sweep.results_path, chart)
-    if os.path.isdir(chart_path):  # before any server starts, not after hours of measuring
-        raise DraftbenchError(f"--chart {chart_path} is a folder: give the report's file name, e.g. "
-                              f"{os.path.join(chart_path, 'report.html')}")
+    files.output_target(chart_path, "--chart")  # before any server starts, not after hours of measuring
     outcome = None
     try:
         outcome = sweep.run()

@@ -1,0 +1,102 @@
+"""Files a user names, for every path draftbench reads or writes: only regular files are read or replaced.
+
+A results path, a report or a compare page may be a symlink: writing goes through it to the file it
+names (the link stays a link, and the file it points at is the one that changes). A symlink loop, a
+folder, a FIFO or a device node is refused before anything is read or written: a FIFO would hang a
+reader, and replacing a device node with JSON destroys it. Writes are atomic: a temporary file in the
+same folder, fsynced, then renamed over the target, so a crash leaves the old file or the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from typing import Any
+
+from .errors import OutputFileError
+
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def kind_problem(path: str) -> str | None:
+    """Why an existing ``path`` is not a regular file (following symlinks), or None (also when absent)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a symlink to a missing file" if os.path.islink(path) else None
+    except OSError as exc:
+        if os.path.islink(path):
+            return "a symlink that cannot be followed (a loop?)"
+        return exc.strerror or "not readable"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def output_target(path: str, flag: str = "--results") -> str:
+    """The file to write for ``path``: itself, or what its symlink names. Refuses what is not a regular file."""
+    why = kind_problem(path)
+    if why and not why.startswith("a symlink to a missing"):
+        raise OutputFileError(f"{flag} {path} is {why}, not a regular file: give the path of a file to write")
+    return os.path.realpath(path)
+
+
+def check_writable(path: str, flag: str = "--results") -> None:
+    """Fail early when ``path`` cannot be written: not a regular file, a folder that refuses, a nearly full disk."""
+    folder = os.path.dirname(output_target(path, flag))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".draftbench-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputFileError(f"cannot write {flag} in {folder}: {exc.strerror}; "
+                              f"choose another place with {flag} PATH") from exc
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputFileError(f"only {free // 2**20} MiB free in {folder}: free some space or use {flag} PATH")
+
+
+def _mode_for(path: str) -> int:
+    """Keep an existing file's permissions; new files get the usual 0666 minus umask (not mkstemp's 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
+    """Write ``text`` to ``path`` (through a symlink) in one step: a reader sees the old file or the new one."""
+    target = output_target(path, flag)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json_atomic(path: str, data: Any, flag: str = "--results") -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", flag)

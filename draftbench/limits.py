@@ -1,0 +1,98 @@
+"""The bounds of every number a user can give, declared once: config settings, axes and command-line flags
+are all checked here, so a value refused in a config is refused with the same words as a flag.
+
+Upper bounds keep an absurd value (``"ctx_size": 1e20``) from passing validation and a dry run only to fail
+in llama-server's argument parser hours later; they sit far above anything a real machine runs."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Limit:
+    low: float
+    high: float
+    kind: type = int  # int: whole numbers only; float: any finite number
+    hint: str = ""  # what the low end means, when it is special ("0 picks a free port")
+
+    def problem(self, value: Any) -> str | None:
+        """Why ``value`` is out of bounds or of the wrong kind, else None."""
+        whole = self.kind is int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+            return f"must be {'an integer' if whole else 'a number'}, got {value!r}"
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if (self.low, self.high) == (0, 1) and not 0 <= value <= 1:
+            return f"must be between 0 and 1, got {value:g}"
+        if value < self.low:
+            return f"must be at least {self.low:g}{self.hint}, got {value:g}"
+        if value > self.high:
+            return f"must be at most {self.high:g}, got {value:g}"
+        return None
+
+
+LIMITS: dict[str, Limit] = {
+    "runs": Limit(1, 1_000),
+    "requests": Limit(1, 100_000),
+    "warmup": Limit(0, 1_000),
+    "max_tokens": Limit(1, 1_048_576),
+    "temperature": Limit(0, 10, float),
+    "gpu_layers": Limit(-1, 100_000, hint=" (-1: every layer)"),
+    "ctx_size": Limit(64, 16_777_216),
+    "port": Limit(0, 65_535, hint=" (0 picks a free port)"),
+    "draft_max": Limit(1, 1_024),
+    "draft_min": Limit(0, 1_024),
+    "draft_p_min": Limit(0, 1, float),
+    "ready_timeout_s": Limit(1, 7 * 86_400, float),
+    "request_timeout_s": Limit(1, 86_400, float),
+    "seed": Limit(-1, 2**32 - 1, hint=" (-1: random)"),
+    "block": Limit(2, 100_000),
+    "concurrency": Limit(1, 1_024),
+}
+
+
+def problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``name`` (a key of LIMITS), else None."""
+    return LIMITS[name].problem(value)
+
+
+def arg(name: str) -> Callable[[str], float | int]:
+    """An argparse ``type`` for a flag that sets ``name``: the same bounds and words as the config."""
+    limit = LIMITS[name]
+
+    def parse(text: str) -> float | int:
+        try:
+            value: Any = limit.kind(text)
+        except ValueError:
+            value = text
+        why = limit.problem(value)
+        if why:
+            raise argparse.ArgumentTypeError(why)
+        return value
+
+    parse.__name__ = limit.kind.__name__  # argparse names the type in its own messages
+    return parse
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+
+
+def host_problem(host: Any) -> str | None:
+    """Why ``host`` cannot be an address to bind or reach (an IP address or a DNS name), else None."""
+    if not isinstance(host, str) or not host:
+        return f"must be an IP address or a host name such as 127.0.0.1 or localhost, got {host!r}"
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    if len(name) <= 253 and all(_LABEL.match(part) for part in name.split(".")):
+        return None
+    return f"invalid host {host!r}: give an IP address or a host name such as 127.0.0.1 or localhost"
