@@ -12,7 +12,7 @@ from . import backends, health, stats
 from .errors import ServerUnreachable
 from .loop import ThreadExecutor, closed_loop
 from .prompts import BUILTIN, Prompt, schedule
-from .stream import RequestResult, stream_chat
+from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, RequestResult, stream_chat
 
 NOISY_REL_STDEV = 0.10
 SPECULATION_OFF_CAUSES = (
@@ -140,6 +140,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         s.speculation_active = True
     if results and not ok:
         s.warnings.append(f"every request failed; first error: {results[0].error}")
+    s.warnings += token_notes(ok)
     s.degenerate_output = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
     if s.degenerate_output:
         s.warnings.append(f"degenerate output ({s.degenerate_output}): speedups measured on such text mean "
@@ -158,6 +159,41 @@ def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestR
     return summarise(last.url, last.server_kind, results, expect_draft, counts,
                      earlier_wall_s + sum(b.loop_wall_s for b in blocks), last.concurrency,
                      max(b.max_in_flight for b in blocks))
+
+
+def token_notes(ok: list[RequestResult]) -> list[str]:
+    """Warnings for requests whose token counts did not come from the server's own report."""
+    unknown = sum(1 for r in ok if r.completion_tokens is None)
+    notes = [f"{UNKNOWN_TOKENS} ({unknown} of {len(ok)} requests): their decode tok/s is unknown; a server that "
+             "streams usage (stream_options.include_usage) or llama.cpp's timings gives it"] if unknown else []
+    for source in ("length", "tokenize"):
+        n = sum(1 for r in ok if r.tokens_from == source)
+        if n:
+            notes.append(f"tokens of {n} of {len(ok)} requests counted from {TOKEN_SOURCES[source]}: the server "
+                         "reports no usage; decode tok/s is the client's, first to last streamed token")
+    return notes
+
+
+TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"))  # llama-cpp-python, llama.cpp
+
+
+def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
+    """Count a text's tokens with the server's own tokenizer (the first endpoint that answers, remembered)."""
+    found: list[tuple[str, str]] = []
+
+    def count(text: str) -> int | None:
+        for path, key in found or TOKENIZE_ENDPOINTS:
+            try:
+                resp = requests.post(url + path, json={key: text}, timeout=10, headers=headers)
+                tokens = resp.json().get("tokens") if resp.status_code == 200 else None
+            except (requests.RequestException, ValueError, AttributeError):
+                continue
+            if isinstance(tokens, list):
+                found[:] = [(path, key)]
+                return len(tokens)
+        return None
+
+    return count
 
 
 def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
@@ -218,6 +254,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + endpoint_path(cfg.endpoint, kind)
+        count = token_counter(url, headers) if kind == "openai" else None  # llama.cpp's timings always count
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
@@ -229,7 +266,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         def send(i: int) -> RequestResult:
             prompt = planned[i]
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
-                            headers)
+                            headers, count=count)
             r.category = prompt.category
             if r.ok:
                 h = health.check(r.text, prompt_text(prompt))
@@ -294,6 +331,8 @@ def probe_per_request(url: str, api_key: str | None = None, timeout_s: float = 3
 def describe(r: RequestResult) -> str:
     if not r.ok:
         return f"FAILED: {r.error}"
+    if r.completion_tokens is None:
+        return f"{UNKNOWN_TOKENS}; TTFT {r.ttft_s or 0:.3f} s"
     text = f"{r.decode_tps or 0:.2f} tok/s, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
     if r.draft_n:
         text += f", acceptance {r.draft_n_accepted / r.draft_n:.0%}"

@@ -10,8 +10,8 @@ from typing import Any
 
 from . import analysis, compare, page
 from .page import PLOTLY_SRI, PLOTLY_URL, embed_json
-from .redaction import html_text
 from .files import write_text_atomic
+from .redaction import csv_cell, html_text, md_cell
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -71,11 +71,12 @@ def markdown(rows: list[compare.Entry]) -> str:
     out = ["### draftbench: compared", "", "| Hardware | Target | Baseline tok/s | Best setup | Speedup | Acceptance |",
            "|---|---|---:|---|---:|---:|"]
     for e in rows:
-        out.append(f"| {e.hardware} | {e.target} | {_cell(e.baseline_tps, '.2f')} | {e.best.draft if e.best else 'none'}"
+        out.append(f"| {md_cell(e.hardware)} | {md_cell(e.target)} | {_cell(e.baseline_tps, '.2f')} | "
+                   f"{md_cell(e.best.draft) if e.best else 'none'}"
                    f"{' (disagrees)' if e.disagrees else ''} | {analysis.speedup_text(e.best) if e.best else ''} | "
                    f"{_cell(e.best.acceptance_rate if e.best else None, '.0%')} |")
     out += ["", "Choosing a draft (derived from these files):", ""]
-    out += [f"- {compare.bucket_line(b)}" for b in compare.choosing_table(rows)]
+    out += [f"- {md_cell(compare.bucket_line(b))}" for b in compare.choosing_table(rows)]
     return "\n".join(out) + "\n"
 
 
@@ -84,7 +85,7 @@ def to_csv(rows: list[compare.Entry]) -> str:
     data = compare.table_rows(rows)
     writer = csv.DictWriter(buf, fieldnames=list(data[0]) if data else ["hardware"], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(data)
+    writer.writerows({k: csv_cell(v) for k, v in row.items()} for row in data)
     return buf.getvalue()
 
 

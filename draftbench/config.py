@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import gguf_header, prompt_files
+from . import files, gguf_header, prompt_files
 from .errors import ConfigError, ModelFileError
 from .prompts import BUILTIN, Prompt, fingerprint
 from .settings import SweepSettings, parse_settings, unknown_key
@@ -159,7 +159,7 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
         problems.append(f"{at}.spec_type: 'none' is the baseline, which every target gets anyway: remove this entry")
     elif "path" in item and not any(type_family(t) == DRAFT_FAMILY for t in types):
         problems.append(f"{at}.spec_type: {raw!r} does not use the draft model in \"path\": add a draft type "
-                        "(\"draft-simple,{raw}\") or remove \"path\" for model-free speculation")
+                        f"(\"draft-simple,{raw}\") or remove \"path\" for model-free speculation")
     elif "path" not in item and any(type_family(t) == DRAFT_FAMILY for t in types):
         problems.append(f"{at}.spec_type: {raw!r} needs a draft model: add \"path\"")
     return types
@@ -263,12 +263,11 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ConfigError(path, [f"cannot read the file: {exc.strerror}"]) from exc
+        text = files.read_text(path)
+    except files.Unreadable as exc:
+        raise ConfigError(path, [f"the config file {exc.why}"]) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(path, [f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]) from exc
+        raise ConfigError(path, [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"]) from exc
     return parse_config(data, path, os.path.dirname(os.path.abspath(path)), check_files)

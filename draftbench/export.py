@@ -6,6 +6,7 @@ import csv
 import io
 
 from . import analysis
+from .redaction import csv_cell, md_cell
 from .results import RunResult
 
 CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p_min", "mean_tps", "median_tps",
@@ -14,8 +15,7 @@ CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+_cell = md_cell
 
 
 def _n(v: float | None, spec: str) -> str:
@@ -61,5 +61,5 @@ def to_csv(runs: list[RunResult]) -> str:
         row = r.to_dict()
         ci = r.speedup_ci95 or [None, None]
         row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
-        writer.writerow(["" if row.get(f) is None else row[f] for f in CSV_FIELDS])
+        writer.writerow(["" if row.get(f) is None else csv_cell(row[f]) for f in CSV_FIELDS])
     return buf.getvalue()

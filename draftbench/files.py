@@ -15,7 +15,7 @@ import stat
 import tempfile
 from typing import Any
 
-from .errors import OutputFileError
+from .errors import DraftbenchError, OutputFileError
 
 MIN_FREE_BYTES = 16 * 2**20
 
@@ -41,6 +41,31 @@ def kind_problem(path: str) -> str | None:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+class Unreadable(DraftbenchError):
+    """A file to read is missing, not a regular file, or not UTF-8 text; ``why`` says which, for the caller's
+    own message ("prompts: ... is a FIFO")."""
+
+    def __init__(self, path: str, why: str, missing: bool = False):
+        self.path, self.why, self.missing = path, why, missing
+        super().__init__(f"{path}: {why}")
+
+
+def read_text(path: str) -> str:
+    """A regular file's UTF-8 text; never opens a FIFO or a device (a reader would hang or consume it)."""
+    odd = kind_problem(path)
+    if odd:
+        raise Unreadable(path, f"is {odd}, not a regular file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise Unreadable(path, "is not there (check the path)", missing=True) from exc
+    except OSError as exc:
+        raise Unreadable(path, f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise Unreadable(path, f"is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
 
 
 def output_target(path: str, flag: str = "--results") -> str:

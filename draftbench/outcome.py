@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import analysis
-from .redaction import visible
+from .redaction import console_text, visible
 from .results import RunResult
 
 
@@ -35,15 +35,19 @@ class Console:
     def __init__(self, echo: Callable[..., None], tty: bool):
         self.echo, self.tty, self.pending = echo, tty, False
 
-    def __call__(self, msg: str = "", end: str = "\n") -> None:
+    def _clear(self) -> None:
         if self.pending:
             self.echo("\r\033[K", end="")
             self.pending = False
-        self.echo(msg, end=end)
+
+    def __call__(self, msg: str = "", end: str = "\n") -> None:
+        self._clear()
+        self.echo(console_text(msg), end=end)
 
     def status(self, line: str) -> None:
         if self.tty:
-            self("\r\033[K" + line, end="")
+            self._clear()
+            self.echo("\r\033[K" + console_text(line), end="")
             self.pending = True
         else:
             self(line)

@@ -15,6 +15,7 @@ import json
 import os
 from typing import Any
 
+from . import files
 from .errors import ConfigError
 from .prompts import BUILTIN, Prompt, select
 
@@ -135,12 +136,9 @@ def load(source: str, base_dir: str = ".", categories: tuple[str, ...] = (), wha
     else:
         name = os.path.join(base_dir, os.path.expanduser(source))
         try:
-            with open(name, encoding="utf-8") as fh:
-                text = fh.read()
-        except OSError as exc:
-            raise PromptFileError(name, [f"{what}: cannot read {name}: {exc.strerror}"]) from exc
-        except UnicodeDecodeError as exc:
-            raise PromptFileError(name, [f"{what}: {name} is not UTF-8 text (byte {exc.start})"]) from exc
+            text = files.read_text(name)
+        except files.Unreadable as exc:
+            raise PromptFileError(name, [f"{what}: cannot read {name}: it {exc.why}"]) from exc
         suite = parse(text, name)
     try:
         return select(suite, categories)

@@ -1,4 +1,5 @@
-"""Make text safe to show and store: secrets (API keys) redacted, control characters made visible."""
+"""Make text safe to show and store: secrets (API keys) redacted, control characters made visible, and one
+escaping per output (console, HTML, Markdown, CSV) that every writer of that output uses."""
 
 from __future__ import annotations
 
@@ -21,6 +22,36 @@ def visible(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def console_text(text: str) -> str:
+    """A message for the terminal: each line made visible, the line breaks kept."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
 def html_text(value: object) -> str:
     """HTML-escaped, with control characters (terminal escapes) shown rather than kept."""
     return html.escape(visible(str(value)))
+
+
+def md_cell(value: object) -> str:
+    """Text for a Markdown table cell: control characters shown, HTML and the cell separator escaped."""
+    return html_text(value).replace("|", "\\|")
+
+
+_FORMULA_START = ("=", "+", "-", "@")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV value: text with control characters shown, and text a spreadsheet would run as a formula
+    ('=HYPERLINK(...)' in a label) prefixed with a quote; numbers and empty cells as they are."""
+    if not isinstance(value, str):
+        return value
+    text = visible(value)
+    return "'" + text if text.startswith(_FORMULA_START) and not _is_number(text) else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -29,7 +29,7 @@ from typing import Any
 
 from .costmodel import Parts
 from .errors import ResultsFileError
-from .files import kind_problem, write_json_atomic
+from .files import Unreadable, read_text, write_json_atomic
 from .speculation import Speculation
 from .stream import RequestResult
 
@@ -223,18 +223,11 @@ _RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "draft_max
 def load_results(path: str) -> dict[str, Any]:
     """Read any version of a results file; ``results`` entries become RunResult. Raise a clear error
     naming the file for anything missing, truncated or malformed."""
-    odd = kind_problem(path)
-    if odd:
-        raise ResultsFileError(f"results file {path} is {odd}, not a regular file")
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except FileNotFoundError as exc:
-        raise ResultsFileError(f"results file not found: {path}") from exc
-    except OSError as exc:
-        raise ResultsFileError(f"cannot read results file {path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise ResultsFileError(f"results file {path} is not UTF-8 text (corrupt?)") from exc
+        text = read_text(path)
+    except Unreadable as exc:
+        raise ResultsFileError(f"results file not found: {path}" if exc.missing else
+                               f"results file {path} {exc.why}") from exc
     if not text.strip():
         raise ResultsFileError(f"results file {path} is empty")
     try:

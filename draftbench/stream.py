@@ -25,6 +25,7 @@ class RequestResult:
     total_s: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    tokens_from: str | None = None  # how completion_tokens was known: a key of TOKEN_SOURCES, None: unknown
     draft_n: int | None = None
     draft_n_accepted: int | None = None
     text: str = ""
@@ -55,6 +56,15 @@ class RequestResult:
         return cls(**values)
 
 
+TOKEN_SOURCES = {
+    "usage": "the server's usage report",
+    "timings": "llama.cpp's timings",
+    "length": "the stream stopped for length, so max_tokens were generated",
+    "tokenize": "the server's tokenizer on the generated text (may differ by a token from what was generated)",
+}
+UNKNOWN_TOKENS = "tokens unknown: the server reports no usage, and neither a length stop nor a tokenize endpoint"
+
+
 class StreamError(Exception):
     """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
 
@@ -67,6 +77,7 @@ class _State:
     usage: dict | None = None
     timings: dict | None = None
     stats: dict | None = None
+    finish_reason: str | None = None
     done: bool = False
 
 
@@ -106,6 +117,9 @@ def _apply(state: _State, now: float, payload: str) -> None:
         raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
     pieces = []  # (visible text, text including reasoning): chat deltas, completion choices, llama.cpp /completion
     for choice in event.get("choices") or []:
+        if not isinstance(choice, dict):
+            raise StreamError(f"malformed SSE data (a choice is not an object): {payload[:120]!r}")
+        state.finish_reason = choice.get("finish_reason") or state.finish_reason
         delta = choice.get("delta") or {}
         visible = (delta.get("content") or "") + (choice.get("text") or "")
         pieces.append((visible, visible + (delta.get("reasoning_content") or "")))
@@ -122,8 +136,26 @@ def _apply(state: _State, now: float, payload: str) -> None:
             setattr(state, key, event[key])
 
 
-def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: RequestResult) -> RequestResult:
-    """Fill ``result`` from a byte stream; ``clock`` stamps each chunk's arrival."""
+def _completion_tokens(state: _State, max_tokens: int | None,
+                       count: Callable[[str], int | None] | None) -> tuple[int | None, str | None]:
+    """How many tokens were generated, and how that is known (see TOKEN_SOURCES), in that order of trust."""
+    usage, timings = state.usage or {}, state.timings or {}
+    if isinstance(usage.get("completion_tokens"), int):
+        return usage["completion_tokens"], "usage"
+    if isinstance(timings.get("predicted_n"), int):
+        return timings["predicted_n"], "timings"
+    if state.finish_reason == "length" and max_tokens:
+        return max_tokens, "length"
+    text = "".join(state.text_parts)
+    n = count(text) if count and text else None
+    return (n, "tokenize") if n else (None, None)
+
+
+def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: RequestResult,
+            max_tokens: int | None = None, count: Callable[[str], int | None] | None = None) -> RequestResult:
+    """Fill ``result`` from a byte stream; ``clock`` stamps each chunk's arrival. A stream without a token
+    count (llama-cpp-python's has neither ``usage`` nor ``timings``) is counted by TOKEN_SOURCES' fallbacks:
+    ``max_tokens`` when it stopped for length, else ``count`` (the server's tokenizer) on the text."""
     state = _State([])
     try:
         for now, payload in _events(chunks, clock):
@@ -137,7 +169,7 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
         result.ttft_s = state.t_first - t_sent
     usage, timings = state.usage or {}, state.timings or {}
     result.prompt_tokens = usage.get("prompt_tokens", timings.get("prompt_n"))
-    result.completion_tokens = usage.get("completion_tokens", timings.get("predicted_n"))
+    result.completion_tokens, result.tokens_from = _completion_tokens(state, max_tokens, count)
     if timings.get("predicted_per_second"):
         result.decode_tps = float(timings["predicted_per_second"])
     if timings.get("predicted_ms") is not None:
@@ -161,8 +193,9 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
 
 
 def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers: dict | None = None,
-                clock: Clock = time.perf_counter) -> RequestResult:
-    """POST a streaming chat completion and measure it. Never raises for a failed request.
+                clock: Clock = time.perf_counter, count: Callable[[str], int | None] | None = None) -> RequestResult:
+    """POST a streaming chat completion and measure it. Never raises for a failed request. ``count``
+    counts tokens where the stream does not say (see :func:`consume`).
 
     Each request gets a fresh connection: a pooled keep-alive connection that the server is closing
     at that moment fails the POST with 'Remote end closed connection without response'."""
@@ -185,8 +218,14 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
                 result.error = f"HTTP {resp.status_code}: {excerpt}"
                 result.total_s = clock() - t_sent
                 return result
+            kind = _not_a_stream(resp.headers.get("Content-Type", ""))
+            if kind:
+                result.error = f"the server answered {kind}, not a completion stream: is the URL the API's address?"
+                result.total_s = clock() - t_sent
+                return result
             try:
-                return consume(chunks(resp), t_sent, clock, result)
+                return consume(chunks(resp), t_sent, clock, result, body.get("max_tokens") or body.get("n_predict"),
+                               count)
             except StreamError as exc:
                 result.error = str(exc)
     except requests.exceptions.ConnectionError as exc:
@@ -202,6 +241,14 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
         result.error = f"request failed: {_short(exc)}"
     result.total_s = clock() - t_sent
     return result
+
+
+def _not_a_stream(content_type: str) -> str | None:
+    """What a 200 answer is when its type says it cannot be server-sent events (a web page, say), else None."""
+    media = content_type.split(";")[0].strip().lower()
+    names = {"text/html": "HTML", "application/xhtml+xml": "HTML", "text/xml": "XML", "application/xml": "XML",
+             "application/octet-stream": "binary data"}
+    return names.get(media) or (f"'{media}'" if media.startswith(("image/", "audio/", "video/")) else None)
 
 
 def _short(exc: BaseException) -> str:

@@ -72,6 +72,7 @@ class Sweep:
         self.carried: dict = {}  # what an earlier session of this sweep measured about the server
         self.draft_alone: dict[str, dict] = {}  # draft path -> its own decode speed, for the cost model
         self.template_warnings: dict[str, str] = {}  # target label -> why its chat endpoint may not be its format
+        self.settled: set[tuple] = set()  # cells this session has measured, skipped or seen fail: not to go
         self.identities: dict[str, str | None] = {}  # model path -> gguf_header.identity
 
     # ---- results file -------------------------------------------------------------------------
@@ -82,6 +83,8 @@ class Sweep:
         saved = data.get("settings") or {}
         mine = self.cfg.comparable()
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        if not saved and any(run.done for run in data["results"]):
+            differ.append("settings (the file records none, so nothing shows its runs were measured like these)")
         if saved and "prompts_hash" not in saved and "requests" in saved:  # measured before prompt sets were recorded
             differ.append("prompts (the file predates recorded prompt sets)")
         if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
@@ -355,11 +358,18 @@ class Sweep:
                           "longer running")
             return self._run()
 
+    def _to_go(self, key: tuple) -> bool:
+        """Still to measure: paused between blocks, or neither finished nor tried (a failure) this session."""
+        run = self.runs.get(key)
+        if run is not None and run.in_progress:
+            return True
+        return key not in self.settled and not (run is not None and run.done)
+
     def _progress(self, started: float) -> None:
         """After each run: elapsed, runs left, and the time they should take."""
         s = self.cfg.settings
         left = [Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
-                for c in self.plan if c.key not in self.runs or not self.runs[c.key].done]
+                for c in self.plan if self._to_go(c.key)]
         done = len(self.plan) - len(left)
         self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
                                        at_most=self.search is not None))
@@ -416,6 +426,7 @@ class Sweep:
                     if not run.error:
                         self.echo("  Server kept for the next cell" if self.sessions.held else "  Server stopped")
                 self.runs[cell.key] = run
+                self.settled.add(cell.key)
                 self._save()
                 self.eta.learn(run)
                 self._progress(started)

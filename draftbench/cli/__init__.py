@@ -7,6 +7,7 @@ import sys
 from typing import Callable
 
 from ..errors import DraftbenchError
+from ..redaction import console_text
 
 
 def run_main(body: Callable[[], int]) -> int:
@@ -17,7 +18,7 @@ def run_main(body: Callable[[], int]) -> int:
     except DraftbenchError as exc:
         if debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {console_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if debug:

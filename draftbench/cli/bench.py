@@ -7,9 +7,10 @@ import json
 import os
 import sys
 
-from .. import backends, categories, limits, prompt_files, prompts
+from .. import backends, categories, files, limits, prompt_files, prompts
 from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
+from ..redaction import console_text
 from ..results import RunResult
 from . import run_main
 
@@ -48,12 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _prompt_lines(path: str, texts: list[str]) -> list[str]:
     """Add the prompts of a one-per-line file to ``texts``; return what is wrong with the file."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            lines = [line.strip() for line in fh if line.strip()]
-    except OSError as exc:
-        return [f"--prompts-file {path}: {exc.strerror}"]
-    except UnicodeDecodeError as exc:
-        return [f"--prompts-file {path}: not UTF-8 text (byte {exc.start}): save it as UTF-8"]
+        lines = [line.strip() for line in files.read_text(path).splitlines() if line.strip()]
+    except files.Unreadable as exc:
+        return [f"--prompts-file {path} {exc.why}"]
     if not lines:
         return [f"--prompts-file {path}: the file has no prompts (one per line; blank lines are skipped)"]
     texts += lines
@@ -122,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         cfg = config_from_args(args)
-        summary = run_bench(cfg, progress=lambda m: print(f"  {m}", file=sys.stderr, flush=True))
+        summary = run_bench(cfg, progress=lambda m: print(f"  {console_text(m)}", file=sys.stderr,
+                                                               flush=True))
         for w in summary.warnings:
-            print(f"WARNING: {w}", file=sys.stderr)
+            print(f"WARNING: {console_text(w)}", file=sys.stderr)
         if args.json:
             print(json.dumps(summary.to_dict(), indent=2))
         else:
-            print(format_table(summary))
+            print(console_text(format_table(summary)))
         if summary.n_failed_requests == summary.n_requests:
             raise DraftbenchError(f"all {summary.n_requests} requests failed; first error: "
                                   f"{summary.requests[0].error}")

@@ -11,6 +11,7 @@ from .. import analysis, compare, compare_view, dryrun, export, files, machine, 
 from ..config import load_config
 from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
+from ..redaction import visible
 from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import run_main
 
@@ -89,7 +90,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
 def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     good, bad = compare.load(paths)
     for path, why in bad:
-        print(f"warning: left out {path}: {why}", file=sys.stderr)
+        print(f"warning: left out {visible(path)}: {visible(why)}", file=sys.stderr)
     if not good:
         raise DraftbenchError(f"--compare: no readable results file in {' '.join(paths)}")
     rows = compare.entries(good)
@@ -101,7 +102,7 @@ def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     else:
         print("Choosing a draft (derived from these files):")
         for bucket in compare.choosing_table(rows):
-            print("  " + compare.bucket_line(bucket))
+            print("  " + visible(compare.bucket_line(bucket)))
     print(f"Compared {len(good)} file(s), {len(rows)} target(s); page saved to {page}", file=sys.stderr)
     return 1 if bad else 0
 
@@ -150,16 +151,43 @@ def config_dir(folder: str, fmt: str | None, fresh: bool, adaptive: bool = False
     return 0 if all(s == "ok" for _, s, _ in summary) else 1
 
 
+# The options each mode uses; any other one given with it is refused rather than silently ignored.
+_MODES = {
+    "config": ("results", "chart", "fresh", "adaptive", "format", "dry_run"),
+    "config_dir": ("fresh", "adaptive", "format", "dry_run"),  # each config writes its own default files
+    "demo": ("results", "chart", "fresh", "adaptive", "format"),
+    "compare": ("chart", "format"),
+    "chart_only": ("results", "chart", "format"),
+}
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The one mode the arguments ask for; exit 2 naming a flag it would ignore."""
+    given = [m for m in _MODES if getattr(args, m)]
+    if len(given) > 1:  # only --chart-only can meet another mode here: the others exclude each other
+        parser.error(f"{_flag(given[1])} cannot be combined with {_flag(given[0])}")
+    if not given:
+        parser.error("give --config PATH, --config-dir DIR, --demo, or --results PATH --chart-only")
+    mode = given[0]
+    ignored = [_flag(k) for k in ("results", "chart", "fresh", "adaptive", "format", "dry_run")
+               if getattr(args, k) and k not in _MODES[mode]]
+    if ignored:
+        names = ", ".join(ignored[:-1]) + " and " + ignored[-1] if len(ignored) > 1 else ignored[0]
+        parser.error(f"{names} cannot be combined with {_flag(mode)}: {_flag(mode)} would "
+                     f"ignore {'them' if len(ignored) > 1 else 'it'}")
+    if mode == "chart_only" and not args.results:
+        parser.error("--chart-only needs --results PATH")
+    return mode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.chart_only and not args.results:
-        parser.error("--chart-only needs --results PATH")
-    if not (args.config or args.config_dir or args.demo or args.chart_only or args.compare):
-        parser.error("give --config PATH, --config-dir DIR, --demo, or --results PATH --chart-only")
-
-    if args.dry_run and not (args.config or args.config_dir):
-        parser.error("--dry-run needs --config PATH or --config-dir DIR")
+    _check_mode(parser, args)
 
     def body() -> int:
         if args.chart_only:
