@@ -29,12 +29,19 @@ class Limit:
         if not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
         if (self.low, self.high) == (0, 1) and not 0 <= value <= 1:
-            return f"must be between 0 and 1, got {value:g}"
+            return f"must be between 0 and 1, got {show(value)}"
         if value < self.low:
-            return f"must be at least {self.low:g}{self.hint}, got {value:g}"
+            return f"must be at least {show(self.low)}{self.hint}, got {show(value)}"
         if value > self.high:
-            return f"must be at most {self.high:g}, got {value:g}"
+            return f"must be at most {show(self.high)}, got {show(value)}"
         return None
+
+
+def show(value: float) -> str:
+    """A bound or a value as people write it: 16777216, 0.5, 1e+20 (not 1.67772e+07 nor 46 digits)."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
 
 
 LIMITS: dict[str, Limit] = {

@@ -202,9 +202,10 @@ def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
 def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
     """What is wrong with the first field of a saved object whose JSON type its dataclass does not allow."""
     for key, hint in hints.items():
-        miss = _misfit(item[key], hint) if key in item else None
+        miss = _misfit(item[key], hint) if item.get(key) is not None else None  # null: not recorded
         if miss:
-            return f"{at}.{key}{miss[0]} must be {miss[1]}"
+            alone = not miss[0] and not miss[1].endswith("null")
+            return f"{at}.{key}{miss[0]} must be {miss[1]}{' or null' if alone else ''}"
         if key == "requests" and key in item:
             for j, request in enumerate(item[key]):
                 wrong = _mistyped(request, _REQUEST_TYPES, f"{at}.requests[{j}]")

@@ -116,7 +116,7 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
             levels = [value] if isinstance(value, int) else value
             if not levels or any(limits.problem("concurrency", v) for v in levels) or len(set(levels)) != len(levels):
                 top = limits.LIMITS["concurrency"].high
-                problems.append(f"settings.concurrency: must be an integer from 1 to {top:g} or a list "
+                problems.append(f"settings.concurrency: must be an integer from 1 to {limits.show(top)} or a list "
                                 f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
                 continue
             value = tuple(sorted(levels))

@@ -104,3 +104,54 @@ class FakeServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class ReplayServer:
+    """Answers each POST path with recorded bytes: ONLY for servers the suite cannot run itself, replayed from
+    what they really sent (``shared/fixtures/streams``: llama-cpp-python 0.3.36, which would need a second
+    llama.cpp build), and for answers no real inference server gives (a web page where the API should be).
+    ``routes`` maps a path to (content type, body). ``/extras/tokenize`` answers with one token per word when
+    ``tokenize`` is set: a stand-in for llama-cpp-python's tokenizer, whose exact count the tests do not need."""
+
+    def __init__(self, routes: dict[str, tuple[str, bytes]], tokenize: bool = False):
+        self.paths: list[str] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._answer(404, "application/json", b'{"detail":"Not Found"}')
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                outer.paths.append(self.path)
+                if self.path == "/extras/tokenize" and tokenize:
+                    words = str(body.get("input", "")).split()
+                    return self._answer(200, "application/json", json.dumps({"tokens": list(range(len(words)))}).encode())
+                if self.path not in routes:
+                    return self._answer(404, "application/json", b'{"detail":"Not Found"}')
+                self._answer(200, *routes[self.path])
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
