@@ -333,7 +333,8 @@ def describe(r: RequestResult) -> str:
         return f"FAILED: {r.error}"
     if r.completion_tokens is None:
         return f"{UNKNOWN_TOKENS}; TTFT {r.ttft_s or 0:.3f} s"
-    text = f"{r.decode_tps or 0:.2f} tok/s, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
+    rate = "decode rate unknown" if r.decode_tps is None else f"{r.decode_tps:.2f} tok/s"
+    text = f"{rate}, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
     if r.draft_n:
         text += f", acceptance {r.draft_n_accepted / r.draft_n:.0%}"
     return text

@@ -34,7 +34,7 @@ def test_baseline_numbers_come_from_the_server(servers):
     assert s.server_kind == "llamacpp" and s.n_failed_requests == 0
     assert s.acceptance_rate is None and s.speculation_active is None
     for r in s.requests:
-        assert r.completion_tokens == 64
+        assert r.completion_tokens == 64 and r.tokens_from == "timings"  # llama.cpp's own count, no fallback
         assert r.client_decode_tps == pytest.approx(r.decode_tps, rel=0.10)
         assert r.ttft_s > 0 and r.total_s >= r.ttft_s
 

@@ -113,7 +113,7 @@ class ReplayServer:
     ``routes`` maps a path to (content type, body). ``/extras/tokenize`` answers with one token per word when
     ``tokenize`` is set: a stand-in for llama-cpp-python's tokenizer, whose exact count the tests do not need."""
 
-    def __init__(self, routes: dict[str, tuple[str, bytes]], tokenize: bool = False):
+    def __init__(self, routes: dict[str, tuple[str, bytes]], tokenize: bool = False, pace_s: float = 0.002):
         self.paths: list[str] = []
         outer = self
 
@@ -141,7 +141,21 @@ class ReplayServer:
                     return self._answer(200, "application/json", json.dumps({"tokens": list(range(len(words)))}).encode())
                 if self.path not in routes:
                     return self._answer(404, "application/json", b'{"detail":"Not Found"}')
-                self._answer(200, *routes[self.path])
+                content_type, data = routes[self.path]
+                if not content_type.startswith("text/event-stream"):
+                    return self._answer(200, content_type, data)
+                self.send_response(200)  # event by event in HTTP chunks, as a streaming server sends them
+                self.send_header("Content-Type", content_type)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for event in data.split(b"\n\n"):
+                    if event.strip():
+                        piece = event + b"\n\n"
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                        time.sleep(pace_s)
+                self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
