@@ -30,6 +30,7 @@ from typing import Any
 from .costmodel import Parts
 from .errors import ResultsFileError
 from .files import Unreadable, read_text, write_json_atomic
+from .settings import SETTING_TYPES
 from .speculation import Speculation
 from .stream import RequestResult
 
@@ -130,6 +131,7 @@ class RunResult:
         setup = set(Speculation.field_names()) if "spec_type" in data else set()
         values = {k: v for k, v in data.items() if k in known}
         values["other"] = {k: v for k, v in data.items() if k not in known and k not in setup}
+        values.setdefault("draft", None)  # a baseline written without its null draft
         if setup:
             values["speculation"] = Speculation.from_dict(data)
         values["parts"] = Parts.from_dict(values.get("parts"))
@@ -214,6 +216,15 @@ def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | Non
     return None
 
 
+# The JSON types of a file's own fields (what reports and resumes read from it), and of its settings' values.
+_META_TYPES: dict[str, Any] = {
+    "timestamp": str, "name": str, "hardware": str, "backend": str, "model_family": str, "settings": dict[str, Any],
+    "draftbench_version": str, "server_version": str, "setup_sessions": str, "config_path": str,
+    "command_line": list[str], "machine": dict[str, Any], "warnings": list[str],
+    "per_request_speculation": dict[str, Any], "draft_alone": dict[str, dict[str, Any]],
+}
+_SETTINGS_TYPES = {key: typing.Union[types] for key, types in SETTING_TYPES.items()}  # type: ignore[valid-type]
+
 # The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
 _REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
 _RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
@@ -242,6 +253,9 @@ def load_results(path: str) -> dict[str, Any]:
     if odd:
         raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
                                "value is a number or null; fix or remove that run")
+    wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _SETTINGS_TYPES, "settings")
+    if wrong:
+        raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "

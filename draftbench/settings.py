@@ -55,7 +55,7 @@ class SweepSettings:
 
 
 _SERVER_KEYS = {f.name for f in fields(ServerOptions)}
-_SETTING_TYPES: dict[str, tuple[type, ...]] = {
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
     "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
@@ -89,12 +89,12 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
         return SweepSettings()
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        if key not in _SETTING_TYPES:
-            problems.append(unknown_key(key, _SETTING_TYPES, "settings."))
+        if key not in SETTING_TYPES:
+            problems.append(unknown_key(key, SETTING_TYPES, "settings."))
             continue
         if value is None and key in ("llama_bin", "draft_max", "draft_min", "draft_p_min"):
             continue
-        types = _SETTING_TYPES[key]
+        types = SETTING_TYPES[key]
         if not _is(value, types):
             problems.append(f"settings.{key}: must be {_type_name(types)}, got {json.dumps(value)}")
             continue

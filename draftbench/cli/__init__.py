@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import Callable
 
 from ..errors import DraftbenchError
 from ..redaction import console_text
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors made visible: a control character in an argument is echoed as an escape."""
+
+    def error(self, message: str):  # type: ignore[override]
+        super().error(console_text(message))
 
 
 def run_main(body: Callable[[], int]) -> int:

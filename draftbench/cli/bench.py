@@ -12,11 +12,11 @@ from ..bench import BenchConfig, BenchSummary, run_bench
 from ..errors import ConfigError, DraftbenchError
 from ..redaction import console_text
 from ..results import RunResult
-from . import run_main
+from . import Parser, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="bench.py", description="Benchmark a running llama-server or "
+    ap = Parser(prog="bench.py", description="Benchmark a running llama-server or "
                                  "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.")
     ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
     ap.add_argument("--requests", type=limits.arg("requests"), default=5, help="measured requests (default 5)")

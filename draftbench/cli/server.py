@@ -9,7 +9,7 @@ import time
 from .. import backends, launcher, limits
 from ..errors import ConfigError, DraftbenchError
 from ..speculation import AXES, Speculation, axis_problem, parse_types
-from . import run_main, split_passthrough
+from . import Parser, run_main, split_passthrough
 
 
 def _host(text: str) -> str:
@@ -20,7 +20,7 @@ def _host(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="server.py", description="Start an inference server and keep it in the "
+    ap = Parser(prog="server.py", description="Start an inference server and keep it in the "
                                  "foreground until Ctrl-C. Arguments after -- go to the server unchanged.")
     sub = ap.add_subparsers(dest="backend", required=True)
     for name in ("llama-cpp", "vllm", "lm-studio"):

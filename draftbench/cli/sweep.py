@@ -13,11 +13,11 @@ from ..errors import DraftbenchError, Interrupted
 from ..launcher import install_sigterm_handler
 from ..redaction import visible
 from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
-from . import run_main
+from . import Parser, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="sweep.py", description="Benchmark every target x draft combination and "
+    ap = Parser(prog="sweep.py", description="Benchmark every target x draft combination and "
                                  "report which draft makes speculative decoding fastest.")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--config", help="sweep config (JSON)")

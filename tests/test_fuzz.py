@@ -1,0 +1,246 @@
+"""Generated hostile input (Hypothesis): configs, prompt files, results files and argument lists, each run
+through the real command-line entry points in this process. Invariants, for every example:
+- no traceback: any exception other than argparse's exit fails the example;
+- the exit status is 0, 1 or 2, and a non-zero one comes with an error line on stderr;
+- a results file that existed before is byte-identical afterwards, unless the command's purpose was to write it
+  (a sweep that measured); a FIFO, a device node or a symlink is never replaced.
+No server starts: finding llama-server and starting any server process are replaced by errors for the duration
+(and a sweep whose config survives validation then records that failure as data, as it would for a real one).
+
+Example counts are fixed and the search derandomised, so CI is repeatable; DRAFTBENCH_FUZZ_EXAMPLES=N runs N
+random examples per test instead, to look further."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import zlib
+import stat
+from unittest import mock
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from cli_helpers import call, snapshot  # noqa: E402
+from draftbench import launcher, llama_bin  # noqa: E402
+from draftbench.errors import ServerStartError  # noqa: E402
+from draftbench.results import RunResult, dump_results  # noqa: E402
+from draftbench.stream import RequestResult  # noqa: E402
+
+_DEEP = int(os.environ.get("DRAFTBENCH_FUZZ_EXAMPLES", "0"))
+
+
+def examples(n: int):
+    return settings(max_examples=_DEEP or n, derandomize=not _DEEP, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+# ---- values ------------------------------------------------------------------------------------------------------
+TEXT = st.one_of(st.sampled_from(["", " ", "x", "\x1b[31mred", "a\u202eb", "<img src=x>", "../../etc/passwd",
+                                  "NaN", "{raw}", "a" * 300, "\U0001f642", "\x00", "draft-simple", "ngram-mod",
+                                  "none", "localhost", "not a host!", "code"]), st.text(max_size=12))
+NUMBER = st.one_of(st.integers(-(10**22), 10**22), st.floats(allow_nan=True, allow_infinity=True),
+                   st.sampled_from([0, 1, -1, 2, 3, 64, 0.5, 2**31, 2**63, 10**20, 65536, 1e-9]))
+LEAF = st.one_of(st.none(), st.booleans(), NUMBER, TEXT)
+JSON = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                  st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8)
+
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "llama-server-help-b11434.txt"),
+          encoding="utf-8") as _fh:
+    RECORDED = (llama_bin.parse_help(_fh.read()), "version: 11434 (recorded --help)")
+
+
+@contextlib.contextmanager
+def sandbox(tmp: str):
+    """Run with ``tmp`` as the working folder, llama-server's flags read from its recorded ``--help`` (b11434),
+    and no way to start a server: a sweep that gets that far records each failed start as data."""
+    here = os.getcwd()
+    with mock.patch.object(llama_bin, "find_llama_server", return_value="/fuzz/llama-server"), \
+            mock.patch.object(llama_bin, "probe", return_value=RECORDED), \
+            mock.patch.object(launcher.ServerProcess, "start", side_effect=ServerStartError("fuzz: no servers")):
+        os.chdir(tmp)
+        try:
+            yield
+        finally:
+            os.chdir(here)
+
+
+def check(status: int, err: str, out: str = "") -> None:
+    first = next((line for line in err.splitlines() if "error" in line), "")
+    hypothesis.event(f"exit {status}: {first.split(':')[-1].strip()[:40] if status else ''}")
+    assert status in (0, 1, 2), (status, err)
+    assert "Traceback" not in err
+    odd = [c for c in out + err if not c.isprintable() and c not in "\n\t"]
+    assert not odd, f"raw control characters {odd[:5]!r} printed"  # a label or argument may carry terminal escapes
+    if status:
+        lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line]
+        assert lines and len(lines[0]) > len("error: "), err
+
+
+def write(path: str, data) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(data if isinstance(data, str) else json.dumps(data))
+
+
+# ---- a valid starting point for every generator ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base(family, tmp_path_factory):
+    config = json.loads(json.dumps(family["config"]))
+    config["hardware"] = "fuzzbox"
+    config["settings"].update(llama_bin="/nonexistent/llama-server", requests=2, warmup=0, port=0)
+    requests = [RequestResult(f"p{i}", "code", decode_tps=10.0 + i, ttft_s=0.1, completion_tokens=24,
+                              text="some text") for i in range(2)]
+    runs = [RunResult("T", None, mean_tps=10.5, n_requests=2, requests=requests),
+            RunResult("T", "d", mean_tps=21.0, n_requests=2, speedup=2.0, speedup_ci95=[1.5, 2.5], acceptance_rate=0.5,
+                      requests=requests, categories={"code": {"n_requests": 2, "decode_tps": 21.0}})]
+    results = json.loads(json.dumps(dump_results({"hardware": "fuzzbox", "name": "t", "settings": {}}, runs)))
+    folder = tmp_path_factory.mktemp("fuzz")
+    return {"config": config, "results": results, "dir": str(folder)}
+
+
+def mutate(data, draw_path, value, delete: bool):
+    """``data`` with the node at ``draw_path`` (keys/indexes, as far as they exist) replaced or removed."""
+    data = json.loads(json.dumps(data))
+    node, path = data, list(draw_path)
+    while path:
+        key = path.pop(0)
+        if isinstance(node, dict) and node:
+            key = sorted(node)[zlib.crc32(str(key).encode()) % len(node)] if key not in node else key
+        elif isinstance(node, list) and node:
+            key = int(key) % len(node) if isinstance(key, int) else 0
+        else:
+            break
+        if not path or not isinstance(node[key], (dict, list)):
+            if delete and isinstance(node, dict):
+                del node[key]
+            else:
+                node[key] = value
+            return data
+        node = node[key]
+    return data
+
+
+PATHS = st.lists(st.one_of(st.integers(0, 5), TEXT), min_size=1, max_size=4)
+EDITS = st.lists(st.tuples(PATHS, JSON, st.booleans()), min_size=1, max_size=4)
+
+
+def edited(data, edits):
+    for path, value, delete in edits:
+        data = mutate(data, path, value, delete)
+    return data
+
+
+def dumps(data) -> str:
+    return json.dumps(data, allow_nan=True, ensure_ascii=False)
+
+
+# ---- the four generators ------------------------------------------------------------------------------------------
+@examples(60)
+@given(edits=EDITS, raw=st.one_of(st.none(), st.text(max_size=40)), dry=st.booleans())
+def test_generated_configs(no_new_servers, base, tmp_path_factory, edits, raw, dry):
+    tmp = str(tmp_path_factory.mktemp("cfg"))
+    config = os.path.join(tmp, "c.json")
+    write(config, raw if raw is not None else dumps(edited(base["config"], edits)))
+    results = os.path.join(tmp, "r.json")
+    write(results, base["results"])
+    before = snapshot(tmp)
+    with sandbox(tmp):
+        status, out, err = call("sweep.py", "--config", config, "--results", results, *(["--dry-run"] if dry else []))
+    check(status, err, out)
+    if dry or status == 2:
+        assert snapshot(tmp) == before or (not dry and set(snapshot(tmp)) - set(before) <= {"r.json.lock"})
+
+
+@examples(60)
+@given(text=st.one_of(st.text(max_size=200), st.lists(st.one_of(JSON.map(dumps), TEXT), max_size=5).map("\n".join)),
+       raw=st.one_of(st.none(), st.binary(max_size=40)), kind=st.sampled_from(["prompts", "prompts-file", "config"]))
+def test_generated_prompt_files(no_new_servers, base, tmp_path_factory, text, raw, kind):
+    tmp = str(tmp_path_factory.mktemp("prm"))
+    prompts = os.path.join(tmp, "p.jsonl")
+    with open(prompts, "wb") as fh:
+        fh.write(raw if raw is not None else text.encode("utf-8", errors="surrogatepass"))
+    with sandbox(tmp):
+        if kind == "config":
+            config = os.path.join(tmp, "c.json")
+            write(config, {**base["config"], "settings": {**base["config"]["settings"], "prompts": prompts}})
+            status, out, err = call("sweep.py", "--config", config, "--dry-run")
+        else:  # nothing listens on port 9: a prompt file that passes ends at "cannot reach a server"
+            status, out, err = call("bench.py", f"--{kind}", prompts, "--url", "http://127.0.0.1:9", "--warmup", "0")
+    check(status, err, out)
+
+
+@examples(80)
+@given(edits=EDITS, original=st.booleans(), mode=st.sampled_from(["md", "csv", "chart", "compare"]))
+def test_generated_results_files(no_new_servers, base, tmp_path_factory, edits, original, mode):
+    from conftest import ROOT
+
+    tmp = str(tmp_path_factory.mktemp("res"))
+    if original:
+        with open(os.path.join(ROOT, "tests", "data", "published-results",
+                               "m4max-128gb_llamacpp_qwen25-14b.json"), encoding="utf-8") as fh:
+            start = json.load(fh)
+        start["results"] = start["results"][:6]
+    else:
+        start = base["results"]
+    results = os.path.join(tmp, "r.json")
+    write(results, dumps(edited(start, edits)))
+    chart = os.path.join(tmp, "out.html")
+    before = open(results, "rb").read()
+    with sandbox(tmp):
+        if mode == "compare":
+            status, out, err = call("sweep.py", "--compare", results, "--chart", chart)
+        else:
+            fmt = [] if mode == "chart" else ["--format", mode]
+            status, out, err = call("sweep.py", "--results", results, "--chart-only", "--chart", chart, *fmt)
+    check(status, err, out)
+    assert open(results, "rb").read() == before  # reading a file never rewrites it
+    if status != 1:  # compare exits 1 when it left a file out, with or without a page of the others
+        assert os.path.exists(chart) == (status == 0), err
+
+
+FLAGS = {
+    "sweep.py": ["--config", "--config-dir", "--compare", "--results", "--chart", "--chart-only", "--fresh",
+                 "--dry-run", "--adaptive", "--format", "--help"],
+    "bench.py": ["--url", "--requests", "--max-tokens", "--concurrency", "--temperature", "--endpoint", "--prompt",
+                 "--prompts-file", "--prompts", "--categories", "--warmup", "--seed", "--timeout", "--json",
+                 "--expect-draft"],
+    "server.py": ["llama-cpp", "vllm", "--model-path", "--draft-path", "--port", "--host", "--draft-max",
+                  "--ready-timeout", "--gpu-layers", "--ctx-size", "--spec-type", "--draft-min", "--draft-p-min", "--"],
+}
+SPECIAL = ["good.json", "bad.json", "r.json", "pipe", "folder", "link.json", "loop.json", "/dev/null", "missing.json",
+           "md", "csv", "http://127.0.0.1:9", "chat"]
+
+
+@examples(150)
+@given(script=st.sampled_from(sorted(FLAGS)), data=st.data())
+def test_generated_argument_lists(no_new_servers, base, tmp_path_factory, script, data):
+    tmp = str(tmp_path_factory.mktemp("cli"))
+    write(os.path.join(tmp, "good.json"), base["config"])
+    write(os.path.join(tmp, "bad.json"), '{"name": 1, "targets": [')
+    write(os.path.join(tmp, "r.json"), base["results"])
+    os.mkfifo(os.path.join(tmp, "pipe"))
+    os.mkdir(os.path.join(tmp, "folder"))
+    os.symlink("r.json", os.path.join(tmp, "link.json"))
+    os.symlink("loop.json", os.path.join(tmp, "loop.json"))
+    token = st.one_of(st.sampled_from(FLAGS[script]), st.sampled_from(SPECIAL), NUMBER.map(str), TEXT)
+    argv = data.draw(st.lists(token, max_size=7), label="argv")
+    if script == "server.py" and argv and argv[0] not in ("llama-cpp", "vllm"):
+        argv = ["llama-cpp", *argv]
+    if script == "bench.py" and "--url" not in argv:
+        argv += ["--url", "http://127.0.0.1:9"]
+    before = snapshot(tmp)
+    with sandbox(tmp):
+        status, out, err = call(script, *argv)
+    check(status, err, out)
+    after = snapshot(tmp)
+    for name in ("pipe", "link.json", "loop.json"):
+        assert after[name] == before[name], name  # never replaced by a regular file
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    measured = script == "sweep.py" and {"--config", "--config-dir"} & set(argv) and "--dry-run" not in argv
+    if not measured:
+        assert after.get("r.json") == before["r.json"]
