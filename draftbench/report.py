@@ -93,7 +93,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
         row, hrow = [], []
         for t in targets:
             r = cell.get((t, d))
-            ok = r is not None and r.error is None and r.speedup is not None
+            ok = r is not None and r.error is None and r.speedup is not None and r.mean_tps is not None
             row.append(_pct_value(r.speedup) if ok else None)
             if r is None:
                 hrow.append(f"{t} + {d}: not run")

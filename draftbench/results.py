@@ -208,7 +208,7 @@ def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | Non
         if miss:
             alone = not miss[0] and not miss[1].endswith("null")
             return f"{at}.{key}{miss[0]} must be {miss[1]}{' or null' if alone else ''}"
-        if key == "requests" and key in item:
+        if hints is _RUN_TYPES and key == "requests" and item.get(key):
             for j, request in enumerate(item[key]):
                 wrong = _mistyped(request, _REQUEST_TYPES, f"{at}.requests[{j}]")
                 if wrong:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st  # noqa: E402
 from cli_helpers import call, snapshot  # noqa: E402
 from draftbench import launcher, llama_bin  # noqa: E402
 from draftbench.errors import ServerStartError  # noqa: E402
+from draftbench.config import parse_config  # noqa: E402
 from draftbench.results import RunResult, dump_results  # noqa: E402
 from draftbench.stream import RequestResult  # noqa: E402
 
@@ -78,7 +79,8 @@ def check(status: int, err: str, out: str = "") -> None:
     odd = [c for c in out + err if not c.isprintable() and c not in "\n\t"]
     assert not odd, f"raw control characters {odd[:5]!r} printed"  # a label or argument may carry terminal escapes
     if status:
-        lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line]
+        lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line
+                 or (status == 1 and "run(s) failed" in line)]  # a sweep whose runs failed lists them
         assert lines and len(lines[0]) > len("error: "), err
 
 
@@ -99,8 +101,14 @@ def base(family, tmp_path_factory):
             RunResult("T", "d", mean_tps=21.0, n_requests=2, speedup=2.0, speedup_ci95=[1.5, 2.5], acceptance_rate=0.5,
                       requests=requests, categories={"code": {"n_requests": 2, "decode_tps": 21.0}})]
     results = json.loads(json.dumps(dump_results({"hardware": "fuzzbox", "name": "t", "settings": {}}, runs)))
-    folder = tmp_path_factory.mktemp("fuzz")
-    return {"config": config, "results": results, "dir": str(folder)}
+    cfg = parse_config(config, "c.json", family["dir"])
+    target, first = cfg.targets[0], cfg.setups[0]
+    mine = [RunResult(target.label, None, mean_tps=10.5, n_requests=2, requests=requests, target_path=target.path),
+            RunResult(target.label, first.label, mean_tps=21.0, n_requests=2, requests=requests,
+                      speculation=first.speculation, target_path=target.path)]
+    resumable = json.loads(json.dumps(dump_results({"hardware": "fuzzbox", "name": cfg.name,
+                                                    "settings": cfg.settings_record()}, mine)))
+    return {"config": config, "results": results, "resumable": resumable}
 
 
 def mutate(data, draw_path, value, delete: bool):
@@ -109,6 +117,9 @@ def mutate(data, draw_path, value, delete: bool):
     node, path = data, list(draw_path)
     while path:
         key = path.pop(0)
+        if isinstance(node, dict) and isinstance(key, str) and not path and not delete:
+            node[key] = value  # a field set (or added: fields of other versions)
+            return data
         if isinstance(node, dict) and node:
             key = sorted(node)[zlib.crc32(str(key).encode()) % len(node)] if key not in node else key
         elif isinstance(node, list) and node:
@@ -126,7 +137,13 @@ def mutate(data, draw_path, value, delete: bool):
 
 
 PATHS = st.lists(st.one_of(st.integers(0, 5), TEXT), min_size=1, max_size=4)
-EDITS = st.lists(st.tuples(PATHS, JSON, st.booleans()), min_size=1, max_size=4)
+RUN_FIELDS = sorted(RunResult.__dataclass_fields__) + ["spec_type", "draft_max", "draft_path"]
+DEEP = st.tuples(st.just("results"), st.integers(0, 3), st.sampled_from(RUN_FIELDS)).map(list) | \
+    st.tuples(st.just("results"), st.integers(0, 3), st.just("requests"), st.integers(0, 1),
+              st.sampled_from(sorted(RequestResult.__dataclass_fields__))).map(list) | \
+    st.tuples(st.just("settings"), st.sampled_from(["requests", "runs", "max_tokens", "concurrency", "axes",
+                                                    "prompts_hash", "seed", "endpoint"])).map(list)
+EDITS = st.lists(st.tuples(PATHS | DEEP, JSON, st.booleans()), min_size=1, max_size=4)
 
 
 def edited(data, edits):
@@ -175,12 +192,14 @@ def test_generated_prompt_files(no_new_servers, base, tmp_path_factory, text, ra
 
 
 @examples(80)
-@given(edits=EDITS, original=st.booleans(), mode=st.sampled_from(["md", "csv", "chart", "compare"]))
+@given(edits=EDITS, original=st.booleans(), mode=st.sampled_from(["md", "csv", "chart", "compare", "resume"]))
 def test_generated_results_files(no_new_servers, base, tmp_path_factory, edits, original, mode):
     from conftest import ROOT
 
     tmp = str(tmp_path_factory.mktemp("res"))
-    if original:
+    if mode == "resume":
+        start = base["resumable"]
+    elif original:
         with open(os.path.join(ROOT, "tests", "data", "published-results",
                                "m4max-128gb_llamacpp_qwen25-14b.json"), encoding="utf-8") as fh:
             start = json.load(fh)
@@ -192,12 +211,19 @@ def test_generated_results_files(no_new_servers, base, tmp_path_factory, edits, 
     chart = os.path.join(tmp, "out.html")
     before = open(results, "rb").read()
     with sandbox(tmp):
-        if mode == "compare":
+        if mode == "resume":  # what a sweep finds in its results file when it starts
+            config = os.path.join(tmp, "c.json")
+            write(config, base["config"])
+            status, out, err = call("sweep.py", "--config", config, "--results", results, "--chart", chart)
+        elif mode == "compare":
             status, out, err = call("sweep.py", "--compare", results, "--chart", chart)
         else:
             fmt = [] if mode == "chart" else ["--format", mode]
             status, out, err = call("sweep.py", "--results", results, "--chart-only", "--chart", chart, *fmt)
     check(status, err, out)
+    if mode == "resume":  # refused: untouched; resumed: the failed starts are recorded as data
+        assert status == 1 or open(results, "rb").read() == before, err
+        return
     assert open(results, "rb").read() == before  # reading a file never rewrites it
     if status != 1:  # compare exits 1 when it left a file out, with or without a page of the others
         assert os.path.exists(chart) == (status == 0), err
