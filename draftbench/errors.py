@@ -77,10 +77,9 @@ class ResultsFileError(DraftbenchError):
     exit_code = 2
 
 
-class OutputFileError(DraftbenchError):
-    """A path to write is not a regular file (a folder, FIFO, device, symlink loop) or cannot be written."""
-
-    exit_code = 2
+class OutputFileError(ResultsFileError):
+    """A path to write (results, a report) is not a regular file (a folder, FIFO, device, symlink loop) or
+    cannot be written."""
 
 
 class Interrupted(DraftbenchError):

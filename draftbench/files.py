@@ -26,10 +26,8 @@ def kind_problem(path: str) -> str | None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "a symlink to a missing file" if os.path.islink(path) else None
-    except OSError as exc:
-        if os.path.islink(path):
-            return "a symlink that cannot be followed (a loop?)"
-        return exc.strerror or "not readable"
+    except OSError:  # a loop, or a parent that is not a folder: the second is for the reader or writer to say
+        return "a symlink that cannot be followed (a loop?)" if os.path.islink(path) else None
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
@@ -76,7 +74,7 @@ def output_target(path: str, flag: str = "--results") -> str:
     return os.path.realpath(path)
 
 
-def check_writable(path: str, flag: str = "--results") -> None:
+def check_writable(path: str, flag: str = "--results", what: str = "results") -> None:
     """Fail early when ``path`` cannot be written: not a regular file, a folder that refuses, a nearly full disk."""
     folder = os.path.dirname(output_target(path, flag))
     try:
@@ -85,7 +83,7 @@ def check_writable(path: str, flag: str = "--results") -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputFileError(f"cannot write {flag} in {folder}: {exc.strerror}; "
+        raise OutputFileError(f"cannot write {what} to {folder}: {exc.strerror}; "
                               f"choose another place with {flag} PATH") from exc
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES:

@@ -67,7 +67,8 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
     chart_path = _chart_path(sweep.results_path, chart)
-    files.output_target(chart_path, "--chart")  # before any server starts, not after hours of measuring
+    files.check_writable(sweep.results_path)  # both before any server starts, not after hours of measuring
+    files.check_writable(chart_path, "--chart", "the report")
     outcome = None
     try:
         outcome = sweep.run()

@@ -18,7 +18,7 @@ import pytest
 from conftest import llama_pids, run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench import results as results_mod
+from draftbench import files as files_mod
 from draftbench.config import load_config
 from draftbench.errors import ResultsFileError
 from draftbench.sweep import Sweep
@@ -209,7 +209,7 @@ def test_unwritable_results_dir_fails_first(family, tmp_path):
 
 
 def test_no_space_left_fails_first(family, tmp_path, monkeypatch):
-    monkeypatch.setattr(results_mod, "MIN_FREE_BYTES", 1 << 62)
+    monkeypatch.setattr(files_mod, "MIN_FREE_BYTES", 1 << 62)
     sweep = Sweep(load_config(write_config(family, tmp_path)), str(tmp_path / "r.json"), echo=lambda *a, **k: None)
     with pytest.raises(ResultsFileError, match="MiB free"):
         sweep.run()
