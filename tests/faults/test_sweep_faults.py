@@ -12,10 +12,11 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 
 import pytest
-from conftest import llama_pids, run_script
+from conftest import ROOT, kill_tree, llama_pids, run_script
 from sweep_helpers import load, sweep_until, write_config
 
 from draftbench import files as files_mod
@@ -248,3 +249,34 @@ def test_api_key_never_written(llama_server, family, tmp_path, no_new_servers):
     assert secret not in result.stdout + result.stderr
     resumed = run_script("sweep.py", "--config", config, "--results", results)
     assert resumed.returncode == 0, resumed.stderr  # redacted settings still compare equal
+
+
+def test_a_sweep_started_with_sigint_ignored_stops_on_sigterm(llama_server, family, tmp_path, no_new_servers):
+    """Issue 21, row 19: a background job of a non-interactive shell starts with SIGINT ignored, and Python keeps
+    it ignored. The README says so and tells such users to stop it with SIGTERM, which must work the same way."""
+    wrapper = tmp_path / "slow-llama-server"
+    wrapper.write_text(f'#!/bin/sh\ncase "$1" in --help|--version) exec "{llama_server}" "$@";; esac\n'
+                       f'sleep 60\nexec "{llama_server}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    config = write_config(family, tmp_path, llama_bin=str(wrapper))
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--results",
+                             str(tmp_path / "r.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        text = ""
+        while "Starting server" not in text:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, text
+            text += chunk.decode("utf-8", errors="replace")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(1.5)
+        assert proc.poll() is None  # ignored, as the shell arranged
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        text += proc.communicate(timeout=60)[1].decode("utf-8", errors="replace")
+        assert proc.returncode == 143 and time.monotonic() - t0 < 30, text
+    finally:
+        if proc.poll() is None:
+            kill_tree(proc)
+    sleeping = subprocess.run(["pgrep", "-f", str(wrapper)], capture_output=True, text=True).stdout.split()
+    assert sleeping == []
