@@ -207,12 +207,16 @@ def test_a_signal_during_server_start_waits_until_the_server_is_registered():
 
     tie, _ = lifeline.preexec_for_parent(os.getpid())
     got = []
-    with pytest.raises(KeyboardInterrupt):
-        with lifeline.signals_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            child = subprocess.Popen(["sleep", "30"], preexec_fn=tie, start_new_session=True)
-            got.append(child)  # reached: the signal waited
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest itself may run with SIGINT ignored
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with lifeline.signals_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+                child = subprocess.Popen(["sleep", "30"], preexec_fn=tie, start_new_session=True)
+                got.append(child)  # reached: the signal waited
+    finally:
+        signal.signal(signal.SIGINT, before)
     child = got[0]
     try:
         sigint_bit = 1 << (signal.SIGINT - 1)
