@@ -132,6 +132,9 @@ class RunResult:
         values = {k: v for k, v in data.items() if k in known}
         values["other"] = {k: v for k, v in data.items() if k not in known and k not in setup}
         values.setdefault("draft", None)  # a baseline written without its null draft
+        for name in _REQUIRED_VALUE:  # null where a value is declared (concurrency, pruned): the default
+            if name in values and values[name] is None:
+                del values[name]
         if setup:
             values["speculation"] = Speculation.from_dict(data)
         values["parts"] = Parts.from_dict(values.get("parts"))
@@ -215,6 +218,9 @@ def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | Non
                     return wrong
     return None
 
+
+_REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
+                        if name not in ("target", "draft") and type(None) not in typing.get_args(hint))
 
 # The JSON types of a file's own fields (what reports and resumes read from it), and of its settings' values.
 _META_TYPES: dict[str, Any] = {
