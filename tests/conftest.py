@@ -138,3 +138,26 @@ def run_script(script: str, *args: str, timeout: float = 300, env: dict | None =
         kill_tree(proc)
         raise
     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+# What starts a process, for the `server` marker: fixtures (llama-server; Chromium and npm for the browser tests)
+# and calls in a test's own code (a command-line script or another child).
+_PROCESS_FIXTURES = ("llama_server", "browser", "plotly_js")
+_STARTS_PROCESSES = ("run_script(", "sweep_until(", "spawn(", "subprocess.Popen(", "subprocess.run(", "launch_llama(")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `server` every test that starts llama-server (it asks for the `llama_server` fixture, directly or
+    through another fixture), a browser, or any child process, so that `pytest -m "not server"` is the quick,
+    process-free subset. The rule is read off each test, not listed by hand: a new test cannot forget it."""
+    import inspect
+
+    for item in items:
+        function = getattr(item, "function", None)
+        try:
+            source = inspect.getsource(function) if function else ""
+        except (OSError, TypeError):
+            source = ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & set(_PROCESS_FIXTURES) or any(call in source for call in _STARTS_PROCESSES):
+            item.add_marker(pytest.mark.server)
