@@ -24,7 +24,7 @@ def test_sweep_writes_resumes_and_reruns_failures(llama_server, family, tmp_path
     assert first.returncode == 0, first.stderr
     assert "Sweep: 1 targets x 2 drafts = 3 runs" in first.stderr
     assert "[1/3] 8-layer target (baseline)" in first.stderr and "acceptance:" in first.stderr
-    assert "Recommended:" in first.stderr or "no speculation setup beats" in first.stderr
+    assert "Recommended: 8-layer target:" in first.stderr  # said whether a setup wins or none beats the baseline
     data = load(results)
     for key in ("timestamp", "name", "hardware", "backend", "model_family", "settings", "results", "schema_version",
                 "draftbench_version", "server_version", "machine", "command_line"):

@@ -85,9 +85,17 @@ def test_redaction_and_visible():
     assert visible("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
 
 
-def test_hardware_slug():
+def test_hardware_slug(monkeypatch):
     assert machine.slug("NVIDIA GeForce RTX 4090") == "rtx-4090"
-    assert machine.hardware_id()
+    monkeypatch.setattr(machine, "_gpus", lambda: [("NVIDIA GeForce RTX 4090", 24564)] * 2)
+    assert machine.hardware_id() == "2x-rtx-4090-24gb"  # the first GPU names the machine, with the count
+    monkeypatch.setattr(machine, "_gpus", lambda: [])
+    monkeypatch.setattr(machine, "_cpu_model", lambda: "Intel(R) Xeon(R) Platinum 8480+")
+    monkeypatch.setattr(machine, "_ram_gb", lambda: 24)
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    assert machine.hardware_id() == "xeon-platinum-8480-2c-24gb"  # no GPU: the CPU, its cores and the RAM
+    monkeypatch.setattr(machine, "_ram_gb", lambda: None)
+    assert machine.hardware_id() == "xeon-platinum-8480-2c"
 
 
 def test_console_command_dispatch():
