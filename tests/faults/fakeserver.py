@@ -25,7 +25,25 @@ GOOD = [
 ]
 
 
-class FakeServer:
+class _Served:
+    """A local HTTP server on a free port, serving ``handler`` in a thread for the length of a ``with``."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FakeServer(_Served):
     """Requests whose prompt contains FAULT get ``fault``: malformed, http500, midstream500, reset or hang."""
 
     def __init__(self, fault: str, loading_checks: int = 0):
@@ -92,21 +110,10 @@ class FakeServer:
                     self.wfile.flush()
                 self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
 
 
-class ReplayServer:
+class ReplayServer(_Served):
     """Answers each POST path with recorded bytes: ONLY for servers the suite cannot run itself, replayed from
     what they really sent (``shared/fixtures/streams``: llama-cpp-python 0.3.36, which would need a second
     llama.cpp build), and for answers no real inference server gives (a web page where the API should be).
@@ -157,15 +164,4 @@ class ReplayServer:
                 self.wfile.write(b"0\r\n\r\n")
                 self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)
