@@ -15,9 +15,6 @@ CSV_FIELDS = ("target", "draft", "spec_type", "draft_max", "draft_min", "draft_p
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 
-_cell = md_cell
-
-
 def _n(v: float | None, spec: str) -> str:
     return "" if v is None else format(v, spec)
 
@@ -25,20 +22,20 @@ def _n(v: float | None, spec: str) -> str:
 def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommendation] | None = None) -> str:
     """The recommendation per target (``recs`` as the sweep computed them, else computed here) and every run."""
     title = f"{meta.get('model_family') or meta.get('name') or 'draftbench'} on {meta.get('hardware') or '?'}"
-    out = [f"### draftbench: {_cell(title)}", "",
+    out = [f"### draftbench: {md_cell(title)}", "",
            "| Target | Baseline tok/s | Best draft | tok/s | Speedup | Acceptance |",
            "|---|---:|---|---:|---:|---:|"]
     for rec in analysis.recommend(runs) if recs is None else recs:
         b = rec.best
         base = _n(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
         if b is None:
-            out.append(f"| {_cell(rec.target)} | {base} | none | | | |")
+            out.append(f"| {md_cell(rec.target)} | {base} | none | | | |")
         else:
             notes = [n for n in (analysis.by_task(b), rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
             note = "".join(f" ({n})" for n in notes)
-            out.append(f"| {_cell(rec.target)} | {base} | {_cell(b.draft)}{_cell(note)} | {b.mean_tps:.2f} | "
+            out.append(f"| {md_cell(rec.target)} | {base} | {md_cell(b.draft)}{md_cell(note)} | {b.mean_tps:.2f} | "
                        f"{analysis.speedup_text(b)} | {_n(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",
             "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
@@ -46,9 +43,9 @@ def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommend
         note = r.error or ("speculation not active" if r.draft and r.speculation_active is False else "")
         if r.pruned:
             note = f"stopped early after {r.n_requests} requests: {r.pruned_reason}"
-        out.append(f"| {_cell(r.target)} | {_cell(r.draft or 'baseline')} | {_n(r.mean_tps, '.2f')} | "
+        out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {_n(r.mean_tps, '.2f')} | "
                    f"{analysis.pct(r.speedup) if r.draft else ''} | {_n(r.acceptance_rate, '.0%')} | "
-                   f"{_n(r.mean_ttft, '.3f')} | {_cell(note)} |")
+                   f"{_n(r.mean_ttft, '.3f')} | {md_cell(note)} |")
     out += ["", "</details>"]
     return "\n".join(out) + "\n"
 

@@ -21,11 +21,12 @@ MIN_FREE_BYTES = 16 * 2**20
 
 
 def kind_problem(path: str) -> str | None:
-    """Why an existing ``path`` is not a regular file (following symlinks), or None (also when absent)."""
+    """Why an existing ``path`` is not a regular file (following symlinks), or None (also when absent, or a
+    symlink to a file not there yet: reading says it is missing, writing creates it)."""
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return "a symlink to a missing file" if os.path.islink(path) else None
+        return None
     except OSError:  # a loop, or a parent that is not a folder: the second is for the reader or writer to say
         return "a symlink that cannot be followed (a loop?)" if os.path.islink(path) else None
     if stat.S_ISREG(mode):
@@ -69,7 +70,7 @@ def read_text(path: str) -> str:
 def output_target(path: str, flag: str = "--results") -> str:
     """The file to write for ``path``: itself, or what its symlink names. Refuses what is not a regular file."""
     why = kind_problem(path)
-    if why and not why.startswith("a symlink to a missing"):
+    if why:
         raise OutputFileError(f"{flag} {path} is {why}, not a regular file: give the path of a file to write")
     return os.path.realpath(path)
 

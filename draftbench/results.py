@@ -195,6 +195,8 @@ def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
     if hint is Any:
         fits = True
     elif dataclasses.is_dataclass(hint):
+        if isinstance(value, dict) and hint in _NESTED:  # a saved request: its own fields checked too
+            return _first_misfit(value, _NESTED[hint])
         fits = isinstance(value, dict)
     elif hint in (int, float):
         fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
@@ -204,19 +206,20 @@ def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
     return None if fits else ("", _expected(hint))
 
 
-def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
-    """What is wrong with the first field of a saved object whose JSON type its dataclass does not allow."""
+def _first_misfit(item: dict[str, Any], hints: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field of a saved object whose JSON type its declaration does not allow: (path, what it must be)."""
     for key, hint in hints.items():
         miss = _misfit(item[key], hint) if item.get(key) is not None else None  # null: not recorded
         if miss:
             alone = not miss[0] and not miss[1].endswith("null")
-            return f"{at}.{key}{miss[0]} must be {miss[1]}{' or null' if alone else ''}"
-        if hints is _RUN_TYPES and key == "requests" and item.get(key):
-            for j, request in enumerate(item[key]):
-                wrong = _mistyped(request, _REQUEST_TYPES, f"{at}.requests[{j}]")
-                if wrong:
-                    return wrong
+            return f".{key}{miss[0]}", miss[1] + (" or null" if alone else "")
     return None
+
+
+def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
+    """What is wrong with a saved object, as a sentence naming the field, or None."""
+    miss = _first_misfit(item, hints)
+    return f"{at}{miss[0]} must be {miss[1]}" if miss else None
 
 
 _REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
@@ -234,6 +237,7 @@ _SETTINGS_TYPES = {key: typing.Union[types] for key, types in SETTING_TYPES.item
 # The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
 _REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
 _RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
+_NESTED = {RequestResult: _REQUEST_TYPES}  # dataclasses saved inside a run whose fields are checked as well
 _RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "draft_max": int | None,
                    "draft_min": int | None, "draft_p_min": float | None, "extra_args": list[str] | None})
 

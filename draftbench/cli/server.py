@@ -8,7 +8,7 @@ import time
 
 from .. import backends, launcher, limits
 from ..errors import ConfigError, DraftbenchError
-from ..speculation import AXES, Speculation, axis_problem, parse_types
+from ..speculation import AXES, Speculation, parse_types
 from . import Parser, run_main, split_passthrough
 
 
@@ -43,15 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def speculation_from_args(args: argparse.Namespace) -> Speculation:
-    """The setup the flags describe; every bad value reported at once."""
+    """The setup the flags describe (their values are checked by their argparse types, limits.arg)."""
     values = {name: getattr(args, name, None) for name in AXES}
-    problems = [f"--{name.replace('_', '-')}: {why}" for name, v in values.items()
-                if v is not None and (why := axis_problem(name, v))]
     types = parse_types(getattr(args, "spec_type", None) or "")
     if getattr(args, "spec_type", None) is not None and not types:
-        problems.append("--spec-type: give one or more types, comma-separated, such as ngram-mod")
-    if problems:
-        raise ConfigError("command line", problems)
+        raise ConfigError("command line", ["--spec-type: give one or more types, comma-separated, such as ngram-mod"])
     return Speculation(args.draft_path, types, **{k: v for k, v in values.items() if v is not None})
 
 
