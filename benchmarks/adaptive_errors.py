@@ -1,5 +1,5 @@
 """How often does the adaptive search's stopping rule stop the true best setup? A simulation of whole
-adaptive searches (no servers) through the same rule the sweep uses (draftbench.search), in scenarios
+adaptive searches (no servers) through the same rule the sweep uses (draftbench.sweep.stopping), in scenarios
 with near rivals, prompt-by-setup effects and occasional slow outliers. Target: <= 5% in every scenario.
 
 Run by hand: python benchmarks/adaptive_errors.py [--trials 2000]"""
@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench import search  # noqa: E402
+from draftbench.sweep import stopping  # noqa: E402
 
 PROMPT_SD = 0.25  # prompts differ a lot in speed: cancels in the paired ratios
 SETUP_PROMPT_SD = 0.06  # a setup's own per-prompt effect (acceptance differs by kind of text)
@@ -43,12 +43,12 @@ def measure(mu: float, prompts: list[float], rng: random.Random) -> list[float]:
 def one_search(mus: list[float], total: int, block: int, rng: random.Random) -> tuple[bool, bool, float]:
     """(true best stopped, recommendation worse than the best by more than the resolution, token share).
 
-    The sweep's procedure (draftbench.adaptive.Search): screening gives every setup one block with no look;
+    The sweep's procedure (draftbench.sweep.adaptive.Search): screening gives every setup one block with no look;
     the race takes them best first block first, each one's looks against the best finished setup then."""
     prompts = [rng.gauss(0, PROMPT_SD) for _ in range(total)]
     base = measure(0.0, prompts, rng)
     fulls = [measure(mu, prompts, rng) for mu in mus]  # what each setup would measure, request by request
-    order = sorted(range(len(mus)), key=lambda k: -(search.geo_speedup(fulls[k][:block], base) or 0.0))
+    order = sorted(range(len(mus)), key=lambda k: -(stopping.geo_speedup(fulls[k][:block], base) or 0.0))
     finished: dict[str, list[float]] = {}
     stopped: dict[int, str | None] = {}
     used = total
@@ -56,9 +56,9 @@ def one_search(mus: list[float], total: int, block: int, rng: random.Random) -> 
         full = fulls[k]
         n = total
         for look, upto in enumerate(range(block, total, block), 1):
-            label = search.leader(finished, base)
+            label = stopping.leader(finished, base)
             ref = base if label == "baseline" else finished[label]
-            d = search.decide(full[:upto], ref, label, search.alpha_at(look, total, block))
+            d = stopping.decide(full[:upto], ref, label, stopping.alpha_at(look, total, block))
             if d is not None and d.pruned:
                 stopped[k] = d.stop
                 n = upto
@@ -67,9 +67,9 @@ def one_search(mus: list[float], total: int, block: int, rng: random.Random) -> 
         if k not in stopped:
             finished[str(k)] = full
     best = max(range(len(mus)), key=lambda k: mus[k])
-    pick = search.leader(finished, base)
+    pick = stopping.leader(finished, base)
     picked_mu = 0.0 if pick == "baseline" else mus[int(pick)]
-    wrong = max(mus[best], 0.0) - picked_mu > math.log1p(search.RESOLUTION)
+    wrong = max(mus[best], 0.0) - picked_mu > math.log1p(stopping.RESOLUTION)
     kind = stopped.get(best)
     error = (kind == "slower" and mus[best] > 0) or (kind == "tied" and not _tied_fairly(mus, best))
     return error, wrong, used / (total * (len(mus) + 1))
@@ -77,7 +77,7 @@ def one_search(mus: list[float], total: int, block: int, rng: random.Random) -> 
 
 def _tied_fairly(mus: list[float], best: int) -> bool:
     """Stopping the best as 'tied' is no error when a rival truly is within the resolution of it."""
-    return any(k != best and mus[best] - mus[k] <= math.log1p(search.RESOLUTION) for k in range(len(mus)))
+    return any(k != best and mus[best] - mus[k] <= math.log1p(stopping.RESOLUTION) for k in range(len(mus)))
 
 
 def main() -> int:
@@ -99,7 +99,7 @@ def main() -> int:
             wrongs += w
             share += u
         print(f"  {name:28s} true best stopped {stops / args.trials:6.2%} (target <= 5%), pick worse than the best "
-              f"by > {search.RESOLUTION:.0%} {wrongs / args.trials:6.2%}, tokens {share / args.trials:.0%} of the full sweep")
+              f"by > {stopping.RESOLUTION:.0%} {wrongs / args.trials:6.2%}, tokens {share / args.trials:.0%} of the full sweep")
     return 0
 
 

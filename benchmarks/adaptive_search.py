@@ -15,12 +15,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench import analysis, search  # noqa: E402
-from draftbench.adaptive import rates  # noqa: E402
-from draftbench.config import load_config  # noqa: E402
-from draftbench.demo import ensure_demo  # noqa: E402
-from draftbench.results import RunResult  # noqa: E402
-from draftbench.sweep import Sweep  # noqa: E402
+from draftbench.results import analysis
+from draftbench.sweep import stopping  # noqa: E402
+from draftbench.sweep.adaptive import rates  # noqa: E402
+from draftbench.setup.config import load_config  # noqa: E402
+from draftbench.synth.demo import ensure_demo  # noqa: E402
+from draftbench.results.schema import RunResult  # noqa: E402
+from draftbench.sweep.runner import Sweep  # noqa: E402
 
 
 def grid_config(folder: str, requests: int, block: int, max_tokens: int, lengths: list[int]) -> str:
@@ -65,13 +66,13 @@ def verdict(full: list[RunResult], a: RunResult | None, b: RunResult | None) -> 
     x, y = by.get(a.draft), by.get(b.draft)
     if x is None or y is None:
         return "different best (not comparable)"
-    d = search.decide(rates(y), rates(x), str(x.draft), 0.025, 1e-9)
+    d = stopping.decide(rates(y), rates(x), str(x.draft), 0.025, 1e-9)
     overlap = (x.speedup_ci95 and y.speedup_ci95 and x.speedup_ci95[0] <= y.speedup_ci95[1]
                and y.speedup_ci95[0] <= x.speedup_ci95[1])
     tied = d is not None and d.interval[0] <= 1.0 <= d.interval[1]
     return (f"different best, {'statistically tied' if tied else 'NOT tied'} on the full sweep's numbers "
-            f"({y.draft} = {search.times(d.ratio) if d else '?'} of {x.draft}, 95% paired interval "
-            f"{search.times(d.interval[0]) if d else '?'} .. {search.times(d.interval[1]) if d else '?'}; "
+            f"({y.draft} = {stopping.times(d.ratio) if d else '?'} of {x.draft}, 95% paired interval "
+            f"{stopping.times(d.interval[0]) if d else '?'} .. {stopping.times(d.interval[1]) if d else '?'}; "
             f"speedup CIs {'overlap' if overlap else 'do not overlap'})")
 
 

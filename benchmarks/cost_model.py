@@ -15,9 +15,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench.config import load_config  # noqa: E402
-from draftbench.demo import ensure_demo  # noqa: E402
-from draftbench.sweep import Sweep  # noqa: E402
+from draftbench.setup.config import load_config  # noqa: E402
+from draftbench.synth.demo import ensure_demo  # noqa: E402
+from draftbench.sweep.runner import Sweep  # noqa: E402
 
 AXIS = [1, 2, 3, 5, 8]
 

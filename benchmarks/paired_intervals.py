@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 
-from draftbench import analysis, comparison, stats
+from draftbench.core import stats
+from draftbench.results import analysis, comparison
 
 
 def main(path: str) -> int:

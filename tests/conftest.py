@@ -16,7 +16,7 @@ sys.path.insert(0, ROOT)
 @pytest.fixture(scope="session")
 def llama_server() -> str:
     """Path of a real llama-server. Missing one fails under CI=true and skips elsewhere."""
-    from draftbench import llama_bin
+    from draftbench.server import llama_bin
     from draftbench.errors import LlamaServerNotFound
 
     try:
@@ -30,10 +30,10 @@ def llama_server() -> str:
 @pytest.fixture(scope="session")
 def family(tmp_path_factory) -> dict:
     """The test-size synthetic family: paths by name, plus the sweep config synth wrote."""
-    from draftbench import synth
+    from draftbench.synth import model_family
 
     folder = tmp_path_factory.mktemp("family")
-    config = synth.generate(str(folder), "test")
+    config = model_family.generate(str(folder), "test")
     files = {name[:-5]: str(folder / name) for name in os.listdir(folder) if name.endswith(".gguf")}
     return {"dir": str(folder), "config": config, **files}
 

@@ -7,22 +7,22 @@ import json
 import pytest
 from conftest import run_script
 
-from draftbench import launcher
-from draftbench.bench import BenchConfig, run_bench
-from draftbench.speculation import Speculation
+from draftbench.server import process
+from draftbench.measure.bench import BenchConfig, run_bench
+from draftbench.setup.speculation import Speculation
 
 
 @pytest.fixture(scope="module")
 def servers(llama_server, family):
     """Baseline, speculative and vocab-mismatched servers, started once for the module."""
-    options = launcher.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60)
-    specs = {name: launcher.ServerSpec(family["target"], Speculation(family[name] if name else None, draft_max=3),
+    options = process.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60)
+    specs = {name: process.ServerSpec(family["target"], Speculation(family[name] if name else None, draft_max=3),
                                        options)
              for name in (None, "draft-4", "draft-othervocab")}
     started = {}
     try:
         for name, spec in specs.items():
-            started[name] = launcher.launch_llama(spec, warn=lambda m: None).start()
+            started[name] = process.launch_llama(spec, warn=lambda m: None).start()
         yield {name: s.url for name, s in started.items()}
     finally:
         for s in started.values():

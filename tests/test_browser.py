@@ -13,8 +13,9 @@ import pytest
 from conftest import ROOT
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
-from draftbench import analysis, report
-from draftbench.results import RunResult
+from draftbench.report import sweep_page
+from draftbench.results import analysis
+from draftbench.results.schema import RunResult
 
 CHROMIUM = "/usr/bin/chromium"
 PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-min", "plotly.min.js")
@@ -55,7 +56,7 @@ def open_report(browser, plotly_js: str, html_path: str, shot: str, plots: int =
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route(report.PLOTLY_URL, lambda route: route.fulfill(
+    page.route(sweep_page.PLOTLY_URL, lambda route: route.fulfill(
         path=plotly_js, content_type="application/javascript", headers={"Access-Control-Allow-Origin": "*"}))
     page.goto("file://" + html_path)
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {plots}", timeout=20000)
@@ -66,15 +67,15 @@ def open_report(browser, plotly_js: str, html_path: str, shot: str, plots: int =
 def test_sri_matches_the_served_file(plotly_js):
     with open(plotly_js, "rb") as fh:
         digest = "sha384-" + base64.b64encode(hashlib.sha384(fh.read()).digest()).decode()
-    page = report.render({}, [RunResult("t", None, mean_tps=1.0)])
-    assert re.search(r'integrity="([^"]+)"', page).group(1) == digest == report.PLOTLY_SRI
+    page = sweep_page.render({}, [RunResult("t", None, mean_tps=1.0)])
+    assert re.search(r'integrity="([^"]+)"', page).group(1) == digest == sweep_page.PLOTLY_SRI
     assert 'crossorigin="anonymous"' in page
 
 
 def test_published_report_renders(browser, plotly_js, tmp_path):
     data = analysis.load(published_path())
     html_path = str(tmp_path / "published.html")
-    report.write_report(html_path, data, data["results"])
+    sweep_page.write_report(html_path, data, data["results"])
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "published.png"))
     assert errors == []
     z = page.evaluate("document.getElementById('heatmap').data[0].z")
@@ -86,7 +87,7 @@ def test_published_report_renders(browser, plotly_js, tmp_path):
 def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
     runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0, acceptance_rate=0.5)]
     html_path = str(tmp_path / "hostile.html")
-    report.write_report(html_path, {"model_family": HOSTILE, "hardware": "box"}, runs)
+    sweep_page.write_report(html_path, {"model_family": HOSTILE, "hardware": "box"}, runs)
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "hostile.png"))
     assert errors == []
     assert page.evaluate("window.__xss") is None
@@ -95,7 +96,7 @@ def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
 
 def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "setups.html")
-    report.write_report(html_path, {"model_family": "setups", "hardware": "box"}, setup_runs())
+    sweep_page.write_report(html_path, {"model_family": "setups", "hardware": "box"}, setup_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "setups.png"), plots=4)
     assert errors == []
     names = page.evaluate("document.getElementById('draft-length').data.map(t => t.name)")
@@ -107,7 +108,7 @@ def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_pa
 
 def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "why.html")
-    report.write_report(html_path, {"model_family": "why", "hardware": "box"}, why_runs())
+    sweep_page.write_report(html_path, {"model_family": "why", "hardware": "box"}, why_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "why.png"), plots=5)
     assert errors == []
     assert page.evaluate("document.getElementById('why').data[1].x.length") == 2
@@ -116,7 +117,7 @@ def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
 
 def test_stopped_setups_render_grey_and_hatched(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "searched.html")
-    report.write_report(html_path, {"settings": {"requests": 12, "runs": 1}}, _searched())
+    sweep_page.write_report(html_path, {"settings": {"requests": 12, "runs": 1}}, _searched())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "searched.png"), plots=4)
     assert errors == []
     names = page.evaluate("document.getElementById('setups').data.map(t => t.name)")
@@ -128,7 +129,7 @@ def test_stopped_setups_render_grey_and_hatched(browser, plotly_js, tmp_path):
 
 def test_concurrency_charts_render(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "levels.html")
-    report.write_report(html_path, {"model_family": "levels", "hardware": "box"}, level_runs())
+    sweep_page.write_report(html_path, {"model_family": "levels", "hardware": "box"}, level_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "levels.png"), plots=5)
     assert errors == []
     assert page.evaluate("document.getElementById('level-speedup').data[0].x") == [1, 2, 4]
@@ -140,12 +141,13 @@ def test_concurrency_charts_render(browser, plotly_js, tmp_path):
 def test_compare_page_renders(browser, plotly_js, tmp_path):
     from test_compare import _file
 
-    from draftbench import compare, compare_view
+    from draftbench.report import compare_page
+    from draftbench.results import compare
 
     mine = _file(tmp_path, "mine.json", "my-box", {"7B": (20.0, {"0.5B q8": 30.0}), "14B": (9.0, {"1.5B q4": 15.0})})
     good, bad = compare.load([published_path(), mine])
     html_path = str(tmp_path / "compare.html")
-    compare_view.write(html_path, compare.entries(good), [p for p, _ in good], bad)
+    compare_page.write(html_path, compare.entries(good), [p for p, _ in good], bad)
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "compare.png"), plots=2)
     assert errors == []
     names = page.evaluate("document.getElementById('scatter').data.map(t => t.name)")

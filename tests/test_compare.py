@@ -8,8 +8,8 @@ import pytest
 from conftest import run_script
 from test_report import published_path
 
-from draftbench import compare
-from draftbench.results import RunResult
+from draftbench.results import compare
+from draftbench.results.schema import RunResult
 
 
 def _file(tmp_path, name: str, hardware: str, targets: dict[str, tuple[float, dict[str, float]]]) -> str:

@@ -10,9 +10,9 @@ import pytest
 from conftest import run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench import llama_bin
-from draftbench.bench import BenchConfig, run_bench
-from draftbench.launcher import ServerOptions, ServerSpec, launch_llama
+from draftbench.server import llama_bin
+from draftbench.measure.bench import BenchConfig, run_bench
+from draftbench.server.process import ServerOptions, ServerSpec, launch_llama
 
 
 def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llama_server, family, tmp_path,

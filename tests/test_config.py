@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import llama_pids, run_script
 
-from draftbench.config import load_config, parse_config
+from draftbench.setup.config import load_config, parse_config
 from draftbench.errors import ConfigError
 
 
@@ -140,7 +140,7 @@ def test_server_py_rejects_bad_setup_flags(family):
 
 
 def test_plan_groups_setups_that_differ_only_in_axis_values(family):
-    from draftbench.plan import build_plan, request_fields, session_key, shareable
+    from draftbench.sweep.plan import build_plan, request_fields, session_key, shareable
 
     data = good(family)
     path = data["drafts"][0]["path"]
@@ -173,7 +173,7 @@ def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):
 
 
 def test_endpoint_is_chat_or_completion_and_part_of_the_comparable_settings():
-    from draftbench.settings import parse_settings
+    from draftbench.setup.settings import parse_settings
 
     problems: list[str] = []
     assert parse_settings({"endpoint": "completion"}, problems).endpoint == "completion" and not problems
@@ -184,7 +184,7 @@ def test_endpoint_is_chat_or_completion_and_part_of_the_comparable_settings():
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
 def test_numbers_must_be_finite(value):
-    from draftbench.settings import parse_settings
+    from draftbench.setup.settings import parse_settings
 
     for key in ("temperature", "request_timeout_s", "draft_p_min"):
         problems: list[str] = []

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 import pytest
 
-from draftbench import analysis
-from draftbench import costmodel as cm
-from draftbench.results import RunResult
-from draftbench.stream import RequestResult
-from draftbench.speculation import Speculation
+from draftbench.results import analysis
+from draftbench.results import costmodel as cm
+from draftbench.results.schema import RunResult
+from draftbench.measure.stream import RequestResult
+from draftbench.setup.speculation import Speculation
 
 FLAT = {1: 1.0, 2: 1.0, 17: 1.0}  # verifying any batch costs one step (memory-bound target)
 
@@ -115,14 +115,14 @@ LOG = """0.03.404.219 I spec common_specu: statistics     draft-simple: #calls(b
 
 
 def test_drafting_time_per_pass_from_the_servers_statistics():
-    from draftbench import steps
+    from draftbench.measure import probes
 
-    first = steps.last_draft_stats(LOG.splitlines()[0])
-    last = steps.last_draft_stats(LOG)
+    first = probes.last_draft_stats(LOG.splitlines()[0])
+    last = probes.last_draft_stats(LOG)
     assert (first.spec_type, first.draft_calls, last.draft_calls) == ("draft-simple", 34, 68)
-    assert steps.drafting_ms_per_pass(first, last) == pytest.approx((2201.749 - 1168.7) / 34)
-    assert steps.drafting_ms_per_pass(None, first) == pytest.approx(1168.7 / 34)
-    assert steps.last_draft_stats("no statistics here") is None
+    assert probes.drafting_ms_per_pass(first, last) == pytest.approx((2201.749 - 1168.7) / 34)
+    assert probes.drafting_ms_per_pass(None, first) == pytest.approx(1168.7 / 34)
+    assert probes.last_draft_stats("no statistics here") is None
 
 
 def test_in_process_drafting_time_sets_c():

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from draftbench.eta import Estimator, Work, fmt_s, progress_line
-from draftbench.outcome import Console
-from draftbench.results import RunResult
-from draftbench.stream import RequestResult
+from draftbench.sweep.eta import Estimator, Work, fmt_s, progress_line
+from draftbench.sweep.console import Console
+from draftbench.results.schema import RunResult
+from draftbench.measure.stream import RequestResult
 
 SIZES = {"/m/t7.gguf": 7_000, "/m/t14.gguf": 14_000, "/m/d.gguf": 1_000}
 
 
 def run(target: str, draft: str | None, seconds_each: float, tokens_each: int, n: int, load_s: float,
         level: int = 1) -> RunResult:
-    from draftbench.speculation import Speculation
+    from draftbench.setup.speculation import Speculation
 
     return RunResult("T", draft and "setup", level, target_path=target, load_time_s=load_s,
                      speculation=Speculation(draft, ("draft-simple",)) if draft else None,

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from draftbench import llama_bin
+from draftbench.server import llama_bin
 from draftbench.errors import LlamaServerNotFound, UnsupportedSetup
-from draftbench.speculation import Speculation
+from draftbench.setup.speculation import Speculation
 
 HERE = os.path.dirname(__file__)
 

@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from cli_helpers import call, snapshot  # noqa: E402
-from draftbench import launcher, llama_bin  # noqa: E402
+from draftbench.server import llama_bin, process  # noqa: E402
 from draftbench.errors import ServerStartError  # noqa: E402
-from draftbench.config import parse_config  # noqa: E402
-from draftbench.results import RunResult, dump_results  # noqa: E402
-from draftbench.stream import RequestResult  # noqa: E402
+from draftbench.setup.config import parse_config  # noqa: E402
+from draftbench.results.schema import RunResult, dump_results  # noqa: E402
+from draftbench.measure.stream import RequestResult  # noqa: E402
 
 _DEEP = int(os.environ.get("DRAFTBENCH_FUZZ_EXAMPLES", "0"))
 
@@ -63,7 +63,7 @@ def sandbox(tmp: str):
     here = os.getcwd()
     with mock.patch.object(llama_bin, "find_llama_server", return_value="/fuzz/llama-server"), \
             mock.patch.object(llama_bin, "probe", return_value=RECORDED), \
-            mock.patch.object(launcher.ServerProcess, "start", side_effect=ServerStartError("fuzz: no servers")):
+            mock.patch.object(process.ServerProcess, "start", side_effect=ServerStartError("fuzz: no servers")):
         os.chdir(tmp)
         try:
             yield

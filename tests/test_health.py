@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from draftbench import health
+from draftbench.measure import health
 
 CASES = json.load(open(os.path.join(os.path.dirname(__file__), "data", "outputs", "completions.json"), encoding="utf-8"))
 
@@ -79,14 +79,15 @@ def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_
 
 
 def test_the_report_and_the_recommendation_carry_degenerate_output():
-    from draftbench import analysis, report
-    from draftbench.results import RunResult
+    from draftbench.report import sweep_page
+    from draftbench.results import analysis
+    from draftbench.results.schema import RunResult
 
     runs = analysis.settle([RunResult("T", None, mean_tps=10.0, degenerate_output="4 of 4 completions degenerate: "
                                       "the completion repeats the prompt"),
                             RunResult("T", "ngram", mean_tps=15.0, acceptance_rate=0.9)])
     rec = analysis.recommend(runs)[0]
     assert rec.best.draft == "ngram" and "WARNING: measured on degenerate output (baseline: 4 of 4" in rec.sentence()
-    html = report.render({}, runs)
+    html = sweep_page.render({}, runs)
     assert 'id="output-warnings"' in html and "the completion repeats the prompt" in html
-    assert 'id="output-warnings"' not in report.render({}, analysis.settle([RunResult("T", None, mean_tps=10.0)]))
+    assert 'id="output-warnings"' not in sweep_page.render({}, analysis.settle([RunResult("T", None, mean_tps=10.0)]))

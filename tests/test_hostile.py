@@ -13,8 +13,8 @@ import stat
 import pytest
 
 from cli_helpers import call, snapshot
-from draftbench import files, limits
-from draftbench.redaction import csv_cell, md_cell
+from draftbench.core import files, limits
+from draftbench.core.redaction import csv_cell, md_cell
 
 ESC, RLO = "\x1b[31m", "\u202e"
 
@@ -188,7 +188,7 @@ def test_row10_row14_row15_config_values_out_of_bounds(family, tmp_path, setting
 
 
 def test_row14_every_bounded_setting_is_refused_just_above_its_bound():
-    from draftbench.settings import parse_settings
+    from draftbench.setup.settings import parse_settings
 
     for name, limit in limits.LIMITS.items():
         if name in ("draft_p_min",):
@@ -239,9 +239,9 @@ def test_a_json_error_reads_as_one_sentence(tmp_path):
 
 
 def test_a_failed_run_is_not_counted_as_to_go(family, tmp_path):
-    from draftbench.config import load_config
-    from draftbench.results import RunResult
-    from draftbench.sweep import Sweep
+    from draftbench.setup.config import load_config
+    from draftbench.results.schema import RunResult
+    from draftbench.sweep.runner import Sweep
     from sweep_helpers import write_config
 
     sweep = Sweep(load_config(write_config(family, tmp_path, drafts=[("d", "draft-1")])), str(tmp_path / "r.json"))
@@ -257,7 +257,7 @@ def test_a_failed_run_is_not_counted_as_to_go(family, tmp_path):
 
 def test_row17_null_where_a_value_is_declared_reads_as_its_default(tmp_path):
     path = results_file(tmp_path, [run(concurrency=None, pruned=None, requests=None, warnings=None), run(draft="d")])
-    from draftbench.results import load_results
+    from draftbench.results.schema import load_results
 
     base = load_results(path)["results"][0]
     assert (base.concurrency, base.pruned, base.requests, base.warnings) == (1, False, [], [])

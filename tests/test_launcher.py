@@ -13,14 +13,14 @@ import pytest
 import requests
 from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
 
-from draftbench import launcher, ports
+from draftbench.server import ports, process
 from draftbench.errors import ModelFileError, PortInUse, ServerStartError
-from draftbench.speculation import Speculation
+from draftbench.setup.speculation import Speculation
 
 
 def spec(family, draft=None):
-    return launcher.ServerSpec(family["target"], Speculation(family[draft] if draft else None, draft_max=3),
-                               launcher.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60))
+    return process.ServerSpec(family["target"], Speculation(family[draft] if draft else None, draft_max=3),
+                               process.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60))
 
 
 def completion(url: str) -> dict:
@@ -38,7 +38,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
-    server = launcher.launch_llama(spec(family))
+    server = process.launch_llama(spec(family))
     with server:
         assert requests.get(server.url + "/health", timeout=5).status_code == 200
         assert "timings" in completion(server.url)
@@ -52,7 +52,7 @@ def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
 
 
 def test_speculative_server_drafts(llama_server, family, no_new_servers):
-    with launcher.launch_llama(spec(family, "draft-1")) as server:
+    with process.launch_llama(spec(family, "draft-1")) as server:
         assert "--spec-type" in server.command  # b11434 needs it, else no speculation
         timings = completion(server.url)["timings"]
     assert timings.get("draft_n", 0) > 0
@@ -60,7 +60,7 @@ def test_speculative_server_drafts(llama_server, family, no_new_servers):
 
 def test_vocab_mismatch_warns_before_launch_and_does_not_draft(llama_server, family, no_new_servers):
     warnings = []
-    server = launcher.launch_llama(spec(family, "draft-othervocab"), warn=warnings.append)
+    server = process.launch_llama(spec(family, "draft-othervocab"), warn=warnings.append)
     assert warnings and "different tokenizer" in warnings[0] and "WITHOUT speculation" in warnings[0]
     with server:
         timings = completion(server.url)["timings"]
@@ -73,25 +73,25 @@ def test_busy_port_reported_before_start(llama_server, family, no_new_servers):
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(PortInUse, match=str(port)):
-            launcher.launch_llama(launcher.ServerSpec(family["target"],
-                                                      options=launcher.ServerOptions(port=port, gpu_layers=0)))
+            process.launch_llama(process.ServerSpec(family["target"],
+                                                      options=process.ServerOptions(port=port, gpu_layers=0)))
 
 
 def test_missing_model(family):
     with pytest.raises(ModelFileError, match="not found: /nope/model.gguf"):
-        launcher.launch_llama(launcher.ServerSpec("/nope/model.gguf"))
+        process.launch_llama(process.ServerSpec("/nope/model.gguf"))
 
 
 def test_not_gguf(tmp_path, family):
     fake = tmp_path / "notes.gguf"
     fake.write_text("hello")
     with pytest.raises(ModelFileError, match="not a GGUF"):
-        launcher.launch_llama(launcher.ServerSpec(family["target"], Speculation(str(fake))))
+        process.launch_llama(process.ServerSpec(family["target"], Speculation(str(fake))))
 
 
 def test_server_dying_at_startup_fails_fast_with_log(llama_server, broken_gguf, no_new_servers):
-    server = launcher.launch_llama(launcher.ServerSpec(
-        broken_gguf, options=launcher.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120)))
+    server = process.launch_llama(process.ServerSpec(
+        broken_gguf, options=process.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120)))
     t0 = time.monotonic()
     with pytest.raises(ServerStartError) as info:
         server.start()
@@ -110,8 +110,8 @@ def test_sigkill_fallback_when_sigterm_ignored(tmp_path, no_new_servers, monkeyp
                       "    def log_message(self, *a): pass\n"
                       "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
     port = ports.ensure_free("127.0.0.1", 0)
-    monkeypatch.setattr(launcher, "STOP_GRACE_S", 0.5)
-    server = launcher.ServerProcess([sys.executable, str(script), str(port)], f"http://127.0.0.1:{port}",
+    monkeypatch.setattr(process, "STOP_GRACE_S", 0.5)
+    server = process.ServerProcess([sys.executable, str(script), str(port)], f"http://127.0.0.1:{port}",
                                     str(tmp_path / "log.txt"), 30)
     with server:
         pid = server.proc.pid

@@ -6,9 +6,9 @@ import heapq
 
 import pytest
 
-from draftbench import stats
-from draftbench.loop import ThreadExecutor, closed_loop
-from draftbench.stream import RequestResult
+from draftbench.core import stats
+from draftbench.measure.loop import ThreadExecutor, closed_loop
+from draftbench.measure.stream import RequestResult
 
 
 class ScriptedServer:

@@ -9,10 +9,12 @@ import math
 
 import pytest
 
-from draftbench import analysis, categories, compare, comparison, export, report, stats
-from draftbench.outcome import Accounting, SweepOutcome, summary_lines
-from draftbench.results import RunResult, dump_results, save_results
-from draftbench.stream import RequestResult
+from draftbench.core import stats
+from draftbench.report import export, sweep_page
+from draftbench.results import analysis, categories, compare, comparison
+from draftbench.sweep.console import Accounting, SweepOutcome, summary_lines
+from draftbench.results.schema import RunResult, dump_results, save_results
+from draftbench.measure.stream import RequestResult
 
 PROMPTS = [("p0", "code"), ("p1", "json"), ("p2", "math"), ("p3", "summary")]
 
@@ -71,7 +73,7 @@ def test_ratio_text_says_n_and_design():
 def test_the_search_and_the_sweep_share_the_interval():
     d = [math.log(x) for x in (1.14, 1.04, 1.05, 1.07)]
     mean, lo, hi = stats.log_interval(d, 0.95)
-    decision = __import__("draftbench.search", fromlist=["decide"]).decide(
+    decision = __import__("draftbench.sweep.stopping", fromlist=["decide"]).decide(
         [1.14, 1.04, 1.05, 1.07], [1.0] * 4, "x", 0.025, resolution=0.0)
     assert decision.interval == pytest.approx((math.exp(lo), math.exp(hi)))
 
@@ -159,7 +161,7 @@ def test_console_exports_and_report_read_the_same_speedup(tmp_path):
     ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
                         int(row["speedup_n"]), row["speedup_design"] == "paired")
     assert stats.ratio_text(ratio) == text
-    html = report.render(data, runs, recs)
+    html = sweep_page.render(data, runs, recs)
     table = html[html.index('<table id="recommendations">'):]
     table = table[:table.index("</table>")]
     interval = text.split(" (95% CI ")[1].rstrip(")")  # '+a% .. +b%, 8 paired requests'

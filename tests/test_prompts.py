@@ -8,11 +8,12 @@ from collections import Counter
 
 import pytest
 
-from draftbench import categories, prompt_files, prompts
-from draftbench.config import parse_config
+from draftbench.results import categories
+from draftbench.setup import prompt_files, prompts
+from draftbench.setup.config import parse_config
 from draftbench.errors import ConfigError
-from draftbench.results import RunResult
-from draftbench.stream import RequestResult
+from draftbench.results.schema import RunResult
+from draftbench.measure.stream import RequestResult
 
 
 def write(tmp_path, name: str, text: str) -> str:

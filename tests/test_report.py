@@ -11,10 +11,11 @@ import os
 import pytest
 from conftest import run_script
 
-from draftbench import analysis, export, report
-from draftbench.results import RunResult
-from draftbench.stream import RequestResult
-from draftbench.speculation import Speculation
+from draftbench.report import export, sweep_page
+from draftbench.results import analysis
+from draftbench.results.schema import RunResult
+from draftbench.measure.stream import RequestResult
+from draftbench.setup.speculation import Speculation
 
 PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
 HOSTILE = "</script><script>window.__xss=1</script><img src=x onerror=window.__xss=2>"
@@ -67,7 +68,7 @@ def test_speedups_categories_and_recommendation():
     assert "no baseline" in recs["B"].sentence()
     assert analysis.pct(runs[3].speedup) == "-12%"
     assert analysis.pct(1.42) == "+42%" and analysis.pct(0.998) == "+0%"
-    data = report.chart_data(runs)
+    data = sweep_page.chart_data(runs)
     speed = {t["name"]: t for t in data["speedup"]}
     a = speed["A"]
     assert a["x"] == ["0.5B", "7B"]  # errored 3B and speculation-off 1.5B are not categories' best
@@ -98,35 +99,35 @@ def setup_runs() -> list[RunResult]:
 
 
 def test_draft_length_chart_has_a_line_per_draft_and_p_min():
-    lines = {t["name"]: t for t in report.chart_data(setup_runs())["draft_length"]}
+    lines = {t["name"]: t for t in sweep_page.chart_data(setup_runs())["draft_length"]}
     assert set(lines) == {"1L · p_min 0", "1L · p_min 0.7"}
     line = lines["1L · p_min 0"]
     assert line["x"] == [1, 2, 8] and line["y"] == [20.0, 40.0, -10.0]
     assert line["error_y"]["array"][:2] == [10.0, 10.0] and line["error_y"]["arrayminus"][2] == 0
-    assert report.chart_data(hand_made())["draft_length"] == []  # no setup measured at two lengths
+    assert sweep_page.chart_data(hand_made())["draft_length"] == []  # no setup measured at two lengths
 
 
 def test_heatmap_groups_model_free_setups_and_labels_cells():
-    data = report.chart_data(setup_runs())
+    data = sweep_page.chart_data(setup_runs())
     assert data["drafts"][-1] == "n-gram"
     heat = data["heatmap"][0]
     assert heat["y"][-1] == "n-gram [no draft model]" and heat["texttemplate"] == "%{text}"
     assert heat["text"][-1] == ["+5%"] and heat["text"][1] == ["+40%"]
     assert "no draft model" in data["speedup"][0]["x"]  # its own category in the by-size chart
     many = [RunResult("T", None, mean_tps=1.0)] + [RunResult("T", f"d{i}", mean_tps=1.0) for i in range(500)]
-    assert "texttemplate" not in report.chart_data(many)["heatmap"][0]
+    assert "texttemplate" not in sweep_page.chart_data(many)["heatmap"][0]
 
 
 def test_recommendation_names_the_setup_and_its_flags():
     rec = analysis.recommend(setup_runs())[0]
     assert rec.best.draft == "1L · n_max 2 · p_min 0"
     assert "flags: --model-draft d.gguf --spec-type draft-simple --spec-draft-n-max 2" in rec.sentence()
-    page = report.render({}, setup_runs())
+    page = sweep_page.render({}, setup_runs())
     assert "--spec-draft-n-max 2" in page and "Speedup vs draft length" in page
 
 
 def test_speedup_bars_carry_their_interval():
-    bars = report.chart_data(setup_runs())["speedup"][0]
+    bars = sweep_page.chart_data(setup_runs())["speedup"][0]
     i = bars["x"].index("other")  # "1L" names no parameter count
     assert bars["error_y"]["array"][i] == 10.0 and bars["error_y"]["arrayminus"][i] == 10.0
 
@@ -147,24 +148,24 @@ def why_runs() -> list[RunResult]:
 
 
 def test_why_chart_has_one_point_per_draft_and_the_model_curves():
-    data = report.chart_data(why_runs())["why"]
+    data = sweep_page.chart_data(why_runs())["why"]
     contour, points = data["traces"]
     assert contour["type"] == "contour" and len(contour["z"]) == len(contour["y"])
     assert sorted(points["text"]) == ["big · n_max 3", "small · n_max 3"]
     assert points["x"][points["text"].index("small · n_max 3")] == pytest.approx(0.05)
     assert "draft length 3" in data["title"]
-    page = report.render({}, why_runs())
+    page = sweep_page.render({}, why_runs())
     assert 'id="why"' in page and 'id="parts"' in page
-    assert [t["name"] for t in report.chart_data(why_runs())["draft_length"]] == ["small"]  # big: one length only
-    notes = report.length_notes(why_runs())
+    assert [t["name"] for t in sweep_page.chart_data(why_runs())["draft_length"]] == ["small"]  # big: one length only
+    notes = sweep_page.length_notes(why_runs())
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
-    assert report.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
-    assert 'id="why"' not in report.render({}, hand_made())
+    assert sweep_page.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
+    assert 'id="why"' not in sweep_page.render({}, hand_made())
 
 
 def test_hostile_labels_are_text():
     runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0)]
-    page = report.render({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)
+    page = sweep_page.render({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)
     assert "<script>window.__xss" not in page and "<img src=x" not in page
     assert "&lt;/script&gt;" in page  # titles and tables are HTML-escaped
     start = page.index('type="application/json">') + len('type="application/json">')
@@ -178,12 +179,12 @@ def test_published_file_loads_and_charts(tmp_path):
     data = analysis.load(published_path())
     runs = data["results"]
     assert data["schema_version"] == 1 and len(runs) == 92
-    chart = report.chart_data(runs)
+    chart = sweep_page.chart_data(runs)
     assert len(chart["targets"]) == 4 and len(chart["drafts"]) == 22
     heat = chart["heatmap"][0]
     assert len(heat["z"]) == 22 and all(len(row) == 4 for row in heat["z"])
     assert {t["name"] for t in chart["throughput"]} == {"baseline", "best 0.5B draft", "best 1.5B draft", "best 3B draft"}
-    html = report.render(data, runs)  # no per-request data in the original tool's files: said, never invented
+    html = sweep_page.render(data, runs)  # no per-request data in the original tool's files: said, never invented
     assert "unpaired: no per-request data" in html and "paired request" not in html.split('id="recommendations"')[1][:4000]
 
 
@@ -254,18 +255,18 @@ def test_all_setups_stopped_as_slower_means_skip_speculation():
 
 def test_the_report_greys_and_hatches_stopped_setups_with_their_intervals():
     runs = _searched()
-    data = report.chart_data(runs)
+    data = sweep_page.chart_data(runs)
     full, stopped = data["setups"]
     assert full["name"] == "measured in full" and full["x"] == ["best", "rival"]
     assert stopped["name"] == "stopped early" and stopped["x"] == ["close", "slow"]
     assert stopped["marker"]["pattern"]["shape"] == "/" and stopped["marker"]["color"] != full["marker"]["color"]
     assert "stopped early: clearly slower than best" in stopped["hovertext"][1]
-    html = report.render({"settings": {"requests": 12, "runs": 1}}, runs)
+    html = sweep_page.render({"settings": {"requests": 12, "runs": 1}}, runs)
     assert "2 of 4 setups stopped early (1 slower, 1 tied); 25% fewer tokens than the full sweep" in html
     assert '<table id="stopped">' in html and "tied with best: 1.01x of best" in html
     texts = [t for row in data["heatmap"][0]["text"] for t in row]
     assert "(-40%)" in texts and "+50%" in texts
-    assert "setups" not in report.render({}, hand_made()).split('id="draftbench-data"')[0]
+    assert "setups" not in sweep_page.render({}, hand_made()).split('id="draftbench-data"')[0]
 
 
 def level_runs() -> list[RunResult]:
@@ -291,15 +292,15 @@ def test_each_level_gets_its_recommendation_and_the_line_across_levels():
 
 def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_show_one_stream():
     runs = level_runs()
-    data = report.chart_data(runs)
+    data = sweep_page.chart_data(runs)
     (draft,) = data["levels"]["speedup"]
     assert draft["name"] == "1-layer" and draft["x"] == [1, 2, 4] and draft["y"] == [48.3, 0.4, -12.5]
     assert [t["name"] for t in data["levels"]["aggregate"]] == ["baseline (no draft)", "1-layer"]
     assert len(data["heatmap"][0]["z"]) == 1 and data["heatmap"][0]["z"][0] == [48.3]  # the lowest level only
-    html = report.render({}, runs)
+    html = sweep_page.render({}, runs)
     assert '<table id="levels">' in html and "T @ 4 streams" in html
     assert "1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft" in html
-    assert report.chart_data(hand_made())["levels"] == {"speedup": [], "aggregate": []}
+    assert sweep_page.chart_data(hand_made())["levels"] == {"speedup": [], "aggregate": []}
 
 
 def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
@@ -309,13 +310,13 @@ def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
         "prose": {"speedup": 1.7, "speedup_ci95": [1.6, 1.8], "n_requests": 4, "acceptance_rate": 0.5}})
     runs[2] = replace(runs[2], categories={"code": {"speedup": 1.6, "speedup_ci95": [1.5, 1.7], "n_requests": 4},
                                            "prose": {"speedup": 1.3, "speedup_ci95": [1.2, 1.4], "n_requests": 4}})
-    data = report.chart_data(runs)
+    data = sweep_page.chart_data(runs)
     heat = data["categories"]
     assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]
     assert heat["z"] == [[20.0, 70.0], [60.0, 30.0]] and heat["text"][1][0] == "+60%"
-    html = report.render({}, runs)
+    html = sweep_page.render({}, runs)
     assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, unpaired, n 4)" in html
-    assert report.chart_data(hand_made())["categories"] is None
+    assert sweep_page.chart_data(hand_made())["categories"] is None
 
 
 def test_a_chart_path_that_is_a_folder_is_refused_before_anything_runs(family, tmp_path):

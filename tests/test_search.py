@@ -7,14 +7,15 @@ import random
 
 import pytest
 
-from draftbench import search, stats
-from draftbench.adaptive import Search, predicted_speedup, rates
-from draftbench.config import ModelEntry, SweepSettings
-from draftbench.costmodel import Parts
-from draftbench.plan import Cell
-from draftbench.results import RunResult
-from draftbench.stream import RequestResult
-from draftbench.speculation import Setup, Speculation
+from draftbench.core import stats
+from draftbench.sweep import stopping
+from draftbench.sweep.adaptive import Search, predicted_speedup, rates
+from draftbench.setup.config import ModelEntry, SweepSettings
+from draftbench.results.costmodel import Parts
+from draftbench.sweep.plan import Cell
+from draftbench.results.schema import RunResult
+from draftbench.measure.stream import RequestResult
+from draftbench.setup.speculation import Setup, Speculation
 
 BASE = [30.0, 22.0, 41.0, 27.0, 35.0, 25.0, 38.0, 29.0, 33.0]  # tok/s per prompt: prompts differ a lot
 
@@ -38,72 +39,72 @@ def test_t_quantiles_match_tables():
 
 
 def test_the_budget_is_cut_into_blocks_and_the_error_split_over_the_looks():
-    assert search.block_sizes(8, 3) == [3, 3, 2]
-    assert search.looks(8, 3) == 2  # after the first and the second block; the third ends the budget
-    assert search.alpha_at(1, 8, 3) == pytest.approx(0.025) and search.alpha_at(2, 8, 3) == pytest.approx(0.025)
-    assert search.looks(18, 3) == 5
-    spent = [search.alpha_at(j, 18, 3) for j in range(1, 6)]
+    assert stopping.block_sizes(8, 3) == [3, 3, 2]
+    assert stopping.looks(8, 3) == 2  # after the first and the second block; the third ends the budget
+    assert stopping.alpha_at(1, 8, 3) == pytest.approx(0.025) and stopping.alpha_at(2, 8, 3) == pytest.approx(0.025)
+    assert stopping.looks(18, 3) == 5
+    spent = [stopping.alpha_at(j, 18, 3) for j in range(1, 6)]
     assert spent == pytest.approx([0.025, 0.00625, 0.00625, 0.00625, 0.00625]) and sum(spent) == pytest.approx(0.05)
-    assert search.looks(12, 12) == 0 and search.alpha_at(1, 12, 12) == pytest.approx(0.05)
-    assert search.looks(6, 3) == 1 and search.alpha_at(1, 6, 3) == pytest.approx(0.05)
-    d = search.decide(scaled(1.0, WOBBLE)[:3], BASE, "baseline", search.alpha_at(1, 9, 3))
+    assert stopping.looks(12, 12) == 0 and stopping.alpha_at(1, 12, 12) == pytest.approx(0.05)
+    assert stopping.looks(6, 3) == 1 and stopping.alpha_at(1, 6, 3) == pytest.approx(0.05)
+    d = stopping.decide(scaled(1.0, WOBBLE)[:3], BASE, "baseline", stopping.alpha_at(1, 9, 3))
     assert d is not None and d.confidence == pytest.approx(0.95)
 
 
 def test_a_clearly_slower_candidate_is_pruned_after_the_first_block():
-    alpha = search.alpha_at(1, 9, 3)
+    alpha = stopping.alpha_at(1, 9, 3)
     leader = scaled(1.5, WOBBLE)
     slow = scaled(0.8, [-w for w in WOBBLE])[:3]
-    d = search.decide(slow, leader, "1-layer", alpha)
+    d = stopping.decide(slow, leader, "1-layer", alpha)
     assert d is not None and d.stop == "slower" and d.pruned
     assert d.interval[1] < 1.0 and d.ratio == pytest.approx(0.8 / 1.5, rel=0.05)
     assert d.reason().startswith("clearly slower than 1-layer: 0.53x of 1-layer (95.0% interval")
 
 
 def test_a_slower_candidate_is_pruned_against_the_baseline_when_nothing_beats_it():
-    d = search.decide(scaled(0.7, WOBBLE)[:3], BASE, "baseline", search.alpha_at(1, 9, 3))
+    d = stopping.decide(scaled(0.7, WOBBLE)[:3], BASE, "baseline", stopping.alpha_at(1, 9, 3))
     assert d is not None and d.stop == "slower" and d.reference == "baseline"
 
 
 def test_tied_candidates_are_never_pruned_against_each_other():
-    alpha = search.alpha_at(1, 9, 3)
+    alpha = stopping.alpha_at(1, 9, 3)
     a = scaled(1.4, WOBBLE)
     noisy = [0.08, -0.09, 0.1, -0.07, 0.09, -0.1, 0.06, -0.08, 0.07]
     b = scaled(1.4, noisy)
     for n in (3, 6, 9):
         for x, y in ((a, b), (b, a)):
-            d = search.decide(x[:n], y, "other", alpha)
+            d = stopping.decide(x[:n], y, "other", alpha)
             assert d is not None and d.stop != "slower"
             assert d.interval[0] <= 1.0 <= d.interval[1]
 
 
 def test_a_candidate_within_the_resolution_stops_as_tied_once_the_interval_shows_it():
-    alpha = search.alpha_at(1, 9, 3)
+    alpha = stopping.alpha_at(1, 9, 3)
     leader = scaled(1.5, WOBBLE)
     close = scaled(1.5 * 1.01, WOBBLE)  # 1% faster, the same per-prompt pattern: a tight interval
-    d = search.decide(close[:3], leader, "1-layer", alpha, resolution=0.05)
+    d = stopping.decide(close[:3], leader, "1-layer", alpha, resolution=0.05)
     assert d is not None and d.stop == "tied" and "tied with 1-layer" in d.reason()
     assert 1 / 1.05 < d.interval[0] and d.interval[1] < 1.05
-    d = search.decide(close[:3], leader, "1-layer", alpha, resolution=0.001)
+    d = stopping.decide(close[:3], leader, "1-layer", alpha, resolution=0.001)
     assert d is not None and d.stop is None  # a finer resolution cannot be shown by these data
 
 
 def test_no_decision_without_two_paired_requests():
-    assert search.decide([40.0], BASE, "baseline", 0.05) is None
-    assert search.decide([None, 40.0, None], BASE, "baseline", 0.05) is None  # failed requests do not pair
-    d = search.decide([None, 30.0, 50.0, 40.0], BASE, "baseline", 0.05)
+    assert stopping.decide([40.0], BASE, "baseline", 0.05) is None
+    assert stopping.decide([None, 40.0, None], BASE, "baseline", 0.05) is None  # failed requests do not pair
+    d = stopping.decide([None, 30.0, 50.0, 40.0], BASE, "baseline", 0.05)
     assert d is not None and d.n == 3
 
 
 def test_identical_numbers_get_a_floor_not_a_zero_width_interval():
-    d = search.decide([b * 1.2 for b in BASE[:3]], BASE, "baseline", 0.025)
+    d = stopping.decide([b * 1.2 for b in BASE[:3]], BASE, "baseline", 0.025)
     assert d is not None and d.interval[0] < 1.2 < d.interval[1]
 
 
 def test_the_leader_is_the_best_finished_setup_or_the_baseline():
-    assert search.leader({}, BASE) == "baseline"
-    assert search.leader({"slow": scaled(0.9)}, BASE) == "baseline"
-    assert search.leader({"a": scaled(1.2), "b": scaled(1.4), "c": scaled(0.5)}, BASE) == "b"
+    assert stopping.leader({}, BASE) == "baseline"
+    assert stopping.leader({"slow": scaled(0.9)}, BASE) == "baseline"
+    assert stopping.leader({"a": scaled(1.2), "b": scaled(1.4), "c": scaled(0.5)}, BASE) == "b"
 
 
 def test_the_true_best_is_rarely_stopped_under_the_documented_rule():
@@ -117,7 +118,7 @@ def test_the_true_best_is_rarely_stopped_under_the_documented_rule():
         rival = [b * 1.45 * math.exp(rng.gauss(0, 0.08)) for b in BASE]  # the incumbent, 3% slower
         best = [b * 1.5 * math.exp(rng.gauss(0, 0.08)) for b in BASE]
         for look, n in enumerate(range(block, total, block), 1):
-            d = search.decide(best[:n], rival, "rival", search.alpha_at(look, total, block))
+            d = stopping.decide(best[:n], rival, "rival", stopping.alpha_at(look, total, block))
             if d is not None and d.pruned and d.stop == "slower":
                 stopped += 1
                 break

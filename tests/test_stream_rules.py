@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from draftbench import stats
-from draftbench.bench import summarise
-from draftbench.stream import RequestResult, consume
+from draftbench.core import stats
+from draftbench.measure.bench import summarise
+from draftbench.measure.stream import RequestResult, consume
 
 
 class ScriptedClock:
@@ -116,8 +116,8 @@ def test_raw_completion_streams_of_llama_cpp_and_openai_servers():
 
 
 def test_request_bodies_per_endpoint():
-    from draftbench.bench import BenchConfig, endpoint_path, request_body
-    from draftbench.prompts import Prompt
+    from draftbench.measure.bench import BenchConfig, endpoint_path, request_body
+    from draftbench.setup.prompts import Prompt
 
     prompt = Prompt("p", "qa", "Once upon a time")
     chat = request_body(BenchConfig("u"), prompt, "llamacpp", 16)

@@ -8,11 +8,13 @@ import json
 import pytest
 from conftest import run_script
 
-from draftbench import backends, gguf_header, machine, synth
+from draftbench.core import gguf_header, machine
+from draftbench.server import backends
+from draftbench.synth import model_family
 from draftbench.errors import ModelFileError, UnsupportedSetup
-from draftbench.launcher import ServerOptions, ServerSpec
-from draftbench.redaction import redact, visible
-from draftbench.speculation import Speculation
+from draftbench.server.process import ServerOptions, ServerSpec
+from draftbench.core.redaction import redact, visible
+from draftbench.setup.speculation import Speculation
 
 
 def test_gguf_header_reads_synth_metadata(family):
@@ -32,8 +34,8 @@ def test_gguf_header_truncated(tmp_path, family):
 
 def test_synth_is_deterministic_and_drafts_share_the_head(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    synth.generate(str(a), "test", seed=3, mismatch=False, noisy=False)
-    synth.generate(str(b), "test", seed=3, mismatch=False, noisy=False)
+    model_family.generate(str(a), "test", seed=3, mismatch=False, noisy=False)
+    model_family.generate(str(b), "test", seed=3, mismatch=False, noisy=False)
 
     def digest(path):
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -111,8 +113,8 @@ def test_debug_env_shows_traceback():
 def test_vllm_sweep_without_vllm_records_the_reason(tmp_path, monkeypatch):
     import shutil as _shutil
 
-    from draftbench.config import parse_config
-    from draftbench.sweep import Sweep
+    from draftbench.setup.config import parse_config
+    from draftbench.sweep.runner import Sweep
 
     monkeypatch.setattr(_shutil, "which", lambda name: None)
     cfg = parse_config({"name": "v", "hardware": "box", "backend": "vllm",
@@ -125,7 +127,7 @@ def test_vllm_sweep_without_vllm_records_the_reason(tmp_path, monkeypatch):
 
 
 def test_lmstudio_sweep_is_refused_with_a_pointer():
-    from draftbench.config import parse_config
+    from draftbench.setup.config import parse_config
     from draftbench.errors import ConfigError
 
     with pytest.raises(ConfigError, match="bench.py"):

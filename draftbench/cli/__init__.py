@@ -1,4 +1,6 @@
-"""Command-line entry points. Each parses arguments into typed configs and calls the core."""
+"""The thin top layer: the command-line entry points (``server``, ``bench``, ``sweep``; ``draftbench synth`` runs
+the model family generator). Each parses its arguments into typed values, calls the layers below and turns a
+``DraftbenchError`` into one line and an exit code (``run_main``)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ import os
 import sys
 from typing import Callable
 
+from ..core.redaction import console_text
 from ..errors import DraftbenchError
-from ..redaction import console_text
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args and args[0] in ("-h", "--help") else 2
     name, rest = args[0], args[1:]
     if name == "synth":
-        from .. import synth
+        from ..synth import model_family
 
-        return run_main(lambda: synth.main(rest))
+        return run_main(lambda: model_family.main(rest))
     module = __import__(f"draftbench.cli.{name}", fromlist=["main"])
     return module.main(rest)

@@ -7,11 +7,14 @@ import json
 import os
 import sys
 
-from .. import backends, categories, files, limits, prompt_files, prompts
-from ..bench import BenchConfig, BenchSummary, run_bench
+from ..core import files, limits
+from ..core.redaction import console_text
 from ..errors import ConfigError, DraftbenchError
-from ..redaction import console_text
-from ..results import RunResult
+from ..measure.bench import BenchConfig, BenchSummary, run_bench
+from ..results import categories
+from ..results.schema import RunResult
+from ..server import backends
+from ..setup import prompt_files, prompts
 from . import Parser, run_main
 
 

@@ -6,9 +6,11 @@ import argparse
 import sys
 import time
 
-from .. import backends, launcher, limits
+from ..core import limits
 from ..errors import ConfigError, DraftbenchError
-from ..speculation import AXES, Speculation, parse_types
+from ..server import backends, process
+from ..setup.backend import BACKENDS
+from ..setup.speculation import AXES, Speculation, parse_types
 from . import Parser, run_main, split_passthrough
 
 
@@ -23,15 +25,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap = Parser(prog="server.py", description="Start an inference server and keep it in the "
                                  "foreground until Ctrl-C. Arguments after -- go to the server unchanged.")
     sub = ap.add_subparsers(dest="backend", required=True)
-    for name in ("llama-cpp", "vllm", "lm-studio"):
-        p = sub.add_parser(name)
+    for backend in BACKENDS.values():
+        p = sub.add_parser(backend.cli_name)
         p.add_argument("--model-path", required=True, help="target model (GGUF file for llama-cpp)")
         p.add_argument("--draft-path", help="draft model for speculative decoding")
         p.add_argument("--port", type=limits.arg("port"), default=8080, help="0 picks a free port (default 8080)")
         p.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
         p.add_argument("--draft-max", type=limits.arg("draft_max"), help="tokens drafted per step")
         p.add_argument("--ready-timeout", type=limits.arg("ready_timeout_s"), default=600.0, help="seconds to wait for the model to load")
-        if name == "llama-cpp":
+        if backend.llama_flags:
             p.add_argument("--gpu-layers", type=limits.arg("gpu_layers"), default=99)
             p.add_argument("--ctx-size", type=limits.arg("ctx_size"), default=4096)
             p.add_argument("--llama-bin", help="path to llama-server")
@@ -51,7 +53,7 @@ def speculation_from_args(args: argparse.Namespace) -> Speculation:
     return Speculation(args.draft_path, types, **{k: v for k, v in values.items() if v is not None})
 
 
-def _serve(server: launcher.ServerProcess) -> int:
+def _serve(server: process.ServerProcess) -> int:
     with server:
         print(server.url, flush=True)
         print(f"ready in {server.load_time_s:.1f} s ({server.version}); log: {server.log_path}; "
@@ -68,17 +70,17 @@ def _serve(server: launcher.ServerProcess) -> int:
 def main(argv: list[str] | None = None) -> int:
     ours, extra = split_passthrough(argv)
     args = build_parser().parse_args(ours)
+    backend = next(b for b in BACKENDS.values() if b.cli_name == args.backend)
 
     def body() -> int:
-        launcher.install_sigterm_handler()
-        if args.backend in ("llama-cpp", "vllm"):
-            options = launcher.ServerOptions(
+        process.install_sigterm_handler()
+        if backend.sweeps:
+            options = process.ServerOptions(
                 host=args.host, port=args.port, extra_args=tuple(extra), ready_timeout_s=args.ready_timeout,
                 **({"gpu_layers": args.gpu_layers, "ctx_size": args.ctx_size, "llama_bin": args.llama_bin}
-                   if args.backend == "llama-cpp" else {}))
-            spec = launcher.ServerSpec(args.model_path, speculation_from_args(args), options)
-            launch = launcher.launch_llama if args.backend == "llama-cpp" else backends.launch_vllm
-            return _serve(launch(spec))
+                   if backend.llama_flags else {}))
+            return _serve(backends.launch(backend, process.ServerSpec(args.model_path, speculation_from_args(args),
+                                                                      options)))
         spec = backends.LMStudioSpec(args.model_path, args.draft_path, args.port)
         with backends.LMStudioServer(spec) as lms:
             print(lms.url, flush=True)

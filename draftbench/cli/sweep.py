@@ -7,12 +7,15 @@ import glob
 import os
 import sys
 
-from .. import analysis, compare, compare_view, dryrun, export, files, machine, report
-from ..config import load_config
+from ..core import files, machine
+from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted
-from ..launcher import install_sigterm_handler
-from ..redaction import visible
-from ..sweep import Sweep, SweepOutcome, default_results_path, summary_lines
+from ..report import compare_page, export, sweep_page
+from ..results import analysis, compare
+from ..server.process import install_sigterm_handler
+from ..setup.config import load_config
+from ..sweep import dryrun
+from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import Parser, run_main
 
 
@@ -54,7 +57,7 @@ def _print_export(fmt: str | None, meta: dict, runs: list, recs: list | None = N
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
     data = analysis.load(results)
     runs = data.pop("results")
-    path = report.write_report(_chart_path(results, chart), data, runs)
+    path = sweep_page.write_report(_chart_path(results, chart), data, runs)
     print(f"Chart saved to {path}", file=sys.stderr)
     _print_export(fmt, data, runs)
     return 0
@@ -74,9 +77,9 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
         outcome = sweep.run()
     finally:
         if sweep.runs and os.path.exists(sweep.results_path):  # the runs in memory, also after an interrupt
-            runs = outcome.runs if outcome else sweep.ordered_runs()
+            runs = outcome.runs if outcome else sweep.store.ordered()
             try:
-                report.write_report(_chart_path(sweep.results_path, chart), sweep.meta, runs,
+                sweep_page.write_report(_chart_path(sweep.results_path, chart), sweep.store.meta, runs,
                                     outcome.recommendations if outcome else None)
             except (DraftbenchError, OSError):
                 if outcome is not None:
@@ -84,7 +87,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     outcome.chart_path = _chart_path(outcome.results_path, chart)
     for line in summary_lines(outcome):
         print(line, file=sys.stderr)
-    _print_export(fmt, sweep.meta, outcome.runs, outcome.recommendations)
+    _print_export(fmt, sweep.store.meta, outcome.runs, outcome.recommendations)
     return outcome
 
 
@@ -95,11 +98,11 @@ def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     if not good:
         raise DraftbenchError(f"--compare: no readable results file in {' '.join(paths)}")
     rows = compare.entries(good)
-    page = compare_view.write(chart or "compare.html", rows, [p for p, _ in good], bad)
+    page = compare_page.write(chart or "compare.html", rows, [p for p, _ in good], bad)
     if fmt == "md":
-        sys.stdout.write(compare_view.markdown(rows))
+        sys.stdout.write(compare_page.markdown(rows))
     elif fmt == "csv":
-        sys.stdout.write(compare_view.to_csv(rows))
+        sys.stdout.write(compare_page.to_csv(rows))
     else:
         print("Choosing a draft (derived from these files):")
         for bucket in compare.choosing_table(rows):
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             return config_dir(args.config_dir, args.format, args.fresh, args.adaptive)
         config = args.config
         if args.demo:
-            from ..demo import ensure_demo
+            from ..synth.demo import ensure_demo
 
             config = ensure_demo()
         outcome = run_one(config, args.results, args.chart, args.fresh, args.format, args.adaptive)

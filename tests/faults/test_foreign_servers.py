@@ -14,8 +14,8 @@ import time
 import pytest
 
 from cli_helpers import call
-from draftbench.bench import describe
-from draftbench.stream import UNKNOWN_TOKENS, RequestResult, consume
+from draftbench.measure.bench import describe
+from draftbench.measure.stream import UNKNOWN_TOKENS, RequestResult, consume
 from fakeserver import ReplayServer
 
 STREAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "streams")

@@ -114,7 +114,7 @@ def test_leftover_server_on_the_port_is_named(llama_server, family, tmp_path, no
 
 
 def _listening_port(pid: int) -> int:
-    from draftbench import ports
+    from draftbench.server import ports
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -146,7 +146,7 @@ def _ports_of(pid: int) -> list[int]:
 
 def _hold_lock(results: str) -> subprocess.Popen:
     holder = spawn([sys.executable, "-c", "import sys, time\nsys.path.insert(0, sys.argv[1])\n"
-                    "from draftbench.lock import ResultsLock\nResultsLock(sys.argv[2]).acquire()\n"
+                    "from draftbench.sweep.lock import ResultsLock\nResultsLock(sys.argv[2]).acquire()\n"
                     "print('locked', flush=True)\ntime.sleep(120)\n", ROOT, results],
                    stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
@@ -185,7 +185,7 @@ def test_stale_lock_is_taken_over(llama_server, family, tmp_path, no_new_servers
 
 def test_lock_held_by_a_killed_sweep_is_free_again(tmp_path):
     """flock dies with its holder: SIGKILL of the holder leaves a lock file that is not held."""
-    from draftbench.lock import ResultsLock
+    from draftbench.sweep.lock import ResultsLock
 
     holder = _hold_lock(str(tmp_path / "r.json"))
     holder.kill()
@@ -203,7 +203,7 @@ def _blocked_mask(pid: int) -> int:
 def test_a_signal_during_server_start_waits_until_the_server_is_registered():
     """Ctrl-C landing between the child's exec and Popen's return would lose the server's handle: the
     launcher holds it until the server is registered; the child itself starts with it unblocked."""
-    from draftbench import lifeline
+    from draftbench.server import lifeline
 
     tie, _ = lifeline.preexec_for_parent(os.getpid())
     got = []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from draftbench.bench import BenchConfig, run_bench
-from draftbench.prompts import custom
+from draftbench.measure.bench import BenchConfig, run_bench
+from draftbench.setup.prompts import custom
 
 PROMPTS = custom(["FAULT one", "fine two", "FAULT three", "fine four"])
 from fakeserver import FakeServer

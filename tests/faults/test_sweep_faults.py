@@ -19,10 +19,10 @@ import pytest
 from conftest import ROOT, kill_tree, llama_pids, run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench import files as files_mod
-from draftbench.config import load_config
+from draftbench.core import files as files_mod
+from draftbench.setup.config import load_config
 from draftbench.errors import ResultsFileError
-from draftbench.sweep import Sweep
+from draftbench.sweep.runner import Sweep
 
 
 def _newest_llama_pid(before: set[int]) -> int:

@@ -1,0 +1,126 @@
+"""Files a user names, for every path draftbench reads or writes: only regular files are read or replaced.
+
+A results path, a report or a compare page may be a symlink: writing goes through it to the file it
+names (the link stays a link, and the file it points at is the one that changes). A symlink loop, a
+folder, a FIFO or a device node is refused before anything is read or written: a FIFO would hang a
+reader, and replacing a device node with JSON destroys it. Writes are atomic: a temporary file in the
+same folder, fsynced, then renamed over the target, so a crash leaves the old file or the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from typing import Any
+
+from ..errors import DraftbenchError, OutputFileError
+
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def kind_problem(path: str) -> str | None:
+    """Why an existing ``path`` is not a regular file (following symlinks), or None (also when absent, or a
+    symlink to a file not there yet: reading says it is missing, writing creates it)."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except OSError:  # a loop, or a parent that is not a folder: the second is for the reader or writer to say
+        return "a symlink that cannot be followed (a loop?)" if os.path.islink(path) else None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+class Unreadable(DraftbenchError):
+    """A file to read is missing, not a regular file, or not UTF-8 text; ``why`` says which, for the caller's
+    own message ("prompts: ... is a FIFO")."""
+
+    def __init__(self, path: str, why: str, missing: bool = False):
+        self.path, self.why, self.missing = path, why, missing
+        super().__init__(f"{path}: {why}")
+
+
+def read_text(path: str) -> str:
+    """A regular file's UTF-8 text; never opens a FIFO or a device (a reader would hang or consume it)."""
+    odd = kind_problem(path)
+    if odd:
+        raise Unreadable(path, f"is {odd}, not a regular file")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except FileNotFoundError as exc:
+        raise Unreadable(path, "is not there (check the path)", missing=True) from exc
+    except OSError as exc:
+        raise Unreadable(path, f"cannot be read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise Unreadable(path, f"is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+
+
+def output_target(path: str, flag: str = "--results") -> str:
+    """The file to write for ``path``: itself, or what its symlink names. Refuses what is not a regular file."""
+    why = kind_problem(path)
+    if why:
+        raise OutputFileError(f"{flag} {path} is {why}, not a regular file: give the path of a file to write")
+    return os.path.realpath(path)
+
+
+def check_writable(path: str, flag: str = "--results", what: str = "results") -> None:
+    """Fail early when ``path`` cannot be written: not a regular file, a folder that refuses, a nearly full disk."""
+    folder = os.path.dirname(output_target(path, flag))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".draftbench-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputFileError(f"cannot write {what} to {folder}: {exc.strerror}; "
+                              f"choose another place with {flag} PATH") from exc
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OutputFileError(f"only {free // 2**20} MiB free in {folder}: free some space or use {flag} PATH")
+
+
+def _mode_for(path: str) -> int:
+    """Keep an existing file's permissions; new files get the usual 0666 minus umask (not mkstemp's 0600)."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
+    """Write ``text`` to ``path`` (through a symlink) in one step: a reader sees the old file or the new one."""
+    target = output_target(path, flag)
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _mode_for(target))
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json_atomic(path: str, data: Any, flag: str = "--results") -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", flag)

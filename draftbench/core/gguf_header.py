@@ -1,0 +1,161 @@
+"""Read a GGUF file's metadata in pure Python (no ``gguf`` dependency at run time).
+
+Only the header is read: enough to check that a path really is a GGUF model and
+to compare a draft's tokenizer with its target's before any server starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from ..errors import ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+
+_SCALARS = {
+    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d",
+}
+_STRING, _ARRAY = 8, 9
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    model: str | None
+    vocab_size: int
+    tokens_sha1: str | None
+
+    def differences(self, other: "TokenizerInfo") -> list[str]:
+        out = []
+        if self.model != other.model:
+            out.append(f"tokenizer type {self.model!r} vs {other.model!r}")
+        if self.vocab_size != other.vocab_size:
+            out.append(f"vocabulary size {self.vocab_size} vs {other.vocab_size}")
+        elif self.tokens_sha1 != other.tokens_sha1:
+            out.append("token lists differ")
+        return out
+
+
+class _Reader:
+    def __init__(self, fh: BinaryIO, path: str):
+        self.fh, self.path = fh, path
+
+    def read(self, n: int) -> bytes:
+        data = self.fh.read(n)
+        if len(data) != n:
+            raise ModelFileError(f"{self.path}: GGUF header is truncated")
+        return data
+
+    def scalar(self, fmt: str) -> Any:
+        return struct.unpack(fmt, self.read(struct.calcsize(fmt)))[0]
+
+    def string(self) -> str:
+        n = self.scalar("<Q")
+        if n > 1 << 30:
+            raise ModelFileError(f"{self.path}: GGUF header is corrupt (string of {n} bytes)")
+        return self.read(n).decode("utf-8", errors="replace")
+
+    def value(self, vtype: int, keep: bool = True) -> Any:
+        if vtype in _SCALARS:
+            return self.scalar(_SCALARS[vtype])
+        if vtype == _STRING:
+            return self.string()
+        if vtype == _ARRAY:
+            itype, count = self.scalar("<I"), self.scalar("<Q")
+            if itype in _SCALARS and not keep:
+                self.fh.seek(struct.calcsize(_SCALARS[itype]) * count, os.SEEK_CUR)
+                return count
+            items = [self.value(itype) for _ in range(count)]
+            return items if keep else count
+        raise ModelFileError(f"{self.path}: GGUF header is corrupt (unknown value type {vtype})")
+
+
+def check_gguf(path: str, role: str = "model") -> None:
+    """Raise ModelFileError unless ``path`` is an existing file that starts with the GGUF magic."""
+    if not os.path.exists(path):
+        raise ModelFileError(f"{role} file not found: {path} (check the path)")
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{role} path is not a file: {path}")
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {role} file {path}: {exc.strerror}") from exc
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(f"{role} file is not a GGUF model (bad magic {magic!r}): {path}")
+
+
+def read_metadata(path: str, keep_arrays: tuple[str, ...] = ("tokenizer.ggml.tokens",)) -> dict[str, Any]:
+    """Return the key/value metadata. Arrays are kept only for keys in ``keep_arrays``
+    (others become their length), so huge merge lists cost little."""
+    check_gguf(path)
+    with open(path, "rb") as fh:
+        r = _Reader(fh, path)
+        r.read(4)
+        version = r.scalar("<I")
+        if version == 1:
+            r.scalar("<I"), r.scalar("<I")
+            raise ModelFileError(f"{path}: GGUF version 1 is too old to inspect")
+        r.scalar("<Q")
+        kv_count = r.scalar("<Q")
+        meta: dict[str, Any] = {"GGUF.version": version}
+        for _ in range(kv_count):
+            key = r.string()
+            vtype = r.scalar("<I")
+            meta[key] = r.value(vtype, keep=key in keep_arrays)
+        return meta
+
+
+def chat_template(path: str) -> str | None:
+    """The chat template stored in the GGUF (``tokenizer.chat_template``), or None when it has none."""
+    value = read_metadata(path, keep_arrays=()).get("tokenizer.chat_template")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def tokenizer_info(path: str) -> TokenizerInfo:
+    meta = read_metadata(path)
+    tokens = meta.get("tokenizer.ggml.tokens")
+    digest = None
+    if isinstance(tokens, list):
+        digest = hashlib.sha1("\0".join(tokens).encode("utf-8")).hexdigest()
+        size = len(tokens)
+    else:
+        size = int(tokens or 0)
+    return TokenizerInfo(meta.get("tokenizer.ggml.model"), size, digest)
+
+
+def vocab_mismatch(target: str, draft: str) -> list[str]:
+    """Reasons the draft's tokenizer differs from the target's ([] when they match)."""
+    return tokenizer_info(target).differences(tokenizer_info(draft))
+
+
+IDENTITY_BYTES = 2**20
+
+
+def identity(path: str | None) -> str | None:
+    """What identifies a model file cheaply and robustly, wherever it moves: its size and a hash of its first
+    and last MiB (the GGUF header, tokenizer and the end of its tensors): 'size:hash'. None when unreadable."""
+    if not path:
+        return None
+    try:
+        size = os.path.getsize(path)
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            digest.update(fh.read(IDENTITY_BYTES))
+            if size > 2 * IDENTITY_BYTES:
+                fh.seek(size - IDENTITY_BYTES)
+            digest.update(fh.read(IDENTITY_BYTES))
+    except OSError:
+        return None
+    return f"{size}:{digest.hexdigest()[:16]}"
+
+
+def file_size(path: str) -> int:
+    """A model file's size in bytes; 0 when it cannot be read."""
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,342 @@
+"""The measurement core: warm up, stream N requests, summarise. Used by bench.py and sweep.py alike."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import requests
+
+from ..core import stats
+from ..errors import ServerUnreachable
+from ..server import backends
+from ..setup.prompts import BUILTIN, Prompt, schedule
+from . import health
+from .loop import ThreadExecutor, closed_loop
+from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, RequestResult, stream_chat
+
+NOISY_REL_STDEV = 0.10
+SPECULATION_OFF_CAUSES = (
+    "speculation did not run (no draft tokens in the server's timings). Known causes: "
+    "(1) this llama.cpp build needs --spec-type draft-simple next to --model-draft; "
+    "(2) the draft's vocabulary differs from the target's, so llama.cpp silently disabled it "
+    "(see the server log for 'vocab'); (3) n-gram types draft only where the output repeats text seen "
+    "before, which these prompts may not do"
+)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    url: str
+    requests: int = 5
+    max_tokens: int = 512
+    temperature: float = 0.0
+    warmup: int = 1
+    prompts: tuple[Prompt, ...] = BUILTIN
+    model: str | None = None
+    api_key: str | None = None
+    seed: int = 0
+    timeout_s: float = 300.0
+    ready_timeout_s: float = 600.0
+    expect_draft: bool = False
+    extra_body: tuple[tuple[str, Any], ...] = ()
+    skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
+    concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
+    endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
+
+
+def endpoint_path(endpoint: str, kind: str) -> str:
+    """Where requests go: the chat endpoint, or raw completion (llama.cpp's own /completion, else OpenAI's)."""
+    if endpoint == "chat":
+        return "/v1/chat/completions"
+    return "/completion" if kind == "llamacpp" else "/v1/completions"
+
+
+def prompt_text(prompt: Prompt) -> str:
+    """A prompt as plain text: what completion mode sends and what an echo is measured against."""
+    return "\n\n".join(content for _, content in prompt.messages) or prompt.text
+
+
+@dataclass
+class BenchSummary:
+    url: str
+    server_kind: str
+    n_requests: int
+    n_failed_requests: int
+    mean_tps: float | None = None
+    median_tps: float | None = None
+    stdev_tps: float | None = None
+    min_tps: float | None = None
+    max_tps: float | None = None
+    ci95_tps: list[float] | None = None
+    mean_client_tps: float | None = None
+    mean_ttft: float | None = None
+    median_ttft: float | None = None
+    p95_ttft_s: float | None = None
+    mean_total_time: float | None = None
+    concurrency: int = 1
+    aggregate_tps: float | None = None  # completion tokens of all requests over the loop's wall time
+    loop_wall_s: float = 0.0  # first send to last end (summed over blocks)
+    max_in_flight: int = 0
+    generation_time_s: float = 0.0
+    draft_n: int | None = None
+    draft_n_accepted: int | None = None
+    acceptance_rate: float | None = None
+    mean_accepted_length: float | None = None
+    speculation_active: bool | None = None
+    degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
+    noisy: bool = False
+    warnings: list[str] = field(default_factory=list)
+    requests: list[RequestResult] = field(default_factory=list)
+
+    def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
+        d = asdict(self)
+        if not with_requests:
+            d.pop("requests")
+        return d
+
+
+def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
+              spec_counts: tuple[int, int] | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
+              max_in_flight: int = 0) -> BenchSummary:
+    ok = [r for r in results if r.ok]
+    s = BenchSummary(url, kind, len(results), len(results) - len(ok), requests=results, concurrency=concurrency,
+                     loop_wall_s=loop_wall_s, max_in_flight=max_in_flight)
+    tokens = sum(r.completion_tokens or 0 for r in ok)
+    s.aggregate_tps = tokens / loop_wall_s if loop_wall_s > 0 and tokens else None
+    s.generation_time_s = sum(r.total_s or 0.0 for r in results)
+    tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
+    if tps:
+        s.mean_tps, s.median_tps, s.stdev_tps = tps.mean, tps.median, tps.stdev
+        s.min_tps, s.max_tps, s.ci95_tps = tps.min, tps.max, list(tps.ci95) if tps.ci95 else None
+        if tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV:
+            s.noisy = True
+            s.warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
+                              f"consider more --requests (now {len(results)}) and a quieter machine")
+    client = stats.spread([r.client_decode_tps for r in ok if r.client_decode_tps])
+    s.mean_client_tps = client.mean if client else None
+    ttft = stats.spread([r.ttft_s for r in ok if r.ttft_s is not None])
+    if ttft:
+        s.mean_ttft, s.median_ttft = ttft.mean, ttft.median
+        s.p95_ttft_s = stats.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 95)
+    total = stats.spread([r.total_s for r in ok if r.total_s is not None])
+    s.mean_total_time = total.mean if total else None
+    drafted = [r for r in ok if r.draft_n is not None]
+    if spec_counts is not None:
+        s.draft_n, s.draft_n_accepted = spec_counts
+    elif drafted:
+        s.draft_n = sum(r.draft_n or 0 for r in drafted)
+        s.draft_n_accepted = sum(r.draft_n_accepted or 0 for r in drafted)
+    if s.draft_n:
+        s.acceptance_rate = s.draft_n_accepted / s.draft_n
+        predicted = sum(r.completion_tokens or 0 for r in drafted) if spec_counts is None else \
+            sum(r.completion_tokens or 0 for r in ok)
+        if predicted > (s.draft_n_accepted or 0):
+            s.mean_accepted_length = predicted / (predicted - (s.draft_n_accepted or 0))
+    if expect_draft and ok:
+        s.speculation_active = bool(s.draft_n)
+        if not s.speculation_active:
+            s.warnings.append(SPECULATION_OFF_CAUSES)
+    elif s.draft_n:
+        s.speculation_active = True
+    if results and not ok:
+        s.warnings.append(f"every request failed; first error: {results[0].error}")
+    s.warnings += token_notes(ok)
+    s.degenerate_output = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
+    if s.degenerate_output:
+        s.warnings.append(f"degenerate output ({s.degenerate_output}): speedups measured on such text mean "
+                          f"nothing; {health.FIX}")
+    return s
+
+
+def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None,
+          earlier_wall_s: float = 0.0) -> BenchSummary:
+    """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
+    results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
+    counts = None
+    if not any(r.draft_n is not None for r in results) and any(b.draft_n for b in blocks):  # vLLM's counters
+        counts = (sum(b.draft_n or 0 for b in blocks), sum(b.draft_n_accepted or 0 for b in blocks))
+    last = blocks[-1]
+    return summarise(last.url, last.server_kind, results, expect_draft, counts,
+                     earlier_wall_s + sum(b.loop_wall_s for b in blocks), last.concurrency,
+                     max(b.max_in_flight for b in blocks))
+
+
+def token_notes(ok: list[RequestResult]) -> list[str]:
+    """Warnings for requests whose token counts did not come from the server's own report."""
+    unknown = sum(1 for r in ok if r.completion_tokens is None)
+    notes = [f"{UNKNOWN_TOKENS} ({unknown} of {len(ok)} requests): their decode tok/s is unknown; a server that "
+             "streams usage (stream_options.include_usage) or llama.cpp's timings gives it"] if unknown else []
+    for source in ("length", "tokenize"):
+        n = sum(1 for r in ok if r.tokens_from == source)
+        if n:
+            notes.append(f"tokens of {n} of {len(ok)} requests counted from {TOKEN_SOURCES[source]}: the server "
+                         "reports no usage; decode tok/s is the client's, first to last streamed token")
+    return notes
+
+
+TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"))  # llama-cpp-python, llama.cpp
+
+
+def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
+    """Count a text's tokens with the server's own tokenizer (the first endpoint that answers, remembered)."""
+    found: list[tuple[str, str]] = []
+
+    def count(text: str) -> int | None:
+        for path, key in found or TOKENIZE_ENDPOINTS:
+            try:
+                resp = requests.post(url + path, json={key: text}, timeout=10, headers=headers)
+                tokens = resp.json().get("tokens") if resp.status_code == 200 else None
+            except (requests.RequestException, ValueError, AttributeError):
+                continue
+            if isinstance(tokens, list):
+                found[:] = [(path, key)]
+                return len(tokens)
+        return None
+
+    return count
+
+
+def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
+    """Wait while the server loads (503), then say what it is: 'llamacpp' or 'openai'."""
+    deadline = time.monotonic() + ready_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            health = session.get(url + "/health", timeout=5, headers=headers)
+        except requests.Timeout as exc:
+            raise ServerUnreachable(url, "no answer to /health within 5 s: timeout, the server may be hung") from exc
+        except requests.RequestException as exc:
+            raise ServerUnreachable(url, type(exc).__name__) from exc
+        if health.status_code != 503:
+            break
+        if time.monotonic() > deadline:
+            raise ServerUnreachable(url, f"still loading (HTTP 503) after {ready_timeout_s:.0f} s")
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+    try:
+        props = session.get(url + "/props", timeout=5, headers=headers)
+        if props.status_code == 200 and "default_generation_settings" in props.json():
+            return "llamacpp"
+    except (requests.RequestException, ValueError):
+        pass
+    return "openai"
+
+
+def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[str, float]:
+    try:
+        resp = session.get(url + "/metrics", timeout=5, headers=headers)
+    except requests.RequestException:
+        return {}
+    return backends.parse_vllm_metrics(resp.text) if resp.status_code == 200 else {}
+
+
+def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"temperature": cfg.temperature, "seed": cfg.seed, "stream": True}
+    if cfg.endpoint == "completion" and kind == "llamacpp":
+        body.update(prompt=prompt_text(prompt), n_predict=max_tokens)
+    else:
+        body.update(model=cfg.model or "draftbench", max_tokens=max_tokens, stream_options={"include_usage": True})
+        if cfg.endpoint == "completion":
+            body["prompt"] = prompt_text(prompt)
+        else:
+            body["messages"] = prompt.chat()
+    if kind == "llamacpp":
+        body["cache_prompt"] = False
+    body.update(dict(cfg.extra_body))
+    return body
+
+
+def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -> BenchSummary:
+    """Measure one server. Failed requests are recorded, never raised."""
+    say = progress or (lambda _m: None)
+    url = cfg.url.rstrip("/")
+    headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
+    with requests.Session() as session:
+        kind = detect_server(session, url, cfg.ready_timeout_s, headers)
+        endpoint = url + endpoint_path(cfg.endpoint, kind)
+        count = token_counter(url, headers) if kind == "openai" else None  # llama.cpp's timings always count
+        warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
+        for i, prompt in enumerate(warm):
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
+                            prompt.id, cfg.timeout_s, headers)
+            say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
+        before = _vllm_counters(session, url, headers) if kind == "openai" else {}
+        planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
+
+        def send(i: int) -> RequestResult:
+            prompt = planned[i]
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
+                            headers, count=count)
+            r.category = prompt.category
+            if r.ok:
+                h = health.check(r.text, prompt_text(prompt))
+                r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)
+                r.repeat_share, r.distinct_ratio = round(h.repeat_share, 3), round(h.distinct_ratio, 3)
+            say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
+            return r
+
+        loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
+        spec_counts = None
+        if before:
+            delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))
+            if delta.get("draft_tokens"):
+                spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
+    return summarise(url, kind, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
+                     loop.max_in_flight)
+
+
+PROBE_MAX_TOKENS = 64
+PROBE_N_MAX = (1, 8)
+PROBE_MIN_DIFFERENCE = 0.25  # drafted tokens per target pass
+
+
+@dataclass(frozen=True)
+class PerRequestProbe:
+    """Does the server honour per-request ``speculative.n_max``? Measured, never read off a version."""
+
+    honoured: bool
+    drafted_per_pass: tuple[float | None, float | None]  # with n_max 1 and n_max 8
+
+    def describe(self) -> str:
+        low, high = (f"{v:.2f}" if v is not None else "n/a" for v in self.drafted_per_pass)
+        verdict = "honoured" if self.honoured else "ignored"
+        return (f"per-request draft settings are {verdict} by this server (drafted tokens per target pass: "
+                f"{low} with n_max {PROBE_N_MAX[0]}, {high} with n_max {PROBE_N_MAX[1]})")
+
+
+def _drafted_per_pass(r: RequestResult) -> float | None:
+    if not r.ok or r.draft_n is None or not r.completion_tokens:
+        return None
+    passes = r.completion_tokens - (r.draft_n_accepted or 0)
+    return r.draft_n / passes if passes > 0 else None
+
+
+def probe_per_request(url: str, api_key: str | None = None, timeout_s: float = 300.0) -> PerRequestProbe:
+    """Two short requests on the same prompt that differ only in ``speculative.n_max``: a server that
+    honours it drafts more tokens per target pass with the larger value."""
+    cfg = BenchConfig(url=url.rstrip("/"), max_tokens=PROBE_MAX_TOKENS, api_key=api_key, timeout_s=timeout_s)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    prompt = BUILTIN[0]
+    rates = []
+    for n_max in PROBE_N_MAX:
+        body = request_body(cfg, prompt, "llamacpp", PROBE_MAX_TOKENS)
+        body.update({"speculative.n_max": n_max, "speculative.n_min": 0})
+        rates.append(_drafted_per_pass(stream_chat(cfg.url + "/v1/chat/completions", body, prompt.id, timeout_s,
+                                                   headers)))
+    low, high = rates
+    honoured = low is not None and high is not None and high - low > PROBE_MIN_DIFFERENCE
+    return PerRequestProbe(honoured, (low, high))
+
+
+def describe(r: RequestResult) -> str:
+    if not r.ok:
+        return f"FAILED: {r.error}"
+    if r.completion_tokens is None:
+        return f"{UNKNOWN_TOKENS}; TTFT {r.ttft_s or 0:.3f} s"
+    rate = "decode rate unknown" if r.decode_tps is None else f"{r.decode_tps:.2f} tok/s"
+    text = f"{rate}, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
+    if r.draft_n:
+        text += f", acceptance {r.draft_n_accepted / r.draft_n:.0%}"
+    return text

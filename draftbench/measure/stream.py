@@ -1,0 +1,256 @@
+"""One streamed chat completion, measured. Parsing is separate from HTTP so that timing
+rules can be tested with canned SSE bytes and a scripted clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable
+
+import requests
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class RequestResult:
+    """One request. Times in seconds, rates in tokens per second; ``error`` set when it failed."""
+
+    prompt_id: str
+    category: str | None = None  # the prompt's kind of task
+    ttft_s: float | None = None
+    decode_tps: float | None = None
+    client_decode_tps: float | None = None
+    total_s: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    tokens_from: str | None = None  # how completion_tokens was known: a key of TOKEN_SOURCES, None: unknown
+    draft_n: int | None = None
+    draft_n_accepted: int | None = None
+    text: str = ""
+    error: str | None = None
+    http_status: int | None = None
+    server_s: float | None = None  # the server's own prompt + generation time (llama.cpp timings)
+    sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
+    ended_at_s: float | None = None
+    output_problems: tuple[str, ...] = ()  # what health.check found wrong with the text (empty: healthy)
+    echo_share: float | None = None  # see draftbench.measure.health
+    repeat_share: float | None = None
+    distinct_ratio: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RequestResult":
+        """A saved request (fields of other versions ignored)."""
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        values["prompt_id"] = str(values.get("prompt_id", "?"))
+        values["text"] = values.get("text") if isinstance(values.get("text"), str) else ""
+        values["output_problems"] = tuple(values.get("output_problems") or ())
+        return cls(**values)
+
+
+TOKEN_SOURCES = {
+    "usage": "the server's usage report",
+    "timings": "llama.cpp's timings",
+    "length": "the stream stopped for length, so max_tokens were generated",
+    "tokenize": "the server's tokenizer on the generated text (may differ by a token from what was generated)",
+}
+UNKNOWN_TOKENS = "tokens unknown: the server reports no usage, and neither a length stop nor a tokenize endpoint"
+
+
+class StreamError(Exception):
+    """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
+
+
+@dataclass
+class _State:
+    text_parts: list[str]
+    t_first: float | None = None
+    t_last: float | None = None
+    usage: dict | None = None
+    timings: dict | None = None
+    stats: dict | None = None
+    finish_reason: str | None = None
+    done: bool = False
+
+
+def _events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]:
+    """Yield (arrival time, data payload) for each SSE ``data:`` line."""
+    buffer = b""
+    for chunk in chunks:
+        if not chunk:
+            continue
+        now = clock()
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            line = line.rstrip(b"\r")
+            if not line or line.startswith(b":"):
+                continue
+            if line.startswith(b"data:"):
+                yield now, line[5:].strip().decode("utf-8", errors="replace")
+            elif not line.startswith((b"event:", b"id:", b"retry:")):
+                raise StreamError(f"malformed SSE line: {line[:120]!r}")
+    if buffer.strip().startswith(b"data:"):
+        yield clock(), buffer.strip()[5:].strip().decode("utf-8", errors="replace")
+
+
+def _apply(state: _State, now: float, payload: str) -> None:
+    if payload == "[DONE]":
+        state.done = True
+        return
+    try:
+        event = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        raise StreamError(f"malformed SSE data (not JSON): {payload[:120]!r}") from exc
+    if not isinstance(event, dict):
+        raise StreamError(f"malformed SSE data (not an object): {payload[:120]!r}")
+    if "error" in event:
+        err = event["error"]
+        raise StreamError(f"server error in stream: {err.get('message', err) if isinstance(err, dict) else err}")
+    pieces = []  # (visible text, text including reasoning): chat deltas, completion choices, llama.cpp /completion
+    for choice in event.get("choices") or []:
+        if not isinstance(choice, dict):
+            raise StreamError(f"malformed SSE data (a choice is not an object): {payload[:120]!r}")
+        state.finish_reason = choice.get("finish_reason") or state.finish_reason
+        delta = choice.get("delta") or {}
+        visible = (delta.get("content") or "") + (choice.get("text") or "")
+        pieces.append((visible, visible + (delta.get("reasoning_content") or "")))
+    if isinstance(event.get("content"), str):
+        pieces.append((event["content"], event["content"]))
+    for visible, piece in pieces:
+        if piece:
+            state.text_parts.append(visible)
+            if state.t_first is None:
+                state.t_first = now
+            state.t_last = now
+    for key in ("usage", "timings", "stats"):
+        if isinstance(event.get(key), dict):
+            setattr(state, key, event[key])
+
+
+def _completion_tokens(state: _State, max_tokens: int | None,
+                       count: Callable[[str], int | None] | None) -> tuple[int | None, str | None]:
+    """How many tokens were generated, and how that is known (see TOKEN_SOURCES), in that order of trust."""
+    usage, timings = state.usage or {}, state.timings or {}
+    if isinstance(usage.get("completion_tokens"), int):
+        return usage["completion_tokens"], "usage"
+    if isinstance(timings.get("predicted_n"), int):
+        return timings["predicted_n"], "timings"
+    if state.finish_reason == "length" and max_tokens:
+        return max_tokens, "length"
+    text = "".join(state.text_parts)
+    n = count(text) if count and text else None
+    return (n, "tokenize") if n else (None, None)
+
+
+def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: RequestResult,
+            max_tokens: int | None = None, count: Callable[[str], int | None] | None = None) -> RequestResult:
+    """Fill ``result`` from a byte stream; ``clock`` stamps each chunk's arrival. A stream without a token
+    count (llama-cpp-python's has neither ``usage`` nor ``timings``) is counted by TOKEN_SOURCES' fallbacks:
+    ``max_tokens`` when it stopped for length, else ``count`` (the server's tokenizer) on the text."""
+    state = _State([])
+    try:
+        for now, payload in _events(chunks, clock):
+            _apply(state, now, payload)
+    except StreamError as exc:
+        result.error = str(exc)
+    t_end = clock()
+    result.text = "".join(state.text_parts)
+    result.total_s = t_end - t_sent
+    if state.t_first is not None:
+        result.ttft_s = state.t_first - t_sent
+    usage, timings = state.usage or {}, state.timings or {}
+    result.prompt_tokens = usage.get("prompt_tokens", timings.get("prompt_n"))
+    result.completion_tokens, result.tokens_from = _completion_tokens(state, max_tokens, count)
+    if timings.get("predicted_per_second"):
+        result.decode_tps = float(timings["predicted_per_second"])
+    if timings.get("predicted_ms") is not None:
+        result.server_s = (float(timings.get("prompt_ms") or 0.0) + float(timings["predicted_ms"])) / 1000.0
+    if "draft_n" in timings:
+        result.draft_n = int(timings["draft_n"])
+        result.draft_n_accepted = int(timings.get("draft_n_accepted", 0))
+    elif state.stats:
+        total = state.stats.get("total_draft_tokens_count")
+        if total is not None:
+            result.draft_n = int(total)
+            result.draft_n_accepted = int(state.stats.get("accepted_draft_tokens_count", 0))
+    n = result.completion_tokens
+    if n and n > 1 and state.t_first is not None and state.t_last is not None and state.t_last > state.t_first:
+        result.client_decode_tps = (n - 1) / (state.t_last - state.t_first)
+    if result.decode_tps is None:
+        result.decode_tps = result.client_decode_tps
+    if result.error is None and state.t_first is None:
+        result.error = "stream ended without any generated text"
+    return result
+
+
+def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers: dict | None = None,
+                clock: Clock = time.perf_counter, count: Callable[[str], int | None] | None = None) -> RequestResult:
+    """POST a streaming chat completion and measure it. Never raises for a failed request. ``count``
+    counts tokens where the stream does not say (see :func:`consume`).
+
+    Each request gets a fresh connection: a pooled keep-alive connection that the server is closing
+    at that moment fails the POST with 'Remote end closed connection without response'."""
+    result = RequestResult(prompt_id)
+    t_sent = clock()
+    deadline = t_sent + timeout_s
+
+    def chunks(resp) -> Iterable[bytes]:
+        for chunk in resp.iter_content(chunk_size=None):
+            yield chunk
+            if clock() > deadline:
+                raise StreamError(f"request exceeded --timeout {timeout_s:.0f} s")
+
+    try:
+        with requests.Session() as session, \
+                session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
+            result.http_status = resp.status_code
+            if resp.status_code != 200:
+                excerpt = resp.text[:300].strip().replace("\n", " ")
+                result.error = f"HTTP {resp.status_code}: {excerpt}"
+                result.total_s = clock() - t_sent
+                return result
+            kind = _not_a_stream(resp.headers.get("Content-Type", ""))
+            if kind:
+                result.error = f"the server answered {kind}, not a completion stream: is the URL the API's address?"
+                result.total_s = clock() - t_sent
+                return result
+            try:
+                return consume(chunks(resp), t_sent, clock, result, body.get("max_tokens") or body.get("n_predict"),
+                               count)
+            except StreamError as exc:
+                result.error = str(exc)
+    except requests.exceptions.ConnectionError as exc:
+        if "timed out" in str(exc):
+            result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+        else:
+            result.error = f"connection failed or was reset: {_short(exc)}"
+    except requests.exceptions.Timeout:
+        result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+    except requests.exceptions.ChunkedEncodingError as exc:
+        result.error = f"stream broken mid-response: {_short(exc)}"
+    except requests.RequestException as exc:
+        result.error = f"request failed: {_short(exc)}"
+    result.total_s = clock() - t_sent
+    return result
+
+
+def _not_a_stream(content_type: str) -> str | None:
+    """What a 200 answer is when its type says it cannot be server-sent events (a web page, say), else None."""
+    media = content_type.split(";")[0].strip().lower()
+    names = {"text/html": "HTML", "application/xhtml+xml": "HTML", "text/xml": "XML", "application/xml": "XML",
+             "application/octet-stream": "binary data"}
+    return names.get(media) or (f"'{media}'" if media.startswith(("image/", "audio/", "video/")) else None)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 200 else text[:200] + "..."

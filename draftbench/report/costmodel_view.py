@@ -1,0 +1,94 @@
+"""The report's explanation of each speedup: the why-chart (acceptance against draft cost, with the cost
+model's iso-speedup curves) and the table of measured parts. Runs without parts (files of the original
+tool, setups whose parts were not measured) are left out, never guessed."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ..core.redaction import html_text
+from ..results import analysis, costmodel
+from ..results.schema import RunResult
+
+GRID = 41
+DEFAULT_DRAFT_LENGTH = 3
+SCALE = [[0, "#d73027"], [0.5, "#ffffbf"], [1, "#1a9850"]]
+
+
+def explained(runs: list[RunResult]) -> list[RunResult]:
+    return [r for r in runs if r.parts is not None and r.speedup is not None and analysis.eligible(r)]
+
+
+def _length(r: RunResult) -> int | None:
+    return r.speculation.draft_max if r.speculation else None
+
+
+def chart(runs: list[RunResult]) -> dict[str, Any] | None:
+    """Traces and title for the why-chart of the first target with parts, at its most measured draft
+    length: one labelled point per draft (the lowest p-min where several were measured)."""
+    shown = explained(runs)
+    if not shown:
+        return None
+    target = shown[0].target
+    base = analysis.baselines(runs).get(target)
+    costs = analysis.verify_costs(base)
+    if not costs:
+        return None
+    mine = [r for r in shown if r.target == target]
+    g = Counter(_length(r) or DEFAULT_DRAFT_LENGTH for r in mine).most_common(1)[0][0]
+    points: dict[str, RunResult] = {}
+    for r in mine:
+        key = r.draft_path or r.draft or ""
+        if (_length(r) or DEFAULT_DRAFT_LENGTH) == g and (key not in points or
+                                                          (r.speculation.draft_p_min or 0) <
+                                                          (points[key].speculation.draft_p_min or 0)):
+            points[key] = r
+    picked = list(points.values())
+    c_max = max([0.5] + [1.3 * r.parts.draft_cost_ratio for r in picked])
+    cs = [c_max * i / (GRID - 1) for i in range(GRID)]
+    accs = [0.99 * i / (GRID - 1) for i in range(GRID)]
+    z = [[round((costmodel.speedup(a, g, c, costs) - 1) * 100, 1) for c in cs] for a in accs]
+    contour = {"type": "contour", "x": cs, "y": accs, "z": z, "showscale": False, "hoverinfo": "skip",
+               "colorscale": SCALE, "zmid": 0,
+               "contours": {"coloring": "lines", "showlabels": True, "start": -80, "end": 300, "size": 10,
+                            "labelfont": {"size": 10, "color": "#555"}},
+               "line": {"color": "#999", "width": 1}, "name": f"model at n_max {g}"}
+    speeds = [round((r.speedup - 1) * 100, 1) for r in picked]
+    span = max([abs(v) for v in speeds] + [1.0])
+    scatter = {"type": "scatter", "mode": "markers+text", "x": [r.parts.draft_cost_ratio for r in picked],
+               "y": [r.parts.acceptance_per_token for r in picked], "text": [r.draft for r in picked],
+               "textposition": "top center", "name": "measured",
+               "marker": {"size": 14, "color": speeds, "colorscale": SCALE, "cmin": -span, "cmax": span,
+                          "line": {"color": "#333", "width": 1},
+                          "colorbar": {"title": {"text": "measured speedup %"}}},
+               "hovertext": [f"{r.draft}: measured {analysis.pct(r.speedup)}, predicted "
+                             f"{analysis.pct(r.parts.predicted_speedup)}<br>{r.parts.verdict}" for r in picked],
+               "hoverinfo": "text"}
+    return {"traces": [contour, scatter], "title": f"{target}, draft length {g}: iso-speedup curves (%) of the "
+                                                   "cost model"}
+
+
+def _cell(value: object) -> str:
+    return f"<td>{html_text(value)}</td>"
+
+
+def table(runs: list[RunResult]) -> str:
+    """An HTML table of every explained run: measured against predicted, the parts, the verdict."""
+    shown = explained(runs)
+    if not shown:
+        return ""
+    head = ("<tr><th>Target</th><th>Setup</th><th>Measured</th><th>Predicted</th><th>Error</th>"
+            "<th>a</th><th>Drafted per pass</th><th>Draft cost c</th><th>c from</th><th>Verify cost v</th>"
+            "<th>Drafting share</th>"
+            "<th>Best n_max (model)</th><th>Verdict</th></tr>")
+    rows = []
+    for r in shown:
+        p = r.parts
+        error = (p.predicted_speedup / r.speedup - 1) * 100
+        rows.append("<tr>" + "".join(_cell(v) for v in (
+            r.target, r.draft, analysis.pct(r.speedup), analysis.pct(p.predicted_speedup), f"{error:+.0f}%",
+            f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
+            p.draft_cost_source, f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max or "-",
+            p.verdict)) + "</tr>")
+    return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>"

@@ -1,0 +1,85 @@
+"""The report's concurrency view: speedup and aggregate throughput against the number of requests in flight,
+one line per setup, and the table behind them. Shown only when a sweep measured several levels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.redaction import html_text
+from ..results import analysis
+from ..results.schema import RunResult
+from . import page
+
+BASELINE_COLOR = "#7f7f7f"
+
+
+def measured_levels(runs: list[RunResult]) -> list[int]:
+    return analysis.levels([r for r in runs if r.error is None and r.mean_tps])
+
+
+def _lines(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:
+    targets = {r.target for r in runs}
+    out: dict[tuple[str, str | None], list[RunResult]] = {}
+    for r in runs:
+        if r.error is None and r.aggregate_tps:
+            out.setdefault((r.target, r.draft), []).append(r)
+    for line in out.values():
+        line.sort(key=lambda r: r.concurrency)
+    return out if len(targets) else {}
+
+
+def _name(key: tuple[str, str | None], several_targets: bool) -> str:
+    target, draft = key
+    label = draft or "baseline (no draft)"
+    return f"{target} + {label}" if several_targets else label
+
+
+def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
+    """'speedup' (aggregate throughput over the baseline's at the same level, in %) and 'aggregate'
+    (tok/s) against the level; empty lists when fewer than two levels were measured."""
+    if len(measured_levels(runs)) < 2:
+        return {"speedup": [], "aggregate": []}
+    lines = _lines(runs)
+    several = len({t for t, _ in lines}) > 1
+    speedup, aggregate = [], []
+    for key, line in lines.items():
+        name = _name(key, several)
+        hover = [f"{name} @ {r.concurrency} streams: {r.aggregate_tps:.1f} tok/s aggregate, {r.mean_tps or 0:.1f} "
+                 f"per stream" + (f", {analysis.pct(r.aggregate_speedup)} vs baseline" if r.draft else "")
+                 for r in line]
+        trace = {"type": "scatter", "mode": "lines+markers", "name": name, "x": [r.concurrency for r in line],
+                 "hovertext": hover, "hoverinfo": "text"}
+        aggregate.append({**trace, "y": [round(r.aggregate_tps or 0, 2) for r in line],
+                          **({"line": {"color": BASELINE_COLOR, "dash": "dash"}} if key[1] is None else {})})
+        if key[1] is not None:
+            speedup.append({**trace, "y": [None if r.aggregate_speedup is None else
+                                           round((r.aggregate_speedup - 1) * 100, 1) for r in line]})
+    return {"speedup": speedup, "aggregate": aggregate}
+
+
+def table(runs: list[RunResult]) -> str:
+    """Every measured run by level: aggregate and per-stream tok/s, speedups, acceptance, TTFT."""
+    rows = []
+    for r in sorted((r for r in runs if r.error is None and r.mean_tps),
+                    key=lambda r: (r.target, r.draft is not None, r.draft or "", r.concurrency)):
+        cells = [r.target, r.draft or "baseline", str(r.concurrency), page.fmt(r.aggregate_tps, ".1f"),
+                 page.fmt(r.mean_tps, ".1f"), analysis.pct(r.aggregate_speedup) if r.draft else "",
+                 analysis.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
+                 page.fmt(r.median_ttft, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
+        rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
+    return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th><th>Aggregate tok/s</th>'
+            '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'
+            '<th>TTFT median s</th><th>TTFT p95 s</th></tr>' + "".join(rows) + "</table>")
+
+
+def section(runs: list[RunResult]) -> str:
+    if len(measured_levels(runs)) < 2:
+        return ""
+    lines = "".join(f"<li>{html_text(line)}</li>" for line in analysis.by_level(analysis.recommend(runs)))
+    return ('<h2>Concurrency: does the draft still pay with several requests at once?</h2>\n'
+            '<p class="note">Each level runs N requests at a time in a closed loop (a new one as soon as one ends) on '
+            'a server with as many slots. Aggregate tok/s: completion tokens of all requests over the time from '
+            'the first send to the last end. Speedups are against the baseline at the same level.</p>\n'
+            + (f'<ul id="by-level">{lines}</ul>\n' if lines else "")
+            + '<div id="level-speedup" class="chart"></div>\n<div id="level-aggregate" class="chart"></div>\n'
+            + table(runs))

@@ -1,0 +1,375 @@
+"""The HTML report: one self-contained file, Plotly from its CDN (pinned, with SRI), data embedded as JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from ..core import stats
+from ..core.files import write_text_atomic
+from ..core.redaction import html_text
+from ..measure import health
+from ..results import analysis, categories
+from ..results.schema import RunResult
+from ..setup.speculation import NO_DRAFT_MODEL
+from . import costmodel_view, levels_view, page, search_view
+
+PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
+GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
+            "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
+            "Predicted speedup = measured tokens per pass / (g c + v). a is fitted to the accepted and drafted "
+            "counts; c is the drafting time measured inside the server (else the draft's speed alone), v comes "
+            "from the target's prompt timings.")
+MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
+
+
+def _pct_value(ratio: float | None) -> float | None:
+    return None if ratio is None else round((ratio - 1.0) * 100, 1)
+
+
+def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
+    """(target, size category) -> the eligible draft run with the highest speedup."""
+    best: dict[tuple[str, str], RunResult] = {}
+    for r in runs:
+        if not analysis.eligible(r):
+            continue
+        key = (r.target, analysis.run_category(r))
+        if key not in best or (r.speedup or 0) > (best[key].speedup or 0):
+            best[key] = r
+    return best
+
+
+def _errors(r: RunResult | None) -> dict | None:
+    if r is None or not r.ci95_tps or r.mean_tps is None:
+        return None
+    return [round(r.ci95_tps[1] - r.mean_tps, 3), round(r.mean_tps - r.ci95_tps[0], 3)]
+
+
+def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
+    """Plotly traces for the charts, computed here so they can be tested without a browser. The
+    single-level charts show the lowest concurrency level; the concurrency charts show them all."""
+    runs = analysis.at_level(all_runs)
+    targets = list(dict.fromkeys(r.target for r in runs))
+    drafts = heatmap_rows(runs)
+    base = analysis.baselines(runs)
+    best = best_by_category(runs)
+    cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
+
+    def bar(name, ys, texts, hovers, color=None, errs=None):
+        trace = {"type": "bar", "name": name, "x": targets, "y": ys, "text": texts, "textposition": "outside",
+                 "cliponaxis": False, "hovertext": hovers, "hoverinfo": "text"}
+        if color:
+            trace["marker"] = {"color": color}
+        if errs and any(errs):
+            trace["error_y"] = page.error_y(errs)
+        return trace
+
+    throughput = [bar("baseline", [base[t].mean_tps if t in base else None for t in targets],
+                      [f"{base[t].mean_tps:.1f}" if t in base else "" for t in targets],
+                      [f"{t} baseline: {base[t].mean_tps:.2f} tok/s" if t in base else f"{t}: no baseline"
+                       for t in targets], GREY, [_errors(base.get(t)) for t in targets])]
+    speedup = []
+    for cat in cats:
+        picks = [best.get((t, cat)) for t in targets]
+        name = "best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft"
+        throughput.append(bar(name, [p.mean_tps if p else None for p in picks],
+                              [f"{p.mean_tps:.1f}" if p else "" for p in picks],
+                              [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
+                               for t, p in zip(targets, picks)], errs=[_errors(p) for p in picks]))
+    for t in targets:
+        picks = [best.get((t, c)) for c in cats]
+        values = [_pct_value(p.speedup) if p else None for p in picks]
+        trace = {"type": "bar", "name": t, "x": cats, "y": values,
+                 "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
+                 "cliponaxis": False, "hoverinfo": "text",
+                 "hovertext": [f"{t} + {p.draft}: {analysis.speedup_text(p)}" if p else "" for p in picks]}
+        errs = [page.speedup_errors(p) for p in picks]
+        if any(errs):
+            trace["error_y"] = page.error_y(errs)
+        speedup.append(trace)
+    cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
+    z, hover = [], []
+    for d in drafts:
+        row, hrow = [], []
+        for t in targets:
+            r = cell.get((t, d))
+            ok = r is not None and r.error is None and r.speedup is not None and r.mean_tps is not None
+            row.append(_pct_value(r.speedup) if ok else None)
+            if r is None:
+                hrow.append(f"{t} + {d}: not run")
+            elif not ok:
+                hrow.append(f"{t} + {d}: {r.error or 'no baseline to compare with'}")
+            else:
+                acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
+                stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
+                stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
+                spec = "" if r.speculation_active is not False else " (speculation NOT active)"
+                model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
+                hrow.append(f"{t} + {d}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
+                            f"<br>acceptance {acc}{spec}{model}{stop}")
+        z.append(row)
+        hover.append(hrow)
+    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
+    free = model_free_labels(runs)
+    heatmap = [{"type": "heatmap", "x": targets, "y": [f"{d} [{NO_DRAFT_MODEL}]" if d in free else d for d in drafts],
+                "z": z, "hovertext": hover, "hoverinfo": "text",
+                "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
+                "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
+                "colorbar": {"title": {"text": "speedup %"}}}]
+    if len(drafts) * len(targets) <= MAX_LABELLED_CELLS:
+        stopped = [[(cell.get((t, d)) is not None and cell[(t, d)].pruned) for t in targets] for d in drafts]
+        heatmap[0]["text"] = [["" if v is None else f"({analysis.pct(1 + v / 100)})" if cut else analysis.pct(1 + v / 100)
+                               for v, cut in zip(row, cuts)] for row, cuts in zip(z, stopped)]
+        heatmap[0]["texttemplate"] = "%{text}"
+    return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
+            "setups": search_view.chart(runs) if search_view.searched(runs) else [],
+            "levels": levels_view.charts(all_runs),
+            "categories": categories.heatmap(runs),
+            "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
+            "why": costmodel_view.chart(runs),
+            "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
+
+
+def model_free_labels(runs: list[RunResult]) -> set[str]:
+    return {r.draft for r in runs if r.draft is not None and analysis.run_category(r) == NO_DRAFT_MODEL}
+
+
+def heatmap_rows(runs: list[RunResult]) -> list[str]:
+    """Setups in run order, the model-free ones last as their own group."""
+    labels = list(dict.fromkeys(r.draft for r in runs if r.draft is not None))
+    free = model_free_labels(runs)
+    return [d for d in labels if d not in free] + [d for d in labels if d in free]
+
+
+_LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
+
+
+def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
+    """(name, runs by draft length) per target and setup measured at two or more draft lengths
+    (setups that differ only in draft_max)."""
+    lines: dict[tuple, list[RunResult]] = {}
+    for r in runs:
+        if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
+            setup = r.speculation.comparable()
+            setup.pop("draft_max")
+            key = (r.target, r.draft_path or "", json.dumps(setup, sort_keys=True))
+            lines.setdefault(key, []).append(r)
+    lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
+    several_targets = len({key[0] for key in lines}) > 1
+    out = []
+    for (target, _, _), group in lines.items():
+        group.sort(key=lambda r: r.speculation.draft_max)
+        name = _LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup"
+        out.append((f"{target}: {name}" if several_targets else name, group))
+    return out
+
+
+def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
+    traces = []
+    for name, group in draft_length_lines(runs):
+        errs = [page.speedup_errors(r) for r in group]
+        traces.append({
+            "type": "scatter", "mode": "lines+markers", "name": name,
+            "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
+            "hovertext": [f"{r.draft}: {analysis.speedup_text(r)}" for r in group], "hoverinfo": "text",
+            "error_y": page.error_y(errs)})
+    return traces
+
+
+def length_notes(runs: list[RunResult]) -> list[str]:
+    """Per draft-length line: the measured best length, and the cost model's (the most common of its
+    runs' predictions)."""
+    notes = []
+    for name, group in draft_length_lines(runs):
+        if len(group) < 2:
+            continue
+        best = max(group, key=lambda r: r.speedup or 0)
+        text = f"{name}: measured best n_max {best.speculation.draft_max} ({analysis.pct(best.speedup)})"
+        predicted = [r.parts.predicted_best_draft_max for r in group if r.parts and r.parts.predicted_best_draft_max]
+        if predicted:
+            mode = Counter(predicted).most_common(1)[0][0]
+            text += f"; the cost model predicts n_max {mode} (per run: {', '.join(map(str, predicted))})"
+        notes.append(text)
+    return notes
+
+
+def _interval_cell(r: RunResult) -> str:
+    """The 95% CI column: the interval with its n and design, as the console writes it."""
+    ratio = analysis.speedup_of(r)
+    return stats.interval_text(ratio, label="") if ratio else ""
+
+
+def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
+    """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
+    rows = []
+    for rec in recs:
+        b, many = rec.best, rec.level > 1
+
+        def tps(r: RunResult) -> str:
+            return page.fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
+
+        cells = [rec.target + (f" @ {rec.level} streams" if many else ""), tps(rec.baseline) if rec.baseline
+                 else "no baseline"]
+        if b is None:
+            cells += ["none", "", "", "", "", "", "", "", ""]
+        else:
+            gain = analysis.gain(b)
+            ci = _interval_cell(b) if not many else ""
+            mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
+            notes = ["skip speculation"] if (gain or 0) <= 1 else [n for n in (analysis.by_task(b) if not many else None,
+                                                                             rec.margin_text()) if n]
+            if rec.tied:
+                notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
+            if rec.caution():  # the fix is in the box above the table
+                notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
+            cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
+                      page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
+                      " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
+        rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
+    return "\n".join(rows)
+
+
+def _category_section(runs: list[RunResult], recs: list[analysis.Recommendation], data: dict[str, Any]) -> str:
+    if not data.get("categories"):
+        return ""
+    lines = analysis.category_lines(runs, recs)
+    items = "".join(f"<li>{html_text(line)}</li>" for line in lines) or \
+        "<li>The overall best is also the best in every category.</li>"
+    return ('<h2>By kind of task</h2>\n<p class="note">Speedup per prompt category (one stream), each against the '
+            'baseline on the same prompts, request by request. Few requests per category give wide intervals: hover '
+            'a cell for its count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
+
+
+def _output_warnings(meta: dict[str, Any], runs: list[RunResult]) -> str:
+    """The box at the top of the page: targets without a chat template, every run measured on degenerate
+    output, and what to do."""
+    bad = [r for r in runs if r.degenerate_output]
+    told = [w for w in meta.get("warnings") or [] if isinstance(w, str)]
+    if not bad and not told:
+        return ""
+    items = "".join(f"<li>{html_text(w)}</li>" for w in told) + "".join(
+        f"<li>{html_text(r.target)} + {html_text(r.draft or 'baseline')}: {html_text(r.degenerate_output)}</li>"
+        for r in bad)
+    return (f'<div class="warning" id="output-warnings"><strong>Output warnings</strong>: a speedup measured on text no '
+            f'user wants (an echo of the prompt, template markers, a loop) describes nothing, and an n-gram draft '
+            f'predicts such text perfectly. '
+            f'{html_text(health.FIX[0].upper() + health.FIX[1:])}.<ul>{items}</ul></div>')
+
+
+def _excluded_rows(runs: list[RunResult]) -> str:
+    return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}</td>"
+                     f"<td>{html_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
+
+
+def _meta_rows(meta: dict[str, Any]) -> str:
+    settings = meta.get("settings") or {}
+    items = [("Hardware", meta.get("hardware")), ("Backend", meta.get("backend")),
+             ("Model family", meta.get("model_family")), ("Server", meta.get("server_version")),
+             ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
+             ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in settings.items()
+                                    if k != "llama_bin"))]
+    return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
+
+
+def render(meta: dict[str, Any], all_runs: list[RunResult],
+           recs: list[analysis.Recommendation] | None = None) -> str:
+    """The page; ``recs`` as the sweep computed them (else computed here, once)."""
+    data = chart_data(all_runs)
+    recs = analysis.recommend(all_runs) if recs is None else recs
+    runs = analysis.at_level(all_runs)
+    title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
+    excluded = _excluded_rows(runs)
+    return _TEMPLATE.format(
+        title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
+        meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs),
+        levels=levels_view.section(all_runs),
+        by_task=_category_section(all_runs, recs, data),
+        excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
+                  "</table>" if excluded else ""),
+        n_runs=len(all_runs), search=search_view.section(runs, meta),
+        draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
+                      + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
+                      if data["draft_length"] else ""),
+        why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
+             f'{costmodel_view.table(runs)}' if data["why"] else ""))
+
+
+def write_report(path: str, meta: dict[str, Any], runs: list[RunResult],
+                 recs: list[analysis.Recommendation] | None = None) -> str:
+    write_text_atomic(path, render(meta, runs, recs), "--chart")
+    return path
+
+
+_TEMPLATE = page.HEAD + """<body>
+<h1>{title}</h1>
+<table class="meta">
+{meta}
+</table>
+{warnings}
+<h2>Recommendation</h2>
+<table id="recommendations">
+<tr><th>Target</th><th>Baseline tok/s</th><th>Best setup</th><th>tok/s</th><th>Speedup</th><th>95% CI</th>
+<th>Acceptance</th><th>Accepted length</th><th>Peak memory (MB)</th><th>Note</th><th>llama-server flags</th></tr>
+{recs}
+</table>
+<p class="note">{n_runs} runs. Speedup is decode tok/s with the draft over the same target without it: the
+geometric mean of the per-request ratios on the same prompts (paired), with its 95% interval and the number of pairs;
+files that kept no per-request data give the ratio of the mean speeds (unpaired, no interval).
+Accepted length is tokens produced per target pass, the bonus token included.</p>
+{excluded}
+{by_task}
+{levels}
+{search}
+{why}
+<h2>Throughput</h2>
+<div id="throughput" class="chart"></div>
+<h2>Speedup vs baseline</h2>
+<div id="speedup" class="chart"></div>
+{draft_length}
+<h2>All combinations</h2>
+<div id="heatmap" class="chart"></div>
+<script id="draftbench-data" type="application/json">{data}</script>
+""" + page.SCRIPT_START + """  Plotly.newPlot("throughput", data.throughput, {{barmode: "group", yaxis: {{title: {{text: "decode tok/s"}}}},
+    margin: {{t: 30}}}}, cfg);
+  Plotly.newPlot("speedup", data.speedup, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+    zeroline: true}}, xaxis: {{title: {{text: "draft size"}}, type: "category"}}, margin: {{t: 30}}}}, cfg);
+  if (data.draft_length.length) {{
+    Plotly.newPlot("draft-length", data.draft_length, {{yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+      zeroline: true, zerolinewidth: 2}}, xaxis: {{title: {{text: "draft length (n_max)"}}, dtick: 1}},
+      margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.categories) {{
+    Plotly.newPlot("categories", [data.categories], {{height: data.categories_height, margin: {{t: 30, l: 160}},
+      xaxis: {{type: "category", title: {{text: "kind of task"}}}}, yaxis: {{type: "category", automargin: true,
+      autorange: "reversed"}}}}, cfg);
+  }}
+  if (data.levels.speedup.length) {{
+    Plotly.newPlot("level-speedup", data.levels.speedup, {{title: {{text: "Speedup vs concurrency", font: {{size: 14}}}},
+      yaxis: {{title: {{text: "aggregate speedup vs baseline (%)"}}, zeroline: true, zerolinewidth: 2}},
+      xaxis: {{title: {{text: "requests in flight"}}, type: "log", tickvals: data.levels.speedup[0].x}},
+      margin: {{t: 40}}}}, cfg);
+    Plotly.newPlot("level-aggregate", data.levels.aggregate, {{title: {{text: "Aggregate tok/s vs concurrency",
+      font: {{size: 14}}}}, yaxis: {{title: {{text: "aggregate tok/s"}}, rangemode: "tozero"}},
+      xaxis: {{title: {{text: "requests in flight"}}, type: "log", tickvals: data.levels.aggregate[0].x}},
+      margin: {{t: 40}}}}, cfg);
+  }}
+  if (data.setups.length) {{
+    Plotly.newPlot("setups", data.setups, {{barmode: "group", yaxis: {{title: {{text: "speedup vs baseline (%)"}},
+      zeroline: true, zerolinewidth: 2}}, xaxis: {{type: "category", automargin: true}}, margin: {{t: 30}}}}, cfg);
+  }}
+  if (data.why) {{
+    Plotly.newPlot("why", data.why.traces, {{title: {{text: data.why.title, font: {{size: 14}}}},
+      xaxis: {{title: {{text: "draft step cost / target step cost (c)"}}, rangemode: "tozero"}},
+      yaxis: {{title: {{text: "per-token acceptance (a)"}}, range: [0, 1]}}, showlegend: false,
+      margin: {{t: 40}}}}, cfg);
+  }}
+  Plotly.newPlot("heatmap", data.heatmap, {{height: data.heatmap_height, margin: {{t: 30, l: 160}},
+    xaxis: {{type: "category"}}, yaxis: {{type: "category", automargin: true, autorange: "reversed"}}}}, cfg);
+}})();
+</script>
+</body>
+</html>
+"""

@@ -1,0 +1,117 @@
+"""Results per kind of task: each run's requests grouped by their prompt's category, and where the best
+setup for a category differs from the best overall. Pure: runs in, figures out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core import stats
+from ..measure.stream import RequestResult
+from . import comparison
+from .schema import RunResult
+
+
+def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[str, Any]] | None:
+    """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
+    summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
+    ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request
+    names a category (older files)."""
+    groups: dict[str, list[RequestResult]] = {}
+    for q in run.requests:
+        if q.category and not q.error:
+            groups.setdefault(q.category, []).append(q)
+    if not groups:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for cat, qs in groups.items():
+        tps = stats.spread([q.decode_tps for q in qs if q.decode_tps])
+        row: dict[str, Any] = {"n_requests": len(qs), "decode_tps": tps.mean if tps else None,
+                               "ci95_tps": list(tps.ci95) if tps and tps.ci95 else None}
+        drafted = [q for q in qs if q.draft_n is not None]
+        n = sum(q.draft_n for q in drafted)
+        accepted = sum(q.draft_n_accepted or 0 for q in drafted)
+        predicted = sum(q.completion_tokens or 0 for q in drafted)
+        row["acceptance_rate"] = accepted / n if n else None
+        row["mean_accepted_length"] = predicted / (predicted - accepted) if n and predicted > accepted else None
+        if base is not None and base is not run:
+            row.update(comparison.speedup_fields(comparison.versus(run, base, cat)))
+        out[cat] = row
+    return out
+
+
+def row_ratio(row: dict[str, Any]) -> stats.Ratio:
+    """A category's speedup as one value (files before version 5 say neither n nor design: unpaired)."""
+    ci = row.get("speedup_ci95")
+    return stats.Ratio(row["speedup"], tuple(ci) if ci else None, row.get("speedup_n") or row.get("n_requests") or 0,
+                       row.get("speedup_design") == "paired")
+
+
+def names(runs: list[RunResult]) -> list[str]:
+    """Categories measured, in order of first appearance."""
+    return list(dict.fromkeys(c for r in runs for c in (r.categories or {})))
+
+
+def separated(a: RunResult, b: RunResult, cat: str) -> bool:
+    """Is ``a`` faster than ``b`` on ``cat`` beyond noise? Paired on the category's requests where both have
+    them, else by their intervals against the baseline (unpaired)."""
+    ratio = comparison.versus(a, b, cat)
+    if ratio is not None and ratio.paired and ratio.ci95 is not None:
+        return ratio.ci95[0] > 1.0
+    mine, theirs = (a.categories or {}).get(cat, {}).get("speedup_ci95"), (b.categories or {}).get(cat, {}).get("speedup_ci95")
+    return bool(mine and theirs and theirs[1] < mine[0])
+
+
+def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, dict]]:
+    ranked = [((r.categories or {})[cat]["speedup"], r, (r.categories or {})[cat]) for r in runs
+              if cat in (r.categories or {}) and (r.categories or {})[cat].get("speedup") is not None]
+    return sorted(ranked, key=lambda x: x[0], reverse=True)
+
+
+def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> list[str]:
+    """A line per category whose best setup differs from ``overall`` (the target's recommendation), with its
+    interval; a category whose two leaders' intervals overlap says it cannot separate them."""
+    out, single = [], []
+    for cat in names(eligible):
+        ranked = _best(eligible, cat)
+        if not ranked:
+            continue
+        gain, best, row = ranked[0]
+        if overall is not None and best.draft == overall.draft:
+            continue
+        if row["n_requests"] < 2:  # one request per setup: nothing to say about this category but that
+            single.append(cat)
+            continue
+        text = f"{target}, for {cat}: {best.draft} {stats.ratio_text(row_ratio(row))}"
+        if overall is not None and overall.speedup is not None:
+            text += f"; overall: {overall.draft} {stats.pct(overall.speedup)}"
+        if len(ranked) > 1 and not separated(best, ranked[1][1], cat):
+            text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
+        out.append(text)
+    if single:
+        out.append(f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "
+                   "(raise requests: the schedule spreads them evenly over the categories)")
+    return out
+
+
+def heatmap(runs: list[RunResult]) -> dict[str, Any] | None:
+    """A category x setup heatmap of speedup (%), for runs of one level; None without per-category speedups."""
+    shown = [r for r in runs if r.draft is not None and r.error is None and not r.pruned
+             and any(v.get("speedup") is not None for v in (r.categories or {}).values())]
+    cats = names(shown)
+    if not shown or not cats:
+        return None
+    several = len({r.target for r in shown}) > 1
+    rows = [f"{r.target}: {r.draft}" if several else str(r.draft) for r in shown]
+    z, text, hover = [], [], []
+    for r, row in zip(shown, rows):
+        values = [(r.categories or {}).get(c, {}) for c in cats]
+        z.append([None if v.get("speedup") is None else round((v["speedup"] - 1) * 100, 1) for v in values])
+        text.append(["" if v.get("speedup") is None else stats.pct(v["speedup"]) for v in values])
+        hover.append([f"{row}, {c}: " + ("not measured" if v.get("speedup") is None else
+                                        f"{stats.pct(v['speedup'])}, {v['n_requests']} requests, acceptance "
+                                        + ("n/a" if v.get("acceptance_rate") is None else f"{v['acceptance_rate']:.0%}"))
+                      for c, v in zip(cats, values)])
+    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
+    return {"type": "heatmap", "x": cats, "y": rows, "z": z, "text": text, "texttemplate": "%{text}",
+            "hovertext": hover, "hoverinfo": "text", "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
+            "colorscale": [[0, "#d73027"], [0.5, "#ffffbf"], [1, "#1a9850"]], "colorbar": {"title": {"text": "speedup %"}}}

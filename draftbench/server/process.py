@@ -1,0 +1,278 @@
+"""Start and stop an inference server as a context manager in its own process group."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from ..core import gguf_header
+from ..core.redaction import redact
+from ..errors import ServerStartError
+from ..setup.settings import ServerOptions
+from ..setup.speculation import Speculation
+from . import lifeline, llama_bin, ports
+
+POLL_S = 0.05
+STOP_GRACE_S = 10.0
+_LIVE: set["ServerProcess"] = set()
+
+
+def default_log_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "draftbench", "logs")
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything needed to launch one server: a target, a speculation setup, and options."""
+
+    target: str
+    speculation: Speculation = field(default_factory=Speculation)
+    options: ServerOptions = field(default_factory=ServerOptions)
+    log_path: str | None = None
+    parallel: int = 1  # slots (--parallel) for concurrent requests; 1 leaves the server's default
+
+
+def preflight(spec: ServerSpec) -> list[str]:
+    """Check model files before anything starts; return warnings (vocabulary mismatch)."""
+    gguf_header.check_gguf(spec.target, "target model")
+    draft = spec.speculation.draft_path
+    if draft is None:
+        return []
+    gguf_header.check_gguf(draft, "draft model")
+    diffs = gguf_header.vocab_mismatch(spec.target, draft)
+    if not diffs:
+        return []
+    return [f"draft {draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
+            "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
+
+
+def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
+                  speculation_args: list[str]) -> list[str]:
+    o = spec.options
+    cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
+           *flags.slot_args(spec.parallel, o.ctx_size)]
+    return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
+            + flags.trace_args(spec.speculation, llama_bin.TRACE_ARGS) + list(o.extra_args))
+
+
+def _read_tail(path: str, lines: int = 30) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 64 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _server_complaint(tail: str) -> str:
+    """The server's own last error line from a log tail, so a start-up failure says why."""
+    keys = ("error", "removed", "failed", "invalid", "unknown", "cannot", "unable")
+    for line in reversed(tail.splitlines()):
+        low = line.lower()
+        if any(k in low for k in keys):
+            return line.strip()[:300]
+    return ""
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _vram_mb(pid: int) -> float | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 2 and parts[0] == str(pid):
+            try:
+                return float(parts[1])
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class ServerProcess:
+    """A server process in its own session. ``with ServerProcess(...) as s:`` starts it, waits
+    until ready, and stops the whole process group on the way out, whatever the way out is."""
+
+    command: list[str]
+    url: str
+    log_path: str
+    ready_timeout_s: float = 600.0
+    health_path: str = "/health"
+    version: str = "unknown"
+    proc: subprocess.Popen | None = None
+    load_time_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_vram_mb: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    discard_clean_log: bool = False  # delete the log after a clean stop (default log folder only)
+    watchdog: subprocess.Popen | None = None  # where the kernel cannot tie the server to us (macOS)
+    speculation_args: list[str] = field(default_factory=list)  # the part of ``command`` that speculates
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def start(self) -> "ServerProcess":
+        os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
+        started = time.monotonic()
+        with open(self.log_path, "wb") as log:
+            log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
+            log.flush()
+            tie, kernel_tied = lifeline.preexec_for_parent(os.getpid())
+            with lifeline.signals_held():
+                try:
+                    self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
+                                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie)
+                except OSError as exc:
+                    raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
+                _LIVE.add(self)
+        if not kernel_tied:
+            self.watchdog = lifeline.start_watchdog(self.proc.pid)
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.load_time_s = time.monotonic() - started
+        return self
+
+    def _wait_ready(self, started: float) -> None:
+        deadline = started + self.ready_timeout_s
+        session = requests.Session()
+        assert self.proc is not None
+        while True:
+            code = self.proc.poll()
+            if code is not None:
+                tail = _read_tail(self.log_path)
+                said = _server_complaint(tail)
+                raise ServerStartError(f"server exited with code {code} during start-up"
+                                       + (f": {said}" if said else "") + f" (log: {self.log_path})", tail)
+            try:
+                if session.get(self.url + self.health_path, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise ServerStartError(
+                    f"server not ready after {self.ready_timeout_s:.0f} s (log: {self.log_path}); "
+                    "big models can need longer: raise ready_timeout_s", _read_tail(self.log_path))
+            time.sleep(POLL_S)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return _read_tail(self.log_path, lines)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def sample_memory(self) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        rss = _peak_rss_mb(self.proc.pid)
+        if rss is not None:
+            self.peak_rss_mb = max(rss, self.peak_rss_mb or 0.0)
+        vram = _vram_mb(self.proc.pid)
+        if vram is not None:
+            self.peak_vram_mb = max(vram, self.peak_vram_mb or 0.0)
+
+    def stop(self) -> None:
+        """SIGTERM the process group, SIGKILL after a grace period. Safe to call twice."""
+        proc = self.proc
+        if proc is None:
+            return
+        clean = self.load_time_s is not None and proc.poll() is None
+        try:  # whatever interrupts the polite stop, the group ends by SIGKILL
+            try:
+                self.sample_memory()
+            except Exception:
+                pass
+            for sig, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, STOP_GRACE_S)):
+                try:
+                    os.killpg(proc.pid, sig)
+                    os.killpg(proc.pid, signal.SIGCONT)  # a stopped (hung) process must run to see SIGTERM
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    proc.wait(timeout=wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+                except KeyboardInterrupt:
+                    continue
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.watchdog is not None:
+            self.watchdog.kill()
+            self.watchdog.wait()
+        _LIVE.discard(self)
+        if clean and self.discard_clean_log:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start() if self.proc is None else self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
+    """Check inputs, resolve binary and flags, and return a not-yet-started ServerProcess."""
+    warnings = preflight(spec)
+    for w in warnings:
+        (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(w)
+    o = spec.options
+    binary = llama_bin.find_llama_server(o.llama_bin)
+    flags, version = llama_bin.probe(binary)
+    spec_args = flags.speculation_args(spec.speculation)  # before the port check: no server yet
+    port = ports.ensure_free(o.host, o.port)
+    cmd = llama_command(spec, binary, flags, port, spec_args)
+    host = f"[{o.host}]" if ":" in o.host else o.host
+    log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
+    return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
+                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
+                         speculation_args=spec_args)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+def install_sigterm_handler() -> None:
+    """Turn SIGTERM into an exception so context managers stop their servers."""
+    from ..errors import Interrupted
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, handler)

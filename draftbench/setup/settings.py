@@ -1,0 +1,157 @@
+"""Measurement settings: the typed value (flat in JSON: how requests are measured, the adaptive search,
+concurrency levels, prompts, and the server options) and its parser, which reports every problem at once."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ..core import limits
+from ..core.redaction import redact
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """How to run a server, whatever it speculates with (shared by sweeps and server.py)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    gpu_layers: int = 99
+    ctx_size: int = 4096
+    llama_bin: str | None = None
+    extra_args: tuple[str, ...] = ()
+    ready_timeout_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Measurement settings. ``runs`` repeats the prompt set within one server session, so each
+    cell measures ``runs * requests`` requests. ``draft_*`` are the defaults of every draft-model
+    setup; ``server`` holds how servers run. In JSON all of them are one flat object."""
+
+    runs: int = 1
+    requests: int = 5
+    warmup: int = 1
+    max_tokens: int = 512
+    temperature: float = 0.0
+    request_timeout_s: float = 300.0
+    seed: int = 0
+    cost_model: bool = True  # measure the cost model's parts: v(k) per target, a short draft-alone run per draft
+    search: str = "exhaustive"  # or "adaptive": stop a setup once the data say it cannot be the best
+    block: int = 3  # adaptive search: requests between two looks at a setup
+    resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied
+    concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
+    prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
+    categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
+    endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
+    draft_max: int | None = None
+    draft_min: int | None = None
+    draft_p_min: float | None = None
+    server: ServerOptions = field(default_factory=ServerOptions)
+
+    def comparable(self) -> dict[str, Any]:
+        """The settings that change measured numbers: resuming with different ones would mix them."""
+        keep = ("runs", "requests", "warmup", "max_tokens", "temperature", "gpu_layers", "ctx_size",
+                "draft_max", "draft_min", "draft_p_min", "extra_args", "seed", "endpoint")
+        return {k: v for k, v in self.to_dict().items() if k in keep}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain flat JSON values; secrets in ``extra_args`` are redacted."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "server"}
+        out.update(asdict(self.server))
+        out["extra_args"] = redact(list(out["extra_args"]))
+        return out
+
+
+_SERVER_KEYS = {f.name for f in fields(ServerOptions)}
+SETTING_TYPES: dict[str, tuple[type, ...]] = {
+    "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
+    "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
+    "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
+    "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
+    "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
+    "prompts": (str,), "categories": (list,), "endpoint": (str,),
+}
+SEARCHES = ("exhaustive", "adaptive")
+ENDPOINTS = ("chat", "completion")
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join({int: "integer", float: "number", str: "string", list: "list", dict: "object",
+                        bool: "true or false"}[t] for t in types)
+
+
+def _is(value: Any, types: tuple[type, ...]) -> bool:
+    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
+
+
+def unknown_key(key: str, allowed, where: str) -> str:
+    hint = difflib.get_close_matches(key, list(allowed), n=1)
+    return f"{where}{key}: unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                           f" (allowed: {', '.join(sorted(allowed))})")
+
+
+def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
+    if raw is None:
+        return SweepSettings()
+    if not isinstance(raw, dict):
+        problems.append("settings: must be an object")
+        return SweepSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in SETTING_TYPES:
+            problems.append(unknown_key(key, SETTING_TYPES, "settings."))
+            continue
+        if value is None and key in ("llama_bin", "draft_max", "draft_min", "draft_p_min"):
+            continue
+        types = SETTING_TYPES[key]
+        if not _is(value, types):
+            problems.append(f"settings.{key}: must be {_type_name(types)}, got {json.dumps(value)}")
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"settings.{key}: must be a finite number, got {json.dumps(value)}")
+            continue
+        why = limits.problem(key, value) if key in limits.LIMITS and key != "concurrency" else None
+        if key == "host":
+            why = limits.host_problem(value)
+        if why:
+            problems.append(f"settings.{key}: {why}")
+            continue
+        if key == "extra_args":
+            if not all(isinstance(a, str) for a in value):
+                problems.append("settings.extra_args: must be a list of strings")
+                continue
+            value = tuple(value)
+        if key == "concurrency":
+            levels = [value] if isinstance(value, int) else value
+            if not levels or any(limits.problem("concurrency", v) for v in levels) or len(set(levels)) != len(levels):
+                top = limits.LIMITS["concurrency"].high
+                problems.append(f"settings.concurrency: must be an integer from 1 to {limits.show(top)} or a list "
+                                f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
+                continue
+            value = tuple(sorted(levels))
+        if key == "categories":
+            if not value or not all(isinstance(c, str) and c.strip() for c in value):
+                problems.append(f"settings.categories: must be a non-empty list of category names such as "
+                                f"[\"code\", \"math\"], got {json.dumps(value)}")
+                continue
+            value = tuple(value)
+        if key == "search" and value not in SEARCHES:
+            problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
+                            f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")
+            continue
+        if key == "endpoint" and value not in ENDPOINTS:
+            problems.append(f"settings.endpoint: must be \"chat\" (the server applies the model's chat template) or "
+                            f"\"completion\" (the prompt's text as it is, for base models), got {json.dumps(value)}")
+            continue
+        if key == "resolution" and not 0 < value < 1:
+            problems.append(f"settings.resolution: must be a fraction of speedup between 0 and 1 (0.05 is 5%), "
+                            f"got {value}")
+            continue
+        if key in ("temperature", "draft_p_min", "ready_timeout_s", "request_timeout_s", "resolution"):
+            value = float(value)
+        values[key] = value
+    server = ServerOptions(**{k: v for k, v in values.items() if k in _SERVER_KEYS})
+    return SweepSettings(server=server, **{k: v for k, v in values.items() if k not in _SERVER_KEYS})

@@ -1,0 +1,179 @@
+"""Measuring one cell of a sweep's plan: skipped when it cannot run, stopped by the adaptive search before a
+server starts, or measured on a server from the sessions, in blocks with a look after each when the search is
+adaptive. Each outcome is a run record, built once from what measuring learnt."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import fields, replace
+from typing import Any
+
+from ..core import gguf_header
+from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from ..measure.bench import BenchConfig, BenchSummary, merge, run_bench
+from ..results import analysis
+from ..results.schema import RunResult
+from ..server import process
+from ..setup.config import SweepConfig
+from . import adaptive
+from .console import Accounting, Console
+from .cost_probes import CostProbes
+from .plan import Cell, request_fields
+from .sessions import Sessions
+from .store import ResultsStore
+
+# What a run takes from its summary: every field the two types declare alike (the level is the cell's).
+MEASURED = tuple(f.name for f in fields(BenchSummary) if f.name in RunResult.__dataclass_fields__
+                 and f.name not in ("warnings", "requests", "concurrency"))
+
+
+class CellMeasurer:
+    def __init__(self, cfg: SweepConfig, store: ResultsStore, sessions: Sessions, probes: CostProbes,
+                 search: adaptive.Search | None, echo: Console, acct: Accounting, api_key: str | None):
+        self.cfg, self.store, self.sessions, self.probes, self.search = cfg, store, sessions, probes, search
+        self.echo, self.acct, self.api_key = echo, acct, api_key
+        self.runs = store.runs
+        self.template_warnings: dict[str, str] = {}  # target label -> why its chat endpoint may not be its format
+
+    def log_path(self, cell: Cell, what: str = "") -> str:
+        stem = os.path.splitext(os.path.basename(self.store.path))[0]
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.setup.label or 'baseline'}")
+        return os.path.join(os.path.dirname(os.path.abspath(self.store.path)), "logs", stem,
+                            f"{cell.index:03d}-{slug[:80]}{what}.log")
+
+    def record(self, cell: Cell, facts: dict[str, Any], summary: BenchSummary | None = None,
+                **status: Any) -> RunResult:
+        """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
+        of its requests (every field the two types share) and ``status`` (in progress, stopped early), then
+        everything computed against its baseline (:func:`analysis.compared`)."""
+        setup = cell.setup
+        measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
+        run = RunResult(cell.target.label, setup.label, cell.level, target_path=cell.target.path,
+                        target_id=self.store.identity(cell.target.path),
+                        draft_id=self.store.identity(setup.speculation.draft_path),
+                        speculation=setup.speculation, draft_size=analysis.setup_category(setup),
+                        **{**facts, **measured, **status,
+                           "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
+                           "requests": list(summary.requests) if summary else []})
+        base = self.runs.get(cell.baseline_key)
+        return analysis.compared(run, base, self.cfg.settings.temperature == 0)
+
+    def measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
+        """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
+        facts: dict[str, Any] = {"warnings": [self.template_warnings[cell.target.label]]
+                                 if cell.target.label in self.template_warnings else []}  # what measuring learns
+        summary: BenchSummary | None = None
+        status: dict[str, Any] = {}
+        started = time.monotonic()
+        server = None
+        try:
+            facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
+                                                                   self.sessions.release)
+            server = self.sessions.server_for(cell, facts, self.log_path(cell))
+            drafted_before = self.probes.mark(server)
+            summary, status = self.blocks(cell, facts, server, earlier)
+            for w in summary.warnings:
+                self.echo(f"  WARNING: {w}")
+            self.probes.after_run(cell, server, drafted_before, facts)
+            facts.update(_server_health(server, summary))
+        except ServerStartError as exc:
+            facts.update(error=exc.short, log_excerpt=exc.log_tail)
+        except (Interrupted, ResultsFileError):
+            raise
+        except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
+            facts["error"] = str(exc)
+        finally:
+            if server is not None and not self.sessions.holds(server):
+                server.stop()
+        facts["wall_time_s"] = time.monotonic() - started
+        return self.record(cell, facts, summary, **status)
+
+    def blocks(self, cell: Cell, facts: dict[str, Any], server: process.ServerProcess,
+                        earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
+        """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
+        (adaptive): saved between blocks, stopped when the look says so. Returns their summary and the run's
+        status (paused, stopped early, or none)."""
+        s = self.cfg.settings
+        shared = self.sessions.shares_setups(server)
+        kept = list(earlier.requests) if earlier else []
+        kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
+        total = s.requests * s.runs
+        looking = self.search is not None and not cell.setup.is_baseline
+        sizes = self.search.sizes(len(kept)) if looking and self.search else [total - len(kept)]
+        blocks: list[BenchSummary] = []
+        for i, size in enumerate(sizes):
+            t0 = time.monotonic()
+            blocks.append(run_bench(BenchConfig(
+                url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks), concurrency=cell.level,
+                max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
+                timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
+                expect_draft=not cell.setup.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
+                endpoint=s.endpoint,
+                extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())))
+            self.acct.generation_s += time.monotonic() - t0
+            summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
+            if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
+                break
+            run = self.runs[cell.key] = self.record(cell, facts, summary, in_progress=True)
+            if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
+                self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
+                          "before the best go on")
+                return summary, {"in_progress": True}
+            stopped = self.look(run)
+            if stopped:
+                return summary, stopped
+            self.store.save()
+        return summary, {}
+
+    def look(self, run: RunResult) -> dict[str, Any] | None:
+        """The look after a block of the adaptive search: the run's stop fields (and it is said), or None to go on."""
+        assert self.search is not None
+        decision = self.search.look(run, self.runs)
+        if decision is not None and decision.pruned:
+            self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
+            return adaptive.stop_fields(decision)
+        self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
+        return None
+
+    def stopped_without_measuring(self, run: RunResult) -> RunResult | None:
+        """A setup paused after screening gets its first look when the race picks it, before a server starts:
+        most stop here, against the leader finished meanwhile. The stopped run, or None to measure on."""
+        if self.search is None or not self.search.first_look_pending(run):
+            return None
+        base = self.runs.get((run.target, None, run.concurrency))
+        run = analysis.compared(run, base, self.cfg.settings.temperature == 0)
+        stop = self.look(run)
+        return replace(run, **stop) if stop else None
+
+    def skip_reason(self, cell: Cell) -> str | None:
+        if not cell.setup.is_baseline:
+            base = self.runs.get(cell.baseline_key)
+            if base is None or not base.done:
+                return f"skipped: target {cell.target.label!r} has no baseline (its baseline run failed)"
+        if not self.cfg.backend.local_files:
+            return None  # hub ids, not files
+        for path, role in ((cell.target.path, "target"), (cell.setup.speculation.draft_path, "draft")):
+            if path is not None:
+                try:
+                    gguf_header.check_gguf(path, f"{role} model")
+                except ModelFileError as exc:
+                    return f"skipped: {exc}"
+        return None
+
+
+def _server_health(server: process.ServerProcess, summary: BenchSummary) -> dict[str, Any]:
+    """After a run: the server's peak memory, and the run's error when the server died or every request failed."""
+    server.sample_memory()
+    out: dict[str, Any] = {"peak_rss_mb": server.peak_rss_mb, "peak_vram_mb": server.peak_vram_mb}
+    if not server.alive():
+        code = server.proc.returncode if server.proc else None
+        cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        out.update(error=f"the server died during measurement ({cause}); "
+                         f"{summary.n_failed_requests} of {summary.n_requests} requests failed",
+                   log_excerpt=server.log_tail())
+    elif summary.n_failed_requests == summary.n_requests:
+        out.update(error=f"all {summary.n_requests} requests failed: {summary.requests[0].error}",
+                   log_excerpt=server.log_tail())
+    return out

@@ -1,0 +1,120 @@
+"""What a sweep says as it goes and at the end: per-run lines, time accounting, the summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..core.redaction import console_text, visible
+from ..results import analysis
+from ..results.schema import RunResult
+
+
+@dataclass
+class Accounting:
+    wall_s: float = 0.0
+    load_s: float = 0.0
+    generation_s: float = 0.0
+    probe_s: float = 0.0  # the per-request settings probe and the cost model's parts (v(k), draft-alone runs)
+
+    @property
+    def overhead_s(self) -> float:
+        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s)
+
+    def line(self) -> str:
+        share = self.overhead_s / self.wall_s if self.wall_s else 0.0
+        probe = f" + {self.probe_s:.1f} s probes and cost-model parts" if self.probe_s else ""
+        return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
+                f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
+
+
+class Console:
+    """Progress on stderr: ordinary lines, and a status line that a terminal overwrites in place (the next
+    message replaces it) while a log gets it as a plain line."""
+
+    def __init__(self, echo: Callable[..., None], tty: bool):
+        self.echo, self.tty, self.pending = echo, tty, False
+
+    def _clear(self) -> None:
+        if self.pending:
+            self.echo("\r\033[K", end="")
+            self.pending = False
+
+    def __call__(self, msg: str = "", end: str = "\n") -> None:
+        self._clear()
+        self.echo(console_text(msg), end=end)
+
+    def status(self, line: str) -> None:
+        if self.tty:
+            self._clear()
+            self.echo("\r\033[K" + console_text(line), end="")
+            self.pending = True
+        else:
+            self(line)
+
+
+@dataclass
+class SweepOutcome:
+    results_path: str
+    runs: list[RunResult]
+    accounting: Accounting
+    chart_path: str | None = None
+    recommendations: list[analysis.Recommendation] = field(default_factory=list)
+    savings: analysis.SearchSavings | None = None
+
+    @property
+    def failures(self) -> list[RunResult]:
+        return [r for r in self.runs if r.error is not None]
+
+
+def run_lines(run: RunResult) -> list[str]:
+    """The console lines for one finished run."""
+    if run.error:
+        lines = [f"  FAILED: {run.error}"]
+        if run.log_excerpt:
+            tail = run.log_excerpt.splitlines()[-8:]
+            lines.append("  --- server log (last lines) ---\n" + "\n".join("  | " + ln for ln in tail))
+        return lines
+    text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
+    if run.draft is not None:
+        if run.acceptance_rate is not None:
+            text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
+        else:
+            text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+    if run.concurrency > 1 and run.aggregate_tps:
+        text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
+        if run.draft is not None:
+            text += f" ({analysis.pct(run.aggregate_speedup)})"
+    if run.pruned:
+        text += f" [stopped after {run.n_requests} requests]"
+    lines = [text]
+    if run.degenerate_output:
+        lines.append(f"  Output: DEGENERATE ({run.degenerate_output})")
+    if run.parts:
+        p = run.parts
+        lines.append(f"  Model: {analysis.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
+                     f"{p.drafted_per_pass:.1f} drafted per pass, drafting {p.drafting_share:.0%} of each pass): "
+                     f"{p.verdict}")
+    return lines
+
+
+def summary_lines(outcome: SweepOutcome) -> list[str]:
+    lines = ["", "=== Sweep complete ==="]
+    for rec in outcome.recommendations:
+        lines.append("Recommended: " + visible(rec.sentence()))
+    for line in analysis.by_level(outcome.recommendations):
+        lines.append("By concurrency: " + visible(line))
+    for line in analysis.category_lines(outcome.runs, outcome.recommendations):
+        lines.append("By task: " + visible(line))
+    fails = outcome.failures
+    if fails:
+        lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
+        for r in fails:
+            lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
+    if outcome.savings is not None:
+        lines.append("Adaptive search: " + outcome.savings.sentence())
+    lines.append(outcome.accounting.line())
+    lines.append(f"Results saved to {outcome.results_path}")
+    if outcome.chart_path:
+        lines.append(f"Chart saved to {outcome.chart_path}")
+    return lines

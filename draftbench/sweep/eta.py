@@ -1,0 +1,91 @@
+"""How long the rest of a sweep will take. Each target's seconds per generated token and each model's load
+time are learnt from the runs measured so far (like with like: never one mean over unlike runs); a target
+not measured yet is scaled from the measured ones by model file size, as decoding is memory-bound. Pure:
+runs, sizes and a clock in, seconds out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..results.schema import RunResult
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a cell still has to do."""
+
+    target: str  # model path
+    draft: str | None  # draft model path
+    level: int
+    requests: int
+    max_tokens: int
+
+
+def fmt_s(seconds: float) -> str:
+    """'45 s', '12 min', '3 h 05 min'."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+@dataclass
+class Estimator:
+    size: Callable[[str], int]  # a model file's size in bytes (0 when unknown)
+    per_token: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)  # (target, level) -> (s, tokens)
+    per_request: dict[str, tuple[int, int]] = field(default_factory=dict)  # target -> (tokens, requests)
+    loads: dict[tuple[str, str | None], float] = field(default_factory=dict)  # (target, draft) -> seconds
+
+    def learn(self, run: RunResult) -> None:
+        if run.target_path is None or run.error is not None:
+            return
+        ok = [q for q in run.requests if not q.error]
+        tokens = sum(q.completion_tokens or 0 for q in ok)
+        seconds = run.loop_wall_s or sum(q.total_s or 0.0 for q in ok)
+        if tokens and seconds:
+            key = (run.target_path, run.concurrency)
+            s, t = self.per_token.get(key, (0.0, 0))
+            self.per_token[key] = (s + seconds, t + tokens)
+            t2, n = self.per_request.get(run.target_path, (0, 0))
+            self.per_request[run.target_path] = (t2 + tokens, n + len(ok))
+        if run.load_time_s:
+            self.loads[(run.target_path, run.draft_path)] = run.load_time_s
+
+    def _seconds_per_token(self, target: str, level: int) -> float | None:
+        for key in ((target, level), (target, 1)):
+            if key in self.per_token:
+                s, t = self.per_token[key]
+                return s / t  # a level not measured yet: its one-stream rate, an upper bound
+        measured = [(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items() if k[1] == 1 and self.size(k[0])]
+        if not measured or not self.size(target):
+            return None
+        rate = sum(v for v, _ in measured) / sum(b for _, b in measured)  # seconds per token per byte of model
+        return rate * self.size(target)
+
+    def _load(self, target: str, draft: str | None) -> float:
+        if (target, draft) in self.loads:
+            return self.loads[(target, draft)]
+        known = [(s, self.size(t) + (self.size(d) if d else 0)) for (t, d), s in self.loads.items()]
+        byte_s = sum(s for s, _ in known) / max(1, sum(b for _, b in known)) if known else 0.0
+        return byte_s * (self.size(target) + (self.size(draft) if draft else 0))
+
+    def seconds(self, work: Work) -> float | None:
+        per = self._seconds_per_token(work.target, work.level)
+        if per is None:
+            return None
+        tokens, n = self.per_request.get(work.target, (0, 0))
+        per_request = tokens / n if n else work.max_tokens
+        return self._load(work.target, work.draft) + per * per_request * work.requests
+
+    def remaining(self, left: list[Work]) -> float | None:
+        """Seconds for ``left``; None until something comparable has been measured."""
+        parts = [self.seconds(w) for w in left]
+        return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
+
+
+def progress_line(done: int, total: int, elapsed_s: float, left_s: float | None, at_most: bool = False) -> str:
+    eta = "estimating" if left_s is None else f"{'at most ' if at_most else 'about '}{fmt_s(left_s)} left"
+    return f"Progress: {done}/{total} runs, {fmt_s(elapsed_s)} elapsed, {total - done} to go, {eta}"

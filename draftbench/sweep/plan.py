@@ -1,0 +1,126 @@
+"""The plan of a sweep: an ordered list of cells (target x setup), baselines first, and which cells
+could share one server session."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from ..core import gguf_header
+from ..core.redaction import visible
+from ..errors import ConfigError, ModelFileError, UnsupportedSetup
+from ..server import llama_bin
+from ..setup.config import ModelEntry, SweepConfig
+from ..setup.speculation import AXES, BASELINE, Setup, Speculation
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of measurement. ``key`` is what resume matches."""
+
+    index: int  # 1-based position in the plan
+    target: ModelEntry
+    setup: Setup
+    level: int = 1  # requests in flight at once
+    show_level: bool = False  # the sweep has several levels: titles say which
+
+    @property
+    def key(self) -> tuple[str, str | None, int]:
+        return (self.target.label, self.setup.label, self.level)
+
+    @property
+    def baseline_key(self) -> tuple[str, None, int]:
+        return (self.target.label, None, self.level)
+
+    @property
+    def title(self) -> str:
+        label = self.setup.label
+        level = f" @ {self.level} stream{'s' if self.level > 1 else ''}" if self.show_level else ""
+        return self.target.label + (f" + {label}" if label else " (baseline)") + level
+
+
+def build_plan(cfg: SweepConfig) -> list[Cell]:
+    """Per target: the baseline, then each setup; each at every concurrency level in turn, so the levels
+    of one setup can share a server session."""
+    levels = cfg.settings.concurrency
+    triples = [(t, c, n) for t in cfg.targets for c in (BASELINE, *cfg.setups) for n in levels]
+    return [Cell(i, t, c, n, len(levels) > 1) for i, (t, c, n) in enumerate(triples, 1)]
+
+
+def server_slots(cfg: SweepConfig) -> int:
+    """``--parallel`` for every server of the sweep: its largest level; 1 (the server's own default) without levels."""
+    return max(cfg.settings.concurrency)
+
+
+def level_session(cell: Cell) -> tuple:
+    """Cells with the same value differ only in their level: one server session measures them in turn."""
+    return (cell.target.label, cell.setup.speculation)
+
+
+def session_key(cell: Cell) -> tuple | None:
+    """Cells with the same key differ only in the values of their axis fields (draft length, p-min):
+    where a build honours per-request speculation settings, one server can measure them all.
+    None for the baseline."""
+    spec = cell.setup.speculation
+    if spec.is_baseline:
+        return None
+    fields_set = tuple(name for name in AXES if getattr(spec, name) is not None)
+    return (cell.target.label, replace(spec, **{name: None for name in AXES}), fields_set)
+
+
+def shareable(cells: list[Cell]) -> set[tuple]:
+    """Session keys held by two or more cells: only those gain from a shared server."""
+    counts = Counter(k for k in map(session_key, cells) if k is not None)
+    return {k for k, n in counts.items() if n > 1}
+
+
+def request_fields(spec: Speculation) -> dict[str, float | int]:
+    """llama-server's per-request speculation settings for a setup's axis fields ('speculative.n_max')."""
+    return {f"speculative.{short}": getattr(spec, name) for name, short in AXES.items()
+            if getattr(spec, name) is not None}
+
+
+TEMPLATE_FLAGS = ("--chat-template", "--chat-template-file")
+
+
+def template_warnings(cfg: SweepConfig) -> dict[str, str]:
+    """Before the first run: targets whose GGUF has no chat template, so llama-server's chat endpoint falls
+    back to a generic one (ChatML) that the model may not follow: it then echoes or loops, and every speedup
+    measured on it is meaningless. Nothing to say when extra_args name a template. Target label -> warning."""
+    if not cfg.backend.llama_flags or cfg.settings.endpoint == "completion" or \
+            any(a.split("=")[0] in TEMPLATE_FLAGS for a in cfg.settings.server.extra_args):
+        return {}
+    out = {}
+    for t in cfg.targets:
+        try:
+            missing = gguf_header.chat_template(t.path) is None
+        except ModelFileError:
+            continue  # the run reports the file itself
+        if missing:
+            out[t.label] = (
+                f"target {visible(t.label)!r} has no chat template in its GGUF ({t.path}): llama-server falls back "
+                "to ChatML, which a base or converted model may not follow (it echoes the prompt or loops, and "
+                "n-gram drafting then looks fast). Give its template with \"extra_args\": [\"--chat-template\", "
+                "\"NAME\"] (or \"--jinja\", \"--chat-template-file\", \"FILE\"), or measure raw text with "
+                "\"endpoint\": \"completion\"; draftbench flags degenerate output either way")
+    return out
+
+
+def check_setups(cfg: SweepConfig) -> None:
+    """Before any server starts: every spec type must be one this llama-server build knows, and every
+    setup field must have a flag for its types. (A build without --spec-type fails only the setups
+    that need it, run by run.)"""
+    if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
+        return
+    binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
+    flags, _ = llama_bin.probe(binary)
+    if not flags.has_spec_type:
+        return
+    problems = []
+    for c in cfg.setups:
+        try:
+            flags.speculation_args(c.speculation)  # unknown types, fields without a flag
+        except UnsupportedSetup as exc:
+            problems.append(f"drafts: {visible(c.label or '')!r}: {exc} ({binary})")
+    if problems:
+        raise ConfigError(cfg.source, list(dict.fromkeys(problems)))

@@ -1,0 +1,111 @@
+"""A sweep's results file: the runs measured so far, the file's metadata, whether an earlier file may be
+continued, and saving after every run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+
+from .. import __version__
+from ..core import gguf_header, machine
+from ..core.redaction import visible
+from ..errors import ResultsFileError
+from ..results import analysis
+from ..results.schema import RunResult, save_results
+from ..setup.config import SweepConfig
+from .plan import Cell
+from .sessions import ONE_SERVER_PER_SETUP
+
+Key = tuple  # (target label, setup label or None, concurrency)
+CARRIED = ("per_request_speculation", "setup_sessions", "draft_alone")  # what a later session keeps knowing
+
+
+class ResultsStore:
+    def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str, model_files: bool):
+        self.path, self.cfg, self.plan, self.hardware = path, cfg, plan, hardware
+        self.model_files = model_files  # llama.cpp's local GGUF files (other backends take hub ids)
+        self.runs: dict[Key, RunResult] = {}
+        self.meta: dict = {}
+        self.carried: dict = {}  # what an earlier session of this sweep learnt about the server
+        self._identities: dict[str, str | None] = {}
+
+    def identity(self, path: str | None) -> str | None:
+        """A model file's identity (size and sampled content), read once per sweep."""
+        if not path or not self.model_files:
+            return None
+        if path not in self._identities:
+            self._identities[path] = gguf_header.identity(path)
+        return self._identities[path]
+
+    def load(self) -> list[RunResult]:
+        """The earlier file's runs, kept when it was measured like this sweep; else an error that leaves it as it is."""
+        if not os.path.exists(self.path):
+            return []
+        data = analysis.load(self.path)  # raises, leaving the file untouched, when corrupt
+        differ = self._differences(data)
+        if differ:
+            raise ResultsFileError(
+                f"{self.path} was measured with other settings ({', '.join(differ)}): resuming would mix "
+                "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
+        self.runs.update((run.key, run) for run in data["results"])
+        self.carried = {k: data[k] for k in CARRIED if k in data}
+        return data["results"]
+
+    def _differences(self, data: dict) -> list[str]:
+        saved, mine = data.get("settings") or {}, self.cfg.comparable()
+        differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        if not saved and any(run.done for run in data["results"]):
+            differ.append("settings (the file records none, so nothing shows its runs were measured like these)")
+        if saved and "prompts_hash" not in saved and "requests" in saved:  # measured before prompt sets were recorded
+            differ.append("prompts (the file predates recorded prompt sets)")
+        if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
+            differ.append("axes")
+        planned = {cell.key: cell for cell in self.plan}
+        for run in data["results"]:
+            cell = planned.get(run.key)
+            if cell is not None and run.done and run.speculation is not None \
+                    and run.speculation.comparable() != cell.setup.speculation.comparable():
+                differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
+            if cell is not None and run.done:
+                differ += self._changed_models(run, cell)
+        if data.get("hardware") and data["hardware"] != self.hardware:
+            differ.append(f"hardware ({data['hardware']!r} in the file, {self.hardware!r} here: set \"hardware\" to "
+                          "the file's to continue it on purpose)")
+        return list(dict.fromkeys(differ))
+
+    def _changed_models(self, run: RunResult, cell: Cell) -> list[str]:
+        """A finished run whose label now names another model file (same label, other size or content)."""
+        out = []
+        for role, saved, path, label in (("target", run.target_id, cell.target.path, run.target),
+                                         ("draft", run.draft_id, cell.setup.speculation.draft_path, run.draft)):
+            now = self.identity(path)
+            if saved and now and saved != now:
+                out.append(f"the {role} file of {visible(label or '')!r} (measured: {saved}; now {path}: {now})")
+        return out
+
+    def start(self) -> None:
+        """The file's metadata for this session, keeping what earlier sessions learnt."""
+        cfg = self.cfg
+        self.meta = {
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "name": cfg.name, "hardware": self.hardware, "backend": cfg.backend.name, "model_family": cfg.model_family,
+            "settings": cfg.settings_record(), "draftbench_version": __version__, "server_version": None,
+            "setup_sessions": ONE_SERVER_PER_SETUP,
+            "config_path": os.path.abspath(cfg.source) if os.path.exists(cfg.source) else cfg.source,
+            "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+            "machine": machine.machine_info(),
+            **self.carried,
+        }
+
+    def ordered(self) -> list[RunResult]:
+        """The runs in plan order, then any the file had beyond the plan."""
+        keys = [cell.key for cell in self.plan]
+        return [self.runs[k] for k in keys + [k for k in self.runs if k not in keys] if k in self.runs]
+
+    def save(self) -> None:
+        try:
+            save_results(self.path, self.meta, self.ordered())
+        except OSError as exc:
+            raise ResultsFileError(f"cannot write {self.path}: {exc.strerror}; the last saved version "
+                                   "is intact: free space or fix permissions, then rerun to resume") from exc

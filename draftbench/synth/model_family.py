@@ -1,0 +1,315 @@
+"""Generate a deterministic family of small GGUF models for tests and the demo.
+
+The target is a llama-architecture model whose output head makes each word token
+predict a fixed successor (one long random cycle) with a runner-up at a random
+margin. Every layer adds attention and FFN output whose size decays with depth,
+flipping near-ties in a context-dependent way. A draft is the target truncated
+to its first k layers: it shares embeddings, head and tokenizer, costs about k/L
+of the target, and agrees with it more the deeper it is.
+
+Needs the ``synth`` extra (gguf, numpy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+from ..errors import DraftbenchError
+
+_WORDS = """
+the of and to in is it you that he was for on are with as his they be at one have this from or had by
+word but what some we can out other were all there when up use your how said an each she which do their
+time if will way about many then them write would like so these her long make thing see him two has look
+more day could go come did number sound no most people my over know water than call first who may down
+side been now find any new work part take get place made live where after back little only round man year
+came show every good me give our under name very through just form sentence great think say help low line
+differ turn cause much mean before move right boy old too same tell does set three want air well also play
+small end put home read hand port large spell add even land here must big high such follow act why ask men
+change went light kind off need house picture try us again animal point mother world near build self earth
+father head stand own page should country found answer school grow study still learn plant cover food sun
+four between state keep eye never last let thought city tree cross farm hard start might story saw far sea
+draw left late run while press close night real life few north open seem together next white children begin
+got walk example ease paper group always music those both mark often letter until mile river car feet care
+second book carry took science eat room friend began idea fish mountain stop once base hear horse cut sure
+watch color face wood main enough plain girl usual young ready above ever red list though feel talk bird
+soon body dog family direct pose leave song measure door product black short numeral class wind question
+happen complete ship area half rock order fire south problem piece told knew pass since top whole king space
+heard best hour better true during hundred five remember step early hold west ground interest reach fast
+verb sing listen six table travel less morning ten simple several vowel toward war lay against pattern slow
+center love person money serve appear road map rain rule govern pull cold notice voice unit power town fine
+certain fly fall lead cry dark machine note wait plan figure star box noun field rest correct able pound done
+beauty drive stood contain front teach week final gave green oh quick develop ocean warm free minute strong
+special mind behind clear tail produce fact street inch multiply nothing course stay wheel full force blue
+object decide surface deep moon island foot system busy test record boat common gold possible plane stead dry
+wonder laugh thousand ago ran check game shape equate hot miss brought heat snow tire bring yes distant fill
+east paint language among grand ball yet wave drop heart am present heavy dance engine position arm wide sail
+material size vary settle speak weight general ice matter circle pair include divide syllable felt perhaps
+pick sudden count square reason length represent art subject region energy hunt probable bed brother egg ride
+cell believe fraction forest sit race window store summer train sleep prove lone exercise wall catch mount
+wish sky board joy winter sat written wild instrument kept glass grass cow job edge sign visit past soft fun
+bright gas weather month million bear finish happy hope flower clothe strange gone jump baby eight village
+meet root buy raise solve metal whether push seven paragraph third shall held hair describe cook floor either
+result burn hill safe cat century consider type law bit coast copy phrase silent tall sand soil roll
+temperature finger industry value fight lie beat excite natural view sense ear else quite broke case middle
+kill son lake moment scale loud spring observe child straight consonant nation dictionary milk speed method
+organ pay age section dress cloud surprise quiet stone tiny climb cool design poor lot experiment bottom key
+iron single stick flat twenty skin smile crease hole trade melody trip office receive row mouth exact symbol
+die least trouble shout except wrote seed tone join suggest clean break lady yard rise bad blow oil blood
+touch grew cent mix team wire cost lost brown wear garden equal sent choose fell fit flow fair bank collect
+save control decimal gentle woman captain practice separate difficult doctor please protect noon whose
+locate ring character insect caught period indicate radio spoke atom human history effect electric expect
+crop modern element hit student corner party supply bone rail imagine provide agree thus capital chair
+danger fruit rich thick soldier process operate guess necessary sharp wing create neighbor wash bat rather
+crowd corn compare poem string bell depend meat rub tube famous dollar stream fear sight thin triangle planet
+hurry chief colony clock mine tie enter major fresh search send yellow gun allow print dead spot desert suit
+current lift rose continue block chart hat sell success company subtract event particular deal swim term
+opposite wife shoe shoulder spread arrange camp invent cotton born determine quart nine truck noise level
+chance gather shop stretch throw shine property column molecule select wrong gray repeat require broad
+prepare salt nose plural anger claim continent oxygen sugar death pretty skill women season solution magnet
+silver thank branch match suffix especially fig afraid huge sister steel discuss forward similar guide
+experience score apple bought led pitch coat mass card band rope slip win dream evening condition feed tool
+total basic smell valley nor double seat arrive master track parent shore division sheet substance favor
+connect post spend chord fat glad original share station dad bread charge proper bar offer segment slave
+duck instant market degree populate chick dear enemy reply drink occur support speech nature range steam
+motion path liquid log meant quotient teeth shell neck
+"""
+
+SPECIALS = ["<unk>", "<s>", "</s>"]
+CHATML = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
+    "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class SynthSize:
+    name: str
+    dim: int
+    ff: int
+    layers: int
+    heads: int
+    draft_layers: tuple[int, ...]
+    words: int
+    float32: bool = False  # F32 weights: on CPUs without AVX2, F16 makes batched verification compute-bound
+    extras: bool = True  # also write a noisy draft and a vocabulary-mismatched draft
+
+
+SIZES = {
+    "test": SynthSize("test", 256, 768, 8, 4, (1, 4), 400),
+    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 2, 4, 8, 16), 750, float32=True, extras=False),
+}
+
+
+@dataclass(frozen=True)
+class Tunables:
+    """Knobs that shape agreement between the target and its truncated drafts."""
+
+    logit_scale: float = 40.0
+    margin_mean: float = 2.4
+    layer_scale: float = 0.7
+    layer_decay: float = 0.9
+    qk_score_std: float = 6.0
+
+
+def word_list(n: int) -> list[str]:
+    words, seen = [], set()
+    for w in _WORDS.split():
+        if w not in seen:
+            seen.add(w)
+            words.append(w)
+    return words[:n]
+
+
+def build_vocab(n_words: int, variant: int = 0) -> tuple[list[str], list[float], list[int], list[int]]:
+    """SPM vocabulary: specials, 256 byte tokens, letters, then '▁word' pieces and all their prefixes.
+
+    Returns tokens, scores, token types and the ids of the whole-word tokens.
+    ``variant`` != 0 yields a different vocabulary (for vocab-mismatch tests).
+    """
+    tokens = list(SPECIALS)
+    types = [2, 3, 3]  # unknown, control, control
+    tokens += [f"<0x{b:02X}>" for b in range(256)]
+    types += [6] * 256  # byte
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    words = word_list(n_words)
+    if variant:
+        words = [w[::-1] + "x" for w in words]
+    pieces = ["▁" + w for w in words]
+    seen = set(tokens)
+    ordered = []
+    for piece in letters + pieces:
+        for end in range(1, len(piece) + 1):
+            prefix = piece[:end]
+            if prefix not in seen:
+                seen.add(prefix)
+                ordered.append(prefix)
+    tokens += ordered
+    types += [1] * len(ordered)
+    scores = [0.0] * len(SPECIALS) + [0.0] * 256 + [float(len(t)) for t in ordered]
+    index = {t: i for i, t in enumerate(tokens)}
+    return tokens, scores, types, [index[p] for p in pieces]
+
+
+def _layer_tensors(rng, size: SynthSize, tun: Tunables, layer: int):
+    import numpy as np
+
+    d, ff = size.dim, size.ff
+    ratio = tun.layer_scale * tun.layer_decay**layer
+    qk_std = (tun.qk_score_std / d) ** 0.5
+    wdtype = np.float32 if size.float32 else np.float16
+
+    def rand(shape, std):
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(wdtype)
+
+    silu_up_std = 0.6
+    return {
+        "attn_norm": np.ones(d, dtype=np.float32),
+        "attn_q": rand((d, d), qk_std),
+        "attn_k": rand((d, d), qk_std),
+        "attn_v": rand((d, d), 1 / d**0.5),
+        "attn_output": rand((d, d), ratio / d**0.5),
+        "ffn_norm": np.ones(d, dtype=np.float32),
+        "ffn_gate": rand((ff, d), 1 / d**0.5),
+        "ffn_up": rand((ff, d), 1 / d**0.5),
+        "ffn_down": rand((d, ff), ratio / (silu_up_std * ff**0.5)),
+    }
+
+
+def _head(rng, size: SynthSize, tun: Tunables, n_vocab: int, word_ids: list[int]):
+    """Embeddings and an output head: embedding of x -> high logit on succ(x), runner-up at a margin."""
+    import numpy as np
+
+    d = size.dim
+    emb = rng.standard_normal((n_vocab, d), dtype=np.float32)
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    words = np.array(word_ids)
+    cycle = rng.permutation(words)
+    succ = rng.choice(words, size=n_vocab)
+    succ[cycle] = np.roll(cycle, -1)
+    runner = rng.choice(words, size=n_vocab)
+    runner = np.where(runner == succ, np.roll(succ, 1), runner)
+    margin = rng.exponential(tun.margin_mean, size=n_vocab).astype(np.float32)
+    a = tun.logit_scale / d**0.5
+    out = np.zeros((n_vocab, d), dtype=np.float32)
+    np.add.at(out, succ, a * unit)
+    np.add.at(out, runner, ((tun.logit_scale - margin) / d**0.5)[:, None] * unit)
+    dtype = np.float32 if size.float32 else np.float16
+    return emb.astype(dtype), out.astype(dtype)
+
+
+def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
+           template: bool = True) -> None:
+    import gguf
+    import numpy as np
+
+    tokens, scores, types, _ = vocab
+    emb, out = head
+    tmp = path + ".tmp"
+    w = gguf.GGUFWriter(tmp, "llama")
+    w.add_name(os.path.splitext(os.path.basename(path))[0])
+    w.add_context_length(ctx)
+    w.add_embedding_length(size.dim)
+    w.add_block_count(n_layers)
+    w.add_feed_forward_length(size.ff)
+    w.add_head_count(size.heads)
+    w.add_head_count_kv(size.heads)
+    w.add_rope_dimension_count(size.dim // size.heads)
+    w.add_vocab_size(len(tokens))
+    w.add_rope_freq_base(10000.0)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_file_type(0 if size.float32 else 1)  # all F32 / mostly F16
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+    if template:
+        w.add_chat_template(CHATML)
+    w.add_tensor("token_embd.weight", emb)
+    w.add_tensor("output_norm.weight", np.ones(size.dim, dtype=np.float32))
+    w.add_tensor("output.weight", out)
+    for i in range(n_layers):
+        for name, arr in layers[i].items():
+            w.add_tensor(f"blk.{i}.{name}.weight", arr)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, path)
+
+
+def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tunables = Tunables(),
+             mismatch: bool = True, noisy: bool = True) -> dict:
+    """Write the family into ``out_dir`` and return the sweep config (also saved as ``sweep.json``)."""
+    try:
+        import gguf  # noqa: F401  (used by _write; checked here for a clear message)
+        import numpy as np
+    except ImportError as exc:
+        raise DraftbenchError("generating models needs the synth extra: pip install 'draftbench[synth]'") from exc
+
+    size = SIZES[size_name]
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    vocab = build_vocab(size.words)
+    head = _head(rng, size, tunables, len(vocab[0]), vocab[3])
+    layers = [_layer_tensors(np.random.default_rng([seed, 1, i]), size, tunables, i) for i in range(size.layers)]
+
+    def p(name: str) -> str:
+        return os.path.join(out_dir, name)
+
+    _write(p("target.gguf"), size, size.layers, vocab, head, layers)
+    drafts = []
+    for k in size.draft_layers:
+        _write(p(f"draft-{k}.gguf"), size, k, vocab, head, layers)
+        drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf"), "size": f"{k} layer{'s' if k > 1 else ''}"})
+    if noisy and size.extras:
+        k = size.draft_layers[min(1, len(size.draft_layers) - 1)]
+        noise_rng = np.random.default_rng([seed, 2])
+        emb, out = head
+        jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
+        _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
+    if size.extras:  # a target as many converted and base GGUFs come: no chat template
+        _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)
+    if mismatch and size.extras:
+        other = build_vocab(size.words, variant=1)
+        other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
+        _write(p("draft-othervocab.gguf"), size, 1, other, other_head, layers)
+    if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
+        drafts[0]["axes"] = {"draft_max": [1, 2, 3, 5, 8]}
+    config = {
+        "name": f"synthetic-{size.name}",
+        "hardware": "auto",
+        "backend": "llamacpp",
+        "model_family": f"synthetic-{size.name}",
+        "targets": [{"label": f"{size.layers}-layer target", "path": p("target.gguf")}],
+        "drafts": drafts,
+        "settings": {"runs": 1, "requests": 4, "warmup": 1, "max_tokens": 128, "temperature": 0.0,
+                     "gpu_layers": 0, "ctx_size": 2048, "port": 0, "draft_max": 3},
+    }
+    with open(p("sweep.json"), "w", encoding="utf-8") as fh:
+        json.dump(config, fh, indent=2)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="draftbench synth", description="Generate a synthetic GGUF model family.")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--size", choices=sorted(SIZES), default="test")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    config = generate(args.out, args.size, args.seed)
+    print(os.path.join(args.out, "sweep.json"))
+    print(f"wrote target + {len(config['drafts'])} drafts to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
