@@ -190,7 +190,9 @@ def test_row10_row14_row15_config_values_out_of_bounds(family, tmp_path, setting
 def test_row14_every_bounded_setting_is_refused_just_above_its_bound():
     from draftbench.setup.settings import parse_settings
 
-    for name, limit in limits.LIMITS.items():
+    from draftbench.setup.speculation import AXES
+
+    for name, limit in {**limits.LIMITS, **{a.name: a.limit for a in AXES.values()}}.items():
         if name in ("draft_p_min",):
             continue
         problems: list[str] = []

@@ -31,7 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--draft-path", help="draft model for speculative decoding")
         p.add_argument("--port", type=limits.arg("port"), default=8080, help="0 picks a free port (default 8080)")
         p.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--draft-max", type=limits.arg("draft_max"), help="tokens drafted per step")
         p.add_argument("--ready-timeout", type=limits.arg("ready_timeout_s"), default=600.0, help="seconds to wait for the model to load")
         if backend.llama_flags:
             p.add_argument("--gpu-layers", type=limits.arg("gpu_layers"), default=99)
@@ -39,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--llama-bin", help="path to llama-server")
             p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
                            "draft-simple,ngram-mod); default draft-simple with --draft-path")
-            p.add_argument("--draft-min", type=limits.arg("draft_min"), help="minimum tokens drafted per step")
-            p.add_argument("--draft-p-min", type=limits.arg("draft_p_min"), help="stop drafting below this draft probability (0-1)")
+        for axis in AXES.values():
+            if backend.llama_flags or axis.vllm_key:
+                p.add_argument(axis.flag, type=limits.arg(axis.limit), help=axis.help)
     return ap
 
 

@@ -53,9 +53,6 @@ LIMITS: dict[str, Limit] = {
     "gpu_layers": Limit(-1, 100_000, hint=" (-1: every layer)"),
     "ctx_size": Limit(64, 16_777_216),
     "port": Limit(0, 65_535, hint=" (0 picks a free port)"),
-    "draft_max": Limit(1, 1_024),
-    "draft_min": Limit(0, 1_024),
-    "draft_p_min": Limit(0, 1, float),
     "ready_timeout_s": Limit(1, 7 * 86_400, float),
     "request_timeout_s": Limit(1, 86_400, float),
     "seed": Limit(-1, 2**32 - 1, hint=" (-1: random)"),
@@ -69,9 +66,9 @@ def problem(name: str, value: Any) -> str | None:
     return LIMITS[name].problem(value)
 
 
-def arg(name: str) -> Callable[[str], float | int]:
-    """An argparse ``type`` for a flag that sets ``name``: the same bounds and words as the config."""
-    limit = LIMITS[name]
+def arg(name: str | Limit) -> Callable[[str], float | int]:
+    """An argparse ``type`` for a flag that sets ``name`` (or has that limit): the same bounds and words as the config."""
+    limit = LIMITS[name] if isinstance(name, str) else name
 
     def parse(text: str) -> float | int:
         try:

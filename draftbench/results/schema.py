@@ -30,8 +30,8 @@ from typing import Any
 from ..core.files import Unreadable, read_text, write_json_atomic
 from ..errors import ResultsFileError
 from ..measure.stream import RequestResult
-from ..setup.settings import SETTING_TYPES
-from ..setup.speculation import Speculation
+from ..setup.settings import setting_types
+from ..setup.speculation import AXES, Speculation
 from .costmodel import Parts
 
 SCHEMA_VERSION = 5
@@ -232,14 +232,20 @@ _META_TYPES: dict[str, Any] = {
     "command_line": list[str], "machine": dict[str, Any], "warnings": list[str],
     "per_request_speculation": dict[str, Any], "draft_alone": dict[str, dict[str, Any]],
 }
-_SETTINGS_TYPES = {key: typing.Union[types] for key, types in SETTING_TYPES.items()}  # type: ignore[valid-type]
 
 # The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
 _REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
 _RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
 _NESTED = {RequestResult: _REQUEST_TYPES}  # dataclasses saved inside a run whose fields are checked as well
-_RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "draft_max": int | None,
-                   "draft_min": int | None, "draft_p_min": float | None, "extra_args": list[str] | None})
+_RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None})
+
+
+def _settings_types() -> dict[str, Any]:
+    return {key: typing.Union[types] for key, types in setting_types().items()}  # type: ignore[valid-type]
+
+
+def _run_types() -> dict[str, Any]:
+    return {**_RUN_TYPES, **{a.name: a.limit.kind | None for a in AXES.values()}}
 
 
 def load_results(path: str) -> dict[str, Any]:
@@ -263,7 +269,7 @@ def load_results(path: str) -> dict[str, Any]:
     if odd:
         raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
                                "value is a number or null; fix or remove that run")
-    wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _SETTINGS_TYPES, "settings")
+    wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _settings_types(), "settings")
     if wrong:
         raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
     version = data.get("schema_version", 1)
@@ -277,7 +283,7 @@ def load_results(path: str) -> dict[str, Any]:
         draft = item.get("draft")
         if draft is not None and not isinstance(draft, str):
             raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
-        wrong = _mistyped(item, _RUN_TYPES, f"results[{i}]")
+        wrong = _mistyped(item, _run_types(), f"results[{i}]")
         if wrong:
             raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
                                    "written by draftbench: was it edited by hand?)")

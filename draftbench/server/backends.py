@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import DraftbenchError, ServerStartError, UnsupportedSetup
-from ..setup.speculation import DRAFT_FAMILY, Speculation, type_family
+from ..setup.speculation import AXES, DRAFT_FAMILY, Speculation, type_family
 from ..setup.backend import LLAMACPP, VLLM, Backend
 from . import llama_bin, ports, process
 from .process import ServerSpec
@@ -34,15 +34,16 @@ def vllm_speculative_config(spec: Speculation) -> dict | None:
     """vLLM's --speculative-config for a setup: a draft model, or n-gram (prompt lookup) speculation."""
     if spec.is_baseline:
         return None
-    unsupported = [name for name in ("draft_min", "draft_p_min") if getattr(spec, name) is not None]
+    unsupported = [a.name for a in AXES.values() if a.vllm_key is None and getattr(spec, a.name) is not None]
     if spec.extra_args:
         unsupported.append("extra_args (put server arguments in settings.extra_args)")
     families = {type_family(t) for t in spec.spec_type}
-    tokens = spec.draft_max or VLLM_DEFAULT_TOKENS
+    mapped = {"num_speculative_tokens": VLLM_DEFAULT_TOKENS, **{a.vllm_key: getattr(spec, a.name) for a in AXES.values()
+                                                                if a.vllm_key and getattr(spec, a.name) is not None}}
     if spec.draft_path and families == {DRAFT_FAMILY}:
-        config = {"method": "draft_model", "model": spec.draft_path, "num_speculative_tokens": tokens}
+        config = {"method": "draft_model", "model": spec.draft_path, **mapped}
     elif not spec.draft_path and families and all(f.startswith("ngram") for f in families):
-        config = {"method": "ngram", "num_speculative_tokens": tokens}
+        config = {"method": "ngram", **mapped}
     else:
         raise UnsupportedSetup(f"vLLM sweeps run a draft model or n-gram speculation, not spec type "
                                f"{','.join(spec.spec_type)}")

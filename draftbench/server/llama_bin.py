@@ -82,22 +82,6 @@ def find_llama_server(explicit: str | None = None) -> str:
     raise LlamaServerNotFound(f"llama-server not found (looked at: {', '.join(looked)}); {INSTALL_HINT}")
 
 
-# Flags for a setup's length fields, per type family ({f}: 'draft' for draft-* types, else the type),
-# newest spelling first. The n-gram types other than ngram-mod have no n-max: the length of their
-# drafted m-gram (size-m) is their draft length.
-_LENGTH_FLAGS: dict[str, tuple[str, ...]] = {
-    "draft_max": ("--spec-{f}-n-max", "--spec-{f}-size-m"),
-    "draft_min": ("--spec-{f}-n-min",),
-    "draft_p_min": ("--spec-{f}-p-min",),
-}
-# Builds before --spec-type (draft models only).
-_OLD_DRAFT_FLAGS: dict[str, tuple[str, ...]] = {
-    "draft_max": ("--draft-max", "--draft"),
-    "draft_min": ("--draft-min",),
-    "draft_p_min": ("--draft-p-min",),
-}
-
-
 @dataclass(frozen=True)
 class FlagMap:
     """Which spelling of each logical setting this llama-server build accepts."""
@@ -134,9 +118,9 @@ class FlagMap:
     def _length_flag(self, name: str, spec: Speculation) -> str:
         families = dict.fromkeys(type_family(t) for t in spec.spec_type)
         if self.has_spec_type:
-            choices = tuple(template.format(f=fam) for fam in families for template in _LENGTH_FLAGS[name])
+            choices = tuple(template.format(f=fam) for fam in families for template in AXES[name].flags)
         else:
-            choices = _OLD_DRAFT_FLAGS[name]
+            choices = AXES[name].old_flags
         flag = self.pick(*choices)
         if flag is None:
             raise UnsupportedSetup(f"{name} has no flag for spec type {','.join(spec.spec_type)} in this "

@@ -65,8 +65,9 @@ class SweepConfig:
 _TOP = {"name": str, "hardware": str, "backend": str, "model_family": str, "targets": list, "drafts": list,
         "settings": dict, "description": str, "axes": dict}
 _TARGET = {"label": str, "path": str, "size": str}
-_DRAFT = {"label": str, "path": str, "size": str, "spec_type": str, "draft_max": int, "draft_min": int,
-          "draft_p_min": float, "extra_args": list, "axes": dict}
+_DRAFT = {"label": str, "path": str, "size": str, "spec_type": str, "extra_args": list, "axes": dict}  # and the axes
+
+
 def _labelled(item: Any, at: str, allowed: dict, need_path: bool, problems: list[str]) -> bool:
     """Common checks of a target or draft entry; False when it cannot be used at all."""
     if not isinstance(item, dict):
@@ -131,7 +132,7 @@ def _axes(raw: Any, at: str, problems: list[str]) -> dict[str, list[Any]]:
     out = {}
     for name, values in raw.items():
         if name not in AXES:
-            full = {short: full for full, short in AXES.items()}.get(name)  # 'n_max', as labels say
+            full = {a.short: a.name for a in AXES.values()}.get(name)  # 'n_max', as labels say
             problems.append(f"{at}.{name}: unknown key (did you mean {full!r}?)" if full
                             else unknown_key(name, AXES, f"{at}."))
             continue
@@ -179,7 +180,7 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
     entry_axes: dict[str, dict[str, list[Any]]] = {}
     for i, item in enumerate(raw):
         at = f"drafts[{i}]"
-        if not _labelled(item, at, _DRAFT, False, problems):
+        if not _labelled(item, at, {**_DRAFT, **AXES}, False, problems):
             continue
         if "path" not in item and "spec_type" not in item:
             problems.append(f"{at}: needs \"path\" (a draft model) or \"spec_type\" (such as \"ngram-mod\" for "
@@ -193,7 +194,7 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
                 if why:
                     problems.append(f"{at}.{name}: {why}")
                 else:
-                    own[name] = float(item[name]) if name == "draft_p_min" else item[name]
+                    own[name] = AXES[name].value(item[name])
         extra = item.get("extra_args", [])
         if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
             problems.append(f"{at}.extra_args: must be a list of strings")
@@ -206,7 +207,7 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
         path = _model_path(item["path"], at, base_dir, check_files, problems) if "path" in item else None
         fixed, axes = dict(own), dict(mine)
         if path:
-            fixed = {**{n: getattr(settings, n) for n in AXES if getattr(settings, n) is not None}, **own}
+            fixed = {**dict(settings.axis_defaults), **own}
             axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
         spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)
         size = item.get("size") if isinstance(item.get("size"), str) else None

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core import limits
 from ..core.redaction import redact
+from .speculation import AXES
 
 
 @dataclass(frozen=True)
@@ -47,34 +48,39 @@ class SweepSettings:
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
-    draft_max: int | None = None
-    draft_min: int | None = None
-    draft_p_min: float | None = None
+    axis_defaults: tuple[tuple[str, Any], ...] = ()  # flat in JSON ("draft_max": 3): every draft-model setup's
     server: ServerOptions = field(default_factory=ServerOptions)
 
     def comparable(self) -> dict[str, Any]:
         """The settings that change measured numbers: resuming with different ones would mix them."""
         keep = ("runs", "requests", "warmup", "max_tokens", "temperature", "gpu_layers", "ctx_size",
-                "draft_max", "draft_min", "draft_p_min", "extra_args", "seed", "endpoint")
+                *AXES, "extra_args", "seed", "endpoint")
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain flat JSON values; secrets in ``extra_args`` are redacted."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "server"}
-        out.update(asdict(self.server))
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("server", "axis_defaults")}
+        out.update({name: dict(self.axis_defaults).get(name) for name in AXES}, **asdict(self.server))
         out["extra_args"] = redact(list(out["extra_args"]))
         return out
 
 
 _SERVER_KEYS = {f.name for f in fields(ServerOptions)}
-SETTING_TYPES: dict[str, tuple[type, ...]] = {
+_SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
-    "draft_max": (int,), "draft_min": (int,), "draft_p_min": (int, float), "extra_args": (list,),
+    "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
     "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
     "prompts": (str,), "categories": (list,), "endpoint": (str,),
 }
+
+
+def setting_types() -> dict[str, tuple[type, ...]]:
+    """Every settings key and the JSON types it takes (the axes' from their table)."""
+    return {**_SETTING_TYPES, **{a.name: (int,) if a.limit.kind is int else (int, float) for a in AXES.values()}}
+
+
 SEARCHES = ("exhaustive", "adaptive")
 ENDPOINTS = ("chat", "completion")
 
@@ -100,20 +106,22 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
         problems.append("settings: must be an object")
         return SweepSettings()
     values: dict[str, Any] = {}
+    known = setting_types()
     for key, value in raw.items():
-        if key not in SETTING_TYPES:
-            problems.append(unknown_key(key, SETTING_TYPES, "settings."))
+        if key not in known:
+            problems.append(unknown_key(key, known, "settings."))
             continue
-        if value is None and key in ("llama_bin", "draft_max", "draft_min", "draft_p_min"):
+        if value is None and (key == "llama_bin" or key in AXES):
             continue
-        types = SETTING_TYPES[key]
+        types = known[key]
         if not _is(value, types):
             problems.append(f"settings.{key}: must be {_type_name(types)}, got {json.dumps(value)}")
             continue
         if isinstance(value, float) and not math.isfinite(value):
             problems.append(f"settings.{key}: must be a finite number, got {json.dumps(value)}")
             continue
-        why = limits.problem(key, value) if key in limits.LIMITS and key != "concurrency" else None
+        limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key != "concurrency" else None
+        why = limit.problem(value) if limit else None
         if key == "host":
             why = limits.host_problem(value)
         if why:
@@ -150,8 +158,10 @@ def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
             problems.append(f"settings.resolution: must be a fraction of speedup between 0 and 1 (0.05 is 5%), "
                             f"got {value}")
             continue
-        if key in ("temperature", "draft_p_min", "ready_timeout_s", "request_timeout_s", "resolution"):
+        if key in ("temperature", "ready_timeout_s", "request_timeout_s", "resolution"):
             value = float(value)
+        value = AXES[key].value(value) if key in AXES else value
         values[key] = value
-    server = ServerOptions(**{k: v for k, v in values.items() if k in _SERVER_KEYS})
-    return SweepSettings(server=server, **{k: v for k, v in values.items() if k not in _SERVER_KEYS})
+    server = ServerOptions(**{k: values.pop(k) for k in list(values) if k in _SERVER_KEYS})
+    axis_defaults = tuple((k, values.pop(k)) for k in AXES if k in values)
+    return SweepSettings(server=server, axis_defaults=axis_defaults, **values)

@@ -3,29 +3,62 @@
 A ``Speculation`` flows unchanged from the config (or ``server.py``'s flags) to the launcher, which
 maps it onto the flags a build accepts (``llama_bin.FlagMap.speculation_args``), into each result
 and its resume check, and into the report. A ``Setup`` is a Speculation with the label people
-read. Adding an axis means adding a field here and its flags in ``llama_bin``.
+read. The settings a setup can vary (draft length, p-min) are declared once, in ``AXES``: config parsing and
+its messages, settings, ``server.py``'s flags, labels, per-request fields, llama.cpp's flags, results files and
+CSV columns all read that table, so adding an axis means adding a row there and nothing else.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..core import limits
+from ..core.limits import Limit
 from ..core.redaction import redact
 
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
 DEFAULT_TYPES_WITH_DRAFT = ("draft-simple",)
 NO_DRAFT_MODEL = "no draft model"
 
-# Fields that can be an axis, with their short names in generated labels.
-AXES = {"draft_max": "n_max", "draft_min": "n_min", "draft_p_min": "p_min"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A setting that setups can vary, with everything derived from it."""
+
+    name: str  # the setup's field, its key in configs, settings, results files and CSV
+    short: str  # in generated labels ("n_max 3") and llama-server's per-request field ("speculative.n_max")
+    limit: Limit  # its type and bounds
+    flags: tuple[str, ...]  # llama-server's flags per spec-type family ({f}: "draft" or the n-gram type), newest first
+    old_flags: tuple[str, ...]  # builds before --spec-type (draft models only)
+    help: str  # what server.py's flag says
+    vllm_key: str | None = None  # the --speculative-config field vLLM takes it as; None: not for vLLM
+
+    @property
+    def flag(self) -> str:
+        """server.py's flag: --draft-max."""
+        return "--" + self.name.replace("_", "-")
+
+    def value(self, raw: Any) -> Any:
+        """A checked value in its kind (p-min 1 -> 1.0)."""
+        return self.limit.kind(raw)
+
+
+# The n-gram types other than ngram-mod have no n-max: the length of their drafted m-gram (size-m) is their length.
+AXES: dict[str, Axis] = {a.name: a for a in (
+    Axis("draft_max", "n_max", Limit(1, 1_024), ("--spec-{f}-n-max", "--spec-{f}-size-m"), ("--draft-max", "--draft"),
+         "tokens drafted per step", vllm_key="num_speculative_tokens"),
+    Axis("draft_min", "n_min", Limit(0, 1_024), ("--spec-{f}-n-min",), ("--draft-min",),
+         "minimum tokens drafted per step"),
+    Axis("draft_p_min", "p_min", Limit(0, 1, float), ("--spec-{f}-p-min",), ("--draft-p-min",),
+         "stop drafting below this draft probability (0-1)"),
+)}
 
 
 def axis_problem(name: str, value: Any) -> str | None:
     """Why ``value`` is not a valid ``name`` (an AXES field), or None."""
-    return limits.problem(name, value)
+    return AXES[name].limit.problem(value)
 
 
 def parse_types(text: str) -> tuple[str, ...]:
@@ -38,20 +71,32 @@ def type_family(spec_type: str) -> str:
     return DRAFT_FAMILY if spec_type.startswith(DRAFT_FAMILY + "-") else spec_type
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Speculation:
-    """One speculation setup. All None/empty is the baseline: no speculation."""
+    """One speculation setup. All None/empty is the baseline: no speculation. Axis values are attributes
+    (``spec.draft_max``, None when not set) and keyword arguments, held in ``values`` in table order."""
 
     draft_path: str | None = None
     spec_type: tuple[str, ...] = ()
-    draft_max: int | None = None
-    draft_min: int | None = None
-    draft_p_min: float | None = None
     extra_args: tuple[str, ...] = ()
+    values: tuple[tuple[str, Any], ...] = ()
 
-    def __post_init__(self) -> None:
-        if self.draft_path and not self.spec_type:
-            object.__setattr__(self, "spec_type", DEFAULT_TYPES_WITH_DRAFT)
+    def __init__(self, draft_path: str | None = None, spec_type: tuple[str, ...] = (), extra_args: tuple[str, ...] = (),
+                 values: tuple[tuple[str, Any], ...] = (), **axes: Any):
+        unknown = [k for k in axes if k not in AXES]
+        if unknown:
+            raise TypeError(f"Speculation has no axis {', '.join(unknown)}")
+        given = {**dict(values), **axes}
+        setattr_ = object.__setattr__
+        setattr_(self, "draft_path", draft_path)
+        setattr_(self, "spec_type", tuple(spec_type) or (DEFAULT_TYPES_WITH_DRAFT if draft_path else ()))
+        setattr_(self, "extra_args", tuple(extra_args))
+        setattr_(self, "values", tuple((n, given[n]) for n in AXES if given.get(n) is not None))
+
+    def __getattr__(self, name: str) -> Any:  # only for names that are not attributes: the axes
+        if name in AXES:
+            return dict(self.values).get(name)
+        raise AttributeError(name)
 
     @property
     def is_baseline(self) -> bool:
@@ -73,19 +118,16 @@ class Speculation:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values, secrets in ``extra_args`` redacted; ``spec_type`` as the flag spells it."""
         return {"draft_path": self.draft_path, "spec_type": ",".join(self.spec_type) or None,
-                "draft_max": self.draft_max, "draft_min": self.draft_min, "draft_p_min": self.draft_p_min,
-                "extra_args": redact(list(self.extra_args))}
+                **{n: getattr(self, n) for n in AXES}, "extra_args": redact(list(self.extra_args))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Speculation":
-        values = {f.name: data.get(f.name) for f in fields(cls) if data.get(f.name) is not None}
-        values["spec_type"] = parse_types(values.get("spec_type") or "")
-        values["extra_args"] = tuple(values.get("extra_args") or ())
-        return cls(**values)
+        return cls(data.get("draft_path"), parse_types(data.get("spec_type") or ""), tuple(data.get("extra_args") or ()),
+                   **{n: data[n] for n in AXES if data.get(n) is not None})
 
     @staticmethod
     def field_names() -> tuple[str, ...]:
-        return tuple(f.name for f in fields(Speculation))
+        return ("draft_path", "spec_type", *AXES, "extra_args")
 
 
 @dataclass(frozen=True)
@@ -105,7 +147,8 @@ BASELINE = Setup(None)
 
 
 def axis_label(values: dict[str, Any]) -> str:
-    return " · ".join(f"{AXES[k]} {v:g}" if isinstance(v, float) else f"{AXES[k]} {v}" for k, v in values.items())
+    return " · ".join(f"{AXES[k].short} {v:g}" if isinstance(v, float) else f"{AXES[k].short} {v}"
+                      for k, v in values.items())
 
 
 def expand(setup: Setup, axes: dict[str, list[Any]]) -> list[Setup]:
@@ -115,7 +158,7 @@ def expand(setup: Setup, axes: dict[str, list[Any]]) -> list[Setup]:
     names = list(axes)
     out = []
     for combo in itertools.product(*(axes[n] for n in names)):
-        values = {n: (float(v) if n == "draft_p_min" else v) for n, v in zip(names, combo)}
+        values = {n: AXES[n].value(v) for n, v in zip(names, combo)}
         out.append(Setup(f"{setup.label} · {axis_label(values)}", setup.speculation.with_axes(values),
                              setup.size))
     return out

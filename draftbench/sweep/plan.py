@@ -76,8 +76,7 @@ def shareable(cells: list[Cell]) -> set[tuple]:
 
 def request_fields(spec: Speculation) -> dict[str, float | int]:
     """llama-server's per-request speculation settings for a setup's axis fields ('speculative.n_max')."""
-    return {f"speculative.{short}": getattr(spec, name) for name, short in AXES.items()
-            if getattr(spec, name) is not None}
+    return {f"speculative.{a.short}": getattr(spec, a.name) for a in AXES.values() if getattr(spec, a.name) is not None}
 
 
 TEMPLATE_FLAGS = ("--chat-template", "--chat-template-file")
