@@ -12,7 +12,7 @@ from ..core.files import write_text_atomic
 from ..core.redaction import csv_cell, html_text, md_cell
 from ..results import analysis, compare
 from . import page
-from .page import PLOTLY_SRI, PLOTLY_URL, embed_json
+from .page import PLOTLY_SRI, PLOTLY_URL, embed_json, fmt
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -44,15 +44,13 @@ def charts(rows: list[compare.Entry]) -> dict[str, Any]:
     return {"bars": bars, "scatter": scatter}
 
 
-def _cell(v: Any, spec: str = "") -> str:
-    return "" if v is None else format(v, spec) if spec else str(v)
 
 
 def render(rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str]]) -> str:
     table = "".join(
         "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in (
-            e.hardware, e.target, _cell(e.baseline_tps, ".2f"), e.best.draft if e.best else "none",
-            analysis.speedup_text(e.best) if e.best else "", _cell(e.best.acceptance_rate if e.best else None, ".0%"),
+            e.hardware, e.target, fmt(e.baseline_tps, ".2f"), e.best.draft if e.best else "none",
+            analysis.speedup_text(e.best) if e.best else "", fmt(e.best.acceptance_rate if e.best else None, ".0%"),
             e.category or "", e.disagrees and f"disagrees: {e.disagrees}", e.source)) + "</tr>" for e in rows)
     derived = "".join(f"<li>{html_text(compare.bucket_line(b))}</li>" for b in compare.choosing_table(rows))
     broken = "".join(f"<li>{html_text(p)}: {html_text(why)}</li>" for p, why in bad)
@@ -72,10 +70,10 @@ def markdown(rows: list[compare.Entry]) -> str:
     out = ["### draftbench: compared", "", "| Hardware | Target | Baseline tok/s | Best setup | Speedup | Acceptance |",
            "|---|---|---:|---|---:|---:|"]
     for e in rows:
-        out.append(f"| {md_cell(e.hardware)} | {md_cell(e.target)} | {_cell(e.baseline_tps, '.2f')} | "
+        out.append(f"| {md_cell(e.hardware)} | {md_cell(e.target)} | {fmt(e.baseline_tps, '.2f')} | "
                    f"{md_cell(e.best.draft) if e.best else 'none'}"
                    f"{' (disagrees)' if e.disagrees else ''} | {analysis.speedup_text(e.best) if e.best else ''} | "
-                   f"{_cell(e.best.acceptance_rate if e.best else None, '.0%')} |")
+                   f"{fmt(e.best.acceptance_rate if e.best else None, '.0%')} |")
     out += ["", "Choosing a draft (derived from these files):", ""]
     out += [f"- {md_cell(compare.bucket_line(b))}" for b in compare.choosing_table(rows)]
     return "\n".join(out) + "\n"

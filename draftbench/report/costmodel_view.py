@@ -10,10 +10,10 @@ from typing import Any
 from ..core.redaction import html_text
 from ..results import analysis, costmodel
 from ..results.schema import RunResult
+from . import page
 
 GRID = 41
 DEFAULT_DRAFT_LENGTH = 3
-SCALE = [[0, "#d73027"], [0.5, "#ffffbf"], [1, "#1a9850"]]
 
 
 def explained(runs: list[RunResult]) -> list[RunResult]:
@@ -50,7 +50,7 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
     accs = [0.99 * i / (GRID - 1) for i in range(GRID)]
     z = [[round((costmodel.speedup(a, g, c, costs) - 1) * 100, 1) for c in cs] for a in accs]
     contour = {"type": "contour", "x": cs, "y": accs, "z": z, "showscale": False, "hoverinfo": "skip",
-               "colorscale": SCALE, "zmid": 0,
+               "colorscale": page.SCALE, "zmid": 0,
                "contours": {"coloring": "lines", "showlabels": True, "start": -80, "end": 300, "size": 10,
                             "labelfont": {"size": 10, "color": "#555"}},
                "line": {"color": "#999", "width": 1}, "name": f"model at n_max {g}"}
@@ -59,7 +59,7 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
     scatter = {"type": "scatter", "mode": "markers+text", "x": [r.parts.draft_cost_ratio for r in picked],
                "y": [r.parts.acceptance_per_token for r in picked], "text": [r.draft for r in picked],
                "textposition": "top center", "name": "measured",
-               "marker": {"size": 14, "color": speeds, "colorscale": SCALE, "cmin": -span, "cmax": span,
+               "marker": {"size": 14, "color": speeds, "colorscale": page.SCALE, "cmin": -span, "cmax": span,
                           "line": {"color": "#333", "width": 1},
                           "colorbar": {"title": {"text": "measured speedup %"}}},
                "hovertext": [f"{r.draft}: measured {analysis.pct(r.speedup)}, predicted "

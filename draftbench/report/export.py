@@ -9,15 +9,12 @@ from ..core.redaction import csv_cell, md_cell
 from ..results import analysis
 from ..results.schema import RunResult
 from ..setup.speculation import AXES
+from .page import fmt
 
 CSV_FIELDS = ("target", "draft", "spec_type", "mean_tps", "median_tps",
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
-
-
-def _n(v: float | None, spec: str) -> str:
-    return "" if v is None else format(v, spec)
 
 
 def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommendation] | None = None) -> str:
@@ -28,7 +25,7 @@ def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommend
            "|---|---:|---|---:|---:|---:|"]
     for rec in analysis.recommend(runs) if recs is None else recs:
         b = rec.best
-        base = _n(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
+        base = fmt(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
         if b is None:
             out.append(f"| {md_cell(rec.target)} | {base} | none | | | |")
         else:
@@ -37,16 +34,16 @@ def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommend
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
             note = "".join(f" ({n})" for n in notes)
             out.append(f"| {md_cell(rec.target)} | {base} | {md_cell(b.draft)}{md_cell(note)} | {b.mean_tps:.2f} | "
-                       f"{analysis.speedup_text(b)} | {_n(b.acceptance_rate, '.0%')} |")
+                       f"{analysis.speedup_text(b)} | {fmt(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",
             "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
     for r in runs:
         note = r.error or ("speculation not active" if r.draft and r.speculation_active is False else "")
         if r.pruned:
             note = f"stopped early after {r.n_requests} requests: {r.pruned_reason}"
-        out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {_n(r.mean_tps, '.2f')} | "
-                   f"{analysis.pct(r.speedup) if r.draft else ''} | {_n(r.acceptance_rate, '.0%')} | "
-                   f"{_n(r.mean_ttft, '.3f')} | {md_cell(note)} |")
+        out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {fmt(r.mean_tps, '.2f')} | "
+                   f"{analysis.pct(r.speedup) if r.draft else ''} | {fmt(r.acceptance_rate, '.0%')} | "
+                   f"{fmt(r.mean_ttft, '.3f')} | {md_cell(note)} |")
     out += ["", "</details>"]
     return "\n".join(out) + "\n"
 

@@ -10,7 +10,6 @@ from ..results import analysis
 from ..results.schema import RunResult
 from . import page
 
-BASELINE_COLOR = "#7f7f7f"
 
 
 def measured_levels(runs: list[RunResult]) -> list[int]:
@@ -50,7 +49,7 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
         trace = {"type": "scatter", "mode": "lines+markers", "name": name, "x": [r.concurrency for r in line],
                  "hovertext": hover, "hoverinfo": "text"}
         aggregate.append({**trace, "y": [round(r.aggregate_tps or 0, 2) for r in line],
-                          **({"line": {"color": BASELINE_COLOR, "dash": "dash"}} if key[1] is None else {})})
+                          **({"line": {"color": page.GREY, "dash": "dash"}} if key[1] is None else {})})
         if key[1] is not None:
             speedup.append({**trace, "y": [None if r.aggregate_speedup is None else
                                            round((r.aggregate_speedup - 1) * 100, 1) for r in line]})

@@ -50,9 +50,28 @@ def embed_json(data: Any) -> str:
         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def fmt(v: Any, spec: str) -> str:
-    """A table cell: empty for a missing value."""
-    return "" if v is None else format(v, spec)
+GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+SCALE = [[0, RED], [0.5, "#ffffbf"], [1, GREEN]]  # speedup colours: red slower, yellow even, green faster
+
+
+def fmt(v: Any, spec: str = "", missing: str = "") -> str:
+    """A table cell: ``missing`` for a missing value."""
+    return missing if v is None else format(v, spec)
+
+
+def pct_value(ratio: float | None) -> float | None:
+    """A speedup ratio as a chart's percent value (1.25 -> 25.0)."""
+    return None if ratio is None else round((ratio - 1.0) * 100, 1)
+
+
+def heatmap(x: list, y: list, z: list[list[float | None]], hover: list[list[str]],
+            text: list[list[str]] | None = None) -> dict[str, Any]:
+    """A speedup (%) heatmap: yellow at 0, its colour range symmetric around it."""
+    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
+    out = {"type": "heatmap", "x": x, "y": y, "z": z, "hovertext": hover, "hoverinfo": "text", "zmid": 0,
+           "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1, "colorscale": SCALE,
+           "colorbar": {"title": {"text": "speedup %"}}}
+    return {**out, "text": text, "texttemplate": "%{text}"} if text is not None else out
 
 
 def speedup_errors(r: Any) -> list[float] | None:

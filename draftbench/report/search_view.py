@@ -10,7 +10,7 @@ from ..results import analysis
 from ..results.schema import RunResult
 from . import page
 
-MEASURED, STOPPED = "#1a9850", "#bdbdbd"
+STOPPED = "#bdbdbd"
 
 
 def searched(runs: list[RunResult]) -> bool:
@@ -31,7 +31,7 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
     for t in targets:
         mine = sorted((r for r in runs if r.target == t and r.draft is not None and r.error is None
                        and r.speedup is not None), key=lambda r: r.speedup or 0.0, reverse=True)
-        for pruned, name, color in ((False, "measured in full", MEASURED), (True, "stopped early", STOPPED)):
+        for pruned, name, color in ((False, "measured in full", page.GREEN), (True, "stopped early", STOPPED)):
             part = [r for r in mine if r.pruned == pruned]
             if not part:
                 continue

@@ -17,17 +17,12 @@ from ..setup.speculation import NO_DRAFT_MODEL
 from . import costmodel_view, levels_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
-GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
             "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
             "Predicted speedup = measured tokens per pass / (g c + v). a is fitted to the accepted and drafted "
             "counts; c is the drafting time measured inside the server (else the draft's speed alone), v comes "
             "from the target's prompt timings.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
-
-
-def _pct_value(ratio: float | None) -> float | None:
-    return None if ratio is None else round((ratio - 1.0) * 100, 1)
 
 
 def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
@@ -54,83 +49,93 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     runs = analysis.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
-    base = analysis.baselines(runs)
-    best = best_by_category(runs)
-    cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
-
-    def bar(name, ys, texts, hovers, color=None, errs=None):
-        trace = {"type": "bar", "name": name, "x": targets, "y": ys, "text": texts, "textposition": "outside",
-                 "cliponaxis": False, "hovertext": hovers, "hoverinfo": "text"}
-        if color:
-            trace["marker"] = {"color": color}
-        if errs and any(errs):
-            trace["error_y"] = page.error_y(errs)
-        return trace
-
-    throughput = [bar("baseline", [base[t].mean_tps if t in base else None for t in targets],
-                      [f"{base[t].mean_tps:.1f}" if t in base else "" for t in targets],
-                      [f"{t} baseline: {base[t].mean_tps:.2f} tok/s" if t in base else f"{t}: no baseline"
-                       for t in targets], GREY, [_errors(base.get(t)) for t in targets])]
-    speedup = []
-    for cat in cats:
-        picks = [best.get((t, cat)) for t in targets]
-        name = "best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft"
-        throughput.append(bar(name, [p.mean_tps if p else None for p in picks],
-                              [f"{p.mean_tps:.1f}" if p else "" for p in picks],
-                              [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
-                               for t, p in zip(targets, picks)], errs=[_errors(p) for p in picks]))
-    for t in targets:
-        picks = [best.get((t, c)) for c in cats]
-        values = [_pct_value(p.speedup) if p else None for p in picks]
-        trace = {"type": "bar", "name": t, "x": cats, "y": values,
-                 "text": [analysis.pct(p.speedup) if p else "" for p in picks], "textposition": "outside",
-                 "cliponaxis": False, "hoverinfo": "text",
-                 "hovertext": [f"{t} + {p.draft}: {analysis.speedup_text(p)}" if p else "" for p in picks]}
-        errs = [page.speedup_errors(p) for p in picks]
-        if any(errs):
-            trace["error_y"] = page.error_y(errs)
-        speedup.append(trace)
-    cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
-    z, hover = [], []
-    for d in drafts:
-        row, hrow = [], []
-        for t in targets:
-            r = cell.get((t, d))
-            ok = r is not None and r.error is None and r.speedup is not None and r.mean_tps is not None
-            row.append(_pct_value(r.speedup) if ok else None)
-            if r is None:
-                hrow.append(f"{t} + {d}: not run")
-            elif not ok:
-                hrow.append(f"{t} + {d}: {r.error or 'no baseline to compare with'}")
-            else:
-                acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
-                stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
-                stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
-                spec = "" if r.speculation_active is not False else " (speculation NOT active)"
-                model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
-                hrow.append(f"{t} + {d}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
-                            f"<br>acceptance {acc}{spec}{model}{stop}")
-        z.append(row)
-        hover.append(hrow)
-    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
-    free = model_free_labels(runs)
-    heatmap = [{"type": "heatmap", "x": targets, "y": [f"{d} [{NO_DRAFT_MODEL}]" if d in free else d for d in drafts],
-                "z": z, "hovertext": hover, "hoverinfo": "text",
-                "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
-                "colorscale": [[0, RED], [0.5, "#ffffbf"], [1, GREEN]],
-                "colorbar": {"title": {"text": "speedup %"}}}]
-    if len(drafts) * len(targets) <= MAX_LABELLED_CELLS:
-        stopped = [[(cell.get((t, d)) is not None and cell[(t, d)].pruned) for t in targets] for d in drafts]
-        heatmap[0]["text"] = [["" if v is None else f"({analysis.pct(1 + v / 100)})" if cut else analysis.pct(1 + v / 100)
-                               for v, cut in zip(row, cuts)] for row, cuts in zip(z, stopped)]
-        heatmap[0]["texttemplate"] = "%{text}"
-    return {"throughput": throughput, "speedup": speedup, "heatmap": heatmap, "draft_length": draft_length_traces(runs),
+    throughput, speedup = _bars(runs, targets)
+    return {"throughput": throughput, "speedup": speedup, "heatmap": [_heatmap(runs, targets, drafts)],
+            "draft_length": draft_length_traces(runs),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
-            "levels": levels_view.charts(all_runs),
-            "categories": categories.heatmap(runs),
+            "levels": levels_view.charts(all_runs), "categories": _category_heatmap(runs),
             "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
             "why": costmodel_view.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
+
+
+def _bar(name: str, x: list, ys: list, texts: list, hovers: list, errs: list, color: str | None = None) -> dict:
+    trace = {"type": "bar", "name": name, "x": x, "y": ys, "text": texts, "textposition": "outside",
+             "cliponaxis": False, "hovertext": hovers, "hoverinfo": "text"}
+    if color:
+        trace["marker"] = {"color": color}
+    if any(errs):
+        trace["error_y"] = page.error_y(errs)
+    return trace
+
+
+def _bars(runs: list[RunResult], targets: list[str]) -> tuple[list[dict], list[dict]]:
+    """Throughput per target (baseline and the best setup of each size), and speedup per size (a bar per target)."""
+    base, best = analysis.baselines(runs), best_by_category(runs)
+    cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
+    picks = [base.get(t) for t in targets]
+    throughput = [_bar("baseline", targets, [p and p.mean_tps for p in picks], [page.fmt(p and p.mean_tps, ".1f") for p in picks],
+                       [f"{t} baseline: {p.mean_tps:.2f} tok/s" if p else f"{t}: no baseline" for t, p in zip(targets, picks)],
+                       [_errors(p) for p in picks], page.GREY)]
+    for cat in cats:
+        picks = [best.get((t, cat)) for t in targets]
+        throughput.append(_bar(
+            "best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft", targets,
+            [p and p.mean_tps for p in picks], [page.fmt(p and p.mean_tps, ".1f") for p in picks],
+            [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
+             for t, p in zip(targets, picks)], [_errors(p) for p in picks]))
+    speedup = []
+    for t in targets:
+        picks = [best.get((t, c)) for c in cats]
+        speedup.append(_bar(t, cats, [p and page.pct_value(p.speedup) for p in picks],
+                            [analysis.pct(p.speedup) if p else "" for p in picks],
+                            [f"{t} + {p.draft}: {analysis.speedup_text(p)}" if p else "" for p in picks],
+                            [page.speedup_errors(p) for p in picks]))
+    return throughput, speedup
+
+
+def _hover(r: RunResult) -> str:
+    acc = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "n/a"
+    stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
+    stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
+    spec = "" if r.speculation_active is not False else " (speculation NOT active)"
+    model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
+    return (f"{r.target} + {r.draft}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
+            f"<br>acceptance {acc}{spec}{model}{stop}")
+
+
+def _heatmap(runs: list[RunResult], targets: list[str], drafts: list[str]) -> dict[str, Any]:
+    """Speedup of every setup (rows) on every target (columns); a stopped setup's value in parentheses."""
+    cell = {(r.target, r.draft): r for r in runs if r.draft is not None}
+    z, hover, text = [], [], []
+    for d in drafts:
+        found = [cell.get((t, d)) for t in targets]
+        ok = [r is not None and r.error is None and r.speedup is not None and r.mean_tps is not None for r in found]
+        z.append([page.pct_value(r.speedup) if good and r else None for r, good in zip(found, ok)])
+        hover.append([_hover(r) if good and r else f"{t} + {d}: " + (
+            "not run" if r is None else r.error or "no baseline to compare with") for t, r, good in zip(targets, found, ok)])
+        text.append(["" if not good or not r else f"({analysis.pct(r.speedup)})" if r.pruned else analysis.pct(r.speedup)
+                     for r, good in zip(found, ok)])
+    free = model_free_labels(runs)
+    return page.heatmap(targets, [f"{d} [{NO_DRAFT_MODEL}]" if d in free else d for d in drafts], z, hover,
+                        text if len(drafts) * len(targets) <= MAX_LABELLED_CELLS else None)
+
+
+def _category_heatmap(runs: list[RunResult]) -> dict[str, Any] | None:
+    """Speedup (%) per task category (columns) of each setup (rows), for runs of one level; None without any."""
+    shown = [r for r in runs if r.draft is not None and r.error is None and not r.pruned
+             and any(v.get("speedup") is not None for v in (r.categories or {}).values())]
+    cats = categories.names(shown)
+    if not shown or not cats:
+        return None
+    several = len({r.target for r in shown}) > 1
+    rows = [f"{r.target}: {r.draft}" if several else str(r.draft) for r in shown]
+    values = [[(r.categories or {}).get(c, {}) for c in cats] for r in shown]
+    return page.heatmap(cats, rows, [[page.pct_value(v.get("speedup")) for v in row] for row in values], [
+        [f"{row}, {c}: " + ("not measured" if v.get("speedup") is None else f"{stats.pct(v['speedup'])}, "
+                            f"{v['n_requests']} requests, acceptance {page.fmt(v.get('acceptance_rate'), '.0%', 'n/a')}")
+         for c, v in zip(cats, vals)] for row, vals in zip(rows, values)],
+        [["" if v.get("speedup") is None else stats.pct(v["speedup"]) for v in row] for row in values])
 
 
 def model_free_labels(runs: list[RunResult]) -> set[str]:
@@ -173,7 +178,7 @@ def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
         errs = [page.speedup_errors(r) for r in group]
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": name,
-            "x": [r.speculation.draft_max for r in group], "y": [_pct_value(r.speedup) for r in group],
+            "x": [r.speculation.draft_max for r in group], "y": [page.pct_value(r.speedup) for r in group],
             "hovertext": [f"{r.draft}: {analysis.speedup_text(r)}" for r in group], "hoverinfo": "text",
             "error_y": page.error_y(errs)})
     return traces

@@ -91,27 +91,3 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
         out.append(f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "
                    "(raise requests: the schedule spreads them evenly over the categories)")
     return out
-
-
-def heatmap(runs: list[RunResult]) -> dict[str, Any] | None:
-    """A category x setup heatmap of speedup (%), for runs of one level; None without per-category speedups."""
-    shown = [r for r in runs if r.draft is not None and r.error is None and not r.pruned
-             and any(v.get("speedup") is not None for v in (r.categories or {}).values())]
-    cats = names(shown)
-    if not shown or not cats:
-        return None
-    several = len({r.target for r in shown}) > 1
-    rows = [f"{r.target}: {r.draft}" if several else str(r.draft) for r in shown]
-    z, text, hover = [], [], []
-    for r, row in zip(shown, rows):
-        values = [(r.categories or {}).get(c, {}) for c in cats]
-        z.append([None if v.get("speedup") is None else round((v["speedup"] - 1) * 100, 1) for v in values])
-        text.append(["" if v.get("speedup") is None else stats.pct(v["speedup"]) for v in values])
-        hover.append([f"{row}, {c}: " + ("not measured" if v.get("speedup") is None else
-                                        f"{stats.pct(v['speedup'])}, {v['n_requests']} requests, acceptance "
-                                        + ("n/a" if v.get("acceptance_rate") is None else f"{v['acceptance_rate']:.0%}"))
-                      for c, v in zip(cats, values)])
-    span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
-    return {"type": "heatmap", "x": cats, "y": rows, "z": z, "text": text, "texttemplate": "%{text}",
-            "hovertext": hover, "hoverinfo": "text", "zmid": 0, "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1,
-            "colorscale": [[0, "#d73027"], [0.5, "#ffffbf"], [1, "#1a9850"]], "colorbar": {"title": {"text": "speedup %"}}}

@@ -70,10 +70,10 @@ def test_parent_death_ends_the_server_in_both_modes(tmp_path, mode):
                       "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
     parent = tmp_path / "parent.py"
     parent.write_text(
-        "import sys, time\nsys.path.insert(0, sys.argv[1])\nfrom draftbench import launcher, lifeline, ports\n"
+        "import sys, time\nsys.path.insert(0, sys.argv[1])\nfrom draftbench.server import lifeline, ports, process\n"
         f"if {mode == 'watchdog'!r}:\n    lifeline._PRCTL = None\n"
         "port = ports.ensure_free('127.0.0.1', 0)\n"
-        "s = launcher.ServerProcess([sys.executable, sys.argv[2], str(port)], f'http://127.0.0.1:{port}',\n"
+        "s = process.ServerProcess([sys.executable, sys.argv[2], str(port)], f'http://127.0.0.1:{port}',\n"
         "                           sys.argv[3], 30).start()\n"
         "print(s.proc.pid, flush=True)\ntime.sleep(120)\n")
     proc = spawn([sys.executable, str(parent), ROOT, str(server), str(tmp_path / "log")], stdout=subprocess.PIPE,
