@@ -14,7 +14,7 @@ from ..server import backends
 from ..setup.prompts import BUILTIN, Prompt, schedule
 from . import health
 from .loop import ThreadExecutor, closed_loop
-from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, RequestResult, stream_chat
+from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
 
 NOISY_REL_STDEV = 0.10
 SPECULATION_OFF_CAUSES = (
@@ -122,18 +122,11 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         s.p95_ttft_s = stats.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 95)
     total = stats.spread([r.total_s for r in ok if r.total_s is not None])
     s.mean_total_time = total.mean if total else None
-    drafted = [r for r in ok if r.draft_n is not None]
-    if spec_counts is not None:
-        s.draft_n, s.draft_n_accepted = spec_counts
-    elif drafted:
-        s.draft_n = sum(r.draft_n or 0 for r in drafted)
-        s.draft_n_accepted = sum(r.draft_n_accepted or 0 for r in drafted)
-    if s.draft_n:
-        s.acceptance_rate = s.draft_n_accepted / s.draft_n
-        predicted = sum(r.completion_tokens or 0 for r in drafted) if spec_counts is None else \
-            sum(r.completion_tokens or 0 for r in ok)
-        if predicted > (s.draft_n_accepted or 0):
-            s.mean_accepted_length = predicted / (predicted - (s.draft_n_accepted or 0))
+    counts = DraftCounts.of(ok) if spec_counts is None else \
+        DraftCounts(*spec_counts, sum(r.completion_tokens or 0 for r in ok))  # vLLM's server-wide counters
+    if counts.drafted or any(r.draft_n is not None for r in ok):
+        s.draft_n, s.draft_n_accepted = counts.drafted, counts.accepted
+    s.acceptance_rate, s.mean_accepted_length = counts.acceptance_rate, counts.mean_accepted_length
     if expect_draft and ok:
         s.speculation_active = bool(s.draft_n)
         if not s.speculation_active:

@@ -65,6 +65,31 @@ TOKEN_SOURCES = {
 UNKNOWN_TOKENS = "tokens unknown: the server reports no usage, and neither a length stop nor a tokenize endpoint"
 
 
+@dataclass(frozen=True)
+class DraftCounts:
+    """Drafted and accepted tokens summed over the requests that report them (not a mean of ratios), and the
+    tokens those requests produced: acceptance = accepted / drafted, and each verification pass yields
+    produced / (produced - accepted) tokens."""
+
+    drafted: int = 0
+    accepted: int = 0
+    produced: int = 0
+
+    @classmethod
+    def of(cls, requests: list[RequestResult]) -> "DraftCounts":
+        counted = [q for q in requests if not q.error and q.draft_n is not None]
+        return cls(sum(q.draft_n or 0 for q in counted), sum(q.draft_n_accepted or 0 for q in counted),
+                   sum(q.completion_tokens or 0 for q in counted))
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.drafted if self.drafted else None
+
+    @property
+    def mean_accepted_length(self) -> float | None:
+        return self.produced / (self.produced - self.accepted) if self.drafted and self.produced > self.accepted else None
+
+
 class StreamError(Exception):
     """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
 

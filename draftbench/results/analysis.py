@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from ..core import stats
 from ..core.stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 from ..measure import health
+from ..measure.stream import DraftCounts
 from ..setup.speculation import NO_DRAFT_MODEL, Setup
 from . import categories, comparison, costmodel
 from .schema import RunResult, load_results
@@ -167,10 +168,8 @@ def explain_run(run: RunResult, base: RunResult | None) -> costmodel.Parts | Non
         c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
     else:
         c, source = 0.0, "n-gram"
-    drafted = [q for q in run.requests if not q.error and q.draft_n is not None]
-    predicted = sum(q.completion_tokens or 0 for q in drafted)
-    return costmodel.explain(predicted, sum(q.draft_n or 0 for q in drafted),
-                             sum(q.draft_n_accepted or 0 for q in drafted), c, costs, spec.draft_max, in_process, source)
+    n = DraftCounts.of(run.requests)
+    return costmodel.explain(n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source)
 
 
 def eligible(r: RunResult) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import stats
-from ..measure.stream import RequestResult
+from ..measure.stream import DraftCounts, RequestResult
 from . import comparison
 from .schema import RunResult
 
@@ -27,12 +27,8 @@ def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[s
         tps = stats.spread([q.decode_tps for q in qs if q.decode_tps])
         row: dict[str, Any] = {"n_requests": len(qs), "decode_tps": tps.mean if tps else None,
                                "ci95_tps": list(tps.ci95) if tps and tps.ci95 else None}
-        drafted = [q for q in qs if q.draft_n is not None]
-        n = sum(q.draft_n for q in drafted)
-        accepted = sum(q.draft_n_accepted or 0 for q in drafted)
-        predicted = sum(q.completion_tokens or 0 for q in drafted)
-        row["acceptance_rate"] = accepted / n if n else None
-        row["mean_accepted_length"] = predicted / (predicted - accepted) if n and predicted > accepted else None
+        counts = DraftCounts.of(qs)
+        row.update(acceptance_rate=counts.acceptance_rate, mean_accepted_length=counts.mean_accepted_length)
         if base is not None and base is not run:
             row.update(comparison.speedup_fields(comparison.versus(run, base, cat)))
         out[cat] = row

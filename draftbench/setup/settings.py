@@ -7,7 +7,7 @@ import difflib
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Callable
 
 from ..core import limits
 from ..core.redaction import redact
@@ -99,69 +99,65 @@ def unknown_key(key: str, allowed, where: str) -> str:
                                            f" (allowed: {', '.join(sorted(allowed))})")
 
 
+def _levels(value: Any) -> tuple[Any, str | None]:
+    levels = [value] if isinstance(value, int) else value
+    if levels and not any(limits.problem("concurrency", v) for v in levels) and len(set(levels)) == len(levels):
+        return tuple(sorted(levels)), None
+    return value, (f"must be an integer from 1 to {limits.show(limits.LIMITS['concurrency'].high)} or a list "
+                   f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
+
+
+def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
+    return lambda v: (v, None if v in allowed else "must be " + " or ".join(
+        f"{json.dumps(k)} ({why})" for k, why in allowed.items()) + f", got {json.dumps(v)}")
+
+
+# Checks beyond type and bounds: the value to keep and what is wrong with it (None: nothing).
+_CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
+    "host": lambda v: (v, limits.host_problem(v)),
+    "extra_args": lambda v: (tuple(v), None if all(isinstance(a, str) for a in v) else "must be a list of strings"),
+    "concurrency": _levels,
+    "categories": lambda v: (tuple(v), None if v and all(isinstance(c, str) and c.strip() for c in v) else
+                             "must be a non-empty list of category names such as [\"code\", \"math\"], "
+                             f"got {json.dumps(v)}"),
+    "search": _choice({s: why for s, why in zip(SEARCHES, ("every setup measured in full", "stop setups that cannot win"))}),
+    "endpoint": _choice({e: why for e, why in zip(ENDPOINTS, ("the server applies the model's chat template",
+                                                             "the prompt's text as it is, for base models"))}),
+    "resolution": lambda v: (float(v), None if 0 < v < 1 else
+                             f"must be a fraction of speedup between 0 and 1 (0.05 is 5%), got {v}"),
+}
+
+
+def _setting(key: str, value: Any, types: tuple[type, ...]) -> tuple[Any, str | None]:
+    """One setting's value as kept, and what is wrong with it (None: nothing)."""
+    if not _is(value, types):
+        return value, f"must be {_type_name(types)}, got {json.dumps(value)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return value, f"must be a finite number, got {json.dumps(value)}"
+    limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key != "concurrency" else None
+    why = limit.problem(value) if limit else None
+    if why or key in _CHECKS:
+        return (value, why) if why else _CHECKS[key](value)
+    if key in AXES:
+        return AXES[key].value(value), None
+    return (float(value) if key in ("temperature", "ready_timeout_s", "request_timeout_s") else value), None
+
+
 def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
-    if raw is None:
-        return SweepSettings()
-    if not isinstance(raw, dict):
-        problems.append("settings: must be an object")
+    if raw is None or not isinstance(raw, dict):
+        problems.extend([] if raw is None else ["settings: must be an object"])
         return SweepSettings()
     values: dict[str, Any] = {}
     known = setting_types()
     for key, value in raw.items():
         if key not in known:
             problems.append(unknown_key(key, known, "settings."))
-            continue
-        if value is None and (key == "llama_bin" or key in AXES):
-            continue
-        types = known[key]
-        if not _is(value, types):
-            problems.append(f"settings.{key}: must be {_type_name(types)}, got {json.dumps(value)}")
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"settings.{key}: must be a finite number, got {json.dumps(value)}")
-            continue
-        limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key != "concurrency" else None
-        why = limit.problem(value) if limit else None
-        if key == "host":
-            why = limits.host_problem(value)
-        if why:
-            problems.append(f"settings.{key}: {why}")
-            continue
-        if key == "extra_args":
-            if not all(isinstance(a, str) for a in value):
-                problems.append("settings.extra_args: must be a list of strings")
-                continue
-            value = tuple(value)
-        if key == "concurrency":
-            levels = [value] if isinstance(value, int) else value
-            if not levels or any(limits.problem("concurrency", v) for v in levels) or len(set(levels)) != len(levels):
-                top = limits.LIMITS["concurrency"].high
-                problems.append(f"settings.concurrency: must be an integer from 1 to {limits.show(top)} or a list "
-                                f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
-                continue
-            value = tuple(sorted(levels))
-        if key == "categories":
-            if not value or not all(isinstance(c, str) and c.strip() for c in value):
-                problems.append(f"settings.categories: must be a non-empty list of category names such as "
-                                f"[\"code\", \"math\"], got {json.dumps(value)}")
-                continue
-            value = tuple(value)
-        if key == "search" and value not in SEARCHES:
-            problems.append(f"settings.search: must be \"exhaustive\" (every setup measured in full) or "
-                            f"\"adaptive\" (stop setups that cannot win), got {json.dumps(value)}")
-            continue
-        if key == "endpoint" and value not in ENDPOINTS:
-            problems.append(f"settings.endpoint: must be \"chat\" (the server applies the model's chat template) or "
-                            f"\"completion\" (the prompt's text as it is, for base models), got {json.dumps(value)}")
-            continue
-        if key == "resolution" and not 0 < value < 1:
-            problems.append(f"settings.resolution: must be a fraction of speedup between 0 and 1 (0.05 is 5%), "
-                            f"got {value}")
-            continue
-        if key in ("temperature", "ready_timeout_s", "request_timeout_s", "resolution"):
-            value = float(value)
-        value = AXES[key].value(value) if key in AXES else value
-        values[key] = value
+        elif value is not None or key not in ("llama_bin", *AXES):
+            value, why = _setting(key, value, known[key])
+            if why:
+                problems.append(f"settings.{key}: {why}")
+            else:
+                values[key] = value
     server = ServerOptions(**{k: values.pop(k) for k in list(values) if k in _SERVER_KEYS})
     axis_defaults = tuple((k, values.pop(k)) for k in AXES if k in values)
     return SweepSettings(server=server, axis_defaults=axis_defaults, **values)
