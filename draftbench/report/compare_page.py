@@ -88,29 +88,4 @@ def to_csv(rows: list[compare.Entry]) -> str:
     return buf.getvalue()
 
 
-_PAGE = page.HEAD + """<body>
-<h1>draftbench: compared</h1>
-<ul id="files">{files}</ul>
-{broken}
-<h2>Choosing a draft</h2>
-<p class="note">Derived from these files: targets grouped by their baseline decode speed at the data's own
-quantiles; per group, the draft size that was best most often and the range of its speedups where it won.</p>
-<ul id="derived">{derived}</ul>
-<h2>Best setup per machine and target</h2>
-<table id="compare"><tr><th>Hardware</th><th>Target</th><th>Baseline tok/s</th><th>Best setup</th><th>Speedup</th>
-<th>Acceptance</th><th>Draft size</th><th>Note</th><th>File</th></tr>
-{table}
-</table>
-<div id="best" class="chart"></div>
-<h2>Do slower targets gain more?</h2>
-<div id="scatter" class="chart"></div>
-<script id="draftbench-data" type="application/json">{data}</script>
-""" + page.SCRIPT_START + """  Plotly.newPlot("best", data.bars, {{barmode: "group", yaxis: {{title: {{text: "best speedup vs baseline (%)"}},
-    zeroline: true}}, xaxis: {{type: "category"}}, margin: {{t: 30}}}}, cfg);
-  Plotly.newPlot("scatter", data.scatter, {{xaxis: {{title: {{text: "baseline decode tok/s"}}, type: "log"}},
-    yaxis: {{title: {{text: "best speedup vs baseline (%)"}}, zeroline: true}}, margin: {{t: 30}}}}, cfg);
-}})();
-</script>
-</body>
-</html>
-"""
+_PAGE = page.template("compare.html")

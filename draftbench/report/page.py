@@ -4,43 +4,21 @@ embedded safely in a script tag, and the start of the script that draws the char
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
 PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
 
-# str.format templates (braces doubled): HEAD takes title, plotly_url and plotly_sri; SCRIPT_START reads the
-# data from <script id="draftbench-data"> into ``data``, explains missing charts offline, and sets ``cfg``.
-HEAD = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<script src="{plotly_url}" integrity="{plotly_sri}" crossorigin="anonymous"></script>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; padding: 0 1em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; font-size: 14px; }}
-th {{ background: #f4f4f4; }}
-.chart {{ width: 100%; min-height: 360px; margin: 1.5em 0; }}
-.note {{ color: #555; font-size: 13px; }}
-.warning {{ background: #fff3cd; border: 1px solid #d39e00; padding: 8px 12px; margin: 12px 0; }}
-</style>
-</head>
-"""
 
-SCRIPT_START = """<script>
-(function () {{
-  var data = JSON.parse(document.getElementById("draftbench-data").textContent);
-  if (typeof Plotly === "undefined") {{
-    document.querySelectorAll(".chart").forEach(function (el) {{
-      el.textContent = "Charts need Plotly from cdn.plot.ly: open this file with an internet connection.";
-    }});
-    return;
-  }}
-  var cfg = {{responsive: true, displaylogo: false}};
-"""
+
+def template(name: str) -> str:
+    """A page's str.format template (braces doubled) from ``templates/``: the shared head (title, plotly_url and
+    plotly_sri), then the page, whose ``<!-- script start -->`` line becomes the shared start of its script
+    (reads the data from <script id="draftbench-data"> into ``data``, explains missing charts offline, sets ``cfg``)."""
+    folder = Path(__file__).parent / "templates"
+    head, start, body = ((folder / f).read_text(encoding="utf-8") for f in ("head.html", "script_start.html", name))
+    return head + body.replace("<!-- script start -->\n", start)
 
 
 def embed_json(data: Any) -> str:
