@@ -117,15 +117,16 @@ def test_raw_completion_streams_of_llama_cpp_and_openai_servers():
 
 def test_request_bodies_per_endpoint():
     from draftbench.measure.bench import BenchConfig, endpoint_path, request_body
+    from draftbench.setup.backend import LLAMACPP, OPENAI
     from draftbench.setup.prompts import Prompt
 
     prompt = Prompt("p", "qa", "Once upon a time")
-    chat = request_body(BenchConfig("u"), prompt, "llamacpp", 16)
+    chat = request_body(BenchConfig("u"), prompt, LLAMACPP, 16)
     assert chat["messages"] == [{"role": "user", "content": "Once upon a time"}] and "prompt" not in chat
-    raw = request_body(BenchConfig("u", endpoint="completion"), prompt, "llamacpp", 16)
+    raw = request_body(BenchConfig("u", endpoint="completion"), prompt, LLAMACPP, 16)
     assert raw["prompt"] == "Once upon a time" and raw["n_predict"] == 16 and "messages" not in raw
     assert raw["cache_prompt"] is False
-    other = request_body(BenchConfig("u", endpoint="completion"), prompt, "openai", 16)
+    other = request_body(BenchConfig("u", endpoint="completion"), prompt, OPENAI, 16)
     assert other["prompt"] == "Once upon a time" and other["max_tokens"] == 16
-    assert [endpoint_path(e, k) for e, k in (("chat", "llamacpp"), ("completion", "llamacpp"), ("completion", "openai"))] \
+    assert [endpoint_path(e, k) for e, k in (("chat", LLAMACPP), ("completion", LLAMACPP), ("completion", OPENAI))] \
         == ["/v1/chat/completions", "/completion", "/v1/completions"]

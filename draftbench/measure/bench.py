@@ -11,6 +11,7 @@ import requests
 from ..core import stats
 from ..errors import ServerUnreachable
 from ..server import backends
+from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.prompts import BUILTIN, Prompt, schedule
 from . import health
 from .loop import ThreadExecutor, closed_loop
@@ -46,11 +47,9 @@ class BenchConfig:
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
 
 
-def endpoint_path(endpoint: str, kind: str) -> str:
+def endpoint_path(endpoint: str, kind: Backend) -> str:
     """Where requests go: the chat endpoint, or raw completion (llama.cpp's own /completion, else OpenAI's)."""
-    if endpoint == "chat":
-        return "/v1/chat/completions"
-    return "/completion" if kind == "llamacpp" else "/v1/completions"
+    return "/v1/chat/completions" if endpoint == "chat" else kind.completion_path
 
 
 def prompt_text(prompt: Prompt) -> str:
@@ -191,8 +190,8 @@ def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
     return count
 
 
-def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> str:
-    """Wait while the server loads (503), then say what it is: 'llamacpp' or 'openai'."""
+def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> Backend:
+    """Wait while the server loads (503), then say what it is: llama.cpp's server or another OpenAI-compatible one."""
     deadline = time.monotonic() + ready_timeout_s
     delay = 0.05
     while True:
@@ -211,10 +210,10 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
     try:
         props = session.get(url + "/props", timeout=5, headers=headers)
         if props.status_code == 200 and "default_generation_settings" in props.json():
-            return "llamacpp"
+            return LLAMACPP
     except (requests.RequestException, ValueError):
         pass
-    return "openai"
+    return OPENAI
 
 
 def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[str, float]:
@@ -225,9 +224,9 @@ def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[s
     return backends.parse_vllm_metrics(resp.text) if resp.status_code == 200 else {}
 
 
-def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -> dict[str, Any]:
+def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int) -> dict[str, Any]:
     body: dict[str, Any] = {"temperature": cfg.temperature, "seed": cfg.seed, "stream": True}
-    if cfg.endpoint == "completion" and kind == "llamacpp":
+    if cfg.endpoint == "completion" and kind is LLAMACPP:
         body.update(prompt=prompt_text(prompt), n_predict=max_tokens)
     else:
         body.update(model=cfg.model or "draftbench", max_tokens=max_tokens, stream_options={"include_usage": True})
@@ -235,7 +234,7 @@ def request_body(cfg: BenchConfig, prompt: Prompt, kind: str, max_tokens: int) -
             body["prompt"] = prompt_text(prompt)
         else:
             body["messages"] = prompt.chat()
-    if kind == "llamacpp":
+    if kind is LLAMACPP:
         body["cache_prompt"] = False
     body.update(dict(cfg.extra_body))
     return body
@@ -249,13 +248,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + endpoint_path(cfg.endpoint, kind)
-        count = token_counter(url, headers) if kind == "openai" else None  # llama.cpp's timings always count
+        count = token_counter(url, headers) if kind is OPENAI else None  # llama.cpp's timings always count
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
                             prompt.id, cfg.timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
-        before = _vllm_counters(session, url, headers) if kind == "openai" else {}
+        before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
         def send(i: int) -> RequestResult:
@@ -276,7 +275,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))
             if delta.get("draft_tokens"):
                 spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
-    return summarise(url, kind, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
+    return summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
                      loop.max_in_flight)
 
 
@@ -314,7 +313,7 @@ def probe_per_request(url: str, api_key: str | None = None, timeout_s: float = 3
     prompt = BUILTIN[0]
     rates = []
     for n_max in PROBE_N_MAX:
-        body = request_body(cfg, prompt, "llamacpp", PROBE_MAX_TOKENS)
+        body = request_body(cfg, prompt, LLAMACPP, PROBE_MAX_TOKENS)
         body.update({"speculative.n_max": n_max, "speculative.n_min": 0})
         rates.append(_drafted_per_pass(stream_chat(cfg.url + "/v1/chat/completions", body, prompt.id, timeout_s,
                                                    headers)))

@@ -18,11 +18,14 @@ class Backend:
     cost_model: bool  # reports prompt timings and drafting statistics for the cost model
     sweeps: bool = True  # draftbench starts and stops it for a sweep
     why_no_sweep: str = ""
+    completion_path: str = "/v1/completions"  # raw text, no chat template
 
 
-LLAMACPP = Backend("llamacpp", "llama-cpp", "llama.cpp", True, True, True, True)
+LLAMACPP = Backend("llamacpp", "llama-cpp", "llama.cpp", True, True, True, True, completion_path="/completion")
 VLLM = Backend("vllm", "vllm", "vLLM", False, False, False, False)
 LMSTUDIO = Backend("lmstudio", "lm-studio", "LM Studio", False, False, False, False, sweeps=False,
                    why_no_sweep="LM Studio picks drafts per request and is managed by lms: start it with "
                                 "'server.py lm-studio' and measure with bench.py")
 BACKENDS = {b.name: b for b in (LLAMACPP, VLLM, LMSTUDIO)}
+# What bench.py finds at a URL that is not llama-server: any OpenAI-compatible server (vLLM, LM Studio, others).
+OPENAI = Backend("openai", "", "OpenAI-compatible", False, False, False, False, sweeps=False)

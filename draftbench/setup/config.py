@@ -38,10 +38,6 @@ class SweepConfig:
     source: str = "<config>"
     prompts: tuple[Prompt, ...] = BUILTIN  # settings.prompts loaded, narrowed to settings.categories
 
-    @property
-    def run_count(self) -> int:
-        return len(self.targets) * (1 + len(self.setups))
-
     def comparable(self) -> dict[str, Any]:
         """Settings and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
         out = self.settings.comparable()

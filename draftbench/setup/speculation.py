@@ -102,10 +102,6 @@ class Speculation:
     def is_baseline(self) -> bool:
         return not self.draft_path and not self.spec_type
 
-    @property
-    def needs_draft_model(self) -> bool:
-        return any(type_family(t) == DRAFT_FAMILY for t in self.spec_type)
-
     def with_axes(self, values: dict[str, Any]) -> "Speculation":
         return replace(self, **values)
 

@@ -39,7 +39,6 @@ from ..core.stats import log_interval
 
 ALPHA = 0.05
 RESOLUTION = 0.05
-BLOCK = 3
 MIN_SD = 0.005  # log units: a floor for the spread, so identical numbers do not make a zero-width interval
 
 Rates = Sequence[float | None]  # decode tok/s per request, in schedule order; None where a request failed
