@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench.server import process  # noqa: E402
+from draftbench.server import llamacpp, process  # noqa: E402
 from draftbench.measure.bench import BenchConfig, run_bench  # noqa: E402
 from draftbench.synth.demo import ensure_demo  # noqa: E402
 from draftbench.setup.speculation import Speculation  # noqa: E402
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         spec = process.ServerSpec(os.path.join(folder, "target.gguf"),
                                    Speculation(os.path.join(folder, f"{draft}.gguf") if draft else None, draft_max=3),
                                    process.ServerOptions(port=0, gpu_layers=0, ctx_size=2048))
-        with process.launch_llama(spec) as server:
+        with llamacpp.launch(spec) as server:
             s = run_bench(BenchConfig(server.url, requests=args.requests, max_tokens=args.max_tokens,
                                       expect_draft=draft is not None))
         ratios = [r.client_decode_tps / r.decode_tps for r in s.requests if r.ok and r.client_decode_tps]

@@ -143,7 +143,7 @@ def run_script(script: str, *args: str, timeout: float = 300, env: dict | None =
 # What starts a process, for the `server` marker: fixtures (llama-server; Chromium and npm for the browser tests)
 # and calls in a test's own code (a command-line script or another child).
 _PROCESS_FIXTURES = ("llama_server", "browser", "plotly_js")
-_STARTS_PROCESSES = ("run_script(", "sweep_until(", "spawn(", "subprocess.Popen(", "subprocess.run(", "launch_llama(")
+_STARTS_PROCESSES = ("run_script(", "sweep_until(", "spawn(", "subprocess.Popen(", "subprocess.run(", "llamacpp.launch(")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,7 +11,7 @@ from draftbench.core.limits import Limit
 from draftbench.errors import ConfigError, UnsupportedSetup
 from draftbench.report.export import to_csv
 from draftbench.results.schema import RunResult, load_results, save_results
-from draftbench.server.backends import vllm_speculative_config
+from draftbench.server.vllm import speculative_config
 from draftbench.server.llama_bin import parse_help
 from draftbench.setup.config import parse_config
 from draftbench.setup.settings import parse_settings
@@ -53,7 +53,7 @@ def test_a_new_axis_is_parsed_checked_labelled_and_mapped_onto_flags(n_match, tm
     assert flags.speculation_args(spec) == ["--spec-type", "ngram-mod", "--spec-ngram-mod-n-match", "16"]
     assert request_fields(spec) == {"speculative.n_match": 16}
     with pytest.raises(UnsupportedSetup, match="ngram_match"):
-        vllm_speculative_config(spec)  # no vllm_key: refused for vLLM, by name
+        speculative_config(spec)  # no vllm_key: refused for vLLM, by name
     args = build_parser().parse_args(["llama-cpp", "--model-path", "m", "--spec-type", "ngram-mod", "--ngram-match", "12"])
     assert speculation_from_args(args).ngram_match == 12
     with pytest.raises(SystemExit):

@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import run_script
 
-from draftbench.server import process
+from draftbench.server import llamacpp, process
 from draftbench.measure.bench import BenchConfig, run_bench
 from draftbench.setup.speculation import Speculation
 
@@ -22,7 +22,7 @@ def servers(llama_server, family):
     started = {}
     try:
         for name, spec in specs.items():
-            started[name] = process.launch_llama(spec, warn=lambda m: None).start()
+            started[name] = llamacpp.launch(spec, warn=lambda m: None).start()
         yield {name: s.url for name, s in started.items()}
     finally:
         for s in started.values():

@@ -12,14 +12,15 @@ from sweep_helpers import load, sweep_until, write_config
 
 from draftbench.server import llama_bin
 from draftbench.measure.bench import BenchConfig, run_bench
-from draftbench.server.process import ServerOptions, ServerSpec, launch_llama
+from draftbench.server import llamacpp
+from draftbench.server.process import ServerOptions, ServerSpec
 
 
 def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llama_server, family, tmp_path,
                                                                            no_new_servers):
     spec = ServerSpec(family["target"], options=ServerOptions(port=0, gpu_layers=0, ctx_size=1024, llama_bin=llama_server),
                       log_path=str(tmp_path / "s.log"), parallel=2)
-    server = launch_llama(spec)
+    server = llamacpp.launch(spec)
     flags, _ = llama_bin.probe(llama_server)
     assert server.command[server.command.index("--parallel") + 1] == "2"
     with server:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
 
-from draftbench.server import ports, process
+from draftbench.server import llamacpp, ports, process
 from draftbench.errors import ModelFileError, PortInUse, ServerStartError
 from draftbench.setup.speculation import Speculation
 
@@ -38,7 +38,7 @@ def group_alive(pgid: int) -> bool:
 
 
 def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
-    server = process.launch_llama(spec(family))
+    server = llamacpp.launch(spec(family))
     with server:
         assert requests.get(server.url + "/health", timeout=5).status_code == 200
         assert "timings" in completion(server.url)
@@ -52,7 +52,7 @@ def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
 
 
 def test_speculative_server_drafts(llama_server, family, no_new_servers):
-    with process.launch_llama(spec(family, "draft-1")) as server:
+    with llamacpp.launch(spec(family, "draft-1")) as server:
         assert "--spec-type" in server.command  # b11434 needs it, else no speculation
         timings = completion(server.url)["timings"]
     assert timings.get("draft_n", 0) > 0
@@ -60,7 +60,7 @@ def test_speculative_server_drafts(llama_server, family, no_new_servers):
 
 def test_vocab_mismatch_warns_before_launch_and_does_not_draft(llama_server, family, no_new_servers):
     warnings = []
-    server = process.launch_llama(spec(family, "draft-othervocab"), warn=warnings.append)
+    server = llamacpp.launch(spec(family, "draft-othervocab"), warn=warnings.append)
     assert warnings and "different tokenizer" in warnings[0] and "WITHOUT speculation" in warnings[0]
     with server:
         timings = completion(server.url)["timings"]
@@ -73,24 +73,24 @@ def test_busy_port_reported_before_start(llama_server, family, no_new_servers):
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(PortInUse, match=str(port)):
-            process.launch_llama(process.ServerSpec(family["target"],
+            llamacpp.launch(process.ServerSpec(family["target"],
                                                       options=process.ServerOptions(port=port, gpu_layers=0)))
 
 
 def test_missing_model(family):
     with pytest.raises(ModelFileError, match="not found: /nope/model.gguf"):
-        process.launch_llama(process.ServerSpec("/nope/model.gguf"))
+        llamacpp.launch(process.ServerSpec("/nope/model.gguf"))
 
 
 def test_not_gguf(tmp_path, family):
     fake = tmp_path / "notes.gguf"
     fake.write_text("hello")
     with pytest.raises(ModelFileError, match="not a GGUF"):
-        process.launch_llama(process.ServerSpec(family["target"], Speculation(str(fake))))
+        llamacpp.launch(process.ServerSpec(family["target"], Speculation(str(fake))))
 
 
 def test_server_dying_at_startup_fails_fast_with_log(llama_server, broken_gguf, no_new_servers):
-    server = process.launch_llama(process.ServerSpec(
+    server = llamacpp.launch(process.ServerSpec(
         broken_gguf, options=process.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120)))
     t0 = time.monotonic()
     with pytest.raises(ServerStartError) as info:

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_script
 
 from draftbench.core import gguf_header, machine
-from draftbench.server import backends
+from draftbench.server import lmstudio, vllm
 from draftbench.synth import model_family
 from draftbench.errors import ModelFileError, UnsupportedSetup
 from draftbench.server.process import ServerOptions, ServerSpec
@@ -48,15 +48,15 @@ def test_synth_is_deterministic_and_drafts_share_the_head(tmp_path):
 
 def test_vllm_command_uses_speculative_config():
     spec = ServerSpec("Qwen/Qwen2.5-7B", Speculation("Qwen/Qwen2.5-0.5B", draft_max=4), ServerOptions(port=8001))
-    cmd = backends.vllm_command(spec, 8001)
+    cmd = vllm.command(spec, 8001)
     assert cmd[:3] == ["vllm", "serve", "Qwen/Qwen2.5-7B"] and "--speculative-model" not in cmd
     config = json.loads(cmd[cmd.index("--speculative-config") + 1])
     assert config == {"method": "draft_model", "model": "Qwen/Qwen2.5-0.5B", "num_speculative_tokens": 4}
-    ngram = backends.vllm_speculative_config(Speculation(spec_type=("ngram-mod",), draft_max=3))
+    ngram = vllm.speculative_config(Speculation(spec_type=("ngram-mod",), draft_max=3))
     assert ngram == {"method": "ngram", "num_speculative_tokens": 3}
     with pytest.raises(UnsupportedSetup, match="draft_p_min"):
-        backends.vllm_speculative_config(Speculation("d", draft_p_min=0.5))
-    assert backends.vllm_command(ServerSpec("m"), 1)[-2:] == ["--port", "1"]  # the baseline: no speculation
+        vllm.speculative_config(Speculation("d", draft_p_min=0.5))
+    assert vllm.command(ServerSpec("m"), 1)[-2:] == ["--port", "1"]  # the baseline: no speculation
 
 
 def test_vllm_metrics_deltas():
@@ -64,21 +64,21 @@ def test_vllm_metrics_deltas():
             'vllm:spec_decode_num_draft_tokens_total{model_name="m"} 120.0\n'
             'vllm:spec_decode_num_accepted_tokens_total{model_name="m"} 90.0\n'
             'vllm:spec_decode_num_drafts_total{model_name="m"} 40.0\n')
-    before = backends.parse_vllm_metrics(page)
-    after = backends.parse_vllm_metrics(page.replace("120.0", "220.0").replace("90.0", "150.0"))
-    delta = backends.metrics_delta(before, after)
+    before = vllm.parse_metrics(page)
+    after = vllm.parse_metrics(page.replace("120.0", "220.0").replace("90.0", "150.0"))
+    delta = vllm.metrics_delta(before, after)
     assert delta == {"draft_tokens": 100.0, "accepted_tokens": 60.0, "drafts": 0.0}
-    assert backends.parse_vllm_metrics("nothing here") == {}
+    assert vllm.parse_metrics("nothing here") == {}
 
 
 def test_lmstudio_shapes():
-    start, stop = backends.lmstudio_commands(backends.LMStudioSpec("qwen2.5-7b", "qwen2.5-0.5b", 1234))
+    start, stop = lmstudio.commands(lmstudio.LMStudioSpec("qwen2.5-7b", "qwen2.5-0.5b", 1234))
     assert start == [["lms", "server", "start", "--port", "1234"], ["lms", "load", "qwen2.5-7b"]]
     assert ["lms", "server", "stop"] in stop
-    assert backends.lmstudio_request_fields("qwen2.5-0.5b") == {"draft_model": "qwen2.5-0.5b"}
+    assert lmstudio.request_fields("qwen2.5-0.5b") == {"draft_model": "qwen2.5-0.5b"}
     body = {"stats": {"accepted_draft_tokens_count": 30, "total_draft_tokens_count": 50}}
-    assert backends.lmstudio_draft_counts(body) == (50, 30)
-    assert backends.lmstudio_draft_counts({}) == (None, None)
+    assert lmstudio.draft_counts(body) == (50, 30)
+    assert lmstudio.draft_counts({}) == (None, None)
 
 
 def test_redaction_and_visible():
@@ -135,7 +135,7 @@ def test_lmstudio_sweep_is_refused_with_a_pointer():
 
 
 def test_vllm_gets_as_many_sequences_as_the_largest_level():
-    cmd = backends.vllm_command(ServerSpec("m", parallel=4), 1)
+    cmd = vllm.command(ServerSpec("m", parallel=4), 1)
     assert cmd[cmd.index("--max-num-seqs") + 1] == "4"
-    mine = backends.vllm_command(ServerSpec("m", options=ServerOptions(extra_args=("--max-num-seqs=64",)), parallel=4), 1)
+    mine = vllm.command(ServerSpec("m", options=ServerOptions(extra_args=("--max-num-seqs=64",)), parallel=4), 1)
     assert "--max-num-seqs" not in mine and "--max-num-seqs=64" in mine

@@ -13,7 +13,7 @@ from ..errors import ConfigError, DraftbenchError
 from ..measure.bench import BenchConfig, BenchSummary, run_bench
 from ..results import categories
 from ..results.schema import RunResult
-from ..server import backends
+from ..server import lmstudio
 from ..setup import prompt_files, prompts
 from . import Parser, run_main
 
@@ -84,7 +84,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         warmup=args.warmup, prompts=suite, model=args.model,
         api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
         expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency, endpoint=args.endpoint,
-        extra_body=tuple(backends.lmstudio_request_fields(args.draft_model).items()))
+        extra_body=tuple(lmstudio.request_fields(args.draft_model).items()))
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:

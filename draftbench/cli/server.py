@@ -8,7 +8,7 @@ import time
 
 from ..core import limits
 from ..errors import ConfigError, DraftbenchError
-from ..server import backends, process
+from ..server import backends, lmstudio, process
 from ..setup.backend import BACKENDS
 from ..setup.speculation import AXES, Speculation, parse_types
 from . import Parser, run_main, split_passthrough
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                    if backend.llama_flags else {}))
             return _serve(backends.launch(backend, process.ServerSpec(args.model_path, speculation_from_args(args),
                                                                       options)))
-        spec = backends.LMStudioSpec(args.model_path, args.draft_path, args.port)
-        with backends.LMStudioServer(spec) as lms:
+        spec = lmstudio.LMStudioSpec(args.model_path, args.draft_path, args.port)
+        with lmstudio.LMStudioServer(spec) as lms:
             print(lms.url, flush=True)
             print("LM Studio server running; Ctrl-C to unload and stop", file=sys.stderr)
             try:

@@ -10,7 +10,7 @@ import requests
 
 from ..core import stats
 from ..errors import ServerUnreachable
-from ..server import backends
+from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.prompts import BUILTIN, Prompt, schedule
 from . import health
@@ -221,7 +221,7 @@ def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[s
         resp = session.get(url + "/metrics", timeout=5, headers=headers)
     except requests.RequestException:
         return {}
-    return backends.parse_vllm_metrics(resp.text) if resp.status_code == 200 else {}
+    return vllm.parse_metrics(resp.text) if resp.status_code == 200 else {}
 
 
 def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int) -> dict[str, Any]:
@@ -272,7 +272,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
         spec_counts = None
         if before:
-            delta = backends.metrics_delta(before, _vllm_counters(session, url, headers))
+            delta = vllm.metrics_delta(before, _vllm_counters(session, url, headers))
             if delta.get("draft_tokens"):
                 spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
     return summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,

@@ -1,4 +1,5 @@
-"""Inference servers as processes: finding llama-server and mapping a setup onto the flags its build accepts
-(``llama_bin``), the server as a context manager in its own process group (``process``), vLLM and LM Studio
-(``backends``), free ports (``ports``) and the lifeline that stops servers when draftbench dies (``lifeline``).
+"""Inference servers as processes: a server as a context manager in its own process group (``process``), llama.cpp's
+llama-server (``llamacpp``; finding the binary and mapping a setup onto the flags its build accepts: ``llama_bin``),
+vLLM (``vllm``) and LM Studio (``lmstudio``), each backend's launcher (``backends``), free ports (``ports``) and the
+lifeline that stops servers when draftbench dies (``lifeline``).
 """

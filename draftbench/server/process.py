@@ -6,19 +6,16 @@ import atexit
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 import requests
 
-from ..core import gguf_header
 from ..core.redaction import redact
 from ..errors import ServerStartError
 from ..setup.settings import ServerOptions
 from ..setup.speculation import Speculation
-from . import lifeline, llama_bin, ports
+from . import lifeline
 
 POLL_S = 0.05
 STOP_GRACE_S = 10.0
@@ -39,30 +36,6 @@ class ServerSpec:
     options: ServerOptions = field(default_factory=ServerOptions)
     log_path: str | None = None
     parallel: int = 1  # slots (--parallel) for concurrent requests; 1 leaves the server's default
-
-
-def preflight(spec: ServerSpec) -> list[str]:
-    """Check model files before anything starts; return warnings (vocabulary mismatch)."""
-    gguf_header.check_gguf(spec.target, "target model")
-    draft = spec.speculation.draft_path
-    if draft is None:
-        return []
-    gguf_header.check_gguf(draft, "draft model")
-    diffs = gguf_header.vocab_mismatch(spec.target, draft)
-    if not diffs:
-        return []
-    return [f"draft {draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
-            "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
-
-
-def llama_command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
-                  speculation_args: list[str]) -> list[str]:
-    o = spec.options
-    cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
-           *flags.slot_args(spec.parallel, o.ctx_size)]
-    return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
-            + flags.trace_args(spec.speculation, llama_bin.TRACE_ARGS) + list(o.extra_args))
-
 
 def _read_tail(path: str, lines: int = 30) -> str:
     try:
@@ -242,25 +215,6 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def launch_llama(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
-    """Check inputs, resolve binary and flags, and return a not-yet-started ServerProcess."""
-    warnings = preflight(spec)
-    for w in warnings:
-        (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(w)
-    o = spec.options
-    binary = llama_bin.find_llama_server(o.llama_bin)
-    flags, version = llama_bin.probe(binary)
-    spec_args = flags.speculation_args(spec.speculation)  # before the port check: no server yet
-    port = ports.ensure_free(o.host, o.port)
-    cmd = llama_command(spec, binary, flags, port, spec_args)
-    host = f"[{o.host}]" if ":" in o.host else o.host
-    log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
-    return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
-                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
-                         speculation_args=spec_args)
-
 
 @atexit.register
 def _stop_all() -> None:
