@@ -139,3 +139,8 @@ def test_vllm_gets_as_many_sequences_as_the_largest_level():
     assert cmd[cmd.index("--max-num-seqs") + 1] == "4"
     mine = vllm.command(ServerSpec("m", options=ServerOptions(extra_args=("--max-num-seqs=64",)), parallel=4), 1)
     assert "--max-num-seqs" not in mine and "--max-num-seqs=64" in mine
+
+
+def test_the_synth_package_runs_as_a_module():
+    result = run_script("-m", "draftbench.synth", "--help")
+    assert result.returncode == 0 and "--size {demo,test}" in result.stdout
