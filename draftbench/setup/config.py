@@ -39,23 +39,18 @@ class SweepConfig:
     prompts: tuple[Prompt, ...] = BUILTIN  # settings.prompts loaded, narrowed to settings.categories
 
     def comparable(self) -> dict[str, Any]:
-        """Settings and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
-        out = self.settings.comparable()
-        out["prompts_hash"] = fingerprint(self.prompts)
-        if self.axes:
-            out["axes"] = self.axes
-        return out
-
-    def with_search(self, search: str) -> "SweepConfig":
-        return replace(self, settings=replace(self.settings, search=search))
+        """Settings, prompts and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
+        return self._with_sets(self.settings.comparable())
 
     def settings_record(self) -> dict[str, Any]:
         """The ``settings`` object written to results files."""
-        out = self.settings.to_dict()
-        out["prompts_hash"] = fingerprint(self.prompts)
-        if self.axes:
-            out["axes"] = self.axes
-        return out
+        return self._with_sets(self.settings.to_dict())
+
+    def _with_sets(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return {**settings, "prompts_hash": fingerprint(self.prompts), **({"axes": self.axes} if self.axes else {})}
+
+    def with_search(self, search: str) -> "SweepConfig":
+        return replace(self, settings=replace(self.settings, search=search))
 
 
 _TOP = {"name": str, "hardware": str, "backend": str, "model_family": str, "targets": list, "drafts": list,
