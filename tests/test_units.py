@@ -77,7 +77,7 @@ def test_lmstudio_shapes():
     assert ["lms", "server", "stop"] in stop
     assert lmstudio.request_fields("qwen2.5-0.5b") == {"draft_model": "qwen2.5-0.5b"}
     body = {"stats": {"accepted_draft_tokens_count": 30, "total_draft_tokens_count": 50}}
-    assert lmstudio.draft_counts(body) == (50, 30)
+    assert lmstudio.draft_counts(body["stats"]) == (50, 30)
     assert lmstudio.draft_counts({}) == (None, None)
 
 

@@ -10,6 +10,8 @@ from typing import Any, Callable, Iterable
 
 import requests
 
+from ..server import lmstudio
+
 Clock = Callable[[], float]
 
 
@@ -203,10 +205,7 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
         result.draft_n = int(timings["draft_n"])
         result.draft_n_accepted = int(timings.get("draft_n_accepted", 0))
     elif state.stats:
-        total = state.stats.get("total_draft_tokens_count")
-        if total is not None:
-            result.draft_n = int(total)
-            result.draft_n_accepted = int(state.stats.get("accepted_draft_tokens_count", 0))
+        result.draft_n, result.draft_n_accepted = lmstudio.draft_counts(state.stats)
     n = result.completion_tokens
     if n and n > 1 and state.t_first is not None and state.t_last is not None and state.t_last > state.t_first:
         result.client_decode_tps = (n - 1) / (state.t_last - state.t_first)
@@ -238,21 +237,17 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
         with requests.Session() as session, \
                 session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
             result.http_status = resp.status_code
-            if resp.status_code != 200:
-                excerpt = resp.text[:300].strip().replace("\n", " ")
-                result.error = f"HTTP {resp.status_code}: {excerpt}"
-                result.total_s = clock() - t_sent
-                return result
             kind = _not_a_stream(resp.headers.get("Content-Type", ""))
-            if kind:
+            if resp.status_code != 200:
+                result.error = f"HTTP {resp.status_code}: {resp.text[:300].strip()}".replace("\n", " ")
+            elif kind:
                 result.error = f"the server answered {kind}, not a completion stream: is the URL the API's address?"
-                result.total_s = clock() - t_sent
-                return result
-            try:
-                return consume(chunks(resp), t_sent, clock, result, body.get("max_tokens") or body.get("n_predict"),
-                               count)
-            except StreamError as exc:
-                result.error = str(exc)
+            else:
+                try:
+                    return consume(chunks(resp), t_sent, clock, result,
+                                   body.get("max_tokens") or body.get("n_predict"), count)
+                except StreamError as exc:
+                    result.error = str(exc)
     except requests.exceptions.ConnectionError as exc:
         if "timed out" in str(exc):
             result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"

@@ -31,12 +31,10 @@ def request_fields(draft: str | None) -> dict:
     return {"draft_model": draft} if draft else {}
 
 
-def draft_counts(body: dict) -> tuple[int | None, int | None]:
-    """(drafted, accepted) from an LM Studio response's ``stats``; (None, None) when absent."""
-    stats = body.get("stats") or {}
+def draft_counts(stats: dict) -> tuple[int | None, int | None]:
+    """(drafted, accepted) from the ``stats`` of an LM Studio response; (None, None) when it has no draft counts."""
     total = stats.get("total_draft_tokens_count")
-    accepted = stats.get("accepted_draft_tokens_count")
-    return (int(total) if total is not None else None, int(accepted) if accepted is not None else None)
+    return (None, None) if total is None else (int(total), int(stats.get("accepted_draft_tokens_count") or 0))
 
 
 class LMStudioServer:
