@@ -57,37 +57,44 @@ def prompt_text(prompt: Prompt) -> str:
     return "\n\n".join(content for _, content in prompt.messages) or prompt.text
 
 
-@dataclass
-class BenchSummary:
-    url: str
-    server_kind: str
-    n_requests: int
-    n_failed_requests: int
+@dataclass(frozen=True, kw_only=True)
+class Measured:
+    """What measuring a run's requests gives: declared once for a benchmark's summary and a sweep's run record
+    (``RunResult``), which takes these fields from its summary."""
+
+    n_requests: int | None = None
+    n_failed_requests: int | None = None
     mean_tps: float | None = None
     median_tps: float | None = None
     stdev_tps: float | None = None
-    min_tps: float | None = None
-    max_tps: float | None = None
     ci95_tps: list[float] | None = None
-    mean_client_tps: float | None = None
     mean_ttft: float | None = None
     median_ttft: float | None = None
     p95_ttft_s: float | None = None
     mean_total_time: float | None = None
-    concurrency: int = 1
-    aggregate_tps: float | None = None  # completion tokens of all requests over the loop's wall time
-    loop_wall_s: float = 0.0  # first send to last end (summed over blocks)
-    max_in_flight: int = 0
-    generation_time_s: float = 0.0
+    aggregate_tps: float | None = None  # completion tokens of all requests over first send to last end
+    loop_wall_s: float | None = None  # first send to last end (summed over blocks)
+    max_in_flight: int | None = None
+    generation_time_s: float | None = None
     draft_n: int | None = None
     draft_n_accepted: int | None = None
     acceptance_rate: float | None = None
     mean_accepted_length: float | None = None
     speculation_active: bool | None = None
     degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
-    noisy: bool = False
     warnings: list[str] = field(default_factory=list)
-    requests: list[RequestResult] = field(default_factory=list)
+    requests: list[RequestResult] = field(default_factory=list)  # in schedule order
+
+
+@dataclass(frozen=True)
+class BenchSummary(Measured):
+    url: str
+    server_kind: str
+    concurrency: int = 1
+    min_tps: float | None = None
+    max_tps: float | None = None
+    mean_client_tps: float | None = None
+    noisy: bool = False
 
     def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
         d = asdict(self)
@@ -100,46 +107,41 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
               spec_counts: tuple[int, int] | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
               max_in_flight: int = 0) -> BenchSummary:
     ok = [r for r in results if r.ok]
-    s = BenchSummary(url, kind, len(results), len(results) - len(ok), requests=results, concurrency=concurrency,
-                     loop_wall_s=loop_wall_s, max_in_flight=max_in_flight)
-    tokens = sum(r.completion_tokens or 0 for r in ok)
-    s.aggregate_tps = tokens / loop_wall_s if loop_wall_s > 0 and tokens else None
-    s.generation_time_s = sum(r.total_s or 0.0 for r in results)
+    warnings: list[str] = []
     tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
-    if tps:
-        s.mean_tps, s.median_tps, s.stdev_tps = tps.mean, tps.median, tps.stdev
-        s.min_tps, s.max_tps, s.ci95_tps = tps.min, tps.max, list(tps.ci95) if tps.ci95 else None
-        if tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV:
-            s.noisy = True
-            s.warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
-                              f"consider more --requests (now {len(results)}) and a quieter machine")
+    noisy = bool(tps and tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV)
+    if tps and noisy:
+        warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
+                        f"consider more --requests (now {len(results)}) and a quieter machine")
     client = stats.spread([r.client_decode_tps for r in ok if r.client_decode_tps])
-    s.mean_client_tps = client.mean if client else None
-    ttft = stats.spread([r.ttft_s for r in ok if r.ttft_s is not None])
-    if ttft:
-        s.mean_ttft, s.median_ttft = ttft.mean, ttft.median
-        s.p95_ttft_s = stats.percentile([r.ttft_s for r in ok if r.ttft_s is not None], 95)
-    total = stats.spread([r.total_s for r in ok if r.total_s is not None])
-    s.mean_total_time = total.mean if total else None
+    ttfts = [r.ttft_s for r in ok if r.ttft_s is not None]
+    ttft, total = stats.spread(ttfts), stats.spread([r.total_s for r in ok if r.total_s is not None])
     counts = DraftCounts.of(ok) if spec_counts is None else \
         DraftCounts(*spec_counts, sum(r.completion_tokens or 0 for r in ok))  # vLLM's server-wide counters
-    if counts.drafted or any(r.draft_n is not None for r in ok):
-        s.draft_n, s.draft_n_accepted = counts.drafted, counts.accepted
-    s.acceptance_rate, s.mean_accepted_length = counts.acceptance_rate, counts.mean_accepted_length
-    if expect_draft and ok:
-        s.speculation_active = bool(s.draft_n)
-        if not s.speculation_active:
-            s.warnings.append(SPECULATION_OFF_CAUSES)
-    elif s.draft_n:
-        s.speculation_active = True
+    drafted = counts.drafted if counts.drafted or any(r.draft_n is not None for r in ok) else None
+    active = bool(drafted) if expect_draft and ok else (True if drafted else None)
+    if active is False:
+        warnings.append(SPECULATION_OFF_CAUSES)
     if results and not ok:
-        s.warnings.append(f"every request failed; first error: {results[0].error}")
-    s.warnings += token_notes(ok)
-    s.degenerate_output = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
-    if s.degenerate_output:
-        s.warnings.append(f"degenerate output ({s.degenerate_output}): speedups measured on such text mean "
-                          f"nothing; {health.FIX}")
-    return s
+        warnings.append(f"every request failed; first error: {results[0].error}")
+    warnings += token_notes(ok)
+    degenerate = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
+    if degenerate:
+        warnings.append(f"degenerate output ({degenerate}): speedups measured on such text mean nothing; {health.FIX}")
+    tokens = sum(r.completion_tokens or 0 for r in ok)
+    return BenchSummary(
+        url, kind, concurrency, n_requests=len(results), n_failed_requests=len(results) - len(ok), requests=results,
+        loop_wall_s=loop_wall_s, max_in_flight=max_in_flight, generation_time_s=sum(r.total_s or 0.0 for r in results),
+        aggregate_tps=tokens / loop_wall_s if loop_wall_s > 0 and tokens else None,
+        mean_tps=tps.mean if tps else None, median_tps=tps.median if tps else None,
+        stdev_tps=tps.stdev if tps else None, min_tps=tps.min if tps else None, max_tps=tps.max if tps else None,
+        ci95_tps=list(tps.ci95) if tps and tps.ci95 else None, noisy=noisy,
+        mean_client_tps=client.mean if client else None, mean_ttft=ttft.mean if ttft else None,
+        median_ttft=ttft.median if ttft else None, p95_ttft_s=stats.percentile(ttfts, 95) if ttft else None,
+        mean_total_time=total.mean if total else None, draft_n=drafted,
+        draft_n_accepted=counts.accepted if drafted is not None else None, acceptance_rate=counts.acceptance_rate,
+        mean_accepted_length=counts.mean_accepted_length, speculation_active=active, degenerate_output=degenerate,
+        warnings=warnings)
 
 
 def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None,
@@ -151,8 +153,8 @@ def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestR
         counts = (sum(b.draft_n or 0 for b in blocks), sum(b.draft_n_accepted or 0 for b in blocks))
     last = blocks[-1]
     return summarise(last.url, last.server_kind, results, expect_draft, counts,
-                     earlier_wall_s + sum(b.loop_wall_s for b in blocks), last.concurrency,
-                     max(b.max_in_flight for b in blocks))
+                     earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks), last.concurrency,
+                     max(b.max_in_flight or 0 for b in blocks))
 
 
 def token_notes(ok: list[RequestResult]) -> list[str]:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.files import Unreadable, read_text, write_json_atomic
 from ..errors import ResultsFileError
+from ..measure.bench import Measured
 from ..measure.stream import RequestResult
 from ..setup.settings import setting_types
 from ..setup.speculation import AXES, Speculation
@@ -39,33 +40,17 @@ MIN_FREE_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
-class RunResult:
-    """One cell of the matrix: a target alone (``draft`` None) or with one speculation setup, whose
-    label is ``draft``. In JSON the setup's fields sit flat beside the others. Frozen: a sweep builds it
-    once from what it measured (``Sweep._record``), and what is computed from runs (speedups, per-category
-    results, cost-model parts, an early stop) is a new value (``dataclasses.replace``), never an assignment."""
+class RunResult(Measured):
+    """One cell of the matrix: a target alone (``draft`` None) or with one speculation setup, whose label is
+    ``draft``: what its requests measured (``Measured``, taken from its summary) and what the sweep learnt. In JSON
+    the setup's fields sit flat beside the others. Frozen: a sweep builds it once (``CellMeasurer.record``), and
+    what is computed from runs (speedups, per-category results, cost-model parts, an early stop) is a new value
+    (``dataclasses.replace``), never an assignment."""
 
     target: str
     draft: str | None
     concurrency: int = 1  # requests in flight at once while it was measured
-    mean_tps: float | None = None
-    median_tps: float | None = None
-    mean_ttft: float | None = None
-    mean_total_time: float | None = None
-    acceptance_rate: float | None = None
-    median_ttft: float | None = None
-    p95_ttft_s: float | None = None
-    aggregate_tps: float | None = None  # completion tokens of all its requests over first send to last end
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
-    loop_wall_s: float | None = None
-    max_in_flight: int | None = None
-    stdev_tps: float | None = None
-    ci95_tps: list[float] | None = None
-    n_requests: int | None = None
-    n_failed_requests: int | None = None
-    draft_n: int | None = None
-    draft_n_accepted: int | None = None
-    mean_accepted_length: float | None = None
     speedup: float | None = None
     speedup_ci95: list[float] | None = None
     speedup_n: int | None = None  # pairs of requests (paired) or requests (unpaired) behind speedup
@@ -74,12 +59,9 @@ class RunResult:
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
-    speculation_active: bool | None = None
-    degenerate_output: str | None = None  # why its completions are not text a user wants (draftbench.measure.health); None: fine
     output_match: float | None = None
     wall_time_s: float | None = None
     load_time_s: float | None = None
-    generation_time_s: float | None = None
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
     target_path: str | None = None
@@ -98,10 +80,8 @@ class RunResult:
     pruned_reason: str | None = None
     pruned_interval: list[float] | None = None  # its ratio to pruned_vs, at the search's confidence
     in_progress: bool = False  # adaptive search saved it between two blocks; resume continues it
-    warnings: list[str] = field(default_factory=list)
     error: str | None = None
     log_excerpt: str | None = None
-    requests: list[RequestResult] = field(default_factory=list)  # in schedule order, typed until written
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
     @property

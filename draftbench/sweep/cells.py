@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core import gguf_header
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from ..measure.bench import BenchConfig, BenchSummary, merge, run_bench
+from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
 from ..results import analysis
 from ..results.schema import RunResult
 from ..server import process
@@ -24,9 +24,7 @@ from .plan import Cell, request_fields
 from .sessions import Sessions
 from .store import ResultsStore
 
-# What a run takes from its summary: every field the two types declare alike (the level is the cell's).
-MEASURED = tuple(f.name for f in fields(BenchSummary) if f.name in RunResult.__dataclass_fields__
-                 and f.name not in ("warnings", "requests", "concurrency"))
+MEASURED = tuple(f.name for f in fields(Measured) if f.name not in ("warnings", "requests"))  # a run's, from its summary
 
 
 class CellMeasurer:
