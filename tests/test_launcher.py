@@ -45,7 +45,7 @@ def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
         pid, port = server.proc.pid, int(server.url.rsplit(":", 1)[1])
         assert server.load_time_s is not None and server.load_time_s < 30
     assert not group_alive(pid)
-    assert ports.port_is_free("127.0.0.1", port)
+    assert ports.ensure_free("127.0.0.1", port) == port  # released: it binds again
     assert server.peak_rss_mb and server.peak_rss_mb > 1
     server.stop()  # idempotent
     assert "-m" in server.command and server.version

@@ -18,14 +18,6 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def port_is_free(host: str, port: int) -> bool:
-    try:
-        _bind(host, port).close()
-        return True
-    except OSError:
-        return False
-
-
 def _listening_inodes(port: int) -> set[str]:
     """Socket inodes listening on ``port`` (any address), from /proc/net/tcp and tcp6."""
     inodes = set()
