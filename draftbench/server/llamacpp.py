@@ -26,7 +26,7 @@ def preflight(spec: ServerSpec) -> list[str]:
             "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
 
 
-def command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
+def _command_line(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
                   speculation_args: list[str]) -> list[str]:
     o = spec.options
     cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
@@ -35,17 +35,28 @@ def command(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
             + flags.trace_args(spec.speculation, llama_bin.TRACE_ARGS) + list(o.extra_args))
 
 
+def _resolve(spec: ServerSpec) -> tuple[str, llama_bin.FlagMap, str, list[str]]:
+    """The binary, its flags and version, and the setup's arguments as this build spells them."""
+    binary = llama_bin.find_llama_server(spec.options.llama_bin)
+    flags, version = llama_bin.probe(binary)
+    return binary, flags, version, flags.speculation_args(spec.speculation)
+
+
+def command(spec: ServerSpec, port: int) -> list[str]:
+    """The command line ``launch`` would run on ``port`` (for the dry run)."""
+    binary, flags, _, spec_args = _resolve(spec)
+    return _command_line(spec, binary, flags, port, spec_args)
+
+
 def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
     """Check inputs, resolve binary and flags, and return a not-yet-started ServerProcess."""
     warnings = preflight(spec)
     for w in warnings:
         (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(w)
     o = spec.options
-    binary = llama_bin.find_llama_server(o.llama_bin)
-    flags, version = llama_bin.probe(binary)
-    spec_args = flags.speculation_args(spec.speculation)  # before the port check: no server yet
+    binary, flags, version, spec_args = _resolve(spec)  # before the port check: no server yet
     port = ports.ensure_free(o.host, o.port)
-    cmd = command(spec, binary, flags, port, spec_args)
+    cmd = _command_line(spec, binary, flags, port, spec_args)
     host = f"[{o.host}]" if ":" in o.host else o.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
     return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,

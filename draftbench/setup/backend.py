@@ -11,7 +11,6 @@ from dataclasses import dataclass
 class Backend:
     name: str  # as configs and results files spell it
     cli_name: str  # server.py's subcommand
-    title: str
     local_files: bool  # models are GGUF files on disk: headers checked, identities recorded, sizes for the ETA
     llama_flags: bool  # a llama-server build whose --help is probed and whose chat templates come from the GGUF
     per_request_speculation: bool  # may honour draft settings per request (one server for several setups)
@@ -21,11 +20,11 @@ class Backend:
     completion_path: str = "/v1/completions"  # raw text, no chat template
 
 
-LLAMACPP = Backend("llamacpp", "llama-cpp", "llama.cpp", True, True, True, True, completion_path="/completion")
-VLLM = Backend("vllm", "vllm", "vLLM", False, False, False, False)
-LMSTUDIO = Backend("lmstudio", "lm-studio", "LM Studio", False, False, False, False, sweeps=False,
+LLAMACPP = Backend("llamacpp", "llama-cpp", True, True, True, True, completion_path="/completion")
+VLLM = Backend("vllm", "vllm", False, False, False, False)
+LMSTUDIO = Backend("lmstudio", "lm-studio", False, False, False, False, sweeps=False,
                    why_no_sweep="LM Studio picks drafts per request and is managed by lms: start it with "
                                 "'server.py lm-studio' and measure with bench.py")
 BACKENDS = {b.name: b for b in (LLAMACPP, VLLM, LMSTUDIO)}
 # What bench.py finds at a URL that is not llama-server: any OpenAI-compatible server (vLLM, LM Studio, others).
-OPENAI = Backend("openai", "", "OpenAI-compatible", False, False, False, False, sweeps=False)
+OPENAI = Backend("openai", "", False, False, False, False, sweeps=False)

@@ -42,9 +42,9 @@ class CellMeasurer:
                             f"{cell.index:03d}-{slug[:80]}{what}.log")
 
     def record(self, cell: Cell, facts: dict[str, Any], summary: BenchSummary | None = None,
-                **status: Any) -> RunResult:
+               **status: Any) -> RunResult:
         """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
-        of its requests (every field the two types share) and ``status`` (in progress, stopped early), then
+        of its requests (its ``Measured`` fields) and ``status`` (in progress, stopped early), then
         everything computed against its baseline (:func:`analysis.compared`)."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
@@ -89,7 +89,7 @@ class CellMeasurer:
         return self.record(cell, facts, summary, **status)
 
     def blocks(self, cell: Cell, facts: dict[str, Any], server: process.ServerProcess,
-                        earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
+               earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
         (adaptive): saved between blocks, stopped when the look says so. Returns their summary and the run's
         status (paused, stopped early, or none)."""

@@ -63,14 +63,13 @@ class Sweep:
         self.results_path = results_path or default_results_path(cfg, hardware)
         self.api_key = api_key or _flag_value(cfg.settings.server.extra_args, "--api-key")
         self.plan: list[Cell] = build_plan(cfg)
-        self.store = ResultsStore(self.results_path, cfg, self.plan, hardware, cfg.backend.local_files)
+        self.store = ResultsStore(self.results_path, cfg, self.plan, hardware)
         self.runs = self.store.runs
         self.acct = Accounting()
         self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
         self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
-                                 note=lambda k, v: self.store.meta.__setitem__(k, v), keep_levels=self.search is None)
-        self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct,
-                                 note=lambda k, v: self.store.meta.__setitem__(k, v))
+                                 note=self.store.note, keep_levels=self.search is None)
+        self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
         self.cells = CellMeasurer(cfg, self.store, self.sessions, self.probes, self.search, self.echo, self.acct,
                                   self.api_key)
         self.settled: set[tuple] = set()  # cells this session has measured, skipped or seen fail: not to go
@@ -156,7 +155,7 @@ class Sweep:
         self.echo(f"Results: {self.results_path}")
         warnings = self.cells.template_warnings = template_warnings(self.cfg)
         if warnings:
-            self.store.meta["warnings"] = list(warnings.values())
+            self.store.note("warnings", list(warnings.values()))
         for warning in warnings.values():
             self.echo(f"WARNING: {warning}")
         if self.search is not None:

@@ -22,9 +22,8 @@ CARRIED = ("per_request_speculation", "setup_sessions", "draft_alone")  # what a
 
 
 class ResultsStore:
-    def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str, model_files: bool):
+    def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str):
         self.path, self.cfg, self.plan, self.hardware = path, cfg, plan, hardware
-        self.model_files = model_files  # llama.cpp's local GGUF files (other backends take hub ids)
         self.runs: dict[Key, RunResult] = {}
         self.meta: dict = {}
         self.carried: dict = {}  # what an earlier session of this sweep learnt about the server
@@ -32,7 +31,7 @@ class ResultsStore:
 
     def identity(self, path: str | None) -> str | None:
         """A model file's identity (size and sampled content), read once per sweep."""
-        if not path or not self.model_files:
+        if not path or not self.cfg.backend.local_files:  # other backends take hub ids, not files
             return None
         if path not in self._identities:
             self._identities[path] = gguf_header.identity(path)
@@ -97,6 +96,10 @@ class ResultsStore:
             "machine": machine.machine_info(),
             **self.carried,
         }
+
+    def note(self, key: str, value: object) -> None:
+        """Record what was learnt about the server or the models in the file's metadata (saved with the next run)."""
+        self.meta[key] = value
 
     def ordered(self) -> list[RunResult]:
         """The runs in plan order, then any the file had beyond the plan."""
