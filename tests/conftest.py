@@ -12,6 +12,13 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+# Every llama-server the tests start (directly, or through sweep.py and bench.py) decodes on one thread, unless the
+# caller's environment says otherwise. llama.cpp's worker threads spin while they wait for each other: on a machine
+# whose cores are busy with other work they lose their time slices and a tiny model slows down tenfold (measured on
+# 2 cores with a busy loop per core: 49 tok/s with the default threads, 482 with one). The tests pin rules, not
+# speeds; one thread keeps their servers' pace steady whatever else the machine is doing.
+os.environ.setdefault("LLAMA_ARG_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def llama_server() -> str:
@@ -123,7 +130,7 @@ def spawn(args: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(args, preexec_fn=_sigint_default, **kwargs)
 
 
-def run_script(script: str, *args: str, timeout: float = 300, env: dict | None = None,
+def run_script(script: str, *args: str, timeout: float = 900, env: dict | None = None,
                cwd: str = ROOT) -> subprocess.CompletedProcess:
     """Run a top-level script (or ``-m module``) as a user would; DRAFTBENCH_DEBUG only if ``env`` sets it.
     On a timeout the child's whole tree is killed before the error is raised."""

@@ -10,7 +10,8 @@ import sys
 
 from conftest import ROOT, kill_tree, spawn
 
-FAST = {"requests": 2, "warmup": 0, "max_tokens": 24, "port": 0, "gpu_layers": 0, "ctx_size": 1024}
+# baseline_every 0: no baseline checks, which test_drift_real exercises on their own
+FAST = {"requests": 2, "warmup": 0, "max_tokens": 24, "port": 0, "gpu_layers": 0, "ctx_size": 1024, "baseline_every": 0}
 
 
 def write_config(family, folder, name="t", drafts=None, **settings) -> str:
@@ -26,7 +27,7 @@ def write_config(family, folder, name="t", drafts=None, **settings) -> str:
     return path
 
 
-def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeout: float = 120, action=None):
+def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeout: float = 600, action=None):
     """Start sweep.py; once each of ``markers`` (a string or a sequence, matched in order) has appeared on
     stderr, run ``action`` and send ``sig`` (either may be None). Return (exit code, all stderr text).
     stderr is read as raw bytes: progress such as "Starting server ... " has no newline yet."""

@@ -58,6 +58,7 @@ LIMITS: dict[str, Limit] = {
     "request_timeout_s": Limit(1, 86_400, float),
     "seed": Limit(-1, 2**32 - 1, hint=" (-1: random)"),
     "block": Limit(2, 100_000),
+    "baseline_every": Limit(0, 100_000, hint=" (0: never)"),
     "concurrency": Limit(1, 1_024),
 }
 

@@ -224,3 +224,23 @@ def compare(a: Keyed, b: Keyed) -> Ratio | None:
     if paired is not None and paired.n >= 2:
         return paired
     return unpaired_ratio([x for _, x in a if x], [y for _, y in b if y]) or paired
+
+
+def widened(r: Ratio, log_half: float) -> Ratio:
+    """``r`` with a further uncertainty of ``log_half`` (a half-width on the log scale, e.g. of a correction
+    factor the ratio was divided by) added in quadrature to its own: the interval of a corrected ratio."""
+    if r.ci95 is None or log_half <= 0:
+        return r
+    centre, half = math.log(r.value), (math.log(r.ci95[1]) - math.log(r.ci95[0])) / 2
+    wide = math.hypot(half, log_half)
+    return Ratio(r.value, (math.exp(centre - wide), math.exp(centre + wide)), r.n, r.paired)
+
+
+def interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
+    """Piecewise-linear through ``points`` (x ascending), constant before the first and after the last."""
+    if x <= points[0][0]:
+        return points[0][1]
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
+    return points[-1][1]

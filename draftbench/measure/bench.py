@@ -260,10 +260,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
         def send(i: int) -> RequestResult:
-            prompt = planned[i]
+            prompt, sent_unix_s = planned[i], time.time()
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
                             headers, count=count)
-            r.category = prompt.category
+            r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
             if r.ok:
                 h = health.check(r.text, prompt_text(prompt))
                 r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)

@@ -36,6 +36,7 @@ class RequestResult:
     server_s: float | None = None  # the server's own prompt + generation time (llama.cpp timings)
     sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
     ended_at_s: float | None = None
+    sent_unix_s: float | None = None  # when it was sent, by the wall clock: what baseline drift is interpolated on
     output_problems: tuple[str, ...] = ()  # what health.check found wrong with the text (empty: healthy)
     echo_share: float | None = None  # see draftbench.measure.health
     repeat_share: float | None = None

@@ -14,7 +14,7 @@ from ..measure import health
 from ..results import analysis, categories
 from ..results.schema import RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, levels_view, page, search_view
+from . import costmodel_view, levels_view, machine_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -230,6 +230,8 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
             if rec.caution():  # the fix is in the box above the table
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
+            if rec.machine():
+                notes.insert(0, f"WARNING: {rec.machine()}")
             cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
@@ -283,14 +285,15 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
            recs: list[analysis.Recommendation] | None = None) -> str:
     """The page; ``recs`` as the sweep computed them (else computed here, once)."""
     data = chart_data(all_runs)
-    recs = analysis.recommend(all_runs) if recs is None else recs
+    resolution = (meta.get("settings") or {}).get("resolution")
+    recs = analysis.recommend(all_runs, *([resolution] if isinstance(resolution, float) else [])) if recs is None else recs
     runs = analysis.at_level(all_runs)
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
         meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs),
-        levels=levels_view.section(all_runs),
+        levels=levels_view.section(all_runs), machine=machine_view.section(all_runs),
         by_task=_category_section(all_runs, recs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from ..core import stats
+from ..core import load as machine_load, stats
 from ..core.stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 from ..measure import health
 from ..measure.stream import DraftCounts
 from ..setup.speculation import NO_DRAFT_MODEL, Setup
-from . import categories, comparison, costmodel
+from . import categories, comparison, costmodel, drift
 from .schema import RunResult, load_results
 
 _SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
@@ -134,10 +134,16 @@ def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
     measured = run.error is None and run.mean_tps is not None
     if run.draft is None or base is None or not base.done or not measured:
         return replace(run, categories=categories.summarise(run))
-    ratio = comparison.versus(run, base)
+    shift = drift.of(base)
+    seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent
+    ratio = comparison.versus(seen, base)
+    factor, half = drift.factor_of(run, shift) if shift and seen is not run else (1.0, 0.0)
+    raw = comparison.versus(run, base) if seen is not run else None
     parts = explain_run(run, base)
-    return replace(run, **comparison.speedup_fields(ratio), categories=categories.summarise(run, base),
-                   aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps),
+    return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
+                   drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
+                   categories=categories.summarise(run, base, seen),
+                   aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
                    output_match=output_match(run, base) if greedy else None,
                    parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else None)
 
@@ -209,6 +215,8 @@ class Recommendation:
     stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
     level: int = 1
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
+    drift: drift.Drift | None = None  # the baseline's drift over the sweep (None: never checked)
+    resolution: float = 0.05  # drift beyond this (and beyond noise) is worth a warning
 
     def caution(self) -> str:
         """'' or why the outputs this recommendation was measured on are not text a user wants (the baseline's
@@ -226,6 +234,16 @@ class Recommendation:
         caution = self.caution()
         return f"{caution}: {health.FIX}" if caution else ""
 
+    def machine(self) -> str:
+        """'' or what the machine did meanwhile that a reader must know: the baseline drifted beyond the
+        resolution, or other processes were busy while the baseline or the best setup ran."""
+        notes = [self.drift.sentence()] if self.drift is not None and self.drift.exceeds(self.resolution) else []
+        busy = [r.draft or "baseline" for r in (self.baseline, self.best) if r is not None and
+                machine_load.warning(r.other_cpu_share, r.other_cpu_share_before, r.gpu_busy_before_pct)]
+        if busy:
+            notes.append(f"measured on a busy machine ({', '.join(busy)}): rerun on a quieter machine to confirm")
+        return "; ".join(notes)
+
     def margin_text(self) -> str:
         """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
         r = self.runner_up
@@ -240,8 +258,10 @@ class Recommendation:
         return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
-        text, warning = self._sentence(), self.warning()
-        return f"{text}; WARNING: {warning}" if warning else text
+        text = self._sentence()
+        for warning in (self.warning(), self.machine()):
+            text += f"; WARNING: {warning}" if warning else ""
+        return text
 
     def _sentence(self) -> str:
         if self.level > 1:
@@ -321,17 +341,17 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     return out
 
 
-def recommend(runs: list[RunResult]) -> list[Recommendation]:
+def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommendation]:
     """Per target and concurrency level: the best eligible setup, the runner-up, ties (of runs whose speedups
-    are set: measured by a sweep, or read with :func:`load`)."""
+    are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
     out = []
     for target in dict.fromkeys(r.target for r in runs):
         for level in levels([r for r in runs if r.target == target]):
-            out.append(_recommend(target, at_level(runs, level), level))
+            out.append(_recommend(target, at_level(runs, level), level, resolution))
     return out
 
 
-def _recommend(target: str, runs: list[RunResult], level: int) -> Recommendation:
+def _recommend(target: str, runs: list[RunResult], level: int, resolution: float) -> Recommendation:
     base = baselines(runs)
     ranked = sorted((r for r in runs if r.target == target and eligible(r)),
                     key=lambda r: gain(r) or 0.0, reverse=True)
@@ -344,7 +364,8 @@ def _recommend(target: str, runs: list[RunResult], level: int) -> Recommendation
     tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
             and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin)
+    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin,
+                          drift.of(base.get(target)), resolution)
 
 
 @dataclass(frozen=True)

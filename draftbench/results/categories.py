@@ -11,11 +11,13 @@ from . import comparison
 from .schema import RunResult
 
 
-def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[str, Any]] | None:
+def summarise(run: RunResult, base: RunResult | None = None, corrected: RunResult | None = None
+              ) -> dict[str, dict[str, Any]] | None:
     """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
     summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
     ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request
-    names a category (older files)."""
+    names a category (older files). Speedups come from ``corrected`` where given (its requests corrected for
+    baseline drift, :mod:`drift`); tok/s are always as measured."""
     groups: dict[str, list[RequestResult]] = {}
     for q in run.requests:
         if q.category and not q.error:
@@ -30,7 +32,7 @@ def summarise(run: RunResult, base: RunResult | None = None) -> dict[str, dict[s
         counts = DraftCounts.of(qs)
         row.update(acceptance_rate=counts.acceptance_rate, mean_accepted_length=counts.mean_accepted_length)
         if base is not None and base is not run:
-            row.update(comparison.speedup_fields(comparison.versus(run, base, cat)))
+            row.update(comparison.speedup_fields(comparison.versus(corrected or run, base, cat)))
         out[cat] = row
     return out
 

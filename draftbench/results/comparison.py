@@ -7,14 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.stats import Keyed, Ratio, compare, paired_ratio
+from ..measure.stream import RequestResult
 from .schema import RunResult
 
 
-def keyed(run: RunResult, category: str | None = None) -> Keyed:
-    """(prompt id, decode tok/s) per request in schedule order, None where it failed; only ``category``'s
-    requests when given (their positions stay those of the whole schedule)."""
+def keyed(run: RunResult | list[RequestResult], category: str | None = None) -> Keyed:
+    """(prompt id, decode tok/s) per request of a run (or a list of requests) in schedule order, None where it
+    failed; only ``category``'s requests when given (their positions stay those of the whole schedule)."""
+    requests = run if isinstance(run, list) else run.requests
     return [(f"{i}:{q.prompt_id}", None if q.error else q.decode_tps)
-            for i, q in enumerate(run.requests) if category is None or q.category == category]
+            for i, q in enumerate(requests) if category is None or q.category == category]
 
 
 def versus(run: RunResult, ref: RunResult, category: str | None = None) -> Ratio | None:

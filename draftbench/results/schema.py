@@ -14,7 +14,11 @@ Version 5 computes ``speedup`` and ``speedup_ci95`` paired, request by request a
 same prompts (see :mod:`stats`), and says so in ``speedup_design`` with ``speedup_n`` pairs; older files
 with requests are recomputed that way when loaded, and those without (version 1) read as unpaired. It also
 adds the output checks of :mod:`health` (``degenerate_output``; per request ``output_problems``,
-``echo_share``, ``repeat_share``, ``distinct_ratio``); older runs read as unchecked (None).
+``echo_share``, ``repeat_share``, ``distinct_ratio``); older runs read as unchecked (None). Version 6 adds
+baseline drift and machine load (see :mod:`drift`): a baseline's ``baseline_checks`` (the baseline measured again
+during the sweep), a setup's ``drift_factor`` and ``speedup_uncorrected``, each request's ``sent_unix_s``, and
+the load of other processes while a run was measured (``other_cpu_share``, ``other_cpu_share_before``,
+``gpu_busy_before_pct``); older runs read as measured once, load unknown (None), and nothing is corrected.
 """
 
 from __future__ import annotations
@@ -35,8 +39,22 @@ from ..setup.settings import setting_types
 from ..setup.speculation import AXES, Speculation
 from .costmodel import Parts
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MIN_FREE_BYTES = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class BaselineCheck:
+    """The baseline measured again part-way through its target's setups: one block of the schedule's first
+    prompts, on a server of its own, after the setup named in ``after``."""
+
+    after: str
+    requests: list[RequestResult] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BaselineCheck":
+        return cls(str(data.get("after")), [RequestResult.from_dict(q) for q in data.get("requests") or []
+                                            if isinstance(q, dict)])
 
 
 @dataclass(frozen=True)
@@ -60,6 +78,12 @@ class RunResult(Measured):
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
     output_match: float | None = None
+    baseline_checks: list[BaselineCheck] | None = None  # a baseline's later measurements (drift.py)
+    drift_factor: float | None = None  # the baseline's speed when this setup ran over its first measurement
+    speedup_uncorrected: float | None = None  # the speedup before the drift correction (set when one applied)
+    other_cpu_share: float | None = None  # share of all CPUs other processes used while the requests ran
+    other_cpu_share_before: float | None = None  # the same, in a short sample before its server started
+    gpu_busy_before_pct: float | None = None  # GPU utilisation (nvidia-smi) before its server started
     wall_time_s: float | None = None
     load_time_s: float | None = None
     peak_rss_mb: float | None = None
@@ -87,6 +111,10 @@ class RunResult(Measured):
     @property
     def key(self) -> tuple[str, str | None, int]:
         return (self.target, self.draft, self.concurrency)
+
+    @property
+    def baseline_key(self) -> tuple[str, None, int]:
+        return (self.target, None, self.concurrency)
 
     @property
     def done(self) -> bool:
@@ -118,6 +146,8 @@ class RunResult(Measured):
         if setup:
             values["speculation"] = Speculation.from_dict(data)
         values["parts"] = Parts.from_dict(values.get("parts"))
+        if values.get("baseline_checks") is not None:
+            values["baseline_checks"] = [BaselineCheck.from_dict(c) for c in values["baseline_checks"]]
         values["requests"] = [RequestResult.from_dict(q) for q in values.get("requests") or [] if isinstance(q, dict)]
         return cls(**values)
 
@@ -216,7 +246,7 @@ _META_TYPES: dict[str, Any] = {
 # The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
 _REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
 _RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
-_NESTED = {RequestResult: _REQUEST_TYPES}  # dataclasses saved inside a run whose fields are checked as well
+_NESTED = {RequestResult: _REQUEST_TYPES, BaselineCheck: typing.get_type_hints(BaselineCheck)}  # dataclasses saved inside a run whose fields are checked as well
 _RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None})
 
 

@@ -43,7 +43,8 @@ class SweepSettings:
     cost_model: bool = True  # measure the cost model's parts: v(k) per target, a short draft-alone run per draft
     search: str = "exhaustive"  # or "adaptive": stop a setup once the data say it cannot be the best
     block: int = 3  # adaptive search: requests between two looks at a setup
-    resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied
+    resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied; drift worth a word
+    baseline_every: int = 2  # measure each target's baseline again (one block) after this many setups, and at its end
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
@@ -71,7 +72,7 @@ _SETTING_TYPES: dict[str, tuple[type, ...]] = {
     "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
     "extra_args": (list,),
     "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
-    "search": (str,), "block": (int,), "resolution": (int, float), "concurrency": (int, list),
+    "search": (str,), "block": (int,), "baseline_every": (int,), "resolution": (int, float), "concurrency": (int, list),
     "prompts": (str,), "categories": (list,), "endpoint": (str,),
 }
 

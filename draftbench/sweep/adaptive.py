@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Callable, Iterator, Mapping
 
 from ..core import gguf_header
-from ..results import costmodel
+from ..results import costmodel, drift
 from ..results.analysis import verify_costs
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
@@ -16,9 +16,10 @@ from . import stopping
 from .plan import Cell
 
 
-def rates(run: RunResult) -> list[float | None]:
-    """Decode tok/s per request in schedule order; None where a request failed."""
-    return [None if q.error else q.decode_tps for q in run.requests]
+def rates(run: RunResult, shift: drift.Drift | None = None) -> list[float | None]:
+    """Decode tok/s per request in schedule order, corrected for the baseline's drift ``shift`` (the reference the
+    sweep's speedups use, :mod:`results.drift`); None where a request failed."""
+    return [None if q.error else q.decode_tps for q in drift.corrected(run, shift).requests]
 
 
 def finished_candidate(run: RunResult) -> bool:
@@ -131,18 +132,19 @@ class Search:
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
         fresh = [c for c in left if not _screened(runs.get(c.key))]
         if not fresh:
-            base = rates(runs[left[0].baseline_key]) if left[0].baseline_key in runs else []
+            ref = runs.get(left[0].baseline_key)
+            base, shift = (rates(ref), drift.of(ref)) if ref is not None else ([], None)
 
             def standing(cell: Cell) -> tuple[int, float]:
                 run = runs[cell.key]
-                return (len(run.requests), stopping.geo_speedup(rates(run), base) or 0.0)
+                return (len(run.requests), stopping.geo_speedup(rates(run, shift), base) or 0.0)
 
             return max(left, key=standing)
         target, level = fresh[0].target.label, fresh[0].level
         base = runs.get(fresh[0].baseline_key)
         leader_speed = 1.0
         if base is not None and base.done:
-            finished = {r.draft: rates(r) for r in runs.values()
+            finished = {r.draft: rates(r, drift.of(base)) for r in runs.values()
                         if r.target == target and r.concurrency == level and finished_candidate(r)}
             leader = stopping.leader(finished, rates(base))
             if leader != "baseline":
@@ -160,13 +162,14 @@ class Search:
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
-        base = runs[(run.target, None, run.concurrency)]
-        finished = {r.draft: rates(r) for r in runs.values() if r.target == run.target and
+        base = runs[run.baseline_key]
+        shift = drift.of(base)  # every setup's requests as if measured when the baseline was
+        finished = {r.draft: rates(r, shift) for r in runs.values() if r.target == run.target and
                     r.concurrency == run.concurrency and r.draft != run.draft and finished_candidate(r)}
         label = stopping.leader(finished, rates(base))
         reference = rates(base) if label == "baseline" else finished[label]
         look = -(-len(run.requests) // self.block)
-        return stopping.decide(rates(run), reference, label, stopping.alpha_at(look, self.total, self.block),
+        return stopping.decide(rates(run, shift), reference, label, stopping.alpha_at(look, self.total, self.block),
                              self.resolution)
 
 

@@ -10,7 +10,7 @@ import time
 from dataclasses import fields, replace
 from typing import Any
 
-from ..core import gguf_header
+from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
 from ..results import analysis
@@ -69,9 +69,16 @@ class CellMeasurer:
         try:
             facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
                                                                    self.sessions.release)
+            facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), (time.monotonic(), load.cpu_times())
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)
+            group = server.proc.pid if server.proc is not None else None  # its own process group
+            facts["other_cpu_share_before"] = load.share_since(before, group) if group else None
+            start = load.cpu_times(group) if group else None  # (a server we did not start: its CPU is not ours)
             summary, status = self.blocks(cell, facts, server, earlier)
+            facts["other_cpu_share"] = load.other_share(start, load.cpu_times(group))
+            busy = load.warning(facts["other_cpu_share"], facts["other_cpu_share_before"], facts["gpu_busy_before_pct"])
+            facts["warnings"] += [busy] if busy else []
             for w in summary.warnings:
                 self.echo(f"  WARNING: {w}")
             self.probes.after_run(cell, server, drafted_before, facts)
@@ -88,6 +95,15 @@ class CellMeasurer:
         facts["wall_time_s"] = time.monotonic() - started
         return self.record(cell, facts, summary, **status)
 
+    def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False) -> BenchConfig:
+        """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule."""
+        s = self.cfg.settings
+        return BenchConfig(url=url, requests=size, skip=skip, concurrency=cell.level, max_tokens=s.max_tokens,
+                           temperature=s.temperature, warmup=warmup, seed=s.seed, timeout_s=s.request_timeout_s,
+                           ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cell.setup.is_baseline,
+                           api_key=self.api_key, prompts=self.cfg.prompts, endpoint=s.endpoint,
+                           extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
+
     def blocks(self, cell: Cell, facts: dict[str, Any], server: process.ServerProcess,
                earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
@@ -103,13 +119,8 @@ class CellMeasurer:
         blocks: list[BenchSummary] = []
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
-            blocks.append(run_bench(BenchConfig(
-                url=server.url, requests=size, skip=len(kept) + sum(b.n_requests for b in blocks), concurrency=cell.level,
-                max_tokens=s.max_tokens, temperature=s.temperature, warmup=s.warmup if i == 0 else 0, seed=s.seed,
-                timeout_s=s.request_timeout_s, ready_timeout_s=s.server.ready_timeout_s,
-                expect_draft=not cell.setup.is_baseline, api_key=self.api_key, prompts=self.cfg.prompts,
-                endpoint=s.endpoint,
-                extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())))
+            blocks.append(run_bench(self.bench_config(cell, server.url, size, len(kept) + sum(b.n_requests for b in blocks),
+                                                      s.warmup if i == 0 else 0, shared)))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:

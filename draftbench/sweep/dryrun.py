@@ -59,6 +59,15 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         work.append(Work(cell.target.path, spec.draft_path, cell.level, per_cell, s.max_tokens))
         lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {tokens:,} tokens")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, spec)))
+    groups = [(t, level) for t in cfg.targets for level in s.concurrency]  # each with its baseline and setups
+    per_group = -(-len(cfg.setups) // s.baseline_every) if s.baseline_every else 0
+    if per_group:
+        size = min(s.block, per_cell)
+        total_tokens += len(groups) * per_group * (size * s.max_tokens + s.warmup * min(s.max_tokens, WARMUP_TOKENS))
+        work += [Work(t.path, None, level, size, s.max_tokens) for t, level in groups for _ in range(per_group)]
+        lines.append(f"Baseline checks: {len(groups) * per_group}, {size} requests each: each target's baseline again "
+                     f"after every {s.baseline_every} setups and after its last, one more target load each "
+                     "(\"baseline_every\": 0 turns them off)")
     left = est.remaining(work)
     lines.append(f"Total: up to {total_tokens:,} generated tokens")
     if left is not None:

@@ -20,6 +20,7 @@ from ..setup.config import SweepConfig
 from . import adaptive
 from .cells import CellMeasurer
 from .cost_probes import CostProbes
+from .drift_checks import BaselineChecks
 from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .eta import Estimator, Work, progress_line
 from .lock import ResultsLock
@@ -72,6 +73,7 @@ class Sweep:
         self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
         self.cells = CellMeasurer(cfg, self.store, self.sessions, self.probes, self.search, self.echo, self.acct,
                                   self.api_key)
+        self.checks = BaselineChecks(cfg, self.plan, self.store, self.sessions, self.cells, self.echo, self.acct)
         self.settled: set[tuple] = set()  # cells this session has measured, skipped or seen fail: not to go
 
     def _launch(self, spec: process.ServerSpec) -> process.ServerProcess:
@@ -103,7 +105,8 @@ class Sweep:
 
     def _run(self) -> SweepOutcome:
         """1. resume what the file holds; 2. check setups and port before any server starts; 3. say what will run;
-        4. measure, skip or stop each cell, saving after each; 5. on an interrupt, stop the server and keep the
+        4. measure, skip or stop each cell, saving after each, with the baseline measured again along the way
+        (:class:`BaselineChecks`); 5. on an interrupt, stop the server and keep the
         file; 6. the outcome: runs, recommendations, time accounting."""
         started = time.monotonic()
         self._resume()
@@ -114,8 +117,13 @@ class Sweep:
         try:
             cells = self.search.order(self.plan, self.runs) if self.search else iter(self.plan)
             positions: dict[tuple, int] = {}
+            target = None
             for cell in cells:
+                if target not in (None, cell.target.label):
+                    self.checks.finish(target)  # a target's last baseline check, before the next one's cells
+                target = cell.target.label
                 position = positions.setdefault(cell.key, len(positions) + 1)  # a paused setup keeps its number
+                before = len(self.runs[cell.key].requests) if cell.key in self.runs else 0
                 run = self._cell(cell, f"[{position}/{len(self.plan)}] {visible(cell.title)}")
                 if run is None:
                     continue
@@ -123,7 +131,10 @@ class Sweep:
                 self.settled.add(cell.key)
                 self.store.save()
                 self.eta.learn(run)
+                if len(run.requests) > before:
+                    self.checks.measured(cell)
                 self._progress(started)
+            self.checks.finish()
         except (KeyboardInterrupt, Interrupted) as exc:
             self.sessions.release()
             done = sum(r.done for r in self.runs.values())
@@ -135,7 +146,7 @@ class Sweep:
         self.acct.wall_s = time.monotonic() - started
         runs = self.store.ordered()
         budget = self.cfg.settings.requests * self.cfg.settings.runs
-        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs),
+        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs, self.cfg.settings.resolution),
                             savings=analysis.search_savings(runs, budget))
 
     def _resume(self) -> None:

@@ -20,7 +20,7 @@ def test_demo_twice_and_resume(llama_server, tmp_path, no_new_servers):
     shapes = []
     for args in (["--fresh"], ["--fresh"], []):
         before = llama_pids()
-        result = run_script("sweep.py", "--demo", "--results", str(results), *args, env=env, timeout=900)
+        result = run_script("sweep.py", "--demo", "--results", str(results), *args, env=env, timeout=2700)
         assert result.returncode == 0, result.stderr[-3000:]
         assert llama_pids() <= before
         data = load(str(results))
@@ -30,8 +30,12 @@ def test_demo_twice_and_resume(llama_server, tmp_path, no_new_servers):
     assert result.stderr.count("done earlier, skipped") == len(data["results"]) == 10  # the resume measured nothing again
     files = sorted(os.listdir(results.parent))
     assert files == ["demo.html", "demo.json", "logs"], files  # no temp files left behind
-    logs = os.listdir(results.parent / "logs" / "demo")  # one per run and per draft-alone run, overwritten on rerun
-    assert len(logs) == 10 + 5 and sum(name.endswith("__draft-alone.log") for name in logs) == 5
+    # one per run, per draft-alone run and per baseline check (after every 2 of the 9 setups and after the last),
+    # overwritten on rerun
+    logs = os.listdir(results.parent / "logs" / "demo")
+    assert len(logs) == 10 + 5 + 5 and sum(name.endswith("__draft-alone.log") for name in logs) == 5
+    assert sorted(name[-11:] for name in logs if "__check-" in name) == [f"check-{n}.log" for n in range(1, 6)]
+    assert [len(r.get("baseline_checks") or []) for r in data["results"]] == [5] + [0] * 9
     cache_logs = tmp_path / "cache" / "draftbench" / "logs"
     assert not cache_logs.exists() or os.listdir(cache_logs) == []
     recommended = [line for line in result.stderr.splitlines() if line.startswith("Recommended:")]

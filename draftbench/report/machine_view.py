@@ -1,0 +1,66 @@
+"""The report's view of the machine during the sweep: each baseline measured again (its checks, with the drift
+they show) and the runs corrected for drift or measured while other processes were busy. Shown only when a sweep
+checked its baselines or saw a busy machine."""
+
+from __future__ import annotations
+
+import statistics
+
+from ..core import load, stats
+from ..core.redaction import html_text
+from ..results import analysis, drift
+from ..results.comparison import keyed
+from ..results.schema import RunResult
+from . import page
+
+NOTE = ("Each target's baseline is measured again during the sweep (one block of the first prompts, on a fresh "
+        "server). A check's ratio to the first measurement, request by request, is the machine's speed then; where "
+        "some check's interval excludes 1, every setup's requests are divided by the speed interpolated at the "
+        "time they ran, and their speedups are corrected (their intervals widened by the checks' own).")
+
+
+def _rows(base: RunResult) -> list[list[str]]:
+    start = min((q.sent_unix_s for q in base.requests if q.sent_unix_s), default=None)
+
+    def when(qs) -> str:
+        times = [q.sent_unix_s for q in qs if q.sent_unix_s]
+        return f"{(statistics.median(times) - start) / 60:.1f}" if times and start else ""
+
+    rows = [[html_text(base.target), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)"]]
+    for n, check in enumerate(base.baseline_checks or [], 1):
+        ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
+        ratio = stats.compare(keyed(check.requests), keyed(base))
+        rows.append([html_text(base.target), f"check {n}, after {html_text(check.after)}", when(check.requests),
+                     page.fmt(statistics.fmean(ok) if ok else None, ".2f"),
+                     html_text(stats.ratio_text(ratio)) if ratio else "n/a"])
+    return rows
+
+
+def section(runs: list[RunResult]) -> str:
+    checked = [r for r in runs if r.draft is None and r.baseline_checks]
+    busy = [(r, w) for r in runs for w in r.warnings if w.startswith("busy machine")]
+    fixed = [r for r in runs if r.drift_factor is not None]
+    if not checked and not busy:
+        return ""
+    out = ['<h2>The machine during the sweep</h2>', f'<p class="note">{NOTE}</p>']
+    for base in checked:
+        shift = drift.of(base)
+        if shift is not None and shift.exceeds(0.0):
+            out.append(f'<p class="warning">{html_text(base.target)}: {html_text(shift.sentence())}</p>')
+    if checked:
+        rows = [row for base in checked for row in _rows(base)]
+        out.append('<table id="baseline-checks"><tr><th>Target</th><th>Baseline measured</th><th>Minutes in</th>'
+                   '<th>tok/s</th><th>Speed vs first</th></tr>'
+                   + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows) + "</table>")
+    if fixed:
+        out.append('<table id="drift-corrected"><tr><th>Target</th><th>Setup</th><th>Baseline speed then</th>'
+                   '<th>Speedup corrected</th><th>Uncorrected</th></tr>' + "".join(
+                       f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft)}</td><td>{r.drift_factor:.2f}x</td>"
+                       f"<td>{html_text(analysis.speedup_text(r))}</td><td>{stats.pct(r.speedup_uncorrected)}</td></tr>"
+                       for r in fixed) + "</table>")
+    if busy:
+        out.append('<ul id="busy-runs">' + "".join(
+            f"<li>{html_text(r.target)} + {html_text(r.draft or 'baseline')}: {html_text(w)}</li>" for r, w in busy)
+            + f"</ul><p class=\"note\">A run is flagged when other processes used {load.BUSY_SHARE:.0%} or more of "
+            "the CPUs while it was measured or just before.</p>")
+    return "\n".join(out)

@@ -1,0 +1,180 @@
+"""Baseline drift and machine load on hand-computed cases: the drift factor, its interpolation in time, the
+corrected speedup and its interval, the recommendation's words, the adaptive search's reference, and the CPU
+accounting read from /proc."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from draftbench.core import load, stats
+from draftbench.measure.stream import RequestResult
+from draftbench.results import analysis, drift
+from draftbench.results.schema import BaselineCheck, RunResult, dump_results, load_results, save_results
+from draftbench.setup.config import SweepSettings
+from draftbench.sweep import adaptive
+
+PROMPTS = ["p0", "p1", "p2"]
+
+
+def reqs(tps: list[float], at: float) -> list[RequestResult]:
+    """One request per prompt, sent one second apart from ``at``."""
+    return [RequestResult(PROMPTS[i], "code", decode_tps=v, completion_tokens=64, sent_unix_s=at + i)
+            for i, v in enumerate(tps)]
+
+
+def baseline(checks: list[tuple[list[float], float]]) -> RunResult:
+    """Measured at 100..102 s at 100, 200, 50 tok/s, then checked as given."""
+    return RunResult("T", None, mean_tps=350 / 3, n_requests=3, requests=reqs([100, 200, 50], 100),
+                     baseline_checks=[BaselineCheck(f"s{n}", reqs(tps, at)) for n, (tps, at) in enumerate(checks)])
+
+
+def setup(tps: list[float], at: float, label: str = "d") -> RunResult:
+    return RunResult("T", label, mean_tps=sum(tps) / 3, n_requests=3, requests=reqs(tps, at), acceptance_rate=0.6,
+                     speculation_active=True)
+
+
+def test_interpolation_and_widening_by_hand():
+    points = [(0.0, 1.0), (10.0, 0.8), (20.0, 0.8)]
+    assert [stats.interpolate(points, x) for x in (-5, 0, 5, 10, 15, 30)] == pytest.approx([1, 1, 0.9, 0.8, 0.8, 0.8])
+    r = stats.Ratio(2.0, (2.0 * math.exp(-0.3), 2.0 * math.exp(0.3)), 5, True)
+    wide = stats.widened(r, 0.4)  # half-widths 0.3 and 0.4 in logs: 0.5 together
+    assert wide.value == 2.0 and wide.ci95 == pytest.approx((2.0 * math.exp(-0.5), 2.0 * math.exp(0.5)))
+    assert stats.widened(r, 0.0) is r and stats.widened(stats.Ratio(2.0, None, 1, True), 0.4).ci95 is None
+
+
+def test_a_check_ten_percent_slower_corrects_the_setups_after_it():
+    base = baseline([([90, 180, 45], 200)])  # every prompt 0.9x: drift -10%, no doubt
+    shift = drift.of(base)
+    assert shift.start_unix_s == 101 and [t for t, _ in shift.checks] == [201]
+    assert shift.significant and shift.worst.value == pytest.approx(0.9)
+    assert [shift.factor(t) for t in (50, 101, 151, 201, 500)] == pytest.approx([1, 1, 0.95, 0.9, 0.9])
+    assert shift.exceeds(0.05) and not shift.exceeds(0.2)
+    # a setup measured at 201..203 s (from the check on), 1.8x the baseline's first measurement, is 2x the
+    # baseline of its time
+    run = analysis.compared(setup([180, 360, 90], 201), base, greedy=False)
+    assert run.speedup == pytest.approx(2.0) and run.speedup_uncorrected == pytest.approx(1.8)
+    assert run.drift_factor == pytest.approx(0.9) and run.speedup_design == "paired" and run.speedup_n == 3
+    assert run.categories["code"]["speedup"] == pytest.approx(2.0)
+    assert run.categories["code"]["decode_tps"] == pytest.approx(210)  # tok/s stay as measured
+    # half-way between the first measurement and the check: corrected by 0.95
+    assert analysis.compared(setup([180, 360, 90], 150), base, False).speedup == pytest.approx(1.8 / 0.95)
+
+
+def test_drift_within_noise_corrects_nothing():
+    base = baseline([([90, 220, 50], 200)])  # 0.9x, 1.1x, 1x: the interval includes 1
+    assert not drift.of(base).significant
+    run = analysis.compared(setup([180, 360, 90], 200), base, greedy=False)
+    assert run.speedup == pytest.approx(1.8) and run.drift_factor is None and run.speedup_uncorrected is None
+
+
+def test_corrected_interval_carries_the_checks_uncertainty():
+    base = baseline([([90, 171, 45.5], 200)])  # 0.9, 0.855, 0.91: significant, with a spread
+    shift = drift.of(base)
+    assert shift.significant and shift.checks[0][1].ci95 is not None
+    half = shift.log_half(201)
+    assert half == pytest.approx((math.log(shift.checks[0][1].ci95[1]) - math.log(shift.checks[0][1].ci95[0])) / 2)
+    run = analysis.compared(setup([180, 360, 90], 201), base, greedy=False)
+    low, high = run.speedup_ci95
+    assert math.log(high) - math.log(low) == pytest.approx(2 * half)  # the setup's own pairs agree exactly
+    assert low < run.speedup < high
+
+
+def test_the_recommendation_names_drift_beyond_the_resolution():
+    base = baseline([([90, 180, 45], 200)])
+    runs = [base, analysis.compared(setup([180, 360, 90], 200), base, False)]
+    said = analysis.recommend(runs, resolution=0.05)[0].sentence()
+    assert "use d" in said and "WARNING: baseline drifted -10%" in said and "rerun on a quieter machine" in said
+    assert "drifted" not in analysis.recommend(runs, resolution=0.2)[0].sentence()
+
+
+def test_a_busy_run_is_named_in_the_recommendation():
+    base = RunResult("T", None, mean_tps=100.0, n_requests=3, requests=reqs([100, 200, 50], 100), other_cpu_share=0.5)
+    runs = [base, analysis.compared(setup([180, 360, 90], 200), base, False)]
+    assert "measured on a busy machine (baseline)" in analysis.recommend(runs)[0].sentence()
+    quiet = [base.__class__(**{**base.__dict__, "other_cpu_share": 0.1}), runs[1]]
+    assert "busy machine" not in analysis.recommend(quiet)[0].sentence()
+
+
+def test_the_adaptive_search_compares_against_the_corrected_reference():
+    """A setup 1.2x the baseline of its time, measured while the machine ran at half speed: uncorrected it
+    looks clearly slower than the baseline; corrected it is not stopped as slower."""
+    base = baseline([([50, 100, 25], 300), ([50, 100, 25], 400)])  # half speed from the first check on
+    run = setup([60, 120, 30], 350)
+    search = adaptive.Search(SweepSettings(requests=30, block=3, resolution=0.05))
+    runs = {base.key: base, run.key: run}
+    assert adaptive.rates(run, drift.of(base)) == pytest.approx([120, 240, 60])
+    decision = search.look(run, runs)
+    assert decision is None or decision.stop != "slower"
+    assert stats.compare([(f"{i}", v) for i, v in enumerate(adaptive.rates(run))],
+                         [(f"{i}", v) for i, v in enumerate(adaptive.rates(base))]).value == pytest.approx(0.6)
+
+
+def test_checks_save_and_load(tmp_path):
+    base = baseline([([90, 180, 45], 200)])
+    path = str(tmp_path / "r.json")
+    save_results(path, {"name": "x"}, [base, analysis.compared(setup([180, 360, 90], 201), base, False)])
+    runs = analysis.load(path)["results"]
+    assert runs[0].baseline_checks[0].requests[2].sent_unix_s == 202 and runs[0].baseline_checks[0].after == "s0"
+    assert runs[1].speedup == pytest.approx(2.0) and runs[1].drift_factor == pytest.approx(0.9)
+    assert dump_results({}, runs)["schema_version"] == 6
+
+
+def test_a_mistyped_check_is_named(tmp_path):
+    base = baseline([([90, 180, 45], 200)])
+    data = dump_results({}, [base])
+    data["results"][0]["baseline_checks"][0]["requests"][1]["decode_tps"] = "fast"
+    path = tmp_path / "r.json"
+    path.write_text(__import__("json").dumps(data))
+    with pytest.raises(Exception, match=r"results\[0\]\.baseline_checks\[0\]\.requests\[1\]\.decode_tps must be"):
+        load_results(str(path))
+
+
+def test_cpu_accounting_from_proc_text(tmp_path):
+    """A made-up /proc: 4 CPUs, this process and a server group of two processes, and a stranger."""
+    def write(total_busy: int, idle: int, ours: int, server: tuple[int, int], stranger: int) -> None:
+        (tmp_path / "stat").write_text(f"cpu  {total_busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\n")
+        for pid, pgrp, ticks in ((os.getpid(), 1, ours), (4242, 4242, server[0]), (4243, 4242, server[1]),
+                                 (5000, 5000, stranger)):
+            (tmp_path / str(pid)).mkdir(exist_ok=True)
+            (tmp_path / str(pid) / "stat").write_text(f"{pid} (a (b) c) S 1 {pgrp} 0 0 0 0 0 0 0 0 {ticks} 0 0 0\n")
+
+    write(1000, 3000, 100, (200, 100), 0)
+    start = load.cpu_times(4242, str(tmp_path))
+    assert start == load.CpuTimes(4000, 1000, 400)
+    write(1000 + 300, 3000 + 100, 100 + 20, (200 + 80, 100 + 100), 100)  # 400 ticks pass: 300 busy, 200 ours
+    assert load.other_share(start, load.cpu_times(4242, str(tmp_path))) == 0.25
+    assert load.other_share(None, start) is None
+
+
+def test_other_processes_cpu_is_seen_and_a_servers_is_not():
+    """Busy loops (one per CPU) in a process group of their own: counted as other processes' CPU, unless the
+    group is the server's."""
+    code = "import time\nt = time.time() + 3\nwhile time.time() < t: pass\n"
+    hogs = [subprocess.Popen([sys.executable, "-c", code], start_new_session=True) for _ in range(os.cpu_count() or 1)]
+    try:
+        time.sleep(0.3)
+        group = hogs[0].pid  # each hog leads its own group; the first stands for "the server"
+        start, start_server = load.cpu_times(), load.cpu_times(group)
+        time.sleep(1.0)
+        others = load.other_share(start, load.cpu_times())
+        without_one = load.other_share(start_server, load.cpu_times(group))
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    assert others >= 0.3  # every CPU had a busy loop on it, whatever else the machine was doing
+    assert without_one < others  # the server's own time is not another process's
+
+
+def test_load_warning_thresholds_and_fix():
+    assert load.warning(0.2, 0.1, 10.0) is None
+    said = load.warning(0.5, None, None)
+    assert said.startswith("busy machine: other processes used 50% of the CPUs while it was measured")
+    assert "--threads" in said and "rerun it on a quieter machine" in said
+    assert "GPU was 80% busy" in load.warning(None, None, 80.0)
