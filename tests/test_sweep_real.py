@@ -80,14 +80,23 @@ def test_config_dir_survives_a_broken_config(llama_server, family, tmp_path):
 V4_ONLY = ("pruned", "pruned_as", "pruned_vs", "pruned_reason", "pruned_interval", "in_progress", "concurrency",
            "aggregate_tps", "aggregate_speedup", "median_ttft", "p95_ttft_s", "loop_wall_s", "max_in_flight",
            "categories")
+V6_ONLY = ("baseline_checks", "drift_factor", "speedup_uncorrected", "other_cpu_share", "other_cpu_share_before",
+           "gpu_busy_before_pct")
 V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate")
 
 
 def older(data: dict, version: int) -> dict:
-    """``data`` (version 5) as an older draftbench wrote it: speedups mean over mean, fields of later versions gone."""
+    """``data`` (version 6) as an older draftbench wrote it: fields of later versions gone; before version 5,
+    speedups mean over mean."""
     out = json.loads(json.dumps(data))
     base = out["results"][0]["mean_tps"]
     for run in out["results"]:
+        for key in V6_ONLY:
+            run.pop(key)
+        for q in run["requests"]:
+            q.pop("sent_unix_s")
+        if version == 5:
+            continue
         run.pop("speedup_n"), run.pop("speedup_design")
         if run["draft"]:
             run["speedup"] = run["mean_tps"] / base
@@ -108,13 +117,13 @@ def older(data: dict, version: int) -> dict:
     return out
 
 
-def test_files_of_versions_1_3_and_4_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
+def test_files_of_versions_1_3_4_and_5_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
     config = write_config(family, tmp_path)
     results = str(tmp_path / "r.json")
     assert run_script("sweep.py", "--config", config, "--results", results).returncode == 0
     current = load(results)
-    assert current["schema_version"] == 5 and current["results"][1]["speedup_design"] == "paired"
-    for version in (4, 3, 1):
+    assert current["schema_version"] == 6 and current["results"][1]["speedup_design"] == "paired"
+    for version in (5, 4, 3, 1):
         path = str(tmp_path / f"v{version}.json")
         with open(path, "w") as fh:
             json.dump(older(current, version), fh)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 
 BUSY_SHARE = 0.25  # other processes' share of all CPUs from which a run's numbers carry a warning
@@ -57,11 +56,10 @@ def other_share(start: CpuTimes | None, end: CpuTimes | None) -> float | None:
     return round(min(1.0, max(0.0, others / (end.total - start.total))), 3)
 
 
-def share_since(start: tuple[float, CpuTimes | None], group: int | None = None, min_s: float = 0.25) -> float | None:
-    """Other processes' share of the CPUs since ``start`` (a ``(time.monotonic(), cpu_times())`` pair, taken
-    before a server of ``group`` started, so its load counts as ours), over at least ``min_s`` seconds."""
-    time.sleep(max(0.0, start[0] + min_s - time.monotonic()))
-    return other_share(start[1], cpu_times(group))
+def share_since(start: CpuTimes | None, group: int | None = None) -> float | None:
+    """Other processes' share of the CPUs since ``start`` (taken before a server of ``group`` started, so its
+    loading counts as ours); None over an interval too short to count a tick."""
+    return other_share(start, cpu_times(group))
 
 
 def gpu_busy_pct() -> float | None:

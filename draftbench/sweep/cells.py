@@ -69,7 +69,7 @@ class CellMeasurer:
         try:
             facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
                                                                    self.sessions.release)
-            facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), (time.monotonic(), load.cpu_times())
+            facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)
             group = server.proc.pid if server.proc is not None else None  # its own process group
@@ -89,6 +89,9 @@ class CellMeasurer:
             raise
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
             facts["error"] = str(exc)
+            if server is not None and not server.alive():  # it died before a request reached it
+                facts.update(error=f"the server died before measurement ({_exit_cause(server)}): {exc}",
+                             log_excerpt=server.log_tail())
         finally:
             if server is not None and not self.sessions.holds(server):
                 server.stop()
@@ -172,14 +175,17 @@ class CellMeasurer:
         return None
 
 
+def _exit_cause(server: process.ServerProcess) -> str:
+    code = server.proc.returncode if server.proc else None
+    return f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+
+
 def _server_health(server: process.ServerProcess, summary: BenchSummary) -> dict[str, Any]:
     """After a run: the server's peak memory, and the run's error when the server died or every request failed."""
     server.sample_memory()
     out: dict[str, Any] = {"peak_rss_mb": server.peak_rss_mb, "peak_vram_mb": server.peak_vram_mb}
     if not server.alive():
-        code = server.proc.returncode if server.proc else None
-        cause = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        out.update(error=f"the server died during measurement ({cause}); "
+        out.update(error=f"the server died during measurement ({_exit_cause(server)}); "
                          f"{summary.n_failed_requests} of {summary.n_requests} requests failed",
                    log_excerpt=server.log_tail())
     elif summary.n_failed_requests == summary.n_requests:
