@@ -178,3 +178,30 @@ def test_load_warning_thresholds_and_fix():
     assert said.startswith("busy machine: other processes used 50% of the CPUs while it was measured")
     assert "--threads" in said and "rerun it on a quieter machine" in said
     assert "GPU was 80% busy" in load.warning(None, None, 80.0)
+
+
+def test_checks_come_every_k_setups_at_once_when_the_load_changes_and_at_the_end():
+    """Which setups a baseline check follows (the check itself stubbed: it is measured in test_drift_real)."""
+    from types import SimpleNamespace
+
+    from draftbench.sweep.drift_checks import BaselineChecks
+    from draftbench.sweep.plan import Cell
+    from draftbench.setup.config import ModelEntry
+    from draftbench.setup.speculation import Setup, Speculation
+
+    base = RunResult("T", None, other_cpu_share=0.02)
+    store = SimpleNamespace(runs={base.key: base})
+    cfg = SimpleNamespace(settings=SweepSettings(baseline_every=3))
+    checks = BaselineChecks(cfg, [], store, SimpleNamespace(held=None), None, print, None)
+    done: list[list[str]] = []
+    checks.check = lambda key: done.append(checks.since.pop(key)) or checks.urgent.discard(key)
+    target = ModelEntry("T", "t.gguf")
+    for i, share in enumerate([0.0, 0.05, 0.1, 0.1, 0.5, 0.5, 0.45]):
+        cell = Cell(i + 2, target, Setup(f"s{i}", Speculation("d.gguf", draft_max=i + 1)))
+        checks.measured(cell, RunResult("T", f"s{i}", other_cpu_share=share))
+        if i == 4:  # the check after the load changed measured a busy machine: the next reference
+            store.runs[base.key] = RunResult("T", None, other_cpu_share=0.02,
+                                             baseline_checks=[BaselineCheck("s4", [], other_cpu_share=0.5)])
+    checks.finish("T")
+    # every 3 (s0-s2); at once after s4, whose load rose by 48 points; after the last (s5, s6: no change from 0.5)
+    assert done == [["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6"]]

@@ -26,13 +26,14 @@ def _rows(base: RunResult) -> list[list[str]]:
         times = [q.sent_unix_s for q in qs if q.sent_unix_s]
         return f"{(statistics.median(times) - start) / 60:.1f}" if times and start else ""
 
-    rows = [[html_text(base.target), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)"]]
+    rows = [[html_text(base.target), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)",
+             page.fmt(base.other_cpu_share, ".0%")]]
     for n, check in enumerate(base.baseline_checks or [], 1):
         ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
         ratio = stats.compare(keyed(check.requests), keyed(base))
         rows.append([html_text(base.target), f"check {n}, after {html_text(check.after)}", when(check.requests),
                      page.fmt(statistics.fmean(ok) if ok else None, ".2f"),
-                     html_text(stats.ratio_text(ratio)) if ratio else "n/a"])
+                     html_text(stats.ratio_text(ratio)) if ratio else "n/a", page.fmt(check.other_cpu_share, ".0%")])
     return rows
 
 
@@ -50,7 +51,7 @@ def section(runs: list[RunResult]) -> str:
     if checked:
         rows = [row for base in checked for row in _rows(base)]
         out.append('<table id="baseline-checks"><tr><th>Target</th><th>Baseline measured</th><th>Minutes in</th>'
-                   '<th>tok/s</th><th>Speed vs first</th></tr>'
+                   '<th>tok/s</th><th>Speed vs first</th><th>Other processes\' CPU</th></tr>'
                    + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows) + "</table>")
     if fixed:
         out.append('<table id="drift-corrected"><tr><th>Target</th><th>Setup</th><th>Baseline speed then</th>'

@@ -50,11 +50,12 @@ class BaselineCheck:
 
     after: str
     requests: list[RequestResult] = field(default_factory=list)
+    other_cpu_share: float | None = None  # other processes' share of the CPUs while it ran
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BaselineCheck":
         return cls(str(data.get("after")), [RequestResult.from_dict(q) for q in data.get("requests") or []
-                                            if isinstance(q, dict)])
+                                            if isinstance(q, dict)], data.get("other_cpu_share"))
 
 
 @dataclass(frozen=True)

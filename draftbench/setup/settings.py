@@ -44,7 +44,8 @@ class SweepSettings:
     search: str = "exhaustive"  # or "adaptive": stop a setup once the data say it cannot be the best
     block: int = 3  # adaptive search: requests between two looks at a setup
     resolution: float = 0.05  # adaptive search: setups closer than this (in speedup) are tied; drift worth a word
-    baseline_every: int = 2  # measure each target's baseline again (one block) after this many setups, and at its end
+    baseline_every: int = 4  # each target's baseline again (one block) after this many setups, when the load changes,
+    # and after its last setup (0: never)
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)

@@ -1,26 +1,31 @@
 """Baseline checks: each target's baseline measured again during the sweep, so that drift (a machine slower or
 faster than when the baseline ran) is measured and corrected (:mod:`results.drift`). A check is one block of the
-schedule's first prompts on a server of its own, after every ``baseline_every`` setups measured and once after a
-target's last. Cost per check: one more load of the target, its warm-up and ``block`` requests."""
+schedule's first prompts on a server of its own: after every ``baseline_every`` setups measured, right after a
+setup measured while other processes' share of the CPUs differed by ``LOAD_CHANGE`` or more from the last
+baseline measurement's (the machine changed: the next reference should see it), and once after a target's last
+setup. Cost per check: one more load of the target, its warm-up and ``block`` requests."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
 
-from ..core import stats
+from ..core import load, stats
 from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted, ResultsFileError
 from ..measure.bench import run_bench
 from ..results import analysis, drift
 from ..results.comparison import keyed
-from ..results.schema import BaselineCheck
+from ..results.schema import BaselineCheck, RunResult
 from ..setup.config import SweepConfig
 from .cells import CellMeasurer
 from .console import Accounting, Console
 from .plan import Cell
 from .sessions import Sessions
 from .store import ResultsStore
+
+
+LOAD_CHANGE = 0.15  # a change in other processes' share of the CPUs that calls for a check now
 
 
 class BaselineChecks:
@@ -31,15 +36,27 @@ class BaselineChecks:
         s = cfg.settings
         self.every, self.size = s.baseline_every, min(s.block, s.requests * s.runs)
         self.since: dict[tuple, list[str]] = {}  # baseline key -> setups measured since its last check
+        self.urgent: set[tuple] = set()  # baseline keys to check now: the load changed
 
-    def measured(self, cell: Cell) -> None:
-        """A setup has just measured requests: count it, and check its baseline when due (not while a server
-        is kept for the next cell: that check waits for the next cell without one)."""
-        if self.every and not cell.setup.is_baseline:
-            self.since.setdefault(cell.baseline_key, []).append(cell.setup.label or "")
-        for key in [k for k, labels in self.since.items() if len(labels) >= self.every]:
+    def measured(self, cell: Cell, run: RunResult) -> None:
+        """A setup has just measured requests: count it, and check its baseline when due, or at once when the
+        machine's load changed since the baseline's last measurement (not while a server is kept for the next
+        cell: that check waits for the next cell without one)."""
+        if not self.every or cell.setup.is_baseline:
+            return
+        key = cell.baseline_key
+        self.since.setdefault(key, []).append(cell.setup.label or "")
+        then, now = self._load_then(key), run.other_cpu_share
+        if then is not None and now is not None and abs(now - then) >= LOAD_CHANGE:
+            self.urgent.add(key)
+        for k in [k for k, labels in self.since.items() if len(labels) >= self.every or k in self.urgent]:
             if self.sessions.held is None:
-                self.check(key)
+                self.check(k)
+
+    def _load_then(self, key: tuple) -> float | None:
+        base = self.store.runs.get(key)
+        checks = (base.baseline_checks or []) if base is not None else []
+        return checks[-1].other_cpu_share if checks else base.other_cpu_share if base is not None else None
 
     def finish(self, target: str | None = None) -> None:
         """At a target's end (None: the sweep's): check each of its baselines with setups measured since its last."""
@@ -48,6 +65,7 @@ class BaselineChecks:
 
     def check(self, key: tuple) -> None:
         labels, base = self.since.pop(key, []), self.store.runs.get(key)
+        self.urgent.discard(key)
         cell = next((c for c in self.plan if c.key == key), None)
         if base is None or not base.done or cell is None or not labels:
             return
@@ -57,7 +75,10 @@ class BaselineChecks:
         server, t0 = None, time.monotonic()
         try:
             server = self.sessions.server_for(cell, {}, self.cells.log_path(cell, f"__check-{n}"))
+            group = server.proc.pid if server.proc is not None else None
+            start = load.cpu_times(group) if group else None
             summary = run_bench(self.cells.bench_config(cell, server.url, self.size, 0, self.cfg.settings.warmup))
+            share = load.other_share(start, load.cpu_times(group))
         except (Interrupted, ResultsFileError):
             raise
         except DraftbenchError as exc:  # the server did not start, or its requests failed: the sweep goes on
@@ -69,7 +90,7 @@ class BaselineChecks:
                 server.stop()
             self.acct.check_s += time.monotonic() - t0 - ((server.load_time_s or 0.0) if server else 0.0)
         base = self.store.runs[key] = replace(base, baseline_checks=[*(base.baseline_checks or []),
-                                                                     BaselineCheck(labels[-1], list(summary.requests))])
+                                                                     BaselineCheck(labels[-1], list(summary.requests), share)])
         greedy = self.cfg.settings.temperature == 0
         for k, run in list(self.store.runs.items()):
             if run.draft is not None and run.baseline_key == key:

@@ -66,8 +66,8 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         total_tokens += len(groups) * per_group * (size * s.max_tokens + s.warmup * min(s.max_tokens, WARMUP_TOKENS))
         work += [Work(t.path, None, level, size, s.max_tokens) for t, level in groups for _ in range(per_group)]
         lines.append(f"Baseline checks: {len(groups) * per_group}, {size} requests each: each target's baseline again "
-                     f"after every {s.baseline_every} setups and after its last, one more target load each "
-                     "(\"baseline_every\": 0 turns them off)")
+                     f"after every {s.baseline_every} setups and after its last (and more if the machine's load changes), one "
+                     "more target load each (\"baseline_every\": 0 turns them off)")
     left = est.remaining(work)
     lines.append(f"Total: up to {total_tokens:,} generated tokens")
     if left is not None:

@@ -132,7 +132,7 @@ class Sweep:
                 self.store.save()
                 self.eta.learn(run)
                 if len(run.requests) > before:
-                    self.checks.measured(cell)
+                    self.checks.measured(cell, run)
                 self._progress(started)
             self.checks.finish()
         except (KeyboardInterrupt, Interrupted) as exc:
