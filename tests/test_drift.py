@@ -205,3 +205,13 @@ def test_checks_come_every_k_setups_at_once_when_the_load_changes_and_at_the_end
     checks.finish("T")
     # every 3 (s0-s2); at once after s4, whose load rose by 48 points; after the last (s5, s6: no change from 0.5)
     assert done == [["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6"]]
+
+
+def test_the_runner_up_margin_uses_the_same_corrected_speeds():
+    """Two setups both 2x the baseline of their time, one measured at full speed and one at half: even."""
+    base = baseline([([100, 200, 50], 150), ([50, 100, 25], 300), ([50, 100, 25], 400)])
+    quiet = analysis.compared(setup([200, 400, 100], 110, "quiet"), base, False)
+    busy = analysis.compared(setup([100, 200, 50], 350, "busy"), base, False)
+    rec = analysis.recommend([base, quiet, busy])[0]
+    assert quiet.speedup == pytest.approx(2.0) and busy.speedup == pytest.approx(2.0)
+    assert rec.margin.value == pytest.approx(1.0) and rec.within_noise

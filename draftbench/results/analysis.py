@@ -323,7 +323,7 @@ def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[
     out = []
     for rec in recs:
         if rec.level == levels(runs)[0]:
-            mine = [r for r in at_level(runs, rec.level) if r.target == rec.target and eligible(r)]
+            mine = [drift.corrected(r, rec.drift) for r in at_level(runs, rec.level) if r.target == rec.target and eligible(r)]
             out += categories.lines(rec.target, mine, rec.best if rec.best and (rec.best.speedup or 0) > 1 else None)
     return out
 
@@ -357,15 +357,16 @@ def _recommend(target: str, runs: list[RunResult], level: int, resolution: float
                     key=lambda r: gain(r) or 0.0, reverse=True)
     best = ranked[0] if ranked else None
     runner = ranked[1] if len(ranked) > 1 else None
-    margin = comparison.versus(best, runner) if best and runner else None
+    shift = drift.of(base.get(target))  # both setups' requests as if measured when the baseline was
+    margin = comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift)) if best and runner else None
     if margin is not None and not margin.paired:
         margin = None
     noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
     tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
             and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin,
-                          drift.of(base.get(target)), resolution)
+    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin, shift,
+                          resolution)
 
 
 @dataclass(frozen=True)

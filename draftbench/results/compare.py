@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core import stats
 from ..errors import DraftbenchError
-from . import analysis, comparison
+from . import analysis, comparison, drift
 from .schema import RunResult
 
 MIN_PER_BUCKET = 3  # fewer targets than this in a speed bucket: the table says so instead of guessing
@@ -84,7 +84,8 @@ def _speedups_differ(a: Entry, b: Entry) -> list[str]:
     """Do the two best speedups differ? Paired on the prompts both files measured (their best setups' per-prompt
     speedups over their own baselines), else by whether their intervals overlap (unpaired)."""
     if a.best and b.best and a.baseline and b.baseline:
-        ratio = comparison.versus_speedup((a.best, a.baseline), (b.best, b.baseline))
+        ratio = comparison.versus_speedup((drift.corrected(a.best, drift.of(a.baseline)), a.baseline),
+                                          (drift.corrected(b.best, drift.of(b.baseline)), b.baseline))
         if ratio is not None:
             return [] if ratio.includes(1.0) else [f"best speedups differ, paired on the same prompts: "
                                                     f"{stats.ratio_text(ratio)}"]
