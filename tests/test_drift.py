@@ -96,7 +96,8 @@ def test_the_recommendation_names_drift_beyond_the_resolution():
 def test_a_busy_run_is_named_in_the_recommendation():
     base = RunResult("T", None, mean_tps=100.0, n_requests=3, requests=reqs([100, 200, 50], 100), other_cpu_share=0.5)
     runs = [base, analysis.compared(setup([180, 360, 90], 200), base, False)]
-    assert "measured on a busy machine (baseline)" in analysis.recommend(runs)[0].sentence()
+    said = analysis.recommend(runs)[0].sentence()
+    assert "WARNING: busy machine while measuring baseline (other processes used a large share of it)" in said
     quiet = [base.__class__(**{**base.__dict__, "other_cpu_share": 0.1}), runs[1]]
     assert "busy machine" not in analysis.recommend(quiet)[0].sentence()
 

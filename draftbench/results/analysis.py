@@ -241,7 +241,8 @@ class Recommendation:
         busy = [r.draft or "baseline" for r in (self.baseline, self.best) if r is not None and
                 machine_load.warning(r.other_cpu_share, r.other_cpu_share_before, r.gpu_busy_before_pct)]
         if busy:
-            notes.append(f"measured on a busy machine ({', '.join(busy)}): rerun on a quieter machine to confirm")
+            notes.append(f"busy machine while measuring {', '.join(busy)} (other processes used a large share of it): "
+                         "rerun on a quieter machine to confirm")
         return "; ".join(notes)
 
     def margin_text(self) -> str:
