@@ -216,3 +216,15 @@ def test_the_runner_up_margin_uses_the_same_corrected_speeds():
     rec = analysis.recommend([base, quiet, busy])[0]
     assert quiet.speedup == pytest.approx(2.0) and busy.speedup == pytest.approx(2.0)
     assert rec.margin.value == pytest.approx(1.0) and rec.within_noise
+
+
+def test_the_report_warns_of_drift_beyond_the_resolution_and_notes_smaller():
+    from draftbench.report import sweep_page
+
+    base = baseline([([90, 180, 45], 200)])  # -10%, no doubt
+    runs = [base, analysis.compared(setup([180, 360, 90], 201), base, False)]
+    page = sweep_page.render({"settings": {"resolution": 0.05}}, runs)
+    assert '<p class="warning">T: baseline drifted -10%' in page and '<table id="drift-corrected">' in page
+    assert "<td>0.90x</td><td>+100% (95% CI" in page  # the factor, then the corrected speedup
+    calm = sweep_page.render({"settings": {"resolution": 0.2}}, runs)
+    assert "baseline drifted" not in calm and "the baseline moved by -10%" in calm and "within the resolution (20%)" in calm

@@ -37,7 +37,7 @@ def _rows(base: RunResult) -> list[list[str]]:
     return rows
 
 
-def section(runs: list[RunResult]) -> str:
+def section(runs: list[RunResult], resolution: float = 0.05) -> str:
     checked = [r for r in runs if r.draft is None and r.baseline_checks]
     busy = [(r, w) for r in runs for w in r.warnings if w.startswith("busy machine")]
     fixed = [r for r in runs if r.drift_factor is not None]
@@ -46,8 +46,12 @@ def section(runs: list[RunResult]) -> str:
     out = ['<h2>The machine during the sweep</h2>', f'<p class="note">{NOTE}</p>']
     for base in checked:
         shift = drift.of(base)
-        if shift is not None and shift.exceeds(0.0):
+        if shift is not None and shift.exceeds(resolution):
             out.append(f'<p class="warning">{html_text(base.target)}: {html_text(shift.sentence())}</p>')
+        elif shift is not None and shift.significant:
+            out.append(f'<p class="note">{html_text(base.target)}: the baseline moved by '
+                       f'{html_text(stats.ratio_text(shift.worst))}, within the resolution ({resolution:.0%}): '
+                       'speedups corrected for it.</p>')
     if checked:
         rows = [row for base in checked for row in _rows(base)]
         out.append('<table id="baseline-checks"><tr><th>Target</th><th>Baseline measured</th><th>Minutes in</th>'

@@ -286,14 +286,15 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
     """The page; ``recs`` as the sweep computed them (else computed here, once)."""
     data = chart_data(all_runs)
     resolution = (meta.get("settings") or {}).get("resolution")
-    recs = analysis.recommend(all_runs, *([resolution] if isinstance(resolution, float) else [])) if recs is None else recs
+    resolution = float(resolution) if isinstance(resolution, (int, float)) and 0 < resolution < 1 else 0.05
+    recs = analysis.recommend(all_runs, resolution) if recs is None else recs
     runs = analysis.at_level(all_runs)
     title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
     excluded = _excluded_rows(runs)
     return _TEMPLATE.format(
         title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
         meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs),
-        levels=levels_view.section(all_runs), machine=machine_view.section(all_runs),
+        levels=levels_view.section(all_runs), machine=machine_view.section(all_runs, resolution),
         by_task=_category_section(all_runs, recs, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
