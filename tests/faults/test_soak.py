@@ -46,12 +46,13 @@ def test_sweep_twice_and_resume(llama_server, family, tmp_path, no_new_servers):
     assert result.stderr.count("done earlier, skipped") == len(data["results"]) == 10  # the resume measured nothing again
     files = sorted(os.listdir(results.parent))
     assert files == ["demo.html", "demo.json", "logs"], files  # no temp files left behind
-    # one per run, per draft model's draft-alone run and per baseline check (after every 2 of the 9 setups and
-    # after the last), overwritten on rerun
+    # one per run, per draft model's draft-alone run and per baseline check, overwritten on rerun: at least
+    # after every 2 of the 9 setups and after the last (5), more where the machine's load changed meanwhile
     logs = os.listdir(results.parent / "logs" / "demo")
-    assert len(logs) == 10 + 3 + 5 and sum(name.endswith("__draft-alone.log") for name in logs) == 3
-    assert sorted(name[-11:] for name in logs if "__check-" in name) == [f"check-{n}.log" for n in range(1, 6)]
-    assert [len(r.get("baseline_checks") or []) for r in data["results"]] == [5] + [0] * 9
+    checks = len(data["results"][0]["baseline_checks"])
+    assert checks >= 5 and [len(r.get("baseline_checks") or []) for r in data["results"][1:]] == [0] * 9
+    assert len(logs) == 10 + 3 + checks and sum(name.endswith("__draft-alone.log") for name in logs) == 3
+    assert sorted(int(name.rsplit("-", 1)[1][:-4]) for name in logs if "__check-" in name) == list(range(1, checks + 1))
     cache_logs = tmp_path / "cache" / "draftbench" / "logs"
     assert not cache_logs.exists() or os.listdir(cache_logs) == []
     assert [line for line in result.stderr.splitlines() if line.startswith("Recommended: 8-layer target:")]
