@@ -56,12 +56,6 @@ def other_share(start: CpuTimes | None, end: CpuTimes | None) -> float | None:
     return round(min(1.0, max(0.0, others / (end.total - start.total))), 3)
 
 
-def share_since(start: CpuTimes | None, group: int | None = None) -> float | None:
-    """Other processes' share of the CPUs since ``start`` (taken before a server of ``group`` started, so its
-    loading counts as ours); None over an interval too short to count a tick."""
-    return other_share(start, cpu_times(group))
-
-
 def gpu_busy_pct() -> float | None:
     """The busiest GPU's utilisation (%) now, from nvidia-smi; None without one."""
     if not shutil.which("nvidia-smi"):

@@ -9,7 +9,6 @@ import statistics
 from ..core import load, stats
 from ..core.redaction import html_text
 from ..results import analysis, drift
-from ..results.comparison import keyed
 from ..results.schema import RunResult
 from . import page
 
@@ -30,7 +29,7 @@ def _rows(base: RunResult) -> list[list[str]]:
              page.fmt(base.other_cpu_share, ".0%")]]
     for n, check in enumerate(base.baseline_checks or [], 1):
         ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
-        ratio = stats.compare(keyed(check.requests), keyed(base))
+        ratio = drift.check_ratio(check, base)
         rows.append([html_text(base.target), f"check {n}, after {html_text(check.after)}", when(check.requests),
                      page.fmt(statistics.fmean(ok) if ok else None, ".2f"),
                      html_text(stats.ratio_text(ratio)) if ratio else "n/a", page.fmt(check.other_cpu_share, ".0%")])
@@ -39,7 +38,8 @@ def _rows(base: RunResult) -> list[list[str]]:
 
 def section(runs: list[RunResult], resolution: float = 0.05) -> str:
     checked = [r for r in runs if r.draft is None and r.baseline_checks]
-    busy = [(r, w) for r in runs for w in r.warnings if w.startswith("busy machine")]
+    busy = [(r, w) for r in runs if (w := load.warning(r.other_cpu_share, r.other_cpu_share_before,
+                                                        r.gpu_busy_before_pct))]
     fixed = [r for r in runs if r.drift_factor is not None]
     if not checked and not busy:
         return ""

@@ -137,7 +137,7 @@ def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
     shift = drift.of(base)
     seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent
     ratio = comparison.versus(seen, base)
-    factor, half = drift.factor_of(run, shift) if shift and seen is not run else (1.0, 0.0)
+    factor, half = drift.factor_of(run, shift) if shift is not None and seen is not run else (1.0, 0.0)
     raw = comparison.versus(run, base) if seen is not run else None
     parts = explain_run(run, base)
     return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from ..core import stats
 from .comparison import keyed
-from .schema import RunResult
+from .schema import BaselineCheck, RunResult
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,11 @@ class Drift:
                 f"{'s' if len(self.checks) != 1 else ''}): speedups corrected; rerun on a quieter machine to confirm")
 
 
+def check_ratio(check: BaselineCheck, base: RunResult) -> stats.Ratio | None:
+    """A check's speed over the baseline's first measurement: paired on the prompts both measured."""
+    return stats.compare(keyed(check.requests), keyed(base))
+
+
 def of(base: RunResult | None) -> Drift | None:
     """The drift of a baseline run that was checked (None for one never checked, or measured before version 6)."""
     times = [q.sent_unix_s for q in base.requests if q.sent_unix_s] if base is not None else []
@@ -69,7 +74,7 @@ def of(base: RunResult | None) -> Drift | None:
     checks = []
     for check in base.baseline_checks:
         when = [q.sent_unix_s for q in check.requests if q.sent_unix_s]
-        ratio = stats.compare(keyed(check.requests), keyed(base))
+        ratio = check_ratio(check, base)
         if when and ratio is not None and ratio.paired:
             checks.append((statistics.median(when), ratio))
     return Drift(statistics.median(times), tuple(sorted(checks, key=lambda c: c[0]))) if checks else None

@@ -73,7 +73,7 @@ class CellMeasurer:
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)
             group = server.proc.pid if server.proc is not None else None  # its own process group
-            facts["other_cpu_share_before"] = load.share_since(before, group) if group else None
+            facts["other_cpu_share_before"] = load.other_share(before, load.cpu_times(group)) if group else None
             start = load.cpu_times(group) if group else None  # (a server we did not start: its CPU is not ours)
             summary, status = self.blocks(cell, facts, server, earlier)
             facts["other_cpu_share"] = load.other_share(start, load.cpu_times(group))

@@ -15,7 +15,6 @@ from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted, ResultsFileError
 from ..measure.bench import run_bench
 from ..results import analysis, drift
-from ..results.comparison import keyed
 from ..results.schema import BaselineCheck, RunResult
 from ..setup.config import SweepConfig
 from .cells import CellMeasurer
@@ -89,14 +88,14 @@ class BaselineChecks:
             if server is not None:
                 server.stop()
             self.acct.check_s += time.monotonic() - t0 - ((server.load_time_s or 0.0) if server else 0.0)
-        base = self.store.runs[key] = replace(base, baseline_checks=[*(base.baseline_checks or []),
-                                                                     BaselineCheck(labels[-1], list(summary.requests), share)])
+        check = BaselineCheck(labels[-1], list(summary.requests), share)
+        base = self.store.runs[key] = replace(base, baseline_checks=[*(base.baseline_checks or []), check])
         greedy = self.cfg.settings.temperature == 0
         for k, run in list(self.store.runs.items()):
             if run.draft is not None and run.baseline_key == key:
                 self.store.runs[k] = analysis.compared(run, base, greedy)
         self.store.save()
-        ratio = stats.compare(keyed(summary.requests), keyed(base))
+        ratio = drift.check_ratio(check, base)
         self.echo(f"  {summary.mean_tps or 0:.2f} tok/s on {summary.n_requests} requests: "
                   f"{stats.ratio_text(ratio) if ratio else 'n/a'} vs its first measurement")
         shift = drift.of(base)
