@@ -83,13 +83,13 @@ def test_explain_on_scripted_counts():
 ])
 def test_verdicts(a, c, costs, draft_max, needle):
     best = cm.best_length(a, c, costs)
-    assert needle in cm.verdict(a, draft_max, c, costs, draft_max, best)
+    assert needle in cm.verdict(a, draft_max, cm.Loop((a,), c, costs), draft_max, best)
 
 
 def test_near_optimum_verdict():
     costs = {1: 1.0, 2: 1.1, 3: 1.2, 4: 1.4, 5: 1.7, 9: 3.5}
     best = cm.best_length(0.6, 0.1, costs)
-    assert cm.verdict(0.6, best, 0.1, costs, best, best) == "near the model's optimum"
+    assert cm.verdict(0.6, best, cm.Loop((0.6,), 0.1, costs), best, best) == "near the model's optimum"
 
 
 def test_explain_run_needs_every_part():
@@ -140,3 +140,83 @@ def test_advice_is_withdrawn_when_the_model_misses_the_measurement():
     far = cm.checked(parts, 0.88)  # measured -12% where it predicted a gain: no "longer drafts pay"
     assert far.predicted_best_draft_max == 0 and far.verdict.startswith("the model does not explain this run")
     assert "longer" not in far.verdict and cm.checked(parts, None) == parts
+
+
+def test_acceptance_by_position_pooled_from_hand_counts():
+    # 10 verifications at n_max 3 accepting 8, 6, 3 at positions 1-3; 20 at n_max 1 accepting 15 at position 1
+    rates = cm.rates_from_positions([(10, [8, 6, 3], 3), (20, [15], 1)])
+    assert rates == pytest.approx((23 / 30, 0.6, 0.3))
+    assert cm.rates_from_positions([(10, [8], 3)]) == pytest.approx((0.8, 0.0, 0.0))  # never accepted beyond 1
+
+
+def test_expected_accepted_tokens_by_position():
+    rates = (0.8, 0.6)
+    assert cm.accepted_by_rates(rates, 2) == pytest.approx(1.4)
+    assert cm.accepted_by_rates(rates, 3) == pytest.approx(0.8 + 0.6 + 0.6 * 0.75)  # the last conditional rate goes on
+    assert cm.accepted_by_rates(rates, 1.5) == pytest.approx(0.8 + 0.5 * 0.6)
+    assert cm.accepted_by_rates((0.5,), 3) == pytest.approx(0.5 + 0.25 + 0.125)  # one rate: the constant model
+    assert cm.accepted_by_rates((), 3) == 0.0
+
+
+def test_acceptance_by_position_fitted_across_draft_lengths():
+    # n_max 1 accepts 0.8 per pass; n_max 3 accepts 1.4 = 0.8 + 0.8 q + 0.8 q^2 -> q = 0.5
+    assert cm.rates_from_lengths([(3, 1.4), (1, 0.8)]) == pytest.approx((0.8, 0.4, 0.2), abs=1e-9)
+    assert cm.rates_from_lengths([(1, 0.8), (3, 0.7)]) == pytest.approx((0.8, 0.0, 0.0))  # no gain: nothing beyond
+
+
+def test_the_loop_model_on_hand_computed_figures():
+    loop = cm.Loop((0.8, 0.6), c=0.1, costs={1: 1.0, 3: 1.2})
+    assert loop.speedup(2) == pytest.approx(2.4 / 1.4)  # (1 + 0.8 + 0.6) / (2 * 0.1 + v(3))
+    falling = cm.Loop((0.9, 0.45, 0.1), c=0.05, costs={1: 1.0, 2: 1.1, 3: 1.2, 4: 1.3, 9: 2.0})
+    assert falling.best() == 2  # acceptance that falls along the draft caps the draft length
+    assert cm.Loop((0.9,), c=0.05, costs=falling.costs).best() > 2  # the constant rate would draft longer
+
+
+def test_footprint_scales_prompt_batches_by_the_loops_measurements():
+    prompt = {1: 1.0, 2: 1.1, 4: 1.3, 9: 2.0}
+    costs = cm.footprint(prompt, {2.0: 1.32, 4.0: 1.69})  # the loop costs 1.2x at 2 tokens, 1.3x at 4
+    assert cm.verify_cost(costs, 2) == pytest.approx(1.32)
+    assert cm.verify_cost(costs, 3) == pytest.approx((1.32 + 1.69) / 2)  # between the points: linear
+    assert cm.verify_cost(costs, 9) == pytest.approx(2.0 * 1.3)  # beyond: the last factor
+    assert cm.footprint(prompt, {}) == prompt and cm.footprint(None, {3.0: 1.5}) == {1.0: 1.0, 3.0: 1.5}
+
+
+def test_parts_of_older_files_load_with_the_fallbacks_named():
+    parts = cm.explain(100, 90, 60, 0.1, {1: 1.0, 4: 1.3}, draft_max=3)
+    old = {k: v for k, v in parts.to_dict().items() if k not in ("verify_source", "acceptance_source")}
+    again = cm.Parts.from_dict(old)
+    assert (again.verify_source, again.acceptance_source) == ("prompt batches", "constant rate")
+
+
+def test_a_draft_measured_in_the_loop_and_by_position():
+    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "2": 1.1, "4": 1.3, "9": 2.0},
+                     speculation=Speculation())  # a step: 50 ms
+
+    def run(n_max: int, accepted: list[int], verify_ms: float) -> RunResult:
+        requests = [RequestResult("p", completion_tokens=40 + sum(accepted), draft_n=40 * n_max,
+                                  draft_n_accepted=sum(accepted))]  # 40 passes drafting n_max tokens each
+        return RunResult("T", f"d · n_max {n_max}", mean_tps=30.0, speculation=Speculation("d.gguf", draft_max=n_max),
+                         requests=requests, draft_ms_per_pass=5.0 * n_max,
+                         verify_in_loop={"drafted_per_pass": n_max, "verify_ms_per_pass": verify_ms},
+                         position_counts={"passes": 40, "accepted": accepted})
+    one, three = run(1, [32], 60.0), run(3, [32, 24, 12], 78.0)
+    parts = analysis.explain_run(three, base, [one, three])
+    assert (parts.verify_source, parts.acceptance_source) == ("in the loop", "by position (server counts)")
+    assert parts.verify_cost == pytest.approx(78.0 / 50)  # its own batch size, from the synthetic-acceptance twin
+    assert parts.draft_cost_ratio == pytest.approx(0.1)  # 15 ms of drafting per pass, 3 drafted, 50 ms a step
+    assert parts.predicted_speedup == pytest.approx((108 / 40) / (0.3 + 1.56))
+    loop = analysis.draft_loop([one, replace(three, parts=parts)], base)
+    assert loop.rates == pytest.approx((0.8, 0.6, 0.3))
+    alone = analysis.explain_run(replace(three, verify_in_loop=None, position_counts=None), base)
+    assert (alone.verify_source, alone.acceptance_source) == ("prompt batches", "constant rate")
+
+
+def test_positions_from_the_servers_statistics():
+    from draftbench.measure import probes
+
+    first, last = probes.last_draft_stats(LOG.splitlines()[0]), probes.last_draft_stats(LOG)
+    assert first.accepted_by_position == (34, 31, 28) and last.accepted_by_position == (68, 62, 56)
+    assert probes.position_counts(first, last) == {"passes": 34, "accepted": [34, 31, 28]}
+    older = LOG.splitlines()[0].replace(", #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824)", "")
+    assert probes.last_draft_stats(older).accepted_by_position is None  # a build without positions
+    assert probes.position_counts(None, probes.last_draft_stats(older)) is None

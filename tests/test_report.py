@@ -100,8 +100,8 @@ def setup_runs() -> list[RunResult]:
 
 def test_draft_length_chart_has_a_line_per_draft_and_p_min():
     lines = {t["name"]: t for t in sweep_page.chart_data(setup_runs())["draft_length"]}
-    assert set(lines) == {"1L · p_min 0", "1L · p_min 0.7"}
-    line = lines["1L · p_min 0"]
+    assert set(lines) == {"1L · p_min 0: measured", "1L · p_min 0.7: measured"}  # no parts: no model line
+    line = lines["1L · p_min 0: measured"]
     assert line["x"] == [1, 2, 8] and line["y"] == [20.0, 40.0, -10.0]
     assert line["error_y"]["array"][:2] == [10.0, 10.0] and line["error_y"]["arrayminus"][2] == 0
     assert sweep_page.chart_data(hand_made())["draft_length"] == []  # no setup measured at two lengths
@@ -156,7 +156,9 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     assert "draft length 3" in data["title"]
     page = sweep_page.render({}, why_runs())
     assert 'id="why"' in page and 'id="parts"' in page
-    assert [t["name"] for t in sweep_page.chart_data(why_runs())["draft_length"]] == ["small"]  # big: one length only
+    lines = sweep_page.chart_data(why_runs())["draft_length"]  # big: one length only
+    assert [t["name"] for t in lines] == ["small: measured", "small: cost model"]
+    assert lines[1]["x"] == [1, 2, 3] and lines[1]["line"]["dash"] == "dash"  # predicted at every length up to the longest
     notes = sweep_page.length_notes(why_runs())
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
     assert sweep_page.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart

@@ -82,15 +82,22 @@ V4_ONLY = ("pruned", "pruned_as", "pruned_vs", "pruned_reason", "pruned_interval
            "categories")
 V6_ONLY = ("baseline_checks", "drift_factor", "speedup_uncorrected", "other_cpu_share", "other_cpu_share_before",
            "gpu_busy_before_pct")
+V7_ONLY = ("verify_in_loop", "position_counts")
 V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate")
 
 
 def older(data: dict, version: int) -> dict:
-    """``data`` (version 6) as an older draftbench wrote it: fields of later versions gone; before version 5,
+    """``data`` (version 7) as an older draftbench wrote it: fields of later versions gone; before version 5,
     speedups mean over mean."""
     out = json.loads(json.dumps(data))
     base = out["results"][0]["mean_tps"]
     for run in out["results"]:
+        for key in V7_ONLY:
+            run.pop(key)
+        for key in ("verify_source", "acceptance_source"):
+            (run["parts"] or {}).pop(key, None)
+        if version == 6:
+            continue
         for key in V6_ONLY:
             run.pop(key)
         for q in run["requests"]:
@@ -117,13 +124,13 @@ def older(data: dict, version: int) -> dict:
     return out
 
 
-def test_files_of_versions_1_3_4_and_5_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
+def test_files_of_versions_1_3_4_5_and_6_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
     config = write_config(family, tmp_path)
     results = str(tmp_path / "r.json")
     assert run_script("sweep.py", "--config", config, "--results", results).returncode == 0
     current = load(results)
-    assert current["schema_version"] == 6 and current["results"][1]["speedup_design"] == "paired"
-    for version in (5, 4, 3, 1):
+    assert current["schema_version"] == 7 and current["results"][1]["speedup_design"] == "paired"
+    for version in (6, 5, 4, 3, 1):
         path = str(tmp_path / f"v{version}.json")
         with open(path, "w") as fh:
             json.dump(older(current, version), fh)
@@ -133,6 +140,8 @@ def test_files_of_versions_1_3_4_and_5_load_chart_and_resume(llama_server, famil
         rows = list(csv.DictReader(io.StringIO(shown.stdout)))
         design = "unpaired" if version == 1 else "paired"  # older files with requests are recomputed paired
         assert [r["speedup_design"] for r in rows[1:]] == [design, design]
+        if version == 6:  # no measurements in the loop: the parts table names the fallback
+            assert "Fallback: v from prompt batches" in open(tmp_path / "v6.html").read()
         if version > 1:
             assert float(rows[1]["speedup"]) == pytest.approx(current["results"][1]["speedup"], rel=1e-3)
         before = open(path).read()

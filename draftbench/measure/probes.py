@@ -3,7 +3,9 @@
 Drafting time per pass is read, where the build reports it, from the speculative statistics that
 llama-server prints at trace verbosity (``-lv 4``) after each request: cumulative draft calls and
 milliseconds spent drafting (``#calls(b,g,a)`` and ``dur(b,g,a)``). The difference between two
-such lines is the drafting done in between, measured in-process, next to the target.
+such lines is the drafting done in between, measured in-process, next to the target. Newer builds add
+the acceptance of each draft position (``#acc rate/pos``, accepted tokens at that position per verification):
+times the verifications, the accepted counts by position between two lines.
 
 ``v(k)``, the cost of one forward pass over a batch of k tokens relative to a single token, is read
 from the server's own prompt timings: a k-token prompt (token ids, no chat template, no prompt
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import time
 from dataclasses import dataclass
 
 import requests
@@ -63,6 +66,7 @@ def verify_costs(url: str, api_key: str | None = None, timeout_s: float = 120.0,
 
 
 _STATS_RE = re.compile(r"statistics\s+(\S+): #calls\(b,g,a\) =\s*(\d+)\s+(\d+)\s+(\d+).*?"
+                       r"(?:#acc rate/pos = \(([^)]*)\),\s*)?"
                        r"dur\(b,g,a\) =\s*([\d.]+),\s*([\d.]+),\s*([\d.]+) ms")
 
 
@@ -73,6 +77,9 @@ class DraftStats:
     spec_type: str
     draft_calls: int
     draft_ms: float
+    accept_calls: int = 0  # verifications (target passes with a draft)
+    accepted_by_position: tuple[int, ...] | None = None  # None: the build does not report positions
+    lines: int = 0  # statistics lines so far (one per request that ended)
 
 
 def last_draft_stats(log_text: str) -> DraftStats | None:
@@ -80,8 +87,15 @@ def last_draft_stats(log_text: str) -> DraftStats | None:
     found = _STATS_RE.findall(log_text)
     if not found or len({m[0] for m in found}) != 1:
         return None
-    kind, _, calls, _, begin_ms, draft_ms, accept_ms = found[-1]
-    return DraftStats(kind, int(calls), float(begin_ms) + float(draft_ms) + float(accept_ms))
+    kind, _, calls, accepts, rates, begin_ms, draft_ms, accept_ms = found[-1]
+    by_position = None if "rate/pos" not in _last_line(log_text) else tuple(
+        round(float(r) * int(accepts)) for r in rates.split(",") if r.strip())
+    return DraftStats(kind, int(calls), float(begin_ms) + float(draft_ms) + float(accept_ms), int(accepts), by_position,
+                      len(found))
+
+
+def _last_line(log_text: str) -> str:
+    return log_text[log_text.rfind("statistics"):].split("\n", 1)[0]
 
 
 def read_log(path: str | None) -> str:
@@ -101,3 +115,27 @@ def drafting_ms_per_pass(before: DraftStats | None, after: DraftStats | None) ->
     calls = after.draft_calls - (before.draft_calls if before else 0)
     spent = after.draft_ms - (before.draft_ms if before else 0.0)
     return spent / calls if calls > 0 and spent >= 0 else None
+
+
+def position_counts(before: DraftStats | None, after: DraftStats | None) -> dict | None:
+    """The verifications and the accepted tokens at each draft position between two statistics lines
+    (``{"passes": n, "accepted": [at position 1, 2, ...]}``); None where the build does not report positions."""
+    if after is None or after.accepted_by_position is None:
+        return None
+    was = before.accepted_by_position or () if before else ()
+    passes = after.accept_calls - (before.accept_calls if before else 0)
+    now = after.accepted_by_position
+    accepted = [now[i] - (was[i] if i < len(was) else 0) for i in range(len(now))]
+    return {"passes": passes, "accepted": accepted} if passes > 0 and min(accepted, default=0) >= 0 else None
+
+
+def wait_for_stats(log_path: str | None, before: DraftStats | None, requests: int, timeout_s: float = 2.0) -> DraftStats | None:
+    """The statistics once the server has printed them for ``requests`` more requests than ``before`` (it writes
+    them a moment after each reply), or the last ones after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    wanted = (before.lines if before else 0) + requests
+    while True:
+        now = last_draft_stats(read_log(log_path))
+        if (now is not None and now.lines >= wanted) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.05)

@@ -80,7 +80,7 @@ def table(runs: list[RunResult]) -> str:
         return ""
     head = ("<tr><th>Target</th><th>Setup</th><th>Measured</th><th>Predicted</th><th>Error</th>"
             "<th>a</th><th>Drafted per pass</th><th>Draft cost c</th><th>c from</th><th>Verify cost v</th>"
-            "<th>Drafting share</th>"
+            "<th>v from</th><th>Drafting share</th><th>Acceptance model</th>"
             "<th>Best n_max (model)</th><th>Verdict</th></tr>")
     rows = []
     for r in shown:
@@ -89,6 +89,20 @@ def table(runs: list[RunResult]) -> str:
         rows.append("<tr>" + "".join(_cell(v) for v in (
             r.target, r.draft, analysis.pct(r.speedup), analysis.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
-            p.draft_cost_source, f"{p.verify_cost:.2f}", f"{p.drafting_share:.0%}", p.predicted_best_draft_max or "-",
-            p.verdict)) + "</tr>")
-    return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>"
+            p.draft_cost_source, f"{p.verify_cost:.2f}", p.verify_source, f"{p.drafting_share:.0%}",
+            p.acceptance_source, p.predicted_best_draft_max or "-", p.verdict)) + "</tr>")
+    return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>" + fallback_note(shown)
+
+
+def fallback_note(shown: list[RunResult]) -> str:
+    """Where a run's parts used a fallback, what the model then leaves out."""
+    notes = []
+    if any(r.parts.verify_source != "in the loop" for r in shown):
+        notes.append("v from prompt batches (older files, or a build without --spec-synth-rates): a batch of k "
+                     "prompt tokens, not a verification in the speculative loop; it leaves out the draft's footprint "
+                     "on the target (caches and memory bandwidth shared with the draft), so predictions for larger "
+                     "drafts read low")
+    if any(r.parts.acceptance_source == "constant rate" for r in shown):
+        notes.append("acceptance as one rate for every draft position (the server reported no counts by position "
+                     "and the draft was measured at one length): the best draft length is less certain")
+    return "".join(f"<p class=\"note\" id=\"parts-fallback\">Fallback: {html_text(n)}.</p>" for n in notes)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from typing import Any
 
 from ..core import stats
@@ -172,31 +171,44 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
     return out
 
 
+def _draft_model(group: list[RunResult], runs: list[RunResult]):
+    base = analysis.baselines(runs).get(group[0].target)
+    return analysis.draft_loop(group, base) if base else None
+
+
 def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
+    """Per draft-length line: the measured speedups, and the cost model's prediction at every length beside
+    them (dashed; none where the runs have no parts)."""
     traces = []
     for name, group in draft_length_lines(runs):
         errs = [page.speedup_errors(r) for r in group]
         traces.append({
-            "type": "scatter", "mode": "lines+markers", "name": name,
+            "type": "scatter", "mode": "lines+markers", "name": f"{name}: measured", "legendgroup": name,
             "x": [r.speculation.draft_max for r in group], "y": [page.pct_value(r.speedup) for r in group],
             "hovertext": [f"{r.draft}: {analysis.speedup_text(r)}" for r in group], "hoverinfo": "text",
             "error_y": page.error_y(errs)})
+        model = _draft_model(group, runs)
+        if model is not None:
+            xs = list(range(1, group[-1].speculation.draft_max + 1))
+            traces.append({"type": "scatter", "mode": "lines", "name": f"{name}: cost model", "legendgroup": name,
+                           "x": xs, "y": [page.pct_value(model.speedup(n)) for n in xs],
+                           "line": {"dash": "dash"}, "hovertemplate": "n_max %{x}: predicted %{y:+.0f}%"})
     return traces
 
 
 def length_notes(runs: list[RunResult]) -> list[str]:
-    """Per draft-length line: the measured best length, and the cost model's (the most common of its
-    runs' predictions)."""
+    """Per draft-length line: the measured best length, and the cost model's over its draft's runs, with the
+    methods behind it."""
     notes = []
     for name, group in draft_length_lines(runs):
-        if len(group) < 2:
-            continue
         best = max(group, key=lambda r: r.speedup or 0)
         text = f"{name}: measured best n_max {best.speculation.draft_max} ({analysis.pct(best.speedup)})"
-        predicted = [r.parts.predicted_best_draft_max for r in group if r.parts and r.parts.predicted_best_draft_max]
-        if predicted:
-            mode = Counter(predicted).most_common(1)[0][0]
-            text += f"; the cost model predicts n_max {mode} (per run: {', '.join(map(str, predicted))})"
+        model = _draft_model(group, runs)
+        parts = next((r.parts for r in group if r.parts), None)
+        if model is not None and parts is not None:
+            top = model.best(max(16, group[-1].speculation.draft_max))
+            text += (f"; the cost model predicts n_max {top} ({analysis.pct(model.speedup(top))}; v(k): "
+                     f"{parts.verify_source}, acceptance: {parts.acceptance_source})")
         notes.append(text)
     return notes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
 from dataclasses import dataclass, field, replace
 
 from ..core import load as machine_load, stats
@@ -92,7 +93,16 @@ def settle(runs: list[RunResult]) -> list[RunResult]:
                                  {"speedup_design": r.speedup_design or "unpaired"}),
                            categories=categories.summarise(r, b) if fresh and r.requests else r.categories,
                            aggregate_speedup=r.aggregate_speedup or _ratio(r.aggregate_tps, b.aggregate_tps)))
-    return out
+    return [_explained(r, base[r.concurrency].get(r.target), out) for r in out]
+
+
+def _explained(run: RunResult, base: RunResult | None, runs: list[RunResult]) -> RunResult:
+    """A run whose cost-model parts are computed with every run of its draft (files since version 7; older
+    files keep the parts they stored)."""
+    if run.draft is None or not (run.verify_in_loop or run.position_counts):
+        return run
+    parts = explain_run(run, base, runs)
+    return replace(run, parts=costmodel.checked(parts, run.speedup) if parts else None)
 
 
 def load(path: str) -> dict:
@@ -127,10 +137,11 @@ def gain(r: RunResult) -> float | None:
     return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
 
 
-def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
+def compared(run: RunResult, base: RunResult | None, greedy: bool, runs: Iterable[RunResult] = ()) -> RunResult:
     """The run with everything computed against its target's baseline: speedup (paired), per-category
     results, aggregate speedup, the cost model's parts and, at temperature 0, the share of requests whose
-    text matches the baseline's. A baseline, or a setup without a measured baseline, gets its categories."""
+    text matches the baseline's. A baseline, or a setup without a measured baseline, gets its categories.
+    ``runs``: the others of the sweep, whose runs of the same draft at other lengths inform the cost model."""
     measured = run.error is None and run.mean_tps is not None
     if run.draft is None or base is None or not base.done or not measured:
         return replace(run, categories=categories.summarise(run))
@@ -139,7 +150,7 @@ def compared(run: RunResult, base: RunResult | None, greedy: bool) -> RunResult:
     ratio = comparison.versus(seen, base)
     factor, half = drift.factor_of(run, shift) if shift is not None and seen is not run else (1.0, 0.0)
     raw = comparison.versus(run, base) if seen is not run else None
-    parts = explain_run(run, base)
+    parts = explain_run(run, base, runs)
     return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
                    drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
                    categories=categories.summarise(run, base, seen),
@@ -161,13 +172,58 @@ def verify_costs(base: RunResult | None) -> dict[int, float] | None:
     return {int(k): float(v) for k, v in base.verify_costs.items()}
 
 
-def explain_run(run: RunResult, base: RunResult | None) -> costmodel.Parts | None:
+def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
+    """``run`` and the runs of its target and level whose setup differs from its own only in draft length."""
+    def key(r: RunResult) -> tuple:
+        spec = r.speculation
+        return (r.target, r.concurrency, replace(spec, draft_max=None) if spec else None)
+    mine = key(run)
+    return [run] + [r for r in runs if r is not run and r.draft != run.draft and r.error is None and key(r) == mine]
+
+
+def loop_model(group: list[RunResult], base: RunResult) -> tuple[tuple[float, ...] | None, dict, str, str]:
+    """What a draft's runs (:func:`same_draft`) tell the cost model: acceptance by position (None: unknown),
+    v(k) and where each came from. v(k) in the loop comes from the runs' synthetic-acceptance twins, never
+    from the runs themselves."""
+    step_ms = 1000.0 / base.mean_tps if base.mean_tps else None
+    loop = {1.0 + float(r.verify_in_loop["drafted_per_pass"]): float(r.verify_in_loop["verify_ms_per_pass"]) / step_ms
+            for r in group if r.verify_in_loop and step_ms}
+    costs = costmodel.footprint(verify_costs(base), loop)
+    counted = [(r.position_counts["passes"], r.position_counts["accepted"], r.speculation.draft_max
+                or len(r.position_counts["accepted"])) for r in group if r.position_counts and r.speculation]
+    lengths = {r.speculation.draft_max: DraftCounts.of(r.requests) for r in group if r.speculation.draft_max}
+    points = [(n, c.accepted / (c.produced - c.accepted)) for n, c in lengths.items() if c.produced > c.accepted]
+    if counted:
+        rates, source = costmodel.rates_from_positions(counted), "by position (server counts)"
+    elif len(points) > 1:
+        rates, source = costmodel.rates_from_lengths(points), "by position (fit across draft lengths)"
+    else:
+        rates, source = None, "constant rate"
+    return rates, costs, "in the loop" if loop else "prompt batches", source
+
+
+def draft_loop(group: list[RunResult], base: RunResult) -> costmodel.Loop | None:
+    """The cost model of one draft (its runs at several lengths, :func:`same_draft`) for any length: what the
+    report's draft-length chart and the benchmark predict with. None where its runs have no parts."""
+    explained = [r for r in group if r.parts is not None and r.speculation and r.speculation.draft_max]
+    if not explained:
+        return None
+    rates, costs, _, _ = loop_model(group, base)
+    n = len(explained)
+    return costmodel.Loop(rates or (sum(r.parts.acceptance_per_token for r in explained) / n,),
+                          sum(r.parts.draft_cost_ratio for r in explained) / n, costs,
+                          min(1.0, sum(r.parts.drafted_per_pass / r.speculation.draft_max for r in explained) / n))
+
+
+def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult] = ()) -> costmodel.Parts | None:
     """The cost model's parts of ``run``, from its counts, its drafting time (in-process where the server
-    reported it, else from the draft's own speed) and the target's v(k); None where a part was not measured
-    (files of the original tool)."""
-    costs = verify_costs(base)
+    reported it, else from the draft's own speed) and v(k) and acceptance by position from the runs of its
+    draft (:func:`loop_model`); None where a part was not measured (files of the original tool)."""
     spec = run.speculation
-    if not costs or spec is None or run.error is not None or run.mean_tps is None or base is None or not base.mean_tps:
+    if spec is None or run.error is not None or run.mean_tps is None or base is None or not base.mean_tps:
+        return None
+    rates, costs, verify_source, acceptance_source = loop_model(same_draft(run, runs), base)
+    if not costs:
         return None
     in_process = run.draft_ms_per_pass / (1000.0 / base.mean_tps) if run.draft_ms_per_pass is not None else None
     if spec.draft_path:  # else n-gram lookups: next to nothing next to a model's step
@@ -175,7 +231,8 @@ def explain_run(run: RunResult, base: RunResult | None) -> costmodel.Parts | Non
     else:
         c, source = 0.0, "n-gram"
     n = DraftCounts.of(run.requests)
-    return costmodel.explain(n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source)
+    return costmodel.explain(n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source,
+                             rates, verify_source, acceptance_source)
 
 
 def eligible(r: RunResult) -> bool:

@@ -9,13 +9,27 @@ before it were), a pass yields ``(1 - a^(g+1)) / (1 - a)`` tokens, the bonus tok
 The acceptance estimator: the run's mean accepted tokens per pass ``A`` and mean drafted tokens
 per pass ``g`` (both from llama.cpp's counts) fix ``a`` as the root in [0, 1] of
 ``a (1 - a^g) / (1 - a) = A``, the expected accepted count of a g-token draft, found by bisection.
+
+Acceptance by position: real acceptance falls along the draft, which is what decides the best draft length.
+``rates[i]`` is the unconditional probability that position ``i + 1`` of a draft is accepted (all before it
+were); a pass then yields ``1 + sum(rates[:g])`` tokens, and beyond the positions measured each further
+position keeps the last conditional rate ``rates[-1] / rates[-2]``. The constant-rate model is ``rates = (a,)``.
+The rates come from the server's accepted counts by position (:func:`rates_from_positions`) or, where the
+build does not report positions, from the accepted length of runs at several draft lengths
+(:func:`rates_from_lengths`).
+
+Verification cost: v(k) measured in the speculative loop itself (runs of the same setup with synthetic
+acceptance, see ``sweep.cost_probes``) where the build allows it, else from prompt batches of k tokens. The
+loop's figure also carries the cost of the draft sharing the machine (caches, memory bandwidth), which grows
+with the draft's size: the draft's footprint, ``v_loop(k) / v_prompt(k)``, interpolated between the batch
+sizes measured (:func:`footprint`).
 Pure functions only: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Sequence
 
 A_MAX = 0.999
 LOW_ACCEPTANCE = 0.3
@@ -53,7 +67,7 @@ def fit_acceptance(accepted: float, drafted: float) -> float | None:
     return (lo + hi) / 2
 
 
-def verify_cost(costs: dict[int, float], k: float) -> float:
+def verify_cost(costs: dict, k: float) -> float:
     """v(k) from measured batch sizes: linear between them, the last segment's slope beyond."""
     points = sorted(costs.items())
     if not points:
@@ -67,6 +81,95 @@ def verify_cost(costs: dict[int, float], k: float) -> float:
         return points[0][1]
     (k0, v0), (k1, v1) = points[-2], points[-1]
     return v1 + (v1 - v0) / (k1 - k0) * (k - k1)
+
+
+def _solve(target: float, f) -> float:
+    """The root in [0, A_MAX] of the increasing ``f(q) = target`` (clamped at the ends)."""
+    if target <= 0:
+        return 0.0
+    if f(A_MAX) <= target:
+        return A_MAX
+    lo, hi = 0.0, A_MAX
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def rates_from_positions(runs: Sequence[tuple[int, Sequence[int], int]]) -> tuple[float, ...]:
+    """Acceptance by position pooled over runs of one draft: each ``(verifications, accepted tokens at each
+    position, the run's draft length)``; a position counts the verifications of the runs that drafted it."""
+    longest = max((n for _, _, n in runs), default=0)
+    rates = []
+    for i in range(longest):
+        passes = sum(p for p, _, n in runs if n > i)
+        accepted = sum(counts[i] for _, counts, n in runs if n > i and i < len(counts))
+        rates.append(min(accepted / passes, rates[-1] if rates else 1.0) if passes else 0.0)
+    return tuple(rates)
+
+
+def rates_from_lengths(points: Sequence[tuple[int, float]]) -> tuple[float, ...]:
+    """Acceptance by position from ``(draft length, accepted tokens per pass)`` of runs at several lengths:
+    between two lengths the conditional rate is taken as constant, the one that adds the accepted tokens the
+    longer draft gained."""
+    rates: list[float] = []
+    done, reach = 0.0, 1.0  # accepted per pass so far; chance that every position so far was accepted
+    for n, accepted in sorted(points):
+        width = n - len(rates)
+        if width <= 0:
+            continue
+        q = _solve(accepted - done, lambda x: reach * sum(x ** j for j in range(1, width + 1)))
+        rates += [reach * q ** j for j in range(1, width + 1)]
+        done, reach = sum(rates), rates[-1]
+    return tuple(rates)
+
+
+def accepted_by_rates(rates: Sequence[float], g: float) -> float:
+    """Expected accepted tokens of a g-token draft (fractional g: the share of the last position)."""
+    if not rates:
+        return 0.0
+    q = rates[-1] / rates[-2] if len(rates) > 1 and rates[-2] > 0 else rates[0]
+    total, i, r = 0.0, 0, 0.0
+    while i < g:
+        r = rates[i] if i < len(rates) else r * q
+        total += r * min(1.0, g - i)
+        i += 1
+    return total
+
+
+def footprint(prompt: dict[int, float] | None, loop: dict[float, float]) -> dict[float, float]:
+    """v(k) for one draft: the prompt-batch shape times the draft's footprint measured in the loop (the loop's
+    v over the prompt batch's at each batch size measured, interpolated between them, constant beyond);
+    the loop's points alone where prompt batches were not measured; the prompt batches where the loop was not."""
+    if not loop:
+        return dict(prompt or {})
+    if not prompt:
+        return {1.0: 1.0, **loop}
+    ratio = {k: v / verify_cost(prompt, k) for k, v in loop.items()}
+    ends = sorted(ratio)
+
+    def scale(k: float) -> float:
+        return ratio[ends[0]] if k <= ends[0] else ratio[ends[-1]] if k >= ends[-1] else verify_cost(ratio, k)
+    return {k: verify_cost(prompt, k) * scale(k) for k in sorted({*map(float, prompt), *loop})}
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The model of one draft on one target: acceptance by position, drafting per drafted token ``c`` and v(k)
+    (both in target steps), and ``fill``, the drafted tokens per pass over the draft length (drafts cut short
+    near the end of a reply)."""
+
+    rates: tuple[float, ...]
+    c: float
+    costs: dict[float, float]
+    fill: float = 1.0
+
+    def speedup(self, n: float) -> float:
+        g = n * self.fill
+        return (1.0 + accepted_by_rates(self.rates, g)) / (g * self.c + verify_cost(self.costs, g + 1))
+
+    def best(self, longest: int = MAX_DRAFT_LENGTH) -> int:
+        return max(range(1, longest + 1), key=self.speedup)
 
 
 def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:
@@ -98,6 +201,8 @@ class Parts:
     predicted_best_draft_max: int
     verdict: str
     draft_cost_source: str = "draft alone"  # where c came from: "in-process", "draft alone", "n-gram"
+    verify_source: str = "prompt batches"  # where v came from: "in the loop" (synthetic acceptance) or prompt batches
+    acceptance_source: str = "constant rate"  # "by position (server counts)", "by position (fit across lengths)"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,7 +212,7 @@ class Parts:
         if not isinstance(data, dict):
             return None
         try:
-            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
         except (KeyError, TypeError):
             return None
 
@@ -126,12 +231,12 @@ def checked(parts: Parts, measured_speedup: float | None) -> Parts:
         f"{measured_speedup:.2f}x, beyond its {TOLERANCE:.0%} tolerance): no advice from it"))
 
 
-def verdict(a: float, g: float, c: float, costs: dict[int, float], draft_max: int | None, best: int) -> str:
+def verdict(a: float, g: float, loop: Loop, draft_max: int | None, best: int) -> str:
     """One line on what limits this setup, from the parts."""
+    c, costs = loop.c, loop.costs
     share = g * c / pass_cost(g, c, costs)
-    now = speedup(a, g, c, costs)
-    top = speedup(a, best, c, costs)
     used = draft_max or round(g)
+    now, top = loop.speedup(used), loop.speedup(best)
     if a < LOW_ACCEPTANCE:
         return f"acceptance too low (a = {a:.2f}): a draft closer to the target"
     if share > SLOW_DRAFT_SHARE and now < 1.1:
@@ -145,11 +250,13 @@ def verdict(a: float, g: float, c: float, costs: dict[int, float], draft_max: in
     return f"longer drafts predicted to pay (n_max {best}: {(top - 1) * 100:+.0f}%)"
 
 
-def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | None, costs: dict[int, float],
+def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | None, costs: dict,
             draft_max: int | None = None, drafting_per_pass: float | None = None,
-            source: str = "draft alone") -> Parts | None:
-    """The parts of a run from llama.cpp's counts, the target's v(k) and the drafting cost: either
-    measured per pass in-process (``drafting_per_pass``, in target steps) or a step cost ratio ``c``."""
+            source: str = "draft alone", rates: tuple[float, ...] | None = None,
+            verify_source: str = "prompt batches", acceptance_source: str = "constant rate") -> Parts | None:
+    """The parts of a run from llama.cpp's counts, v(k) and the drafting cost: either measured per pass
+    in-process (``drafting_per_pass``, in target steps) or a step cost ratio ``c``. The best draft length is
+    searched with acceptance by position (``rates``; else the run's constant rate)."""
     passes = predicted_n - draft_n_accepted
     if passes <= 0 or draft_n <= 0:
         return None
@@ -163,6 +270,9 @@ def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | No
         return None
     length = predicted_n / passes
     cost = pass_cost(g, c, costs)
-    best = best_length(a, c, costs, max(MAX_DRAFT_LENGTH, draft_max or 0))
+    if not rates:
+        rates, acceptance_source = (a,), "constant rate"
+    loop = Loop(tuple(rates), c, costs, min(1.0, g / draft_max) if draft_max else 1.0)
+    best = loop.best(max(MAX_DRAFT_LENGTH, draft_max or 0))
     return Parts(passes, length, g, a, c, verify_cost(costs, g + 1), length / cost, g * c / cost, best,
-                 verdict(a, g, c, costs, draft_max, best), source)
+                 verdict(a, g, loop, draft_max, best), source, verify_source, acceptance_source)

@@ -19,6 +19,10 @@ baseline drift and machine load (see :mod:`drift`): a baseline's ``baseline_chec
 during the sweep), a setup's ``drift_factor`` and ``speedup_uncorrected``, each request's ``sent_unix_s``, and
 the load of other processes while a run was measured (``other_cpu_share``, ``other_cpu_share_before``,
 ``gpu_busy_before_pct``); older runs read as measured once, load unknown (None), and nothing is corrected.
+Version 7 adds the cost model's measurements in the speculative loop (see :mod:`costmodel`): a setup's
+``verify_in_loop`` (its verification time per pass, from a run of the same setup with synthetic acceptance)
+and ``position_counts`` (accepted tokens at each draft position); older runs are explained with v(k) from
+prompt batches and one acceptance rate for every position, and their parts say so.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from ..setup.settings import setting_types
 from ..setup.speculation import AXES, Speculation
 from .costmodel import Parts
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MIN_FREE_BYTES = 16 * 2**20
 
 
@@ -78,6 +82,8 @@ class RunResult(Measured):
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
+    verify_in_loop: dict[str, Any] | None = None  # the setup with synthetic acceptance: verify_ms_per_pass, ...
+    position_counts: dict[str, Any] | None = None  # {"passes": verifications, "accepted": [at position 1, 2, ...]}
     output_match: float | None = None
     baseline_checks: list[BaselineCheck] | None = None  # a baseline's later measurements (drift.py)
     drift_factor: float | None = None  # the baseline's speed when this setup ran over its first measurement

@@ -56,7 +56,7 @@ class CellMeasurer:
                            "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
                            "requests": list(summary.requests) if summary else []})
         base = self.runs.get(cell.baseline_key)
-        return analysis.compared(run, base, self.cfg.settings.temperature == 0)
+        return analysis.compared(run, base, self.cfg.settings.temperature == 0, self.runs.values())
 
     def measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
@@ -69,6 +69,8 @@ class CellMeasurer:
         try:
             facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
                                                                    self.sessions.release)
+            facts["verify_in_loop"] = earlier.verify_in_loop if earlier and earlier.verify_in_loop else \
+                self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release)
             facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)
@@ -81,7 +83,7 @@ class CellMeasurer:
             facts["warnings"] += [busy] if busy else []
             for w in summary.warnings:
                 self.echo(f"  WARNING: {w}")
-            self.probes.after_run(cell, server, drafted_before, facts)
+            self.probes.after_run(cell, server, drafted_before, facts, summary)
             facts.update(_server_health(server, summary))
         except ServerStartError as exc:
             facts.update(error=exc.short, log_excerpt=exc.log_tail)

@@ -1,21 +1,35 @@
 """The cost model's parts, measured during a sweep: each draft model's own decode speed (a short run on a server of
-its own, once per draft), the target's verification cost v(k) on its baseline server, and the drafting time per
-pass read from the server's log around a run."""
+its own, once per draft), the target's verification cost v(k) from prompt batches on its baseline server, the
+verification time per pass in the speculative loop (below), and the drafting time per pass and the accepted
+tokens by position read from the server's log around a run.
+
+Verification in the loop: before a setup is measured, the same setup runs once more on a server of its own with
+synthetic acceptance (``--spec-synth-rates``: each drafted position accepted with probability ``SYNTH_RATE``
+while all before it were, whatever the tokens), on the schedule's first prompt, one warm-up and one request of
+``IN_LOOP_TOKENS``. Its passes verify the same batch sizes with the same draft resident as the real run, so
+its time per pass, less its own drafting (in-process), is the verification time per pass at that batch size.
+No figure of the run being predicted enters it: acceptance is forced, the text is another, the server is
+another. Cost: one more server start and two short requests per setup (on the demo family about 3 to 9 s).
+Builds without the synthetic flags fall back to prompt batches, and the parts say which method was used."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from ..errors import DraftbenchError, Interrupted
 from ..measure import probes
 from ..measure.bench import BenchConfig, run_bench
-from ..server import process
+from ..server import llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting, Console
 from .plan import Cell
 
 DRAFT_ALONE_REQUESTS = 2
+SYNTH_RATE = 0.75  # the calibration's acceptance of each position, given the ones before it
+IN_LOOP_TOKENS = 128
+SYNTH_LENGTH = "1.5"  # where the setup leaves the draft length to the server: a mean length every length allows
 
 
 class CostProbes:
@@ -56,17 +70,74 @@ class CostProbes:
             self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.get('error', 'no speed measured')}")
         return self.draft_alone[path].get("decode_tps")
 
+    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None]) -> dict | None:
+        """The setup's verification time per pass in the speculative loop, from a run of the same setup with
+        synthetic acceptance (see the module note); None where the build cannot or the run failed."""
+        spec = cell.setup.speculation
+        s = self.cfg.settings
+        if not self.on or spec.is_baseline or cell.level != s.concurrency[0] or not self.synthetic():
+            return None
+        rates = ",".join(f"{SYNTH_RATE ** (i + 1):.6f}" for i in range(spec.draft_max)) if spec.draft_max else None
+        synth = ("--spec-synth-rates", rates) if rates else ("--spec-synth-len", SYNTH_LENGTH)
+        release()
+        self.echo("  The same setup with synthetic acceptance, for the cost model ... ", end="")
+        t0 = time.monotonic()
+        found = None
+        try:
+            with self.launch(process.ServerSpec(cell.target.path, replace(spec, extra_args=(*spec.extra_args, *synth)),
+                                                s.server, log_path)) as server:
+                one = BenchConfig(url=server.url, requests=1, max_tokens=min(IN_LOOP_TOKENS, s.max_tokens), warmup=0,
+                                  prompts=self.cfg.prompts[:1], temperature=s.temperature, seed=s.seed,
+                                  timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint)
+                run_bench(one)  # the warm-up
+                before = probes.wait_for_stats(server.log_path, None, 1)
+                summary = run_bench(one)
+                found = _in_loop(before, probes.wait_for_stats(server.log_path, before, 1), summary)
+        except Interrupted:
+            raise
+        except DraftbenchError as exc:
+            self.echo(f"failed: {str(exc).splitlines()[0]}")
+            return None
+        finally:
+            self.acct.probe_s += time.monotonic() - t0
+        self.echo(f"{found['verify_ms_per_pass']:.1f} ms per pass verifying {1 + found['drafted_per_pass']:.1f} tokens"
+                  if found else "not reported by this server")
+        return found
+
+    def synthetic(self) -> bool:
+        """Does this llama-server build have synthetic acceptance (both flags)?"""
+        flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
+        return {"--spec-synth-rates", "--spec-synth-len"} <= flags.flags
+
     @staticmethod
     def mark(server: process.ServerProcess) -> probes.DraftStats | None:
         """The drafting statistics in the server's log so far (what a run's own drafting is measured from)."""
         return probes.last_draft_stats(probes.read_log(server.log_path))
 
     def after_run(self, cell: Cell, server: process.ServerProcess, before: probes.DraftStats | None,
-                  facts: dict[str, Any]) -> None:
+                  facts: dict[str, Any], summary: Any) -> None:
         """Into ``facts``: the run's drafting time per pass, and v(k) on a baseline at the lowest level (one stream)."""
-        facts["draft_ms_per_pass"] = probes.drafting_ms_per_pass(before, self.mark(server))
+        sent = summary.n_requests + (self.cfg.settings.warmup if summary.n_requests else 0)
+        after = probes.wait_for_stats(server.log_path, before, sent) if not cell.setup.is_baseline else None
+        facts["draft_ms_per_pass"] = probes.drafting_ms_per_pass(before, after)
+        facts["position_counts"] = probes.position_counts(before, after)
         if cell.setup.is_baseline and cell.level == self.cfg.settings.concurrency[0] and self.on and server.alive():
             t0 = time.monotonic()
             costs = probes.verify_costs(server.url, self.api_key, self.cfg.settings.request_timeout_s)
             facts["verify_costs"] = {str(k): v for k, v in costs.items()} if costs else None
             self.acct.probe_s += time.monotonic() - t0
+
+
+def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None, summary: Any) -> dict | None:
+    """Verification per pass of a synthetic-acceptance run: its decode time over its passes, less drafting."""
+    done = [q for q in summary.requests if q.error is None and q.decode_tps and q.completion_tokens]
+    drafting = probes.drafting_ms_per_pass(before, after)
+    passes = after.accept_calls - (before.accept_calls if before else 0) if after else 0
+    drafted = after.draft_calls - (before.draft_calls if before else 0) if after else 0
+    if not done or drafting is None or passes <= 0:
+        return None
+    decode_ms = sum(1000.0 * q.completion_tokens / q.decode_tps for q in done)
+    counts = [q.draft_n or 0 for q in done]
+    return {"verify_ms_per_pass": decode_ms / passes - drafting, "drafted_per_pass": sum(counts) / passes,
+            "passes": passes, "drafting_ms_per_pass": drafting, "synthetic_rate": SYNTH_RATE,
+            "draft_calls": drafted}

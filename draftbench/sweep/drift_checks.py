@@ -93,7 +93,7 @@ class BaselineChecks:
         greedy = self.cfg.settings.temperature == 0
         for k, run in list(self.store.runs.items()):
             if run.draft is not None and run.baseline_key == key:
-                self.store.runs[k] = analysis.compared(run, base, greedy)
+                self.store.runs[k] = analysis.compared(run, base, greedy, self.store.runs.values())
         self.store.save()
         ratio = drift.check_ratio(check, base)
         self.echo(f"  {summary.mean_tps or 0:.2f} tok/s on {summary.n_requests} requests: "
