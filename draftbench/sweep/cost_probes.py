@@ -5,11 +5,11 @@ tokens by position read from the server's log around a run.
 
 Verification in the loop: before a setup is measured, the same setup runs once more on a server of its own with
 synthetic acceptance (``--spec-synth-rates``: each drafted position accepted with probability ``SYNTH_RATE``
-while all before it were, whatever the tokens), on the schedule's first prompt, one warm-up and one request of
+while all before it were, whatever the tokens), on the schedule's first prompt, a short warm-up and one request of
 ``IN_LOOP_TOKENS``. Its passes verify the same batch sizes with the same draft resident as the real run, so
 its time per pass, less its own drafting (in-process), is the verification time per pass at that batch size.
 No figure of the run being predicted enters it: acceptance is forced, the text is another, the server is
-another. Cost: one more server start and two short requests per setup (on the demo family about 3 to 9 s).
+another. Cost: one more server start and two short requests per setup (2.9 to 7.6 s each on the demo family).
 Builds without the synthetic flags fall back to prompt batches, and the parts say which method was used."""
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from .plan import Cell
 
 DRAFT_ALONE_REQUESTS = 2
 SYNTH_RATE = 0.75  # the calibration's acceptance of each position, given the ones before it
-IN_LOOP_TOKENS = 128
+IN_LOOP_TOKENS = 64
+IN_LOOP_WARMUP_TOKENS = 16
 SYNTH_LENGTH = "1.5"  # where the setup leaves the draft length to the server: a mean length every length allows
 
 
@@ -89,7 +90,7 @@ class CostProbes:
                 one = BenchConfig(url=server.url, requests=1, max_tokens=min(IN_LOOP_TOKENS, s.max_tokens), warmup=0,
                                   prompts=self.cfg.prompts[:1], temperature=s.temperature, seed=s.seed,
                                   timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint)
-                run_bench(one)  # the warm-up
+                run_bench(replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)))  # the warm-up
                 before = probes.wait_for_stats(server.log_path, None, 1)
                 summary = run_bench(one)
                 found = _in_loop(before, probes.wait_for_stats(server.log_path, before, 1), summary)

@@ -13,7 +13,7 @@ from ..results.schema import RunResult, load_results
 from ..server import backends, llama_bin, process
 from ..setup.config import SweepConfig
 from ..setup.speculation import Speculation
-from .cost_probes import IN_LOOP_TOKENS
+from .cost_probes import IN_LOOP_TOKENS, IN_LOOP_WARMUP_TOKENS
 from .eta import Estimator, Work, fmt_s
 from .plan import build_plan, check_setups, server_slots, template_warnings
 
@@ -71,12 +71,12 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
                      "more target load each (\"baseline_every\": 0 turns them off)")
     twins = [c for c in plan if not c.setup.is_baseline and c.level == s.concurrency[0]]
     if s.cost_model and cfg.backend.cost_model and twins:
-        size = min(IN_LOOP_TOKENS, s.max_tokens)
-        total_tokens += len(twins) * 2 * size
-        work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 2, size) for c in twins]
+        size = min(IN_LOOP_TOKENS + IN_LOOP_WARMUP_TOKENS, 2 * s.max_tokens)
+        total_tokens += len(twins) * size
+        work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 1, size) for c in twins]
         lines.append(f"Cost model: each of the {len(twins)} setups once more with synthetic acceptance (its verification "
-                     f"time in the loop), one more server start and 2 requests of up to {size} tokens each, where the "
-                     "build has --spec-synth-rates (\"cost_model\": false turns it off)")
+                     f"time in the loop), one more server start and up to {size} tokens each, where the build has "
+                     "--spec-synth-rates (\"cost_model\": false turns it off)")
     left = est.remaining(work)
     lines.append(f"Total: up to {total_tokens:,} generated tokens")
     if left is not None:
