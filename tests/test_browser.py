@@ -100,7 +100,7 @@ def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_pa
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "setups.png"), plots=4)
     assert errors == []
     names = page.evaluate("document.getElementById('draft-length').data.map(t => t.name)")
-    assert sorted(names) == ["1L · p_min 0", "1L · p_min 0.7"]
+    assert sorted(names) == ["1L · p_min 0.7: measured", "1L · p_min 0: measured"]
     texts = page.evaluate("Array.from(document.querySelectorAll('#heatmap text')).map(t => t.textContent)")
     assert {"+20%", "+40%", "-10%", "+5%"} <= set(texts)  # values printed in the cells, not only on hover
     assert "--spec-draft-n-max 2" in page.inner_text("#recommendations")

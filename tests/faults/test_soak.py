@@ -46,12 +46,14 @@ def test_sweep_twice_and_resume(llama_server, family, tmp_path, no_new_servers):
     assert result.stderr.count("done earlier, skipped") == len(data["results"]) == 10  # the resume measured nothing again
     files = sorted(os.listdir(results.parent))
     assert files == ["demo.html", "demo.json", "logs"], files  # no temp files left behind
-    # one per run, per draft model's draft-alone run and per baseline check, overwritten on rerun: at least
+    # one per run, per setup's synthetic-acceptance twin, per draft model's draft-alone run and per baseline
+    # check, overwritten on rerun: at least
     # after every 2 of the 9 setups and after the last (5), more where the machine's load changed meanwhile
     logs = os.listdir(results.parent / "logs" / "demo")
     checks = len(data["results"][0]["baseline_checks"])
     assert checks >= 5 and [len(r.get("baseline_checks") or []) for r in data["results"][1:]] == [0] * 9
-    assert len(logs) == 10 + 3 + checks and sum(name.endswith("__draft-alone.log") for name in logs) == 3
+    assert len(logs) == 10 + 9 + 3 + checks and sum(name.endswith("__draft-alone.log") for name in logs) == 3
+    assert sum(name.endswith("__in-loop.log") for name in logs) == 9
     assert sorted(int(name.rsplit("-", 1)[1][:-4]) for name in logs if "__check-" in name) == list(range(1, checks + 1))
     cache_logs = tmp_path / "cache" / "draftbench" / "logs"
     assert not cache_logs.exists() or os.listdir(cache_logs) == []
