@@ -93,16 +93,18 @@ def settle(runs: list[RunResult]) -> list[RunResult]:
                                  {"speedup_design": r.speedup_design or "unpaired"}),
                            categories=categories.summarise(r, b) if fresh and r.requests else r.categories,
                            aggregate_speedup=r.aggregate_speedup or _ratio(r.aggregate_tps, b.aggregate_tps)))
-    return [_explained(r, base[r.concurrency].get(r.target), out) for r in out]
+    return out
 
 
-def _explained(run: RunResult, base: RunResult | None, runs: list[RunResult]) -> RunResult:
-    """A run whose cost-model parts are computed with every run of its draft (files since version 7; older
-    files keep the parts they stored)."""
-    if run.draft is None or not (run.verify_in_loop or run.position_counts):
-        return run
-    parts = explain_run(run, base, runs)
-    return replace(run, parts=costmodel.checked(parts, run.speedup) if parts else None)
+def same_draft_explained(run: RunResult, base: RunResult | None, runs: Iterable[RunResult]) -> list[RunResult]:
+    """The other runs of ``run``'s draft (:func:`same_draft`) with their cost-model parts computed again now that
+    ``run`` is among them (what a sweep stores after each run, so a file's parts are final as saved)."""
+    runs = list(runs)
+    out = []
+    for r in same_draft(run, runs)[1:]:
+        parts = explain_run(r, base, [run if o.key == run.key else o for o in runs])
+        out.append(replace(r, parts=costmodel.checked(parts, r.speedup) if parts else None))
+    return out
 
 
 def load(path: str) -> dict:

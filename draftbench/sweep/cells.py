@@ -56,7 +56,10 @@ class CellMeasurer:
                            "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
                            "requests": list(summary.requests) if summary else []})
         base = self.runs.get(cell.baseline_key)
-        return analysis.compared(run, base, self.cfg.settings.temperature == 0, self.runs.values())
+        run = analysis.compared(run, base, self.cfg.settings.temperature == 0, self.runs.values())
+        for other in analysis.same_draft_explained(run, base, self.runs.values()):
+            self.runs[other.key] = other  # its parts now count this run's measurements too
+        return run
 
     def measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
