@@ -72,8 +72,7 @@ class CellMeasurer:
         try:
             facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
                                                                    self.sessions.release)
-            facts["verify_in_loop"] = earlier.verify_in_loop if earlier and earlier.verify_in_loop else \
-                self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release)
+            facts["verify_in_loop"] = self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release, earlier)
             facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)

@@ -71,9 +71,12 @@ class CostProbes:
             self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.get('error', 'no speed measured')}")
         return self.draft_alone[path].get("decode_tps")
 
-    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None]) -> dict | None:
+    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None], earlier: Any = None) -> dict | None:
         """The setup's verification time per pass in the speculative loop, from a run of the same setup with
-        synthetic acceptance (see the module note); None where the build cannot or the run failed."""
+        synthetic acceptance (see the module note), once per cell (a run continued from ``earlier`` keeps its
+        figure); None where the build cannot or the run failed."""
+        if earlier is not None and earlier.verify_in_loop:
+            return earlier.verify_in_loop
         spec = cell.setup.speculation
         s = self.cfg.settings
         if not self.on or spec.is_baseline or cell.level != s.concurrency[0] or not self.synthetic():

@@ -69,14 +69,7 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         lines.append(f"Baseline checks: {len(groups) * per_group}, {size} requests each: each target's baseline again "
                      f"after every {s.baseline_every} setups and after its last (and more if the machine's load changes), one "
                      "more target load each (\"baseline_every\": 0 turns them off)")
-    twins = [c for c in plan if not c.setup.is_baseline and c.level == s.concurrency[0]]
-    if s.cost_model and cfg.backend.cost_model and twins:
-        size = min(IN_LOOP_TOKENS + IN_LOOP_WARMUP_TOKENS, 2 * s.max_tokens)
-        total_tokens += len(twins) * size
-        work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 1, size) for c in twins]
-        lines.append(f"Cost model: each of the {len(twins)} setups once more with synthetic acceptance (its verification "
-                     f"time in the loop), one more server start and up to {size} tokens each, where the build has "
-                     "--spec-synth-rates (\"cost_model\": false turns it off)")
+    total_tokens += _in_loop_twins(cfg, plan, work, lines)
     left = est.remaining(work)
     lines.append(f"Total: up to {total_tokens:,} generated tokens")
     if left is not None:
@@ -85,3 +78,18 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         lines.append(f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
     lines.append("Dry run: no server started, nothing written.")
     return warnings + lines
+
+
+def _in_loop_twins(cfg: SweepConfig, plan: list, work: list[Work], lines: list[str]) -> int:
+    """The cost model's synthetic-acceptance twins (one per setup at the first level): their line, their work,
+    and the tokens they generate."""
+    s = cfg.settings
+    twins = [c for c in plan if not c.setup.is_baseline and c.level == s.concurrency[0]]
+    if not (s.cost_model and cfg.backend.cost_model and twins):
+        return 0
+    size = min(IN_LOOP_TOKENS + IN_LOOP_WARMUP_TOKENS, 2 * s.max_tokens)
+    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 1, size) for c in twins]
+    lines.append(f"Cost model: each of the {len(twins)} setups once more with synthetic acceptance (its verification "
+                 f"time in the loop), one more server start and up to {size} tokens each, where the build has "
+                 "--spec-synth-rates (\"cost_model\": false turns it off)")
+    return len(twins) * size
