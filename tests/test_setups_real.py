@@ -93,6 +93,20 @@ def test_a_field_without_a_flag_for_its_type_is_refused_before_any_server(llama_
     assert "Starting server" not in result.stderr and not (tmp_path / "r.json").exists()
 
 
+def test_mtp_from_a_target_without_heads_is_refused_before_any_server(llama_server, family, tmp_path):
+    drafts = [{"label": "MTP", "spec_type": "draft-mtp", "axes": {"draft_max": [1, 2, 3]}}]
+    config = setup_config(family, tmp_path, drafts=drafts)
+    for extra in ([], ["--dry-run"]):
+        before = llama_pids()
+        result = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"), *extra)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert family["target"] in result.stderr and "has none (no nextn_predict_layers" in result.stderr
+        assert "'MTP · n_max 1', 'MTP · n_max 2', 'MTP · n_max 3'" in result.stderr  # one line for the target
+        assert "give an MTP head file as \"path\"" in result.stderr  # the fix
+        assert "Starting server" not in result.stderr and llama_pids() <= before
+        assert not (tmp_path / "r.json").exists()
+
+
 def test_resume_runs_only_missing_setups_and_refuses_changed_axes(llama_server, family, tmp_path, no_new_servers):
     config = setup_config(family, tmp_path, axes={"draft_max": [1, 2, 4]})
     results = str(tmp_path / "r.json")

@@ -109,6 +109,13 @@ def read_metadata(path: str, keep_arrays: tuple[str, ...] = ("tokenizer.ggml.tok
         return meta
 
 
+def mtp_layers(path: str) -> int:
+    """How many multi-token-prediction (NextN) layers the model carries (``<arch>.nextn_predict_layers``; 0 if none)."""
+    meta = read_metadata(path, keep_arrays=())
+    value = meta.get(f"{meta.get('general.architecture')}.nextn_predict_layers")
+    return value if isinstance(value, int) else 0
+
+
 def chat_template(path: str) -> str | None:
     """The chat template stored in the GGUF (``tokenizer.chat_template``), or None when it has none."""
     value = read_metadata(path, keep_arrays=()).get("tokenizer.chat_template")

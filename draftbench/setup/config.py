@@ -14,7 +14,7 @@ from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
 from .prompts import BUILTIN, Prompt, fingerprint
 from .settings import SweepSettings, parse_settings, unknown_key
-from .speculation import AXES, DRAFT_FAMILY, Setup, Speculation, axis_problem, expand, parse_types, type_family
+from .speculation import AXES, DRAFT_FAMILY, TARGET_HEADS, Setup, Speculation, axis_problem, expand, parse_types, type_family
 
 
 
@@ -153,16 +153,17 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
     elif "path" in item and not any(type_family(t) == DRAFT_FAMILY for t in types):
         problems.append(f"{at}.spec_type: {raw!r} does not use the draft model in \"path\": add a draft type "
                         f"(\"draft-simple,{raw}\") or remove \"path\" for model-free speculation")
-    elif "path" not in item and any(type_family(t) == DRAFT_FAMILY for t in types):
-        problems.append(f"{at}.spec_type: {raw!r} needs a draft model: add \"path\"")
+    elif "path" not in item and any(type_family(t) == DRAFT_FAMILY and t != TARGET_HEADS for t in types):
+        problems.append(f"{at}.spec_type: {raw!r} needs a draft model: add \"path\" (only {TARGET_HEADS} can draft "
+                        "with the target's own heads)")
     return types
 
 
 def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
             problems: list[str]) -> tuple[list[Setup], dict[str, dict[str, list[Any]]]]:
     """Draft entries, each expanded over its axes. Top-level axes and ``settings.draft_*`` apply to
-    entries with a draft model and to fields the entry does not set itself; a model-free entry sets
-    its own."""
+    entries that draft with a model (a draft model, or the target's own MTP heads) and to fields the entry
+    does not set itself; a model-free entry sets its own."""
     if not isinstance(raw, list):
         problems.append("drafts: must be a list of {\"label\", \"path\"} or {\"label\", \"spec_type\"} objects")
         return [], {}
@@ -197,7 +198,7 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
             entry_axes[item["label"]] = mine
         path = _model_path(item["path"], at, base_dir, check_files, problems) if "path" in item else None
         fixed, axes = dict(own), dict(mine)
-        if path:
+        if path or TARGET_HEADS in types:
             fixed = {**dict(settings.axis_defaults), **own}
             axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
         spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)

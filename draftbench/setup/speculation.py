@@ -19,6 +19,7 @@ from ..core.redaction import redact
 
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
 DEFAULT_TYPES_WITH_DRAFT = ("draft-simple",)
+TARGET_HEADS = "draft-mtp"  # the one draft type that may draft with the target's own heads (no "path")
 NO_DRAFT_MODEL = "no draft model"
 
 

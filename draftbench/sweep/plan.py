@@ -11,7 +11,7 @@ from ..core.redaction import visible
 from ..errors import ConfigError, ModelFileError, UnsupportedSetup
 from ..server import llama_bin
 from ..setup.config import ModelEntry, SweepConfig
-from ..setup.speculation import AXES, BASELINE, Setup, Speculation
+from ..setup.speculation import AXES, BASELINE, TARGET_HEADS, Setup, Speculation
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,33 @@ def template_warnings(cfg: SweepConfig) -> dict[str, str]:
     return out
 
 
+def _without_heads(cfg: SweepConfig) -> list[str]:
+    """Setups that draft with the target's own MTP heads, paired with targets whose header has none."""
+    own = [c for c in cfg.setups if TARGET_HEADS in c.speculation.spec_type and not c.speculation.draft_path]
+    problems = []
+    for t in cfg.targets if own and cfg.backend.local_files else ():
+        try:
+            layers = gguf_header.mtp_layers(t.path)
+        except ModelFileError:
+            continue  # a missing or broken target is skipped run by run, with its reason
+        if not layers:
+            names = ", ".join(repr(visible(c.label or "")) for c in own)
+            problems.append(f"drafts: {names}: {TARGET_HEADS} without \"path\" drafts with the target's own MTP heads, "
+                            f"but target {visible(t.label)!r} ({t.path}) has none (no nextn_predict_layers in its GGUF "
+                            "header): use a target with MTP heads, give an MTP head file as \"path\", or speculate on "
+                            "this target with a draft model or n-gram")
+    return problems
+
+
 def check_setups(cfg: SweepConfig) -> None:
-    """Before any server starts: every spec type must be one this llama-server build knows, and every
-    setup field must have a flag for its types. (A build without --spec-type fails only the setups
-    that need it, run by run.)"""
+    """Before any server starts: a setup that drafts with the target's own MTP heads needs targets that have
+    them; every spec type must be one this llama-server build knows, and every setup field must have a flag
+    for its types. (A build without --spec-type fails only the setups that need it, run by run.)"""
     if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
         return
+    headless = _without_heads(cfg)
+    if headless:
+        raise ConfigError(cfg.source, headless)
     binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
     flags, _ = llama_bin.probe(binary)
     if not flags.has_spec_type:

@@ -33,7 +33,7 @@ def test_sweep_twice_and_resume(llama_server, family, tmp_path, no_new_servers):
     config = _config(family, tmp_path)
     results = tmp_path / "out" / "demo.json"
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    shapes = []
+    shapes, checks_seen = [], []
     for args in (["--fresh"], ["--fresh"], []):
         before = llama_pids()
         result = run_script("sweep.py", "--config", config, "--results", str(results), *args, env=env)
@@ -42,6 +42,7 @@ def test_sweep_twice_and_resume(llama_server, family, tmp_path, no_new_servers):
         data = load(str(results))
         assert all(r["error"] is None for r in data["results"])
         shapes.append(_shape(data))
+        checks_seen.append(len(data["results"][0]["baseline_checks"]))
     assert shapes[0] == shapes[1] == shapes[2]
     assert result.stderr.count("done earlier, skipped") == len(data["results"]) == 10  # the resume measured nothing again
     files = sorted(os.listdir(results.parent))
@@ -50,8 +51,8 @@ def test_sweep_twice_and_resume(llama_server, family, tmp_path, no_new_servers):
     # check, overwritten on rerun: at least
     # after every 2 of the 9 setups and after the last (5), more where the machine's load changed meanwhile
     logs = os.listdir(results.parent / "logs" / "demo")
-    checks = len(data["results"][0]["baseline_checks"])
-    assert checks >= 5 and [len(r.get("baseline_checks") or []) for r in data["results"][1:]] == [0] * 9
+    checks = max(checks_seen)  # a fresh sweep keeps the logs of an earlier one that checked more often
+    assert min(checks_seen) >= 5 and [len(r.get("baseline_checks") or []) for r in data["results"][1:]] == [0] * 9
     assert len(logs) == 10 + 9 + 3 + checks and sum(name.endswith("__draft-alone.log") for name in logs) == 3
     assert sum(name.endswith("__in-loop.log") for name in logs) == 9
     assert sorted(int(name.rsplit("-", 1)[1][:-4]) for name in logs if "__check-" in name) == list(range(1, checks + 1))
