@@ -1,5 +1,5 @@
-"""Drafting with the target's own MTP heads: the config allows draft-mtp without a "path", and the target's GGUF
-header decides, before any server starts, whether it has the heads."""
+"""Speculation heads, checked from GGUF headers before any server starts: the target's own MTP heads (draft-mtp
+without a "path"), and head files (EAGLE-3, DFlash, DSpark) against the target they were trained for."""
 
 from __future__ import annotations
 
@@ -16,12 +16,21 @@ from draftbench.sweep import plan
 gguf = pytest.importorskip("gguf")
 
 
-def header_only(path: str, nextn: int | None) -> str:
+def header_only(path: str, nextn: int | None = None, arch: str = "llama", **keys) -> str:
     """A GGUF with metadata and no tensors: enough for the header checks, not for a server."""
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_block_count(2)
+    w = gguf.GGUFWriter(path, arch)
+    w.add_block_count(8)
+    w.add_embedding_length(256)
     if nextn is not None:
-        w.add_uint32("llama.nextn_predict_layers", nextn)
+        w.add_uint32(f"{arch}.nextn_predict_layers", nextn)
+    for key, value in keys.items():
+        key = key.replace("__", ".")
+        if isinstance(value, bool):
+            w.add_bool(key, value)
+        elif isinstance(value, list):
+            w.add_array(key, value)
+        else:
+            w.add_uint32(key, value)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -80,3 +89,39 @@ def test_the_cost_model_invents_no_drafting_cost_for_mtp_heads():
     assert analysis.explain_run(mtp, base) is None  # no draft-alone run exists for heads: no parts without logs
     timed = analysis.explain_run(replace(mtp, draft_ms_per_pass=5.0), base)  # 5 ms of drafting per pass
     assert timed.draft_cost_source == "in-process" and timed.draft_cost_ratio == pytest.approx(0.1 / 1.5)
+
+
+def test_a_head_without_a_tokenizer_raises_no_vocabulary_warning(tmp_path):
+    target = header_only(str(tmp_path / "t.gguf"))
+    head = header_only(str(tmp_path / "h.gguf"), arch="eagle3")
+    assert gguf_header.vocab_mismatch(target, head) == []
+
+
+@pytest.mark.parametrize("kind, keys, draft_max, needle", [
+    ("draft-eagle3", {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 6]}, 3, None),
+    ("draft-eagle3", {"eagle3__target_hidden_size": 512, "eagle3__target_layers": [1, 4, 6]}, 3,
+     "trained for a target of hidden size 512"),
+    ("draft-eagle3", {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 9]}, 3,
+     "reads target layers [1, 4, 9]"),
+    ("draft-dflash", {"dflash__block_size": 8}, 7, None),
+    ("draft-dflash", {"dflash__block_size": 8}, 8, "drafts at most 7 tokens (block size 8)"),
+    ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 8, None),
+    ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 9, "set draft_max to 8 or less"),
+])
+def test_head_files_are_checked_against_their_target(tmp_path, kind, keys, draft_max, needle):
+    target = header_only(str(tmp_path / "t.gguf"))
+    head = header_only(str(tmp_path / "h.gguf"), arch="eagle3" if kind == "draft-eagle3" else "dflash", **keys)
+    found = gguf_header.head_problems(target, head, kind, draft_max)
+    assert (found == []) if needle is None else (len(found) == 1 and needle in found[0] and head in found[0])
+
+
+def test_a_head_of_another_kind_and_the_sweep_refusal(tmp_path):
+    target = header_only(str(tmp_path / "t.gguf"))
+    head = header_only(str(tmp_path / "h.gguf"), arch="dflash", dflash__block_size=4)
+    assert "is not a draft-eagle3 head (its architecture is 'dflash'" in gguf_header.head_problems(
+        target, head, "draft-eagle3", 3)[0]
+    cfg = load_config(config(tmp_path, target, {"label": "DF", "spec_type": "draft-dflash", "path": head,
+                                                "axes": {"draft_max": [3, 4]}}))
+    problems = plan._head_problems(cfg)
+    assert problems == [f"drafts: 'DF · n_max 4': {head} drafts at most 3 tokens (block size 4); draft_max 4 would "
+                        "be cut to 3 by llama.cpp: set draft_max to 3 or less"]

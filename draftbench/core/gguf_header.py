@@ -135,8 +135,41 @@ def tokenizer_info(path: str) -> TokenizerInfo:
 
 
 def vocab_mismatch(target: str, draft: str) -> list[str]:
-    """Reasons the draft's tokenizer differs from the target's ([] when they match)."""
-    return tokenizer_info(target).differences(tokenizer_info(draft))
+    """Reasons the draft's tokenizer differs from the target's ([] when they match, or when the draft is a head
+    with no tokenizer of its own: it drafts in the target's)."""
+    mine = tokenizer_info(draft)
+    if mine.model is None and not mine.vocab_size:
+        return []
+    return tokenizer_info(target).differences(mine)
+
+
+def head_problems(target: str, head: str, spec_type: str, draft_max: int | None) -> list[str]:
+    """What a speculation head's header says against its target, as llama.cpp b11434 reads it: an EAGLE-3 or
+    DFlash/DSpark head names the hidden size and the layers of the target it was trained on, and a DFlash/DSpark
+    head drafts at most its block size less one (less none for DSpark sampling from the anchor)."""
+    meta, target_meta = read_metadata(head, keep_arrays=()), read_metadata(target, keep_arrays=())
+    arch, want = meta.get("general.architecture"), {"draft-eagle3": "eagle3"}.get(spec_type, "dflash")
+    if arch != want:
+        return [f"{head} is not a {spec_type} head (its architecture is {arch!r}, not {want!r})"]
+    t_arch = target_meta.get("general.architecture")
+    hidden, width = meta.get(f"{arch}.target_hidden_size"), target_meta.get(f"{t_arch}.embedding_length")
+    layers = read_metadata(head, keep_arrays=(f"{arch}.target_layers",)).get(f"{arch}.target_layers") or []
+    depth = target_meta.get(f"{t_arch}.block_count")
+    problems = []
+    if isinstance(hidden, int) and isinstance(width, int) and hidden != width:
+        problems.append(f"{head} was trained for a target of hidden size {hidden}, and {target} has {width}: "
+                        "use the head published for this target")
+    if isinstance(depth, int) and any(isinstance(i, int) and i >= depth for i in layers):
+        problems.append(f"{head} reads target layers {layers}, and {target} has {depth}: use the head published "
+                        "for this target")
+    if arch == "dflash" and draft_max is not None:
+        block = meta.get("dflash.block_size", 16)
+        anchor = spec_type == "draft-dspark" and meta.get("dflash.sample_from_anchor") is True
+        cap = block if anchor else block - 1
+        if isinstance(cap, int) and draft_max > cap:
+            problems.append(f"{head} drafts at most {cap} tokens (block size {block}); draft_max {draft_max} would "
+                            f"be cut to {cap} by llama.cpp: set draft_max to {cap} or less")
+    return problems
 
 
 IDENTITY_BYTES = 2**20

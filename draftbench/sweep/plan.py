@@ -123,13 +123,31 @@ def _without_heads(cfg: SweepConfig) -> list[str]:
     return problems
 
 
+HEAD_TYPES = ("draft-eagle3", "draft-dflash", "draft-dspark")  # heads trained for one target, in a file of their own
+
+
+def _head_problems(cfg: SweepConfig) -> list[str]:
+    """Head files (EAGLE-3, DFlash, DSpark) checked against each target from the headers."""
+    problems = []
+    for c in cfg.setups if cfg.backend.local_files else ():
+        spec = c.speculation
+        for kind in [t for t in spec.spec_type if t in HEAD_TYPES and spec.draft_path]:
+            for t in cfg.targets:
+                try:
+                    found = gguf_header.head_problems(t.path, spec.draft_path, kind, spec.draft_max)
+                except ModelFileError:
+                    continue  # a missing or broken file is skipped run by run, with its reason
+                problems += [f"drafts: {visible(c.label or '')!r}: {p}" for p in found]
+    return list(dict.fromkeys(problems))
+
+
 def check_setups(cfg: SweepConfig) -> None:
     """Before any server starts: a setup that drafts with the target's own MTP heads needs targets that have
-    them; every spec type must be one this llama-server build knows, and every setup field must have a flag
+    them, and a head file must fit its targets (:func:`gguf_header.head_problems`); every spec type must be one this llama-server build knows, and every setup field must have a flag
     for its types. (A build without --spec-type fails only the setups that need it, run by run.)"""
     if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
         return
-    headless = _without_heads(cfg)
+    headless = _without_heads(cfg) + _head_problems(cfg)
     if headless:
         raise ConfigError(cfg.source, headless)
     binary = llama_bin.find_llama_server(cfg.settings.server.llama_bin)
