@@ -125,3 +125,16 @@ def test_a_head_of_another_kind_and_the_sweep_refusal(tmp_path):
     problems = plan._head_problems(cfg)
     assert problems == [f"drafts: 'DF · n_max 4': {head} drafts at most 3 tokens (block size 4); draft_max 4 would "
                         "be cut to 3 by llama.cpp: set draft_max to 3 or less"]
+
+
+def test_each_setup_names_its_method():
+    from draftbench.setup.speculation import Speculation
+
+    assert Speculation().method is None  # the baseline
+    assert Speculation("d.gguf").method == "draft model"
+    assert Speculation(spec_type=("draft-mtp",)).method == "MTP"
+    assert Speculation("h.gguf", ("draft-eagle3",)).method == "EAGLE-3"
+    assert Speculation("h.gguf", ("draft-dspark",)).method == "DSpark"
+    assert Speculation(spec_type=("ngram-mod",)).method == "n-gram"
+    assert Speculation(spec_type=("ngram-simple", "ngram-mod")).method == "n-gram"  # one method, two kinds
+    assert Speculation(spec_type=("draft-mtp", "ngram-mod")).method == "combined"

@@ -328,3 +328,10 @@ def test_a_chart_path_that_is_a_folder_is_refused_before_anything_runs(family, t
                      str(tmp_path / "r.json"), "--chart", str(tmp_path))
     assert out.returncode != 0 and "is a folder" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "r.json").exists() and "Starting server" not in out.stderr
+
+
+def test_the_method_of_each_setup_is_shown_and_exported():
+    page = sweep_page.render({}, setup_runs())
+    assert "<th>Best setup</th><th>Method</th>" in page and "<td>1L · n_max 2 · p_min 0</td><td>draft model</td>" in page
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(setup_runs()))))
+    assert [r["method"] for r in rows[:3]] == ["", "n-gram", "draft model"]

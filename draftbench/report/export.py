@@ -11,7 +11,7 @@ from ..results.schema import RunResult
 from ..setup.speculation import AXES
 from .page import fmt
 
-CSV_FIELDS = ("target", "draft", "spec_type", "mean_tps", "median_tps",
+CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps",
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
@@ -51,11 +51,12 @@ def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommend
 def to_csv(runs: list[RunResult]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    columns = (*CSV_FIELDS[:3], *AXES, *CSV_FIELDS[3:])
+    columns = (*CSV_FIELDS[:4], *AXES, *CSV_FIELDS[4:])
     writer.writerow(columns)
     for r in runs:
         row = r.to_dict()
         ci = r.speedup_ci95 or [None, None]
         row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
+        row["method"] = r.speculation.method if r.speculation else None
         writer.writerow(["" if row.get(f) is None else csv_cell(row[f]) for f in columns])
     return buf.getvalue()

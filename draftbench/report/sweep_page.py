@@ -99,7 +99,8 @@ def _hover(r: RunResult) -> str:
     stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
     spec = "" if r.speculation_active is not False else " (speculation NOT active)"
     model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
-    return (f"{r.target} + {r.draft}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
+    method = f" ({r.speculation.method})" if r.speculation and r.speculation.method else ""
+    return (f"{r.target} + {r.draft}{method}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
             f"<br>acceptance {acc}{spec}{model}{stop}")
 
 
@@ -231,7 +232,7 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
         cells = [rec.target + (f" @ {rec.level} streams" if many else ""), tps(rec.baseline) if rec.baseline
                  else "no baseline"]
         if b is None:
-            cells += ["none", "", "", "", "", "", "", "", ""]
+            cells += ["none", "", "", "", "", "", "", "", "", ""]
         else:
             gain = analysis.gain(b)
             ci = _interval_cell(b) if not many else ""
@@ -244,7 +245,7 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             if rec.machine():
                 notes.insert(0, f"WARNING: {rec.machine()}")
-            cells += [b.draft or "", tps(b), analysis.pct(gain), ci,
+            cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), analysis.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")

@@ -20,6 +20,9 @@ from ..core.redaction import redact
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
 DEFAULT_TYPES_WITH_DRAFT = ("draft-simple",)
 TARGET_HEADS = "draft-mtp"  # the one draft type that may draft with the target's own heads (no "path")
+METHODS = {"draft-simple": "draft model", "draft-mtp": "MTP", "draft-eagle3": "EAGLE-3", "draft-dflash": "DFlash",
+           "draft-dspark": "DSpark"}  # what the report calls each draft type; every ngram-* type is "n-gram"
+COMBINED = "combined"
 NO_DRAFT_MODEL = "no draft model"
 
 
@@ -102,6 +105,12 @@ class Speculation:
     @property
     def is_baseline(self) -> bool:
         return not self.draft_path and not self.spec_type
+
+    @property
+    def method(self) -> str | None:
+        """How it speculates, as the report names it: one of ``METHODS``, "n-gram", or "combined" for several."""
+        found = dict.fromkeys(METHODS.get(t, "n-gram") for t in self.spec_type)
+        return None if not found else next(iter(found)) if len(found) == 1 else COMBINED
 
     def with_axes(self, values: dict[str, Any]) -> "Speculation":
         return replace(self, **values)
