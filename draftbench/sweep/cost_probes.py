@@ -10,7 +10,8 @@ while all before it were, whatever the tokens), on the schedule's first prompt, 
 its time per pass, less its own drafting (in-process), is the verification time per pass at that batch size.
 No figure of the run being predicted enters it: acceptance is forced, the text is another, the server is
 another. Cost: one more server start and two short requests per setup (2.9 to 7.6 s each on the demo family).
-Builds without the synthetic flags fall back to prompt batches, and the parts say which method was used."""
+Builds without the synthetic flags, and setups with n-gram types (their draft length is not draft_max, and the
+rates must match it), fall back to prompt batches; the parts say which method was used."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ..measure import probes
 from ..measure.bench import BenchConfig, run_bench
 from ..server import llama_bin, process
 from ..setup.config import SweepConfig
+from ..setup.speculation import DRAFT_FAMILY, type_family
 from .console import Accounting, Console
 from .plan import Cell
 
@@ -79,7 +81,8 @@ class CostProbes:
             return earlier.verify_in_loop
         spec = cell.setup.speculation
         s = self.cfg.settings
-        if not self.on or spec.is_baseline or cell.level != s.concurrency[0] or not self.synthetic():
+        if not self.on or spec.is_baseline or cell.level != s.concurrency[0] or not self.synthetic() or \
+                any(type_family(t) != DRAFT_FAMILY for t in spec.spec_type):  # n-gram lengths are not draft_max
             return None
         rates = ",".join(f"{SYNTH_RATE ** (i + 1):.6f}" for i in range(spec.draft_max)) if spec.draft_max else None
         synth = ("--spec-synth-rates", rates) if rates else ("--spec-synth-len", SYNTH_LENGTH)

@@ -146,19 +146,44 @@ def _head(rng, size: SynthSize, tun: Tunables, n_vocab: int, word_ids: list[int]
     return emb.astype(dtype), out.astype(dtype)
 
 
+def _mtp_block(rng, size: SynthSize, tun: Tunables) -> dict:
+    """One multi-token-prediction (NextN) block in llama.cpp's MiMo-2 layout: it projects the embedding of the next
+    token (``eh_proj`` keeps it and drops the hidden state) and passes it through, so the shared head predicts the
+    token after next the way the target predicts the next one."""
+    import numpy as np
+
+    d = size.dim
+    block = _layer_tensors(rng, size, tun, size.layers)
+    block["attn_qkv"] = np.concatenate([block.pop("attn_q"), block.pop("attn_k"), block.pop("attn_v")])
+    block["attn_output"] = block["attn_output"] * 0
+    block["ffn_down"] = block["ffn_down"] * 0
+    keep = np.zeros((d, 2 * d), dtype=block["attn_qkv"].dtype)
+    keep[:, :d] = np.eye(d)
+    ones = np.ones(d, dtype=np.float32)
+    return {**block, "nextn.eh_proj": keep, "nextn.enorm": ones, "nextn.hnorm": ones, "nextn.shared_head_norm": ones}
+
+
 def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
-           template: bool = True) -> None:
+           template: bool = True, mtp: dict | None = None) -> None:
+    """A GGUF of the first ``n_layers`` layers: llama's architecture, or with ``mtp`` (:func:`_mtp_block`) MiMo-2's
+    (the only change: one more block, the MTP head, after the others)."""
     import gguf
     import numpy as np
 
     tokens, scores, types, _ = vocab
     emb, out = head
     tmp = path + ".tmp"
-    w = gguf.GGUFWriter(tmp, "llama")
+    arch = "mimo2" if mtp else "llama"
+    w = gguf.GGUFWriter(tmp, arch)
     w.add_name(os.path.splitext(os.path.basename(path))[0])
     w.add_context_length(ctx)
     w.add_embedding_length(size.dim)
-    w.add_block_count(n_layers)
+    w.add_block_count(n_layers + (1 if mtp else 0))
+    if mtp:
+        w.add_uint32(f"{arch}.nextn_predict_layers", 1)
+        w.add_uint32(f"{arch}.expert_feed_forward_length", size.ff)
+        w.add_uint32(f"{arch}.attention.sliding_window", ctx)  # as wide as the context: attention stays full
+        w.add_array(f"{arch}.attention.sliding_window_pattern", [False] * n_layers + [True])  # MiMo-2 wants one
     w.add_feed_forward_length(size.ff)
     w.add_head_count(size.heads)
     w.add_head_count_kv(size.heads)
@@ -184,6 +209,8 @@ def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: 
     for i in range(n_layers):
         for name, arr in layers[i].items():
             w.add_tensor(f"blk.{i}.{name}.weight", arr)
+    for name, arr in (mtp or {}).items():
+        w.add_tensor(f"blk.{n_layers}.{name}.weight", arr)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -223,6 +250,9 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
         _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
     if size.extras:  # a target as many converted and base GGUFs come: no chat template
         _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)
+    if size.extras:  # the target with a multi-token-prediction head of its own (draft-mtp without a draft model)
+        _write(p("target-mtp.gguf"), size, size.layers, vocab, head, layers,
+               mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables))
     if mismatch and size.extras:
         other = build_vocab(size.words, variant=1)
         other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])

@@ -1,0 +1,42 @@
+"""Every method the CPU build can run, side by side in one sweep on the synthetic family: the target's own MTP head
+(its MiMo-2 twin, ``target-mtp.gguf``), a draft model, n-gram and MTP combined with n-gram."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from conftest import run_script
+from sweep_helpers import load, write_config
+
+pytestmark = pytest.mark.server
+
+
+def test_mtp_draft_model_ngram_and_combined_in_one_sweep(llama_server, family, tmp_path, no_new_servers):
+    config = write_config(family, tmp_path, requests=3, max_tokens=64)
+    data = json.load(open(config))
+    data["targets"] = [{"label": "MTP target", "path": family["target-mtp"]}]
+    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"]},
+                      {"label": "MTP", "spec_type": "draft-mtp", "axes": {"draft_max": [1, 2, 3]}},
+                      {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4},
+                      {"label": "MTP + n-gram", "spec_type": "draft-mtp,ngram-mod"}]
+    with open(config, "w") as fh:
+        json.dump(data, fh)
+    results = str(tmp_path / "r.json")
+    done = run_script("sweep.py", "--config", config, "--results", results, "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    runs = {r["draft"]: r for r in load(results)["results"]}
+    for label in ("1-layer", "MTP · n_max 1", "MTP · n_max 2", "MTP · n_max 3", "MTP + n-gram"):
+        run = runs[label]
+        assert run["error"] is None and run["speculation_active"] is True and run["draft_n"] > 0, label
+    assert runs["n-gram"]["error"] is None and runs["n-gram"]["speculation_active"] in (True, False)  # said, either way
+    assert runs["MTP · n_max 2"]["speculation_flags"] == ["--spec-type", "draft-mtp", "--spec-draft-n-max", "2"]
+    assert "--model-draft" not in runs["MTP · n_max 2"]["server_command"]  # the target's own head
+    assert runs["MTP + n-gram"]["speculation_flags"][:2] == ["--spec-type", "draft-mtp,ngram-mod"]
+    methods = {r["draft"]: r["method"] for r in csv.DictReader(io.StringIO(done.stdout))}
+    assert methods == {"": "", "1-layer": "draft model", "MTP · n_max 1": "MTP", "MTP · n_max 2": "MTP",
+                       "MTP · n_max 3": "MTP", "n-gram": "n-gram", "MTP + n-gram": "combined"}
+    assert "<th>Method</th>" in open(results[:-5] + ".html", encoding="utf-8").read()
