@@ -218,6 +218,47 @@ def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: 
     os.replace(tmp, path)
 
 
+def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
+    """An EAGLE-3 head for the target, as llama.cpp b11434 loads one: one decoder layer over the token's embedding
+    and three of the target's hidden states (layers 1, L/2 and L-2, fused by ``fc``), the target's tokenizer and
+    head. Its weights are random: it drafts (draft_n > 0) but its tokens are seldom accepted."""
+    import gguf
+    import numpy as np
+
+    d, ff = size.dim, size.ff
+    rng = np.random.default_rng([seed, 5])
+
+    def rand(shape, std):
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float16)
+    tokens, scores, types, _ = vocab
+    emb, out = head
+    tmp = path + ".tmp"
+    w = gguf.GGUFWriter(tmp, "eagle3")
+    for add, value in ((w.add_context_length, 4096), (w.add_embedding_length, d), (w.add_block_count, 1),
+                       (w.add_feed_forward_length, ff), (w.add_head_count, size.heads), (w.add_head_count_kv, size.heads),
+                       (w.add_rope_dimension_count, d // size.heads), (w.add_rope_freq_base, 10000.0),
+                       (w.add_layer_norm_rms_eps, 1e-5), (w.add_file_type, 1), (w.add_tokenizer_model, "llama"),
+                       (w.add_token_list, tokens), (w.add_token_scores, scores), (w.add_token_types, types),
+                       (w.add_bos_token_id, 1), (w.add_eos_token_id, 2), (w.add_unk_token_id, 0)):
+        add(value)
+    w.add_array("eagle3.target_layers", [1, size.layers // 2, size.layers - 2])
+    w.add_uint32("eagle3.target_hidden_size", d)
+    ones = np.ones(d, dtype=np.float32)
+    tensors = {"fc.weight": rand((d, 3 * d), 1 / (3 * d) ** 0.5), "output_norm.weight": ones, "output.weight": out,
+               "token_embd.weight": emb}
+    layer = {"attn_norm": ones, "attn_norm_2": ones, "attn_q": rand((d, 2 * d), 1 / d), "attn_k": rand((d, 2 * d), 1 / d),
+             "attn_v": rand((d, 2 * d), 1 / d), "attn_output": rand((d, d), 1 / d), "ffn_norm": ones,
+             "ffn_gate": rand((ff, d), 1 / d ** 0.5), "ffn_up": rand((ff, d), 1 / d ** 0.5), "ffn_down": rand((d, ff), 1 / ff)}
+    tensors.update({f"blk.0.{name}.weight": arr for name, arr in layer.items()})
+    for name, arr in tensors.items():
+        w.add_tensor(name, arr)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, path)
+
+
 def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tunables = Tunables(),
              mismatch: bool = True, noisy: bool = True) -> dict:
     """Write the family into ``out_dir`` and return the sweep config (also saved as ``sweep.json``)."""
@@ -253,6 +294,7 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
     if size.extras:  # the target with a multi-token-prediction head of its own (draft-mtp without a draft model)
         _write(p("target-mtp.gguf"), size, size.layers, vocab, head, layers,
                mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables))
+        _write_eagle3(p("head-eagle3.gguf"), size, vocab, head, seed)
     if mismatch and size.extras:
         other = build_vocab(size.words, variant=1)
         other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
