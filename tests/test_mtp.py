@@ -138,3 +138,6 @@ def test_each_setup_names_its_method():
     assert Speculation(spec_type=("ngram-mod",)).method == "n-gram"
     assert Speculation(spec_type=("ngram-simple", "ngram-mod")).method == "n-gram"  # one method, two kinds
     assert Speculation(spec_type=("draft-mtp", "ngram-mod")).method == "combined"
+    assert [s.uses_head for s in (Speculation("d.gguf"), Speculation("h.gguf", ("draft-eagle3",)),
+                                  Speculation(spec_type=("draft-mtp", "ngram-mod")), Speculation(spec_type=("ngram-mod",)))] \
+        == [False, True, True, False]  # a head cannot run alone

@@ -34,6 +34,9 @@ def test_mtp_draft_model_ngram_and_combined_in_one_sweep(llama_server, family, t
         run = runs[label]
         assert run["error"] is None and run["speculation_active"] is True and run["draft_n"] > 0, label
     assert runs["n-gram"]["error"] is None and runs["n-gram"]["speculation_active"] in (True, False)  # said, either way
+    eagle = runs["EAGLE-3"]  # a head cannot run alone: no draft-alone run, drafting timed in-process
+    assert eagle["draft_alone_tps"] is None and "Draft alone: none for a head" in done.stderr
+    assert eagle["parts"] is None or eagle["parts"]["draft_cost_source"] == "in-process"
     assert runs["MTP · n_max 2"]["speculation_flags"] == ["--spec-type", "draft-mtp", "--spec-draft-n-max", "2"]
     assert "--model-draft" not in runs["MTP · n_max 2"]["server_command"]  # the target's own head
     assert runs["MTP + n-gram"]["speculation_flags"][:2] == ["--spec-type", "draft-mtp,ngram-mod"]

@@ -10,7 +10,7 @@ from ..core import load as machine_load, stats
 from ..core.stats import pct  # noqa: F401  (analysis.pct: the report's and the console's format)
 from ..measure import health
 from ..measure.stream import DraftCounts
-from ..setup.speculation import NO_DRAFT_MODEL, TARGET_HEADS, Setup
+from ..setup.speculation import NO_DRAFT_MODEL, Setup
 from . import categories, comparison, costmodel, drift
 from .schema import RunResult, load_results
 
@@ -228,10 +228,10 @@ def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult
     if not costs:
         return None
     in_process = run.draft_ms_per_pass / (1000.0 / base.mean_tps) if run.draft_ms_per_pass is not None else None
-    if spec.draft_path:
-        c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
-    elif TARGET_HEADS in spec.spec_type:  # the target's own heads: drafting is known in-process or not at all
+    if spec.uses_head:  # MTP, EAGLE-3, DFlash, DSpark: no draft-alone run exists, drafting is timed in-process or not at all
         c, source = None, "in-process"
+    elif spec.draft_path:
+        c, source = (base.mean_tps / run.draft_alone_tps if run.draft_alone_tps else None), "draft alone"
     else:  # n-gram lookups: next to nothing next to a model's step
         c, source = 0.0, "n-gram"
     n = DraftCounts.of(run.requests)

@@ -23,6 +23,7 @@ TARGET_HEADS = "draft-mtp"  # the one draft type that may draft with the target'
 METHODS = {"draft-simple": "draft model", "draft-mtp": "MTP", "draft-eagle3": "EAGLE-3", "draft-dflash": "DFlash",
            "draft-dspark": "DSpark"}  # what the report calls each draft type; every ngram-* type is "n-gram"
 COMBINED = "combined"
+HEAD_TYPES = ("draft-eagle3", "draft-dflash", "draft-dspark")  # heads trained for one target, in a file of their own
 NO_DRAFT_MODEL = "no draft model"
 
 
@@ -111,6 +112,11 @@ class Speculation:
         """How it speculates, as the report names it: one of ``METHODS``, "n-gram", or "combined" for several."""
         found = dict.fromkeys(METHODS.get(t, "n-gram") for t in self.spec_type)
         return None if not found else next(iter(found)) if len(found) == 1 else COMBINED
+
+    @property
+    def uses_head(self) -> bool:
+        """Does it draft with a head that cannot run alone (MTP, EAGLE-3, DFlash, DSpark)?"""
+        return any(t in HEAD_TYPES or t == TARGET_HEADS for t in self.spec_type)
 
     def with_axes(self, values: dict[str, Any]) -> "Speculation":
         return replace(self, **values)

@@ -49,6 +49,9 @@ class CostProbes:
         path = cell.setup.speculation.draft_path
         if not path or not self.on:
             return None
+        if cell.setup.speculation.uses_head:
+            self.echo("  Draft alone: none for a head (it cannot run without its target): drafting is timed in-process")
+            return None
         if path not in self.draft_alone:
             release()
             s = self.cfg.settings

@@ -11,7 +11,7 @@ from ..core.redaction import visible
 from ..errors import ConfigError, ModelFileError, UnsupportedSetup
 from ..server import llama_bin
 from ..setup.config import ModelEntry, SweepConfig
-from ..setup.speculation import AXES, BASELINE, TARGET_HEADS, Setup, Speculation
+from ..setup.speculation import AXES, BASELINE, HEAD_TYPES, TARGET_HEADS, Setup, Speculation
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,6 @@ def _without_heads(cfg: SweepConfig) -> list[str]:
                             "header): use a target with MTP heads, give an MTP head file as \"path\", or speculate on "
                             "this target with a draft model or n-gram")
     return problems
-
-
-HEAD_TYPES = ("draft-eagle3", "draft-dflash", "draft-dspark")  # heads trained for one target, in a file of their own
 
 
 def _head_problems(cfg: SweepConfig) -> list[str]:
