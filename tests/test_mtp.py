@@ -141,3 +141,21 @@ def test_each_setup_names_its_method():
     assert [s.uses_head for s in (Speculation("d.gguf"), Speculation("h.gguf", ("draft-eagle3",)),
                                   Speculation(spec_type=("draft-mtp", "ngram-mod")), Speculation(spec_type=("ngram-mod",)))] \
         == [False, True, True, False]  # a head cannot run alone
+
+
+def test_a_head_of_another_vocabulary_is_named_before_launch(tmp_path):
+    w = gguf.GGUFWriter(str(tmp_path / "h.gguf"), "eagle3")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(["<unk>", "<s>", "</s>", "a"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    t = gguf.GGUFWriter(str(tmp_path / "t2.gguf"), "llama")
+    t.add_tokenizer_model("llama")
+    t.add_token_list(["<unk>", "<s>", "</s>", "a", "b"])
+    t.write_header_to_file()
+    t.write_kv_data_to_file()
+    t.write_tensors_to_file()
+    t.close()
+    assert gguf_header.vocab_mismatch(str(tmp_path / "t2.gguf"), str(tmp_path / "h.gguf")) == ["vocabulary size 5 vs 4"]

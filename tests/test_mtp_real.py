@@ -36,6 +36,7 @@ def test_mtp_draft_model_ngram_and_combined_in_one_sweep(llama_server, family, t
     assert runs["n-gram"]["error"] is None and runs["n-gram"]["speculation_active"] in (True, False)  # said, either way
     eagle = runs["EAGLE-3"]  # a head cannot run alone: no draft-alone run, drafting timed in-process
     assert eagle["draft_alone_tps"] is None and "Draft alone: none for a head" in done.stderr
+    assert "different tokenizer" not in done.stderr  # the head carries the target's tokenizer
     assert eagle["parts"] is None or eagle["parts"]["draft_cost_source"] == "in-process"
     assert runs["MTP · n_max 2"]["speculation_flags"] == ["--spec-type", "draft-mtp", "--spec-draft-n-max", "2"]
     assert "--model-draft" not in runs["MTP · n_max 2"]["server_command"]  # the target's own head
