@@ -19,8 +19,10 @@ PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embe
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
             "batch (v target steps); with per-token acceptance a it yields (1 - a^(g+1)) / (1 - a) tokens. "
             "Predicted speedup = measured tokens per pass / (g c + v). a is fitted to the accepted and drafted "
-            "counts; c is the drafting time measured inside the server (else the draft's speed alone), v comes "
-            "from the target's prompt timings.")
+            "counts; c is the drafting time measured inside the server (else the draft's speed alone); v is "
+            "measured in the speculative loop, the setup run again with synthetic acceptance (else from the "
+            "target's prompt timings: the table's \"v from\" says which). The best draft length uses acceptance by "
+            "draft position where the server counts it.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
 
 
