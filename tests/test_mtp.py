@@ -27,6 +27,8 @@ def header_only(path: str, nextn: int | None = None, arch: str = "llama", **keys
         key = key.replace("__", ".")
         if isinstance(value, bool):
             w.add_bool(key, value)
+        elif isinstance(value, str):
+            w.add_string(key, value)
         elif isinstance(value, list):
             w.add_array(key, value)
         else:
@@ -144,18 +146,8 @@ def test_each_setup_names_its_method():
 
 
 def test_a_head_of_another_vocabulary_is_named_before_launch(tmp_path):
-    w = gguf.GGUFWriter(str(tmp_path / "h.gguf"), "eagle3")
-    w.add_tokenizer_model("llama")
-    w.add_token_list(["<unk>", "<s>", "</s>", "a"])
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    t = gguf.GGUFWriter(str(tmp_path / "t2.gguf"), "llama")
-    t.add_tokenizer_model("llama")
-    t.add_token_list(["<unk>", "<s>", "</s>", "a", "b"])
-    t.write_header_to_file()
-    t.write_kv_data_to_file()
-    t.write_tensors_to_file()
-    t.close()
-    assert gguf_header.vocab_mismatch(str(tmp_path / "t2.gguf"), str(tmp_path / "h.gguf")) == ["vocabulary size 5 vs 4"]
+    tokens = ["<unk>", "<s>", "</s>", "a", "b"]
+    target = header_only(str(tmp_path / "t.gguf"), tokenizer__ggml__model="llama", tokenizer__ggml__tokens=tokens)
+    head = header_only(str(tmp_path / "h.gguf"), arch="eagle3", tokenizer__ggml__model="llama",
+                       tokenizer__ggml__tokens=tokens[:4])
+    assert gguf_header.vocab_mismatch(target, head) == ["vocabulary size 5 vs 4"]

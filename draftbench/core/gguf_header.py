@@ -147,13 +147,14 @@ def head_problems(target: str, head: str, spec_type: str, draft_max: int | None)
     """What a speculation head's header says against its target, as llama.cpp b11434 reads it: an EAGLE-3 or
     DFlash/DSpark head names the hidden size and the layers of the target it was trained on, and a DFlash/DSpark
     head drafts at most its block size less one (less none for DSpark sampling from the anchor)."""
-    meta, target_meta = read_metadata(head, keep_arrays=()), read_metadata(target, keep_arrays=())
+    meta = read_metadata(head, keep_arrays=("eagle3.target_layers", "dflash.target_layers"))
+    target_meta = read_metadata(target, keep_arrays=())
     arch, want = meta.get("general.architecture"), {"draft-eagle3": "eagle3"}.get(spec_type, "dflash")
     if arch != want:
         return [f"{head} is not a {spec_type} head (its architecture is {arch!r}, not {want!r})"]
     t_arch = target_meta.get("general.architecture")
     hidden, width = meta.get(f"{arch}.target_hidden_size"), target_meta.get(f"{t_arch}.embedding_length")
-    layers = read_metadata(head, keep_arrays=(f"{arch}.target_layers",)).get(f"{arch}.target_layers") or []
+    layers = meta.get(f"{arch}.target_layers") or []
     depth = target_meta.get(f"{t_arch}.block_count")
     problems = []
     if isinstance(hidden, int) and isinstance(width, int) and hidden != width:

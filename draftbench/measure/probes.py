@@ -66,7 +66,7 @@ def verify_costs(url: str, api_key: str | None = None, timeout_s: float = 120.0,
 
 
 _STATS_RE = re.compile(r"statistics\s+(\S+): #calls\(b,g,a\) =\s*(\d+)\s+(\d+)\s+(\d+).*?"
-                       r"(?:#acc rate/pos = \(([^)]*)\),\s*)?"
+                       r"(#acc rate/pos = \(([^)]*)\),\s*)?"
                        r"dur\(b,g,a\) =\s*([\d.]+),\s*([\d.]+),\s*([\d.]+) ms")
 
 
@@ -87,15 +87,11 @@ def last_draft_stats(log_text: str) -> DraftStats | None:
     found = _STATS_RE.findall(log_text)
     if not found or len({m[0] for m in found}) != 1:
         return None
-    kind, _, calls, accepts, rates, begin_ms, draft_ms, accept_ms = found[-1]
-    by_position = None if "rate/pos" not in _last_line(log_text) else tuple(
-        round(float(r) * int(accepts)) for r in rates.split(",") if r.strip())
+    kind, _, calls, accepts, reported, rates, begin_ms, draft_ms, accept_ms = found[-1]
+    by_position = tuple(round(float(r) * int(accepts)) for r in rates.split(",") if r.strip()) if reported else None
     return DraftStats(kind, int(calls), float(begin_ms) + float(draft_ms) + float(accept_ms), int(accepts), by_position,
                       len(found))
 
-
-def _last_line(log_text: str) -> str:
-    return log_text[log_text.rfind("statistics"):].split("\n", 1)[0]
 
 
 def read_log(path: str | None) -> str:

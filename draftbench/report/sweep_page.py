@@ -10,7 +10,7 @@ from ..core import stats
 from ..core.files import write_text_atomic
 from ..core.redaction import html_text
 from ..measure import health
-from ..results import analysis, categories
+from ..results import analysis, categories, costmodel
 from ..results.schema import RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
 from . import costmodel_view, levels_view, machine_view, page, search_view
@@ -160,10 +160,7 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
     lines: dict[tuple, list[RunResult]] = {}
     for r in runs:
         if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
-            setup = r.speculation.comparable()
-            setup.pop("draft_max")
-            key = (r.target, r.draft_path or "", json.dumps(setup, sort_keys=True))
-            lines.setdefault(key, []).append(r)
+            lines.setdefault(analysis.length_key(r), []).append(r)
     lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
     several_targets = len({key[0] for key in lines}) > 1
     out = []
@@ -174,7 +171,7 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
     return out
 
 
-def _draft_model(group: list[RunResult], runs: list[RunResult]):
+def _draft_model(group: list[RunResult], runs: list[RunResult]) -> costmodel.Loop | None:
     base = analysis.baselines(runs).get(group[0].target)
     return analysis.draft_loop(group, base) if base else None
 

@@ -174,13 +174,15 @@ def verify_costs(base: RunResult | None) -> dict[int, float] | None:
     return {int(k): float(v) for k, v in base.verify_costs.items()}
 
 
+def length_key(r: RunResult) -> tuple:
+    """What the runs of one draft at several draft lengths share: target, level and the setup but its draft_max."""
+    return (r.target, r.concurrency, replace(r.speculation, draft_max=None) if r.speculation else None)
+
+
 def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
     """``run`` and the runs of its target and level whose setup differs from its own only in draft length."""
-    def key(r: RunResult) -> tuple:
-        spec = r.speculation
-        return (r.target, r.concurrency, replace(spec, draft_max=None) if spec else None)
-    mine = key(run)
-    return [run] + [r for r in runs if r is not run and r.draft != run.draft and r.error is None and key(r) == mine]
+    mine = length_key(run)
+    return [run] + [r for r in runs if r is not run and r.draft != run.draft and r.error is None and length_key(r) == mine]
 
 
 def loop_model(group: list[RunResult], base: RunResult) -> tuple[tuple[float, ...] | None, dict, str, str]:

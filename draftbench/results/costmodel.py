@@ -53,18 +53,9 @@ def fit_acceptance(accepted: float, drafted: float) -> float | None:
     """Per-token acceptance from mean accepted and drafted tokens per pass (see the module note)."""
     if drafted <= 0:
         return None
-    if accepted <= 0:
-        return 0.0
     if accepted >= drafted:
         return A_MAX
-    lo, hi = 0.0, A_MAX
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if accepted_per_pass(mid, drafted) < accepted:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    return _solve(accepted, lambda a: accepted_per_pass(a, drafted))
 
 
 def verify_cost(costs: dict, k: float) -> float:

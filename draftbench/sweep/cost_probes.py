@@ -143,11 +143,9 @@ def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None, 
     done = [q for q in summary.requests if q.error is None and q.decode_tps and q.completion_tokens]
     drafting = probes.drafting_ms_per_pass(before, after)
     passes = after.accept_calls - (before.accept_calls if before else 0) if after else 0
-    drafted = after.draft_calls - (before.draft_calls if before else 0) if after else 0
     if not done or drafting is None or passes <= 0:
         return None
     decode_ms = sum(1000.0 * q.completion_tokens / q.decode_tps for q in done)
     counts = [q.draft_n or 0 for q in done]
     return {"verify_ms_per_pass": decode_ms / passes - drafting, "drafted_per_pass": sum(counts) / passes,
-            "passes": passes, "drafting_ms_per_pass": drafting, "synthetic_rate": SYNTH_RATE,
-            "draft_calls": drafted}
+            "passes": passes, "drafting_ms_per_pass": drafting, "synthetic_rate": SYNTH_RATE}

@@ -140,8 +140,9 @@ def _head_problems(cfg: SweepConfig) -> list[str]:
 
 def check_setups(cfg: SweepConfig) -> None:
     """Before any server starts: a setup that drafts with the target's own MTP heads needs targets that have
-    them, and a head file must fit its targets (:func:`gguf_header.head_problems`); every spec type must be one this llama-server build knows, and every setup field must have a flag
-    for its types. (A build without --spec-type fails only the setups that need it, run by run.)"""
+    them, and a head file must fit its targets (:func:`gguf_header.head_problems`); every spec type must be one
+    this llama-server build knows, and every setup field must have a flag for its types. (A build without
+    --spec-type fails only the setups that need it, run by run.)"""
     if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
         return
     headless = _without_heads(cfg) + _head_problems(cfg)

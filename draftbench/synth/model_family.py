@@ -163,27 +163,21 @@ def _mtp_block(rng, size: SynthSize, tun: Tunables) -> dict:
     return {**block, "nextn.eh_proj": keep, "nextn.enorm": ones, "nextn.hnorm": ones, "nextn.shared_head_norm": ones}
 
 
-def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
-           template: bool = True, mtp: dict | None = None) -> None:
-    """A GGUF of the first ``n_layers`` layers: llama's architecture, or with ``mtp`` (:func:`_mtp_block`) MiMo-2's
-    (the only change: one more block, the MTP head, after the others)."""
+def _save(path: str, arch: str, size: SynthSize, n_blocks: int, vocab, tensors: dict, keys: dict | None = None,
+          ctx: int = 4096, template: bool = True) -> None:
+    """Write one GGUF of the family: the shared hyperparameters and tokenizer, ``keys`` of its own (integers and
+    lists), ``tensors`` by name; atomically (a temp file, then renamed)."""
     import gguf
-    import numpy as np
 
     tokens, scores, types, _ = vocab
-    emb, out = head
     tmp = path + ".tmp"
-    arch = "mimo2" if mtp else "llama"
     w = gguf.GGUFWriter(tmp, arch)
     w.add_name(os.path.splitext(os.path.basename(path))[0])
     w.add_context_length(ctx)
     w.add_embedding_length(size.dim)
-    w.add_block_count(n_layers + (1 if mtp else 0))
-    if mtp:
-        w.add_uint32(f"{arch}.nextn_predict_layers", 1)
-        w.add_uint32(f"{arch}.expert_feed_forward_length", size.ff)
-        w.add_uint32(f"{arch}.attention.sliding_window", ctx)  # as wide as the context: attention stays full
-        w.add_array(f"{arch}.attention.sliding_window_pattern", [False] * n_layers + [True])  # MiMo-2 wants one
+    w.add_block_count(n_blocks)
+    for key, value in (keys or {}).items():
+        w.add_array(key, value) if isinstance(value, list) else w.add_uint32(key, value)
     w.add_feed_forward_length(size.ff)
     w.add_head_count(size.heads)
     w.add_head_count_kv(size.heads)
@@ -203,53 +197,6 @@ def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: 
     w.add_add_eos_token(False)
     if template:
         w.add_chat_template(CHATML)
-    w.add_tensor("token_embd.weight", emb)
-    w.add_tensor("output_norm.weight", np.ones(size.dim, dtype=np.float32))
-    w.add_tensor("output.weight", out)
-    for i in range(n_layers):
-        for name, arr in layers[i].items():
-            w.add_tensor(f"blk.{i}.{name}.weight", arr)
-    for name, arr in (mtp or {}).items():
-        w.add_tensor(f"blk.{n_layers}.{name}.weight", arr)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    os.replace(tmp, path)
-
-
-def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
-    """An EAGLE-3 head for the target, as llama.cpp b11434 loads one: one decoder layer over the token's embedding
-    and three of the target's hidden states (layers 1, L/2 and L-2, fused by ``fc``), the target's tokenizer and
-    head. Its weights are random: it drafts (draft_n > 0) but its tokens are seldom accepted."""
-    import gguf
-    import numpy as np
-
-    d, ff = size.dim, size.ff
-    rng = np.random.default_rng([seed, 5])
-
-    def rand(shape, std):
-        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float16)
-    tokens, scores, types, _ = vocab
-    emb, out = head
-    tmp = path + ".tmp"
-    w = gguf.GGUFWriter(tmp, "eagle3")
-    for add, value in ((w.add_context_length, 4096), (w.add_embedding_length, d), (w.add_block_count, 1),
-                       (w.add_feed_forward_length, ff), (w.add_head_count, size.heads), (w.add_head_count_kv, size.heads),
-                       (w.add_rope_dimension_count, d // size.heads), (w.add_rope_freq_base, 10000.0),
-                       (w.add_layer_norm_rms_eps, 1e-5), (w.add_file_type, 1), (w.add_tokenizer_model, "llama"),
-                       (w.add_token_list, tokens), (w.add_token_scores, scores), (w.add_token_types, types),
-                       (w.add_bos_token_id, 1), (w.add_eos_token_id, 2), (w.add_unk_token_id, 0)):
-        add(value)
-    w.add_array("eagle3.target_layers", [1, size.layers // 2, size.layers - 2])
-    w.add_uint32("eagle3.target_hidden_size", d)
-    ones = np.ones(d, dtype=np.float32)
-    tensors = {"fc.weight": rand((d, 3 * d), 1 / (3 * d) ** 0.5), "output_norm.weight": ones, "output.weight": out,
-               "token_embd.weight": emb}
-    layer = {"attn_norm": ones, "attn_norm_2": ones, "attn_q": rand((d, 2 * d), 1 / d), "attn_k": rand((d, 2 * d), 1 / d),
-             "attn_v": rand((d, 2 * d), 1 / d), "attn_output": rand((d, d), 1 / d), "ffn_norm": ones,
-             "ffn_gate": rand((ff, d), 1 / d ** 0.5), "ffn_up": rand((ff, d), 1 / d ** 0.5), "ffn_down": rand((d, ff), 1 / ff)}
-    tensors.update({f"blk.0.{name}.weight": arr for name, arr in layer.items()})
     for name, arr in tensors.items():
         w.add_tensor(name, arr)
     w.write_header_to_file()
@@ -257,6 +204,49 @@ def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
     w.write_tensors_to_file()
     w.close()
     os.replace(tmp, path)
+
+
+def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
+           template: bool = True, mtp: dict | None = None) -> None:
+    """A GGUF of the first ``n_layers`` layers: llama's architecture, or with ``mtp`` (:func:`_mtp_block`) MiMo-2's
+    (the only change: one more block, the MTP head, after the others)."""
+    import numpy as np
+
+    emb, out = head
+    tensors = {"token_embd.weight": emb, "output_norm.weight": np.ones(size.dim, dtype=np.float32),
+               "output.weight": out}
+    tensors.update({f"blk.{i}.{name}.weight": arr for i in range(n_layers) for name, arr in layers[i].items()})
+    if not mtp:
+        _save(path, "llama", size, n_layers, vocab, tensors, ctx=ctx, template=template)
+        return
+    tensors.update({f"blk.{n_layers}.{name}.weight": arr for name, arr in mtp.items()})
+    keys = {"mimo2.nextn_predict_layers": 1, "mimo2.expert_feed_forward_length": size.ff,
+            "mimo2.attention.sliding_window": ctx,  # as wide as the context: attention stays full
+            "mimo2.attention.sliding_window_pattern": [False] * n_layers + [True]}  # MiMo-2 wants one
+    _save(path, "mimo2", size, n_layers + 1, vocab, tensors, keys, ctx, template)
+
+
+def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
+    """An EAGLE-3 head for the target, as llama.cpp b11434 loads one: one decoder layer over the token's embedding
+    and three of the target's hidden states (layers 1, L/2 and L-2, fused by ``fc``), the target's tokenizer and
+    head. Its weights are random: it drafts (draft_n > 0) but its tokens are seldom accepted."""
+    import numpy as np
+
+    d, ff = size.dim, size.ff
+    rng = np.random.default_rng([seed, 5])
+
+    def rand(shape, std):
+        return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float16)
+    emb, out = head
+    ones = np.ones(d, dtype=np.float32)
+    tensors = {"fc.weight": rand((d, 3 * d), 1 / (3 * d) ** 0.5), "output_norm.weight": ones, "output.weight": out,
+               "token_embd.weight": emb}
+    layer = {"attn_norm": ones, "attn_norm_2": ones, "attn_q": rand((d, 2 * d), 1 / d), "attn_k": rand((d, 2 * d), 1 / d),
+             "attn_v": rand((d, 2 * d), 1 / d), "attn_output": rand((d, d), 1 / d), "ffn_norm": ones,
+             "ffn_gate": rand((ff, d), 1 / d ** 0.5), "ffn_up": rand((ff, d), 1 / d ** 0.5), "ffn_down": rand((d, ff), 1 / ff)}
+    tensors.update({f"blk.0.{name}.weight": arr for name, arr in layer.items()})
+    keys = {"eagle3.target_layers": [1, size.layers // 2, size.layers - 2], "eagle3.target_hidden_size": d}
+    _save(path, "eagle3", size, 1, vocab, tensors, keys, template=False)
 
 
 def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tunables = Tunables(),
