@@ -15,7 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench.results import analysis
+
+from draftbench.core import stats
 from draftbench.sweep import stopping  # noqa: E402
 from draftbench.sweep.adaptive import rates  # noqa: E402
 from draftbench.setup.config import load_config  # noqa: E402
@@ -98,7 +99,7 @@ def main() -> int:
             print(f"\nround {i + 1}:")
             for mode, x in (("full", ex), ("adaptive", ad)):
                 b = x["best"]
-                print(f"  {mode:>8}: best {b.draft if b else None} ({analysis.pct(b.speedup) if b else ''}), "
+                print(f"  {mode:>8}: best {b.draft if b else None} ({stats.pct(b.speedup) if b else ''}), "
                       f"{x['tokens']:,} tokens, {x['wall_s']:.0f} s wall")
             print(f"  {verdict(ex['runs'], ex['best'], ad['best'])}")
             print(f"  adaptive / full: tokens {ad['tokens'] / ex['tokens']:.0%}, wall {ad['wall_s'] / ex['wall_s']:.0%}"

@@ -15,7 +15,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench.results import analysis  # noqa: E402
+from draftbench.core import stats
+from draftbench.results import explain, grouping, recommend
 from draftbench.setup.config import load_config  # noqa: E402
 from draftbench.sweep.runner import Sweep  # noqa: E402
 from draftbench.synth import model_family  # noqa: E402
@@ -39,25 +40,25 @@ def table(runs: list) -> float:
         p = r.parts
         error = p.predicted_speedup / r.speedup - 1
         worst = max(worst, abs(error))
-        print(f"| {r.draft} | {analysis.speedup_text(r)} | {analysis.pct(p.predicted_speedup)} | {error:+.1%} | "
+        print(f"| {r.draft} | {recommend.speedup_text(r)} | {stats.pct(p.predicted_speedup)} | {error:+.1%} | "
               f"{p.verify_cost:.2f} | {p.verify_source} | {p.acceptance_source} | {p.drafting_share:.0%} |")
     return worst
 
 
 def lengths(runs: list, all_runs: list) -> int:
     """Print the measured and the predicted best draft length per draft; return the largest distance in steps."""
-    base = analysis.baselines(all_runs)
+    base = grouping.baselines(all_runs)
     far = 0
     for path in dict.fromkeys(r.draft_path for r in runs):
         group = sorted((r for r in runs if r.draft_path == path), key=lambda r: r.speculation.draft_max)
-        model = analysis.draft_loop(group, base[group[0].target])
+        model = explain.draft_loop(group, base[group[0].target])
         measured = max(group, key=lambda r: r.speedup).speculation.draft_max
         if model is None:
             continue
         on_axis = max(AXIS, key=model.speedup)
         steps = abs(AXIS.index(on_axis) - AXIS.index(measured))
         far = max(far, steps)
-        curve = ", ".join(f"{n}: {analysis.pct(model.speedup(n))}" for n in AXIS)
+        curve = ", ".join(f"{n}: {stats.pct(model.speedup(n))}" for n in AXIS)
         print(f"- {group[0].draft.split(' ·')[0]}: measured best n_max {measured}; model best on the axis {on_axis} "
               f"({steps} step(s) away), over 1-16 {model.best()}; model curve {curve}")
     return far
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(config, fh)
         Sweep(load_config(path), os.path.join(folder, f"{name}-results.json")).run()
-        runs = analysis.load(os.path.join(folder, f"{name}-results.json"))["results"]
+        runs = loaded(os.path.join(folder, f"{name}-results.json"))
         shown = [r for r in runs if r.draft and r.parts and r.speedup]
         print(f"\n## {name} family ({len(shown)} setups, {args.requests} requests of {args.max_tokens} tokens each)\n")
         worst = table(shown)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import sys
 
 from draftbench.core import stats
-from draftbench.results import analysis, comparison
+from draftbench.results import comparison, grouping, recommend
 
 
 def main(path: str) -> int:
-    runs = analysis.load(path)["results"]
-    base = analysis.baselines(analysis.at_level(runs))
+    runs = loaded(path)
+    base = grouping.baselines(grouping.at_level(runs))
     print(f"{'target':<14} {'setup':<26} {'unpaired (old)':<26} {'paired (new)':<26} widths old/new  per-prompt ratios")
-    for r in analysis.at_level(runs):
+    for r in grouping.at_level(runs):
         b = base.get(r.target)
         if r.draft is None or b is None or not r.requests:
             continue
@@ -35,7 +35,7 @@ def main(path: str) -> int:
         widths = f"{(old.ci95[1] - old.ci95[0]) * 100:.0f}/{(new.ci95[1] - new.ci95[0]) * 100:.0f} pts"
         print(f"{r.target:<14} {str(r.draft):<26} {show(old):<26} {show(new):<26} {widths:<15} "
               + " ".join(f"{x:.2f}" for x in ratios[:8]))
-    for rec in analysis.recommend(runs):
+    for rec in recommend.recommend(runs):
         if rec.best is not None and rec.runner_up is not None:
             ratios = [x / y for x, y in stats.pairs(comparison.keyed(rec.best), comparison.keyed(rec.runner_up))]
             print(f"\n{rec.target}: winner {rec.best.draft} over runner-up {rec.runner_up.draft}, per prompt: "

@@ -10,7 +10,8 @@ from draftbench.cli.server import build_parser, speculation_from_args
 from draftbench.core.limits import Limit
 from draftbench.errors import ConfigError, UnsupportedSetup
 from draftbench.report.export import to_csv
-from draftbench.results.schema import RunResult, load_results, save_results
+from draftbench.results.jsonfile import load_results, save_results
+from draftbench.results.schema import FileMeta, RunResult
 from draftbench.server.vllm import speculative_config
 from draftbench.server.llama_bin import parse_help
 from draftbench.setup.config import parse_config
@@ -64,8 +65,8 @@ def test_a_new_axis_is_saved_loaded_and_exported(n_match, tmp_path):
     spec = parse_config(config({"ngram_match": [16]}), check_files=False).setups[0].speculation
     run = RunResult("t", "ng · n_match 16", speculation=spec, mean_tps=10.0)
     path = str(tmp_path / "r.json")
-    save_results(path, {"name": "x"}, [run])
-    assert load_results(path)["results"][0].speculation == spec
+    save_results(path, FileMeta.from_dict({"name": "x"}), [run])
+    assert load_results(path)[1][0].speculation == spec
     header, row = to_csv([run]).splitlines()
     assert dict(zip(header.split(","), row.split(",")))["ngram_match"] == "16"
 

@@ -66,7 +66,7 @@ def test_bench_py_json_and_table(servers):
     assert data["draft_n"] == sum(q["draft_n"] for q in requests) > 0
     assert data["acceptance_rate"] == pytest.approx(data["draft_n_accepted"] / data["draft_n"])
     assert data["mean_tps"] == pytest.approx(sum(q["decode_tps"] for q in requests) / 2)
-    low, high = data["ci95_tps"]
+    low, high = data["decode_tps_ci95"]
     assert low <= data["mean_tps"] <= high
     assert all(q["completion_tokens"] == 32 and q["error"] is None and q["text"] and q["ttft_s"] <= q["total_s"]
                for q in requests)

@@ -13,8 +13,9 @@ import pytest
 from conftest import ROOT
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
+from records import rendered, written
 from draftbench.report import sweep_page
-from draftbench.results import analysis
+
 from draftbench.results.schema import RunResult
 
 CHROMIUM = "/usr/bin/chromium"
@@ -67,15 +68,14 @@ def open_report(browser, plotly_js: str, html_path: str, shot: str, plots: int =
 def test_sri_matches_the_served_file(plotly_js):
     with open(plotly_js, "rb") as fh:
         digest = "sha384-" + base64.b64encode(hashlib.sha384(fh.read()).digest()).decode()
-    page = sweep_page.render({}, [RunResult("t", None, mean_tps=1.0)])
+    page = rendered({}, [RunResult("t", None, mean_tps=1.0)])
     assert re.search(r'integrity="([^"]+)"', page).group(1) == digest == sweep_page.PLOTLY_SRI
     assert 'crossorigin="anonymous"' in page
 
 
 def test_published_report_renders(browser, plotly_js, tmp_path):
-    data = analysis.load(published_path())
     html_path = str(tmp_path / "published.html")
-    sweep_page.write_report(html_path, data, data["results"])
+    sweep_page.write_report(html_path, *evaluate.load(published_path()))
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "published.png"))
     assert errors == []
     z = page.evaluate("document.getElementById('heatmap').data[0].z")
@@ -87,7 +87,7 @@ def test_published_report_renders(browser, plotly_js, tmp_path):
 def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
     runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0, acceptance_rate=0.5)]
     html_path = str(tmp_path / "hostile.html")
-    sweep_page.write_report(html_path, {"model_family": HOSTILE, "hardware": "box"}, runs)
+    written(html_path, {"model_family": HOSTILE, "hardware": "box"}, runs)
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "hostile.png"))
     assert errors == []
     assert page.evaluate("window.__xss") is None
@@ -96,7 +96,7 @@ def test_hostile_label_is_text_in_browser(browser, plotly_js, tmp_path):
 
 def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "setups.html")
-    sweep_page.write_report(html_path, {"model_family": "setups", "hardware": "box"}, setup_runs())
+    written(html_path, {"model_family": "setups", "hardware": "box"}, setup_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "setups.png"), plots=4)
     assert errors == []
     names = page.evaluate("document.getElementById('draft-length').data.map(t => t.name)")
@@ -108,7 +108,7 @@ def test_setups_report_renders_the_draft_length_chart(browser, plotly_js, tmp_pa
 
 def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "why.html")
-    sweep_page.write_report(html_path, {"model_family": "why", "hardware": "box"}, why_runs())
+    written(html_path, {"model_family": "why", "hardware": "box"}, why_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "why.png"), plots=5)
     assert errors == []
     assert page.evaluate("document.getElementById('why').data[1].x.length") == 2
@@ -117,7 +117,7 @@ def test_why_chart_renders_one_point_per_draft(browser, plotly_js, tmp_path):
 
 def test_stopped_setups_render_grey_and_hatched(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "searched.html")
-    sweep_page.write_report(html_path, {"settings": {"requests": 12, "runs": 1}}, _searched())
+    written(html_path, {"settings": {"requests": 12, "runs": 1}}, _searched())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "searched.png"), plots=4)
     assert errors == []
     names = page.evaluate("document.getElementById('setups').data.map(t => t.name)")
@@ -129,7 +129,7 @@ def test_stopped_setups_render_grey_and_hatched(browser, plotly_js, tmp_path):
 
 def test_concurrency_charts_render(browser, plotly_js, tmp_path):
     html_path = str(tmp_path / "levels.html")
-    sweep_page.write_report(html_path, {"model_family": "levels", "hardware": "box"}, level_runs())
+    written(html_path, {"model_family": "levels", "hardware": "box"}, level_runs())
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "levels.png"), plots=5)
     assert errors == []
     assert page.evaluate("document.getElementById('level-speedup').data[0].x") == [1, 2, 4]
@@ -147,7 +147,7 @@ def test_compare_page_renders(browser, plotly_js, tmp_path):
     mine = _file(tmp_path, "mine.json", "my-box", {"7B": (20.0, {"0.5B q8": 30.0}), "14B": (9.0, {"1.5B q4": 15.0})})
     good, bad = compare.load([published_path(), mine])
     html_path = str(tmp_path / "compare.html")
-    compare_page.write(html_path, compare.entries(good), [p for p, _ in good], bad)
+    compare_page.write(html_path, compare.entries(good), [p for p, _, _ in good], bad)
     page, errors = open_report(browser, plotly_js, html_path, str(tmp_path / "compare.png"), plots=2)
     assert errors == []
     names = page.evaluate("document.getElementById('scatter').data.map(t => t.name)")

@@ -15,7 +15,7 @@ from draftbench.results.schema import RunResult
 def _file(tmp_path, name: str, hardware: str, targets: dict[str, tuple[float, dict[str, float]]]) -> str:
     results = []
     for target, (base, drafts) in targets.items():
-        results.append({"target": target, "draft": None, "mean_tps": base, "ci95_tps": [base * 0.98, base * 1.02]})
+        results.append({"target": target, "draft": None, "mean_tps": base, "decode_tps_ci95": [base * 0.98, base * 1.02]})
         for label, tps in drafts.items():
             results.append({"target": target, "draft": label, "mean_tps": tps, "acceptance_rate": 0.6})
     path = tmp_path / name

@@ -37,7 +37,7 @@ def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llam
     windows = [(r.ended_at_s - r.server_s, r.ended_at_s) for r in s.requests]
     first, second = windows[0], windows[1]
     assert first[0] < second[1] and second[0] < first[1], windows
-    assert s.p95_ttft_s is not None and s.median_ttft is not None
+    assert s.p95_ttft_s is not None and s.median_ttft_s is not None
 
 
 def test_each_level_is_a_cell_of_its_own_and_resumes(llama_server, family, tmp_path, no_new_servers):

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from draftbench.results import analysis
+from draftbench.measure import probes
+from draftbench.results import explain
 from draftbench.results import costmodel as cm
 from draftbench.results.schema import RunResult
 from draftbench.measure.stream import RequestResult
@@ -97,14 +98,14 @@ def test_explain_run_needs_every_part():
     requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)] * 2
     run = RunResult("T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests,
                     draft_alone_tps=200.0)
-    run = replace(run, parts=analysis.explain_run(run, base))
+    run = replace(run, parts=explain.explain_run(run, base))
     assert run.parts is not None and run.parts.draft_cost_ratio == pytest.approx(0.1)
     assert run.parts.target_passes == 60
     legacy = RunResult("T", "d", mean_tps=25.0, requests=requests)  # the original tool's files: no parts
-    assert analysis.explain_run(legacy, base) is None
+    assert explain.explain_run(legacy, base) is None
     free = RunResult("T", "ngram", mean_tps=22.0, speculation=Speculation(spec_type=("ngram-mod",)),
                      requests=requests)
-    assert analysis.explain_run(free, base).draft_cost_ratio == 0.0
+    assert explain.explain_run(free, base).draft_cost_ratio == 0.0
     again = RunResult.from_dict(run.to_dict())
     assert again.parts == run.parts
 
@@ -197,17 +198,17 @@ def test_a_draft_measured_in_the_loop_and_by_position():
                                   draft_n_accepted=sum(accepted))]  # 40 passes drafting n_max tokens each
         return RunResult("T", f"d · n_max {n_max}", mean_tps=30.0, speculation=Speculation("d.gguf", draft_max=n_max),
                          requests=requests, draft_ms_per_pass=5.0 * n_max,
-                         verify_in_loop={"drafted_per_pass": n_max, "verify_ms_per_pass": verify_ms},
-                         position_counts={"passes": 40, "accepted": accepted})
+                         verify_in_loop=probes.LoopVerification(verify_ms, n_max, 40, 0.0, 0.75),
+                         position_counts=probes.PositionCounts(40, tuple(accepted)))
     one, three = run(1, [32], 60.0), run(3, [32, 24, 12], 78.0)
-    parts = analysis.explain_run(three, base, [one, three])
+    parts = explain.explain_run(three, base, [one, three])
     assert (parts.verify_source, parts.acceptance_source) == ("in the loop", "by position (server counts)")
     assert parts.verify_cost == pytest.approx(78.0 / 50)  # its own batch size, from the synthetic-acceptance twin
     assert parts.draft_cost_ratio == pytest.approx(0.1)  # 15 ms of drafting per pass, 3 drafted, 50 ms a step
     assert parts.predicted_speedup == pytest.approx((108 / 40) / (0.3 + 1.56))
-    loop = analysis.draft_loop([one, replace(three, parts=parts)], base)
+    loop = explain.draft_loop([one, replace(three, parts=parts)], base)
     assert loop.rates == pytest.approx((0.8, 0.6, 0.3))
-    alone = analysis.explain_run(replace(three, verify_in_loop=None, position_counts=None), base)
+    alone = explain.explain_run(replace(three, verify_in_loop=None, position_counts=None), base)
     assert (alone.verify_source, alone.acceptance_source) == ("prompt batches", "constant rate")
 
 
@@ -216,7 +217,7 @@ def test_positions_from_the_servers_statistics():
 
     first, last = probes.last_draft_stats(LOG.splitlines()[0]), probes.last_draft_stats(LOG)
     assert first.accepted_by_position == (34, 31, 28) and last.accepted_by_position == (68, 62, 56)
-    assert probes.position_counts(first, last) == {"passes": 34, "accepted": [34, 31, 28]}
+    assert probes.position_counts(first, last) == probes.PositionCounts(34, (34, 31, 28))
     older = LOG.splitlines()[0].replace(", #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824)", "")
     assert probes.last_draft_stats(older).accepted_by_position is None  # a build without positions
     assert probes.position_counts(None, probes.last_draft_stats(older)) is None

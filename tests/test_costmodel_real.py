@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import run_script
-from draftbench.results import analysis
+
 from sweep_helpers import write_config
 
 pytestmark = pytest.mark.server
@@ -27,7 +27,7 @@ def sweep(family, tmp_path, axis=None, **settings) -> list:
     results = str(tmp_path / "r.json")
     done = run_script("sweep.py", "--config", config, "--results", results)
     assert done.returncode == 0, done.stderr
-    return analysis.load(results)["results"]
+    return loaded(results)
 
 
 def test_each_setup_is_measured_in_the_loop_and_by_position(llama_server, family, tmp_path, no_new_servers):
@@ -36,9 +36,9 @@ def test_each_setup_is_measured_in_the_loop_and_by_position(llama_server, family
     assert len(setups) == 2
     for r in setups:
         twin = r.verify_in_loop
-        assert twin["passes"] > 0 and twin["verify_ms_per_pass"] > 0
+        assert twin.passes > 0 and twin.verify_ms_per_pass > 0
         assert twin["drafted_per_pass"] == pytest.approx(r.speculation.draft_max, abs=0.5)
-        assert r.position_counts["passes"] > 0 and len(r.position_counts["accepted"]) <= r.speculation.draft_max
+        assert r.position_counts.passes > 0 and len(r.position_counts.accepted) <= r.speculation.draft_max
         assert (r.parts.verify_source, r.parts.acceptance_source) == ("in the loop", "by position (server counts)")
         assert "synthetic speculative acceptance is enabled" in open(r.log_path.replace(".log", "__in-loop.log")).read()
     assert runs[0].draft is None and runs[0].verify_in_loop is None  # the baseline has none

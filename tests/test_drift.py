@@ -12,10 +12,12 @@ import time
 
 import pytest
 
+from records import compared, loaded, rendered
 from draftbench.core import load, stats
 from draftbench.measure.stream import RequestResult
-from draftbench.results import analysis, drift
-from draftbench.results.schema import BaselineCheck, RunResult, dump_results, load_results, save_results
+from draftbench.results import drift, recommend
+from draftbench.results.jsonfile import dump_results, load_results, save_results
+from draftbench.results.schema import BaselineCheck, FileMeta, RunResult
 from draftbench.setup.config import SweepSettings
 from draftbench.sweep import adaptive
 
@@ -57,19 +59,19 @@ def test_a_check_ten_percent_slower_corrects_the_setups_after_it():
     assert shift.exceeds(0.05) and not shift.exceeds(0.2)
     # a setup measured at 201..203 s (from the check on), 1.8x the baseline's first measurement, is 2x the
     # baseline of its time
-    run = analysis.compared(setup([180, 360, 90], 201), base, greedy=False)
+    run = compared(setup([180, 360, 90], 201), base, greedy=False)
     assert run.speedup == pytest.approx(2.0) and run.speedup_uncorrected == pytest.approx(1.8)
     assert run.drift_factor == pytest.approx(0.9) and run.speedup_design == "paired" and run.speedup_n == 3
-    assert run.categories["code"]["speedup"] == pytest.approx(2.0)
-    assert run.categories["code"]["decode_tps"] == pytest.approx(210)  # tok/s stay as measured
+    assert run.categories["code"].speedup == pytest.approx(2.0)
+    assert run.categories["code"].decode_tps == pytest.approx(210)  # tok/s stay as measured
     # half-way between the first measurement and the check: corrected by 0.95
-    assert analysis.compared(setup([180, 360, 90], 150), base, False).speedup == pytest.approx(1.8 / 0.95)
+    assert compared(setup([180, 360, 90], 150), base, False).speedup == pytest.approx(1.8 / 0.95)
 
 
 def test_drift_within_noise_corrects_nothing():
     base = baseline([([90, 220, 50], 200)])  # 0.9x, 1.1x, 1x: the interval includes 1
     assert not drift.of(base).significant
-    run = analysis.compared(setup([180, 360, 90], 200), base, greedy=False)
+    run = compared(setup([180, 360, 90], 200), base, greedy=False)
     assert run.speedup == pytest.approx(1.8) and run.drift_factor is None and run.speedup_uncorrected is None
 
 
@@ -79,7 +81,7 @@ def test_corrected_interval_carries_the_checks_uncertainty():
     assert shift.significant and shift.checks[0][1].ci95 is not None
     half = shift.log_half(201)
     assert half == pytest.approx((math.log(shift.checks[0][1].ci95[1]) - math.log(shift.checks[0][1].ci95[0])) / 2)
-    run = analysis.compared(setup([180, 360, 90], 201), base, greedy=False)
+    run = compared(setup([180, 360, 90], 201), base, greedy=False)
     low, high = run.speedup_ci95
     assert math.log(high) - math.log(low) == pytest.approx(2 * half)  # the setup's own pairs agree exactly
     assert low < run.speedup < high
@@ -87,19 +89,19 @@ def test_corrected_interval_carries_the_checks_uncertainty():
 
 def test_the_recommendation_names_drift_beyond_the_resolution():
     base = baseline([([90, 180, 45], 200)])
-    runs = [base, analysis.compared(setup([180, 360, 90], 200), base, False)]
-    said = analysis.recommend(runs, resolution=0.05)[0].sentence()
+    runs = [base, compared(setup([180, 360, 90], 200), base, False)]
+    said = recommend.recommend(runs, resolution=0.05)[0].sentence()
     assert "use d" in said and "WARNING: baseline drifted -10%" in said and "rerun on a quieter machine" in said
-    assert "drifted" not in analysis.recommend(runs, resolution=0.2)[0].sentence()
+    assert "drifted" not in recommend.recommend(runs, resolution=0.2)[0].sentence()
 
 
 def test_a_busy_run_is_named_in_the_recommendation():
     base = RunResult("T", None, mean_tps=100.0, n_requests=3, requests=reqs([100, 200, 50], 100), other_cpu_share=0.5)
-    runs = [base, analysis.compared(setup([180, 360, 90], 200), base, False)]
-    said = analysis.recommend(runs)[0].sentence()
+    runs = [base, compared(setup([180, 360, 90], 200), base, False)]
+    said = recommend.recommend(runs)[0].sentence()
     assert "WARNING: busy machine while measuring baseline (other processes used a large share of it)" in said
     quiet = [base.__class__(**{**base.__dict__, "other_cpu_share": 0.1}), runs[1]]
-    assert "busy machine" not in analysis.recommend(quiet)[0].sentence()
+    assert "busy machine" not in recommend.recommend(quiet)[0].sentence()
 
 
 def test_the_adaptive_search_compares_against_the_corrected_reference():
@@ -119,16 +121,16 @@ def test_the_adaptive_search_compares_against_the_corrected_reference():
 def test_checks_save_and_load(tmp_path):
     base = baseline([([90, 180, 45], 200)])
     path = str(tmp_path / "r.json")
-    save_results(path, {"name": "x"}, [base, analysis.compared(setup([180, 360, 90], 201), base, False)])
-    runs = analysis.load(path)["results"]
+    save_results(path, FileMeta.from_dict({"name": "x"}), [base, compared(setup([180, 360, 90], 201), base, False)])
+    runs = loaded(path)
     assert runs[0].baseline_checks[0].requests[2].sent_unix_s == 202 and runs[0].baseline_checks[0].after == "s0"
     assert runs[1].speedup == pytest.approx(2.0) and runs[1].drift_factor == pytest.approx(0.9)
-    assert dump_results({}, runs)["schema_version"] == 7
+    assert dump_results(FileMeta.from_dict({}), runs)["schema_version"] == 8
 
 
 def test_a_mistyped_check_is_named(tmp_path):
     base = baseline([([90, 180, 45], 200)])
-    data = dump_results({}, [base])
+    data = dump_results(FileMeta.from_dict({}), [base])
     data["results"][0]["baseline_checks"][0]["requests"][1]["decode_tps"] = "fast"
     path = tmp_path / "r.json"
     path.write_text(__import__("json").dumps(data))
@@ -211,9 +213,9 @@ def test_checks_come_every_k_setups_at_once_when_the_load_changes_and_at_the_end
 def test_the_runner_up_margin_uses_the_same_corrected_speeds():
     """Two setups both 2x the baseline of their time, one measured at full speed and one at half: even."""
     base = baseline([([100, 200, 50], 150), ([50, 100, 25], 300), ([50, 100, 25], 400)])
-    quiet = analysis.compared(setup([200, 400, 100], 110, "quiet"), base, False)
-    busy = analysis.compared(setup([100, 200, 50], 350, "busy"), base, False)
-    rec = analysis.recommend([base, quiet, busy])[0]
+    quiet = compared(setup([200, 400, 100], 110, "quiet"), base, False)
+    busy = compared(setup([100, 200, 50], 350, "busy"), base, False)
+    rec = recommend.recommend([base, quiet, busy])[0]
     assert quiet.speedup == pytest.approx(2.0) and busy.speedup == pytest.approx(2.0)
     assert rec.margin.value == pytest.approx(1.0) and rec.within_noise
 
@@ -222,9 +224,9 @@ def test_the_report_warns_of_drift_beyond_the_resolution_and_notes_smaller():
     from draftbench.report import sweep_page
 
     base = baseline([([90, 180, 45], 200)])  # -10%, no doubt
-    runs = [base, analysis.compared(setup([180, 360, 90], 201), base, False)]
-    page = sweep_page.render({"settings": {"resolution": 0.05}}, runs)
+    runs = [base, compared(setup([180, 360, 90], 201), base, False)]
+    page = rendered({"settings": {"resolution": 0.05}}, runs)
     assert '<p class="warning">T: baseline drifted -10%' in page and '<table id="drift-corrected">' in page
     assert "<td>0.90x</td><td>+100% (95% CI" in page  # the factor, then the corrected speedup
-    calm = sweep_page.render({"settings": {"resolution": 0.2}}, runs)
+    calm = rendered({"settings": {"resolution": 0.2}}, runs)
     assert "baseline drifted" not in calm and "the baseline moved by -10%" in calm and "within the resolution (20%)" in calm

@@ -29,7 +29,8 @@ from cli_helpers import call, snapshot  # noqa: E402
 from draftbench.server import llama_bin, process  # noqa: E402
 from draftbench.errors import ServerStartError  # noqa: E402
 from draftbench.setup.config import parse_config  # noqa: E402
-from draftbench.results.schema import RunResult, dump_results  # noqa: E402
+from draftbench.results.jsonfile import dump_results
+from draftbench.results.schema import CategoryResult, FileMeta, RunResult  # noqa: E402
 from draftbench.measure.stream import RequestResult  # noqa: E402
 
 _DEEP = int(os.environ.get("DRAFTBENCH_FUZZ_EXAMPLES", "0"))
@@ -99,15 +100,15 @@ def base(family, tmp_path_factory):
                               text="some text") for i in range(2)]
     runs = [RunResult("T", None, mean_tps=10.5, n_requests=2, requests=requests),
             RunResult("T", "d", mean_tps=21.0, n_requests=2, speedup=2.0, speedup_ci95=[1.5, 2.5], acceptance_rate=0.5,
-                      requests=requests, categories={"code": {"n_requests": 2, "decode_tps": 21.0}})]
-    results = json.loads(json.dumps(dump_results({"hardware": "fuzzbox", "name": "t", "settings": {}}, runs)))
+                      requests=requests, categories={"code": CategoryResult(n_requests=2, decode_tps=21.0)})]
+    results = json.loads(json.dumps(dump_results(FileMeta.from_dict({"hardware": "fuzzbox", "name": "t", "settings": {}}), runs)))
     cfg = parse_config(config, "c.json", family["dir"])
     target, first = cfg.targets[0], cfg.setups[0]
     mine = [RunResult(target.label, None, mean_tps=10.5, n_requests=2, requests=requests, target_path=target.path),
             RunResult(target.label, first.label, mean_tps=21.0, n_requests=2, requests=requests,
                       speculation=first.speculation, target_path=target.path)]
-    resumable = json.loads(json.dumps(dump_results({"hardware": "fuzzbox", "name": cfg.name,
-                                                    "settings": cfg.settings_record()}, mine)))
+    resumable = json.loads(json.dumps(dump_results(FileMeta.from_dict({"hardware": "fuzzbox", "name": cfg.name,
+                                                    "settings": cfg.settings_record()}), mine)))
     return {"config": config, "results": results, "resumable": resumable}
 
 

@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from records import evaluated, rendered
 from draftbench.measure import health
 
 CASES = json.load(open(os.path.join(os.path.dirname(__file__), "data", "outputs", "completions.json"), encoding="utf-8"))
@@ -80,14 +81,14 @@ def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_
 
 def test_the_report_and_the_recommendation_carry_degenerate_output():
     from draftbench.report import sweep_page
-    from draftbench.results import analysis
+    from draftbench.results import recommend
     from draftbench.results.schema import RunResult
 
-    runs = analysis.settle([RunResult("T", None, mean_tps=10.0, degenerate_output="4 of 4 completions degenerate: "
+    runs = evaluated([RunResult("T", None, mean_tps=10.0, degenerate_output="4 of 4 completions degenerate: "
                                       "the completion repeats the prompt"),
                             RunResult("T", "ngram", mean_tps=15.0, acceptance_rate=0.9)])
-    rec = analysis.recommend(runs)[0]
+    rec = recommend.recommend(runs)[0]
     assert rec.best.draft == "ngram" and "WARNING: measured on degenerate output (baseline: 4 of 4" in rec.sentence()
-    html = sweep_page.render({}, runs)
+    html = rendered({}, runs)
     assert 'id="output-warnings"' in html and "the completion repeats the prompt" in html
-    assert 'id="output-warnings"' not in sweep_page.render({}, analysis.settle([RunResult("T", None, mean_tps=10.0)]))
+    assert 'id="output-warnings"' not in rendered({}, evaluated([RunResult("T", None, mean_tps=10.0)]))

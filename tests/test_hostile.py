@@ -259,9 +259,9 @@ def test_a_failed_run_is_not_counted_as_to_go(family, tmp_path):
 
 def test_row17_null_where_a_value_is_declared_reads_as_its_default(tmp_path):
     path = results_file(tmp_path, [run(concurrency=None, pruned=None, requests=None, warnings=None), run(draft="d")])
-    from draftbench.results.schema import load_results
+    from draftbench.results.jsonfile import load_results
 
-    base = load_results(path)["results"][0]
+    base = load_results(path)[1][0]
     assert (base.concurrency, base.pruned, base.requests, base.warnings) == (1, False, [], [])
     status, out, err = call("sweep.py", "--results", path, "--chart-only", "--format", "csv")
     assert status == 0 and out.count("\n") == 3, err

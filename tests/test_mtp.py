@@ -80,7 +80,7 @@ def test_mtp_takes_the_draft_settings_like_a_draft_model(tmp_path):
 
 def test_the_cost_model_invents_no_drafting_cost_for_mtp_heads():
     from draftbench.measure.stream import RequestResult
-    from draftbench.results import analysis
+    from draftbench.results import explain
     from draftbench.results.schema import RunResult
     from draftbench.setup.speculation import Speculation
 
@@ -88,8 +88,8 @@ def test_the_cost_model_invents_no_drafting_cost_for_mtp_heads():
     requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)]
     mtp = RunResult("T", "MTP", mean_tps=25.0, speculation=Speculation(spec_type=("draft-mtp",), draft_max=3),
                     requests=requests)
-    assert analysis.explain_run(mtp, base) is None  # no draft-alone run exists for heads: no parts without logs
-    timed = analysis.explain_run(replace(mtp, draft_ms_per_pass=5.0), base)  # 5 ms of drafting per pass
+    assert explain.explain_run(mtp, base) is None  # no draft-alone run exists for heads: no parts without logs
+    timed = explain.explain_run(replace(mtp, draft_ms_per_pass=5.0), base)  # 5 ms of drafting per pass
     assert timed.draft_cost_source == "in-process" and timed.draft_cost_ratio == pytest.approx(0.1 / 1.5)
 
 

@@ -9,11 +9,13 @@ import math
 
 import pytest
 
+from records import evaluated
 from draftbench.core import stats
 from draftbench.report import export, sweep_page
-from draftbench.results import analysis, categories, compare, comparison
+from draftbench.results import categories, compare, comparison, evaluate, recommend
 from draftbench.sweep.console import Accounting, SweepOutcome, summary_lines
-from draftbench.results.schema import RunResult, dump_results, save_results
+from draftbench.results.jsonfile import dump_results, save_results
+from draftbench.results.schema import FileMeta, RunResult
 from draftbench.measure.stream import RequestResult
 
 PROMPTS = [("p0", "code"), ("p1", "json"), ("p2", "math"), ("p3", "summary")]
@@ -79,7 +81,7 @@ def test_the_search_and_the_sweep_share_the_interval():
 
 
 def settled(runs: list[RunResult]) -> list[RunResult]:
-    return analysis.settle(runs)
+    return evaluated(runs)
 
 
 def demo_like() -> list[RunResult]:
@@ -97,7 +99,7 @@ def base_tps(r: RunResult) -> list[float]:
 
 def test_a_winner_ahead_on_every_prompt_is_not_within_noise():
     runs = demo_like()
-    rec = analysis.recommend(runs)[0]
+    rec = recommend.recommend(runs)[0]
     assert rec.best.draft == "1-layer" and rec.runner_up.draft == "2-layer"
     assert rec.margin.paired and rec.margin.ci95[0] > 1.0 and rec.within_noise is False
     sentence = rec.sentence()
@@ -110,7 +112,7 @@ def test_equal_setups_are_within_noise_and_a_tie_is_no_win():
     runs = demo_like()
     noisy = [1.0, 1.1, 0.92, 1.0, 1.05, 0.95, 1.02, 0.98]
     runs[2] = run("2-layer", [a * b for a, b in zip(base_tps(runs[1]), noisy)])
-    rec = analysis.recommend(settled(runs))[0]
+    rec = recommend.recommend(settled(runs))[0]
     assert rec.within_noise is True and "within noise of" in rec.sentence()
 
 
@@ -119,18 +121,18 @@ def test_variation_by_task_is_shown_when_categories_differ_beyond_their_interval
     fast = {"code": 2.3, "json": 1.6, "math": 1.62, "summary": 2.31}
     jitter = [1.0, 1.01, 0.99] * 4
     setup = run("1-layer", [q.decode_tps * fast[q.category] * j for q, j in zip(base.requests, jitter)])
-    rec = analysis.recommend(settled([base, setup]))[0]
+    rec = recommend.recommend(settled([base, setup]))[0]
     assert "by task +60% (json) .. +131% (summary)" in rec.sentence()
     flat = run("flat", [q.decode_tps * 1.5 * j for q, j in zip(base.requests, jitter)])
-    assert analysis.by_task(analysis.recommend(settled([base, flat]))[0].best) is None
+    assert recommend.by_task(recommend.recommend(settled([base, flat]))[0].best) is None
 
 
 def test_categories_are_paired():
     base = run(None, [5.0, 20.0, 80.0, 200.0] * 2)
     setup = run("s", [1.5 * v for v in base_tps(base)])
     rows = categories.summarise(setup, base)
-    assert rows["code"]["speedup"] == pytest.approx(1.5) and rows["code"]["speedup_design"] == "paired"
-    assert rows["code"]["speedup_ci95"][1] - rows["code"]["speedup_ci95"][0] < 1e-9
+    assert rows["code"].speedup == pytest.approx(1.5) and rows["code"].speedup_design == "paired"
+    assert rows["code"].speedup_ci95[1] - rows["code"].speedup_ci95[0] < 1e-9
 
 
 def test_compare_flags_differing_speedups_paired():
@@ -140,28 +142,29 @@ def test_compare_flags_differing_speedups_paired():
     assert not comparison.versus_speedup((a, base), (b, base)).includes(1.0)
     same = comparison.versus_speedup((a, base), (a, base))
     assert same.includes(1.0)
-    files = [("one.json", {"hardware": "hw", "results": settled([base, a])}),
-             ("two.json", {"hardware": "hw", "results": settled([base, b])})]
+    files = [(name, FileMeta(hardware="hw"), evaluate.evaluate(runs)) for name, runs in (("one.json", [base, a]),
+                                                                                        ("two.json", [base, b]))]
     rows = compare.entries(files)
     assert all("paired on the same prompts" in e.disagrees for e in rows)
 
 
-def test_console_exports_and_report_read_the_same_speedup(tmp_path):
+def test_console_exports_and_report_read_the_same_speedup(tmp_path, monkeypatch):
     path = str(tmp_path / "r.json")
-    save_results(path, {"name": "n", "hardware": "hw"}, demo_like())
-    data = analysis.load(path)
-    runs = data.pop("results")
-    recs = analysis.recommend(runs)
-    best = recs[0].best
-    text = analysis.speedup_text(best)  # '+x% (95% CI +a% .. +b%, 8 paired requests)'
-    console = "\n".join(summary_lines(SweepOutcome(path, runs, Accounting(), recommendations=recs)))
+    save_results(path, FileMeta(name="n", hardware="hw"), demo_like())
+    calls = []
+    real = evaluate.evaluate
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    meta, ev = evaluate.load(path)
+    best = ev.recommendations[0].best
+    text = recommend.speedup_text(best)  # '+x% (95% CI +a% .. +b%, 8 paired requests)'
+    console = "\n".join(summary_lines(SweepOutcome(path, ev, Accounting())))
     assert text in console
-    assert text in export.to_markdown(data, runs)
-    row = next(r for r in csv.DictReader(io.StringIO(export.to_csv(runs))) if r["draft"] == best.draft)
+    assert text in export.to_markdown(meta, ev)
+    row = next(r for r in csv.DictReader(io.StringIO(export.to_csv(ev.runs))) if r["draft"] == best.draft)
     ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
                         int(row["speedup_n"]), row["speedup_design"] == "paired")
     assert stats.ratio_text(ratio) == text
-    html = sweep_page.render(data, runs, recs)
+    html = sweep_page.render(meta, ev)
     table = html[html.index('<table id="recommendations">'):]
     table = table[:table.index("</table>")]
     interval = text.split(" (95% CI ")[1].rstrip(")")  # '+a% .. +b%, 8 paired requests'
@@ -170,16 +173,16 @@ def test_console_exports_and_report_read_the_same_speedup(tmp_path):
 
 def test_older_files_are_recomputed_paired_or_labelled_unpaired():
     runs = demo_like()
-    old = dump_results({}, runs)
+    old = dump_results(FileMeta.from_dict({}), runs)
     for item in old["results"]:  # as version 4 wrote it: mean over mean, no design
         item.pop("speedup_design"), item.pop("speedup_n")
         if item["draft"]:
             item["speedup"] = item["mean_tps"] / old["results"][0]["mean_tps"]
     loaded = [RunResult.from_dict(x) for x in old["results"]]
-    loaded = analysis.settle(loaded)
+    loaded = evaluated(loaded)
     assert loaded[1].speedup_design == "paired" and loaded[1].speedup == pytest.approx(runs[1].speedup)
     assert loaded[1].speedup != pytest.approx(old["results"][1]["speedup"])  # not the stored mean over mean
     v1 = [RunResult("T", None, mean_tps=10.0), RunResult("T", "d", mean_tps=15.0)]
-    v1 = analysis.settle(v1)
+    v1 = evaluated(v1)
     assert v1[1].speedup == pytest.approx(1.5) and v1[1].speedup_design == "unpaired"
-    assert "unpaired" in analysis.speedup_text(v1[1])
+    assert "unpaired" in recommend.speedup_text(v1[1])

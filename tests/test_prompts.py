@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,7 @@ from draftbench.results import categories
 from draftbench.setup import prompt_files, prompts
 from draftbench.setup.config import parse_config
 from draftbench.errors import ConfigError
-from draftbench.results.schema import RunResult
+from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.measure.stream import RequestResult
 
 
@@ -130,33 +131,33 @@ def test_per_category_results_sum_acceptance_and_compare_with_the_same_category(
     run = RunResult("T", "d", mean_tps=20.0, requests=[_request("code", 20.0, drafted=10, accepted=9), _request("code", 22.0, drafted=90, accepted=9),
                     _request("prose", 18.0, drafted=50, accepted=10), _request("prose", 20.0, drafted=50, accepted=30)])
     rows = categories.summarise(run, base)
-    assert rows["code"]["acceptance_rate"] == pytest.approx(18 / 100)  # summed, not (0.9 + 0.1) / 2
-    assert rows["prose"]["acceptance_rate"] == pytest.approx(40 / 100)
-    assert rows["code"]["speedup"] == pytest.approx(2.1) and rows["prose"]["speedup"] == pytest.approx(0.95)
-    assert rows["code"]["n_requests"] == 2 and rows["code"]["mean_accepted_length"] == pytest.approx(200 / 182)
+    assert rows["code"].acceptance_rate == pytest.approx(18 / 100)  # summed, not (0.9 + 0.1) / 2
+    assert rows["prose"].acceptance_rate == pytest.approx(40 / 100)
+    assert rows["code"].speedup == pytest.approx(2.1) and rows["prose"].speedup == pytest.approx(0.95)
+    assert rows["code"].n_requests == 2 and rows["code"].mean_accepted_length == pytest.approx(200 / 182)
     assert categories.summarise(RunResult("T", None)) is None  # files of older versions: no categories
 
 
 def test_a_category_whose_best_differs_gets_its_line():
     def run(label: str, code: float, prose: float, speedup: float) -> RunResult:
         return RunResult("T", label, mean_tps=10 * speedup, speedup=speedup, categories={
-            "code": {"speedup": code, "speedup_ci95": [code - 0.05, code + 0.05], "n_requests": 4},
-            "prose": {"speedup": prose, "speedup_ci95": [prose - 0.3, prose + 0.3], "n_requests": 2}})
+            "code": CategoryResult(speedup=code, speedup_ci95=[code - 0.05, code + 0.05], n_requests=4),
+            "prose": CategoryResult(speedup=prose, speedup_ci95=[prose - 0.3, prose + 0.3], n_requests=2)})
 
     small, big = run("small", 1.3, 1.5, 1.41), run("big", 1.62, 1.1, 1.35)
     assert categories.lines("T", [small, big], small) == [
         "T, for code: big +62% (95% CI +57% .. +67%, unpaired, n 4); overall: small +41%"]
-    big.categories["prose"]["speedup"] = 1.6
-    big.categories["prose"]["speedup_ci95"] = [1.3, 1.9]
+    big = replace(big, categories={**big.categories, "prose": replace(big.categories["prose"], speedup=1.6,
+                                                                      speedup_ci95=[1.3, 1.9])})
     text = categories.lines("T", [small, big], small)[1]
     assert text.startswith("T, for prose: big +60%") and "too few requests to separate it from small on prose" in text
 
 
 def test_categories_with_one_request_are_summed_up_in_one_line():
-    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5, categories={"code": {"speedup": 1.2, "n_requests": 1},
-                                                                         "qa": {"speedup": 1.1, "n_requests": 1}})
-    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4, categories={"code": {"speedup": 1.6, "n_requests": 1},
-                                                                       "qa": {"speedup": 1.7, "n_requests": 1}})
+    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5, categories={"code": CategoryResult(speedup=1.2, n_requests=1),
+                                                                         "qa": CategoryResult(speedup=1.1, n_requests=1)})
+    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4, categories={"code": CategoryResult(speedup=1.6, n_requests=1),
+                                                                       "qa": CategoryResult(speedup=1.7, n_requests=1)})
     assert categories.lines("T", [overall, other], overall) == [
         "T: code, qa had one request per setup: too few to pick a setup per task (raise requests: the schedule "
         "spreads them evenly over the categories)"]

@@ -11,9 +11,11 @@ import os
 import pytest
 from conftest import run_script
 
+from records import evaluated, markdown, rendered
+from draftbench.core import stats
 from draftbench.report import export, sweep_page
-from draftbench.results import analysis
-from draftbench.results.schema import RunResult
+from draftbench.results import evaluate, explain, grouping, recommend, savings
+from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.measure.stream import RequestResult
 from draftbench.setup.speculation import Speculation
 
@@ -30,28 +32,28 @@ def published_path() -> str:
     ("14B FP16", "14B"), ("7b q4", "7B"), ("Q4_K_M only", "other"), ("3-layer", "other"), (None, "other"),
 ])
 def test_size_parsing(label, size):
-    assert analysis.size_category(label) == size
+    assert grouping.size_category(label) == size
 
 
 def test_explicit_size_wins():
-    assert analysis.size_category("my tiny draft", "0.5B") == "0.5B"
+    assert grouping.size_category("my tiny draft", "0.5B") == "0.5B"
 
 
 def test_size_order():
     cats = ["other", "16 layers", "3B", "2 layers", "135M", "0.5B"]
-    assert sorted(cats, key=analysis.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
+    assert sorted(cats, key=grouping.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
 
 
 def settled(runs: list[RunResult]) -> list[RunResult]:
     """Hand-made runs with their speedups set, as a sweep or a loaded file has them."""
-    return analysis.settle(runs)
+    return evaluated(runs)
 
 
 def hand_made() -> list[RunResult]:
     return settled([
         RunResult("A", None, mean_tps=10.0),
-        RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, ci95_tps=[14.0, 16.0]),
-        RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, ci95_tps=[14.2, 14.8]),
+        RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, decode_tps_ci95=[14.0, 16.0]),
+        RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, decode_tps_ci95=[14.2, 14.8]),
         RunResult("A", "7B q4", mean_tps=8.8, acceptance_rate=0.8),
         RunResult("A", "3B q4", error="server exited with code 1"),
         RunResult("A", "1.5B other-vocab", mean_tps=10.1, speculation_active=False),
@@ -61,13 +63,13 @@ def hand_made() -> list[RunResult]:
 
 def test_speedups_categories_and_recommendation():
     runs = hand_made()
-    recs = {r.target: r for r in analysis.recommend(runs)}
+    recs = {r.target: r for r in recommend.recommend(runs)}
     assert recs["A"].best.draft == "0.5B q8" and recs["A"].best.speedup == pytest.approx(1.5)
     assert recs["A"].within_noise is True  # the two 0.5B intervals overlap
     assert recs["B"].baseline is None and recs["B"].best is None
     assert "no baseline" in recs["B"].sentence()
-    assert analysis.pct(runs[3].speedup) == "-12%"
-    assert analysis.pct(1.42) == "+42%" and analysis.pct(0.998) == "+0%"
+    assert stats.pct(runs[3].speedup) == "-12%"
+    assert stats.pct(1.42) == "+42%" and stats.pct(0.998) == "+0%"
     data = sweep_page.chart_data(runs)
     speed = {t["name"]: t for t in data["speedup"]}
     a = speed["A"]
@@ -77,7 +79,7 @@ def test_speedups_categories_and_recommendation():
     assert len(heat["z"]) == 5 and all(len(row) == 2 for row in heat["z"])
     assert heat["zmid"] == 0 and heat["zmin"] == -heat["zmax"] == -50.0
     assert heat["z"][data["drafts"].index("3B q4")][0] is None
-    excluded = {r.draft for r, _ in analysis.excluded(runs)}
+    excluded = {r.draft for r, _ in grouping.excluded(runs)}
     assert excluded == {"3B q4", "1.5B other-vocab"}
 
 
@@ -119,10 +121,10 @@ def test_heatmap_groups_model_free_setups_and_labels_cells():
 
 
 def test_recommendation_names_the_setup_and_its_flags():
-    rec = analysis.recommend(setup_runs())[0]
+    rec = recommend.recommend(setup_runs())[0]
     assert rec.best.draft == "1L · n_max 2 · p_min 0"
     assert "flags: --model-draft d.gguf --spec-type draft-simple --spec-draft-n-max 2" in rec.sentence()
-    page = sweep_page.render({}, setup_runs())
+    page = rendered({}, setup_runs())
     assert "--spec-draft-n-max 2" in page and "Speedup vs draft length" in page
 
 
@@ -143,7 +145,7 @@ def why_runs() -> list[RunResult]:
         requests = [RequestResult("p", completion_tokens=60, draft_n=60, draft_n_accepted=accepted)]
         run = RunResult("T", label, mean_tps=30.0, speedup=1.5, speculation=Speculation(path, draft_max=n_max),
                         requests=requests, draft_alone_tps=alone, acceptance_rate=accepted / 60)
-        runs.append(replace(run, parts=analysis.explain_run(run, base)))
+        runs.append(replace(run, parts=explain.explain_run(run, base)))
     return runs
 
 
@@ -154,7 +156,7 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     assert sorted(points["text"]) == ["big · n_max 3", "small · n_max 3"]
     assert points["x"][points["text"].index("small · n_max 3")] == pytest.approx(0.05)
     assert "draft length 3" in data["title"]
-    page = sweep_page.render({}, why_runs())
+    page = rendered({}, why_runs())
     assert 'id="why"' in page and 'id="parts"' in page
     lines = sweep_page.chart_data(why_runs())["draft_length"]  # big: one length only
     assert [t["name"] for t in lines] == ["small: measured", "small: cost model"]
@@ -162,31 +164,31 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     notes = sweep_page.length_notes(why_runs())
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
     assert sweep_page.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
-    assert 'id="why"' not in sweep_page.render({}, hand_made())
+    assert 'id="why"' not in rendered({}, hand_made())
 
 
 def test_hostile_labels_are_text():
     runs = [RunResult(HOSTILE, None, mean_tps=10.0), RunResult(HOSTILE, HOSTILE, mean_tps=12.0)]
-    page = sweep_page.render({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)
+    page = rendered({"model_family": HOSTILE, "hardware": "<b>x</b>"}, runs)
     assert "<script>window.__xss" not in page and "<img src=x" not in page
     assert "&lt;/script&gt;" in page  # titles and tables are HTML-escaped
     start = page.index('type="application/json">') + len('type="application/json">')
     embedded = page[start:page.index("</script>", start)]
     assert json.loads(embedded)["targets"] == [HOSTILE]
-    md = export.to_markdown({}, runs)
+    md = markdown({}, runs)
     assert "<script>" not in md
 
 
 def test_published_file_loads_and_charts(tmp_path):
-    data = analysis.load(published_path())
-    runs = data["results"]
-    assert data["schema_version"] == 1 and len(runs) == 92
+    meta, ev = evaluate.load(published_path())
+    runs = list(ev.runs)
+    assert meta.schema_version == 1 and len(runs) == 92
     chart = sweep_page.chart_data(runs)
     assert len(chart["targets"]) == 4 and len(chart["drafts"]) == 22
     heat = chart["heatmap"][0]
     assert len(heat["z"]) == 22 and all(len(row) == 4 for row in heat["z"])
     assert {t["name"] for t in chart["throughput"]} == {"baseline", "best 0.5B draft", "best 1.5B draft", "best 3B draft"}
-    html = sweep_page.render(data, runs)  # no per-request data in the original tool's files: said, never invented
+    html = sweep_page.render(meta, ev)  # no per-request data in the original tool's files: said, never invented
     assert "unpaired: no per-request data" in html and "paired request" not in html.split('id="recommendations"')[1][:4000]
 
 
@@ -224,7 +226,7 @@ def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, ne
 def _searched() -> list[RunResult]:
     def run(draft, tps, **kw):
         n = kw.pop("n_requests", None) or 12
-        return RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, ci95_tps=[tps - 1, tps + 1],
+        return RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, decode_tps_ci95=[tps - 1, tps + 1],
                          n_requests=n, requests=[RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0)
                                                  for i in range(n)], **kw)
 
@@ -237,21 +239,21 @@ def _searched() -> list[RunResult]:
 
 def test_stopped_setups_are_never_recommended_and_ties_are_named():
     runs = _searched()
-    rec = analysis.recommend(runs)[0]
+    rec = recommend.recommend(runs)[0]
     assert rec.best.draft == "best"  # "close" has a higher mean but was stopped as tied: a tie is not a win
     assert [r.draft for r in rec.tied] == ["close"] and rec.stopped_slower == 1
     assert "tied with it within the search's resolution: close" in rec.sentence()
-    s = analysis.search_savings(runs, 12)
+    s = savings.search_savings(runs, 12)
     assert (s.setups, s.slower, s.tied, s.stopped) == (4, 1, 1, 2)
     assert s.tokens == 100 * (12 + 12 + 12 + 6 + 3) and s.full_tokens == 100 * 12 * 5
     assert s.fewer == pytest.approx(1 - 45 / 60)
     assert s.sentence().startswith("2 of 4 setups stopped early (1 slower, 1 tied); 25% fewer tokens")
-    assert analysis.search_savings(hand_made(), 12) is None
+    assert savings.search_savings(hand_made(), 12) is None
 
 
 def test_all_setups_stopped_as_slower_means_skip_speculation():
     runs = [r for r in _searched() if r.draft in (None, "slow")]
-    rec = analysis.recommend(runs)[0]
+    rec = recommend.recommend(runs)[0]
     assert rec.best is None and "1 stopped early as clearly slower; skip speculative decoding" in rec.sentence()
 
 
@@ -263,12 +265,12 @@ def test_the_report_greys_and_hatches_stopped_setups_with_their_intervals():
     assert stopped["name"] == "stopped early" and stopped["x"] == ["close", "slow"]
     assert stopped["marker"]["pattern"]["shape"] == "/" and stopped["marker"]["color"] != full["marker"]["color"]
     assert "stopped early: clearly slower than best" in stopped["hovertext"][1]
-    html = sweep_page.render({"settings": {"requests": 12, "runs": 1}}, runs)
+    html = rendered({"settings": {"requests": 12, "runs": 1}}, runs)
     assert "2 of 4 setups stopped early (1 slower, 1 tied); 25% fewer tokens than the full sweep" in html
     assert '<table id="stopped">' in html and "tied with best: 1.01x of best" in html
     texts = [t for row in data["heatmap"][0]["text"] for t in row]
     assert "(-40%)" in texts and "+50%" in texts
-    assert "setups" not in sweep_page.render({}, hand_made()).split('id="draftbench-data"')[0]
+    assert "setups" not in rendered({}, hand_made()).split('id="draftbench-data"')[0]
 
 
 def level_runs() -> list[RunResult]:
@@ -277,19 +279,19 @@ def level_runs() -> list[RunResult]:
     for level, base_agg, draft_agg in ((1, 29.0, 43.0), (2, 50.9, 51.1), (4, 80.0, 70.0)):
         out.append(RunResult("T", None, level, mean_tps=base_agg / level * 1.05, aggregate_tps=base_agg))
         out.append(RunResult("T", "1-layer", level, mean_tps=draft_agg / level * 1.05, aggregate_tps=draft_agg,
-                             acceptance_rate=0.7, median_ttft=0.05, p95_ttft_s=0.09))
+                             acceptance_rate=0.7, median_ttft_s=0.05, p95_ttft_s=0.09))
     return settled(out)
 
 
 def test_each_level_gets_its_recommendation_and_the_line_across_levels():
-    recs = analysis.recommend(level_runs())
+    recs = recommend.recommend(level_runs())
     assert [(r.level, r.best.draft) for r in recs] == [(1, "1-layer"), (2, "1-layer"), (4, "1-layer")]
     assert recs[2].best.aggregate_speedup == pytest.approx(70 / 80)
     assert "T @ 4 streams: no setup beats the baseline (80.0 tok/s aggregate); best was 1-layer at -12%: no draft" \
         == recs[2].sentence()
     assert recs[1].sentence().startswith("T @ 2 streams: use 1-layer, 51.1 tok/s aggregate, +0% vs 50.9")
-    assert analysis.by_level(recs) == ["T: 1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft"]
-    assert analysis.by_level(analysis.recommend(level_runs()[:2])) == []  # one level: nothing to contrast
+    assert recommend.by_level(recs) == ["T: 1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft"]
+    assert recommend.by_level(recommend.recommend(level_runs()[:2])) == []  # one level: nothing to contrast
 
 
 def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_show_one_stream():
@@ -299,7 +301,7 @@ def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_sho
     assert draft["name"] == "1-layer" and draft["x"] == [1, 2, 4] and draft["y"] == [48.3, 0.4, -12.5]
     assert [t["name"] for t in data["levels"]["aggregate"]] == ["baseline (no draft)", "1-layer"]
     assert len(data["heatmap"][0]["z"]) == 1 and data["heatmap"][0]["z"][0] == [48.3]  # the lowest level only
-    html = sweep_page.render({}, runs)
+    html = rendered({}, runs)
     assert '<table id="levels">' in html and "T @ 4 streams" in html
     assert "1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft" in html
     assert sweep_page.chart_data(hand_made())["levels"] == {"speedup": [], "aggregate": []}
@@ -308,15 +310,15 @@ def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_sho
 def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
     runs = hand_made()[:3]
     runs[1] = replace(runs[1], categories={
-        "code": {"speedup": 1.2, "speedup_ci95": [1.1, 1.3], "n_requests": 4},
-        "prose": {"speedup": 1.7, "speedup_ci95": [1.6, 1.8], "n_requests": 4, "acceptance_rate": 0.5}})
-    runs[2] = replace(runs[2], categories={"code": {"speedup": 1.6, "speedup_ci95": [1.5, 1.7], "n_requests": 4},
-                                           "prose": {"speedup": 1.3, "speedup_ci95": [1.2, 1.4], "n_requests": 4}})
+        "code": CategoryResult(speedup=1.2, speedup_ci95=[1.1, 1.3], n_requests=4),
+        "prose": CategoryResult(speedup=1.7, speedup_ci95=[1.6, 1.8], n_requests=4, acceptance_rate=0.5)})
+    runs[2] = replace(runs[2], categories={"code": CategoryResult(speedup=1.6, speedup_ci95=[1.5, 1.7], n_requests=4),
+                                           "prose": CategoryResult(speedup=1.3, speedup_ci95=[1.2, 1.4], n_requests=4)})
     data = sweep_page.chart_data(runs)
     heat = data["categories"]
     assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]
     assert heat["z"] == [[20.0, 70.0], [60.0, 30.0]] and heat["text"][1][0] == "+60%"
-    html = sweep_page.render({}, runs)
+    html = rendered({}, runs)
     assert '<div id="categories"' in html and "A, for code: 0.5B q4 +60% (95% CI +50% .. +70%, unpaired, n 4)" in html
     assert sweep_page.chart_data(hand_made())["categories"] is None
 
@@ -331,7 +333,7 @@ def test_a_chart_path_that_is_a_folder_is_refused_before_anything_runs(family, t
 
 
 def test_the_method_of_each_setup_is_shown_and_exported():
-    page = sweep_page.render({}, setup_runs())
+    page = rendered({}, setup_runs())
     assert "<th>Best setup</th><th>Method</th>" in page and "<td>1L · n_max 2 · p_min 0</td><td>draft model</td>" in page
     rows = list(csv.DictReader(io.StringIO(export.to_csv(setup_runs()))))
     assert [r["method"] for r in rows[:3]] == ["", "n-gram", "draft model"]

@@ -12,8 +12,8 @@ import pytest
 from conftest import run_script
 from sweep_helpers import load, write_config
 
-RESULT_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate",
-                 "wall_time_s", "load_time_s", "n_requests", "stdev_tps", "ci95_tps", "draft_n", "draft_n_accepted",
+RESULT_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft_s", "mean_total_time_s", "acceptance_rate",
+                 "wall_time_s", "load_time_s", "n_requests", "stdev_tps", "decode_tps_ci95", "draft_n", "draft_n_accepted",
                  "mean_accepted_length", "speedup", "speculation_active", "output_match", "peak_rss_mb", "error")
 
 
@@ -78,12 +78,12 @@ def test_config_dir_survives_a_broken_config(llama_server, family, tmp_path):
 
 
 V4_ONLY = ("pruned", "pruned_as", "pruned_vs", "pruned_reason", "pruned_interval", "in_progress", "concurrency",
-           "aggregate_tps", "aggregate_speedup", "median_ttft", "p95_ttft_s", "loop_wall_s", "max_in_flight",
+           "aggregate_tps", "aggregate_speedup", "median_ttft_s", "p95_ttft_s", "loop_wall_s", "max_in_flight",
            "categories")
 V6_ONLY = ("baseline_checks", "drift_factor", "speedup_uncorrected", "other_cpu_share", "other_cpu_share_before",
            "gpu_busy_before_pct")
 V7_ONLY = ("verify_in_loop", "position_counts")
-V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft", "mean_total_time", "acceptance_rate")
+V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft_s", "mean_total_time_s", "acceptance_rate")
 
 
 def older(data: dict, version: int) -> dict:

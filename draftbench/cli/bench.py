@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--model", help="model name sent in requests")
     ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
     ap.add_argument("--seed", type=limits.arg("seed"), default=0)
-    ap.add_argument("--timeout", type=limits.arg("request_timeout_s"), default=300.0, help="per-request timeout in seconds")
+    ap.add_argument("--request-timeout-s", "--timeout", type=limits.arg("request_timeout_s"), default=300.0, help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
     ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
                     "(implies --expect-draft)")
@@ -82,7 +82,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig(
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
         warmup=args.warmup, prompts=suite, model=args.model,
-        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, timeout_s=args.timeout,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, request_timeout_s=args.request_timeout_s,
         expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency, endpoint=args.endpoint,
         extra_body=tuple(lmstudio.request_fields(args.draft_model).items()))
 
@@ -95,15 +95,15 @@ def format_table(s: BenchSummary) -> str:
     ok = s.n_requests - s.n_failed_requests
     lines = [f"Server           {s.url} ({s.server_kind})",
              f"Requests         {ok} ok, {s.n_failed_requests} failed"]
-    ci = f"  95% CI [{s.ci95_tps[0]:.2f}, {s.ci95_tps[1]:.2f}]" if s.ci95_tps else ""
+    ci = f"  95% CI [{s.decode_tps_ci95[0]:.2f}, {s.decode_tps_ci95[1]:.2f}]" if s.decode_tps_ci95 else ""
     lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  "
                  f"stdev {_fmt(s.stdev_tps)}{ci}")
     lines.append(f"Client tok/s     mean {_fmt(s.mean_client_tps)}")
     lines.append(f"Aggregate tok/s  {_fmt(s.aggregate_tps)} ({s.concurrency} in flight at once, "
                  f"{s.loop_wall_s:.2f} s first send to last end)")
-    lines.append(f"TTFT             mean {_fmt(s.mean_ttft, '.3f')} s  median {_fmt(s.median_ttft, '.3f')} s  "
+    lines.append(f"TTFT             mean {_fmt(s.mean_ttft_s, '.3f')} s  median {_fmt(s.median_ttft_s, '.3f')} s  "
                  f"p95 {_fmt(s.p95_ttft_s, '.3f')} s")
-    lines.append(f"Total time       mean {_fmt(s.mean_total_time)} s")
+    lines.append(f"Total time       mean {_fmt(s.mean_total_time_s)} s")
     if s.acceptance_rate is not None:
         lines.append(f"Acceptance       {s.acceptance_rate:.1%} ({s.draft_n_accepted}/{s.draft_n} drafted tokens)")
         lines.append(f"Accepted length  {_fmt(s.mean_accepted_length)} tokens per target pass")

@@ -11,10 +11,13 @@ from ..core import files, machine
 from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted
 from ..report import compare_page, export, sweep_page
-from ..results import analysis, compare
+from ..results import compare, evaluate
+from ..results.evaluate import Evaluation
+from ..results.schema import FileMeta
 from ..server.process import install_sigterm_handler
 from ..setup.config import load_config
 from ..sweep import dryrun
+from ..sweep.console import evaluation_lines
 from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import Parser, run_main
 
@@ -47,19 +50,20 @@ def _chart_path(results: str, chart: str | None) -> str:
     return chart or os.path.splitext(results)[0] + ".html"
 
 
-def _print_export(fmt: str | None, meta: dict, runs: list, recs: list | None = None) -> None:
+def _print_export(fmt: str | None, meta: FileMeta, ev: Evaluation) -> None:
     if fmt == "md":
-        sys.stdout.write(export.to_markdown(meta, runs, recs))
+        sys.stdout.write(export.to_markdown(meta, ev))
     elif fmt == "csv":
-        sys.stdout.write(export.to_csv(runs))
+        sys.stdout.write(export.to_csv(ev.runs))
 
 
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
-    data = analysis.load(results)
-    runs = data.pop("results")
-    path = sweep_page.write_report(_chart_path(results, chart), data, runs)
+    meta, ev = evaluate.load(results)
+    path = sweep_page.write_report(_chart_path(results, chart), meta, ev)
+    for line in evaluation_lines(ev):
+        print(line, file=sys.stderr)
     print(f"Chart saved to {path}", file=sys.stderr)
-    _print_export(fmt, data, runs)
+    _print_export(fmt, meta, ev)
     return 0
 
 
@@ -77,17 +81,15 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
         outcome = sweep.run()
     finally:
         if sweep.runs and os.path.exists(sweep.results_path):  # the runs in memory, also after an interrupt
-            runs = outcome.runs if outcome else sweep.store.ordered()
             try:
-                sweep_page.write_report(_chart_path(sweep.results_path, chart), sweep.store.meta, runs,
-                                    outcome.recommendations if outcome else None)
+                sweep_page.write_report(chart_path, sweep.store.meta, sweep.store.evaluation)
             except (DraftbenchError, OSError):
                 if outcome is not None:
                     raise
     outcome.chart_path = _chart_path(outcome.results_path, chart)
     for line in summary_lines(outcome):
         print(line, file=sys.stderr)
-    _print_export(fmt, sweep.store.meta, outcome.runs, outcome.recommendations)
+    _print_export(fmt, sweep.store.meta, outcome.evaluation)
     return outcome
 
 
@@ -98,7 +100,7 @@ def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     if not good:
         raise DraftbenchError(f"--compare: no readable results file in {' '.join(paths)}")
     rows = compare.entries(good)
-    page = compare_page.write(chart or "compare.html", rows, [p for p, _ in good], bad)
+    page = compare_page.write(chart or "compare.html", rows, [p for p, _, _ in good], bad)
     if fmt == "md":
         sys.stdout.write(compare_page.markdown(rows))
     elif fmt == "csv":

@@ -38,7 +38,7 @@ class BenchConfig:
     model: str | None = None
     api_key: str | None = None
     seed: int = 0
-    timeout_s: float = 300.0
+    request_timeout_s: float = 300.0
     ready_timeout_s: float = 600.0
     expect_draft: bool = False
     extra_body: tuple[tuple[str, Any], ...] = ()
@@ -67,11 +67,11 @@ class Measured:
     mean_tps: float | None = None
     median_tps: float | None = None
     stdev_tps: float | None = None
-    ci95_tps: list[float] | None = None
-    mean_ttft: float | None = None
-    median_ttft: float | None = None
+    decode_tps_ci95: list[float] | None = None
+    mean_ttft_s: float | None = None
+    median_ttft_s: float | None = None
     p95_ttft_s: float | None = None
-    mean_total_time: float | None = None
+    mean_total_time_s: float | None = None
     aggregate_tps: float | None = None  # completion tokens of all requests over first send to last end
     loop_wall_s: float | None = None  # first send to last end (summed over blocks)
     max_in_flight: int | None = None
@@ -135,10 +135,10 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         aggregate_tps=tokens / loop_wall_s if loop_wall_s > 0 and tokens else None,
         mean_tps=tps.mean if tps else None, median_tps=tps.median if tps else None,
         stdev_tps=tps.stdev if tps else None, min_tps=tps.min if tps else None, max_tps=tps.max if tps else None,
-        ci95_tps=list(tps.ci95) if tps and tps.ci95 else None, noisy=noisy,
-        mean_client_tps=client.mean if client else None, mean_ttft=ttft.mean if ttft else None,
-        median_ttft=ttft.median if ttft else None, p95_ttft_s=stats.percentile(ttfts, 95) if ttft else None,
-        mean_total_time=total.mean if total else None, draft_n=drafted,
+        decode_tps_ci95=list(tps.ci95) if tps and tps.ci95 else None, noisy=noisy,
+        mean_client_tps=client.mean if client else None, mean_ttft_s=ttft.mean if ttft else None,
+        median_ttft_s=ttft.median if ttft else None, p95_ttft_s=stats.percentile(ttfts, 95) if ttft else None,
+        mean_total_time_s=total.mean if total else None, draft_n=drafted,
         draft_n_accepted=counts.accepted if drafted is not None else None, acceptance_rate=counts.acceptance_rate,
         mean_accepted_length=counts.mean_accepted_length, speculation_active=active, degenerate_output=degenerate,
         warnings=warnings)
@@ -254,14 +254,14 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
-                            prompt.id, cfg.timeout_s, headers)
+                            prompt.id, cfg.request_timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
         def send(i: int) -> RequestResult:
             prompt, sent_unix_s = planned[i], time.time()
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.timeout_s,
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
             if r.ok:
@@ -301,16 +301,14 @@ class PerRequestProbe:
 
 
 def _drafted_per_pass(r: RequestResult) -> float | None:
-    if not r.ok or r.draft_n is None or not r.completion_tokens:
-        return None
-    passes = r.completion_tokens - (r.draft_n_accepted or 0)
-    return r.draft_n / passes if passes > 0 else None
+    counts = DraftCounts.of([r]) if r.ok and r.completion_tokens else DraftCounts()
+    return counts.drafted / counts.passes if counts.passes and r.draft_n is not None else None
 
 
 def probe_per_request(url: str, api_key: str | None = None, timeout_s: float = 300.0) -> PerRequestProbe:
     """Two short requests on the same prompt that differ only in ``speculative.n_max``: a server that
     honours it drafts more tokens per target pass with the larger value."""
-    cfg = BenchConfig(url=url.rstrip("/"), max_tokens=PROBE_MAX_TOKENS, api_key=api_key, timeout_s=timeout_s)
+    cfg = BenchConfig(url=url.rstrip("/"), max_tokens=PROBE_MAX_TOKENS, api_key=api_key, request_timeout_s=timeout_s)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     prompt = BUILTIN[0]
     rates = []

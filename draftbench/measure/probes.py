@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import requests
 
+from ..core.records import from_saved
+
 BATCH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17)
 REPEATS = 5
 FILLER = " ".join(["the quick brown fox jumps over the lazy dog and keeps on running"] * 4)
@@ -113,16 +115,56 @@ def drafting_ms_per_pass(before: DraftStats | None, after: DraftStats | None) ->
     return spent / calls if calls > 0 and spent >= 0 else None
 
 
-def position_counts(before: DraftStats | None, after: DraftStats | None) -> dict | None:
-    """The verifications and the accepted tokens at each draft position between two statistics lines
-    (``{"passes": n, "accepted": [at position 1, 2, ...]}``); None where the build does not report positions."""
+@dataclass(frozen=True)
+class PositionCounts:
+    """Verifications between two statistics lines and the tokens accepted at each draft position meanwhile."""
+
+    passes: int
+    accepted: tuple[int, ...]  # at draft position 1, 2, ...
+
+    @classmethod
+    def from_dict(cls, data: object) -> "PositionCounts | None":
+        return from_saved(cls, data)
+
+
+@dataclass(frozen=True)
+class LoopVerification:
+    """A setup run with synthetic acceptance: its verification time per pass in the speculative loop."""
+
+    verify_ms_per_pass: float
+    drafted_per_pass: float
+    passes: int
+    drafting_ms_per_pass: float
+    synthetic_rate: float
+
+    @classmethod
+    def from_dict(cls, data: object) -> "LoopVerification | None":
+        return from_saved(cls, data)
+
+
+@dataclass(frozen=True)
+class DraftAlone:
+    """A draft model's own decode speed on a server of its own (its step cost), or why it was not measured."""
+
+    decode_tps: float | None = None
+    n_requests: int | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: object) -> "DraftAlone | None":
+        return from_saved(cls, data)
+
+
+def position_counts(before: DraftStats | None, after: DraftStats | None) -> PositionCounts | None:
+    """The verifications and the accepted tokens at each draft position between two statistics lines; None
+    where the build does not report positions."""
     if after is None or after.accepted_by_position is None:
         return None
     was = before.accepted_by_position or () if before else ()
     passes = after.accept_calls - (before.accept_calls if before else 0)
     now = after.accepted_by_position
     accepted = [now[i] - (was[i] if i < len(was) else 0) for i in range(len(now))]
-    return {"passes": passes, "accepted": accepted} if passes > 0 and min(accepted, default=0) >= 0 else None
+    return PositionCounts(passes, tuple(accepted)) if passes > 0 and min(accepted, default=0) >= 0 else None
 
 
 def wait_for_stats(log_path: str | None, before: DraftStats | None, requests: int, timeout_s: float = 2.0) -> DraftStats | None:

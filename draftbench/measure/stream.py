@@ -89,8 +89,13 @@ class DraftCounts:
         return self.accepted / self.drafted if self.drafted else None
 
     @property
+    def passes(self) -> int:
+        """Target passes that produced these tokens: each yields its accepted drafts and one token of its own."""
+        return max(0, self.produced - self.accepted)
+
+    @property
     def mean_accepted_length(self) -> float | None:
-        return self.produced / (self.produced - self.accepted) if self.drafted and self.produced > self.accepted else None
+        return self.produced / self.passes if self.drafted and self.passes else None
 
 
 class StreamError(Exception):
@@ -232,7 +237,7 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
         for chunk in resp.iter_content(chunk_size=None):
             yield chunk
             if clock() > deadline:
-                raise StreamError(f"request exceeded --timeout {timeout_s:.0f} s")
+                raise StreamError(f"exceeded the request timeout of {timeout_s:.0f} s (raise --request-timeout-s, or the setting request_timeout_s)")
 
     try:
         with requests.Session() as session, \
@@ -251,11 +256,11 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
                     result.error = str(exc)
     except requests.exceptions.ConnectionError as exc:
         if "timed out" in str(exc):
-            result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+            result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --request-timeout-s, or the setting request_timeout_s, if the model is slow)"
         else:
             result.error = f"connection failed or was reset: {_short(exc)}"
     except requests.exceptions.Timeout:
-        result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --timeout if the model is slow)"
+        result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --request-timeout-s, or the setting request_timeout_s, if the model is slow)"
     except requests.exceptions.ChunkedEncodingError as exc:
         result.error = f"stream broken mid-response: {_short(exc)}"
     except requests.RequestException as exc:

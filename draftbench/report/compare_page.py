@@ -10,7 +10,8 @@ from typing import Any
 
 from ..core.files import write_text_atomic
 from ..core.redaction import csv_cell, html_text, md_cell
-from ..results import analysis, compare
+from ..core import stats
+from ..results import compare, recommend
 from . import page
 from .page import PLOTLY_SRI, PLOTLY_URL, embed_json, fmt
 
@@ -25,8 +26,8 @@ def charts(rows: list[compare.Entry]) -> dict[str, Any]:
         color = COLORS[i % len(COLORS)]
         bars.append({"type": "bar", "name": hw, "x": [e.target for e in mine],
                      "y": [round(((e.speedup or 1) - 1) * 100, 1) for e in mine],
-                     "text": [analysis.pct(e.speedup) for e in mine], "textposition": "outside", "cliponaxis": False,
-                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {analysis.speedup_text(e.best) if e.best else ''}, "
+                     "text": [stats.pct(e.speedup) for e in mine], "textposition": "outside", "cliponaxis": False,
+                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {recommend.speedup_text(e.best) if e.best else ''}, "
                                    f"baseline {e.baseline_tps or 0:.1f} tok/s" for e in mine],
                      "hoverinfo": "text", "marker": {"color": color}})
         pts = [e for e in mine if e.baseline_tps]
@@ -50,7 +51,7 @@ def render(rows: list[compare.Entry], files: list[str], bad: list[tuple[str, str
     table = "".join(
         "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in (
             e.hardware, e.target, fmt(e.baseline_tps, ".2f"), e.best.draft if e.best else "none",
-            analysis.speedup_text(e.best) if e.best else "", fmt(e.best.acceptance_rate if e.best else None, ".0%"),
+            recommend.speedup_text(e.best) if e.best else "", fmt(e.best.acceptance_rate if e.best else None, ".0%"),
             e.category or "", e.disagrees and f"disagrees: {e.disagrees}", e.source)) + "</tr>" for e in rows)
     derived = "".join(f"<li>{html_text(compare.bucket_line(b))}</li>" for b in compare.choosing_table(rows))
     broken = "".join(f"<li>{html_text(p)}: {html_text(why)}</li>" for p, why in bad)
@@ -72,7 +73,7 @@ def markdown(rows: list[compare.Entry]) -> str:
     for e in rows:
         out.append(f"| {md_cell(e.hardware)} | {md_cell(e.target)} | {fmt(e.baseline_tps, '.2f')} | "
                    f"{md_cell(e.best.draft) if e.best else 'none'}"
-                   f"{' (disagrees)' if e.disagrees else ''} | {analysis.speedup_text(e.best) if e.best else ''} | "
+                   f"{' (disagrees)' if e.disagrees else ''} | {recommend.speedup_text(e.best) if e.best else ''} | "
                    f"{fmt(e.best.acceptance_rate if e.best else None, '.0%')} |")
     out += ["", "Choosing a draft (derived from these files):", ""]
     out += [f"- {md_cell(compare.bucket_line(b))}" for b in compare.choosing_table(rows)]

@@ -8,7 +8,8 @@ from collections import Counter
 from typing import Any
 
 from ..core.redaction import html_text
-from ..results import analysis, costmodel
+from ..core import stats
+from ..results import costmodel, explain, grouping
 from ..results.schema import RunResult
 from . import page
 
@@ -17,7 +18,7 @@ DEFAULT_DRAFT_LENGTH = 3
 
 
 def explained(runs: list[RunResult]) -> list[RunResult]:
-    return [r for r in runs if r.parts is not None and r.speedup is not None and analysis.eligible(r)]
+    return [r for r in runs if r.parts is not None and r.speedup is not None and grouping.eligible(r)]
 
 
 def _length(r: RunResult) -> int | None:
@@ -31,8 +32,8 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
     if not shown:
         return None
     target = shown[0].target
-    base = analysis.baselines(runs).get(target)
-    costs = analysis.verify_costs(base)
+    base = grouping.baselines(runs).get(target)
+    costs = explain.verify_costs(base)
     if not costs:
         return None
     mine = [r for r in shown if r.target == target]
@@ -62,8 +63,8 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
                "marker": {"size": 14, "color": speeds, "colorscale": page.SCALE, "cmin": -span, "cmax": span,
                           "line": {"color": "#333", "width": 1},
                           "colorbar": {"title": {"text": "measured speedup %"}}},
-               "hovertext": [f"{r.draft}: measured {analysis.pct(r.speedup)}, predicted "
-                             f"{analysis.pct(r.parts.predicted_speedup)}<br>{r.parts.verdict}" for r in picked],
+               "hovertext": [f"{r.draft}: measured {stats.pct(r.speedup)}, predicted "
+                             f"{stats.pct(r.parts.predicted_speedup)}<br>{r.parts.verdict}" for r in picked],
                "hoverinfo": "text"}
     return {"traces": [contour, scatter], "title": f"{target}, draft length {g}: iso-speedup curves (%) of the "
                                                    "cost model"}
@@ -87,7 +88,7 @@ def table(runs: list[RunResult]) -> str:
         p = r.parts
         error = (p.predicted_speedup / r.speedup - 1) * 100
         rows.append("<tr>" + "".join(_cell(v) for v in (
-            r.target, r.draft, analysis.pct(r.speedup), analysis.pct(p.predicted_speedup), f"{error:+.0f}%",
+            r.target, r.draft, stats.pct(r.speedup), stats.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
             p.draft_cost_source, f"{p.verify_cost:.2f}", p.verify_source, f"{p.drafting_share:.0%}",
             p.acceptance_source, p.predicted_best_draft_max or "-", p.verdict)) + "</tr>")

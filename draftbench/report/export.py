@@ -4,51 +4,54 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import Iterable
 
 from ..core.redaction import csv_cell, md_cell
-from ..results import analysis
-from ..results.schema import RunResult
+from ..core import stats
+from ..results import recommend
+from ..results.evaluate import Evaluation
+from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import AXES
 from .page import fmt
 
 CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps",
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
-              "acceptance_rate", "mean_accepted_length", "mean_ttft", "mean_total_time",
+              "acceptance_rate", "mean_accepted_length", "mean_ttft_s", "mean_total_time_s",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_reason", "error")
 
 
-def to_markdown(meta: dict, runs: list[RunResult], recs: list[analysis.Recommendation] | None = None) -> str:
-    """The recommendation per target (``recs`` as the sweep computed them, else computed here) and every run."""
-    title = f"{meta.get('model_family') or meta.get('name') or 'draftbench'} on {meta.get('hardware') or '?'}"
+def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
+    """The recommendation per target and level and every run, as evaluated."""
+    title = meta.title("draftbench")
     out = [f"### draftbench: {md_cell(title)}", "",
            "| Target | Baseline tok/s | Best draft | tok/s | Speedup | Acceptance |",
            "|---|---:|---|---:|---:|---:|"]
-    for rec in analysis.recommend(runs) if recs is None else recs:
+    for rec in ev.recommendations:
         b = rec.best
         base = fmt(rec.baseline.mean_tps, ".2f") if rec.baseline else "none"
         if b is None:
             out.append(f"| {md_cell(rec.target)} | {base} | none | | | |")
         else:
-            notes = [n for n in (analysis.by_task(b), rec.margin_text()) if n]
+            notes = [n for n in (recommend.by_task(b), rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
             note = "".join(f" ({n})" for n in notes)
             out.append(f"| {md_cell(rec.target)} | {base} | {md_cell(b.draft)}{md_cell(note)} | {b.mean_tps:.2f} | "
-                       f"{analysis.speedup_text(b)} | {fmt(b.acceptance_rate, '.0%')} |")
+                       f"{recommend.speedup_text(b)} | {fmt(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",
             "| Target | Draft | tok/s | Speedup | Acceptance | TTFT s | Note |", "|---|---|---:|---:|---:|---:|---|"]
-    for r in runs:
+    for r in ev.runs:
         note = r.error or ("speculation not active" if r.draft and r.speculation_active is False else "")
         if r.pruned:
             note = f"stopped early after {r.n_requests} requests: {r.pruned_reason}"
         out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {fmt(r.mean_tps, '.2f')} | "
-                   f"{analysis.pct(r.speedup) if r.draft else ''} | {fmt(r.acceptance_rate, '.0%')} | "
-                   f"{fmt(r.mean_ttft, '.3f')} | {md_cell(note)} |")
+                   f"{stats.pct(r.speedup) if r.draft else ''} | {fmt(r.acceptance_rate, '.0%')} | "
+                   f"{fmt(r.mean_ttft_s, '.3f')} | {md_cell(note)} |")
     out += ["", "</details>"]
     return "\n".join(out) + "\n"
 
 
-def to_csv(runs: list[RunResult]) -> str:
+def to_csv(runs: Iterable[RunResult]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     columns = (*CSV_FIELDS[:4], *AXES, *CSV_FIELDS[4:])

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.redaction import html_text
-from ..results import analysis
+from ..core import stats
+from ..results import grouping, recommend
 from ..results.schema import RunResult
 from . import page
 
 
 
 def measured_levels(runs: list[RunResult]) -> list[int]:
-    return analysis.levels([r for r in runs if r.error is None and r.mean_tps])
+    return grouping.levels([r for r in runs if r.error is None and r.mean_tps])
 
 
 def _lines(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:
@@ -44,7 +45,7 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
     for key, line in lines.items():
         name = _name(key, several)
         hover = [f"{name} @ {r.concurrency} streams: {r.aggregate_tps:.1f} tok/s aggregate, {r.mean_tps or 0:.1f} "
-                 f"per stream" + (f", {analysis.pct(r.aggregate_speedup)} vs baseline" if r.draft else "")
+                 f"per stream" + (f", {stats.pct(r.aggregate_speedup)} vs baseline" if r.draft else "")
                  for r in line]
         trace = {"type": "scatter", "mode": "lines+markers", "name": name, "x": [r.concurrency for r in line],
                  "hovertext": hover, "hoverinfo": "text"}
@@ -62,19 +63,19 @@ def table(runs: list[RunResult]) -> str:
     for r in sorted((r for r in runs if r.error is None and r.mean_tps),
                     key=lambda r: (r.target, r.draft is not None, r.draft or "", r.concurrency)):
         cells = [r.target, r.draft or "baseline", str(r.concurrency), page.fmt(r.aggregate_tps, ".1f"),
-                 page.fmt(r.mean_tps, ".1f"), analysis.pct(r.aggregate_speedup) if r.draft else "",
-                 analysis.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
-                 page.fmt(r.median_ttft, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
+                 page.fmt(r.mean_tps, ".1f"), stats.pct(r.aggregate_speedup) if r.draft else "",
+                 recommend.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
+                 page.fmt(r.median_ttft_s, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th><th>Aggregate tok/s</th>'
             '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'
             '<th>TTFT median s</th><th>TTFT p95 s</th></tr>' + "".join(rows) + "</table>")
 
 
-def section(runs: list[RunResult]) -> str:
+def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:
     if len(measured_levels(runs)) < 2:
         return ""
-    lines = "".join(f"<li>{html_text(line)}</li>" for line in analysis.by_level(analysis.recommend(runs)))
+    lines = "".join(f"<li>{html_text(line)}</li>" for line in level_lines)
     return ('<h2>Concurrency: does the draft still pay with several requests at once?</h2>\n'
             '<p class="note">Each level runs N requests at a time in a closed loop (a new one as soon as one ends) on '
             'a server with as many slots. Aggregate tok/s: completion tokens of all requests over the time from '

@@ -8,7 +8,7 @@ import statistics
 
 from ..core import load, stats
 from ..core.redaction import html_text
-from ..results import analysis, drift
+from ..results import drift, recommend
 from ..results.schema import RunResult
 from . import page
 
@@ -61,7 +61,7 @@ def section(runs: list[RunResult], resolution: float = 0.05) -> str:
         out.append('<table id="drift-corrected"><tr><th>Target</th><th>Setup</th><th>Baseline speed then</th>'
                    '<th>Speedup corrected</th><th>Uncorrected</th></tr>' + "".join(
                        f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft)}</td><td>{r.drift_factor:.2f}x</td>"
-                       f"<td>{html_text(analysis.speedup_text(r))}</td><td>{stats.pct(r.speedup_uncorrected)}</td></tr>"
+                       f"<td>{html_text(recommend.speedup_text(r))}</td><td>{stats.pct(r.speedup_uncorrected)}</td></tr>"
                        for r in fixed) + "</table>")
     if busy:
         out.append('<ul id="busy-runs">' + "".join(

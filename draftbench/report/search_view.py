@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.redaction import html_text
-from ..results import analysis
+from ..core import stats
+from ..results import recommend, savings
 from ..results.schema import RunResult
 from . import page
 
@@ -18,7 +19,7 @@ def searched(runs: list[RunResult]) -> bool:
 
 
 def _hover(r: RunResult) -> str:
-    text = f"{r.draft}: {analysis.speedup_text(r)}<br>{r.n_requests or 0} requests"
+    text = f"{r.draft}: {recommend.speedup_text(r)}<br>{r.n_requests or 0} requests"
     if r.pruned:
         text += f"<br>stopped early: {r.pruned_reason}"
     return text
@@ -39,7 +40,7 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
                 "type": "bar", "name": name + (f" ({t})" if len(targets) > 1 else ""),
                 "x": [f"{r.draft}" + (f" [{t}]" if len(targets) > 1 else "") for r in part],
                 "y": [round(((r.speedup or 1.0) - 1.0) * 100, 1) for r in part],
-                "text": [analysis.pct(r.speedup) for r in part], "textposition": "outside", "cliponaxis": False,
+                "text": [stats.pct(r.speedup) for r in part], "textposition": "outside", "cliponaxis": False,
                 "hovertext": [_hover(r) for r in part], "hoverinfo": "text",
                 "marker": {"color": color, "line": {"color": "#555", "width": 1}}}
             if pruned:
@@ -51,25 +52,22 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
     return traces
 
 
-def sentence(runs: list[RunResult], budget: int | None) -> str:
-    savings = analysis.search_savings(runs, budget) if budget else None
-    if savings is None:
+def sentence(runs: list[RunResult], saved: savings.SearchSavings | None) -> str:
+    if saved is None:
         stopped = sum(r.pruned for r in runs)
         return f"{stopped} of {sum(r.draft is not None for r in runs)} setups stopped early."
-    return savings.sentence()[0].upper() + savings.sentence()[1:] + "."
+    return saved.sentence()[0].upper() + saved.sentence()[1:] + "."
 
 
-def section(runs: list[RunResult], meta: dict[str, Any]) -> str:
+def section(runs: list[RunResult], saved: savings.SearchSavings | None) -> str:
     """The report's 'Adaptive search' section (empty when nothing stopped early)."""
     if not searched(runs):
         return ""
-    settings = meta.get("settings") or {}
-    budget = (settings.get("requests") or 0) * (settings.get("runs") or 1) or None
     rows = "".join(
         f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft)}</td><td>{r.n_requests or 0}</td>"
         f"<td>{html_text(r.pruned_reason or '')}</td></tr>" for r in runs if r.pruned)
     return ('<h2>Adaptive search</h2>\n'
-            f'<p id="search-summary">{html_text(sentence(runs, budget))} Grey hatched bars were stopped early: their '
+            f'<p id="search-summary">{html_text(sentence(runs, saved))} Grey hatched bars were stopped early: their '
             'numbers cover fewer requests, and a tie is never a win (in the heatmap their values are in parentheses). Error bars: 95% intervals of the speedup.</p>\n'
             '<div id="setups" class="chart"></div>\n'
             '<table id="stopped"><tr><th>Target</th><th>Setup</th><th>Requests</th><th>Why it stopped</th></tr>'

@@ -10,8 +10,9 @@ from ..core import stats
 from ..core.files import write_text_atomic
 from ..core.redaction import html_text
 from ..measure import health
-from ..results import analysis, categories, costmodel
-from ..results.schema import RunResult
+from ..results import categories, costmodel, explain, grouping, recommend
+from ..results.evaluate import Evaluation
+from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
 from . import costmodel_view, levels_view, machine_view, page, search_view
 
@@ -30,24 +31,24 @@ def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
     """(target, size category) -> the eligible draft run with the highest speedup."""
     best: dict[tuple[str, str], RunResult] = {}
     for r in runs:
-        if not analysis.eligible(r):
+        if not grouping.eligible(r):
             continue
-        key = (r.target, analysis.run_category(r))
+        key = (r.target, grouping.run_category(r))
         if key not in best or (r.speedup or 0) > (best[key].speedup or 0):
             best[key] = r
     return best
 
 
 def _errors(r: RunResult | None) -> dict | None:
-    if r is None or not r.ci95_tps or r.mean_tps is None:
+    if r is None or not r.decode_tps_ci95 or r.mean_tps is None:
         return None
-    return [round(r.ci95_tps[1] - r.mean_tps, 3), round(r.mean_tps - r.ci95_tps[0], 3)]
+    return [round(r.decode_tps_ci95[1] - r.mean_tps, 3), round(r.mean_tps - r.decode_tps_ci95[0], 3)]
 
 
 def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     """Plotly traces for the charts, computed here so they can be tested without a browser. The
     single-level charts show the lowest concurrency level; the concurrency charts show them all."""
-    runs = analysis.at_level(all_runs)
+    runs = grouping.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
     throughput, speedup = _bars(runs, targets)
@@ -72,8 +73,8 @@ def _bar(name: str, x: list, ys: list, texts: list, hovers: list, errs: list, co
 
 def _bars(runs: list[RunResult], targets: list[str]) -> tuple[list[dict], list[dict]]:
     """Throughput per target (baseline and the best setup of each size), and speedup per size (a bar per target)."""
-    base, best = analysis.baselines(runs), best_by_category(runs)
-    cats = sorted({cat for _, cat in best}, key=analysis.size_sort_key)
+    base, best = grouping.baselines(runs), best_by_category(runs)
+    cats = sorted({cat for _, cat in best}, key=grouping.size_sort_key)
     picks = [base.get(t) for t in targets]
     throughput = [_bar("baseline", targets, [p and p.mean_tps for p in picks], [page.fmt(p and p.mean_tps, ".1f") for p in picks],
                        [f"{t} baseline: {p.mean_tps:.2f} tok/s" if p else f"{t}: no baseline" for t, p in zip(targets, picks)],
@@ -83,14 +84,14 @@ def _bars(runs: list[RunResult], targets: list[str]) -> tuple[list[dict], list[d
         throughput.append(_bar(
             "best setup with no draft model" if cat == NO_DRAFT_MODEL else f"best {cat} draft", targets,
             [p and p.mean_tps for p in picks], [page.fmt(p and p.mean_tps, ".1f") for p in picks],
-            [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({analysis.pct(p.speedup)})" if p else ""
+            [f"{t} + {p.draft}: {p.mean_tps:.2f} tok/s ({stats.pct(p.speedup)})" if p else ""
              for t, p in zip(targets, picks)], [_errors(p) for p in picks]))
     speedup = []
     for t in targets:
         picks = [best.get((t, c)) for c in cats]
         speedup.append(_bar(t, cats, [p and page.pct_value(p.speedup) for p in picks],
-                            [analysis.pct(p.speedup) if p else "" for p in picks],
-                            [f"{t} + {p.draft}: {analysis.speedup_text(p)}" if p else "" for p in picks],
+                            [stats.pct(p.speedup) if p else "" for p in picks],
+                            [f"{t} + {p.draft}: {recommend.speedup_text(p)}" if p else "" for p in picks],
                             [page.speedup_errors(p) for p in picks]))
     return throughput, speedup
 
@@ -100,9 +101,9 @@ def _hover(r: RunResult) -> str:
     stop = f"<br>stopped early after {r.n_requests} requests: {r.pruned_reason}" if r.pruned else ""
     stop += f"<br>DEGENERATE OUTPUT: {r.degenerate_output}" if r.degenerate_output else ""
     spec = "" if r.speculation_active is not False else " (speculation NOT active)"
-    model = f"<br>model: {analysis.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
+    model = f"<br>model: {stats.pct(r.parts.predicted_speedup)}, {r.parts.verdict}" if r.parts else ""
     method = f" ({r.speculation.method})" if r.speculation and r.speculation.method else ""
-    return (f"{r.target} + {r.draft}{method}<br>speedup {analysis.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
+    return (f"{r.target} + {r.draft}{method}<br>speedup {recommend.speedup_text(r)}<br>{r.mean_tps:.2f} tok/s"
             f"<br>acceptance {acc}{spec}{model}{stop}")
 
 
@@ -116,7 +117,7 @@ def _heatmap(runs: list[RunResult], targets: list[str], drafts: list[str]) -> di
         z.append([page.pct_value(r.speedup) if good and r else None for r, good in zip(found, ok)])
         hover.append([_hover(r) if good and r else f"{t} + {d}: " + (
             "not run" if r is None else r.error or "no baseline to compare with") for t, r, good in zip(targets, found, ok)])
-        text.append(["" if not good or not r else f"({analysis.pct(r.speedup)})" if r.pruned else analysis.pct(r.speedup)
+        text.append(["" if not good or not r else f"({stats.pct(r.speedup)})" if r.pruned else stats.pct(r.speedup)
                      for r, good in zip(found, ok)])
     free = model_free_labels(runs)
     return page.heatmap(targets, [f"{d} [{NO_DRAFT_MODEL}]" if d in free else d for d in drafts], z, hover,
@@ -126,22 +127,22 @@ def _heatmap(runs: list[RunResult], targets: list[str], drafts: list[str]) -> di
 def _category_heatmap(runs: list[RunResult]) -> dict[str, Any] | None:
     """Speedup (%) per task category (columns) of each setup (rows), for runs of one level; None without any."""
     shown = [r for r in runs if r.draft is not None and r.error is None and not r.pruned
-             and any(v.get("speedup") is not None for v in (r.categories or {}).values())]
+             and any(v.speedup is not None for v in (r.categories or {}).values())]
     cats = categories.names(shown)
     if not shown or not cats:
         return None
     several = len({r.target for r in shown}) > 1
     rows = [f"{r.target}: {r.draft}" if several else str(r.draft) for r in shown]
-    values = [[(r.categories or {}).get(c, {}) for c in cats] for r in shown]
-    return page.heatmap(cats, rows, [[page.pct_value(v.get("speedup")) for v in row] for row in values], [
-        [f"{row}, {c}: " + ("not measured" if v.get("speedup") is None else f"{stats.pct(v['speedup'])}, "
-                            f"{v['n_requests']} requests, acceptance {page.fmt(v.get('acceptance_rate'), '.0%', 'n/a')}")
+    values = [[(r.categories or {}).get(c) for c in cats] for r in shown]
+    return page.heatmap(cats, rows, [[page.pct_value(v.speedup if v else None) for v in row] for row in values], [
+        [f"{row}, {c}: " + ("not measured" if v is None or v.speedup is None else f"{stats.pct(v.speedup)}, "
+                            f"{v.n_requests} requests, acceptance {page.fmt(v.acceptance_rate, '.0%', 'n/a')}")
          for c, v in zip(cats, vals)] for row, vals in zip(rows, values)],
-        [["" if v.get("speedup") is None else stats.pct(v["speedup"]) for v in row] for row in values])
+        [["" if v is None or v.speedup is None else stats.pct(v.speedup) for v in row] for row in values])
 
 
 def model_free_labels(runs: list[RunResult]) -> set[str]:
-    return {r.draft for r in runs if r.draft is not None and analysis.run_category(r) == NO_DRAFT_MODEL}
+    return {r.draft for r in runs if r.draft is not None and grouping.run_category(r) == NO_DRAFT_MODEL}
 
 
 def heatmap_rows(runs: list[RunResult]) -> list[str]:
@@ -159,8 +160,8 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
     (setups that differ only in draft_max)."""
     lines: dict[tuple, list[RunResult]] = {}
     for r in runs:
-        if analysis.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
-            lines.setdefault(analysis.length_key(r), []).append(r)
+        if grouping.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
+            lines.setdefault(grouping.length_key(r), []).append(r)
     lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
     several_targets = len({key[0] for key in lines}) > 1
     out = []
@@ -172,8 +173,8 @@ def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]
 
 
 def _draft_model(group: list[RunResult], runs: list[RunResult]) -> costmodel.Loop | None:
-    base = analysis.baselines(runs).get(group[0].target)
-    return analysis.draft_loop(group, base) if base else None
+    base = grouping.baselines(runs).get(group[0].target)
+    return explain.draft_loop(group, base) if base else None
 
 
 def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
@@ -185,7 +186,7 @@ def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
         traces.append({
             "type": "scatter", "mode": "lines+markers", "name": f"{name}: measured", "legendgroup": name,
             "x": [r.speculation.draft_max for r in group], "y": [page.pct_value(r.speedup) for r in group],
-            "hovertext": [f"{r.draft}: {analysis.speedup_text(r)}" for r in group], "hoverinfo": "text",
+            "hovertext": [f"{r.draft}: {recommend.speedup_text(r)}" for r in group], "hoverinfo": "text",
             "error_y": page.error_y(errs)})
         model = _draft_model(group, runs)
         if model is not None:
@@ -202,12 +203,12 @@ def length_notes(runs: list[RunResult]) -> list[str]:
     notes = []
     for name, group in draft_length_lines(runs):
         best = max(group, key=lambda r: r.speedup or 0)
-        text = f"{name}: measured best n_max {best.speculation.draft_max} ({analysis.pct(best.speedup)})"
+        text = f"{name}: measured best n_max {best.speculation.draft_max} ({stats.pct(best.speedup)})"
         model = _draft_model(group, runs)
         parts = next((r.parts for r in group if r.parts), None)
         if model is not None and parts is not None:
             top = model.best(max(16, group[-1].speculation.draft_max))
-            text += (f"; the cost model predicts n_max {top} ({analysis.pct(model.speedup(top))}; v(k): "
+            text += (f"; the cost model predicts n_max {top} ({stats.pct(model.speedup(top))}; v(k): "
                      f"{parts.verify_source}, acceptance: {parts.acceptance_source})")
         notes.append(text)
     return notes
@@ -215,11 +216,11 @@ def length_notes(runs: list[RunResult]) -> list[str]:
 
 def _interval_cell(r: RunResult) -> str:
     """The 95% CI column: the interval with its n and design, as the console writes it."""
-    ratio = analysis.speedup_of(r)
+    ratio = r.speedup_ratio()
     return stats.interval_text(ratio, label="") if ratio else ""
 
 
-def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
+def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
     """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
     rows = []
     for rec in recs:
@@ -233,10 +234,10 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
         if b is None:
             cells += ["none", "", "", "", "", "", "", "", "", ""]
         else:
-            gain = analysis.gain(b)
+            gain = grouping.gain(b)
             ci = _interval_cell(b) if not many else ""
             mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
-            notes = ["skip speculation"] if (gain or 0) <= 1 else [n for n in (analysis.by_task(b) if not many else None,
+            notes = ["skip speculation"] if (gain or 0) <= 1 else [n for n in (recommend.by_task(b) if not many else None,
                                                                              rec.margin_text()) if n]
             if rec.tied:
                 notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
@@ -244,17 +245,16 @@ def _recommendation_rows(recs: list[analysis.Recommendation]) -> str:
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             if rec.machine():
                 notes.insert(0, f"WARNING: {rec.machine()}")
-            cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), analysis.pct(gain), ci,
+            cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), stats.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 
 
-def _category_section(runs: list[RunResult], recs: list[analysis.Recommendation], data: dict[str, Any]) -> str:
+def _category_section(lines: tuple[str, ...], data: dict[str, Any]) -> str:
     if not data.get("categories"):
         return ""
-    lines = analysis.category_lines(runs, recs)
     items = "".join(f"<li>{html_text(line)}</li>" for line in lines) or \
         "<li>The overall best is also the best in every category.</li>"
     return ('<h2>By kind of task</h2>\n<p class="note">Speedup per prompt category (one stream), each against the '
@@ -262,11 +262,11 @@ def _category_section(runs: list[RunResult], recs: list[analysis.Recommendation]
             'a cell for its count.</p>\n' f'<ul id="by-task">{items}</ul>\n<div id="categories" class="chart"></div>')
 
 
-def _output_warnings(meta: dict[str, Any], runs: list[RunResult]) -> str:
+def _output_warnings(meta: FileMeta, runs: tuple[RunResult, ...]) -> str:
     """The box at the top of the page: targets without a chat template, every run measured on degenerate
     output, and what to do."""
     bad = [r for r in runs if r.degenerate_output]
-    told = [w for w in meta.get("warnings") or [] if isinstance(w, str)]
+    told = [w for w in meta.warnings if isinstance(w, str)]
     if not bad and not told:
         return ""
     items = "".join(f"<li>{html_text(w)}</li>" for w in told) + "".join(
@@ -278,39 +278,34 @@ def _output_warnings(meta: dict[str, Any], runs: list[RunResult]) -> str:
             f'{html_text(health.FIX[0].upper() + health.FIX[1:])}.<ul>{items}</ul></div>')
 
 
-def _excluded_rows(runs: list[RunResult]) -> str:
-    return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}</td>"
-                     f"<td>{html_text(why)}</td></tr>" for r, why in analysis.excluded(runs))
+def _excluded_rows(excluded: tuple[tuple[RunResult, str], ...]) -> str:
+    return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}"
+                     f"{f' @ {r.concurrency} streams' if r.concurrency > 1 else ''}</td>"
+                     f"<td>{html_text(why)}</td></tr>" for r, why in excluded)
 
 
-def _meta_rows(meta: dict[str, Any]) -> str:
-    settings = meta.get("settings") or {}
-    items = [("Hardware", meta.get("hardware")), ("Backend", meta.get("backend")),
-             ("Model family", meta.get("model_family")), ("Server", meta.get("server_version")),
-             ("Date", meta.get("timestamp")), ("draftbench", meta.get("draftbench_version")),
-             ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in settings.items()
+def _meta_rows(meta: FileMeta) -> str:
+    items = [("Hardware", meta.hardware), ("Backend", meta.backend), ("Model family", meta.model_family),
+             ("Server", meta.server_version), ("Date", meta.timestamp), ("draftbench", meta.draftbench_version),
+             ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in meta.settings.items()
                                     if k != "llama_bin"))]
     return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
 
 
-def render(meta: dict[str, Any], all_runs: list[RunResult],
-           recs: list[analysis.Recommendation] | None = None) -> str:
-    """The page; ``recs`` as the sweep computed them (else computed here, once)."""
+def render(meta: FileMeta, ev: Evaluation) -> str:
+    """The page of one evaluation (:func:`evaluate.evaluate`): it computes no figure of its own."""
+    all_runs = list(ev.runs)
     data = chart_data(all_runs)
-    resolution = (meta.get("settings") or {}).get("resolution")
-    resolution = float(resolution) if isinstance(resolution, (int, float)) and 0 < resolution < 1 else 0.05
-    recs = analysis.recommend(all_runs, resolution) if recs is None else recs
-    runs = analysis.at_level(all_runs)
-    title = f"draftbench: {meta.get('model_family') or meta.get('name') or 'results'} on {meta.get('hardware') or '?'}"
-    excluded = _excluded_rows(runs)
+    runs = grouping.at_level(all_runs)
+    excluded = _excluded_rows(ev.excluded)
     return _TEMPLATE.format(
-        title=html_text(title), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI, data=embed_json(data),
-        meta=_meta_rows(meta), recs=_recommendation_rows(recs), warnings=_output_warnings(meta, all_runs),
-        levels=levels_view.section(all_runs), machine=machine_view.section(all_runs, resolution),
-        by_task=_category_section(all_runs, recs, data),
+        title=html_text(f"draftbench: {meta.title('results')}"), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI,
+        data=embed_json(data), meta=_meta_rows(meta), recs=_recommendation_rows(ev.recommendations),
+        warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
+        machine=machine_view.section(all_runs, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
-        n_runs=len(all_runs), search=search_view.section(runs, meta),
+        n_runs=len(all_runs), search=search_view.section(runs, ev.savings),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
                       + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
@@ -318,9 +313,8 @@ def render(meta: dict[str, Any], all_runs: list[RunResult],
              f'{costmodel_view.table(runs)}' if data["why"] else ""))
 
 
-def write_report(path: str, meta: dict[str, Any], runs: list[RunResult],
-                 recs: list[analysis.Recommendation] | None = None) -> str:
-    write_text_atomic(path, render(meta, runs, recs), "--chart")
+def write_report(path: str, meta: FileMeta, ev: Evaluation) -> str:
+    write_text_atomic(path, render(meta, ev), "--chart")
     return path
 
 

@@ -1,5 +1,7 @@
-"""What measurements mean: the results file and its run records (``schema``), speedups against the baseline,
-paired comparisons and the recommendation (``analysis``, ``comparison``), results per kind of prompt
-(``categories``), the cost model (``costmodel``) and the comparison of results files across machines
-(``compare``). Pure functions of saved runs: nothing here measures.
+"""What measurements mean. The run records (``schema``) and their files (``jsonfile``); one evaluation of a file's
+runs (``evaluate``) built from which runs belong together (``grouping``), paired comparisons (``comparison``),
+baseline drift (``drift``), results per kind of prompt (``categories``), the cost model (``costmodel``, wired to
+runs in ``explain``), the recommendation and its prose (``recommend``) and the adaptive search's savings
+(``savings``); and the comparison of results files across machines (``compare``). Pure functions of saved runs:
+nothing here measures.
 """

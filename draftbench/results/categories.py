@@ -3,16 +3,16 @@ setup for a category differs from the best overall. Pure: runs in, figures out."
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from ..core import stats
 from ..measure.stream import DraftCounts, RequestResult
 from . import comparison
-from .schema import RunResult
+from .schema import CategoryResult, RunResult
 
 
 def summarise(run: RunResult, base: RunResult | None = None, corrected: RunResult | None = None
-              ) -> dict[str, dict[str, Any]] | None:
+              ) -> dict[str, CategoryResult] | None:
     """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
     summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
     ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request
@@ -24,24 +24,16 @@ def summarise(run: RunResult, base: RunResult | None = None, corrected: RunResul
             groups.setdefault(q.category, []).append(q)
     if not groups:
         return None
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, CategoryResult] = {}
     for cat, qs in groups.items():
         tps = stats.spread([q.decode_tps for q in qs if q.decode_tps])
-        row: dict[str, Any] = {"n_requests": len(qs), "decode_tps": tps.mean if tps else None,
-                               "ci95_tps": list(tps.ci95) if tps and tps.ci95 else None}
         counts = DraftCounts.of(qs)
-        row.update(acceptance_rate=counts.acceptance_rate, mean_accepted_length=counts.mean_accepted_length)
+        row = CategoryResult(len(qs), tps.mean if tps else None, list(tps.ci95) if tps and tps.ci95 else None,
+                             counts.acceptance_rate, counts.mean_accepted_length)
         if base is not None and base is not run:
-            row.update(comparison.speedup_fields(comparison.versus(corrected or run, base, cat)))
+            row = replace(row, **comparison.speedup_fields(comparison.versus(corrected or run, base, cat)))
         out[cat] = row
     return out
-
-
-def row_ratio(row: dict[str, Any]) -> stats.Ratio:
-    """A category's speedup as one value (files before version 5 say neither n nor design: unpaired)."""
-    ci = row.get("speedup_ci95")
-    return stats.Ratio(row["speedup"], tuple(ci) if ci else None, row.get("speedup_n") or row.get("n_requests") or 0,
-                       row.get("speedup_design") == "paired")
 
 
 def names(runs: list[RunResult]) -> list[str]:
@@ -55,13 +47,14 @@ def separated(a: RunResult, b: RunResult, cat: str) -> bool:
     ratio = comparison.versus(a, b, cat)
     if ratio is not None and ratio.paired and ratio.ci95 is not None:
         return ratio.ci95[0] > 1.0
-    mine, theirs = (a.categories or {}).get(cat, {}).get("speedup_ci95"), (b.categories or {}).get(cat, {}).get("speedup_ci95")
-    return bool(mine and theirs and theirs[1] < mine[0])
+    mine, theirs = ((r.categories or {}).get(cat) for r in (a, b))
+    return bool(mine and theirs and mine.speedup_ci95 and theirs.speedup_ci95
+                and theirs.speedup_ci95[1] < mine.speedup_ci95[0])
 
 
-def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, dict]]:
-    ranked = [((r.categories or {})[cat]["speedup"], r, (r.categories or {})[cat]) for r in runs
-              if cat in (r.categories or {}) and (r.categories or {})[cat].get("speedup") is not None]
+def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, CategoryResult]]:
+    rows = [(r, (r.categories or {}).get(cat)) for r in runs]
+    ranked = [(row.speedup, r, row) for r, row in rows if row is not None and row.speedup is not None]
     return sorted(ranked, key=lambda x: x[0], reverse=True)
 
 
@@ -76,10 +69,10 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
         gain, best, row = ranked[0]
         if overall is not None and best.draft == overall.draft:
             continue
-        if row["n_requests"] < 2:  # one request per setup: nothing to say about this category but that
+        if row.n_requests < 2:  # one request per setup: nothing to say about this category but that
             single.append(cat)
             continue
-        text = f"{target}, for {cat}: {best.draft} {stats.ratio_text(row_ratio(row))}"
+        text = f"{target}, for {cat}: {best.draft} {stats.ratio_text(row.ratio())}"
         if overall is not None and overall.speedup is not None:
             text += f"; overall: {overall.draft} {stats.pct(overall.speedup)}"
         if len(ranked) > 1 and not separated(best, ranked[1][1], cat):

@@ -12,8 +12,11 @@ from typing import Any
 
 from ..core import stats
 from ..errors import DraftbenchError
-from . import analysis, comparison, drift
-from .schema import RunResult
+from . import comparison, drift, evaluate
+from .grouping import levels, run_category
+from .schema import FileMeta, RunResult
+
+Loaded = tuple[str, FileMeta, "evaluate.Evaluation"]  # a file's path, its metadata and its evaluation
 
 MIN_PER_BUCKET = 3  # fewer targets than this in a speed bucket: the table says so instead of guessing
 
@@ -50,27 +53,27 @@ def expand(paths: list[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def load(paths: list[str]) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
-    """(path, data) of every readable file and (path, why) of the others."""
+def load(paths: list[str]) -> tuple[list[Loaded], list[tuple[str, str]]]:
+    """(path, metadata, evaluation) of every readable file and (path, why) of the others."""
     good, bad = [], []
     for path in expand(paths):
         try:
-            good.append((path, analysis.load(path)))
+            good.append((path, *evaluate.load(path)))
         except DraftbenchError as exc:
             bad.append((path, str(exc).splitlines()[0]))
     return good, bad
 
 
-def entries(files: list[tuple[str, dict]]) -> list[Entry]:
+def entries(files: list[Loaded]) -> list[Entry]:
     out = []
-    for path, data in files:
-        hardware = str(data.get("hardware") or os.path.splitext(os.path.basename(path))[0])
-        runs = analysis.at_level(data["results"])
-        for rec in analysis.recommend(runs):
+    for path, meta, evaluation in files:
+        hardware = str(meta.hardware or os.path.splitext(os.path.basename(path))[0])
+        lowest = levels(evaluation.runs)[0]
+        for rec in (r for r in evaluation.recommendations if r.level == lowest):
             best = rec.best if rec.best is not None and (rec.best.speedup or 0) > 0 else None
             base = rec.baseline
             out.append(Entry(hardware, rec.target, path, base.mean_tps if base else None,
-                             base.ci95_tps if base else None, best, analysis.run_category(best) if best else None,
+                             base.decode_tps_ci95 if base else None, best, run_category(best) if best else None,
                              baseline=base))
     _flag_disagreements(out)
     return out
@@ -180,7 +183,7 @@ def bucket_line(b: Bucket) -> str:
     if b.pick == "no draft":
         return f"{b.speed()}: no draft (best in {b.wins} of {b.targets} targets)"
     lo, hi = b.gains or (1.0, 1.0)
-    gains = analysis.pct(lo) if round(lo, 2) == round(hi, 2) else f"{analysis.pct(lo)} to {analysis.pct(hi)}"
+    gains = stats.pct(lo) if round(lo, 2) == round(hi, 2) else f"{stats.pct(lo)} to {stats.pct(hi)}"
     each = " each" if " or " in b.pick else ""
     what = b.pick if "no draft" in b.pick else f"{b.pick} draft"
     return f"{b.speed()}: {what}, {gains} (best in {b.wins}{each} of {b.targets} targets)"

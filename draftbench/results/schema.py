@@ -22,29 +22,57 @@ the load of other processes while a run was measured (``other_cpu_share``, ``oth
 Version 7 adds the cost model's measurements in the speculative loop (see :mod:`costmodel`): a setup's
 ``verify_in_loop`` (its verification time per pass, from a run of the same setup with synthetic acceptance)
 and ``position_counts`` (accepted tokens at each draft position); older runs are explained with v(k) from
-prompt batches and one acceptance rate for every position, and their parts say so.
+prompt batches and one acceptance rate for every position, and their parts say so. Version 8 puts a unit in
+every name (``RENAMED``: ``mean_ttft_s``, ``median_ttft_s``, ``mean_total_time_s``, ``decode_tps_ci95``, a
+category's ``decode_tps_ci95``); older names are read as the new ones. Every figure computed from runs (speedups,
+categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says what this
+version computes from its measurements.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
-import types
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from ..core.files import Unreadable, read_text, write_json_atomic
-from ..errors import ResultsFileError
-from ..measure.bench import Measured
+from ..core import stats
+from ..core.records import from_saved, renamed_keys
+from ..measure.bench import Measured, PerRequestProbe
+from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
-from ..setup.settings import setting_types
-from ..setup.speculation import AXES, Speculation
+from ..setup.speculation import Speculation
 from .costmodel import Parts
 
-SCHEMA_VERSION = 7
-MIN_FREE_BYTES = 16 * 2**20
+SCHEMA_VERSION = 8
+# Older names of a run's (and a category's) fields, read as the new ones: old -> new.
+RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
+           "ci95_tps": "decode_tps_ci95"}
+
+
+@dataclass(frozen=True)
+class CategoryResult:
+    """A run's requests of one prompt category: decode speed, acceptance and the speedup over its baseline on the
+    same category (paired)."""
+
+    n_requests: int
+    decode_tps: float | None = None
+    decode_tps_ci95: list[float] | None = None
+    acceptance_rate: float | None = None
+    mean_accepted_length: float | None = None
+    speedup: float | None = None
+    speedup_ci95: list[float] | None = None
+    speedup_n: int | None = None
+    speedup_design: str | None = None  # "paired" or "unpaired"
+
+    def ratio(self) -> stats.Ratio:
+        """The speedup as one value (files before version 5 say neither n nor design: unpaired)."""
+        ci = tuple(self.speedup_ci95) if self.speedup_ci95 else None
+        return stats.Ratio(self.speedup or 0.0, ci, self.speedup_n or self.n_requests or 0,  # type: ignore[arg-type]
+                           self.speedup_design == "paired")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "CategoryResult | None":
+        return from_saved(cls, data, RENAMED)
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,51 @@ class BaselineCheck:
     def from_dict(cls, data: dict[str, Any]) -> "BaselineCheck":
         return cls(str(data.get("after")), [RequestResult.from_dict(q) for q in data.get("requests") or []
                                             if isinstance(q, dict)], data.get("other_cpu_share"))
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """A results file's own fields: what was measured, where, with what, and what a later session keeps knowing
+    (``per_request_speculation``, ``setup_sessions``, ``draft_alone``)."""
+
+    timestamp: str | None = None
+    name: str | None = None
+    hardware: str | None = None
+    backend: str | None = None
+    model_family: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the config's settings as measured (SweepSettings)
+    draftbench_version: str | None = None
+    server_version: str | None = None
+    setup_sessions: str | None = None
+    config_path: str | None = None
+    command_line: list[str] | None = None
+    machine: dict[str, Any] | None = None  # machine.machine_info(): free-form facts of the machine
+    warnings: list[str] = field(default_factory=list)
+    per_request_speculation: PerRequestProbe | None = None  # does the server honour per-request draft settings?
+    draft_alone: dict[str, DraftAlone] = field(default_factory=dict)  # draft path -> its speed alone
+    schema_version: int = SCHEMA_VERSION  # as read; a file is written at SCHEMA_VERSION
+    other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
+
+    def title(self, default: str) -> str:
+        """'<model family> on <hardware>': what a report and an export are headed with."""
+        return f"{self.model_family or self.name or default} on {self.hardware or '?'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {**self.other, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "other"}}
+        out["draft_alone"] = {k: asdict(v) for k, v in self.draft_alone.items()}
+        out["per_request_speculation"] = asdict(self.per_request_speculation) if self.per_request_speculation else None
+        out["schema_version"] = SCHEMA_VERSION
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FileMeta":
+        known = {f.name for f in fields(cls)} - {"other"}
+        values = {k: v for k, v in data.items() if k in known and v is not None}
+        values["draft_alone"] = {k: a for k, v in (data.get("draft_alone") or {}).items()
+                                 if (a := DraftAlone.from_dict(v)) is not None}
+        values["per_request_speculation"] = from_saved(PerRequestProbe, data.get("per_request_speculation"))
+        values["schema_version"] = data.get("schema_version", 1)
+        return cls(**values, other={k: v for k, v in data.items() if k not in known and k != "results"})
 
 
 @dataclass(frozen=True)
@@ -82,8 +155,8 @@ class RunResult(Measured):
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
-    verify_in_loop: dict[str, Any] | None = None  # the setup with synthetic acceptance: verify_ms_per_pass, ...
-    position_counts: dict[str, Any] | None = None  # {"passes": verifications, "accepted": [at position 1, 2, ...]}
+    verify_in_loop: LoopVerification | None = None  # the setup again with synthetic acceptance (cost_probes.py)
+    position_counts: PositionCounts | None = None  # verifications and accepted tokens at each draft position
     output_match: float | None = None
     baseline_checks: list[BaselineCheck] | None = None  # a baseline's later measurements (drift.py)
     drift_factor: float | None = None  # the baseline's speed when this setup ran over its first measurement
@@ -104,7 +177,7 @@ class RunResult(Measured):
     server_command: list[str] | None = None
     server_version: str | None = None
     log_path: str | None = None
-    categories: dict[str, dict[str, Any]] | None = None  # per prompt category: requests, tok/s, acceptance, speedup
+    categories: dict[str, CategoryResult] | None = None  # per prompt category
     pruned: bool = False  # adaptive search stopped it early: its numbers cover n_requests requests
     pruned_as: str | None = None  # "slower" (than pruned_vs) or "tied" (with it, within the resolution)
     pruned_vs: str | None = None  # the setup it was compared with ("baseline" for the target alone)
@@ -131,6 +204,14 @@ class RunResult(Measured):
     def draft_path(self) -> str | None:
         return self.speculation.draft_path if self.speculation else self.other.get("draft_path")
 
+    def speedup_ratio(self) -> stats.Ratio | None:
+        """The speedup over the baseline as one value (as computed, or as a file of any version stored it)."""
+        if self.speedup is None:
+            return None
+        ci = tuple(self.speedup_ci95) if self.speedup_ci95 and len(self.speedup_ci95) == 2 else None
+        return stats.Ratio(self.speedup, ci, self.speedup_n or self.n_requests or 0,  # type: ignore[arg-type]
+                           self.speedup_design not in ("unpaired", None))
+
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.other)
         out.update(asdict(self))
@@ -142,181 +223,30 @@ class RunResult(Measured):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunResult":
         """Any version's run. Without ``spec_type`` (versions 1-2) the setup is unknown: None."""
+        data = renamed_keys(data, RENAMED)
         known = {f.name for f in fields(cls)} - {"speculation", "other"}
         setup = set(Speculation.field_names()) if "spec_type" in data else set()
         values = {k: v for k, v in data.items() if k in known}
         values["other"] = {k: v for k, v in data.items() if k not in known and k not in setup}
         values.setdefault("draft", None)  # a baseline written without its null draft
-        for name in _REQUIRED_VALUE:  # null where a value is declared (concurrency, pruned): the default
+        for name in REQUIRED_VALUE:  # null where a value is declared (concurrency, pruned): the default
             if name in values and values[name] is None:
                 del values[name]
         if setup:
             values["speculation"] = Speculation.from_dict(data)
         values["parts"] = Parts.from_dict(values.get("parts"))
+        values["verify_in_loop"] = LoopVerification.from_dict(values.get("verify_in_loop"))
+        values["position_counts"] = PositionCounts.from_dict(values.get("position_counts"))
+        if isinstance(values.get("categories"), dict):
+            values["categories"] = {str(k): c for k, v in values["categories"].items()
+                                    if (c := CategoryResult.from_dict(v)) is not None} or None
         if values.get("baseline_checks") is not None:
             values["baseline_checks"] = [BaselineCheck.from_dict(c) for c in values["baseline_checks"]]
         values["requests"] = [RequestResult.from_dict(q) for q in values.get("requests") or [] if isinstance(q, dict)]
         return cls(**values)
 
 
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 4) if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_round(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _round(v) for k, v in value.items()}
-    return value
 
 
-def _non_finite(value: Any, at: str) -> str | None:
-    """The JSON path of the first NaN or infinity in ``value`` (Python's json reads NaN, Infinity, 1e999)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return at or "the file"
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        found = _non_finite(item, f"{at}.{key}" if isinstance(key, str) else f"{at}[{key}]")
-        if found:
-            return found.lstrip(".")
-    return None
-
-
-_NAMES = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
-          list: "a list", tuple: "a list", dict: "an object"}
-
-
-def _expected(hint: Any) -> str:
-    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    return " or ".join(_NAMES.get(typing.get_origin(p) or p, "an object") for p in parts)
-
-
-def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
-    """None when a JSON value fits a field's annotation, else (path below the value, what it must be)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        misses = [_misfit(value, a) for a in args]
-        if None in misses:
-            return None
-        deeper = [m for m in misses if m and m[0]]  # a container that fits but holds a wrong value: say where
-        return deeper[0] if deeper else ("", _expected(hint))
-    if origin in (list, tuple, dict):
-        if not isinstance(value, dict if origin is dict else list):
-            return "", _expected(hint)
-        inner = (args[-1] if origin is dict else args[0]) if args else Any
-        items = value.items() if origin is dict else enumerate(value)
-        for k, v in items:
-            miss = _misfit(v, inner)
-            if miss:
-                return (f".{k}" if origin is dict else f"[{k}]") + miss[0], miss[1]
-        return None
-    if hint is Any:
-        fits = True
-    elif dataclasses.is_dataclass(hint):
-        if isinstance(value, dict) and hint in _NESTED:  # a saved request: its own fields checked too
-            return _first_misfit(value, _NESTED[hint])
-        fits = isinstance(value, dict)
-    elif hint in (int, float):
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            (hint is float or isinstance(value, int) or value.is_integer())
-    else:
-        fits = isinstance(value, hint)
-    return None if fits else ("", _expected(hint))
-
-
-def _first_misfit(item: dict[str, Any], hints: dict[str, Any]) -> tuple[str, str] | None:
-    """The first field of a saved object whose JSON type its declaration does not allow: (path, what it must be)."""
-    for key, hint in hints.items():
-        miss = _misfit(item[key], hint) if item.get(key) is not None else None  # null: not recorded
-        if miss:
-            alone = not miss[0] and not miss[1].endswith("null")
-            return f".{key}{miss[0]}", miss[1] + (" or null" if alone else "")
-    return None
-
-
-def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
-    """What is wrong with a saved object, as a sentence naming the field, or None."""
-    miss = _first_misfit(item, hints)
-    return f"{at}{miss[0]} must be {miss[1]}" if miss else None
-
-
-_REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
-                        if name not in ("target", "draft") and type(None) not in typing.get_args(hint))
-
-# The JSON types of a file's own fields (what reports and resumes read from it), and of its settings' values.
-_META_TYPES: dict[str, Any] = {
-    "timestamp": str, "name": str, "hardware": str, "backend": str, "model_family": str, "settings": dict[str, Any],
-    "draftbench_version": str, "server_version": str, "setup_sessions": str, "config_path": str,
-    "command_line": list[str], "machine": dict[str, Any], "warnings": list[str],
-    "per_request_speculation": dict[str, Any], "draft_alone": dict[str, dict[str, Any]],
-}
-
-# The JSON types of a run's fields, derived from the dataclasses (the setup's fields sit flat beside them).
-_REQUEST_TYPES = {**typing.get_type_hints(RequestResult), "prompt_id": str | int}
-_RUN_TYPES = {k: v for k, v in typing.get_type_hints(RunResult).items() if k not in ("speculation", "other")}
-_NESTED = {RequestResult: _REQUEST_TYPES, BaselineCheck: typing.get_type_hints(BaselineCheck)}  # dataclasses saved inside a run whose fields are checked as well
-_RUN_TYPES.update({"draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None})
-
-
-def _settings_types() -> dict[str, Any]:
-    return {key: typing.Union[types] for key, types in setting_types().items()}  # type: ignore[valid-type]
-
-
-def _run_types() -> dict[str, Any]:
-    return {**_RUN_TYPES, **{a.name: a.limit.kind | None for a in AXES.values()}}
-
-
-def load_results(path: str) -> dict[str, Any]:
-    """Read any version of a results file; ``results`` entries become RunResult. Raise a clear error
-    naming the file for anything missing, truncated or malformed."""
-    try:
-        text = read_text(path)
-    except Unreadable as exc:
-        raise ResultsFileError(f"results file not found: {path}" if exc.missing else
-                               f"results file {path} {exc.why}") from exc
-    if not text.strip():
-        raise ResultsFileError(f"results file {path} is empty")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
-                               f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise ResultsFileError(f"results file {path} has no \"results\" list: is it a draftbench results file?")
-    odd = _non_finite(data, "")
-    if odd:
-        raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
-                               "value is a number or null; fix or remove that run")
-    wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _settings_types(), "settings")
-    if wrong:
-        raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
-    version = data.get("schema_version", 1)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
-                               f"understands ({SCHEMA_VERSION}): upgrade draftbench")
-    runs = []
-    for i, item in enumerate(data["results"]):
-        if not isinstance(item, dict) or not isinstance(item.get("target"), str):
-            raise ResultsFileError(f"results file {path}: results[{i}] has no \"target\" label")
-        draft = item.get("draft")
-        if draft is not None and not isinstance(draft, str):
-            raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
-        wrong = _mistyped(item, _run_types(), f"results[{i}]")
-        if wrong:
-            raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
-                                   "written by draftbench: was it edited by hand?)")
-        runs.append(RunResult.from_dict(item))
-    data = dict(data)
-    data["schema_version"] = version
-    data["results"] = runs
-    return data
-
-
-def dump_results(meta: dict[str, Any], runs: list[RunResult]) -> dict[str, Any]:
-    out = dict(meta)
-    out["schema_version"] = SCHEMA_VERSION
-    out["results"] = [_round(r.to_dict()) for r in runs]
-    return out
-
-
-def save_results(path: str, meta: dict[str, Any], runs: list[RunResult]) -> None:
-    write_json_atomic(path, dump_results(meta, runs))
+REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
+                       if name not in ("target", "draft") and type(None) not in typing.get_args(hint))

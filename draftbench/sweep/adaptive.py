@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Mapping
 
 from ..core import gguf_header
 from ..results import costmodel, drift
-from ..results.analysis import verify_costs
+from ..results.explain import verify_costs
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping

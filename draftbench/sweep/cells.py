@@ -13,13 +13,14 @@ from typing import Any
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
-from ..results import analysis
+from ..results import grouping
 from ..results.schema import RunResult
 from ..server import process
 from ..setup.config import SweepConfig
 from . import adaptive
 from .console import Accounting, Console
 from .cost_probes import CostProbes
+from .facts import RunFacts
 from .plan import Cell, request_fields
 from .sessions import Sessions
 from .store import ResultsStore
@@ -41,77 +42,72 @@ class CellMeasurer:
         return os.path.join(os.path.dirname(os.path.abspath(self.store.path)), "logs", stem,
                             f"{cell.index:03d}-{slug[:80]}{what}.log")
 
-    def record(self, cell: Cell, facts: dict[str, Any], summary: BenchSummary | None = None,
+    def record(self, cell: Cell, facts: RunFacts, summary: BenchSummary | None = None,
                **status: Any) -> RunResult:
         """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
-        of its requests (its ``Measured`` fields) and ``status`` (in progress, stopped early), then
-        everything computed against its baseline (:func:`analysis.compared`)."""
+        of its requests (its ``Measured`` fields) and ``status`` (in progress, stopped early); put in the store,
+        which evaluates it (its figures against the baseline), and returned as evaluated."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
         run = RunResult(cell.target.label, setup.label, cell.level, target_path=cell.target.path,
                         target_id=self.store.identity(cell.target.path),
                         draft_id=self.store.identity(setup.speculation.draft_path),
-                        speculation=setup.speculation, draft_size=analysis.setup_category(setup),
-                        **{**facts, **measured, **status,
-                           "warnings": [*facts.get("warnings", []), *(summary.warnings if summary else [])],
+                        speculation=setup.speculation, draft_size=grouping.setup_category(setup),
+                        **{**facts.values(), **measured, **status,
+                           "warnings": [*facts.warnings, *(summary.warnings if summary else [])],
                            "requests": list(summary.requests) if summary else []})
-        base = self.runs.get(cell.baseline_key)
-        run = analysis.compared(run, base, self.cfg.settings.temperature == 0, self.runs.values())
-        for other in analysis.same_draft_explained(run, base, self.runs.values()):
-            self.runs[other.key] = other  # its parts now count this run's measurements too
-        return run
+        return self.store.put(run)
 
     def measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
-        facts: dict[str, Any] = {"warnings": [self.template_warnings[cell.target.label]]
-                                 if cell.target.label in self.template_warnings else []}  # what measuring learns
+        facts = RunFacts([self.template_warnings[cell.target.label]] if cell.target.label in self.template_warnings
+                         else [])
         summary: BenchSummary | None = None
         status: dict[str, Any] = {}
         started = time.monotonic()
         server = None
         try:
-            facts["draft_alone_tps"] = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
+            facts.draft_alone_tps = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
                                                                    self.sessions.release)
-            facts["verify_in_loop"] = self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release, earlier)
-            facts["gpu_busy_before_pct"], before = load.gpu_busy_pct(), load.cpu_times()
+            facts.verify_in_loop = self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release, earlier)
+            facts.gpu_busy_before_pct, before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
             drafted_before = self.probes.mark(server)
             group = server.proc.pid if server.proc is not None else None  # its own process group
-            facts["other_cpu_share_before"] = load.other_share(before, load.cpu_times(group)) if group else None
+            facts.other_cpu_share_before = load.other_share(before, load.cpu_times(group)) if group else None
             start = load.cpu_times(group) if group else None  # (a server we did not start: its CPU is not ours)
             summary, status = self.blocks(cell, facts, server, earlier)
-            facts["other_cpu_share"] = load.other_share(start, load.cpu_times(group))
-            busy = load.warning(facts["other_cpu_share"], facts["other_cpu_share_before"], facts["gpu_busy_before_pct"])
-            facts["warnings"] += [busy] if busy else []
+            facts.other_cpu_share = load.other_share(start, load.cpu_times(group))
+            busy = load.warning(facts.other_cpu_share, facts.other_cpu_share_before, facts.gpu_busy_before_pct)
+            facts.warnings += [busy] if busy else []
             for w in summary.warnings:
                 self.echo(f"  WARNING: {w}")
             self.probes.after_run(cell, server, drafted_before, facts, summary)
-            facts.update(_server_health(server, summary))
+            _server_health(server, summary, facts)
         except ServerStartError as exc:
-            facts.update(error=exc.short, log_excerpt=exc.log_tail)
+            facts.failed(exc.short, exc.log_tail)
         except (Interrupted, ResultsFileError):
             raise
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
-            facts["error"] = str(exc)
+            facts.failed(str(exc))
             if server is not None and not server.alive():  # it died before a request reached it
-                facts.update(error=f"the server died before measurement ({_exit_cause(server)}): {exc}",
-                             log_excerpt=server.log_tail())
+                facts.failed(f"the server died before measurement ({_exit_cause(server)}): {exc}", server.log_tail())
         finally:
             if server is not None and not self.sessions.holds(server):
                 server.stop()
-        facts["wall_time_s"] = time.monotonic() - started
+        facts.wall_time_s = time.monotonic() - started
         return self.record(cell, facts, summary, **status)
 
     def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False) -> BenchConfig:
         """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule."""
         s = self.cfg.settings
         return BenchConfig(url=url, requests=size, skip=skip, concurrency=cell.level, max_tokens=s.max_tokens,
-                           temperature=s.temperature, warmup=warmup, seed=s.seed, timeout_s=s.request_timeout_s,
+                           temperature=s.temperature, warmup=warmup, seed=s.seed, request_timeout_s=s.request_timeout_s,
                            ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cell.setup.is_baseline,
                            api_key=self.api_key, prompts=self.cfg.prompts, endpoint=s.endpoint,
                            extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
 
-    def blocks(self, cell: Cell, facts: dict[str, Any], server: process.ServerProcess,
+    def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,
                earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
         (adaptive): saved between blocks, stopped when the look says so. Returns their summary and the run's
@@ -132,7 +128,7 @@ class CellMeasurer:
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
-            run = self.runs[cell.key] = self.record(cell, facts, summary, in_progress=True)
+            run = self.record(cell, facts, summary, in_progress=True)
             if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
                           "before the best go on")
@@ -158,8 +154,6 @@ class CellMeasurer:
         most stop here, against the leader finished meanwhile. The stopped run, or None to measure on."""
         if self.search is None or not self.search.first_look_pending(run):
             return None
-        base = self.runs.get((run.target, None, run.concurrency))
-        run = analysis.compared(run, base, self.cfg.settings.temperature == 0)
         stop = self.look(run)
         return replace(run, **stop) if stop else None
 
@@ -184,15 +178,12 @@ def _exit_cause(server: process.ServerProcess) -> str:
     return f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
 
 
-def _server_health(server: process.ServerProcess, summary: BenchSummary) -> dict[str, Any]:
+def _server_health(server: process.ServerProcess, summary: BenchSummary, facts: RunFacts) -> None:
     """After a run: the server's peak memory, and the run's error when the server died or every request failed."""
     server.sample_memory()
-    out: dict[str, Any] = {"peak_rss_mb": server.peak_rss_mb, "peak_vram_mb": server.peak_vram_mb}
+    facts.peak_rss_mb, facts.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
     if not server.alive():
-        out.update(error=f"the server died during measurement ({_exit_cause(server)}); "
-                         f"{summary.n_failed_requests} of {summary.n_requests} requests failed",
-                   log_excerpt=server.log_tail())
+        facts.failed(f"the server died during measurement ({_exit_cause(server)}); "
+                     f"{summary.n_failed_requests} of {summary.n_requests} requests failed", server.log_tail())
     elif summary.n_failed_requests == summary.n_requests:
-        out.update(error=f"all {summary.n_requests} requests failed: {summary.requests[0].error}",
-                   log_excerpt=server.log_tail())
-    return out
+        facts.failed(f"all {summary.n_requests} requests failed: {summary.requests[0].error}", server.log_tail())

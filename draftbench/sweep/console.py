@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ..core.redaction import console_text, visible
-from ..results import analysis
+from ..core import stats
+from ..results.evaluate import Evaluation
 from ..results.schema import RunResult
 
 
@@ -58,11 +59,13 @@ class Console:
 @dataclass
 class SweepOutcome:
     results_path: str
-    runs: list[RunResult]
+    evaluation: Evaluation
     accounting: Accounting
     chart_path: str | None = None
-    recommendations: list[analysis.Recommendation] = field(default_factory=list)
-    savings: analysis.SearchSavings | None = None
+
+    @property
+    def runs(self) -> tuple[RunResult, ...]:
+        return self.evaluation.runs
 
     @property
     def failures(self) -> list[RunResult]:
@@ -80,13 +83,13 @@ def run_lines(run: RunResult) -> list[str]:
     text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
     if run.draft is not None:
         if run.acceptance_rate is not None:
-            text += f" (acceptance: {run.acceptance_rate:.0%}, {analysis.pct(run.speedup)})"
+            text += f" (acceptance: {run.acceptance_rate:.0%}, {stats.pct(run.speedup)})"
         else:
-            text += f" (speculation NOT active, {analysis.pct(run.speedup)})"
+            text += f" (speculation NOT active, {stats.pct(run.speedup)})"
     if run.concurrency > 1 and run.aggregate_tps:
         text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
         if run.draft is not None:
-            text += f" ({analysis.pct(run.aggregate_speedup)})"
+            text += f" ({stats.pct(run.aggregate_speedup)})"
     if run.pruned:
         text += f" [stopped after {run.n_requests} requests]"
     lines = [text]
@@ -94,27 +97,29 @@ def run_lines(run: RunResult) -> list[str]:
         lines.append(f"  Output: DEGENERATE ({run.degenerate_output})")
     if run.parts:
         p = run.parts
-        lines.append(f"  Model: {analysis.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
+        lines.append(f"  Model: {stats.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
                      f"{p.drafted_per_pass:.1f} drafted per pass, drafting {p.drafting_share:.0%} of each pass): "
                      f"{p.verdict}")
     return lines
 
 
+def evaluation_lines(ev: Evaluation) -> list[str]:
+    """The answer of an evaluation in words: what the summary of a sweep and of a results file print."""
+    lines = ["Recommended: " + visible(rec.sentence()) for rec in ev.recommendations]
+    lines += ["By concurrency: " + visible(line) for line in ev.level_lines]
+    lines += ["By task: " + visible(line) for line in ev.category_lines]
+    if ev.savings is not None:
+        lines.append("Adaptive search: " + ev.savings.sentence())
+    return lines
+
+
 def summary_lines(outcome: SweepOutcome) -> list[str]:
-    lines = ["", "=== Sweep complete ==="]
-    for rec in outcome.recommendations:
-        lines.append("Recommended: " + visible(rec.sentence()))
-    for line in analysis.by_level(outcome.recommendations):
-        lines.append("By concurrency: " + visible(line))
-    for line in analysis.category_lines(outcome.runs, outcome.recommendations):
-        lines.append("By task: " + visible(line))
+    lines = ["", "=== Sweep complete ===", *evaluation_lines(outcome.evaluation)]
     fails = outcome.failures
     if fails:
         lines.append(f"{len(fails)} run(s) failed (rerun the same command to retry them):")
         for r in fails:
             lines.append(f"  - {visible(r.target)} + {visible(r.draft or 'baseline')}: {visible(r.error or '')}")
-    if outcome.savings is not None:
-        lines.append("Adaptive search: " + outcome.savings.sentence())
     lines.append(outcome.accounting.line())
     lines.append(f"Results saved to {outcome.results_path}")
     if outcome.chart_path:

@@ -26,6 +26,7 @@ from ..server import llama_bin, process
 from ..setup.config import SweepConfig
 from ..setup.speculation import DRAFT_FAMILY, type_family
 from .console import Accounting, Console
+from .facts import RunFacts
 from .plan import Cell
 
 DRAFT_ALONE_REQUESTS = 2
@@ -41,7 +42,7 @@ class CostProbes:
         self.cfg, self.launch, self.echo, self.api_key, self.acct = cfg, launch, echo, api_key, acct
         self.note = note  # records what was measured in the results file's metadata
         self.on = cfg.settings.cost_model and cfg.backend.cost_model
-        self.draft_alone: dict[str, dict] = {}  # draft path -> {"decode_tps", "n_requests"} or {"error"}
+        self.draft_alone: dict[str, probes.DraftAlone] = {}  # draft path -> its speed alone, or why not
 
     def draft_alone_tps(self, cell: Cell, log_path: str, release: Callable[[], None]) -> float | None:
         """The draft model's own decode speed (its step cost), measured once per draft model (``release`` first
@@ -62,21 +63,20 @@ class CostProbes:
                     summary = run_bench(BenchConfig(
                         url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
                         prompts=self.cfg.prompts, temperature=s.temperature, seed=s.seed,
-                        timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint))
-                found: dict[str, Any] = {"decode_tps": summary.mean_tps,
-                                         "n_requests": summary.n_requests - summary.n_failed_requests}
+                        request_timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint))
+                found = probes.DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
             except Interrupted:
                 raise
             except DraftbenchError as exc:
-                found = {"error": str(exc).splitlines()[0]}
+                found = probes.DraftAlone(error=str(exc).splitlines()[0])
             self.acct.probe_s += time.monotonic() - t0
             self.draft_alone[path] = found
             self.note("draft_alone", self.draft_alone)
-            tps = found.get("decode_tps")
-            self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.get('error', 'no speed measured')}")
-        return self.draft_alone[path].get("decode_tps")
+            tps = found.decode_tps
+            self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.error or 'no speed measured'}")
+        return self.draft_alone[path].decode_tps
 
-    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None], earlier: Any = None) -> dict | None:
+    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None], earlier: Any = None) -> probes.LoopVerification | None:
         """The setup's verification time per pass in the speculative loop, from a run of the same setup with
         synthetic acceptance (see the module note), once per cell (a run continued from ``earlier`` keeps its
         figure); None where the build cannot or the run failed."""
@@ -98,7 +98,7 @@ class CostProbes:
                                                 s.server, log_path)) as server:
                 one = BenchConfig(url=server.url, requests=1, max_tokens=min(IN_LOOP_TOKENS, s.max_tokens), warmup=0,
                                   prompts=self.cfg.prompts[:1], temperature=s.temperature, seed=s.seed,
-                                  timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint)
+                                  request_timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint)
                 run_bench(replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)))  # the warm-up
                 before = probes.wait_for_stats(server.log_path, None, 1)
                 summary = run_bench(one)
@@ -110,7 +110,7 @@ class CostProbes:
             return None
         finally:
             self.acct.probe_s += time.monotonic() - t0
-        self.echo(f"{found['verify_ms_per_pass']:.1f} ms per pass verifying {1 + found['drafted_per_pass']:.1f} tokens"
+        self.echo(f"{found.verify_ms_per_pass:.1f} ms per pass verifying {1 + found.drafted_per_pass:.1f} tokens"
                   if found else "not reported by this server")
         return found
 
@@ -125,20 +125,21 @@ class CostProbes:
         return probes.last_draft_stats(probes.read_log(server.log_path))
 
     def after_run(self, cell: Cell, server: process.ServerProcess, before: probes.DraftStats | None,
-                  facts: dict[str, Any], summary: Any) -> None:
+                  facts: RunFacts, summary: Any) -> None:
         """Into ``facts``: the run's drafting time per pass, and v(k) on a baseline at the lowest level (one stream)."""
         sent = summary.n_requests + (self.cfg.settings.warmup if summary.n_requests else 0)
         after = probes.wait_for_stats(server.log_path, before, sent) if not cell.setup.is_baseline else None
-        facts["draft_ms_per_pass"] = probes.drafting_ms_per_pass(before, after)
-        facts["position_counts"] = probes.position_counts(before, after)
+        facts.draft_ms_per_pass = probes.drafting_ms_per_pass(before, after)
+        facts.position_counts = probes.position_counts(before, after)
         if cell.setup.is_baseline and cell.level == self.cfg.settings.concurrency[0] and self.on and server.alive():
             t0 = time.monotonic()
             costs = probes.verify_costs(server.url, self.api_key, self.cfg.settings.request_timeout_s)
-            facts["verify_costs"] = {str(k): v for k, v in costs.items()} if costs else None
+            facts.verify_costs = {str(k): v for k, v in costs.items()} if costs else None
             self.acct.probe_s += time.monotonic() - t0
 
 
-def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None, summary: Any) -> dict | None:
+def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None,
+             summary: Any) -> probes.LoopVerification | None:
     """Verification per pass of a synthetic-acceptance run: its decode time over its passes, less drafting."""
     done = [q for q in summary.requests if q.error is None and q.decode_tps and q.completion_tokens]
     drafting = probes.drafting_ms_per_pass(before, after)
@@ -147,5 +148,4 @@ def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None, 
         return None
     decode_ms = sum(1000.0 * q.completion_tokens / q.decode_tps for q in done)
     counts = [q.draft_n or 0 for q in done]
-    return {"verify_ms_per_pass": decode_ms / passes - drafting, "drafted_per_pass": sum(counts) / passes,
-            "passes": passes, "drafting_ms_per_pass": drafting, "synthetic_rate": SYNTH_RATE}
+    return probes.LoopVerification(decode_ms / passes - drafting, sum(counts) / passes, passes, drafting, SYNTH_RATE)

@@ -14,11 +14,12 @@ from ..core import load, stats
 from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted, ResultsFileError
 from ..measure.bench import run_bench
-from ..results import analysis, drift
+from ..results import drift
 from ..results.schema import BaselineCheck, RunResult
 from ..setup.config import SweepConfig
 from .cells import CellMeasurer
 from .console import Accounting, Console
+from .facts import RunFacts
 from .plan import Cell
 from .sessions import Sessions
 from .store import ResultsStore
@@ -73,7 +74,7 @@ class BaselineChecks:
                   f"{'s' if len(labels) > 1 else ''} ({visible(labels[-1])} last)")
         server, t0 = None, time.monotonic()
         try:
-            server = self.sessions.server_for(cell, {}, self.cells.log_path(cell, f"__check-{n}"))
+            server = self.sessions.server_for(cell, RunFacts(), self.cells.log_path(cell, f"__check-{n}"))
             group = server.proc.pid if server.proc is not None else None
             start = load.cpu_times(group) if group else None
             summary = run_bench(self.cells.bench_config(cell, server.url, self.size, 0, self.cfg.settings.warmup))
@@ -89,12 +90,8 @@ class BaselineChecks:
                 server.stop()
             self.acct.check_s += time.monotonic() - t0 - ((server.load_time_s or 0.0) if server else 0.0)
         check = BaselineCheck(labels[-1], list(summary.requests), share)
-        base = self.store.runs[key] = replace(base, baseline_checks=[*(base.baseline_checks or []), check])
-        greedy = self.cfg.settings.temperature == 0
-        for k, run in list(self.store.runs.items()):
-            if run.draft is not None and run.baseline_key == key:
-                self.store.runs[k] = analysis.compared(run, base, greedy, self.store.runs.values())
-        self.store.save()
+        base = self.store.put(replace(base, baseline_checks=[*(base.baseline_checks or []), check]))
+        self.store.save()  # its setups' speedups are corrected for the drift it measured
         ratio = drift.check_ratio(check, base)
         self.echo(f"  {summary.mean_tps or 0:.2f} tok/s on {summary.n_requests} requests: "
                   f"{stats.ratio_text(ratio) if ratio else 'n/a'} vs its first measurement")

@@ -9,7 +9,8 @@ import os
 
 from ..core import gguf_header
 from ..core.redaction import redact, visible
-from ..results.schema import RunResult, load_results
+from ..results.jsonfile import load_results
+from ..results.schema import RunResult
 from ..server import backends, llama_bin, process
 from ..setup.config import SweepConfig
 from ..setup.speculation import Speculation
@@ -45,7 +46,7 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     previous: list[RunResult] = []
     if os.path.exists(results_path):
         try:
-            previous = load_results(results_path)["results"]
+            previous = load_results(results_path)[1]
         except Exception:  # a broken file only loses the estimate here; the sweep itself reports it
             previous = []
     est = Estimator(gguf_header.file_size)

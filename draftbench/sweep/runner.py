@@ -13,7 +13,6 @@ from ..core import gguf_header, machine
 from ..core.files import check_writable
 from ..core.redaction import visible
 from ..errors import Interrupted
-from ..results import analysis
 from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
@@ -23,6 +22,7 @@ from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks
 from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .eta import Estimator, Work, progress_line
+from .facts import RunFacts
 from .lock import ResultsLock
 from .plan import Cell, build_plan, check_setups, template_warnings
 from .sessions import Sessions
@@ -127,7 +127,7 @@ class Sweep:
                 run = self._cell(cell, f"[{position}/{len(self.plan)}] {visible(cell.title)}")
                 if run is None:
                     continue
-                self.runs[cell.key] = run
+                run = self.store.put(run)
                 self.settled.add(cell.key)
                 self.store.save()
                 self.eta.learn(run)
@@ -144,10 +144,7 @@ class Sweep:
         finally:
             self.sessions.release()
         self.acct.wall_s = time.monotonic() - started
-        runs = self.store.ordered()
-        budget = self.cfg.settings.requests * self.cfg.settings.runs
-        return SweepOutcome(self.results_path, runs, self.acct, recommendations=analysis.recommend(runs, self.cfg.settings.resolution),
-                            savings=analysis.search_savings(runs, budget))
+        return SweepOutcome(self.results_path, self.store.evaluation, self.acct)
 
     def _resume(self) -> None:
         if not self.fresh:
@@ -185,7 +182,7 @@ class Sweep:
         reason = self.cells.skip_reason(cell)
         if reason:
             self.echo(f"  {reason}")
-            return self.cells.record(cell, {"error": reason})
+            return self.cells.record(cell, RunFacts(error=reason))
         stopped = self.cells.stopped_without_measuring(previous) if unfinished and previous else None
         run = stopped or self.cells.measure(cell, previous if unfinished else None)
         for line in ([] if run.in_progress else run_lines(run)):

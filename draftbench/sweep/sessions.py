@@ -12,6 +12,7 @@ from ..measure.bench import PerRequestProbe, probe_per_request
 from ..server import llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting
+from .facts import RunFacts
 from .plan import Cell, level_session, server_slots, session_key, shareable
 
 ONE_SERVER_PER_SETUP = "one server per setup"
@@ -43,7 +44,7 @@ class Sessions:
         """Is ``server`` kept for several setups (so each request must carry its setup's settings)?"""
         return self.held is not None and self.held[2] is server and self.held[0] == "setups"
 
-    def server_for(self, cell: Cell, facts: dict[str, Any], log_path: str) -> process.ServerProcess:
+    def server_for(self, cell: Cell, facts: RunFacts, log_path: str) -> process.ServerProcess:
         """A started server for ``cell``, kept or new. Notes the server's facts for the run's record in ``facts``
         as they are learnt (a failed start keeps those learnt before it)."""
         key = session_key(cell)
@@ -51,38 +52,39 @@ class Sessions:
         if held is not None and held[:2] == ("levels", level_session(cell)):
             server = held[2]
             self.echo(f"  Same server, now {cell.level} requests at a time")
-            facts["speculation_flags"] = redact(server.speculation_args)
+            facts.speculation_flags = redact(server.speculation_args)
             if not self._next_is_another_level(cell):
                 self.held = None  # the last level: stopped after this cell
         elif held is not None and held[:2] == ("setups", key):
             server = held[2]
             self.echo("  Same server as the previous setup (per-request draft settings)")
             flags, _ = llama_bin.probe(llama_bin.find_llama_server(self.cfg.settings.server.llama_bin))
-            facts["speculation_flags"] = redact(flags.speculation_args(cell.setup.speculation))
+            facts.speculation_flags = redact(flags.speculation_args(cell.setup.speculation))
         else:
             server = self._start(cell, facts, log_path)
             if key in self.shareable:
                 self._keep_if_shareable(key, server)
             elif self._next_is_another_level(cell):
                 self.held = ("levels", level_session(cell), server)
-        facts.update(server_command=redact(server.command), server_version=server.version, log_path=server.log_path)
+        facts.server_command, facts.server_version = redact(server.command), server.version
+        facts.log_path = server.log_path
         self.note("server_version", server.version)
         return server
 
-    def _start(self, cell: Cell, facts: dict[str, Any], log_path: str) -> process.ServerProcess:
+    def _start(self, cell: Cell, facts: RunFacts, log_path: str) -> process.ServerProcess:
         self.release()
         spec = process.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server,
                                    log_path, self.slots)
         server = self.launch(spec)
-        facts["warnings"] = [*facts.get("warnings", []), *server.warnings]
-        facts["speculation_flags"] = redact(server.speculation_args)
+        facts.warnings = [*facts.warnings, *server.warnings]
+        facts.speculation_flags = redact(server.speculation_args)
         self.echo("  Starting server ... ", end="")
         try:
             server.start()
         except BaseException:
             self.echo("failed")
             raise
-        facts["load_time_s"] = server.load_time_s
+        facts.load_time_s = server.load_time_s
         self.acct.load_s += server.load_time_s or 0.0
         self.echo(f"ready ({server.load_time_s:.1f} s)")
         return server
@@ -99,8 +101,7 @@ class Sessions:
             self.probe = probe_per_request(server.url, self.api_key, self.cfg.settings.request_timeout_s)
             self.acct.probe_s += time.monotonic() - t0
             sessions = ONE_SERVER_PER_DRAFT if self.probe.honoured else ONE_SERVER_PER_SETUP
-            self.note("per_request_speculation", {"honoured": self.probe.honoured,
-                                                  "drafted_per_pass": list(self.probe.drafted_per_pass)})
+            self.note("per_request_speculation", self.probe)
             self.note("setup_sessions", sessions)
             self.echo(f"  {self.probe.describe()}: {sessions}")
         if self.probe.honoured:

@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from dataclasses import replace
 
 from .. import __version__
 from ..core import gguf_header, machine
 from ..core.redaction import visible
 from ..errors import ResultsFileError
-from ..results import analysis
-from ..results.schema import RunResult, save_results
+from ..results.evaluate import EvalSettings, Evaluation, evaluate
+from ..results.jsonfile import load_results, save_results
+from ..results.schema import FileMeta, RunResult
 from ..setup.config import SweepConfig
 from .plan import Cell
 from .sessions import ONE_SERVER_PER_SETUP
@@ -24,9 +26,11 @@ CARRIED = ("per_request_speculation", "setup_sessions", "draft_alone")  # what a
 class ResultsStore:
     def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str):
         self.path, self.cfg, self.plan, self.hardware = path, cfg, plan, hardware
-        self.runs: dict[Key, RunResult] = {}
-        self.meta: dict = {}
+        self.runs: dict[Key, RunResult] = {}  # evaluated: written only by put (and load)
+        self.meta = FileMeta()
         self.carried: dict = {}  # what an earlier session of this sweep learnt about the server
+        self.settings = EvalSettings.of(cfg.settings_record())
+        self.evaluation: Evaluation = evaluate([], self.settings)
         self._identities: dict[str, str | None] = {}
 
     def identity(self, path: str | None) -> str | None:
@@ -41,35 +45,47 @@ class ResultsStore:
         """The earlier file's runs, kept when it was measured like this sweep; else an error that leaves it as it is."""
         if not os.path.exists(self.path):
             return []
-        data = analysis.load(self.path)  # raises, leaving the file untouched, when corrupt
-        differ = self._differences(data)
+        meta, runs = load_results(self.path)  # raises, leaving the file untouched, when corrupt
+        differ = self._differences(meta, runs)
         if differ:
             raise ResultsFileError(
                 f"{self.path} was measured with other settings ({', '.join(differ)}): resuming would mix "
                 "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
-        self.runs.update((run.key, run) for run in data["results"])
-        self.carried = {k: data[k] for k in CARRIED if k in data}
-        return data["results"]
+        self.runs.update((run.key, run) for run in runs)
+        self._evaluate()
+        self.carried = {k: getattr(meta, k) for k in CARRIED if getattr(meta, k)}
+        return list(self.runs.values())
 
-    def _differences(self, data: dict) -> list[str]:
-        saved, mine = data.get("settings") or {}, self.cfg.comparable()
+    def put(self, run: RunResult) -> RunResult:
+        """Record a run (new, continued, or a baseline with another check) and evaluate every run again: the one
+        place a run enters the store. Returns the run as evaluated."""
+        self.runs[run.key] = run
+        self._evaluate()
+        return self.runs[run.key]
+
+    def _evaluate(self) -> None:
+        self.evaluation = evaluate(self.ordered(), self.settings)
+        self.runs.update((r.key, r) for r in self.evaluation.runs)
+
+    def _differences(self, meta: FileMeta, runs: list[RunResult]) -> list[str]:
+        saved, mine = meta.settings, self.cfg.comparable()
         differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
-        if not saved and any(run.done for run in data["results"]):
+        if not saved and any(run.done for run in runs):
             differ.append("settings (the file records none, so nothing shows its runs were measured like these)")
         if saved and "prompts_hash" not in saved and "requests" in saved:  # measured before prompt sets were recorded
             differ.append("prompts (the file predates recorded prompt sets)")
         if saved and saved.get("axes") != mine.get("axes") and "axes" not in differ:
             differ.append("axes")
         planned = {cell.key: cell for cell in self.plan}
-        for run in data["results"]:
+        for run in runs:
             cell = planned.get(run.key)
             if cell is not None and run.done and run.speculation is not None \
                     and run.speculation.comparable() != cell.setup.speculation.comparable():
                 differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
             if cell is not None and run.done:
                 differ += self._changed_models(run, cell)
-        if data.get("hardware") and data["hardware"] != self.hardware:
-            differ.append(f"hardware ({data['hardware']!r} in the file, {self.hardware!r} here: set \"hardware\" to "
+        if meta.hardware and meta.hardware != self.hardware:
+            differ.append(f"hardware ({meta.hardware!r} in the file, {self.hardware!r} here: set \"hardware\" to "
                           "the file's to continue it on purpose)")
         return list(dict.fromkeys(differ))
 
@@ -86,7 +102,7 @@ class ResultsStore:
     def start(self) -> None:
         """The file's metadata for this session, keeping what earlier sessions learnt."""
         cfg = self.cfg
-        self.meta = {
+        self.meta = FileMeta(**{
             "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
             "name": cfg.name, "hardware": self.hardware, "backend": cfg.backend.name, "model_family": cfg.model_family,
             "settings": cfg.settings_record(), "draftbench_version": __version__, "server_version": None,
@@ -95,11 +111,11 @@ class ResultsStore:
             "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
             "machine": machine.machine_info(),
             **self.carried,
-        }
+        })
 
     def note(self, key: str, value: object) -> None:
         """Record what was learnt about the server or the models in the file's metadata (saved with the next run)."""
-        self.meta[key] = value
+        self.meta = replace(self.meta, **{key: value})
 
     def ordered(self) -> list[RunResult]:
         """The runs in plan order, then any the file had beyond the plan."""

@@ -19,7 +19,7 @@ from fakeserver import FakeServer
 ])
 def test_fault_is_recorded_and_other_requests_continue(mode, expected):
     with FakeServer(mode) as fake:
-        s = run_bench(BenchConfig(fake.url, requests=4, max_tokens=8, warmup=0, timeout_s=5, prompts=PROMPTS))
+        s = run_bench(BenchConfig(fake.url, requests=4, max_tokens=8, warmup=0, request_timeout_s=5, prompts=PROMPTS))
     errors = [r.error for r in s.requests]
     assert errors[1] is None and errors[3] is None
     assert errors[0] and expected in errors[0]
@@ -28,7 +28,7 @@ def test_fault_is_recorded_and_other_requests_continue(mode, expected):
 
 def test_hung_server_ends_by_request_timeout():
     with FakeServer("hang") as fake:
-        s = run_bench(BenchConfig(fake.url, requests=1, max_tokens=8, warmup=0, timeout_s=1, prompts=PROMPTS))
+        s = run_bench(BenchConfig(fake.url, requests=1, max_tokens=8, warmup=0, request_timeout_s=1, prompts=PROMPTS))
     assert s.n_failed_requests == 1 and "timeout" in s.requests[0].error
 
 

@@ -188,10 +188,10 @@ def test_hung_server_ends_by_timeout(llama_server, family, tmp_path, no_new_serv
                             action=lambda: os.kill(_newest_llama_pid(before), signal.SIGSTOP))
     assert code == 1, err
     runs = load(results)["results"]
-    # frozen mid-request: "no data for 2 s (... raise --timeout ...)" or "exceeded --timeout 2 s"; frozen before the
+    # frozen mid-request: "no data for 2 s (... raise --request-timeout-s ...)" or "exceeded the request timeout"; frozen before the
     # first request (a slow machine): "no answer to /health within 5 s: timeout, the server may be hung"
     error = runs[0]["error"]
-    assert "--timeout" in error or "no answer to /health within 5 s" in error, error
+    assert "request timeout" in error or "no answer to /health within 5 s" in error, error
     assert "has no baseline" in runs[1]["error"]
 
 

@@ -1,0 +1,109 @@
+"""One evaluation of a results file's runs: every figure computed from measurements, once, in one pure pass.
+
+Each setup is compared with its target's baseline at the same level: speedup (paired on the same prompts, each
+request corrected for the baseline's drift when it was sent, the interval widened by the correction's
+uncertainty), per-category results, aggregate speedup, output match at temperature 0 and the cost model's parts
+(with the runs of the same draft at other lengths). Then the recommendations, the runs never recommended, the
+lines by task and by level, and what the adaptive search saved. The sweep's store evaluates after every run and
+on load; the console, the HTML report, the exports and ``--compare`` only read the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping
+
+from ..core import stats
+from . import categories, comparison, costmodel, drift
+from .explain import explain_run
+from .grouping import excluded
+from .jsonfile import load_results
+from .recommend import Recommendation, by_level, category_lines, recommend
+from .savings import SearchSavings, search_savings
+from .schema import FileMeta, RunResult
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What an evaluation needs of a sweep's settings."""
+
+    greedy: bool = False  # temperature 0: a setup's text is compared with its baseline's
+    resolution: float = 0.05  # drift beyond this is worth a warning (and the search's tie)
+    budget: int = 0  # requests per setup measured in full (what the adaptive search's savings compare with)
+
+    @classmethod
+    def of(cls, settings: Mapping[str, Any]) -> "EvalSettings":
+        """From a settings record (a results file's ``settings``, or a config's ``settings_record()``)."""
+        temperature, resolution = settings.get("temperature"), settings.get("resolution")
+        requests, runs = settings.get("requests"), settings.get("runs") or 1
+        return cls(temperature == 0, resolution if isinstance(resolution, (int, float)) else 0.05,
+                   requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Every figure of a set of runs, as computed by :func:`evaluate`."""
+
+    runs: tuple[RunResult, ...]
+    recommendations: tuple[Recommendation, ...]
+    excluded: tuple[tuple[RunResult, str], ...]
+    category_lines: tuple[str, ...]  # where the best setup for a kind of task differs from the overall one
+    level_lines: tuple[str, ...]  # where the best setup differs between concurrency levels
+    savings: SearchSavings | None  # None: nothing was stopped early
+    settings: EvalSettings
+
+    def run(self, key: tuple) -> RunResult | None:
+        return next((r for r in self.runs if r.key == key), None)
+
+
+def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings()) -> Evaluation:
+    """The runs with every figure computed from their measurements, and what follows from them."""
+    runs = list(runs)
+    bases = {r.key: r for r in runs if r.draft is None}
+    done = [_evaluated(r, bases.get(r.baseline_key), settings.greedy, runs) for r in runs]
+    recs = recommend(done, settings.resolution)
+    return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
+                      tuple(by_level(recs)), search_savings(done, settings.budget) if settings.budget else None,
+                      settings)
+
+
+def load(path: str) -> tuple[FileMeta, Evaluation]:
+    """A results file of any version, evaluated with its own settings: what every reader of a file (the report,
+    the exports, ``--compare``, a resume) starts from."""
+    meta, runs = load_results(path)
+    return meta, evaluate(runs, EvalSettings.of(meta.settings))
+
+
+def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[RunResult]) -> RunResult:
+    """One run with everything computed against its target's baseline (see the module note). A baseline, or a
+    setup without a finished baseline, gets its categories; a file that kept no requests (the original
+    tool's) keeps its speedup, else the ratio of mean tok/s, unpaired."""
+    measured = run.error is None and run.mean_tps is not None
+    if run.draft is None or base is None or not base.done or not measured:
+        return replace(run, categories=categories.summarise(run) or run.categories)
+    if not (run.requests and base.requests):
+        fields = comparison.speedup_fields(comparison.versus(run, base)) if run.speedup is None else {}
+        return replace(run, **{"speedup_design": "unpaired", **fields},
+                       aggregate_speedup=run.aggregate_speedup or _ratio(run.aggregate_tps, base.aggregate_tps))
+    shift = drift.of(base)
+    seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent
+    ratio = comparison.versus(seen, base)
+    factor, half = drift.factor_of(run, shift) if shift is not None and seen is not run else (1.0, 0.0)
+    raw = comparison.versus(run, base) if seen is not run else None
+    parts = explain_run(run, base, runs)
+    return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
+                   drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
+                   categories=categories.summarise(run, base, seen),
+                   aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
+                   output_match=output_match(run, base) if greedy else run.output_match,
+                   parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else run.parts)
+
+
+def output_match(run: RunResult, base: RunResult) -> float | None:
+    """Share of the run's requests whose text equals the baseline's on the same prompt."""
+    texts = {q.prompt_id: q.text for q in base.requests if not q.error}
+    pairs = [(q.text, texts[q.prompt_id]) for q in run.requests if not q.error and q.prompt_id in texts]
+    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None

@@ -1,0 +1,106 @@
+"""Which runs belong together: concurrency levels, baselines, a draft's runs at several lengths, size
+categories of the charts, and which runs may be recommended. Pure: runs in, runs or labels out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Iterable
+
+from ..setup.speculation import NO_DRAFT_MODEL, Setup
+from .schema import RunResult
+
+_SIZE_RE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*([KMBT])(?![a-zA-Z])", re.IGNORECASE)
+_UNIT = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+OTHER = "other"
+
+
+def size_category(label: str | None, explicit: str | None = None) -> str:
+    """'0.5B', '135M', ... taken from ``explicit`` or parsed from the label; else 'other'."""
+    if explicit:
+        return explicit.strip()
+    m = _SIZE_RE.search(label or "")
+    if not m:
+        return OTHER
+    number = m.group(1).rstrip("0").rstrip(".") if "." in m.group(1) else m.group(1)
+    return f"{number}{m.group(2).upper()}"
+
+
+def setup_category(setup: Setup) -> str | None:
+    """The chart category of a setup: its draft's size, 'no draft model' for model-free speculation,
+    None for the baseline."""
+    if setup.is_baseline:
+        return None
+    if not setup.speculation.draft_path:
+        return NO_DRAFT_MODEL
+    return size_category(setup.label, setup.size)
+
+
+def run_category(r: RunResult) -> str:
+    """A run's chart category, for files of every version."""
+    if r.draft_size:
+        return r.draft_size
+    if r.speculation is not None and not r.speculation.draft_path:
+        return NO_DRAFT_MODEL
+    return size_category(r.draft)
+
+
+def size_sort_key(category: str) -> tuple[int, float, str]:
+    """Parameter counts in size order, then other sizes by their leading number ('2 layers'), then 'other'."""
+    m = _SIZE_RE.fullmatch(category)
+    if m:
+        return (0, float(m.group(1)) * _UNIT[m.group(2).upper()], category)
+    lead = re.match(r"\d+(?:\.\d+)?", category)
+    if lead:
+        return (1, float(lead.group(0)), category)
+    return (3 if category == NO_DRAFT_MODEL else 2, 0.0, category)
+
+
+def levels(runs: Iterable[RunResult]) -> list[int]:
+    """The concurrency levels measured, lowest first."""
+    return sorted({r.concurrency for r in runs}) or [1]
+
+
+def at_level(runs: list[RunResult], level: int | None = None) -> list[RunResult]:
+    """The runs of one concurrency level (default: the lowest): the single-level views of the report."""
+    level = levels(runs)[0] if level is None else level
+    return [r for r in runs if r.concurrency == level]
+
+
+def baselines(runs: Iterable[RunResult]) -> dict[str, RunResult]:
+    """Target -> its baseline, for the runs of one level."""
+    return {r.target: r for r in runs if r.draft is None and r.error is None and r.mean_tps}
+
+
+def length_key(r: RunResult) -> tuple:
+    """What the runs of one draft at several draft lengths share: target, level and the setup but its draft_max."""
+    return (r.target, r.concurrency, replace(r.speculation, draft_max=None) if r.speculation else None)
+
+
+def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
+    """``run`` and the runs of its target and level whose setup differs from its own only in draft length."""
+    mine = length_key(run)
+    return [run] + [r for r in runs if r is not run and r.draft != run.draft and r.error is None and length_key(r) == mine]
+
+
+def gain(r: RunResult) -> float | None:
+    """What a setup is ranked by: decode speedup for one stream; aggregate throughput speedup for several."""
+    return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
+
+
+def eligible(r: RunResult) -> bool:
+    """Can this run be recommended? Drafted, no error, speculation not known to be off, not stopped early
+    by the adaptive search (a tie is never a win)."""
+    return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
+            and r.speculation_active is not False and not r.pruned)
+
+
+def excluded(runs: Iterable[RunResult]) -> list[tuple[RunResult, str]]:
+    """Runs that are never recommended, with why."""
+    out = []
+    for r in runs:
+        if r.error is not None:
+            out.append((r, f"error: {r.error}"))
+        elif r.draft is not None and r.speculation_active is False:
+            out.append((r, "speculation was not active (draft tokens never proposed)"))
+    return out

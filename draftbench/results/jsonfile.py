@@ -1,0 +1,175 @@
+"""Results files on disk: read any version with every value's JSON type checked against the records' own
+declarations (:mod:`schema`), and written atomically. A bad file raises an error naming the file and the field."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from typing import Any
+
+from ..core.files import Unreadable, read_text, write_json_atomic
+from ..errors import ResultsFileError
+from ..measure.stream import RequestResult
+from ..setup.settings import setting_types
+from ..setup.speculation import AXES
+from .schema import RENAMED, SCHEMA_VERSION, BaselineCheck, CategoryResult, FileMeta, RunResult
+
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 4) if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _round(v) for k, v in value.items()}
+    return value
+
+
+def _non_finite(value: Any, at: str) -> str | None:
+    """The JSON path of the first NaN or infinity in ``value`` (Python's json reads NaN, Infinity, 1e999)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return at or "the file"
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, f"{at}.{key}" if isinstance(key, str) else f"{at}[{key}]")
+        if found:
+            return found.lstrip(".")
+    return None
+
+
+_NAMES = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
+          list: "a list", tuple: "a list", dict: "an object"}
+
+
+def _expected(hint: Any) -> str:
+    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    return " or ".join(_NAMES.get(typing.get_origin(p) or p, "an object") for p in parts)
+
+
+def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
+    """None when a JSON value fits a field's annotation, else (path below the value, what it must be)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        misses = [_misfit(value, a) for a in args]
+        if None in misses:
+            return None
+        deeper = [m for m in misses if m and m[0]]  # a container that fits but holds a wrong value: say where
+        return deeper[0] if deeper else ("", _expected(hint))
+    if origin in (list, tuple, dict):
+        if not isinstance(value, dict if origin is dict else list):
+            return "", _expected(hint)
+        inner = (args[-1] if origin is dict else args[0]) if args else Any
+        items = value.items() if origin is dict else enumerate(value)
+        for k, v in items:
+            miss = _misfit(v, inner)
+            if miss:
+                return (f".{k}" if origin is dict else f"[{k}]") + miss[0], miss[1]
+        return None
+    if hint is Any:
+        fits = True
+    elif dataclasses.is_dataclass(hint):
+        if isinstance(value, dict) and hint in _NESTED:  # a saved request: its own fields checked too
+            return _first_misfit(value, _NESTED[hint])
+        fits = isinstance(value, dict)
+    elif hint in (int, float):
+        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            (hint is float or isinstance(value, int) or value.is_integer())
+    else:
+        fits = isinstance(value, hint)
+    return None if fits else ("", _expected(hint))
+
+
+def _first_misfit(item: dict[str, Any], hints: dict[str, Any]) -> tuple[str, str] | None:
+    """The first field of a saved object whose JSON type its declaration does not allow: (path, what it must be)."""
+    for key, hint in hints.items():
+        miss = _misfit(item[key], hint) if item.get(key) is not None else None  # null: not recorded
+        if miss:
+            alone = not miss[0] and not miss[1].endswith("null")
+            return f".{key}{miss[0]}", miss[1] + (" or null" if alone else "")
+    return None
+
+
+def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | None:
+    """What is wrong with a saved object, as a sentence naming the field, or None."""
+    miss = _first_misfit(item, hints)
+    return f"{at}{miss[0]} must be {miss[1]}" if miss else None
+
+
+
+def _hints(cls: type, *without: str) -> dict[str, Any]:
+    """A record's JSON types, from its annotations (older names of renamed fields too)."""
+    hints = {k: v for k, v in typing.get_type_hints(cls).items() if k not in ("other", *without)}
+    return {**hints, **{old: hints[new] for old, new in RENAMED.items() if new in hints}}
+
+
+# Records saved inside others whose own fields are checked too, and a file's own fields and its runs'.
+_NESTED = {RequestResult: {**typing.get_type_hints(RequestResult), "prompt_id": str | int},
+           BaselineCheck: typing.get_type_hints(BaselineCheck), CategoryResult: _hints(CategoryResult)}
+_META_TYPES = {**_hints(FileMeta, "draft_alone", "schema_version", "per_request_speculation"),
+               "draft_alone": dict[str, dict[str, Any]], "per_request_speculation": dict[str, Any]}
+_RUN_TYPES = {**_hints(RunResult, "speculation", "verify_in_loop", "position_counts"),
+              "verify_in_loop": dict[str, Any] | None, "position_counts": dict[str, Any] | None,
+              "draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None}
+
+
+def _settings_types() -> dict[str, Any]:
+    return {key: typing.Union[types] for key, types in setting_types().items()}  # type: ignore[valid-type]
+
+
+def _run_types() -> dict[str, Any]:
+    return {**_RUN_TYPES, **{a.name: a.limit.kind | None for a in AXES.values()}}
+
+
+def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
+    """Read any version of a results file: its metadata and its runs as stored (figures not yet evaluated).
+    Raise a clear error naming the file for anything missing, truncated or malformed."""
+    try:
+        text = read_text(path)
+    except Unreadable as exc:
+        raise ResultsFileError(f"results file not found: {path}" if exc.missing else
+                               f"results file {path} {exc.why}") from exc
+    if not text.strip():
+        raise ResultsFileError(f"results file {path} is empty")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
+                               f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ResultsFileError(f"results file {path} has no \"results\" list: is it a draftbench results file?")
+    odd = _non_finite(data, "")
+    if odd:
+        raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
+                               "value is a number or null; fix or remove that run")
+    wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _settings_types(), "settings")
+    if wrong:
+        raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
+                               f"understands ({SCHEMA_VERSION}): upgrade draftbench")
+    runs = []
+    for i, item in enumerate(data["results"]):
+        if not isinstance(item, dict) or not isinstance(item.get("target"), str):
+            raise ResultsFileError(f"results file {path}: results[{i}] has no \"target\" label")
+        draft = item.get("draft")
+        if draft is not None and not isinstance(draft, str):
+            raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
+        wrong = _mistyped(item, _run_types(), f"results[{i}]")
+        if wrong:
+            raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
+                                   "written by draftbench: was it edited by hand?)")
+        runs.append(RunResult.from_dict(item))
+    return FileMeta.from_dict(data), runs
+
+
+def dump_results(meta: FileMeta, runs: list[RunResult]) -> dict[str, Any]:
+    return {**_round(meta.to_dict()), "results": [_round(r.to_dict()) for r in runs]}
+
+
+def save_results(path: str, meta: FileMeta, runs: list[RunResult]) -> None:
+    write_json_atomic(path, dump_results(meta, runs))

@@ -1,0 +1,205 @@
+"""The answer per target and concurrency level: the best eligible setup, the runner-up and the margin between
+them (paired), ties and early stops, and the answer in words, with what a reader must know (degenerate output, a
+drifting or busy machine). Pure: evaluated runs in, recommendations out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core import load as machine_load, stats
+from ..core.stats import pct
+from ..measure import health
+from . import categories, comparison, drift
+from .grouping import at_level, baselines, eligible, gain, levels
+from .schema import RunResult
+
+
+def speedup_text(run: RunResult) -> str:
+    """'+89% (95% CI +39% .. +168%, 4 paired requests)': the one way a speedup is written everywhere."""
+    ratio = run.speedup_ratio()
+    return stats.ratio_text(ratio) if ratio else "n/a"
+
+
+def _overlap(a: RunResult, b: RunResult) -> bool | None:
+    if not a.decode_tps_ci95 or not b.decode_tps_ci95:
+        return None
+    return a.decode_tps_ci95[0] <= b.decode_tps_ci95[1] and b.decode_tps_ci95[0] <= a.decode_tps_ci95[1]
+
+
+def by_task(run: RunResult) -> str | None:
+    """'by task +60% (json) .. +131% (code)' when the run's per-category speedups differ by more than their
+    own intervals (the slowest category's interval lies wholly below the fastest's); else None."""
+    cats = [(c, v) for c, v in (run.categories or {}).items() if v.speedup and v.speedup_ci95]
+    if len(cats) < 2:
+        return None
+    low = min(cats, key=lambda cv: cv[1].speedup or 0.0)
+    high = max(cats, key=lambda cv: cv[1].speedup or 0.0)
+    if low[1].speedup_ci95[1] >= high[1].speedup_ci95[0]:  # type: ignore[index]
+        return None
+    return f"by task {pct(low[1].speedup)} ({low[0]}) .. {pct(high[1].speedup)} ({high[0]})"
+
+
+@dataclass
+class Recommendation:
+    target: str
+    baseline: RunResult | None
+    best: RunResult | None
+    runner_up: RunResult | None
+    within_noise: bool | None
+    tied: list[RunResult] = field(default_factory=list)  # stopped early by the adaptive search as tied with best
+    stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
+    level: int = 1
+    margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
+    drift: drift.Drift | None = None  # the baseline's drift over the sweep (None: never checked)
+    resolution: float = 0.05  # drift beyond this (and beyond noise) is worth a warning
+
+    def caution(self) -> str:
+        """'' or why the outputs this recommendation was measured on are not text a user wants (the baseline's
+        or the best's), or may not be (a target without a chat template behind the chat endpoint)."""
+        for r in (self.baseline, self.best):
+            if r is not None and r.degenerate_output:
+                return f"measured on degenerate output ({r.draft or 'baseline'}: {r.degenerate_output})"
+        if self.baseline is not None and any("has no chat template" in w for w in self.baseline.warnings):
+            return ("measured through a fallback chat template (the target's GGUF has none, so llama-server used "
+                    "ChatML)")
+        return ""
+
+    def warning(self) -> str:
+        """'' or the caution with how to fix it: what every such recommendation carries."""
+        caution = self.caution()
+        return f"{caution}: {health.FIX}" if caution else ""
+
+    def machine(self) -> str:
+        """'' or what the machine did meanwhile that a reader must know: the baseline drifted beyond the
+        resolution, or other processes were busy while the baseline or the best setup ran."""
+        notes = [self.drift.sentence()] if self.drift is not None and self.drift.exceeds(self.resolution) else []
+        busy = [r.draft or "baseline" for r in (self.baseline, self.best) if r is not None and
+                machine_load.warning(r.other_cpu_share, r.other_cpu_share_before, r.gpu_busy_before_pct)]
+        if busy:
+            notes.append(f"busy machine while measuring {', '.join(busy)} (other processes used a large share of it): "
+                         "rerun on a quieter machine to confirm")
+        return "; ".join(notes)
+
+    def margin_text(self) -> str:
+        """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
+        r = self.runner_up
+        if r is None:
+            return ""
+        if self.margin is None:
+            return (f"within noise of {r.draft} ({pct(gain(r))}; unpaired intervals overlap)"
+                    if self.within_noise else "")
+        if self.within_noise:
+            return (f"within noise of {r.draft} ({pct(gain(r))}): {stats.ratio_text(self.margin)} over it, "
+                    "rerun with more requests to separate them")
+        return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
+
+    def sentence(self) -> str:
+        text = self._sentence()
+        for warning in (self.warning(), self.machine()):
+            text += f"; WARNING: {warning}" if warning else ""
+        return text
+
+    def _sentence(self) -> str:
+        if self.level > 1:
+            return self._level_sentence()
+        if self.baseline is None:
+            return f"{self.target}: no baseline measured, so no speedup can be computed"
+        if self.best is None and self.stopped_slower:
+            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
+                    f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding")
+        if self.best is None:
+            return f"{self.target}: no setup ran with speculation active; nothing to recommend"
+        b = self.best
+        if (b.speedup or 0) <= 1.0:
+            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
+                    f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding")
+        text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
+        if b.acceptance_rate is not None:
+            text += f", acceptance {b.acceptance_rate:.0%}"
+        task = by_task(b)
+        if task:
+            text += f"; {task}"
+        if self.tied:
+            text += f"; tied with it within the search's resolution: {', '.join(str(r.draft) for r in self.tied)}"
+        margin = self.margin_text()
+        if margin:
+            text += f"; {margin}"
+        used = b.speculation.draft_max if b.speculation else None
+        if b.parts and used and b.parts.predicted_best_draft_max and b.parts.predicted_best_draft_max != used:
+            text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
+        if b.speculation_flags:
+            text += f"; flags: {' '.join(b.speculation_flags)}"
+        return text
+
+    def _level_sentence(self) -> str:
+        where = f"{self.target} @ {self.level} streams"
+        if self.baseline is None:
+            return f"{where}: no baseline at this level, so no speedup"
+        agg = f"{self.baseline.aggregate_tps:.1f}" if self.baseline.aggregate_tps else "?"
+        b = self.best
+        if b is None or (gain(b) or 0) <= 1.0:
+            best = f"; best was {b.draft} at {pct(gain(b))}" if b is not None else ""
+            return f"{where}: no setup beats the baseline ({agg} tok/s aggregate){best}: no draft"
+        margin = self.margin_text()
+        return (f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
+                f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
+                + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
+                + (f"; per stream {margin}" if margin else ""))
+
+    def short(self) -> str:
+        """'1-layer +48%' or 'no draft': for the line across levels."""
+        b = self.best
+        if b is None or (gain(b) or 0) <= 1.0:
+            return "no draft"
+        return f"{b.draft} {pct(gain(b))}"
+
+
+def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[str]:
+    """Per target (one stream): categories whose best setup differs from the overall recommendation."""
+    out = []
+    for rec in recs:
+        if rec.level == levels(runs)[0]:
+            mine = [drift.corrected(r, rec.drift) for r in at_level(runs, rec.level) if r.target == rec.target and eligible(r)]
+            out += categories.lines(rec.target, mine, rec.best if rec.best and (rec.best.speedup or 0) > 1 else None)
+    return out
+
+
+def by_level(recs: list["Recommendation"]) -> list[str]:
+    """One line per target measured at several levels, when the best differs between them:
+    '1 stream: 1-layer +48%; 4 streams: no draft'."""
+    out = []
+    for target in dict.fromkeys(r.target for r in recs):
+        mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level)
+        picks = {r.best.draft if r.best and (gain(r.best) or 0) > 1 else None for r in mine}
+        if len(mine) > 1 and len(picks) > 1:
+            out.append(f"{target}: " + "; ".join(f"{r.level} stream{'s' if r.level > 1 else ''}: {r.short()}"
+                                                 for r in mine))
+    return out
+
+
+def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommendation]:
+    """Per target and concurrency level: the best eligible setup, the runner-up, ties (of runs whose speedups
+    are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
+    out = []
+    for target in dict.fromkeys(r.target for r in runs):
+        for level in levels([r for r in runs if r.target == target]):
+            out.append(_recommend(target, at_level(runs, level), level, resolution))
+    return out
+
+
+def _recommend(target: str, runs: list[RunResult], level: int, resolution: float) -> Recommendation:
+    base = baselines(runs)
+    ranked = sorted((r for r in runs if r.target == target and eligible(r)),
+                    key=lambda r: gain(r) or 0.0, reverse=True)
+    best = ranked[0] if ranked else None
+    runner = ranked[1] if len(ranked) > 1 else None
+    shift = drift.of(base.get(target))  # both setups' requests as if measured when the baseline was
+    margin = comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift)) if best and runner else None
+    if margin is not None and not margin.paired:
+        margin = None
+    noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
+    tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
+            and r.pruned_vs == best.draft]
+    slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
+    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin, shift,
+                          resolution)
