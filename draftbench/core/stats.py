@@ -19,18 +19,12 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import Sequence
-
-_T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042]
+from typing import Iterable, Sequence
 
 
 def t_quantile_975(df: int) -> float:
-    """Two-sided 95% critical value of Student's t (table to 30, then 1.96 + 2.4/df, within 0.002)."""
-    if df < 1:
-        raise ValueError("df must be >= 1")
-    return _T975[df - 1] if df <= len(_T975) else 1.96 + 2.4 / df
+    """Two-sided 95% critical value of Student's t (:func:`t_quantile`)."""
+    return t_quantile(0.975, df)
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -198,9 +192,14 @@ def pairs(a: Keyed, b: Keyed) -> list[tuple[float, float]]:
     return [(x, theirs[k]) for k, x in a if x and x > 0 and (theirs.get(k) or 0) > 0]  # type: ignore[operator]
 
 
+def log_ratios(pairs: Iterable[tuple[float | None, float | None]]) -> list[float]:
+    """``log(a_i / b_i)`` of the pairs both measured successfully: what every paired comparison is made of."""
+    return [math.log(x / y) for x, y in pairs if x and y and x > 0 and y > 0]
+
+
 def paired_ratio(a: Keyed, b: Keyed) -> Ratio | None:
     """Geometric mean of the per-pair ratios a_i / b_i with its 95% interval; None without a pair."""
-    d = [math.log(x / y) for x, y in pairs(a, b)]
+    d = log_ratios(pairs(a, b))
     if not d:
         return None
     if len(d) == 1:
@@ -236,11 +235,14 @@ def widened(r: Ratio, log_half: float) -> Ratio:
     return Ratio(r.value, (math.exp(centre - wide), math.exp(centre + wide)), r.n, r.paired)
 
 
-def interpolate(points: Sequence[tuple[float, float]], x: float) -> float:
-    """Piecewise-linear through ``points`` (x ascending), constant before the first and after the last."""
+def interpolate(points: Sequence[tuple[float, float]], x: float, extend: bool = False) -> float:
+    """Piecewise-linear through ``points`` (x ascending), constant before the first and after the last (with
+    ``extend``: the last segment's slope after it)."""
     if x <= points[0][0]:
         return points[0][1]
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    ends = list(zip(points, points[1:]))
+    for (x0, y0), (x1, y1) in ends:
         if x <= x1:
             return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
-    return points[-1][1]
+    (x0, y0), (x1, y1) = ends[-1] if extend and ends else (points[-1], points[-1])
+    return y1 + ((y1 - y0) / (x1 - x0) * (x - x1) if x1 > x0 else 0.0)

@@ -13,6 +13,7 @@ from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.prompts import BUILTIN, Prompt, schedule
+from ..setup.settings import SweepSettings
 from . import health
 from .loop import ThreadExecutor, closed_loop
 from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
@@ -45,6 +46,15 @@ class BenchConfig:
     skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
+
+    @classmethod
+    def of(cls, s: SweepSettings, url: str, prompts: tuple[Prompt, ...], api_key: str | None,
+           **given: Any) -> "BenchConfig":
+        """How a sweep measures on ``url``: its settings' lengths, sampling, timeouts and endpoint, then ``given``."""
+        return cls(**{"url": url, "requests": s.requests * s.runs, "max_tokens": s.max_tokens, "warmup": s.warmup,
+                      "temperature": s.temperature, "seed": s.seed, "request_timeout_s": s.request_timeout_s,
+                      "ready_timeout_s": s.server.ready_timeout_s, "endpoint": s.endpoint, "prompts": prompts,
+                      "api_key": api_key, **given})
 
 
 def endpoint_path(endpoint: str, kind: Backend) -> str:

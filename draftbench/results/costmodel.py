@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
+from ..core import stats
+
 A_MAX = 0.999
 LOW_ACCEPTANCE = 0.3
 SLOW_DRAFT_SHARE = 0.4
@@ -61,17 +63,7 @@ def fit_acceptance(accepted: float, drafted: float) -> float | None:
 def verify_cost(costs: dict, k: float) -> float:
     """v(k) from measured batch sizes: linear between them, the last segment's slope beyond."""
     points = sorted(costs.items())
-    if not points:
-        return 1.0 if k <= 1 else float(k)
-    if k <= points[0][0]:
-        return points[0][1]
-    for (k0, v0), (k1, v1) in zip(points, points[1:]):
-        if k <= k1:
-            return v0 + (v1 - v0) * (k - k0) / (k1 - k0)
-    if len(points) == 1:
-        return points[0][1]
-    (k0, v0), (k1, v1) = points[-2], points[-1]
-    return v1 + (v1 - v0) / (k1 - k0) * (k - k1)
+    return stats.interpolate(points, k, extend=True) if points else (1.0 if k <= 1 else float(k))
 
 
 def _solve(target: float, f) -> float:
@@ -136,12 +128,8 @@ def footprint(prompt: dict[int, float] | None, loop: dict[float, float]) -> dict
         return dict(prompt or {})
     if not prompt:
         return {1.0: 1.0, **loop}
-    ratio = {k: v / verify_cost(prompt, k) for k, v in loop.items()}
-    ends = sorted(ratio)
-
-    def scale(k: float) -> float:
-        return ratio[ends[0]] if k <= ends[0] else ratio[ends[-1]] if k >= ends[-1] else verify_cost(ratio, k)
-    return {k: verify_cost(prompt, k) * scale(k) for k in sorted({*map(float, prompt), *loop})}
+    ratio = sorted((k, v / verify_cost(prompt, k)) for k, v in loop.items())
+    return {k: verify_cost(prompt, k) * stats.interpolate(ratio, k) for k in sorted({*map(float, prompt), *loop})}
 
 
 @dataclass(frozen=True)

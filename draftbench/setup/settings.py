@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
@@ -68,14 +70,20 @@ class SweepSettings:
 
 
 _SERVER_KEYS = {f.name for f in fields(ServerOptions)}
-_SETTING_TYPES: dict[str, tuple[type, ...]] = {
-    "runs": (int,), "requests": (int,), "warmup": (int,), "max_tokens": (int,), "temperature": (int, float),
-    "gpu_layers": (int,), "ctx_size": (int,), "port": (int,), "host": (str,), "llama_bin": (str,),
-    "extra_args": (list,),
-    "ready_timeout_s": (int, float), "request_timeout_s": (int, float), "seed": (int,), "cost_model": (bool,),
-    "search": (str,), "block": (int,), "baseline_every": (int,), "resolution": (int, float), "concurrency": (int, list),
-    "prompts": (str,), "categories": (list,), "endpoint": (str,),
-}
+_JSON_TYPES = {int: (int,), float: (int, float), str: (str,), bool: (bool,), tuple: (list,)}
+
+
+def _json_types(hint: Any) -> tuple[type, ...]:
+    """The JSON types a setting declared as ``hint`` takes (``str | None``: a string; a tuple: a list)."""
+    kinds = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (
+        typing.Union, types.UnionType) else [typing.get_origin(hint) or hint]
+    return _JSON_TYPES[kinds[0]]
+
+
+# Each setting's JSON types, from the dataclasses' declarations; concurrency: one level or a list of them.
+_SETTING_TYPES = {**{name: _json_types(hint) for cls in (SweepSettings, ServerOptions)
+                     for name, hint in typing.get_type_hints(cls).items() if name not in ("server", "axis_defaults")},
+                  "concurrency": (int, list)}
 
 
 def setting_types() -> dict[str, tuple[type, ...]]:
@@ -142,7 +150,7 @@ def _setting(key: str, value: Any, types: tuple[type, ...]) -> tuple[Any, str | 
         return (value, why) if why else _CHECKS[key](value)
     if key in AXES:
         return AXES[key].value(value), None
-    return (float(value) if key in ("temperature", "ready_timeout_s", "request_timeout_s") else value), None
+    return (float(value) if types == (int, float) else value), None
 
 
 def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:

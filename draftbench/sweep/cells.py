@@ -100,12 +100,9 @@ class CellMeasurer:
 
     def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False) -> BenchConfig:
         """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule."""
-        s = self.cfg.settings
-        return BenchConfig(url=url, requests=size, skip=skip, concurrency=cell.level, max_tokens=s.max_tokens,
-                           temperature=s.temperature, warmup=warmup, seed=s.seed, request_timeout_s=s.request_timeout_s,
-                           ready_timeout_s=s.server.ready_timeout_s, expect_draft=not cell.setup.is_baseline,
-                           api_key=self.api_key, prompts=self.cfg.prompts, endpoint=s.endpoint,
-                           extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
+        return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
+                              concurrency=cell.level, warmup=warmup, expect_draft=not cell.setup.is_baseline,
+                              extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
 
     def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,
                earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:

@@ -60,10 +60,8 @@ class CostProbes:
             t0 = time.monotonic()
             try:
                 with self.launch(process.ServerSpec(path, options=s.server, log_path=log_path)) as server:
-                    summary = run_bench(BenchConfig(
-                        url=server.url, requests=DRAFT_ALONE_REQUESTS, max_tokens=s.max_tokens, warmup=1,
-                        prompts=self.cfg.prompts, temperature=s.temperature, seed=s.seed,
-                        request_timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint))
+                    summary = run_bench(BenchConfig.of(s, server.url, self.cfg.prompts, self.api_key,
+                                                       requests=DRAFT_ALONE_REQUESTS, warmup=1))
                 found = probes.DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
             except Interrupted:
                 raise
@@ -96,9 +94,8 @@ class CostProbes:
         try:
             with self.launch(process.ServerSpec(cell.target.path, replace(spec, extra_args=(*spec.extra_args, *synth)),
                                                 s.server, log_path)) as server:
-                one = BenchConfig(url=server.url, requests=1, max_tokens=min(IN_LOOP_TOKENS, s.max_tokens), warmup=0,
-                                  prompts=self.cfg.prompts[:1], temperature=s.temperature, seed=s.seed,
-                                  request_timeout_s=s.request_timeout_s, api_key=self.api_key, endpoint=s.endpoint)
+                one = BenchConfig.of(s, server.url, self.cfg.prompts[:1], self.api_key, requests=1, warmup=0,
+                                     max_tokens=min(IN_LOOP_TOKENS, s.max_tokens))
                 run_bench(replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)))  # the warm-up
                 before = probes.wait_for_stats(server.log_path, None, 1)
                 summary = run_bench(one)

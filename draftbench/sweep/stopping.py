@@ -35,6 +35,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from ..core import stats
 from ..core.stats import log_interval
 
 ALPHA = 0.05
@@ -63,14 +64,9 @@ def alpha_at(look: int, total: int, block: int, alpha: float = ALPHA) -> float:
     return alpha / 2 if look <= 1 else alpha / 2 / (n - 1)
 
 
-def log_ratios(a: Rates, b: Rates) -> list[float]:
-    """``log(a_i / b_i)`` over the requests both measured successfully (the shorter list's length)."""
-    return [math.log(x / y) for x, y in zip(a, b) if x and y and x > 0 and y > 0]
-
-
 def geo_speedup(a: Rates, base: Rates) -> float | None:
     """Geometric mean of the per-request ratios of ``a`` over the baseline."""
-    d = log_ratios(a, base)
+    d = stats.log_ratios(zip(a, base))
     return math.exp(statistics.fmean(d)) if d else None
 
 
@@ -112,7 +108,7 @@ class Decision:
 def decide(setup: Rates, reference: Rates, reference_label: str, alpha_look: float,
            resolution: float = RESOLUTION) -> Decision | None:
     """The decision after a look, or None with fewer than two paired requests."""
-    d = log_ratios(setup, reference)
+    d = stats.log_ratios(zip(setup, reference))
     if len(d) < 2:
         return None
     mean, lo, hi = log_interval(d, 1.0 - 2.0 * alpha_look, MIN_SD)
