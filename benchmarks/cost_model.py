@@ -16,7 +16,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from draftbench.core import stats
-from draftbench.results import explain, grouping, recommend
+from draftbench.results import evaluate, explain, grouping, recommend
 from draftbench.setup.config import load_config  # noqa: E402
 from draftbench.sweep.runner import Sweep  # noqa: E402
 from draftbench.synth import model_family  # noqa: E402
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(config, fh)
         Sweep(load_config(path), os.path.join(folder, f"{name}-results.json")).run()
-        runs = loaded(os.path.join(folder, f"{name}-results.json"))
+        runs = list(evaluate.load(os.path.join(folder, f"{name}-results.json"))[1].runs)
         shown = [r for r in runs if r.draft and r.parts and r.speedup]
         print(f"\n## {name} family ({len(shown)} setups, {args.requests} requests of {args.max_tokens} tokens each)\n")
         worst = table(shown)

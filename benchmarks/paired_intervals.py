@@ -12,11 +12,11 @@ from __future__ import annotations
 import sys
 
 from draftbench.core import stats
-from draftbench.results import comparison, grouping, recommend
+from draftbench.results import comparison, evaluate, grouping, recommend
 
 
 def main(path: str) -> int:
-    runs = loaded(path)
+    runs = list(evaluate.load(path)[1].runs)
     base = grouping.baselines(grouping.at_level(runs))
     print(f"{'target':<14} {'setup':<26} {'unpaired (old)':<26} {'paired (new)':<26} widths old/new  per-prompt ratios")
     for r in grouping.at_level(runs):

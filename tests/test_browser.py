@@ -14,6 +14,7 @@ from conftest import ROOT
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
 from records import rendered, written
+from draftbench.results import evaluate
 from draftbench.report import sweep_page
 
 from draftbench.results.schema import RunResult

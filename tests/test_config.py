@@ -192,10 +192,11 @@ def test_numbers_must_be_finite(value):
         assert problems and problems[0].startswith(f"settings.{key}: must be a finite number"), problems
 
 
-@pytest.mark.parametrize("flag, value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "0"),
+@pytest.mark.parametrize("flag, value", [("--request-timeout-s", "nan"), ("--timeout", "inf"), ("--timeout", "0"),
                                          ("--temperature", "nan"), ("--temperature", "-1")])
 def test_bench_flags_must_be_finite(flag, value):
     from conftest import run_script
 
     out = run_script("bench.py", flag, value)
-    assert out.returncode == 2 and f"argument {flag}: must be a" in out.stderr and "Traceback" not in out.stderr
+    shown = "--request-timeout-s/--timeout" if "timeout" in flag else flag  # the old name is an alias
+    assert out.returncode == 2 and f"argument {shown}: must be a" in out.stderr and "Traceback" not in out.stderr

@@ -13,6 +13,7 @@ import pytest
 from conftest import run_script
 
 from sweep_helpers import write_config
+from records import loaded
 
 pytestmark = pytest.mark.server
 
@@ -37,7 +38,7 @@ def test_each_setup_is_measured_in_the_loop_and_by_position(llama_server, family
     for r in setups:
         twin = r.verify_in_loop
         assert twin.passes > 0 and twin.verify_ms_per_pass > 0
-        assert twin["drafted_per_pass"] == pytest.approx(r.speculation.draft_max, abs=0.5)
+        assert twin.drafted_per_pass == pytest.approx(r.speculation.draft_max, abs=0.5)
         assert r.position_counts.passes > 0 and len(r.position_counts.accepted) <= r.speculation.draft_max
         assert (r.parts.verify_source, r.parts.acceptance_source) == ("in the loop", "by position (server counts)")
         assert "synthetic speculative acceptance is enabled" in open(r.log_path.replace(".log", "__in-loop.log")).read()

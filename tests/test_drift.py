@@ -221,7 +221,6 @@ def test_the_runner_up_margin_uses_the_same_corrected_speeds():
 
 
 def test_the_report_warns_of_drift_beyond_the_resolution_and_notes_smaller():
-    from draftbench.report import sweep_page
 
     base = baseline([([90, 180, 45], 200)])  # -10%, no doubt
     runs = [base, compared(setup([180, 360, 90], 201), base, False)]

@@ -80,7 +80,6 @@ def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_
 
 
 def test_the_report_and_the_recommendation_carry_degenerate_output():
-    from draftbench.report import sweep_page
     from draftbench.results import recommend
     from draftbench.results.schema import RunResult
 

@@ -13,7 +13,7 @@ from conftest import run_script
 
 from records import evaluated, markdown, rendered
 from draftbench.core import stats
-from draftbench.report import export, sweep_page
+from draftbench.report import export, lengths_view, sweep_page
 from draftbench.results import evaluate, explain, grouping, recommend, savings
 from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.measure.stream import RequestResult
@@ -161,7 +161,7 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     lines = sweep_page.chart_data(why_runs())["draft_length"]  # big: one length only
     assert [t["name"] for t in lines] == ["small: measured", "small: cost model"]
     assert lines[1]["x"] == [1, 2, 3] and lines[1]["line"]["dash"] == "dash"  # predicted at every length up to the longest
-    notes = sweep_page.length_notes(why_runs())
+    notes = lengths_view.notes(why_runs())
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
     assert sweep_page.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
     assert 'id="why"' not in rendered({}, hand_made())

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 
-import pytest
 
 from conftest import run_script
 from sweep_helpers import load, write_config
@@ -75,83 +72,6 @@ def test_config_dir_survives_a_broken_config(llama_server, family, tmp_path):
     assert "FAILED" in result.stderr and "ok  " in result.stderr
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.json").exists()
     assert (tmp_path / "results" / "testbox_llamacpp_b-good.html").exists()
-
-
-V4_ONLY = ("pruned", "pruned_as", "pruned_vs", "pruned_reason", "pruned_interval", "in_progress", "concurrency",
-           "aggregate_tps", "aggregate_speedup", "median_ttft_s", "p95_ttft_s", "loop_wall_s", "max_in_flight",
-           "categories")
-V6_ONLY = ("baseline_checks", "drift_factor", "speedup_uncorrected", "other_cpu_share", "other_cpu_share_before",
-           "gpu_busy_before_pct")
-V7_ONLY = ("verify_in_loop", "position_counts")
-V1_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft_s", "mean_total_time_s", "acceptance_rate")
-
-
-def older(data: dict, version: int) -> dict:
-    """``data`` (version 7) as an older draftbench wrote it: fields of later versions gone; before version 5,
-    speedups mean over mean."""
-    out = json.loads(json.dumps(data))
-    base = out["results"][0]["mean_tps"]
-    for run in out["results"]:
-        for key in V7_ONLY:
-            run.pop(key)
-        for key in ("verify_source", "acceptance_source"):
-            (run["parts"] or {}).pop(key, None)
-        if version == 6:
-            continue
-        for key in V6_ONLY:
-            run.pop(key)
-        for q in run["requests"]:
-            q.pop("sent_unix_s")
-        if version == 5:
-            continue
-        run.pop("speedup_n"), run.pop("speedup_design")
-        if run["draft"]:
-            run["speedup"] = run["mean_tps"] / base
-        if version <= 3:
-            for key in V4_ONLY:
-                run.pop(key, None)
-            for q in run["requests"]:
-                q.pop("category", None)
-    if version <= 3:
-        out["settings"].pop("prompts_hash")
-    if version == 1:
-        out = {k: out[k] for k in ("timestamp", "name", "hardware", "backend", "model_family")}
-        out["settings"] = {k: data["settings"][k] for k in ("runs", "max_tokens", "temperature", "gpu_layers",
-                                                           "ctx_size", "port")}
-        out["results"] = [{k: run[k] for k in V1_FIELDS} for run in data["results"]]
-    else:
-        out["schema_version"] = version
-    return out
-
-
-def test_files_of_versions_1_3_4_5_and_6_load_chart_and_resume(llama_server, family, tmp_path, no_new_servers):
-    config = write_config(family, tmp_path)
-    results = str(tmp_path / "r.json")
-    assert run_script("sweep.py", "--config", config, "--results", results).returncode == 0
-    current = load(results)
-    assert current["schema_version"] == 7 and current["results"][1]["speedup_design"] == "paired"
-    for version in (6, 5, 4, 3, 1):
-        path = str(tmp_path / f"v{version}.json")
-        with open(path, "w") as fh:
-            json.dump(older(current, version), fh)
-        shown = run_script("sweep.py", "--results", path, "--chart", str(tmp_path / f"v{version}.html"), "--chart-only",
-                           "--format", "csv")
-        assert shown.returncode == 0, shown.stderr
-        rows = list(csv.DictReader(io.StringIO(shown.stdout)))
-        design = "unpaired" if version == 1 else "paired"  # older files with requests are recomputed paired
-        assert [r["speedup_design"] for r in rows[1:]] == [design, design]
-        if version == 6:  # no measurements in the loop: the parts table names the fallback
-            assert "Fallback: v from prompt batches" in open(tmp_path / "v6.html").read()
-        if version > 1:
-            assert float(rows[1]["speedup"]) == pytest.approx(current["results"][1]["speedup"], rel=1e-3)
-        before = open(path).read()
-        resumed = run_script("sweep.py", "--config", config, "--results", path)
-        if version == 3:  # measured before prompt sets were recorded: refused, the file untouched
-            assert resumed.returncode == 2 and "prompts" in resumed.stderr and open(path).read() == before
-            continue
-        assert resumed.returncode == 0, resumed.stderr
-        assert resumed.stderr.count("done earlier, skipped") == 3 and open(path).read() == before  # nothing to redo
-        assert "Recommended: 8-layer target" in resumed.stderr
 
 
 def test_a_label_that_now_names_another_model_file_is_refused(llama_server, family, tmp_path):

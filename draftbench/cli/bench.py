@@ -112,9 +112,9 @@ def format_table(s: BenchSummary) -> str:
     per = categories.summarise(RunResult("", None, requests=list(s.requests))) or {}
     if len(per) > 1:
         lines.append("By category      " + "; ".join(
-            f"{cat} {_fmt(row['decode_tps'])} tok/s" + (f" acc {row['acceptance_rate']:.0%}"
-                                                        if row["acceptance_rate"] is not None else "")
-            + f" (n={row['n_requests']})" for cat, row in per.items()))
+            f"{cat} {_fmt(row.decode_tps)} tok/s" + (f" acc {row.acceptance_rate:.0%}"
+                                                   if row.acceptance_rate is not None else "")
+            + f" (n={row.n_requests})" for cat, row in per.items()))
     return "\n".join(lines)
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from ..core import stats
 from ..core.files import write_text_atomic
 from ..core.redaction import html_text
 from ..measure import health
-from ..results import categories, costmodel, explain, grouping, recommend
+from ..results import categories, grouping, recommend
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, levels_view, machine_view, page, search_view
+from . import costmodel_view, lengths_view, levels_view, machine_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -53,7 +52,7 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     drafts = heatmap_rows(runs)
     throughput, speedup = _bars(runs, targets)
     return {"throughput": throughput, "speedup": speedup, "heatmap": [_heatmap(runs, targets, drafts)],
-            "draft_length": draft_length_traces(runs),
+            "draft_length": lengths_view.traces(runs),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
             "levels": levels_view.charts(all_runs), "categories": _category_heatmap(runs),
             "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
@@ -152,68 +151,6 @@ def heatmap_rows(runs: list[RunResult]) -> list[str]:
     return [d for d in labels if d not in free] + [d for d in labels if d in free]
 
 
-_LENGTH_SEGMENT = re.compile(r"\s*·\s*n_max \d+")
-
-
-def draft_length_lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
-    """(name, runs by draft length) per target and setup measured at two or more draft lengths
-    (setups that differ only in draft_max)."""
-    lines: dict[tuple, list[RunResult]] = {}
-    for r in runs:
-        if grouping.eligible(r) and r.speculation is not None and r.speculation.draft_max is not None:
-            lines.setdefault(grouping.length_key(r), []).append(r)
-    lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
-    several_targets = len({key[0] for key in lines}) > 1
-    out = []
-    for (target, _, _), group in lines.items():
-        group.sort(key=lambda r: r.speculation.draft_max)
-        name = _LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup"
-        out.append((f"{target}: {name}" if several_targets else name, group))
-    return out
-
-
-def _draft_model(group: list[RunResult], runs: list[RunResult]) -> costmodel.Loop | None:
-    base = grouping.baselines(runs).get(group[0].target)
-    return explain.draft_loop(group, base) if base else None
-
-
-def draft_length_traces(runs: list[RunResult]) -> list[dict[str, Any]]:
-    """Per draft-length line: the measured speedups, and the cost model's prediction at every length beside
-    them (dashed; none where the runs have no parts)."""
-    traces = []
-    for name, group in draft_length_lines(runs):
-        errs = [page.speedup_errors(r) for r in group]
-        traces.append({
-            "type": "scatter", "mode": "lines+markers", "name": f"{name}: measured", "legendgroup": name,
-            "x": [r.speculation.draft_max for r in group], "y": [page.pct_value(r.speedup) for r in group],
-            "hovertext": [f"{r.draft}: {recommend.speedup_text(r)}" for r in group], "hoverinfo": "text",
-            "error_y": page.error_y(errs)})
-        model = _draft_model(group, runs)
-        if model is not None:
-            xs = list(range(1, group[-1].speculation.draft_max + 1))
-            traces.append({"type": "scatter", "mode": "lines", "name": f"{name}: cost model", "legendgroup": name,
-                           "x": xs, "y": [page.pct_value(model.speedup(n)) for n in xs],
-                           "line": {"dash": "dash"}, "hovertemplate": "n_max %{x}: predicted %{y:+.0f}%"})
-    return traces
-
-
-def length_notes(runs: list[RunResult]) -> list[str]:
-    """Per draft-length line: the measured best length, and the cost model's over its draft's runs, with the
-    methods behind it."""
-    notes = []
-    for name, group in draft_length_lines(runs):
-        best = max(group, key=lambda r: r.speedup or 0)
-        text = f"{name}: measured best n_max {best.speculation.draft_max} ({stats.pct(best.speedup)})"
-        model = _draft_model(group, runs)
-        parts = next((r.parts for r in group if r.parts), None)
-        if model is not None and parts is not None:
-            top = model.best(max(16, group[-1].speculation.draft_max))
-            text += (f"; the cost model predicts n_max {top} ({stats.pct(model.speedup(top))}; v(k): "
-                     f"{parts.verify_source}, acceptance: {parts.acceptance_source})")
-        notes.append(text)
-    return notes
-
-
 def _interval_cell(r: RunResult) -> str:
     """The 95% CI column: the interval with its n and design, as the console writes it."""
     ratio = r.speedup_ratio()
@@ -307,7 +244,7 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, ev.savings),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
-                      + "".join(f"<li>{html_text(n)}</li>" for n in length_notes(runs)) + "</ul>"
+                      + "".join(f"<li>{html_text(n)}</li>" for n in lengths_view.notes(runs)) + "</ul>"
                       if data["draft_length"] else ""),
         why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
              f'{costmodel_view.table(runs)}' if data["why"] else ""))

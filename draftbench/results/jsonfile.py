@@ -167,6 +167,12 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
     return FileMeta.from_dict(data), runs
 
 
+def as_saved(run: RunResult) -> RunResult:
+    """``run`` exactly as a file holds it (values rounded as written): what the sweep evaluates, so that a file
+    read back says the same figures as the sweep that wrote it."""
+    return RunResult.from_dict(_round(run.to_dict()))
+
+
 def dump_results(meta: FileMeta, runs: list[RunResult]) -> dict[str, Any]:
     return {**_round(meta.to_dict()), "results": [_round(r.to_dict()) for r in runs]}
 

@@ -37,7 +37,8 @@ from typing import Any
 
 from ..core import stats
 from ..core.records import from_saved, renamed_keys
-from ..measure.bench import Measured, PerRequestProbe
+from ..measure.bench import Measured
+from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
 from ..setup.speculation import Speculation

@@ -5,10 +5,10 @@ draft settings, the setups of one draft that differ only in length or p-min (mea
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Callable
 
 from ..core.redaction import redact
-from ..measure.bench import PerRequestProbe, probe_per_request
+from ..measure.per_request import PerRequestProbe, probe_per_request
 from ..server import llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting

@@ -13,7 +13,7 @@ from ..core import gguf_header, machine
 from ..core.redaction import visible
 from ..errors import ResultsFileError
 from ..results.evaluate import EvalSettings, Evaluation, evaluate
-from ..results.jsonfile import load_results, save_results
+from ..results.jsonfile import as_saved, load_results, save_results
 from ..results.schema import FileMeta, RunResult
 from ..setup.config import SweepConfig
 from .plan import Cell
@@ -59,7 +59,7 @@ class ResultsStore:
     def put(self, run: RunResult) -> RunResult:
         """Record a run (new, continued, or a baseline with another check) and evaluate every run again: the one
         place a run enters the store. Returns the run as evaluated."""
-        self.runs[run.key] = run
+        self.runs[run.key] = as_saved(run)
         self._evaluate()
         return self.runs[run.key]
 

@@ -17,13 +17,10 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..errors import DraftbenchError
+from .vocab import build_vocab
 
-_WORDS = (Path(__file__).parent / "words.txt").read_text(encoding="utf-8")  # common English words
-
-SPECIALS = ["<unk>", "<s>", "</s>"]
 CHATML = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
     "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
@@ -58,45 +55,6 @@ class Tunables:
     layer_scale: float = 0.7
     layer_decay: float = 0.9
     qk_score_std: float = 6.0
-
-
-def word_list(n: int) -> list[str]:
-    words, seen = [], set()
-    for w in _WORDS.split():
-        if w not in seen:
-            seen.add(w)
-            words.append(w)
-    return words[:n]
-
-
-def build_vocab(n_words: int, variant: int = 0) -> tuple[list[str], list[float], list[int], list[int]]:
-    """SPM vocabulary: specials, 256 byte tokens, letters, then '▁word' pieces and all their prefixes.
-
-    Returns tokens, scores, token types and the ids of the whole-word tokens.
-    ``variant`` != 0 yields a different vocabulary (for vocab-mismatch tests).
-    """
-    tokens = list(SPECIALS)
-    types = [2, 3, 3]  # unknown, control, control
-    tokens += [f"<0x{b:02X}>" for b in range(256)]
-    types += [6] * 256  # byte
-    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    words = word_list(n_words)
-    if variant:
-        words = [w[::-1] + "x" for w in words]
-    pieces = ["▁" + w for w in words]
-    seen = set(tokens)
-    ordered = []
-    for piece in letters + pieces:
-        for end in range(1, len(piece) + 1):
-            prefix = piece[:end]
-            if prefix not in seen:
-                seen.add(prefix)
-                ordered.append(prefix)
-    tokens += ordered
-    types += [1] * len(ordered)
-    scores = [0.0] * len(SPECIALS) + [0.0] * 256 + [float(len(t)) for t in ordered]
-    index = {t: i for i, t in enumerate(tokens)}
-    return tokens, scores, types, [index[p] for p in pieces]
 
 
 def _layer_tensors(rng, size: SynthSize, tun: Tunables, layer: int):
@@ -273,22 +231,8 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
     for k in size.draft_layers:
         _write(p(f"draft-{k}.gguf"), size, k, vocab, head, layers)
         drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf"), "size": f"{k} layer{'s' if k > 1 else ''}"})
-    if noisy and size.extras:
-        k = size.draft_layers[min(1, len(size.draft_layers) - 1)]
-        noise_rng = np.random.default_rng([seed, 2])
-        emb, out = head
-        jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
-        _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
-    if size.extras:  # a target as many converted and base GGUFs come: no chat template
-        _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)
-    if size.extras:  # the target with a multi-token-prediction head of its own (draft-mtp without a draft model)
-        _write(p("target-mtp.gguf"), size, size.layers, vocab, head, layers,
-               mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables))
-        _write_eagle3(p("head-eagle3.gguf"), size, vocab, head, seed)
-    if mismatch and size.extras:
-        other = build_vocab(size.words, variant=1)
-        other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
-        _write(p("draft-othervocab.gguf"), size, 1, other, other_head, layers)
+    if size.extras:
+        _write_extras(p, size, seed, tunables, vocab, head, layers, mismatch, noisy)
     if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
         drafts[0]["axes"] = {"draft_max": [1, 2, 3, 5, 8]}
     config = {
@@ -304,6 +248,28 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
     with open(p("sweep.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2)
     return config
+
+
+def _write_extras(p, size: SynthSize, seed: int, tunables: Tunables, vocab, head, layers, mismatch: bool,
+                  noisy: bool) -> None:
+    """The family's other files: a noisy draft, a target without a chat template, a target with an MTP head and
+    an EAGLE-3 head, a draft of another vocabulary."""
+    import numpy as np
+
+    if noisy:
+        k = size.draft_layers[min(1, len(size.draft_layers) - 1)]
+        noise_rng = np.random.default_rng([seed, 2])
+        emb, out = head
+        jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
+        _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
+    _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)  # as base GGUFs come
+    _write(p("target-mtp.gguf"), size, size.layers, vocab, head, layers,  # draft-mtp without a draft model
+           mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables))
+    _write_eagle3(p("head-eagle3.gguf"), size, vocab, head, seed)
+    if mismatch:
+        other = build_vocab(size.words, variant=1)
+        other_head = _head(np.random.default_rng([seed, 3]), size, tunables, len(other[0]), other[3])
+        _write(p("draft-othervocab.gguf"), size, 1, other, other_head, layers)
 
 
 def main(argv: list[str] | None = None) -> int:
