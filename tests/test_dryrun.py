@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from conftest import llama_pids, run_script
 from sweep_helpers import write_config
@@ -57,3 +58,36 @@ def test_a_reader_that_stops_early_gets_no_traceback(llama_server, family, tmp_p
     proc.stdout.close()  # like '| head -1'
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err
+
+
+def _generated(folder: str) -> int:
+    """Tokens every llama-server of a sweep generated, from their logs ("eval time = ... / N tokens")."""
+    total = 0
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as fh:
+            found = re.finditer(r"(?<!prompt )\beval time =\s+[\d.]+ ms /\s+(\d+) tokens", fh.read())
+            total += sum(int(m.group(1)) for m in found)
+    return total
+
+
+def test_the_dry_runs_token_total_is_what_the_sweep_generates(llama_server, family, tmp_path, no_new_servers):
+    """Draft model, MTP and n-gram setups with the cost model and baseline checks on: the dry run asks the
+    components what they run (draft-alone runs, synthetic-acceptance twins, v(k), checks, warm-ups), so its
+    total is what the servers' own logs count afterwards."""
+    config = write_config(family, tmp_path, requests=2, max_tokens=24, warmup=1, baseline_every=2, cost_model=True)
+    data = json.load(open(config))
+    data["targets"] = [{"label": "MTP target", "path": family["target-mtp"]}]
+    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"]},
+                      {"label": "MTP", "spec_type": "draft-mtp", "draft_max": 2},
+                      {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4}]
+    with open(config, "w") as fh:
+        json.dump(data, fh)
+    results = str(tmp_path / "r.json")
+    dry = run_script("sweep.py", "--config", config, "--results", results, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    planned = int(re.search(r"Total: up to ([\d,]+) generated tokens", dry.stdout).group(1).replace(",", ""))
+    assert "n-gram" not in dry.stdout.split("synthetic acceptance")[0].splitlines()[-1]  # 2 twins: 1-layer, MTP
+    assert "Cost model: 2 setups once more" in dry.stdout and "Baseline checks: 2" in dry.stdout
+    done = run_script("sweep.py", "--config", config, "--results", results)
+    assert done.returncode == 0, done.stderr
+    assert _generated(str(tmp_path / "logs" / "r")) == planned

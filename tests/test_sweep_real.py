@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-
 from conftest import run_script
 from sweep_helpers import load, write_config
 

@@ -19,6 +19,7 @@ from .loop import ThreadExecutor, closed_loop
 from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
 
 NOISY_REL_STDEV = 0.10
+WARMUP_TOKENS = 32  # a warm-up request generates at most this many tokens
 SPECULATION_OFF_CAUSES = (
     "speculation did not run (no draft tokens in the server's timings). Known causes: "
     "(1) this llama.cpp build needs --spec-type draft-simple next to --model-draft; "
@@ -46,6 +47,11 @@ class BenchConfig:
     skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
+
+    @property
+    def most_tokens(self) -> int:
+        """The most tokens its requests generate: each at max_tokens, the warm-ups at their cap."""
+        return self.requests * self.max_tokens + self.warmup * min(self.max_tokens, WARMUP_TOKENS)
 
     @classmethod
     def of(cls, s: SweepSettings, url: str, prompts: tuple[Prompt, ...], api_key: str | None,
@@ -263,7 +269,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         count = token_counter(url, headers) if kind is OPENAI else None  # llama.cpp's timings always count
         warm = schedule(cfg.prompts, cfg.warmup, offset=cfg.seed + cfg.skip + cfg.requests)
         for i, prompt in enumerate(warm):
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, 32)),
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, WARMUP_TOKENS)),
                             prompt.id, cfg.request_timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind is OPENAI else {}

@@ -13,6 +13,7 @@ from .stream import DraftCounts, RequestResult, stream_chat
 PROBE_MAX_TOKENS = 64
 PROBE_N_MAX = (1, 8)
 PROBE_MIN_DIFFERENCE = 0.25  # drafted tokens per target pass
+PROBE_TOKENS = len(PROBE_N_MAX) * PROBE_MAX_TOKENS  # the most it generates
 
 
 @dataclass(frozen=True)

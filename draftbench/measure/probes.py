@@ -28,6 +28,7 @@ from ..core.records import from_saved
 
 BATCH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17)
 REPEATS = 5
+VERIFY_COST_TOKENS = len(BATCH_SIZES) * REPEATS  # each prompt batch generates one token
 FILLER = " ".join(["the quick brown fox jumps over the lazy dog and keeps on running"] * 4)
 
 

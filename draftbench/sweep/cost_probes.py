@@ -44,14 +44,40 @@ class CostProbes:
         self.on = cfg.settings.cost_model and cfg.backend.cost_model
         self.draft_alone: dict[str, probes.DraftAlone] = {}  # draft path -> its speed alone, or why not
 
+    def wants_draft_alone(self, cell: Cell) -> bool:
+        """Is the setup's draft a model of its own, to be timed alone (a head cannot run without its target)?"""
+        spec = cell.setup.speculation
+        return self.on and bool(spec.draft_path) and not spec.uses_head
+
+    def draft_alone_config(self, url: str) -> BenchConfig:
+        return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=DRAFT_ALONE_REQUESTS,
+                              warmup=1)
+
+    def wants_twin(self, cell: Cell) -> bool:
+        """Does the setup get a synthetic-acceptance twin (see the module note)? Not n-gram types: their draft
+        length is not draft_max, and the rates must match it."""
+        spec = cell.setup.speculation
+        return (self.on and not spec.is_baseline and cell.level == self.cfg.settings.concurrency[0]
+                and all(type_family(t) == DRAFT_FAMILY for t in spec.spec_type) and self.synthetic())
+
+    def twin_configs(self, url: str) -> tuple[BenchConfig, BenchConfig]:
+        """The twin's requests: a short warm-up, then the one it is timed on."""
+        s = self.cfg.settings
+        one = BenchConfig.of(s, url, self.cfg.prompts[:1], self.api_key, requests=1, warmup=0,
+                             max_tokens=min(IN_LOOP_TOKENS, s.max_tokens))
+        return replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)), one
+
+    def wants_verify_costs(self, cell: Cell) -> bool:
+        """v(k) is measured on each target's baseline at the lowest level (one stream)."""
+        return self.on and cell.setup.is_baseline and cell.level == self.cfg.settings.concurrency[0]
+
     def draft_alone_tps(self, cell: Cell, log_path: str, release: Callable[[], None]) -> float | None:
         """The draft model's own decode speed (its step cost), measured once per draft model (``release`` first
         stops a server kept for the next cell)."""
         path = cell.setup.speculation.draft_path
-        if not path or not self.on:
-            return None
-        if cell.setup.speculation.uses_head:
+        if self.on and path and cell.setup.speculation.uses_head:
             self.echo("  Draft alone: none for a head (it cannot run without its target): drafting is timed in-process")
+        if not self.wants_draft_alone(cell) or not path:
             return None
         if path not in self.draft_alone:
             release()
@@ -60,8 +86,7 @@ class CostProbes:
             t0 = time.monotonic()
             try:
                 with self.launch(process.ServerSpec(path, options=s.server, log_path=log_path)) as server:
-                    summary = run_bench(BenchConfig.of(s, server.url, self.cfg.prompts, self.api_key,
-                                                       requests=DRAFT_ALONE_REQUESTS, warmup=1))
+                    summary = run_bench(self.draft_alone_config(server.url))
                 found = probes.DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
             except Interrupted:
                 raise
@@ -82,8 +107,7 @@ class CostProbes:
             return earlier.verify_in_loop
         spec = cell.setup.speculation
         s = self.cfg.settings
-        if not self.on or spec.is_baseline or cell.level != s.concurrency[0] or not self.synthetic() or \
-                any(type_family(t) != DRAFT_FAMILY for t in spec.spec_type):  # n-gram lengths are not draft_max
+        if not self.wants_twin(cell):
             return None
         rates = ",".join(f"{SYNTH_RATE ** (i + 1):.6f}" for i in range(spec.draft_max)) if spec.draft_max else None
         synth = ("--spec-synth-rates", rates) if rates else ("--spec-synth-len", SYNTH_LENGTH)
@@ -94,9 +118,8 @@ class CostProbes:
         try:
             with self.launch(process.ServerSpec(cell.target.path, replace(spec, extra_args=(*spec.extra_args, *synth)),
                                                 s.server, log_path)) as server:
-                one = BenchConfig.of(s, server.url, self.cfg.prompts[:1], self.api_key, requests=1, warmup=0,
-                                     max_tokens=min(IN_LOOP_TOKENS, s.max_tokens))
-                run_bench(replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)))  # the warm-up
+                warm, one = self.twin_configs(server.url)
+                run_bench(warm)
                 before = probes.wait_for_stats(server.log_path, None, 1)
                 summary = run_bench(one)
                 found = _in_loop(before, probes.wait_for_stats(server.log_path, before, 1), summary)
@@ -128,7 +151,7 @@ class CostProbes:
         after = probes.wait_for_stats(server.log_path, before, sent) if not cell.setup.is_baseline else None
         facts.draft_ms_per_pass = probes.drafting_ms_per_pass(before, after)
         facts.position_counts = probes.position_counts(before, after)
-        if cell.setup.is_baseline and cell.level == self.cfg.settings.concurrency[0] and self.on and server.alive():
+        if self.wants_verify_costs(cell) and server.alive():
             t0 = time.monotonic()
             costs = probes.verify_costs(server.url, self.api_key, self.cfg.settings.request_timeout_s)
             facts.verify_costs = {str(k): v for k, v in costs.items()} if costs else None

@@ -28,15 +28,29 @@ from .store import ResultsStore
 LOAD_CHANGE = 0.15  # a change in other processes' share of the CPUs that calls for a check now
 
 
+def check_size(cfg: SweepConfig) -> int:
+    """Requests of one baseline check: one block of the schedule's first prompts."""
+    return min(cfg.settings.block, cfg.settings.requests * cfg.settings.runs)
+
+
 class BaselineChecks:
     def __init__(self, cfg: SweepConfig, plan: list[Cell], store: ResultsStore, sessions: Sessions,
                  cells: CellMeasurer, echo: Console, acct: Accounting):
         self.cfg, self.plan, self.store, self.sessions, self.cells, self.echo, self.acct = \
             cfg, plan, store, sessions, cells, echo, acct
         s = cfg.settings
-        self.every, self.size = s.baseline_every, min(s.block, s.requests * s.runs)
+        self.every, self.size = s.baseline_every, check_size(cfg)
         self.since: dict[tuple, list[str]] = {}  # baseline key -> setups measured since its last check
         self.urgent: set[tuple] = set()  # baseline keys to check now: the load changed
+
+    @staticmethod
+    def planned(cfg: SweepConfig, plan: list[Cell]) -> list[Cell]:
+        """The baseline cells checked, one entry per check, on a machine whose load stays steady: each target's
+        baseline at each level after every ``baseline_every`` of its setups and after its last."""
+        every = cfg.settings.baseline_every
+        setups = [c for c in plan if not c.setup.is_baseline]
+        return [base for base in plan if base.setup.is_baseline and every
+                for _ in range(-(-sum(c.baseline_key == base.key for c in setups) // every))]
 
     def measured(self, cell: Cell, run: RunResult) -> None:
         """A setup has just measured requests: count it, and check its baseline when due, or at once when the

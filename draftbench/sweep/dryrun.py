@@ -1,7 +1,8 @@
 """``sweep.py --dry-run``: check a config before loading a 70B model. Validates the config and its prompts,
 resolves llama-server and the flags of every setup, and prints the plan with each server's command line and
 the tokens it will generate, and an estimate of the time when a results file of this hardware already
-exists. Starts no server and writes nothing."""
+exists. Starts no server and writes nothing. What runs besides the cells (cost-model runs, baseline checks, the
+per-request probe) is asked of the components that run them, never derived again here."""
 
 from __future__ import annotations
 
@@ -9,22 +10,32 @@ import os
 
 from ..core import gguf_header
 from ..core.redaction import redact, visible
+from ..measure import per_request, probes
+from ..measure.bench import BenchConfig
 from ..results.jsonfile import load_results
 from ..results.schema import RunResult
 from ..server import backends, llama_bin, process
 from ..setup.config import SweepConfig
 from ..setup.speculation import Speculation
-from .cost_probes import IN_LOOP_TOKENS, IN_LOOP_WARMUP_TOKENS
+from .console import Accounting
+from .cost_probes import CostProbes
+from .drift_checks import BaselineChecks, check_size
 from .eta import Estimator, Work, fmt_s
-from .plan import build_plan, check_setups, server_slots, template_warnings
-
-WARMUP_TOKENS = 32  # bench.py caps warm-up requests at this many tokens
+from .plan import Cell, build_plan, check_setups, server_slots, template_warnings
+from .sessions import Sessions
 
 
 def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
     server_spec = process.ServerSpec(target, spec, cfg.settings.server, None, server_slots(cfg))
     cmd = backends.command(cfg.backend, server_spec, 0)
     return [("<port>" if i and cmd[i - 1] == "--port" else a) for i, a in enumerate(redact(cmd))]
+
+
+def _previous(results_path: str) -> list[RunResult]:
+    try:
+        return load_results(results_path)[1] if os.path.exists(results_path) else []
+    except Exception:  # a broken file only loses the estimate here; the sweep itself reports it
+        return []
 
 
 def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
@@ -36,61 +47,69 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         lines = [f"llama-server: {binary} ({llama_bin.probe(binary)[1]})"]
     else:
         lines = [f"backend: {cfg.backend.name}"]
-    s = cfg.settings
-    plan = build_plan(cfg)
-    per_cell = s.requests * s.runs
+    s, plan = cfg.settings, build_plan(cfg)
     lines.append(f"Prompts: {s.prompts} ({len(cfg.prompts)} prompts, categories "
                  f"{', '.join(dict.fromkeys(p.category for p in cfg.prompts))})")
-    lines.append(f"Plan: {len(plan)} runs of {per_cell} requests, up to {s.max_tokens} tokens each"
+    lines.append(f"Plan: {len(plan)} runs of {s.requests * s.runs} requests, up to {s.max_tokens} tokens each"
                  + (" (adaptive search: stopped setups use fewer)" if s.search == "adaptive" else ""))
-    previous: list[RunResult] = []
-    if os.path.exists(results_path):
-        try:
-            previous = load_results(results_path)[1]
-        except Exception:  # a broken file only loses the estimate here; the sweep itself reports it
-            previous = []
+    work: list[Work] = []
+    total = 0
+    for cell in plan:
+        measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level)
+        total += measured.most_tokens
+        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
+                         s.max_tokens))
+        lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens")
+        lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
+    total += _checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
+    previous = _previous(results_path)
     est = Estimator(gguf_header.file_size)
     for run in previous:
         est.learn(run)
-    total_tokens = 0
-    work = []
-    for cell in plan:
-        spec = cell.setup.speculation
-        tokens = per_cell * s.max_tokens + s.warmup * min(s.max_tokens, WARMUP_TOKENS)
-        total_tokens += tokens
-        work.append(Work(cell.target.path, spec.draft_path, cell.level, per_cell, s.max_tokens))
-        lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {tokens:,} tokens")
-        lines.append("    $ " + " ".join(_command(cfg, cell.target.path, spec)))
-    groups = [(t, level) for t in cfg.targets for level in s.concurrency]  # each with its baseline and setups
-    per_group = -(-len(cfg.setups) // s.baseline_every) if s.baseline_every else 0
-    if per_group:
-        size = min(s.block, per_cell)
-        total_tokens += len(groups) * per_group * (size * s.max_tokens + s.warmup * min(s.max_tokens, WARMUP_TOKENS))
-        work += [Work(t.path, None, level, size, s.max_tokens) for t, level in groups for _ in range(per_group)]
-        lines.append(f"Baseline checks: {len(groups) * per_group}, {size} requests each: each target's baseline again "
-                     f"after every {s.baseline_every} setups and after its last (and more if the machine's load changes), one "
-                     "more target load each (\"baseline_every\": 0 turns them off)")
-    total_tokens += _in_loop_twins(cfg, plan, work, lines)
     left = est.remaining(work)
-    lines.append(f"Total: up to {total_tokens:,} generated tokens")
-    if left is not None:
-        lines.append(f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {results_path})")
-    else:
-        lines.append(f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
+    lines.append(f"Total: up to {total:,} generated tokens")
+    lines.append(f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {results_path})" if left is not None
+                 else f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
     lines.append("Dry run: no server started, nothing written.")
     return warnings + lines
 
 
-def _in_loop_twins(cfg: SweepConfig, plan: list, work: list[Work], lines: list[str]) -> int:
-    """The cost model's synthetic-acceptance twins (one per setup at the first level): their line, their work,
-    and the tokens they generate."""
-    s = cfg.settings
-    twins = [c for c in plan if not c.setup.is_baseline and c.level == s.concurrency[0]]
-    if not (s.cost_model and cfg.backend.cost_model and twins):
+def _checks(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: list[str]) -> int:
+    """The baseline checks: their line, their work, and the tokens they generate."""
+    s, checked = cfg.settings, BaselineChecks.planned(cfg, plan)
+    if not checked:
         return 0
-    size = min(IN_LOOP_TOKENS + IN_LOOP_WARMUP_TOKENS, 2 * s.max_tokens)
-    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 1, size) for c in twins]
-    lines.append(f"Cost model: each of the {len(twins)} setups once more with synthetic acceptance (its verification "
-                 f"time in the loop), one more server start and up to {size} tokens each, where the build has "
-                 "--spec-synth-rates (\"cost_model\": false turns it off)")
-    return len(twins) * size
+    size = check_size(cfg)
+    work += [Work(c.target.path, None, c.level, size, s.max_tokens) for c in checked]
+    lines.append(f"Baseline checks: {len(checked)}, {size} requests each: each target's baseline again after every "
+                 f"{s.baseline_every} setups and after its last (and more if the machine's load changes), one more "
+                 "target load each (\"baseline_every\": 0 turns them off)")
+    return len(checked) * BenchConfig.of(s, "", cfg.prompts, None, requests=size).most_tokens
+
+
+def _cost_model(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: list[str]) -> int:
+    """The cost model's runs, as :class:`CostProbes` will run them: each draft model alone (once), each setup's
+    synthetic-acceptance twin, v(k) on each baseline; their lines, their work and the tokens they generate."""
+    costs = CostProbes(cfg, process.ServerProcess, lambda *_a, **_k: None, None, Accounting(), lambda *_a: None)
+    alone = list({c.setup.speculation.draft_path: c for c in plan if costs.wants_draft_alone(c)}.values())
+    twins = [c for c in plan if costs.wants_twin(c)]
+    bases = [c for c in plan if costs.wants_verify_costs(c)]
+    solo, (warm, one) = costs.draft_alone_config(""), costs.twin_configs("")
+    work += [Work(c.setup.speculation.draft_path or "", None, 1, solo.requests, solo.max_tokens) for c in alone]
+    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 2, one.max_tokens) for c in twins]
+    if alone:
+        lines.append(f"Cost model: each of the {len(alone)} draft models alone on a server of its own, "
+                     f"{solo.requests} requests (\"cost_model\": false turns the cost model's runs off)")
+    if twins:
+        lines.append(f"Cost model: {len(twins)} setups once more with synthetic acceptance (their verification time "
+                     f"in the loop), one more server start and up to {warm.most_tokens + one.most_tokens} tokens each")
+    return (len(alone) * solo.most_tokens + len(twins) * (warm.most_tokens + one.most_tokens)
+            + len(bases) * probes.VERIFY_COST_TOKENS)
+
+
+def _probe(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:
+    """The per-request settings probe, where :class:`Sessions` would share a server between setups."""
+    if not Sessions(cfg, plan, process.ServerProcess, print, None, Accounting(), lambda *_a: None).shareable:
+        return 0
+    lines.append("Per-request settings: probed once with two short requests (a server kept for several setups)")
+    return per_request.PROBE_TOKENS
