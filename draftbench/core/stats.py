@@ -106,11 +106,16 @@ def ratio_text(r: "Ratio") -> str:
     return f"{pct(r.value)} ({interval_text(r)})"
 
 
+def percent(ratio: float) -> float:
+    """A ratio as the percent it adds: 1.42 -> 42.0, 0.88 -> -12.0 (every percentage of a speedup)."""
+    return (ratio - 1.0) * 100
+
+
 def pct(ratio: float | None) -> str:
     """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
     if ratio is None:
         return "n/a"
-    value = (ratio - 1.0) * 100
+    value = percent(ratio)
     return f"{value:+.0f}%" if abs(value) >= 0.5 else "+0%"
 
 

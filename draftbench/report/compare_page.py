@@ -25,14 +25,14 @@ def charts(rows: list[compare.Entry]) -> dict[str, Any]:
         mine = [e for e in rows if e.hardware == hw and e.speedup is not None]
         color = COLORS[i % len(COLORS)]
         bars.append({"type": "bar", "name": hw, "x": [e.target for e in mine],
-                     "y": [round(((e.speedup or 1) - 1) * 100, 1) for e in mine],
+                     "y": [page.pct_value(e.speedup or 1) for e in mine],
                      "text": [stats.pct(e.speedup) for e in mine], "textposition": "outside", "cliponaxis": False,
                      "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {recommend.speedup_text(e.best) if e.best else ''}, "
                                    f"baseline {e.baseline_tps or 0:.1f} tok/s" for e in mine],
                      "hoverinfo": "text", "marker": {"color": color}})
         pts = [e for e in mine if e.baseline_tps]
         scatter.append({"type": "scatter", "mode": "markers", "name": hw, "x": [e.baseline_tps for e in pts],
-                        "y": [round(((e.speedup or 1) - 1) * 100, 1) for e in pts], "marker": {"color": color, "size": 10},
+                        "y": [page.pct_value(e.speedup or 1) for e in pts], "marker": {"color": color, "size": 10},
                         "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''}" for e in pts],
                         "hoverinfo": "text+x+y"})
     line = compare.trend(rows)

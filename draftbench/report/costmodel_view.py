@@ -49,13 +49,13 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
     c_max = max([0.5] + [1.3 * r.parts.draft_cost_ratio for r in picked])
     cs = [c_max * i / (GRID - 1) for i in range(GRID)]
     accs = [0.99 * i / (GRID - 1) for i in range(GRID)]
-    z = [[round((costmodel.speedup(a, g, c, costs) - 1) * 100, 1) for c in cs] for a in accs]
+    z = [[page.pct_value(costmodel.speedup(a, g, c, costs)) for c in cs] for a in accs]
     contour = {"type": "contour", "x": cs, "y": accs, "z": z, "showscale": False, "hoverinfo": "skip",
                "colorscale": page.SCALE, "zmid": 0,
                "contours": {"coloring": "lines", "showlabels": True, "start": -80, "end": 300, "size": 10,
                             "labelfont": {"size": 10, "color": "#555"}},
                "line": {"color": "#999", "width": 1}, "name": f"model at n_max {g}"}
-    speeds = [round((r.speedup - 1) * 100, 1) for r in picked]
+    speeds = [page.pct_value(r.speedup) for r in picked]
     span = max([abs(v) for v in speeds] + [1.0])
     scatter = {"type": "scatter", "mode": "markers+text", "x": [r.parts.draft_cost_ratio for r in picked],
                "y": [r.parts.acceptance_per_token for r in picked], "text": [r.draft for r in picked],
@@ -86,7 +86,7 @@ def table(runs: list[RunResult]) -> str:
     rows = []
     for r in shown:
         p = r.parts
-        error = (p.predicted_speedup / r.speedup - 1) * 100
+        error = stats.percent(p.predicted_speedup / r.speedup)
         rows.append("<tr>" + "".join(_cell(v) for v in (
             r.target, r.draft, stats.pct(r.speedup), stats.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",

@@ -53,7 +53,7 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
                           **({"line": {"color": page.GREY, "dash": "dash"}} if key[1] is None else {})})
         if key[1] is not None:
             speedup.append({**trace, "y": [None if r.aggregate_speedup is None else
-                                           round((r.aggregate_speedup - 1) * 100, 1) for r in line]})
+                                           page.pct_value(r.aggregate_speedup) for r in line]})
     return {"speedup": speedup, "aggregate": aggregate}
 
 

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..core import stats
+
 PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
 PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
 
@@ -39,7 +41,7 @@ def fmt(v: Any, spec: str = "", missing: str = "") -> str:
 
 def pct_value(ratio: float | None) -> float | None:
     """A speedup ratio as a chart's percent value (1.25 -> 25.0)."""
-    return None if ratio is None else round((ratio - 1.0) * 100, 1)
+    return None if ratio is None else round(stats.percent(ratio), 1)
 
 
 def heatmap(x: list, y: list, z: list[list[float | None]], hover: list[list[str]],

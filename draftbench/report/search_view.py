@@ -39,7 +39,7 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
             trace: dict[str, Any] = {
                 "type": "bar", "name": name + (f" ({t})" if len(targets) > 1 else ""),
                 "x": [f"{r.draft}" + (f" [{t}]" if len(targets) > 1 else "") for r in part],
-                "y": [round(((r.speedup or 1.0) - 1.0) * 100, 1) for r in part],
+                "y": [page.pct_value(r.speedup or 1.0) for r in part],
                 "text": [stats.pct(r.speedup) for r in part], "textposition": "outside", "cliponaxis": False,
                 "hovertext": [_hover(r) for r in part], "hoverinfo": "text",
                 "marker": {"color": color, "line": {"color": "#555", "width": 1}}}

@@ -116,7 +116,7 @@ def _flag_disagreements(rows: list[Entry]) -> None:
 
 def trend(rows: list[Entry]) -> tuple[float, float] | None:
     """Least-squares line of best speedup (%) against log10(baseline tok/s): (slope, intercept)."""
-    pts = [(math.log10(e.baseline_tps), (e.speedup - 1) * 100) for e in rows
+    pts = [(math.log10(e.baseline_tps), stats.percent(e.speedup)) for e in rows
            if e.baseline_tps and e.baseline_tps > 0 and e.speedup is not None]
     if len(pts) < 3 or len({x for x, _ in pts}) < 2:
         return None

@@ -225,8 +225,8 @@ def verdict(a: float, g: float, loop: Loop, draft_max: int | None, best: int) ->
     if best < used:
         v = verify_cost(costs, used + 1)
         return (f"verification of a {used + 1}-token batch costs {v:.1f}x a step: shorter drafts "
-                f"(n_max {best} predicted {(top - 1) * 100:+.0f}%)")
-    return f"longer drafts predicted to pay (n_max {best}: {(top - 1) * 100:+.0f}%)"
+                f"(n_max {best} predicted {stats.pct(top)})")
+    return f"longer drafts predicted to pay (n_max {best}: {stats.pct(top)})"
 
 
 def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | None, costs: dict,
