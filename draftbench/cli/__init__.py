@@ -9,8 +9,10 @@ import os
 import sys
 from typing import Callable
 
+from ..core import limits
 from ..core.redaction import console_text
 from ..errors import DraftbenchError
+from ..setup.settings import ServerOptions, SweepSettings
 
 
 class Parser(argparse.ArgumentParser):
@@ -18,6 +20,14 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         super().error(console_text(message))
+
+    def setting(self, name: str, *flags: str, help: str | None = None) -> None:
+        """A flag for one of a sweep's settings (``--max-tokens`` for ``max_tokens``, or ``flags``): its bounds
+        from core.limits, its default from the settings' dataclass, so a flag and a config key never differ."""
+        owner = SweepSettings if name in SweepSettings.__dataclass_fields__ else ServerOptions
+        default = getattr(owner, name)
+        self.add_argument(*(flags or ["--" + name.replace("_", "-")]), type=limits.arg(name), default=default,
+                          help=f"{help + ' ' if help else ''}(default {default})")
 
 
 def run_main(body: Callable[[], int]) -> int:

@@ -22,12 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap = Parser(prog="bench.py", description="Benchmark a running llama-server or "
                                  "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.")
     ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
-    ap.add_argument("--requests", type=limits.arg("requests"), default=5, help="measured requests (default 5)")
-    ap.add_argument("--max-tokens", type=limits.arg("max_tokens"), default=512)
+    ap.setting("requests", help="measured requests")
+    ap.setting("max_tokens")
     ap.add_argument("--concurrency", type=limits.arg("concurrency"), default=1,
                     help="requests in flight at once: N workers, each sending its next request when one ends "
                          "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
-    ap.add_argument("--temperature", type=limits.arg("temperature"), default=0.0)
+    ap.setting("temperature")
     ap.add_argument("--endpoint", choices=("chat", "completion"), default="chat",
                     help="chat (the server applies the model's chat template) or completion (each prompt's text as "
                          "it is: for base models and GGUFs without a template)")
@@ -37,11 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "{\"messages\"}, optional \"category\"), Spec-Bench question.jsonl, ShareGPT JSON, or text with "
                     "blank lines between prompts")
     ap.add_argument("--categories", help="only these categories of the prompt set, comma-separated (code,math)")
-    ap.add_argument("--warmup", type=limits.arg("warmup"), default=1, help="unmeasured requests first (default 1)")
+    ap.setting("warmup", help="unmeasured requests first")
     ap.add_argument("--model", help="model name sent in requests")
     ap.add_argument("--api-key", help="bearer token (default: $OPENAI_API_KEY); never printed or saved")
-    ap.add_argument("--seed", type=limits.arg("seed"), default=0)
-    ap.add_argument("--request-timeout-s", "--timeout", type=limits.arg("request_timeout_s"), default=300.0, help="per-request timeout in seconds")
+    ap.setting("seed")
+    ap.setting("request_timeout_s", "--request-timeout-s", "--timeout", help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
     ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
                     "(implies --expect-draft)")

@@ -29,12 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(backend.cli_name)
         p.add_argument("--model-path", required=True, help="target model (GGUF file for llama-cpp)")
         p.add_argument("--draft-path", help="draft model for speculative decoding")
-        p.add_argument("--port", type=limits.arg("port"), default=8080, help="0 picks a free port (default 8080)")
+        p.setting("port", help="0 picks a free port")
         p.add_argument("--host", type=_host, default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-        p.add_argument("--ready-timeout", type=limits.arg("ready_timeout_s"), default=600.0, help="seconds to wait for the model to load")
+        p.setting("ready_timeout_s", "--ready-timeout", help="seconds to wait for the model to load")
         if backend.llama_flags:
-            p.add_argument("--gpu-layers", type=limits.arg("gpu_layers"), default=99)
-            p.add_argument("--ctx-size", type=limits.arg("ctx_size"), default=4096)
+            p.setting("gpu_layers")
+            p.setting("ctx_size")
             p.add_argument("--llama-bin", help="path to llama-server")
             p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
                            "draft-simple,ngram-mod); default draft-simple with --draft-path")

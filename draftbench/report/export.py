@@ -32,10 +32,7 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
         if b is None:
             out.append(f"| {md_cell(rec.target)} | {base} | none | | | |")
         else:
-            notes = [n for n in (recommend.by_task(b), rec.margin_text()) if n]
-            if rec.tied:
-                notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
-            note = "".join(f" ({n})" for n in notes)
+            note = "".join(f" ({n})" for n in rec.notes())
             out.append(f"| {md_cell(rec.target)} | {base} | {md_cell(b.draft)}{md_cell(note)} | {b.mean_tps:.2f} | "
                        f"{recommend.speedup_text(b)} | {fmt(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",

@@ -174,10 +174,7 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
             gain = grouping.gain(b)
             ci = _interval_cell(b) if not many else ""
             mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
-            notes = ["skip speculation"] if (gain or 0) <= 1 else [n for n in (recommend.by_task(b) if not many else None,
-                                                                             rec.margin_text()) if n]
-            if rec.tied:
-                notes.append("tied with " + ", ".join(str(r.draft) for r in rec.tied))
+            notes = ["skip speculation"] if (gain or 0) <= 1 else rec.notes()
             if rec.caution():  # the fix is in the box above the table
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             if rec.machine():

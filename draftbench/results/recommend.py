@@ -80,6 +80,12 @@ class Recommendation:
                          "rerun on a quieter machine to confirm")
         return "; ".join(notes)
 
+    def notes(self) -> list[str]:
+        """What a table says beside the best setup: its spread by task (one stream), its margin, its ties."""
+        task = by_task(self.best) if self.best is not None and self.level <= 1 else None
+        tied = "tied with " + ", ".join(str(r.draft) for r in self.tied) if self.tied else None
+        return [n for n in (task, self.margin_text(), tied) if n]
+
     def margin_text(self) -> str:
         """'within noise of X (...)' or 'ahead of X by +7% (...)', or '' without a runner-up."""
         r = self.runner_up
