@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 from ..errors import DraftbenchError
 from . import model_family
 
-DEMO_REVISION = 3  # bump when synth output changes, so stale caches are regenerated
+DEMO_REVISION = 3  # bump when the models change, so stale caches are regenerated (the config is written each time)
 
 
 def demo_dir() -> str:
@@ -21,16 +20,14 @@ def ensure_demo(echo=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
     """Return the demo sweep config path, generating the models the first time."""
     folder = demo_dir()
     config = os.path.join(folder, "sweep.json")
-    if os.path.exists(config):
+    if all(os.path.exists(os.path.join(folder, f"{name}.gguf")) for name in
+           ["target", *(f"draft-{k}" for k in model_family.SIZES["demo"].draft_layers)]):
+        echo(f"Using the demo models in {folder}")
         try:
-            with open(config, encoding="utf-8") as fh:
-                data = json.load(fh)
-            paths = [e["path"] for e in data["targets"] + data["drafts"]]
-            if all(os.path.exists(p) for p in paths):
-                echo(f"Using the demo models in {folder}")
-                return config
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
+            model_family.write_config(folder, "demo")
+        except OSError as exc:
+            raise DraftbenchError(f"cannot write {config}: {exc.strerror}") from exc
+        return config
     echo(f"Generating the demo models in {folder} (once; about 1 GB) ...")
     try:
         model_family.generate(folder, "demo")

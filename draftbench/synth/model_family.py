@@ -42,7 +42,7 @@ class SynthSize:
 
 SIZES = {
     "test": SynthSize("test", 256, 768, 8, 4, (1, 4), 400),
-    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 2, 4, 8, 16), 750, float32=True, extras=False),
+    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 4, 16), 750, float32=True, extras=False),
 }
 
 
@@ -227,25 +227,31 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
         return os.path.join(out_dir, name)
 
     _write(p("target.gguf"), size, size.layers, vocab, head, layers)
-    drafts = []
     for k in size.draft_layers:
         _write(p(f"draft-{k}.gguf"), size, k, vocab, head, layers)
-        drafts.append({"label": f"{k}-layer", "path": p(f"draft-{k}.gguf"), "size": f"{k} layer{'s' if k > 1 else ''}"})
     if size.extras:
         _write_extras(p, size, seed, tunables, vocab, head, layers, mismatch, noisy)
+    return write_config(out_dir, size_name)
+
+
+def write_config(out_dir: str, size_name: str) -> dict:
+    """The family's sweep config, saved as ``sweep.json`` in ``out_dir`` (the models are not touched)."""
+    size = SIZES[size_name]
+    drafts: list[dict] = [{"label": f"{k}-layer", "path": os.path.join(out_dir, f"draft-{k}.gguf"),
+                           "size": f"{k} layer{'s' if k > 1 else ''}"} for k in size.draft_layers]
     if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
-        drafts[0]["axes"] = {"draft_max": [1, 2, 3, 5, 8]}
+        drafts[0]["axes"] = {"draft_max": [1, 3, 5]}
     config = {
-        "name": f"synthetic-{size.name}",
-        "hardware": "auto",
-        "backend": "llamacpp",
+        "name": f"synthetic-{size.name}", "hardware": "auto", "backend": "llamacpp",
         "model_family": f"synthetic-{size.name}",
-        "targets": [{"label": f"{size.layers}-layer target", "path": p("target.gguf")}],
+        "targets": [{"label": f"{size.layers}-layer target", "path": os.path.join(out_dir, "target.gguf")}],
         "drafts": drafts,
         "settings": {"runs": 1, "requests": 4, "warmup": 1, "max_tokens": 128, "temperature": 0.0,
                      "gpu_layers": 0, "ctx_size": 2048, "port": 0, "draft_max": 3},
     }
-    with open(p("sweep.json"), "w", encoding="utf-8") as fh:
+    if size.name == "demo":  # about 3 minutes on 2 cores: short replies, one baseline check, after its 5 setups
+        config["settings"].update(max_tokens=64, baseline_every=5)
+    with open(os.path.join(out_dir, "sweep.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2)
     return config
 
