@@ -74,3 +74,37 @@ def test_every_version_resumes_or_is_refused_untouched(version, family, tmp_path
     else:
         assert str(results) in done.stderr and "Traceback" not in done.stderr
         assert hashlib.sha256(results.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("version", [4, 7])
+def test_one_evaluation_feeds_the_console_the_report_and_both_exports(version, monkeypatch):
+    """Loaded once and evaluated once (counted): the console summary, the HTML report, the Markdown and the CSV
+    show the same speedup, interval and recommendation for every run."""
+    from draftbench.core import stats
+    from draftbench.results import recommend
+    from draftbench.sweep.console import evaluation_lines
+
+    calls = []
+    real = evaluate.evaluate
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    meta, ev = evaluate.load(FILES[version])
+    console = "\n".join(evaluation_lines(ev))
+    md, html = export.to_markdown(meta, ev), sweep_page.render(meta, ev)
+    rows = list(csv.DictReader(io.StringIO(export.to_csv(ev.runs))))
+    assert calls == [1]
+    for run, row in zip(ev.runs, rows):
+        assert (row["target"], row["draft"] or None) == (run.target, run.draft)
+        if run.draft is None or run.speedup is None:
+            continue
+        ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
+                            int(row["speedup_n"]), row["speedup_design"] == "paired")
+        assert stats.ratio_text(ratio) == recommend.speedup_text(run)  # the CSV says what every page says
+        assert f"| {run.target} | {run.draft} | {run.mean_tps:.2f} | {stats.pct(run.speedup)} |" in md
+        if run.concurrency == min(r.concurrency for r in ev.runs):
+            assert f'"{stats.pct(run.speedup)}"' in html  # the heatmap's label of this run
+    table = html[html.index('<table id="recommendations">'):]
+    for rec in ev.recommendations:
+        assert rec.sentence() in console.replace("Recommended: ", "")
+        if rec.best is not None and rec.level == 1:
+            assert recommend.speedup_text(rec.best) in md and recommend.speedup_text(rec.best) in console
+            assert stats.interval_text(rec.best.speedup_ratio(), label="") in table
