@@ -186,3 +186,26 @@ def test_older_files_are_recomputed_paired_or_labelled_unpaired():
     v1 = evaluated(v1)
     assert v1[1].speedup == pytest.approx(1.5) and v1[1].speedup_design == "unpaired"
     assert "unpaired" in recommend.speedup_text(v1[1])
+
+
+def test_a_setup_not_separated_from_no_speculation_is_never_recommended(tmp_path):
+    """+23% on average, but slower on two of four prompts: its interval against the baseline includes no gain,
+    so no page says "use" it (issue 33); a setup ahead on every prompt is recommended as before."""
+    base = run(None, [20.0, 30.0, 25.0, 40.0])
+    noisy = run("ngram", [a * b for a, b in zip(base_tps(base), [2.2, 0.8, 1.6, 0.7])])
+    meta = FileMeta(name="n", hardware="hw")
+    ev = evaluate.evaluate([base, noisy])
+    rec = ev.recommendations[0]
+    assert rec.best.draft == "ngram" and rec.best.speedup > 1 and rec.best.speedup_ci95[0] < 1
+    assert rec.use() is None and "more paired requests would tell" in rec.withheld()
+    sentence = rec.sentence()
+    assert sentence.startswith("T: no recommendation: ngram is not separated from no speculation")
+    assert "use ngram" not in sentence and "flags:" not in sentence
+    row = next(line for line in export.to_markdown(meta, ev).splitlines() if line.startswith("| T | "))
+    assert "(not recommended: ngram is not separated" in row
+    html = sweep_page.render(meta, ev)
+    table = html[html.index('<table id="recommendations">'):html.index("</table>", html.index('id="recommendations"'))]
+    assert "NOT RECOMMENDED: ngram is not separated" in table and "--spec-type" not in table
+    assert compare.entries([("f.json", meta, ev)])[0].best is None  # --compare's table names no setup either
+    clear = evaluate.evaluate([base, run("ngram", [1.5 * v for v in base_tps(base)])]).recommendations[0]
+    assert clear.use() is not None and clear.sentence().startswith("T: use ngram")

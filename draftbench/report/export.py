@@ -32,7 +32,8 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
         if b is None:
             out.append(f"| {md_cell(rec.target)} | {base} | none | | | |")
         else:
-            note = "".join(f" ({n})" for n in rec.notes())
+            notes = [f"not recommended: {rec.withheld()}"] if rec.withheld() else rec.notes()
+            note = "".join(f" ({n})" for n in notes)
             out.append(f"| {md_cell(rec.target)} | {base} | {md_cell(b.draft)}{md_cell(note)} | {b.mean_tps:.2f} | "
                        f"{recommend.speedup_text(b)} | {fmt(b.acceptance_rate, '.0%')} |")
     out += ["", "<details><summary>All runs</summary>", "",

@@ -174,14 +174,15 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
             gain = grouping.gain(b)
             ci = _interval_cell(b) if not many else ""
             mem = page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
-            notes = ["skip speculation"] if (gain or 0) <= 1 else rec.notes()
+            notes = ["skip speculation"] if (gain or 0) <= 1 else [f"NOT RECOMMENDED: {rec.withheld()}"] \
+                if rec.withheld() else rec.notes()
             if rec.caution():  # the fix is in the box above the table
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             if rec.machine():
                 notes.insert(0, f"WARNING: {rec.machine()}")
             cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), stats.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
-                      " ".join(b.speculation_flags or []) if (gain or 0) > 1 else ""]
+                      " ".join(b.speculation_flags or []) if rec.use() is not None else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 

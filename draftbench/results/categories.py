@@ -75,6 +75,8 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
         text = f"{target}, for {cat}: {best.draft} {stats.ratio_text(row.ratio())}"
         if overall is not None and overall.speedup is not None:
             text += f"; overall: {overall.draft} {stats.pct(overall.speedup)}"
+        if row.speedup_ci95 and row.speedup_ci95[0] <= 1.0:  # a tie with no speculation is no win here either
+            text += f"; not separated from no speculation on {cat}"
         if len(ranked) > 1 and not separated(best, ranked[1][1], cat):
             text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
         out.append(text)

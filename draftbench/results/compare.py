@@ -70,7 +70,7 @@ def entries(files: list[Loaded]) -> list[Entry]:
         hardware = str(meta.hardware or os.path.splitext(os.path.basename(path))[0])
         lowest = levels(evaluation.runs)[0]
         for rec in (r for r in evaluation.recommendations if r.level == lowest):
-            best = rec.best if rec.best is not None and (rec.best.speedup or 0) > 0 else None
+            best = rec.best if rec.best is not None and (rec.best.speedup or 0) > 0 and not rec.withheld() else None
             base = rec.baseline
             out.append(Entry(hardware, rec.target, path, base.mean_tps if base else None,
                              base.decode_tps_ci95 if base else None, best, run_category(best) if best else None,

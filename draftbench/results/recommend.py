@@ -4,6 +4,7 @@ drifting or busy machine). Pure: evaluated runs in, recommendations out."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..core import load as machine_load, stats
@@ -67,7 +68,29 @@ class Recommendation:
     def warning(self) -> str:
         """'' or the caution with how to fix it: what every such recommendation carries."""
         caution = self.caution()
-        return f"{caution}: {health.FIX}" if caution else ""
+        return f"{caution}: {health.FIX}" if caution and not self.withheld() else ""
+
+    def use(self) -> RunResult | None:
+        """The setup to use: the fastest, where it beats the baseline and nothing withholds it; else None."""
+        b = self.best
+        return b if b is not None and (gain(b) or 0) > 1.0 and not self.withheld() else None
+
+    def withheld(self) -> str:
+        """'' or why the fastest setup, faster than the baseline as measured, is not recommended: its outputs (or
+        the baseline's) are degenerate, or its paired interval against the baseline includes no gain (a tie with
+        no speculation is never a win). Files without per-request data have no interval and are not withheld."""
+        b = self.best
+        if b is None or (gain(b) or 0) <= 1.0:
+            return ""
+        bad = next((r for r in (self.baseline, b) if r is not None and r.degenerate_output), None)
+        if bad is not None:
+            return (f"the outputs are degenerate ({bad.draft or 'baseline'}: {bad.degenerate_output}): "
+                    "fix the template or use the completion endpoint")
+        ratio = b.speedup_ratio()
+        if ratio is not None and ratio.ci95 is not None and ratio.ci95[0] <= 1.0:
+            return (f"{b.draft} is not separated from no speculation on this data ({speedup_text(b)}): "
+                    f"{_more_requests(ratio)}")
+        return ""
 
     def machine(self) -> str:
         """'' or what the machine did meanwhile that a reader must know: the baseline drifted beyond the
@@ -106,6 +129,9 @@ class Recommendation:
         return text
 
     def _sentence(self) -> str:
+        if self.baseline is not None and self.withheld():
+            where = f"{self.target} @ {self.level} streams" if self.level > 1 else self.target
+            return f"{where}: no recommendation: {self.withheld()}; until then, skip speculative decoding"
         if self.level > 1:
             return self._level_sentence()
         if self.baseline is None:
@@ -154,10 +180,20 @@ class Recommendation:
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""
-        b = self.best
-        if b is None or (gain(b) or 0) <= 1.0:
-            return "no draft"
-        return f"{b.draft} {pct(gain(b))}"
+        b = self.use()
+        return f"{b.draft} {pct(gain(b))}" if b is not None else "no draft"
+
+
+def _more_requests(ratio: stats.Ratio) -> str:
+    """How many more paired requests would separate a gain of this size from none, from the spread observed."""
+    assert ratio.ci95 is not None
+    n, gain_log = max(ratio.n, 2), math.log(ratio.value)
+    sd = (math.log(ratio.ci95[1]) - math.log(ratio.ci95[0])) / 2 * math.sqrt(n) / stats.t_quantile_975(n - 1)
+    needed = n
+    while needed < 100_000 and stats.t_quantile_975(needed - 1) * sd / math.sqrt(needed) >= gain_log:
+        needed = math.ceil(needed * 1.25)
+    return (f"about {needed - n} more paired requests would tell, from the spread observed" if needed < 100_000
+            else "no number of requests would separate a gain this small from the spread observed")
 
 
 def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[str]:
@@ -166,7 +202,7 @@ def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[
     for rec in recs:
         if rec.level == levels(runs)[0]:
             mine = [drift.corrected(r, rec.drift) for r in at_level(runs, rec.level) if r.target == rec.target and eligible(r)]
-            out += categories.lines(rec.target, mine, rec.best if rec.best and (rec.best.speedup or 0) > 1 else None)
+            out += categories.lines(rec.target, mine, rec.use())
     return out
 
 
@@ -176,7 +212,7 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     out = []
     for target in dict.fromkeys(r.target for r in recs):
         mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level)
-        picks = {r.best.draft if r.best and (gain(r.best) or 0) > 1 else None for r in mine}
+        picks = {r.use().draft if r.use() is not None else None for r in mine}  # type: ignore[union-attr]
         if len(mine) > 1 and len(picks) > 1:
             out.append(f"{target}: " + "; ".join(f"{r.level} stream{'s' if r.level > 1 else ''}: {r.short()}"
                                                  for r in mine))
