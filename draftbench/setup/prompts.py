@@ -30,6 +30,10 @@ def _builtin() -> tuple[Prompt, ...]:
 
 
 BUILTIN: tuple[Prompt, ...] = _builtin()
+# Warm-up requests send these, never a prompt of the measured set: no measured request follows its own text.
+WARMUP: tuple[Prompt, ...] = tuple(Prompt(f"warmup-{i + 1}", "warmup", text) for i, text in enumerate((
+    "List the colours of the rainbow.", "Name the months that have thirty days.",
+    "Write one sentence about the sea.", "Give three examples of prime numbers.")))
 
 
 def custom(texts: list[str]) -> tuple[Prompt, ...]:

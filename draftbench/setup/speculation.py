@@ -114,6 +114,14 @@ class Speculation:
         return None if not found else next(iter(found)) if len(found) == 1 else COMBINED
 
     @property
+    def stateful(self) -> bool:
+        """Does it keep what it has seen across requests? Every n-gram type is taken to: ngram-mod's pool is shared
+        by all requests of a server, ngram-cache merges earlier generations, and the ngram-map types search a
+        history that a reused slot may still hold. Such a setup gets a server of its own per level and never
+        sees a measured prompt twice."""
+        return any(t.startswith("ngram") for t in self.spec_type)
+
+    @property
     def uses_head(self) -> bool:
         """Does it draft with a head that cannot run alone (MTP, EAGLE-3, DFlash, DSpark)?"""
         return any(t in HEAD_TYPES or t == TARGET_HEADS for t in self.spec_type)

@@ -70,7 +70,7 @@ def session_key(cell: Cell) -> tuple | None:
 
 def shareable(cells: list[Cell]) -> set[tuple]:
     """Session keys held by two or more cells: only those gain from a shared server."""
-    counts = Counter(k for k in map(session_key, cells) if k is not None)
+    counts = Counter(session_key(c) for c in cells if session_key(c) is not None and not c.setup.speculation.stateful)
     return {k for k, n in counts.items() if n > 1}
 
 
@@ -138,11 +138,25 @@ def _head_problems(cfg: SweepConfig) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+def _repeats(cfg: SweepConfig) -> None:
+    """A setup that keeps state across requests must never see a measured prompt twice in one session (an n-gram
+    pool would predict it from the first time): refused when the prompt set is smaller than its requests."""
+    s = cfg.settings
+    per_session = s.requests * s.runs
+    problems = [f"drafts: {visible(c.label or '')!r} ({', '.join(c.speculation.spec_type)}) keeps what it has seen "
+                f"across requests: its {per_session} measured requests (runs x requests) need as many different "
+                f"prompts, and the prompt set has {len(cfg.prompts)}: add prompts (settings.prompts) or lower "
+                "requests or runs" for c in cfg.setups if c.speculation.stateful and per_session > len(cfg.prompts)]
+    if problems:
+        raise ConfigError(cfg.source, problems)
+
+
 def check_setups(cfg: SweepConfig) -> None:
     """Before any server starts: a setup that drafts with the target's own MTP heads needs targets that have
     them, and a head file must fit its targets (:func:`gguf_header.head_problems`); every spec type must be one
     this llama-server build knows, and every setup field must have a flag for its types. (A build without
     --spec-type fails only the setups that need it, run by run.)"""
+    _repeats(cfg)
     if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
         return
     headless = _without_heads(cfg) + _head_problems(cfg)

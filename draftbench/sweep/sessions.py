@@ -91,7 +91,7 @@ class Sessions:
 
     def _next_is_another_level(self, cell: Cell) -> bool:
         """In plan order (exhaustive sweeps), is the next cell this setup at another level?"""
-        return (self.keep_levels and cell.index < len(self.plan)
+        return (self.keep_levels and cell.index < len(self.plan) and not cell.setup.speculation.stateful
                 and level_session(self.plan[cell.index]) == level_session(cell))
 
     def _keep_if_shareable(self, key: tuple, server: process.ServerProcess) -> None:

@@ -1,0 +1,84 @@
+"""No measured request may profit from an earlier one (issue 33): a setup that keeps state across requests (every
+n-gram type) gets a server of its own per level, never shares one with other setups, and never sees a measured
+prompt twice; warm-ups never send a measured prompt, for any method."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_script
+from sweep_helpers import load, write_config
+
+from draftbench.errors import ConfigError
+from draftbench.measure.bench import BenchConfig, run_bench
+from draftbench.setup.config import parse_config
+from draftbench.setup.prompts import BUILTIN, WARMUP
+from draftbench.setup.speculation import Speculation
+from draftbench.sweep.plan import build_plan, check_setups, shareable
+
+
+def _config(family, drafts: list[dict], **settings) -> dict:
+    data = json.loads(json.dumps(family["config"]))
+    data["drafts"] = drafts
+    data["settings"].update(settings)
+    return data
+
+
+def test_every_ngram_type_is_stateful_and_nothing_else():
+    assert Speculation(spec_type=("ngram-mod",)).stateful and Speculation(spec_type=("ngram-cache",)).stateful
+    assert Speculation(spec_type=("draft-mtp", "ngram-simple")).stateful
+    assert not Speculation(draft_path="d.gguf", spec_type=("draft-simple",)).stateful
+    assert not Speculation(spec_type=("draft-mtp",)).stateful and not Speculation().stateful
+
+
+def test_a_prompt_set_too_small_for_a_stateful_setup_is_refused_naming_the_numbers(family):
+    cfg = parse_config(_config(family, [{"label": "ngram", "spec_type": "ngram-mod"}], requests=5, warmup=1,
+                               categories=["code"]), "c.json")  # four code prompts for five requests
+    with pytest.raises(ConfigError) as info:
+        check_setups(cfg)
+    text = "\n".join(info.value.problems)
+    assert "'ngram' (ngram-mod) keeps what it has seen across requests" in text
+    assert "its 5 measured requests (runs x requests)" in text and "the prompt set has 4" in text
+    fine = parse_config(_config(family, [{"label": "1-layer", "path": family["draft-1"]}], requests=5,
+                                categories=["code"]), "c.json")
+    check_setups(fine)  # a draft model keeps nothing between requests: repeats are allowed (and paired)
+
+
+def test_stateful_setups_never_share_a_server(family):
+    data = _config(family, [{"label": "ngram", "spec_type": "ngram-mod", "axes": {"draft_max": [2, 4]}},
+                            {"label": "1-layer", "path": family["draft-1"], "axes": {"draft_max": [2, 4]}}])
+    keys = shareable(build_plan(parse_config(data, "c.json")))
+    assert len(keys) == 1 and "ngram-mod" not in str(keys)  # the draft model's lengths may share; n-gram's never
+
+
+def test_warm_ups_never_send_a_measured_prompt(llama_server, family, tmp_path):
+    from draftbench.server import llamacpp, process
+    from draftbench.setup.settings import ServerOptions
+
+    options = ServerOptions(port=0, gpu_layers=0, ctx_size=1024)
+    with llamacpp.launch(process.ServerSpec(family["target"], options=options, log_path=str(tmp_path / "s.log"))) as server:
+        done = run_bench(BenchConfig(server.url, requests=2, max_tokens=4, warmup=3, prompts=BUILTIN[:2]))
+    assert [q.prompt_id for q in done.requests] == [p.id for p in BUILTIN[:2]]
+    assert not {p.id for p in WARMUP} & {p.id for p in BUILTIN} and not {p.text for p in WARMUP} & {p.text for p in BUILTIN}
+
+
+def test_ngram_acceptance_at_two_streams_is_that_of_a_fresh_server(llama_server, family, tmp_path, no_new_servers):
+    """Concurrency [1, 2] used to measure level 2 on the server that had just completed level 1's prompts: the
+    n-gram pool predicted them (acceptance 2% -> 100% on the demo family). Each level now has a server of its
+    own: level 2 drafts as it does on a fresh server."""
+    drafts = [{"label": "ngram", "spec_type": "ngram-mod", "draft_max": 4}]
+    both = write_config(family, tmp_path, name="both", drafts=[], requests=4, max_tokens=48, concurrency=[1, 2])
+    fresh = write_config(family, tmp_path, name="fresh", drafts=[], requests=4, max_tokens=48, concurrency=[2])
+    for path in (both, fresh):
+        data = json.load(open(path))
+        data["drafts"] = drafts
+        json.dump(data, open(path, "w"))
+        done = run_script("sweep.py", "--config", path, "--results", path.replace(".json", "-r.json"))
+        assert done.returncode == 0, done.stderr
+    at_two = {name: next(r for r in load(str(tmp_path / f"{name}-r.json"))["results"]
+                         if r["draft"] == "ngram" and r["concurrency"] == 2) for name in ("both", "fresh")}
+    rates = {name: (r["draft_n_accepted"] or 0) / r["draft_n"] if r["draft_n"] else 0.0 for name, r in at_two.items()}
+    assert abs(rates["both"] - rates["fresh"]) <= 0.1, rates  # the same prompts, the same fresh pool
+    assert at_two["both"]["log_path"] != next(r["log_path"] for r in load(str(tmp_path / "both-r.json"))["results"]
+                                              if r["draft"] == "ngram" and r["concurrency"] == 1)
