@@ -42,7 +42,7 @@ class SynthSize:
 
 SIZES = {
     "test": SynthSize("test", 256, 768, 8, 4, (1, 4), 400),
-    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 4, 16), 750, float32=True, extras=False),
+    "demo": SynthSize("demo", 768, 2048, 32, 12, (1, 4, 8), 750, float32=True, extras=False),
 }
 
 
@@ -249,8 +249,8 @@ def write_config(out_dir: str, size_name: str) -> dict:
         "settings": {"runs": 1, "requests": 4, "warmup": 1, "max_tokens": 128, "temperature": 0.0,
                      "gpu_layers": 0, "ctx_size": 2048, "port": 0, "draft_max": 3},
     }
-    if size.name == "demo":  # about 3 minutes on 2 cores: short replies, one baseline check, after its 5 setups
-        config["settings"].update(max_tokens=64, baseline_every=5)
+    if size.name == "demo":  # about 3 minutes on 2 cores: six short replies a setup, one baseline check at the end
+        config["settings"].update(requests=6, max_tokens=48, baseline_every=5)
     with open(os.path.join(out_dir, "sweep.json"), "w", encoding="utf-8") as fh:
         json.dump(config, fh, indent=2)
     return config
