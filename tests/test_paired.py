@@ -207,5 +207,9 @@ def test_a_setup_not_separated_from_no_speculation_is_never_recommended(tmp_path
     table = html[html.index('<table id="recommendations">'):html.index("</table>", html.index('id="recommendations"'))]
     assert "NOT RECOMMENDED: ngram is not separated" in table and "--spec-type" not in table
     assert compare.entries([("f.json", meta, ev)])[0].best is None  # --compare's table names no setup either
+    assert {r["recommended"] for r in csv.DictReader(io.StringIO(export.to_csv(ev.runs, ev.recommendations)))} == {"False"}
     clear = evaluate.evaluate([base, run("ngram", [1.5 * v for v in base_tps(base)])]).recommendations[0]
     assert clear.use() is not None and clear.sentence().startswith("T: use ngram")
+    ev = evaluate.evaluate([base, clear.use()])
+    rows = {r["draft"]: r["recommended"] for r in csv.DictReader(io.StringIO(export.to_csv(ev.runs, ev.recommendations)))}
+    assert rows == {"": "False", "ngram": "True"}

@@ -54,7 +54,7 @@ def _print_export(fmt: str | None, meta: FileMeta, ev: Evaluation) -> None:
     if fmt == "md":
         sys.stdout.write(export.to_markdown(meta, ev))
     elif fmt == "csv":
-        sys.stdout.write(export.to_csv(ev.runs))
+        sys.stdout.write(export.to_csv(ev.runs, ev.recommendations))
 
 
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:

@@ -49,15 +49,18 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_csv(runs: Iterable[RunResult]) -> str:
+def to_csv(runs: Iterable[RunResult], recs: Iterable[recommend.Recommendation] = ()) -> str:
+    """Every run, a column per field; ``recommended`` is true for the setup each recommendation says to use."""
+    chosen = {rec.use().key for rec in recs if rec.use() is not None}  # type: ignore[union-attr]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    columns = (*CSV_FIELDS[:4], *AXES, *CSV_FIELDS[4:])
+    columns = (*CSV_FIELDS[:4], *AXES, *CSV_FIELDS[4:], "recommended")
     writer.writerow(columns)
     for r in runs:
         row = r.to_dict()
         ci = r.speedup_ci95 or [None, None]
         row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
         row["method"] = r.speculation.method if r.speculation else None
+        row["recommended"] = r.key in chosen
         writer.writerow(["" if row.get(f) is None else csv_cell(row[f]) for f in columns])
     return buf.getvalue()
