@@ -81,8 +81,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         raise ConfigError("command line", problems)
     return BenchConfig(
         url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
-        warmup=args.warmup, prompts=suite, model=args.model,
-        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"), seed=args.seed, request_timeout_s=args.request_timeout_s,
+        warmup=args.warmup, prompts=suite, model=args.model, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+        seed=args.seed, request_timeout_s=args.request_timeout_s,
         expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency, endpoint=args.endpoint,
         extra_body=tuple(lmstudio.request_fields(args.draft_model).items()))
 

@@ -98,6 +98,9 @@ class DraftCounts:
         return self.produced / self.passes if self.drafted and self.passes else None
 
 
+RAISE_TIMEOUT = "raise --request-timeout-s, or the setting request_timeout_s"
+
+
 class StreamError(Exception):
     """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
 
@@ -237,7 +240,7 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
         for chunk in resp.iter_content(chunk_size=None):
             yield chunk
             if clock() > deadline:
-                raise StreamError(f"exceeded the request timeout of {timeout_s:.0f} s (raise --request-timeout-s, or the setting request_timeout_s)")
+                raise StreamError(f"exceeded the request timeout of {timeout_s:.0f} s ({RAISE_TIMEOUT})")
 
     try:
         with requests.Session() as session, \
@@ -256,11 +259,11 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
                     result.error = str(exc)
     except requests.exceptions.ConnectionError as exc:
         if "timed out" in str(exc):
-            result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --request-timeout-s, or the setting request_timeout_s, if the model is slow)"
+            result.error = f"no data for {timeout_s:.0f} s (request timeout; {RAISE_TIMEOUT} if the model is slow)"
         else:
             result.error = f"connection failed or was reset: {_short(exc)}"
     except requests.exceptions.Timeout:
-        result.error = f"no data for {timeout_s:.0f} s (request timeout; raise --request-timeout-s, or the setting request_timeout_s, if the model is slow)"
+        result.error = f"no data for {timeout_s:.0f} s (request timeout; {RAISE_TIMEOUT} if the model is slow)"
     except requests.exceptions.ChunkedEncodingError as exc:
         result.error = f"stream broken mid-response: {_short(exc)}"
     except requests.RequestException as exc:
