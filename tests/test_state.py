@@ -1,5 +1,5 @@
-"""No measured request may profit from an earlier one (issue 33): a setup that keeps state across requests (every
-n-gram type) gets a server of its own per level, never shares one with other setups, and never sees a measured
+"""No measured request may profit from an earlier one (issue 33): a setup that keeps state across requests (the
+n-gram types but ngram-simple) gets a server of its own per level, never shares one with other setups, and never sees a measured
 prompt twice; warm-ups never send a measured prompt, for any method."""
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ def _config(family, drafts: list[dict], **settings) -> dict:
     return data
 
 
-def test_every_ngram_type_is_stateful_and_nothing_else():
-    assert Speculation(spec_type=("ngram-mod",)).stateful and Speculation(spec_type=("ngram-cache",)).stateful
-    assert Speculation(spec_type=("draft-mtp", "ngram-simple")).stateful
+def test_the_ngram_types_that_keep_state_across_requests_are_stateful_and_nothing_else():
+    for kind in ("ngram-mod", "ngram-cache", "ngram-map-k", "ngram-map-k4v"):
+        assert Speculation(spec_type=(kind,)).stateful, kind
+    assert Speculation(spec_type=("draft-mtp", "ngram-mod")).stateful  # a combination keeps what its part keeps
+    assert not Speculation(spec_type=("ngram-simple",)).stateful  # drafts from the current request's tokens only
     assert not Speculation(draft_path="d.gguf", spec_type=("draft-simple",)).stateful
     assert not Speculation(spec_type=("draft-mtp",)).stateful and not Speculation().stateful
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..core.limits import Limit
 from ..core.redaction import redact
 
+STATELESS_NGRAM = "ngram-simple"  # the one n-gram type that keeps nothing between requests (see Speculation.stateful)
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
 DEFAULT_TYPES_WITH_DRAFT = ("draft-simple",)
 TARGET_HEADS = "draft-mtp"  # the one draft type that may draft with the target's own heads (no "path")
@@ -115,11 +116,12 @@ class Speculation:
 
     @property
     def stateful(self) -> bool:
-        """Does it keep what it has seen across requests? Every n-gram type is taken to: ngram-mod's pool is shared
-        by all requests of a server, ngram-cache merges earlier generations, and the ngram-map types search a
-        history that a reused slot may still hold. Such a setup gets a server of its own per level and never
-        sees a measured prompt twice."""
-        return any(t.startswith("ngram") for t in self.spec_type)
+        """Does it keep what it has seen across requests? From b11434's common/speculative.cpp: ngram-mod's pool is
+        one per server, shared by every request and slot; ngram-cache keeps its cache between requests (its begin()
+        does nothing); the ngram-map types keep each slot's key map across requests (trimmed, not cleared); only
+        ngram-simple drafts from the current request's tokens alone. Such a setup gets a server of its own per
+        level and never sees a measured prompt twice."""
+        return any(t.startswith("ngram") and t != STATELESS_NGRAM for t in self.spec_type)
 
     @property
     def uses_head(self) -> bool:
