@@ -80,16 +80,13 @@ def test_the_search_and_the_sweep_share_the_interval():
     assert decision.interval == pytest.approx((math.exp(lo), math.exp(hi)))
 
 
-def settled(runs: list[RunResult]) -> list[RunResult]:
-    return evaluated(runs)
-
 
 def demo_like() -> list[RunResult]:
     """The issue's case: two setups on the same 4 prompts, the first ahead of the second on every one."""
     base = run(None, [20.0, 30.0, 25.0, 40.0] * 2)
     second = [2.0, 1.5, 1.5, 2.0] * 2
     first = [a * b for a, b in zip(second, [1.14, 1.04, 1.05, 1.07] * 2)]
-    return settled([base, run("1-layer", [a * b for a, b in zip(first, base_tps(base))]),
+    return evaluated([base, run("1-layer", [a * b for a, b in zip(first, base_tps(base))]),
                     run("2-layer", [a * b for a, b in zip(second, base_tps(base))])])
 
 
@@ -112,7 +109,7 @@ def test_equal_setups_are_within_noise_and_a_tie_is_no_win():
     runs = demo_like()
     noisy = [1.0, 1.1, 0.92, 1.0, 1.05, 0.95, 1.02, 0.98]
     runs[2] = run("2-layer", [a * b for a, b in zip(base_tps(runs[1]), noisy)])
-    rec = recommend.recommend(settled(runs))[0]
+    rec = recommend.recommend(evaluated(runs))[0]
     assert rec.within_noise is True and "within noise of" in rec.sentence()
 
 
@@ -121,10 +118,10 @@ def test_variation_by_task_is_shown_when_categories_differ_beyond_their_interval
     fast = {"code": 2.3, "json": 1.6, "math": 1.62, "summary": 2.31}
     jitter = [1.0, 1.01, 0.99] * 4
     setup = run("1-layer", [q.decode_tps * fast[q.category] * j for q, j in zip(base.requests, jitter)])
-    rec = recommend.recommend(settled([base, setup]))[0]
+    rec = recommend.recommend(evaluated([base, setup]))[0]
     assert "by task +60% (json) .. +131% (summary)" in rec.sentence()
     flat = run("flat", [q.decode_tps * 1.5 * j for q, j in zip(base.requests, jitter)])
-    assert recommend.by_task(recommend.recommend(settled([base, flat]))[0].best) is None
+    assert recommend.by_task(recommend.recommend(evaluated([base, flat]))[0].best) is None
 
 
 def test_categories_are_paired():

@@ -44,13 +44,9 @@ def test_size_order():
     assert sorted(cats, key=grouping.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
 
 
-def settled(runs: list[RunResult]) -> list[RunResult]:
-    """Hand-made runs with their speedups set, as a sweep or a loaded file has them."""
-    return evaluated(runs)
-
 
 def hand_made() -> list[RunResult]:
-    return settled([
+    return evaluated([
         RunResult("A", None, mean_tps=10.0),
         RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, decode_tps_ci95=[14.0, 16.0]),
         RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, decode_tps_ci95=[14.2, 14.8]),
@@ -230,7 +226,7 @@ def _searched() -> list[RunResult]:
                          n_requests=n, requests=[RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0)
                                                  for i in range(n)], **kw)
 
-    return settled([run(None, 10.0), run("best", 15.0), run("rival", 14.0),
+    return evaluated([run(None, 10.0), run("best", 15.0), run("rival", 14.0),
             run("close", 15.2, n_requests=6, pruned=True, pruned_as="tied", pruned_vs="best",
                 pruned_reason="tied with best: 1.01x of best (95.0% interval 0.97x .. 1.04x, 6 paired requests)"),
             run("slow", 6.0, n_requests=3, pruned=True, pruned_as="slower", pruned_vs="best",
@@ -280,7 +276,7 @@ def level_runs() -> list[RunResult]:
         out.append(RunResult("T", None, level, mean_tps=base_agg / level * 1.05, aggregate_tps=base_agg))
         out.append(RunResult("T", "1-layer", level, mean_tps=draft_agg / level * 1.05, aggregate_tps=draft_agg,
                              acceptance_rate=0.7, median_ttft_s=0.05, p95_ttft_s=0.09))
-    return settled(out)
+    return evaluated(out)
 
 
 def test_each_level_gets_its_recommendation_and_the_line_across_levels():

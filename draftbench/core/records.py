@@ -29,5 +29,4 @@ def from_saved(cls: type[T], data: Any, renamed: Mapping[str, str] | None = None
 
 def renamed_keys(data: dict[str, Any], renamed: Mapping[str, str]) -> dict[str, Any]:
     """``data`` with older names replaced by their new ones (a new name already present wins)."""
-    out = {renamed.get(k, k): v for k, v in data.items() if k not in renamed or renamed[k] not in data}
-    return out
+    return {renamed.get(k, k): v for k, v in data.items() if k not in renamed or renamed[k] not in data}

@@ -233,7 +233,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
         endpoint = url + endpoint_path(cfg.endpoint, kind)
         count = token_counter(url, headers) if kind is OPENAI else None  # llama.cpp's timings always count
-        warm = [WARMUP[i % len(WARMUP)] for i in range(cfg.warmup)]  # never a measured prompt
+        warm = schedule(WARMUP, cfg.warmup)  # never a measured prompt
         for i, prompt in enumerate(warm):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, WARMUP_TOKENS)),
                             prompt.id, cfg.request_timeout_s, headers)

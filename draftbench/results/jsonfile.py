@@ -109,10 +109,8 @@ def _hints(cls: type, *without: str) -> dict[str, Any]:
 # Records saved inside others whose own fields are checked too, and a file's own fields and its runs'.
 _NESTED = {RequestResult: {**typing.get_type_hints(RequestResult), "prompt_id": str | int},
            BaselineCheck: typing.get_type_hints(BaselineCheck), CategoryResult: _hints(CategoryResult)}
-_META_TYPES = {**_hints(FileMeta, "draft_alone", "schema_version", "per_request_speculation"),
-               "draft_alone": dict[str, dict[str, Any]], "per_request_speculation": dict[str, Any]}
-_RUN_TYPES = {**_hints(RunResult, "speculation", "verify_in_loop", "position_counts"),
-              "verify_in_loop": dict[str, Any] | None, "position_counts": dict[str, Any] | None,
+_META_TYPES = _hints(FileMeta, "schema_version")  # schema_version: said on its own, below
+_RUN_TYPES = {**_hints(RunResult, "speculation"),
               "draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None}
 
 

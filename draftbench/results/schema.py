@@ -50,6 +50,13 @@ RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_tot
            "ci95_tps": "decode_tps_ci95"}
 
 
+def saved_ratio(value: float, ci95: list[float] | None, n: int | None, design: str | None) -> stats.Ratio:
+    """A speedup as a record keeps it (a run's or a category's), as one value. Files before version 5 say neither
+    n nor design: unpaired."""
+    ci = (ci95[0], ci95[1]) if ci95 and len(ci95) == 2 else None
+    return stats.Ratio(value, ci, n or 0, design == "paired")
+
+
 @dataclass(frozen=True)
 class CategoryResult:
     """A run's requests of one prompt category: decode speed, acceptance and the speedup over its baseline on the
@@ -66,10 +73,9 @@ class CategoryResult:
     speedup_design: str | None = None  # "paired" or "unpaired"
 
     def ratio(self) -> stats.Ratio:
-        """The speedup as one value (files before version 5 say neither n nor design: unpaired)."""
-        ci = tuple(self.speedup_ci95) if self.speedup_ci95 else None
-        return stats.Ratio(self.speedup or 0.0, ci, self.speedup_n or self.n_requests or 0,  # type: ignore[arg-type]
-                           self.speedup_design == "paired")
+        """The speedup as one value (:func:`saved_ratio`)."""
+        return saved_ratio(self.speedup or 0.0, self.speedup_ci95, self.speedup_n or self.n_requests,
+                           self.speedup_design)
 
     @classmethod
     def from_dict(cls, data: Any) -> "CategoryResult | None":
@@ -119,10 +125,8 @@ class FileMeta:
         return f"{self.model_family or self.name or default} on {self.hardware or '?'}"
 
     def to_dict(self) -> dict[str, Any]:
-        out = {**self.other, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "other"}}
-        out["draft_alone"] = {k: asdict(v) for k, v in self.draft_alone.items()}
-        out["per_request_speculation"] = asdict(self.per_request_speculation) if self.per_request_speculation else None
-        out["schema_version"] = SCHEMA_VERSION
+        out = {**self.other, **asdict(self), "schema_version": SCHEMA_VERSION}
+        del out["other"]
         return out
 
     @classmethod
@@ -209,9 +213,7 @@ class RunResult(Measured):
         """The speedup over the baseline as one value (as computed, or as a file of any version stored it)."""
         if self.speedup is None:
             return None
-        ci = tuple(self.speedup_ci95) if self.speedup_ci95 and len(self.speedup_ci95) == 2 else None
-        return stats.Ratio(self.speedup, ci, self.speedup_n or self.n_requests or 0,  # type: ignore[arg-type]
-                           self.speedup_design not in ("unpaired", None))
+        return saved_ratio(self.speedup, self.speedup_ci95, self.speedup_n or self.n_requests, self.speedup_design)
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.other)

@@ -127,7 +127,8 @@ class Sweep:
                 run = self._cell(cell, f"[{position}/{len(self.plan)}] {visible(cell.title)}")
                 if run is None:
                     continue
-                run = self.store.put(run)
+                if self.store.runs.get(cell.key) is not run:  # stopped before measuring: not yet stored
+                    run = self.store.put(run)
                 self.settled.add(cell.key)
                 self.store.save()
                 self.eta.learn(run)
