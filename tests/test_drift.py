@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_interpolation_and_widening_by_hand():
 def test_a_check_ten_percent_slower_corrects_the_setups_after_it():
     base = baseline([([90, 180, 45], 200)])  # every prompt 0.9x: drift -10%, no doubt
     shift = drift.of(base)
-    assert shift.start_unix_s == 101 and [t for t, _ in shift.checks] == [201]
+    assert [p.at_unix_s for p in shift.points] == [101, 201] and shift.points[0].ratio.value == 1.0
     assert shift.significant and shift.worst.value == pytest.approx(0.9)
     assert [shift.factor(t) for t in (50, 101, 151, 201, 500)] == pytest.approx([1, 1, 0.95, 0.9, 0.9])
     assert shift.exceeds(0.05) and not shift.exceeds(0.2)
@@ -68,19 +69,43 @@ def test_a_check_ten_percent_slower_corrects_the_setups_after_it():
     assert compared(setup([180, 360, 90], 150), base, False).speedup == pytest.approx(1.8 / 0.95)
 
 
-def test_drift_within_noise_corrects_nothing():
+def test_drift_within_noise_pools_every_measurement_into_one_reference():
     base = baseline([([90, 220, 50], 200)])  # 0.9x, 1.1x, 1x: the interval includes 1
-    assert not drift.of(base).significant
+    shift = drift.of(base)
+    check = shift.points[1].ratio.value
+    assert not shift.significant and not shift.exceeds(0.0)
+    level = math.sqrt(check)  # the first counts 1, the check its paired ratio, 3 requests each: one level throughout
+    assert [shift.factor(t) for t in (0, 150, 500)] == pytest.approx([level] * 3)
     run = compared(setup([180, 360, 90], 200), base, greedy=False)
-    assert run.speedup == pytest.approx(1.8) and run.drift_factor is None and run.speedup_uncorrected is None
+    assert run.speedup == pytest.approx(1.8 / level) and run.speedup_uncorrected == pytest.approx(1.8)
+
+
+def test_a_busy_first_measurement_is_left_out_when_a_quiet_one_exists():
+    """The baseline measured while other processes held half the CPUs (70% of its quiet speed), then measured again
+    in full on a quiet machine: every speedup is over the quiet measurement, whenever the setup ran."""
+    first = RunResult("T", None, mean_tps=70.0, n_requests=3, requests=reqs([70, 140, 35], 100), other_cpu_share=0.5,
+                      baseline_checks=[BaselineCheck("re-measure", reqs([100, 200, 50], 300), other_cpu_share=0.02)])
+    shift = drift.of(first)
+    assert shift.first_excluded and shift.significant and shift.exceeds(0.5) and not shift.moving
+    assert [shift.factor(t) for t in (0, 101, 200, 301, 900)] == pytest.approx([1 / 0.7] * 5)
+    assert "the first measurement of the baseline left out (other processes used 25%" in shift.sentence()
+    for at in (110, 250, 400):  # 2x the quiet baseline, before, between or after
+        assert compared(setup([200, 400, 100], at), first, False).speedup == pytest.approx(2.0)
+    runs = [first, compared(setup([200, 400, 100], 200), first, False)]
+    said = recommend.recommend(runs)[0].sentence()
+    assert "+100%" in said and "left out" in said
+    # nothing quiet: every measurement counts, and the warning says so
+    busy = replace(first, baseline_checks=[replace(first.baseline_checks[0], other_cpu_share=0.4)])
+    assert drift.of(busy).kept == drift.of(busy).points and "none was quiet" in drift.of(busy).sentence()
 
 
 def test_corrected_interval_carries_the_checks_uncertainty():
     base = baseline([([90, 171, 45.5], 200)])  # 0.9, 0.855, 0.91: significant, with a spread
     shift = drift.of(base)
-    assert shift.significant and shift.checks[0][1].ci95 is not None
+    assert shift.significant and shift.points[1].ratio.ci95 is not None
     half = shift.log_half(201)
-    assert half == pytest.approx((math.log(shift.checks[0][1].ci95[1]) - math.log(shift.checks[0][1].ci95[0])) / 2)
+    ci = shift.points[1].ratio.ci95
+    assert half == pytest.approx((math.log(ci[1]) - math.log(ci[0])) / 2)
     run = compared(setup([180, 360, 90], 201), base, greedy=False)
     low, high = run.speedup_ci95
     assert math.log(high) - math.log(low) == pytest.approx(2 * half)  # the setup's own pairs agree exactly
@@ -91,8 +116,8 @@ def test_the_recommendation_names_drift_beyond_the_resolution():
     base = baseline([([90, 180, 45], 200)])
     runs = [base, compared(setup([180, 360, 90], 200), base, False)]
     said = recommend.recommend(runs, resolution=0.05)[0].sentence()
-    assert "use d" in said and "WARNING: baseline drifted -10%" in said and "rerun on a quieter machine" in said
-    assert "drifted" not in recommend.recommend(runs, resolution=0.2)[0].sentence()
+    assert "use d" in said and "WARNING: baseline moved -10% (95% CI" in said and "rerun on a quieter machine" in said
+    assert "moved" not in recommend.recommend(runs, resolution=0.2)[0].sentence()
 
 
 def test_a_busy_run_is_named_in_the_recommendation():
@@ -225,7 +250,7 @@ def test_the_report_warns_of_drift_beyond_the_resolution_and_notes_smaller():
     base = baseline([([90, 180, 45], 200)])  # -10%, no doubt
     runs = [base, compared(setup([180, 360, 90], 201), base, False)]
     page = rendered({"settings": {"resolution": 0.05}}, runs)
-    assert '<p class="warning">T: baseline drifted -10%' in page and '<table id="drift-corrected">' in page
+    assert '<p class="warning">T: baseline moved -10% (95% CI' in page and '<table id="drift-corrected">' in page
     assert "<td>0.90x</td><td>+100% (95% CI" in page  # the factor, then the corrected speedup
     calm = rendered({"settings": {"resolution": 0.2}}, runs)
-    assert "baseline drifted" not in calm and "the baseline moved by -10%" in calm and "within the resolution (20%)" in calm
+    assert "baseline moved -10% over" not in calm and "the baseline moved by -10%" in calm and "within the resolution (20%)" in calm

@@ -68,14 +68,18 @@ def gpu_busy_pct() -> float | None:
         return None
 
 
+def busy(share: float | None) -> bool:
+    """Did other processes use enough of the CPUs for a measurement's tok/s to be in doubt?"""
+    return share is not None and share >= BUSY_SHARE
+
+
 def warning(during: float | None, before: float | None, gpu_pct: float | None) -> str | None:
     """What a run measured on a busy machine carries, with how to fix it; None when the machine was quiet."""
-    busy = [f"other processes used {share:.0%} of the CPUs {when}" for share, when in
-            ((during, "while it was measured"), (before, "just before its server started")) if share is not None
-            and share >= BUSY_SHARE]
+    said = [f"other processes used {share:.0%} of the CPUs {when}" for share, when in
+            ((during, "while it was measured"), (before, "just before its server started")) if busy(share)]
     if gpu_pct is not None and gpu_pct >= BUSY_GPU_PCT:
-        busy.append(f"the GPU was {gpu_pct:.0f}% busy before its server started")
-    if not busy:
+        said.append(f"the GPU was {gpu_pct:.0f}% busy before its server started")
+    if not said:
         return None
-    return ("busy machine: " + " and ".join(busy) + ": its tok/s may be low; rerun it on a quieter machine (on a "
+    return ("busy machine: " + " and ".join(said) + ": its tok/s may be low; rerun it on a quieter machine (on a "
             "shared CPU, fewer llama.cpp threads also help: \"extra_args\": [\"--threads\", \"N\"])")

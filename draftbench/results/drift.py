@@ -1,14 +1,17 @@
 """Baseline drift: a target's baseline measured again during the sweep (``RunResult.baseline_checks``), and each
 setup's requests corrected for how fast the machine was when they were sent.
 
-A check measures the first prompts of the schedule again, on a fresh server; its paired ratio to the baseline's
-first measurement on the same prompts is the machine's speed at that time, relative to then. Between two
-measurements the speed is interpolated linearly in time (the first measurement counts 1; after the last check it
-stays at the last). A setup's request sent at time t has its tok/s divided by that factor before it is paired with
-the baseline, so its speedup is over the baseline as it would have measured at that moment. Nothing is corrected
-unless some check's 95% interval excludes 1 (drift within noise changes nothing), and a corrected speedup's
-interval is widened by the checks' own uncertainty (log half-widths added in quadrature). Pure: runs in, values
-out."""
+Every measurement of a baseline (the first and each check) is compared with the first on the prompts both
+measured (paired): its ratio is the machine's speed then, relative to the first. Measurements taken while other
+processes used ``load.BUSY_SHARE`` or more of the CPUs are left out wherever a quiet one exists (a busy first
+measurement included: the sweep then measures the whole baseline again, see :mod:`sweep.drift_checks`). The speed
+of the machine at time t is interpolated linearly between the measurements kept (constant before the first and
+after the last) when some check's 95% interval excludes the first (a real drift); otherwise it is one level, the
+geometric mean of every measurement kept (the first counts 1), weighted by their requests: the reference pools
+them all. A setup's request
+sent at time t has its tok/s divided by that factor before it is paired with the first measurement, so its speedup
+is over the baseline as the quiet machine measured it then. A corrected speedup's interval is widened by the
+factor's own uncertainty (log half-widths in quadrature). Pure: runs in, values out."""
 
 from __future__ import annotations
 
@@ -16,49 +19,97 @@ import math
 import statistics
 from dataclasses import dataclass, replace
 
-from ..core import stats
+from ..core import load, stats
 from .comparison import keyed
 from .schema import BaselineCheck, RunResult
 
 
 @dataclass(frozen=True)
-class Drift:
-    """A baseline's speed over the sweep: (time, ratio to its first measurement) per check, in time order."""
+class Point:
+    """One measurement of the baseline: when (median send time), its speed over the first, whether it was busy."""
 
-    start_unix_s: float
-    checks: tuple[tuple[float, stats.Ratio], ...]
+    at_unix_s: float
+    ratio: stats.Ratio
+    busy: bool
+    label: str
+
+    @property
+    def log_half(self) -> float:
+        r = self.ratio.ci95
+        return (math.log(r[1]) - math.log(r[0])) / 2 if r else 0.0
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A baseline's speed over the sweep: every measurement's point, in time order (the first at ratio 1)."""
+
+    points: tuple[Point, ...]
+
+    @property
+    def kept(self) -> tuple[Point, ...]:
+        """The measurements the reference comes from: the quiet ones, or all when none was quiet."""
+        return tuple(p for p in self.points if not p.busy) or self.points
+
+    @property
+    def first_excluded(self) -> bool:
+        return self.points[0] not in self.kept
+
+    @property
+    def moving(self) -> bool:
+        """A real drift: a kept check's interval excludes the first measurement's speed (when the first is kept),
+        or two kept checks' intervals do not overlap (when it is not)."""
+        checks = [p.ratio for p in self.kept if p is not self.points[0]]
+        if not self.first_excluded:
+            return any(not r.includes(1.0) for r in checks)
+        return any(a.ci95 and b.ci95 and (a.ci95[1] < b.ci95[0] or b.ci95[1] < a.ci95[0]) for a in checks for b in checks)
 
     @property
     def significant(self) -> bool:
-        return any(not r.includes(1.0) for _, r in self.checks)
+        """Does the correction change anything beyond noise? (A busy first measurement left out always does.)"""
+        return self.first_excluded or self.moving
 
     @property
     def worst(self) -> stats.Ratio:
-        """The check farthest from the first measurement."""
-        return max((r for _, r in self.checks), key=lambda r: abs(math.log(r.value)))
+        """The kept measurement farthest from the first."""
+        return max((p.ratio for p in self.kept), key=lambda r: abs(math.log(r.value)))
 
-    def _points(self) -> list[tuple[float, float]]:
-        return [(self.start_unix_s, 1.0), *((t, r.value) for t, r in self.checks)]
+    def _level(self) -> float:
+        """The kept measurements' mean log speed over the first's, each weighted by its requests."""
+        return math.exp(sum(p.ratio.n * math.log(p.ratio.value) for p in self.kept) / sum(p.ratio.n for p in self.kept))
 
     def factor(self, at_unix_s: float | None) -> float:
-        """The baseline's speed at that time over its first measurement (1 without a time or a real drift)."""
-        return 1.0 if at_unix_s is None or not self.significant else stats.interpolate(self._points(), at_unix_s)
+        """The machine's speed at that time over the first measurement: interpolated between the kept
+        measurements when the baseline moved, else their pooled level (1 with nothing but the first)."""
+        if len(self.points) < 2:
+            return 1.0
+        if not self.moving or at_unix_s is None:
+            return self._level()
+        return stats.interpolate([(p.at_unix_s, p.ratio.value) for p in self.kept], at_unix_s)
 
     def log_half(self, at_unix_s: float) -> float:
-        """The uncertainty of :meth:`factor` there: the wider log half-width of the two checks around it."""
-        halves = [(t, (math.log(r.ci95[1]) - math.log(r.ci95[0])) / 2 if r.ci95 else 0.0) for t, r in self.checks]
-        before = [h for t, h in halves if t <= at_unix_s][-1:]
-        after = [h for t, h in halves if t > at_unix_s][:1]
+        """The uncertainty of :meth:`factor` there: of the pooled level, or the wider of the two measurements
+        around that time."""
+        if not self.moving:
+            return math.sqrt(sum((p.ratio.n * p.log_half) ** 2 for p in self.kept)) / sum(p.ratio.n for p in self.kept)
+        before = [p.log_half for p in self.kept if p.at_unix_s <= at_unix_s][-1:]
+        after = [p.log_half for p in self.kept if p.at_unix_s > at_unix_s][:1]
         return max(before + after, default=0.0)
 
     def exceeds(self, resolution: float) -> bool:
-        """Did the baseline drift by more than ``resolution``, beyond noise? (What the console, the recommendation
-        and the report say.)"""
-        return self.significant and abs(self.worst.value - 1.0) > resolution
+        """Did the baseline drift by more than ``resolution``, beyond noise, or was a busy first measurement
+        replaced? (What the console, the recommendation and the report say.)"""
+        return self.first_excluded or (self.moving and abs(self.worst.value - 1.0) > resolution)
 
     def sentence(self) -> str:
-        return (f"baseline drifted {stats.ratio_text(self.worst)} during the sweep ({len(self.checks)} check"
-                f"{'s' if len(self.checks) != 1 else ''}): speedups corrected; rerun on a quieter machine to confirm")
+        left_out = [p.label for p in self.points if p.busy and p not in self.kept]
+        parts = [f"{' and '.join(left_out)} of the baseline left out (other processes used {load.BUSY_SHARE:.0%} or "
+                 "more of the CPUs)"] if left_out else []
+        if self.moving:
+            parts.append(f"baseline moved {stats.ratio_text(self.worst)} over the sweep")
+        n = len(self.kept)
+        quiet = "none was quiet" if all(p.busy for p in self.points) else f"{n} quiet measurement{'s' if n != 1 else ''}"
+        return "; ".join(parts + [f"speedups corrected against the baseline's {quiet}: rerun on a quieter machine "
+                                  "to confirm"])
 
 
 def check_ratio(check: BaselineCheck, base: RunResult) -> stats.Ratio | None:
@@ -71,19 +122,21 @@ def of(base: RunResult | None) -> Drift | None:
     times = [q.sent_unix_s for q in base.requests if q.sent_unix_s] if base is not None else []
     if base is None or not base.baseline_checks or not times:
         return None
+    first = Point(statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True),
+                  load.busy(base.other_cpu_share), "the first measurement")
     checks = []
-    for check in base.baseline_checks:
+    for n, check in enumerate(base.baseline_checks, 1):
         when = [q.sent_unix_s for q in check.requests if q.sent_unix_s]
         ratio = check_ratio(check, base)
         if when and ratio is not None and ratio.paired:
-            checks.append((statistics.median(when), ratio))
-    return Drift(statistics.median(times), tuple(sorted(checks, key=lambda c: c[0]))) if checks else None
+            checks.append(Point(statistics.median(when), ratio, load.busy(check.other_cpu_share), f"check {n}"))
+    return Drift((first, *sorted(checks, key=lambda p: p.at_unix_s))) if checks else None
 
 
 def corrected(run: RunResult, drift: Drift | None) -> RunResult:
     """``run`` with each request's tok/s divided by the baseline's speed factor when it was sent (unchanged when
-    nothing drifted)."""
-    if drift is None or not drift.significant:
+    there is nothing to correct by)."""
+    if drift is None or len(drift.points) < 2:
         return run
     return replace(run, requests=[q if not q.decode_tps else replace(q, decode_tps=q.decode_tps / drift.factor(q.sent_unix_s))
                                   for q in run.requests])
@@ -91,8 +144,8 @@ def corrected(run: RunResult, drift: Drift | None) -> RunResult:
 
 def factor_of(run: RunResult, drift: Drift) -> tuple[float, float]:
     """The geometric mean of the factors a run's requests were corrected by, and the widest uncertainty of one."""
-    times = [q.sent_unix_s for q in run.requests if q.sent_unix_s and q.decode_tps]
+    times = [q.sent_unix_s for q in run.requests if q.decode_tps]
     if not times:
         return 1.0, 0.0
     mean = math.exp(statistics.fmean(math.log(drift.factor(t)) for t in times))
-    return mean, max(drift.log_half(t) for t in times)
+    return mean, max(drift.log_half(t or 0.0) for t in times)

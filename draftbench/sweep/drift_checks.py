@@ -3,7 +3,11 @@ faster than when the baseline ran) is measured and corrected (:mod:`results.drif
 schedule's first prompts on a server of its own: after every ``baseline_every`` setups measured, right after a
 setup measured while other processes' share of the CPUs differed by ``LOAD_CHANGE`` or more from the last
 baseline measurement's (the machine changed: the next reference should see it), and once after a target's last
-setup. Cost per check: one more load of the target, its warm-up and ``block`` requests."""
+setup. Cost per check: one more load of the target, its warm-up and ``block`` requests.
+
+A baseline first measured on a busy machine (``load.BUSY_SHARE``) is measured again in full, every prompt, by its
+next check, and at its target's end if none came (a re-measure costs what the baseline cost); the reference then
+leaves the busy measurement out (:mod:`results.drift`)."""
 
 from __future__ import annotations
 
@@ -31,6 +35,12 @@ LOAD_CHANGE = 0.15  # a change in other processes' share of the CPUs that calls 
 def check_size(cfg: SweepConfig) -> int:
     """Requests of one baseline check: one block of the schedule's first prompts."""
     return min(cfg.settings.block, cfg.settings.requests * cfg.settings.runs)
+
+
+def needs_full(base: RunResult) -> bool:
+    """Was the baseline measured only on a busy machine, with no quiet measurement of every prompt since?"""
+    full = [c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)]
+    return load.busy(base.other_cpu_share) and all(load.busy(c.other_cpu_share) for c in full) and len(full) < 2
 
 
 class BaselineChecks:
@@ -73,25 +83,33 @@ class BaselineChecks:
         return checks[-1].other_cpu_share if checks else base.other_cpu_share if base is not None else None
 
     def finish(self, target: str | None = None) -> None:
-        """At a target's end (None: the sweep's): check each of its baselines with setups measured since its last."""
+        """At a target's end (None: the sweep's): check each of its baselines with setups measured since its last,
+        and measure again in full each one measured only on a busy machine."""
         for key in [k for k, labels in self.since.items() if labels and target in (None, k[0])]:
             self.check(key)
+        busy = [c.key for c in self.plan if c.setup.is_baseline and target in (None, c.target.label)
+                and (base := self.store.runs.get(c.key)) is not None and base.done and needs_full(base)]
+        for key in busy if self.every else []:
+            self.check(key, "no setup (the first measurement was busy)")
 
-    def check(self, key: tuple) -> None:
+    def check(self, key: tuple, after: str | None = None) -> None:
         labels, base = self.since.pop(key, []), self.store.runs.get(key)
         self.urgent.discard(key)
         cell = next((c for c in self.plan if c.key == key), None)
-        if base is None or not base.done or cell is None or not labels:
+        if base is None or not base.done or cell is None or not (labels or after):
             return
-        n = len(base.baseline_checks or []) + 1
-        self.echo(f"\nBaseline check {n}: {visible(cell.title)} again after {len(labels)} setup"
-                  f"{'s' if len(labels) > 1 else ''} ({visible(labels[-1])} last)")
+        n, full = len(base.baseline_checks or []) + 1, needs_full(base)
+        size = len(base.requests) if full else self.size
+        what = "in full (its first measurement was on a busy machine)" if full else "again"
+        self.echo(f"\nBaseline check {n}: {visible(cell.title)} {what} after "
+                  + (f"{len(labels)} setup{'s' if len(labels) > 1 else ''} ({visible(labels[-1])} last)" if labels
+                     else "its target's setups"))
         server, t0 = None, time.monotonic()
         try:
             server = self.sessions.server_for(cell, RunFacts(), self.cells.log_path(cell, f"__check-{n}"))
             group = server.proc.pid if server.proc is not None else None
             start = load.cpu_times(group) if group else None
-            summary = run_bench(self.cells.bench_config(cell, server.url, self.size, 0, self.cfg.settings.warmup))
+            summary = run_bench(self.cells.bench_config(cell, server.url, size, 0, self.cfg.settings.warmup))
             share = load.other_share(start, load.cpu_times(group))
         except (Interrupted, ResultsFileError):
             raise
@@ -103,7 +121,7 @@ class BaselineChecks:
             if server is not None:
                 server.stop()
             self.acct.check_s += time.monotonic() - t0 - ((server.load_time_s or 0.0) if server else 0.0)
-        check = BaselineCheck(labels[-1], list(summary.requests), share)
+        check = BaselineCheck(labels[-1] if labels else str(after), list(summary.requests), share)
         base = self.store.put(replace(base, baseline_checks=[*(base.baseline_checks or []), check]))
         self.store.save()  # its setups' speedups are corrected for the drift it measured
         ratio = drift.check_ratio(check, base)
