@@ -281,7 +281,7 @@ def level_runs() -> list[RunResult]:
 
 def test_each_level_gets_its_recommendation_and_the_line_across_levels():
     recs = recommend.recommend(level_runs())
-    assert [(r.level, r.best.draft) for r in recs] == [(1, "1-layer"), (2, "1-layer"), (4, "1-layer")]
+    assert [(r.level.streams, r.best.draft) for r in recs] == [(1, "1-layer"), (2, "1-layer"), (4, "1-layer")]
     assert recs[2].best.aggregate_speedup == pytest.approx(70 / 80)
     assert "T @ 4 streams: no setup beats the baseline (80.0 tok/s aggregate); best was 1-layer at -12%: no draft" \
         == recs[2].sentence()

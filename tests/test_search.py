@@ -239,8 +239,8 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
     target = ModelEntry("T", "/m/t.gguf")
     a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
-    runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
-            ("T", "b", 1): _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
+    runs = {base.key: base, a.key: _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
+            b.key: _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
     assert not s.first_look_pending(runs[a.key])
     order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)
@@ -252,7 +252,7 @@ def test_a_setup_that_failed_earlier_starts_over_with_the_screening():
     target = ModelEntry("T", "/m/t.gguf")
     a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
-    runs = {base.key: base, ("T", "a", 1): _run("a", scaled(1.2, WOBBLE)[:2], error="the server died")}
+    runs = {base.key: base, a.key: _run("a", scaled(1.2, WOBBLE)[:2], error="the server died")}
     order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)
     assert next(order) is a and s.left == [b]  # screened with the others, not skipped ahead of them

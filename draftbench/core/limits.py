@@ -19,11 +19,19 @@ from typing import Any, Callable
 class Limit:
     low: float
     high: float
-    kind: type = int  # int: whole numbers only; float: any finite number
+    kind: type = int  # int: whole numbers only; float: any finite number; str: one of ``choices``
     hint: str = ""  # what the low end means, when it is special ("0 picks a free port")
+    choices: tuple[str, ...] = ()  # the words a str value may be
+
+    @classmethod
+    def one_of(cls, *choices: str) -> "Limit":
+        return cls(0, 0, str, choices=choices)
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is out of bounds or of the wrong kind, else None."""
+        if self.kind is str:
+            return None if value in self.choices else (
+                f"must be {' or '.join(repr(c) for c in self.choices)}, got {value!r}")
         whole = self.kind is int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
             return f"must be {'an integer' if whole else 'a number'}, got {value!r}"

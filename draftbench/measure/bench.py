@@ -59,7 +59,7 @@ class BenchConfig:
            **given: Any) -> "BenchConfig":
         """How a sweep measures on ``url``: its settings' lengths, sampling, timeouts and endpoint, then ``given``."""
         return cls(**{"url": url, "requests": s.requests * s.runs, "max_tokens": s.max_tokens, "warmup": s.warmup,
-                      "temperature": s.temperature, "seed": s.seed, "request_timeout_s": s.request_timeout_s,
+                      "temperature": s.temperature[0], "seed": s.seed, "request_timeout_s": s.request_timeout_s,
                       "ready_timeout_s": s.server.ready_timeout_s, "endpoint": s.endpoint, "prompts": prompts,
                       "api_key": api_key, **given})
 

@@ -1,5 +1,6 @@
-"""The report's concurrency view: speedup and aggregate throughput against the number of requests in flight,
-one line per setup, and the table behind them. Shown only when a sweep measured several levels."""
+"""The report's levels view: speedup and aggregate throughput against the number of requests in flight, one line
+per setup (and temperature), and the table behind them, with each run's temperature where the sweep varied it.
+Shown only when a sweep measured several levels; the charts only when it measured several concurrencies."""
 
 from __future__ import annotations
 
@@ -9,38 +10,41 @@ from ..core.redaction import html_text
 from ..core import stats
 from ..results import grouping, recommend
 from ..results.schema import RunResult
+from ..setup.levels import Level
 from . import page
 
 
 
-def measured_levels(runs: list[RunResult]) -> list[int]:
+Line = tuple[str, str | None, float | None]  # target, setup, temperature
+
+
+def measured_levels(runs: list[RunResult]) -> list[Level]:
     return grouping.levels([r for r in runs if r.error is None and r.mean_tps])
 
 
-def _lines(runs: list[RunResult]) -> dict[tuple[str, str | None], list[RunResult]]:
-    targets = {r.target for r in runs}
-    out: dict[tuple[str, str | None], list[RunResult]] = {}
+def _lines(runs: list[RunResult]) -> dict[Line, list[RunResult]]:
+    out: dict[Line, list[RunResult]] = {}
     for r in runs:
         if r.error is None and r.aggregate_tps:
-            out.setdefault((r.target, r.draft), []).append(r)
+            out.setdefault((r.target, r.draft, r.temperature), []).append(r)
     for line in out.values():
         line.sort(key=lambda r: r.concurrency)
-    return out if len(targets) else {}
+    return out
 
 
-def _name(key: tuple[str, str | None], several_targets: bool) -> str:
-    target, draft = key
-    label = draft or "baseline (no draft)"
+def _name(key: Line, several_targets: bool) -> str:
+    target, draft, temperature = key
+    label = (draft or "baseline (no draft)") + (f" @ temperature {temperature:g}" if temperature is not None else "")
     return f"{target} + {label}" if several_targets else label
 
 
 def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
     """'speedup' (aggregate throughput over the baseline's at the same level, in %) and 'aggregate'
-    (tok/s) against the level; empty lists when fewer than two levels were measured."""
-    if len(measured_levels(runs)) < 2:
+    (tok/s) against the number of streams; empty lists when fewer than two concurrencies were measured."""
+    if len({lv.streams for lv in measured_levels(runs)}) < 2:
         return {"speedup": [], "aggregate": []}
     lines = _lines(runs)
-    several = len({t for t, _ in lines}) > 1
+    several = len({key[0] for key in lines}) > 1
     speedup, aggregate = [], []
     for key, line in lines.items():
         name = _name(key, several)
@@ -59,15 +63,17 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
 
 def table(runs: list[RunResult]) -> str:
     """Every measured run by level: aggregate and per-stream tok/s, speedups, acceptance, TTFT."""
-    rows = []
+    rows, temps = [], any(r.temperature is not None for r in runs)
     for r in sorted((r for r in runs if r.error is None and r.mean_tps),
-                    key=lambda r: (r.target, r.draft is not None, r.draft or "", r.concurrency)):
-        cells = [r.target, r.draft or "baseline", str(r.concurrency), page.fmt(r.aggregate_tps, ".1f"),
+                    key=lambda r: (r.target, r.draft is not None, r.draft or "", r.level.sort_key)):
+        cells = [r.target, r.draft or "baseline", str(r.concurrency), *([f"{r.temperature:g}"] if temps else []),
+                 page.fmt(r.aggregate_tps, ".1f"),
                  page.fmt(r.mean_tps, ".1f"), stats.pct(r.aggregate_speedup) if r.draft else "",
                  recommend.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
                  page.fmt(r.median_ttft_s, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
-    return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th><th>Aggregate tok/s</th>'
+    return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th>'
+            + ('<th>Temperature</th>' if temps else '') + '<th>Aggregate tok/s</th>'
             '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'
             '<th>TTFT median s</th><th>TTFT p95 s</th></tr>' + "".join(rows) + "</table>")
 
@@ -76,10 +82,11 @@ def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:
     if len(measured_levels(runs)) < 2:
         return ""
     lines = "".join(f"<li>{html_text(line)}</li>" for line in level_lines)
-    return ('<h2>Concurrency: does the draft still pay with several requests at once?</h2>\n'
+    return ('<h2>Levels: does the setup still pay with several requests at once, or when sampling?</h2>\n'
             '<p class="note">Each level runs N requests at a time in a closed loop (a new one as soon as one ends) on '
-            'a server with as many slots. Aggregate tok/s: completion tokens of all requests over the time from '
-            'the first send to the last end. Speedups are against the baseline at the same level.</p>\n'
+            'a server with as many slots, at its sampling temperature (same prompts and seed at every level). '
+            'Aggregate tok/s: completion tokens of all requests over the time from the first send to the last end. '
+            'Speedups are against the baseline at the same level.</p>\n'
             + (f'<ul id="by-level">{lines}</ul>\n' if lines else "")
             + '<div id="level-speedup" class="chart"></div>\n<div id="level-aggregate" class="chart"></div>\n'
             + table(runs))

@@ -13,7 +13,7 @@ from ..results import categories, grouping, recommend
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, lengths_view, levels_view, machine_view, page, search_view
+from . import costmodel_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -161,12 +161,12 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
     """One row per target and level; above one stream, tok/s and speedup are aggregate throughput's."""
     rows = []
     for rec in recs:
-        b, many = rec.best, rec.level > 1
+        b, many = rec.best, rec.level.streams > 1
 
         def tps(r: RunResult) -> str:
             return page.fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
 
-        cells = [rec.target + (f" @ {rec.level} streams" if many else ""), tps(rec.baseline) if rec.baseline
+        cells = [rec.where, tps(rec.baseline) if rec.baseline
                  else "no baseline"]
         if b is None:
             cells += ["none", "", "", "", "", "", "", "", "", ""]
@@ -215,7 +215,7 @@ def _output_warnings(meta: FileMeta, runs: tuple[RunResult, ...]) -> str:
 
 def _excluded_rows(excluded: tuple[tuple[RunResult, str], ...]) -> str:
     return "\n".join(f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft or 'baseline')}"
-                     f"{f' @ {r.concurrency} streams' if r.concurrency > 1 else ''}</td>"
+                     f"{html_text(f' @ {r.level.text()}') if r.level.text() else ''}</td>"
                      f"<td>{html_text(why)}</td></tr>" for r, why in excluded)
 
 
@@ -237,6 +237,7 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         title=html_text(f"draftbench: {meta.title('results')}"), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI,
         data=embed_json(data), meta=_meta_rows(meta), recs=_recommendation_rows(ev.recommendations),
         warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
+        outputs=outputs_view.section(all_runs),
         machine=machine_view.section(all_runs, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),

@@ -13,20 +13,21 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, costmodel, drift
+from . import categories, comparison, costmodel, distribution, drift
 from .explain import explain_run
 from .grouping import excluded
 from .jsonfile import load_results
 from .recommend import Recommendation, by_level, category_lines, recommend
 from .savings import SearchSavings, search_savings
-from .schema import FileMeta, RunResult
+from .schema import FileMeta, OutputCheck, RunResult
 
 
 @dataclass(frozen=True)
 class EvalSettings:
     """What an evaluation needs of a sweep's settings."""
 
-    greedy: bool = False  # temperature 0: a setup's text is compared with its baseline's
+    greedy: bool = False  # the sweep's one temperature is 0: a setup's text is compared with its baseline's (a run
+    # at a temperature of its own, one of several levels, says for itself)
     resolution: float = 0.05  # drift beyond this is worth a warning (and the search's tie)
     budget: int = 0  # requests per setup measured in full (what the adaptive search's savings compare with)
 
@@ -59,7 +60,8 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings())
     """The runs with every figure computed from their measurements, and what follows from them."""
     runs = list(runs)
     bases = {r.key: r for r in runs if r.draft is None}
-    done = [_evaluated(r, bases.get(r.baseline_key), settings.greedy, runs) for r in runs]
+    done = [_evaluated(r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0,
+                       runs) for r in runs]
     recs = recommend(done, settings.resolution)
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
                       tuple(by_level(recs)), search_savings(done, settings.budget) if settings.budget else None,
@@ -94,15 +96,26 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
                    drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
                    categories=categories.summarise(run, base, seen),
                    aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
-                   output_match=output_match(run, base) if greedy else run.output_match,
+                   **(_outputs(run, base) if greedy else {}),
+                   distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)
+                   if run.distribution_samples and base.distribution_samples else None,
                    parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else run.parts)
 
 
-def output_match(run: RunResult, base: RunResult) -> float | None:
-    """Share of the run's requests whose text equals the baseline's on the same prompt."""
+def output_check(run: RunResult, base: RunResult) -> OutputCheck | None:
+    """The run's completions against the baseline's on the same prompt (see :class:`OutputCheck`)."""
     texts = {q.prompt_id: q.text for q in base.requests if not q.error}
     pairs = [(q.text, texts[q.prompt_id]) for q in run.requests if not q.error and q.prompt_id in texts]
-    return sum(a == b for a, b in pairs) / len(pairs) if pairs else None
+    if not pairs:
+        return None
+    differ = tuple(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+                   for a, b in pairs if a != b)
+    return OutputCheck(len(pairs), len(pairs) - len(differ), differ)
+
+
+def _outputs(run: RunResult, base: RunResult) -> dict[str, Any]:
+    check = output_check(run, base)
+    return {"output_check": check, "output_match": check.identical / check.n if check else None}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

@@ -1,4 +1,4 @@
-"""Which runs belong together: concurrency levels, baselines, a draft's runs at several lengths, size
+"""Which runs belong together: levels (concurrency, temperature), baselines, a draft's runs at several lengths, size
 categories of the charts, and which runs may be recommended. Pure: runs in, runs or labels out."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from typing import Iterable
 
+from ..setup.levels import Level
 from ..setup.speculation import NO_DRAFT_MODEL, Setup
 from .schema import RunResult
 
@@ -56,15 +57,15 @@ def size_sort_key(category: str) -> tuple[int, float, str]:
     return (3 if category == NO_DRAFT_MODEL else 2, 0.0, category)
 
 
-def levels(runs: Iterable[RunResult]) -> list[int]:
-    """The concurrency levels measured, lowest first."""
-    return sorted({r.concurrency for r in runs}) or [1]
+def levels(runs: Iterable[RunResult]) -> list[Level]:
+    """The levels measured, lowest first (fewest streams, then lowest temperature)."""
+    return sorted({r.level for r in runs}, key=lambda lv: lv.sort_key) or [Level()]
 
 
-def at_level(runs: list[RunResult], level: int | None = None) -> list[RunResult]:
-    """The runs of one concurrency level (default: the lowest): the single-level views of the report."""
+def at_level(runs: list[RunResult], level: Level | None = None) -> list[RunResult]:
+    """The runs of one level (default: the lowest): the single-level views of the report."""
     level = levels(runs)[0] if level is None else level
-    return [r for r in runs if r.concurrency == level]
+    return [r for r in runs if r.level == level]
 
 
 def baselines(runs: Iterable[RunResult]) -> dict[str, RunResult]:
@@ -74,7 +75,7 @@ def baselines(runs: Iterable[RunResult]) -> dict[str, RunResult]:
 
 def length_key(r: RunResult) -> tuple:
     """What the runs of one draft at several draft lengths share: target, level and the setup but its draft_max."""
-    return (r.target, r.concurrency, replace(r.speculation, draft_max=None) if r.speculation else None)
+    return (r.target, r.level, replace(r.speculation, draft_max=None) if r.speculation else None)
 
 
 def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
@@ -90,9 +91,10 @@ def gain(r: RunResult) -> float | None:
 
 def eligible(r: RunResult) -> bool:
     """Can this run be recommended? Drafted, no error, speculation not known to be off, not stopped early
-    by the adaptive search (a tie is never a win)."""
+    by the adaptive search (a tie is never a win), its output distribution not found changed."""
     return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
-            and r.speculation_active is not False and not r.pruned)
+            and r.speculation_active is not False and not r.pruned
+            and not (r.distribution_check is not None and r.distribution_check.flagged))
 
 
 def excluded(runs: Iterable[RunResult]) -> list[tuple[RunResult, str]]:
@@ -103,4 +105,6 @@ def excluded(runs: Iterable[RunResult]) -> list[tuple[RunResult, str]]:
             out.append((r, f"error: {r.error}"))
         elif r.draft is not None and r.speculation_active is False:
             out.append((r, "speculation was not active (draft tokens never proposed)"))
+        elif r.distribution_check is not None and r.distribution_check.flagged:
+            out.append((r, r.distribution_check.text()))
     return out

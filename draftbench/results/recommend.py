@@ -1,4 +1,4 @@
-"""The answer per target and concurrency level: the best eligible setup, the runner-up and the margin between
+"""The answer per target and level (concurrency, temperature): the best eligible setup, the runner-up and the margin between
 them (paired), ties and early stops, and the answer in words, with what a reader must know (degenerate output, a
 drifting or busy machine). Pure: evaluated runs in, recommendations out."""
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..core import load as machine_load, stats
 from ..core.stats import pct
 from ..measure import health
+from ..setup.levels import Level, varying
 from . import categories, comparison, drift
 from .grouping import at_level, baselines, eligible, gain, levels
 from .schema import RunResult
@@ -49,7 +50,7 @@ class Recommendation:
     within_noise: bool | None
     tied: list[RunResult] = field(default_factory=list)  # stopped early by the adaptive search as tied with best
     stopped_slower: int = 0  # setups the adaptive search stopped as clearly slower (than the baseline or a leader)
-    level: int = 1
+    level: Level = Level()
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
     drift: drift.Drift | None = None  # the baseline's drift over the sweep (None: never checked)
     resolution: float = 0.05  # drift beyond this (and beyond noise) is worth a warning
@@ -105,7 +106,7 @@ class Recommendation:
 
     def notes(self) -> list[str]:
         """What a table says beside the best setup: its spread by task (one stream), its margin, its ties."""
-        task = by_task(self.best) if self.best is not None and self.level <= 1 else None
+        task = by_task(self.best) if self.best is not None and self.level.streams <= 1 else None
         tied = "tied with " + ", ".join(str(r.draft) for r in self.tied) if self.tied else None
         return [n for n in (task, self.margin_text(), tied) if n]
 
@@ -130,22 +131,22 @@ class Recommendation:
 
     def _sentence(self) -> str:
         if self.baseline is not None and self.withheld():
-            where = f"{self.target} @ {self.level} streams" if self.level > 1 else self.target
-            return f"{where}: no recommendation: {self.withheld()}; until then, skip speculative decoding"
-        if self.level > 1:
+            return f"{self.where}: no recommendation: {self.withheld()}; until then, skip speculative decoding"
+        if self.level.streams > 1:
             return self._level_sentence()
+        where = self.where
         if self.baseline is None:
-            return f"{self.target}: no baseline measured, so no speedup can be computed"
+            return f"{where}: no baseline measured, so no speedup can be computed"
         if self.best is None and self.stopped_slower:
-            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
+            return (f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
                     f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding")
         if self.best is None:
-            return f"{self.target}: no setup ran with speculation active; nothing to recommend"
+            return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
         if (b.speedup or 0) <= 1.0:
-            return (f"{self.target}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
+            return (f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
                     f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding")
-        text = f"{self.target}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
+        text = f"{where}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
         task = by_task(b)
@@ -163,8 +164,14 @@ class Recommendation:
             text += f"; flags: {' '.join(b.speculation_flags)}"
         return text
 
+    @property
+    def where(self) -> str:
+        """'T' or 'T @ 4 streams, temperature 0.8'."""
+        level = self.level.text()
+        return f"{self.target} @ {level}" if level else self.target
+
     def _level_sentence(self) -> str:
-        where = f"{self.target} @ {self.level} streams"
+        where = self.where
         if self.baseline is None:
             return f"{where}: no baseline at this level, so no speedup"
         agg = f"{self.baseline.aggregate_tps:.1f}" if self.baseline.aggregate_tps else "?"
@@ -211,16 +218,16 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     '1 stream: 1-layer +48%; 4 streams: no draft'."""
     out = []
     for target in dict.fromkeys(r.target for r in recs):
-        mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level)
+        mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level.sort_key)
         picks = {r.use().draft if r.use() is not None else None for r in mine}  # type: ignore[union-attr]
         if len(mine) > 1 and len(picks) > 1:
-            out.append(f"{target}: " + "; ".join(f"{r.level} stream{'s' if r.level > 1 else ''}: {r.short()}"
-                                                 for r in mine))
+            shown = varying([r.level for r in mine])
+            out.append(f"{target}: " + "; ".join(f"{r.level.text(shown)}: {r.short()}" for r in mine))
     return out
 
 
 def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommendation]:
-    """Per target and concurrency level: the best eligible setup, the runner-up, ties (of runs whose speedups
+    """Per target and level: the best eligible setup, the runner-up, ties (of runs whose speedups
     are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
     out = []
     for target in dict.fromkeys(r.target for r in runs):
@@ -229,7 +236,7 @@ def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommend
     return out
 
 
-def _recommend(target: str, runs: list[RunResult], level: int, resolution: float) -> Recommendation:
+def _recommend(target: str, runs: list[RunResult], level: Level, resolution: float) -> Recommendation:
     base = baselines(runs)
     ranked = sorted((r for r in runs if r.target == target and eligible(r)),
                     key=lambda r: gain(r) or 0.0, reverse=True)

@@ -38,11 +38,14 @@ from typing import Any
 from ..core import stats
 from ..core.records import from_saved, renamed_keys
 from ..measure.bench import Measured
+from ..measure.distribution import DistributionSamples
 from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
+from ..setup.levels import Level
 from ..setup.speculation import Speculation
 from .costmodel import Parts
+from .distribution import DistributionCheck
 
 SCHEMA_VERSION = 8
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
@@ -80,6 +83,28 @@ class CategoryResult:
     @classmethod
     def from_dict(cls, data: Any) -> "CategoryResult | None":
         return from_saved(cls, data, RENAMED)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """At temperature 0, a setup's completions against its baseline's on the same prompts: speculation verified
+    exactly leaves greedy output unchanged, so a difference early in a completion points at the setup (a wrong
+    sampler, a broken verification), a late one at numerics (batched verification rounds differently)."""
+
+    n: int  # requests paired with the baseline's on the same prompt
+    identical: int  # of them, completions equal to the baseline's
+    first_difference_chars: tuple[int, ...] = ()  # per differing request: characters equal before the first change
+
+    def text(self) -> str:
+        said = f"{self.identical}/{self.n} completions identical to the baseline's"
+        if self.first_difference_chars:
+            at = sorted(self.first_difference_chars)
+            said += f"; the others differ from character {at[0]} (median {at[len(at) // 2]})"
+        return said
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "OutputCheck | None":
+        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -151,6 +176,7 @@ class RunResult(Measured):
     target: str
     draft: str | None
     concurrency: int = 1  # requests in flight at once while it was measured
+    temperature: float | None = None  # its sampling temperature when the sweep had several (None: the settings')
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
     speedup: float | None = None
     speedup_ci95: list[float] | None = None
@@ -162,7 +188,10 @@ class RunResult(Measured):
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
     verify_in_loop: LoopVerification | None = None  # the setup again with synthetic acceptance (cost_probes.py)
     position_counts: PositionCounts | None = None  # verifications and accepted tokens at each draft position
-    output_match: float | None = None
+    output_match: float | None = None  # share of output_check's completions identical to the baseline's
+    output_check: OutputCheck | None = None  # at temperature 0: completions against the baseline's (evaluate.py)
+    distribution_samples: DistributionSamples | None = None  # check_distribution: short continuations it sampled
+    distribution_check: DistributionCheck | None = None  # those against the baseline's (results/distribution.py)
     baseline_checks: list[BaselineCheck] | None = None  # a baseline's later measurements (drift.py)
     drift_factor: float | None = None  # the baseline's speed when this setup ran over its first measurement
     speedup_uncorrected: float | None = None  # the speedup before the drift correction (set when one applied)
@@ -194,12 +223,16 @@ class RunResult(Measured):
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
     @property
-    def key(self) -> tuple[str, str | None, int]:
-        return (self.target, self.draft, self.concurrency)
+    def level(self) -> Level:
+        return Level(self.concurrency, self.temperature)
 
     @property
-    def baseline_key(self) -> tuple[str, None, int]:
-        return (self.target, None, self.concurrency)
+    def key(self) -> tuple[str, str | None, Level]:
+        return (self.target, self.draft, self.level)
+
+    @property
+    def baseline_key(self) -> tuple[str, None, Level]:
+        return (self.target, None, self.level)
 
     @property
     def done(self) -> bool:
@@ -240,6 +273,9 @@ class RunResult(Measured):
         values["parts"] = Parts.from_dict(values.get("parts"))
         values["verify_in_loop"] = LoopVerification.from_dict(values.get("verify_in_loop"))
         values["position_counts"] = PositionCounts.from_dict(values.get("position_counts"))
+        values["output_check"] = OutputCheck.from_dict(values.get("output_check"))
+        values["distribution_samples"] = from_saved(DistributionSamples, values.get("distribution_samples"))
+        values["distribution_check"] = DistributionCheck.from_dict(values.get("distribution_check"))
         if isinstance(values.get("categories"), dict):
             values["categories"] = {str(k): c for k, v in values["categories"].items()
                                     if (c := CategoryResult.from_dict(v)) is not None} or None

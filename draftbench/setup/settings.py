@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..core import limits
 from ..core.redaction import redact
+from .levels import LEVELS, Level
 from .speculation import AXES
 
 
@@ -39,7 +40,7 @@ class SweepSettings:
     requests: int = 5
     warmup: int = 1
     max_tokens: int = 512
-    temperature: float = 0.0
+    temperature: tuple[float, ...] = (0.0,)  # levels: sampling temperatures, each measured as its own cells
     request_timeout_s: float = 300.0
     seed: int = 0
     cost_model: bool = True  # measure the cost model's parts: v(k) per target, a short draft-alone run per draft
@@ -52,8 +53,18 @@ class SweepSettings:
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
+    check_distribution: bool = False  # at temperature > 0: sample short continuations, test them against the baseline's
     axis_defaults: tuple[tuple[str, Any], ...] = ()  # flat in JSON ("draft_max": 3): every draft-model setup's
     server: ServerOptions = field(default_factory=ServerOptions)
+
+    def levels(self) -> list[Level]:
+        """Every level of the sweep, in measuring order; a level setting with one value stays out of the level
+        (temperature None: the sweep's one temperature, as files before version 9 say it)."""
+        temps: tuple[float | None, ...] = self.temperature if len(self.temperature) > 1 else (None,)
+        return [Level(n, t) for n in self.concurrency for t in temps]
+
+    def temperature_at(self, level: Level) -> float:
+        return self.temperature[0] if level.temperature is None else level.temperature
 
     def comparable(self) -> dict[str, Any]:
         """The settings that change measured numbers: resuming with different ones would mix them."""
@@ -64,6 +75,7 @@ class SweepSettings:
     def to_dict(self) -> dict[str, Any]:
         """Plain flat JSON values; secrets in ``extra_args`` are redacted."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("server", "axis_defaults")}
+        out["temperature"] = list(self.temperature) if len(self.temperature) > 1 else self.temperature[0]
         out.update({name: dict(self.axis_defaults).get(name) for name in AXES}, **asdict(self.server))
         out["extra_args"] = redact(list(out["extra_args"]))
         return out
@@ -80,15 +92,16 @@ def _json_types(hint: Any) -> tuple[type, ...]:
     return _JSON_TYPES[kinds[0]]
 
 
-# Each setting's JSON types, from the dataclasses' declarations; concurrency: one level or a list of them.
+# Each setting's JSON types, from the dataclasses' declarations; a level: one value or a list of them.
 _SETTING_TYPES = {**{name: _json_types(hint) for cls in (SweepSettings, ServerOptions)
                      for name, hint in typing.get_type_hints(cls).items() if name not in ("server", "axis_defaults")},
-                  "concurrency": (int, list)}
+                  **{name: (int, list) if a.limit.kind is int else (int, float, list) for name, a in LEVELS.items()}}
 
 
 def setting_types() -> dict[str, tuple[type, ...]]:
     """Every settings key and the JSON types it takes (the axes' from their table)."""
-    return {**_SETTING_TYPES, **{a.name: (int,) if a.limit.kind is int else (int, float) for a in AXES.values()}}
+    return {**_SETTING_TYPES, **{a.name: {int: (int,), str: (str,)}.get(a.limit.kind, (int, float))
+                                 for a in AXES.values()}}
 
 
 SEARCHES = ("exhaustive", "adaptive")
@@ -109,12 +122,19 @@ def unknown_key(key: str, allowed, where: str) -> str:
                                            f" (allowed: {', '.join(sorted(allowed))})")
 
 
-def _levels(value: Any) -> tuple[Any, str | None]:
-    levels = [value] if isinstance(value, int) else value
-    if levels and not any(limits.problem("concurrency", v) for v in levels) and len(set(levels)) == len(levels):
-        return tuple(sorted(levels)), None
-    return value, (f"must be an integer from 1 to {limits.show(limits.LIMITS['concurrency'].high)} or a list "
-                   f"of different ones such as [1, 2, 4], got {json.dumps(value)}")
+def _levels(name: str) -> Callable[[Any], tuple[Any, str | None]]:
+    """A level's check: one value or a list of different ones, each within the level's bounds."""
+    axis = LEVELS[name]
+
+    def check(value: Any) -> tuple[Any, str | None]:
+        values = value if isinstance(value, list) else [value]
+        if values and not any(axis.limit.problem(v) for v in values) and len(set(values)) == len(values):
+            return tuple(sorted(axis.limit.kind(v) for v in values)), None
+        low, high = limits.show(axis.limit.low), limits.show(axis.limit.high)
+        kind = "an integer" if axis.limit.kind is int else "a number"
+        return value, (f"must be {kind} from {low} to {high} or a list of different ones such as {axis.example}, "
+                       f"got {json.dumps(value)}")
+    return check
 
 
 def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
@@ -126,7 +146,7 @@ def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
 _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "host": lambda v: (v, limits.host_problem(v)),
     "extra_args": lambda v: (tuple(v), None if all(isinstance(a, str) for a in v) else "must be a list of strings"),
-    "concurrency": _levels,
+    **{name: _levels(name) for name in LEVELS},
     "categories": lambda v: (tuple(v), None if v and all(isinstance(c, str) and c.strip() for c in v) else
                              "must be a non-empty list of category names such as [\"code\", \"math\"], "
                              f"got {json.dumps(v)}"),
@@ -144,7 +164,7 @@ def _setting(key: str, value: Any, types: tuple[type, ...]) -> tuple[Any, str | 
         return value, f"must be {_type_name(types)}, got {json.dumps(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return value, f"must be a finite number, got {json.dumps(value)}"
-    limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key != "concurrency" else None
+    limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key not in LEVELS else None
     why = limit.problem(value) if limit else None
     if why or key in _CHECKS:
         return (value, why) if why else _CHECKS[key](value)

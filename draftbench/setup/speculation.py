@@ -59,6 +59,9 @@ AXES: dict[str, Axis] = {a.name: a for a in (
          "minimum tokens drafted per step"),
     Axis("draft_p_min", "p_min", Limit(0, 1, float), ("--spec-{f}-p-min",), ("--draft-p-min",),
          "stop drafting below this draft probability (0-1)"),
+    Axis("draft_sampling", "sampling", Limit.one_of("greedy", "probabilistic"), ("--spec-{f}-sampling",), (),
+         "how drafts are sampled and verified at temperature > 0: greedy (the draft's argmax, kept where the target "
+         "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)"),
 )}
 
 

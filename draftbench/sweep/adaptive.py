@@ -45,7 +45,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callabl
     costs = verify_costs(base)
     if spec.draft_max is None or not costs or not spec.draft_path or base is None:
         return None
-    mine = [r for r in runs.values() if r.target == cell.target.label and r.concurrency == cell.level
+    mine = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
             and r.speculation is not None and r.speculation.draft_path and r.parts is not None and r.speedup]
     siblings = [r for r in mine if r.speculation and r.speculation.draft_max is not None
                 and replace(r.speculation, draft_max=None) == replace(spec, draft_max=None)]
@@ -145,7 +145,7 @@ class Search:
         leader_speed = 1.0
         if base is not None and base.done:
             finished = {r.draft: rates(r, drift.of(base)) for r in runs.values()
-                        if r.target == target and r.concurrency == level and finished_candidate(r)}
+                        if r.target == target and r.level == level and finished_candidate(r)}
             leader = stopping.leader(finished, rates(base))
             if leader != "baseline":
                 leader_speed = stopping.geo_speedup(finished[leader], rates(base)) or 1.0
@@ -165,7 +165,7 @@ class Search:
         base = runs[run.baseline_key]
         shift = drift.of(base)  # every setup's requests as if measured when the baseline was
         finished = {r.draft: rates(r, shift) for r in runs.values() if r.target == run.target and
-                    r.concurrency == run.concurrency and r.draft != run.draft and finished_candidate(r)}
+                    r.level == run.level and r.draft != run.draft and finished_candidate(r)}
         label = stopping.leader(finished, rates(base))
         reference = rates(base) if label == "baseline" else finished[label]
         look = -(-len(run.requests) // self.block)

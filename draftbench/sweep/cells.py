@@ -12,7 +12,9 @@ from typing import Any
 
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
+from ..measure import distribution
 from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
+from ..measure.distribution import DistributionSamples
 from ..results import grouping
 from ..results.schema import RunResult
 from ..server import process
@@ -49,7 +51,8 @@ class CellMeasurer:
         which evaluates it (its figures against the baseline), and returned as evaluated."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
-        run = RunResult(cell.target.label, setup.label, cell.level, target_path=cell.target.path,
+        run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
+                        target_path=cell.target.path,
                         target_id=self.store.identity(cell.target.path),
                         draft_id=self.store.identity(setup.speculation.draft_path),
                         speculation=setup.speculation, draft_size=grouping.setup_category(setup),
@@ -83,6 +86,7 @@ class CellMeasurer:
             for w in summary.warnings:
                 self.echo(f"  WARNING: {w}")
             self.probes.after_run(cell, server, drafted_before, facts, summary)
+            facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
         except ServerStartError as exc:
             facts.failed(exc.short, exc.log_tail)
@@ -98,10 +102,29 @@ class CellMeasurer:
         facts.wall_time_s = time.monotonic() - started
         return self.record(cell, facts, summary, **status)
 
+    def distribution_samples(self, cell: Cell, url: str, facts: RunFacts) -> DistributionSamples | None:
+        """``check_distribution``'s continuations on the cell's server, at a temperature above 0 (a failure is a
+        warning: the run's measurements stand)."""
+        s = self.cfg.settings
+        temperature = s.temperature_at(cell.level)
+        if not s.check_distribution or temperature <= 0:
+            return None
+        self.echo("  Distribution check: sampling short continuations ... ", end="")
+        try:
+            drawn = distribution.draw(url, self.cfg.backend.completion_path, self.cfg.prompts, temperature, s.seed,
+                                      self.api_key, s.request_timeout_s)
+        except DraftbenchError as exc:
+            self.echo("failed")
+            facts.warnings.append(f"distribution check not done: {exc}")
+            return None
+        self.echo(f"{drawn.tokens_drawn} tokens")
+        return drawn
+
     def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False) -> BenchConfig:
         """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule."""
         return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
-                              concurrency=cell.level, warmup=warmup, expect_draft=not cell.setup.is_baseline,
+                              concurrency=cell.level.concurrency,
+                              temperature=self.cfg.settings.temperature_at(cell.level), warmup=warmup, expect_draft=not cell.setup.is_baseline,
                               extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
 
     def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,

@@ -95,6 +95,8 @@ def run_lines(run: RunResult) -> list[str]:
     lines = [text]
     if run.degenerate_output:
         lines.append(f"  Output: DEGENERATE ({run.degenerate_output})")
+    elif run.output_check is not None:
+        lines.append(f"  Output: {run.output_check.text()}")
     if run.parts:
         p = run.parts
         lines.append(f"  Model: {stats.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
@@ -106,7 +108,7 @@ def run_lines(run: RunResult) -> list[str]:
 def evaluation_lines(ev: Evaluation) -> list[str]:
     """The answer of an evaluation in words: what the summary of a sweep and of a results file print."""
     lines = ["Recommended: " + visible(rec.sentence()) for rec in ev.recommendations]
-    lines += ["By concurrency: " + visible(line) for line in ev.level_lines]
+    lines += ["By level: " + visible(line) for line in ev.level_lines]
     lines += ["By task: " + visible(line) for line in ev.category_lines]
     if ev.savings is not None:
         lines.append("Adaptive search: " + ev.savings.sentence())

@@ -57,7 +57,7 @@ class CostProbes:
         """Does the setup get a synthetic-acceptance twin (see the module note)? Not n-gram types: their draft
         length is not draft_max, and the rates must match it."""
         spec = cell.setup.speculation
-        return (self.on and not spec.is_baseline and cell.level == self.cfg.settings.concurrency[0]
+        return (self.on and not spec.is_baseline and cell.level == self.cfg.settings.levels()[0]
                 and all(type_family(t) == DRAFT_FAMILY for t in spec.spec_type) and self.synthetic())
 
     def twin_configs(self, url: str) -> tuple[BenchConfig, BenchConfig]:
@@ -69,7 +69,7 @@ class CostProbes:
 
     def wants_verify_costs(self, cell: Cell) -> bool:
         """v(k) is measured on each target's baseline at the lowest level (one stream)."""
-        return self.on and cell.setup.is_baseline and cell.level == self.cfg.settings.concurrency[0]
+        return self.on and cell.setup.is_baseline and cell.level == self.cfg.settings.levels()[0]
 
     def draft_alone_tps(self, cell: Cell, log_path: str, release: Callable[[], None]) -> float | None:
         """The draft model's own decode speed (its step cost), measured once per draft model (``release`` first

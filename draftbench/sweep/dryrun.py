@@ -55,9 +55,9 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     work: list[Work] = []
     total = 0
     for cell in plan:
-        measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level)
+        measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level.concurrency)
         total += measured.most_tokens
-        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
+        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level.concurrency, measured.requests,
                          s.max_tokens))
         lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
@@ -80,7 +80,7 @@ def _checks(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: list[st
     if not checked:
         return 0
     size = check_size(cfg)
-    work += [Work(c.target.path, None, c.level, size, s.max_tokens) for c in checked]
+    work += [Work(c.target.path, None, c.level.concurrency, size, s.max_tokens) for c in checked]
     lines.append(f"Baseline checks: {len(checked)}, {size} requests each: each target's baseline again after every "
                  f"{s.baseline_every} setups and after its last (and more if the machine's load changes), one more "
                  "target load each (\"baseline_every\": 0 turns them off)")
@@ -96,7 +96,7 @@ def _cost_model(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: lis
     bases = [c for c in plan if costs.wants_verify_costs(c)]
     solo, (warm, one) = costs.draft_alone_config(""), costs.twin_configs("")
     work += [Work(c.setup.speculation.draft_path or "", None, 1, solo.requests, solo.max_tokens) for c in alone]
-    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 2, one.max_tokens) for c in twins]
+    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level.concurrency, 2, one.max_tokens) for c in twins]
     if alone:
         lines.append(f"Cost model: each of the {len(alone)} draft models alone on a server of its own, "
                      f"{solo.requests} requests (\"cost_model\": false turns the cost model's runs off)")

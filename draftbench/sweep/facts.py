@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ..measure.distribution import DistributionSamples
 from ..measure.probes import LoopVerification, PositionCounts
 
 
@@ -22,6 +23,7 @@ class RunFacts:
     draft_ms_per_pass: float | None = None
     position_counts: PositionCounts | None = None
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
+    distribution_samples: DistributionSamples | None = None  # check_distribution's continuations
     gpu_busy_before_pct: float | None = None
     other_cpu_share_before: float | None = None
     other_cpu_share: float | None = None

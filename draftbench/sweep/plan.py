@@ -11,6 +11,7 @@ from ..core.redaction import visible
 from ..errors import ConfigError, ModelFileError, UnsupportedSetup
 from ..server import llama_bin
 from ..setup.config import ModelEntry, SweepConfig
+from ..setup.levels import Level, varying
 from ..setup.speculation import AXES, BASELINE, HEAD_TYPES, TARGET_HEADS, Setup, Speculation
 
 
@@ -21,30 +22,30 @@ class Cell:
     index: int  # 1-based position in the plan
     target: ModelEntry
     setup: Setup
-    level: int = 1  # requests in flight at once
-    show_level: bool = False  # the sweep has several levels: titles say which
+    level: Level = Level()  # how the server is used: requests in flight at once, temperature
+    shown: tuple[str, ...] = ()  # the level fields the sweep varies: titles say them
 
     @property
-    def key(self) -> tuple[str, str | None, int]:
+    def key(self) -> tuple[str, str | None, Level]:
         return (self.target.label, self.setup.label, self.level)
 
     @property
-    def baseline_key(self) -> tuple[str, None, int]:
+    def baseline_key(self) -> tuple[str, None, Level]:
         return (self.target.label, None, self.level)
 
     @property
     def title(self) -> str:
-        label = self.setup.label
-        level = f" @ {self.level} stream{'s' if self.level > 1 else ''}" if self.show_level else ""
-        return self.target.label + (f" + {label}" if label else " (baseline)") + level
+        label, level = self.setup.label, self.level.text(self.shown)
+        return self.target.label + (f" + {label}" if label else " (baseline)") + (f" @ {level}" if level else "")
 
 
 def build_plan(cfg: SweepConfig) -> list[Cell]:
-    """Per target: the baseline, then each setup; each at every concurrency level in turn, so the levels
-    of one setup can share a server session."""
-    levels = cfg.settings.concurrency
-    triples = [(t, c, n) for t in cfg.targets for c in (BASELINE, *cfg.setups) for n in levels]
-    return [Cell(i, t, c, n, len(levels) > 1) for i, (t, c, n) in enumerate(triples, 1)]
+    """Per target: the baseline, then each setup; each at every level in turn (concurrency, then temperature),
+    so the levels of one setup can share a server session."""
+    levels = cfg.settings.levels()
+    shown = varying(levels)
+    triples = [(t, c, lv) for t in cfg.targets for c in (BASELINE, *cfg.setups) for lv in levels]
+    return [Cell(i, t, c, lv, shown) for i, (t, c, lv) in enumerate(triples, 1)]
 
 
 def server_slots(cfg: SweepConfig) -> int:

@@ -97,7 +97,7 @@ class Sweep:
     def _progress(self, started: float) -> None:
         """After each run: elapsed, runs left, and the time they should take."""
         s = self.cfg.settings
-        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
+        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level.concurrency, s.requests * s.runs, s.max_tokens)
                 for c in self.plan if self._to_go(c.key)]
         done = len(self.plan) - len(left)
         self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),

@@ -26,7 +26,7 @@ class Sessions:
         self.cfg, self.plan, self.launch, self.echo, self.api_key, self.acct = cfg, plan, launch, echo, api_key, acct
         self.note = note  # records what was learnt about the server in the results file's metadata
         self.slots = server_slots(cfg)
-        multi_level = len(cfg.settings.concurrency) > 1  # then a session holds one setup's levels instead
+        multi_level = len(cfg.settings.levels()) > 1  # then a session holds one setup's levels instead
         self.shareable = shareable(plan) if cfg.backend.per_request_speculation and not multi_level else set()
         self.keep_levels = keep_levels
         self.probe: PerRequestProbe | None = None
@@ -51,7 +51,7 @@ class Sessions:
         held = self.held if self.held is not None and self.held[2].alive() else None
         if held is not None and held[:2] == ("levels", level_session(cell)):
             server = held[2]
-            self.echo(f"  Same server, now {cell.level} requests at a time")
+            self.echo(f"  Same server, now at {cell.level.text(cell.shown)}")
             facts.speculation_flags = redact(server.speculation_args)
             if not self._next_is_another_level(cell):
                 self.held = None  # the last level: stopped after this cell

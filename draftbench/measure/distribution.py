@@ -1,0 +1,59 @@
+"""Samples for the distribution check (``settings.check_distribution``): at a temperature above 0, many short
+continuations of a few fixed prefixes, drawn from one server (a target alone, or with a speculation setup). Exact
+speculative decoding (greedy verification of the target's own samples, or rejection sampling) leaves the target's
+output distribution unchanged, so a setup's samples and its baseline's must look alike; :mod:`results.distribution`
+tests that. Token ids where the server returns them (llama.cpp's ``/completion``), else the text's words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from ..errors import DraftbenchError
+from ..setup.prompts import Prompt
+from .bench import prompt_text
+
+PREFIXES = 4  # fixed prefixes: the prompt set's first
+SAMPLES = 60  # continuations of each, one seed each
+TOKENS = 3  # tokens per continuation: each position is tested on its own
+
+
+@dataclass(frozen=True)
+class DistributionSamples:
+    """What one server sampled: per prefix (prompt id), each continuation's tokens joined by spaces."""
+
+    temperature: float
+    prompt_ids: tuple[str, ...]
+    samples: tuple[list[str], ...]  # samples[k][s]: continuation s of prefix k, e.g. "1126 1754 1818"
+
+    @property
+    def tokens_drawn(self) -> int:
+        return sum(len(s) for s in self.samples) * TOKENS
+
+
+def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, seed: int, api_key: str | None,
+         timeout_s: float, prefixes: int = PREFIXES, samples: int = SAMPLES) -> DistributionSamples:
+    """``samples`` continuations of ``TOKENS`` tokens for each of the first ``prefixes`` prompts, seeds
+    ``seed``, ``seed + 1``, ... (the same seeds on every server)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    chosen = prompts[:prefixes]
+    out: list[list[str]] = []
+    with requests.Session() as session:
+        for prompt in chosen:
+            drawn = []
+            for i in range(samples):
+                body = {"prompt": prompt_text(prompt), "n_predict": TOKENS, "max_tokens": TOKENS, "seed": seed + i,
+                        "temperature": temperature, "return_tokens": True, "cache_prompt": True, "stream": False}
+                try:
+                    resp = session.post(url.rstrip("/") + path, json=body, headers=headers, timeout=timeout_s)
+                    resp.raise_for_status()
+                    data = resp.json()
+                except (requests.RequestException, ValueError) as exc:
+                    raise DraftbenchError(f"the distribution check's request failed: {exc}") from exc
+                tokens = data.get("tokens") if isinstance(data, dict) else None
+                text = (data.get("content") if isinstance(data, dict) and "content" in data
+                        else ((data.get("choices") or [{}])[0].get("text", "") if isinstance(data, dict) else ""))
+                drawn.append(" ".join(str(t) for t in tokens) if isinstance(tokens, list) else " ".join(text.split()))
+            out.append(drawn)
+    return DistributionSamples(temperature, tuple(p.id for p in chosen), tuple(out))

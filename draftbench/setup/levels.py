@@ -1,0 +1,57 @@
+"""Levels: how a server is used while a setup is measured (requests in flight at once, sampling temperature),
+declared once in ``LEVELS``. A setting of a level takes one value or a list of them; each value is measured as
+cells of its own, and each setup is compared with its target's baseline at the same level. Settings parsing,
+cell titles, results files and the report read this table; a new level is a row here and a field of ``Level``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable
+
+from ..core.limits import LIMITS, Limit
+
+
+@dataclass(frozen=True)
+class LevelAxis:
+    """One way of using the server that a sweep can vary."""
+
+    name: str  # the setting, the field of Level and of a run in results files
+    limit: Limit  # each value's type and bounds
+    example: str  # a list of values, as a config would give it
+    words: Callable[[float], str]  # a value as titles and tables say it
+    unsaid: float | None  # the value titles leave out unless the sweep varies the field (one stream)
+
+
+LEVELS: dict[str, LevelAxis] = {a.name: a for a in (
+    LevelAxis("concurrency", LIMITS["concurrency"], "[1, 2, 4]", lambda v: f"{v:g} stream{'s' if v != 1 else ''}", 1),
+    LevelAxis("temperature", LIMITS["temperature"], "[0, 0.8]", lambda v: f"temperature {v:g}", None),
+)}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One level of a cell. ``temperature`` None: the sweep's one temperature (the setting's single value), as in
+    files written before temperature could be a list."""
+
+    concurrency: int = 1
+    temperature: float | None = None
+
+    @property
+    def sort_key(self) -> tuple[float, ...]:
+        return tuple(-1.0 if getattr(self, f.name) is None else getattr(self, f.name) for f in fields(self))
+
+    @property
+    def streams(self) -> int:
+        return self.concurrency
+
+    def text(self, shown: tuple[str, ...] | None = None) -> str:
+        """'4 streams, temperature 0.8': the values that vary (``shown``; default: every value but those left
+        unsaid, one stream), '' when none does."""
+        names = shown if shown is not None else [f.name for f in fields(self)
+                                                 if getattr(self, f.name) != LEVELS[f.name].unsaid]
+        return ", ".join(LEVELS[n].words(getattr(self, n)) for n in names if getattr(self, n) is not None)
+
+
+def varying(levels: list[Level]) -> tuple[str, ...]:
+    """The level fields with more than one value among ``levels``: what titles must say."""
+    return tuple(f.name for f in fields(Level) if len({getattr(lv, f.name) for lv in levels}) > 1)
