@@ -71,6 +71,9 @@ def test_a_baseline_measured_on_a_busy_machine_is_measured_again_in_full(llama_s
         stop_hogs()
     assert rc == 0, err
     meta, ev = evaluate.load(str(results))
+    saved = load(str(results))["recommendations"]  # the answer as the file says it: the evaluation's, word for word
+    assert [(a["target"], a["concurrency"], a["sentence"], a["use"]) for a in saved] == [
+        (r.target, r.level.streams, r.sentence(), r.use().draft if r.use() else None) for r in ev.recommendations]
     base = next(r for r in ev.runs if r.draft is None)
     assert base.other_cpu_share >= load_rules.BUSY_SHARE  # the hogs were seen
     full = [c for c in base.baseline_checks if len(c.requests) == len(base.requests)]

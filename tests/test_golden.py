@@ -85,7 +85,7 @@ def test_every_version_resumes_or_is_refused_untouched(version, family, tmp_path
     if done.returncode == 0:
         assert "Starting server" not in done.stderr and done.stderr.count("done earlier, skipped") == len(
             evaluate.load(FILES[version])[1].runs)
-        # nothing left to measure: the file is as it was (a run measured now would save it at version 8)
+        # nothing left to measure: the file is as it was (a run measured now would save it at version 9)
         assert hashlib.sha256(results.read_bytes()).hexdigest() == digest
     else:
         assert str(results) in done.stderr and "Traceback" not in done.stderr

@@ -13,9 +13,9 @@ from sweep_helpers import load, write_config
 from draftbench.errors import ConfigError
 from draftbench.measure.bench import BenchConfig, run_bench
 from draftbench.setup.config import parse_config
-from draftbench.setup.prompts import BUILTIN, WARMUP
+from draftbench.setup.prompts import BUILTIN, WARMUP, schedule
 from draftbench.setup.speculation import Speculation
-from draftbench.sweep.plan import build_plan, check_setups, shareable
+from draftbench.sweep.plan import build_plan, check_setups, shareable, traffic
 
 
 def _config(family, drafts: list[dict], **settings) -> dict:
@@ -84,3 +84,53 @@ def test_ngram_acceptance_at_two_streams_is_that_of_a_fresh_server(llama_server,
     assert abs(rates["both"] - rates["fresh"]) <= 0.1, rates  # the same prompts, the same fresh pool
     assert at_two["both"]["log_path"] != next(r["log_path"] for r in load(str(tmp_path / "both-r.json"))["results"]
                                               if r["draft"] == "ngram" and r["concurrency"] == 1)
+
+
+def test_four_prompts_and_an_ngram_setup_measure_no_repeat_or_are_refused(llama_server, family, tmp_path,
+                                                                          no_new_servers):
+    """A prompt file of 4 prompts, warmup 1: 4 requests of an n-gram setup are 4 different prompts (the warm-up
+    is none of them); 5 would repeat one, and the sweep refuses before any server starts, naming the numbers."""
+    prompts = tmp_path / "four.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Write a short story number {i} about a {w}."})
+                               + "\n" for i, w in enumerate(("cat", "ship", "tree", "lamp"))))
+    drafts = [{"label": "ngram", "spec_type": "ngram-mod", "draft_max": 4}]
+    for requests in (4, 5):
+        path = write_config(family, tmp_path, name=f"r{requests}", drafts=[], requests=requests, warmup=1,
+                            max_tokens=16, prompts=str(prompts))
+        data = json.load(open(path))
+        data["drafts"] = drafts
+        json.dump(data, open(path, "w"))
+        done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / f"r{requests}-r.json"))
+        if requests == 4:
+            assert done.returncode == 0, done.stderr
+            run = next(r for r in load(str(tmp_path / "r4-r.json"))["results"] if r["draft"] == "ngram")
+            ids = [q["prompt_id"] for q in run["requests"]]
+            assert sorted(ids) == ["p0", "p1", "p2", "p3"]  # each once; the warm-up was none of them
+        else:
+            assert done.returncode != 0 and "Traceback" not in done.stderr and "Starting server" not in done.stderr
+            assert "its 5 measured requests (runs x requests) need 5 different prompts, and the prompt set has 4" \
+                in done.stderr
+            assert not (tmp_path / "r5-r.json").exists()
+
+
+def test_a_warm_pool_is_a_separate_labelled_result_after_other_prompts(llama_server, family, tmp_path,
+                                                                       no_new_servers):
+    """warm_pool 3: the n-gram setup is measured twice, fresh and after 3 requests of prompts it never measures,
+    labelled so; the plain one stays the default answer's input, the warm one says what it was."""
+    path = write_config(family, tmp_path, name="warm", drafts=[], requests=4, max_tokens=16, warm_pool=3)
+    data = json.load(open(path))
+    data["drafts"] = [{"label": "ngram", "spec_type": "ngram-mod", "draft_max": 4}]
+    json.dump(data, open(path, "w"))
+    cfg = parse_config(data, path)
+    cells = build_plan(cfg)
+    assert [c.setup.label for c in cells] == [None, "ngram", "ngram · warm pool 3"]
+    measured = {p.id for p in schedule(cfg.prompts, 4, offset=cfg.settings.seed)}
+    sent = traffic(cfg, cells[2])
+    assert len(sent) == 3 and not {p.id for p in sent} & measured and traffic(cfg, cells[1]) == ()
+    done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "warm-r.json"))
+    assert done.returncode == 0, done.stderr
+    runs = {r["draft"]: r for r in load(str(tmp_path / "warm-r.json"))["results"]}
+    assert runs["ngram · warm pool 3"]["warm_pool_requests"] == 3 and runs["ngram"]["warm_pool_requests"] is None
+    assert [q["prompt_id"] for q in runs["ngram · warm pool 3"]["requests"]] == \
+        [q["prompt_id"] for q in runs["ngram"]["requests"]]  # the same measured prompts: paired
+    assert runs["ngram · warm pool 3"]["log_path"] != runs["ngram"]["log_path"]  # a server of its own

@@ -48,11 +48,13 @@ class BenchConfig:
     skip: int = 0  # start at this position of the prompt schedule (a later block of the same run)
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
+    traffic: tuple[Prompt, ...] = ()  # unmeasured full-length requests after the warm-ups (a warm n-gram pool)
 
     @property
     def most_tokens(self) -> int:
-        """The most tokens its requests generate: each at max_tokens, the warm-ups at their cap."""
-        return self.requests * self.max_tokens + self.warmup * min(self.max_tokens, WARMUP_TOKENS)
+        """The most tokens its requests generate: each at max_tokens (and any traffic), the warm-ups at their cap."""
+        return ((self.requests + len(self.traffic)) * self.max_tokens
+                + self.warmup * min(self.max_tokens, WARMUP_TOKENS))
 
     @classmethod
     def of(cls, s: SweepSettings, url: str, prompts: tuple[Prompt, ...], api_key: str | None,
@@ -238,6 +240,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, WARMUP_TOKENS)),
                             prompt.id, cfg.request_timeout_s, headers)
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
+        for i, prompt in enumerate(cfg.traffic):
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
+                            headers)
+            say(f"traffic {i + 1}/{len(cfg.traffic)} [{prompt.id}]: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 

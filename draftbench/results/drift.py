@@ -124,13 +124,31 @@ def of(base: RunResult | None) -> Drift | None:
         return None
     first = Point(statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True),
                   load.busy(base.other_cpu_share), "the first measurement")
+    anchor = _anchor(base)
+    via = check_ratio(anchor, base) if anchor is not None else None
     checks = []
     for n, check in enumerate(base.baseline_checks, 1):
         when = [q.sent_unix_s for q in check.requests if q.sent_unix_s]
         ratio = check_ratio(check, base)
+        if via is not None and check is not anchor:  # through the quiet re-measure: the busy first's noise on a
+            own = stats.compare(keyed(check.requests), keyed(anchor.requests))  # block's prompts stays out
+            ratio = _scaled(own, via.value) if own is not None else ratio
         if when and ratio is not None and ratio.paired:
             checks.append(Point(statistics.median(when), ratio, load.busy(check.other_cpu_share), f"check {n}"))
     return Drift((first, *sorted(checks, key=lambda p: p.at_unix_s))) if checks else None
+
+
+def _anchor(base: RunResult) -> BaselineCheck | None:
+    """Where the first measurement was busy: the first quiet re-measure of every prompt, which the other checks are
+    compared with (then scaled by its own ratio to the first); None where the first is quiet or none exists."""
+    if not load.busy(base.other_cpu_share):
+        return None
+    return next((c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)
+                 and not load.busy(c.other_cpu_share)), None)
+
+
+def _scaled(r: stats.Ratio, by: float) -> stats.Ratio:
+    return stats.Ratio(r.value * by, (r.ci95[0] * by, r.ci95[1] * by) if r.ci95 else None, r.n, r.paired)
 
 
 def corrected(run: RunResult, drift: Drift | None) -> RunResult:

@@ -5,7 +5,8 @@ drifting or busy machine). Pure: evaluated runs in, recommendations out."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from ..core import load as machine_load, stats
 from ..core.stats import pct
@@ -184,6 +185,17 @@ class Recommendation:
                 f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
                 + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
                 + (f"; per stream {margin}" if margin else ""))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The answer as a results file says it: where, the setup to use (None: none, or withheld, and why) with
+        its speedup, and the sentence every reader prints."""
+        use, b = self.use(), self.best
+        return {"target": self.target, **asdict(self.level), "use": use.draft if use is not None else None,
+                "speedup": gain(use) if use is not None else None,
+                "speedup_ci95": use.speedup_ci95 if use is not None else None,
+                "speedup_n": use.speedup_n if use is not None else None,
+                "best_measured": b.draft if b is not None else None, "withheld": self.withheld() or None,
+                "flags": list(use.speculation_flags or []) if use is not None else None, "sentence": self.sentence()}
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""

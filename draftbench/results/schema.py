@@ -24,7 +24,11 @@ Version 7 adds the cost model's measurements in the speculative loop (see :mod:`
 and ``position_counts`` (accepted tokens at each draft position); older runs are explained with v(k) from
 prompt batches and one acceptance rate for every position, and their parts say so. Version 8 puts a unit in
 every name (``RENAMED``: ``mean_ttft_s``, ``median_ttft_s``, ``mean_total_time_s``, ``decode_tps_ci95``, a
-category's ``decode_tps_ci95``); older names are read as the new ones. Every figure computed from runs (speedups,
+category's ``decode_tps_ci95``); older names are read as the new ones. Version 9 makes temperature a level (a run's
+``temperature`` where ``settings.temperature`` is a list; None: the settings' one value, as before), adds the
+``draft_sampling`` axis, the output checks (``output_check`` at temperature 0; ``distribution_samples`` and
+``distribution_check`` at temperature > 0) and the file's ``recommendations`` as evaluated when it was written
+(computed again on every load, never read back as truth); older files read without them. Every figure computed from runs (speedups,
 categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says what this
 version computes from its measurements.
 """
@@ -47,7 +51,7 @@ from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
            "ci95_tps": "decode_tps_ci95"}
@@ -162,7 +166,8 @@ class FileMeta:
                                  if (a := DraftAlone.from_dict(v)) is not None}
         values["per_request_speculation"] = from_saved(PerRequestProbe, data.get("per_request_speculation"))
         values["schema_version"] = data.get("schema_version", 1)
-        return cls(**values, other={k: v for k, v in data.items() if k not in known and k != "results"})
+        computed = ("results", "recommendations")  # the runs, and what is evaluated from them again on every load
+        return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ class RunResult(Measured):
     draft: str | None
     concurrency: int = 1  # requests in flight at once while it was measured
     temperature: float | None = None  # its sampling temperature when the sweep had several (None: the settings')
+    warm_pool_requests: int | None = None  # measured after this many requests of other prompts (settings.warm_pool)
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
     speedup: float | None = None
     speedup_ci95: list[float] | None = None

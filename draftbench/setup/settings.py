@@ -53,6 +53,7 @@ class SweepSettings:
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
+    warm_pool: int = 0  # stateful n-gram setups also measured after this many requests of other prompts (0: never)
     check_distribution: bool = False  # at temperature > 0: sample short continuations, test them against the baseline's
     axis_defaults: tuple[tuple[str, Any], ...] = ()  # flat in JSON ("draft_max": 3): every draft-model setup's
     server: ServerOptions = field(default_factory=ServerOptions)

@@ -162,10 +162,15 @@ class Setup:
     label: str | None
     speculation: Speculation = field(default_factory=Speculation)
     size: str | None = None  # the draft's size category for charts ("0.5B"), when given
+    warm_requests: int = 0  # unmeasured requests of other prompts first: a stateful method's warm pool (warm_pool)
 
     @property
     def is_baseline(self) -> bool:
         return self.label is None
+
+    def warmed(self, n: int) -> "Setup":
+        """The same setup measured after ``n`` requests of other traffic: a result of its own, labelled so."""
+        return replace(self, label=f"{self.label} · warm pool {n}", warm_requests=n)
 
 
 BASELINE = Setup(None)

@@ -23,7 +23,7 @@ from . import adaptive
 from .console import Accounting, Console
 from .cost_probes import CostProbes
 from .facts import RunFacts
-from .plan import Cell, request_fields
+from .plan import Cell, request_fields, traffic
 from .sessions import Sessions
 from .store import ResultsStore
 
@@ -52,7 +52,7 @@ class CellMeasurer:
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
-                        target_path=cell.target.path,
+                        target_path=cell.target.path, warm_pool_requests=setup.warm_requests or None,
                         target_id=self.store.identity(cell.target.path),
                         draft_id=self.store.identity(setup.speculation.draft_path),
                         speculation=setup.speculation, draft_size=grouping.setup_category(setup),
@@ -110,6 +110,7 @@ class CellMeasurer:
         if not s.check_distribution or temperature <= 0:
             return None
         self.echo("  Distribution check: sampling short continuations ... ", end="")
+        t0 = time.monotonic()
         try:
             drawn = distribution.draw(url, self.cfg.backend.completion_path, self.cfg.prompts, temperature, s.seed,
                                       self.api_key, s.request_timeout_s)
@@ -117,15 +118,20 @@ class CellMeasurer:
             self.echo("failed")
             facts.warnings.append(f"distribution check not done: {exc}")
             return None
+        finally:
+            self.acct.distribution_s += time.monotonic() - t0
         self.echo(f"{drawn.tokens_drawn} tokens")
         return drawn
 
-    def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False) -> BenchConfig:
-        """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule."""
+    def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False,
+                     first: bool = False) -> BenchConfig:
+        """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule; on a
+        server's ``first`` block, a warm-pool setup's traffic first: prompts the schedule never measures."""
         return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
                               concurrency=cell.level.concurrency,
                               temperature=self.cfg.settings.temperature_at(cell.level), warmup=warmup, expect_draft=not cell.setup.is_baseline,
-                              extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else ())
+                              extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else (),
+                              traffic=traffic(self.cfg, cell) if first else ())
 
     def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,
                earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
@@ -143,7 +149,7 @@ class CellMeasurer:
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
             blocks.append(run_bench(self.bench_config(cell, server.url, size, len(kept) + sum(b.n_requests for b in blocks),
-                                                      s.warmup if i == 0 else 0, shared)))
+                                                      s.warmup if i == 0 else 0, shared, first=i == 0)))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:

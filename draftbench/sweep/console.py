@@ -18,15 +18,18 @@ class Accounting:
     generation_s: float = 0.0
     probe_s: float = 0.0  # the per-request settings probe and the cost model's parts (v(k), draft-alone runs)
     check_s: float = 0.0  # the requests of baseline checks (their server loads count as loads)
+    distribution_s: float = 0.0  # the distribution check's samples (check_distribution)
 
     @property
     def overhead_s(self) -> float:
-        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s - self.check_s)
+        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s - self.check_s
+                   - self.distribution_s)
 
     def line(self) -> str:
         share = self.overhead_s / self.wall_s if self.wall_s else 0.0
         probe = f" + {self.probe_s:.1f} s probes and cost-model parts" if self.probe_s else ""
         probe += f" + {self.check_s:.1f} s baseline checks" if self.check_s else ""
+        probe += f" + {self.distribution_s:.1f} s distribution check" if self.distribution_s else ""
         return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
                 f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
 

@@ -10,7 +10,7 @@ import os
 
 from ..core import gguf_header
 from ..core.redaction import redact, visible
-from ..measure import per_request, probes
+from ..measure import distribution, per_request, probes
 from ..measure.bench import BenchConfig
 from ..results.jsonfile import load_results
 from ..results.schema import RunResult
@@ -21,7 +21,7 @@ from .console import Accounting
 from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks, check_size
 from .eta import Estimator, Work, fmt_s
-from .plan import Cell, build_plan, check_setups, server_slots, template_warnings
+from .plan import Cell, build_plan, check_setups, server_slots, template_warnings, traffic
 from .sessions import Sessions
 
 
@@ -55,13 +55,14 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     work: list[Work] = []
     total = 0
     for cell in plan:
-        measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level.concurrency)
+        measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level.concurrency, traffic=traffic(cfg, cell))
         total += measured.most_tokens
         work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level.concurrency, measured.requests,
                          s.max_tokens))
         lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
-    total += _checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
+    total += (_checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
+              + _distribution(cfg, plan, lines))
     previous = _previous(results_path)
     est = Estimator(gguf_header.file_size)
     for run in previous:
@@ -105,6 +106,18 @@ def _cost_model(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: lis
                      f"in the loop), one more server start and up to {warm.most_tokens + one.most_tokens} tokens each")
     return (len(alone) * solo.most_tokens + len(twins) * (warm.most_tokens + one.most_tokens)
             + len(bases) * probes.VERIFY_COST_TOKENS)
+
+
+def _distribution(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:
+    """The distribution check's samples: every cell at a temperature above 0, when asked for."""
+    s = cfg.settings
+    hot = [c for c in plan if s.check_distribution and s.temperature_at(c.level) > 0]
+    if not hot:
+        return 0
+    per = min(distribution.PREFIXES, len(cfg.prompts)) * distribution.SAMPLES
+    lines.append(f"Distribution check: {len(hot)} cells at temperature > 0, {per} requests of {distribution.TOKENS} "
+                 "tokens each, after their measured requests (\"check_distribution\": false turns it off)")
+    return len(hot) * per * distribution.TOKENS
 
 
 def _probe(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:

@@ -12,6 +12,7 @@ from ..errors import ConfigError, ModelFileError, UnsupportedSetup
 from ..server import llama_bin
 from ..setup.config import ModelEntry, SweepConfig
 from ..setup.levels import Level, varying
+from ..setup.prompts import Prompt, schedule
 from ..setup.speculation import AXES, BASELINE, HEAD_TYPES, TARGET_HEADS, Setup, Speculation
 
 
@@ -42,9 +43,10 @@ class Cell:
 def build_plan(cfg: SweepConfig) -> list[Cell]:
     """Per target: the baseline, then each setup; each at every level in turn (concurrency, then temperature),
     so the levels of one setup can share a server session."""
-    levels = cfg.settings.levels()
+    levels, warm = cfg.settings.levels(), cfg.settings.warm_pool
     shown = varying(levels)
-    triples = [(t, c, lv) for t in cfg.targets for c in (BASELINE, *cfg.setups) for lv in levels]
+    setups = [x for c in cfg.setups for x in ((c, c.warmed(warm)) if warm and c.speculation.stateful else (c,))]
+    triples = [(t, c, lv) for t in cfg.targets for c in (BASELINE, *setups) for lv in levels]
     return [Cell(i, t, c, lv, shown) for i, (t, c, lv) in enumerate(triples, 1)]
 
 
@@ -73,6 +75,13 @@ def shareable(cells: list[Cell]) -> set[tuple]:
     """Session keys held by two or more cells: only those gain from a shared server."""
     counts = Counter(session_key(c) for c in cells if session_key(c) is not None and not c.setup.speculation.stateful)
     return {k for k, n in counts.items() if n > 1}
+
+
+def traffic(cfg: SweepConfig, cell: Cell) -> tuple[Prompt, ...]:
+    """A warm-pool setup's unmeasured requests before its measured ones: prompts after the schedule's measured
+    ones (never one of them: the plan refuses a prompt set too small for both)."""
+    s, n = cfg.settings, cell.setup.warm_requests
+    return tuple(schedule(cfg.prompts, n, offset=s.seed + s.requests * s.runs)) if n else ()
 
 
 def request_fields(spec: Speculation) -> dict[str, float | int]:
@@ -143,11 +152,13 @@ def _repeats(cfg: SweepConfig) -> None:
     """A setup that keeps state across requests must never see a measured prompt twice in one session (an n-gram
     pool would predict it from the first time): refused when the prompt set is smaller than its requests."""
     s = cfg.settings
-    per_session = s.requests * s.runs
+    per_session = s.requests * s.runs + s.warm_pool
+    warm = f" and warm_pool {s.warm_pool} requests of other prompts before them" if s.warm_pool else ""
     problems = [f"drafts: {visible(c.label or '')!r} ({', '.join(c.speculation.spec_type)}) keeps what it has seen "
-                f"across requests: its {per_session} measured requests (runs x requests) need as many different "
-                f"prompts, and the prompt set has {len(cfg.prompts)}: add prompts (settings.prompts) or lower "
-                "requests or runs" for c in cfg.setups if c.speculation.stateful and per_session > len(cfg.prompts)]
+                f"across requests: its {s.requests * s.runs} measured requests (runs x requests){warm} need "
+                f"{per_session} different prompts, and the prompt set has {len(cfg.prompts)}: add prompts "
+                "(settings.prompts) or lower requests, runs or warm_pool"
+                for c in cfg.setups if c.speculation.stateful and per_session > len(cfg.prompts)]
     if problems:
         raise ConfigError(cfg.source, problems)
 
