@@ -104,3 +104,11 @@ def test_the_distribution_check_passes_the_same_sampler_and_flags_another():
     assert runs[1].distribution_check.flagged
     rec = recommend.recommend(runs)[0]
     assert rec.best is None and rec.use() is None  # 3x faster, never recommended
+
+
+def test_a_command_measures_one_level_a_sweep_takes_a_list():
+    from draftbench.cli.bench import build_parser
+
+    args = build_parser().parse_args(["--url", "http://x"])
+    assert args.temperature == 0.0 and isinstance(args.temperature, float)
+    assert build_parser().parse_args(["--url", "http://x", "--temperature", "0.7"]).temperature == 0.7

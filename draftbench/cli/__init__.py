@@ -12,6 +12,7 @@ from typing import Callable
 from ..core import limits
 from ..core.redaction import console_text
 from ..errors import DraftbenchError
+from ..setup.levels import LEVELS
 from ..setup.settings import ServerOptions, SweepSettings
 
 
@@ -26,6 +27,7 @@ class Parser(argparse.ArgumentParser):
         from core.limits, its default from the settings' dataclass, so a flag and a config key never differ."""
         owner = SweepSettings if name in SweepSettings.__dataclass_fields__ else ServerOptions
         default = getattr(owner, name)
+        default = default[0] if name in LEVELS else default  # a level: one value per command (a sweep takes a list)
         self.add_argument(*(flags or ["--" + name.replace("_", "-")]), type=limits.arg(name), default=default,
                           help=f"{help + ' ' if help else ''}(default {default})")
 
