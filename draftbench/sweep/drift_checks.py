@@ -52,6 +52,7 @@ class BaselineChecks:
         self.every, self.size = s.baseline_every, check_size(cfg)
         self.since: dict[tuple, list[str]] = {}  # baseline key -> setups measured since its last check
         self.urgent: set[tuple] = set()  # baseline keys to check now: the load changed
+        self.active: set[tuple] = set()  # baseline keys whose setups this session measured
 
     @staticmethod
     def planned(cfg: SweepConfig, plan: list[Cell]) -> list[Cell]:
@@ -69,6 +70,7 @@ class BaselineChecks:
         if not self.every or cell.setup.is_baseline:
             return
         key = cell.baseline_key
+        self.active.add(key)
         self.since.setdefault(key, []).append(cell.setup.label or "")
         then, now = self._load_then(key), run.other_cpu_share
         if then is not None and now is not None and abs(now - then) >= LOAD_CHANGE:
@@ -88,7 +90,8 @@ class BaselineChecks:
         for key in [k for k, labels in self.since.items() if labels and target in (None, k[0])]:
             self.check(key)
         busy = [c.key for c in self.plan if c.setup.is_baseline and target in (None, c.target.label)
-                and (base := self.store.runs.get(c.key)) is not None and base.done and needs_full(base)]
+                and c.key in self.active and (base := self.store.runs.get(c.key)) is not None and base.done
+                and needs_full(base)]  # only where this session measured setups: a re-measure is their reference
         for key in busy if self.every else []:
             self.check(key, "no setup (the first measurement was busy)")
 
