@@ -46,7 +46,7 @@ def test_each_level_is_a_cell_of_its_own_and_resumes(llama_server, family, tmp_p
     results = str(tmp_path / "r.json")
     code, err = sweep_until(["--config", config, "--results", results], "[3/4]", sig=signal.SIGINT)
     assert code == 130, err
-    assert "Same server, now 2 requests at a time" in err  # the baseline's two levels share one server
+    assert "Same server, now at 2 streams" in err  # the baseline's two levels share one server
     saved = load(results)["results"]
     assert [(r["draft"], r["concurrency"]) for r in saved] == [(None, 1), (None, 2)]
     assert saved[1]["max_in_flight"] == 2 and saved[1]["aggregate_tps"] > 0
