@@ -88,5 +88,6 @@ def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:
             'Aggregate tok/s: completion tokens of all requests over the time from the first send to the last end. '
             'Speedups are against the baseline at the same level.</p>\n'
             + (f'<ul id="by-level">{lines}</ul>\n' if lines else "")
-            + '<div id="level-speedup" class="chart"></div>\n<div id="level-aggregate" class="chart"></div>\n'
+            + ('<div id="level-speedup" class="chart"></div>\n<div id="level-aggregate" class="chart"></div>\n'
+               if len({lv.streams for lv in measured_levels(runs)}) > 1 else '')
             + table(runs))

@@ -13,9 +13,11 @@ from ..results.schema import RunResult
 from . import page
 
 NOTE = ("Each target's baseline is measured again during the sweep (one block of the first prompts, on a fresh "
-        "server). A check's ratio to the first measurement, request by request, is the machine's speed then; where "
-        "some check's interval excludes 1, every setup's requests are divided by the speed interpolated at the "
-        "time they ran, and their speedups are corrected (their intervals widened by the checks' own).")
+        "server; every prompt where its first measurement was on a busy machine). A check's ratio to the first "
+        "measurement, request by request, is the machine's speed then. The reference comes from every quiet "
+        "measurement (busy ones left out where a quiet one exists): where they moved beyond noise, every setup's "
+        "requests are divided by the speed interpolated at the time they ran, else by their pooled level; the "
+        "speedups are corrected, their intervals widened by the correction's own uncertainty.")
 
 
 def _rows(base: RunResult) -> list[list[str]]:
@@ -25,12 +27,12 @@ def _rows(base: RunResult) -> list[list[str]]:
         times = [q.sent_unix_s for q in qs if q.sent_unix_s]
         return f"{(statistics.median(times) - start) / 60:.1f}" if times and start else ""
 
-    rows = [[html_text(base.target), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)",
+    rows = [[html_text(base.where), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)",
              page.fmt(base.other_cpu_share, ".0%")]]
     for n, check in enumerate(base.baseline_checks or [], 1):
         ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
         ratio = drift.check_ratio(check, base)
-        rows.append([html_text(base.target), f"check {n}, after {html_text(check.after)}", when(check.requests),
+        rows.append([html_text(base.where), f"check {n}, after {html_text(check.after)}", when(check.requests),
                      page.fmt(statistics.fmean(ok) if ok else None, ".2f"),
                      html_text(stats.ratio_text(ratio)) if ratio else "n/a", page.fmt(check.other_cpu_share, ".0%")])
     return rows
@@ -47,9 +49,9 @@ def section(runs: list[RunResult], resolution: float = 0.05) -> str:
     for base in checked:
         shift = drift.of(base)
         if shift is not None and shift.exceeds(resolution):
-            out.append(f'<p class="warning">{html_text(base.target)}: {html_text(shift.sentence())}</p>')
+            out.append(f'<p class="warning">{html_text(base.where)}: {html_text(shift.sentence())}</p>')
         elif shift is not None and shift.significant:
-            out.append(f'<p class="note">{html_text(base.target)}: the baseline moved by '
+            out.append(f'<p class="note">{html_text(base.where)}: the baseline moved by '
                        f'{html_text(stats.ratio_text(shift.worst))}, within the resolution ({resolution:.0%}): '
                        'speedups corrected for it.</p>')
     if checked:
@@ -60,12 +62,12 @@ def section(runs: list[RunResult], resolution: float = 0.05) -> str:
     if fixed:
         out.append('<table id="drift-corrected"><tr><th>Target</th><th>Setup</th><th>Baseline speed then</th>'
                    '<th>Speedup corrected</th><th>Uncorrected</th></tr>' + "".join(
-                       f"<tr><td>{html_text(r.target)}</td><td>{html_text(r.draft)}</td><td>{r.drift_factor:.2f}x</td>"
+                       f"<tr><td>{html_text(r.where)}</td><td>{html_text(r.draft)}</td><td>{r.drift_factor:.2f}x</td>"
                        f"<td>{html_text(recommend.speedup_text(r))}</td><td>{stats.pct(r.speedup_uncorrected)}</td></tr>"
                        for r in fixed) + "</table>")
     if busy:
         out.append('<ul id="busy-runs">' + "".join(
-            f"<li>{html_text(r.target)} + {html_text(r.draft or 'baseline')}: {html_text(w)}</li>" for r, w in busy)
+            f"<li>{html_text(r.where)} + {html_text(r.draft or 'baseline')}: {html_text(w)}</li>" for r, w in busy)
             + f"</ul><p class=\"note\">A run is flagged when other processes used {load.BUSY_SHARE:.0%} or more of "
             "the CPUs while it was measured or just before.</p>")
     return "\n".join(out)

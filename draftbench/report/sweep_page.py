@@ -205,7 +205,7 @@ def _output_warnings(meta: FileMeta, runs: tuple[RunResult, ...]) -> str:
     if not bad and not told:
         return ""
     items = "".join(f"<li>{html_text(w)}</li>" for w in told) + "".join(
-        f"<li>{html_text(r.target)} + {html_text(r.draft or 'baseline')}: {html_text(r.degenerate_output)}</li>"
+        f"<li>{html_text(r.where)} + {html_text(r.draft or 'baseline')}: {html_text(r.degenerate_output)}</li>"
         for r in bad)
     return (f'<div class="warning" id="output-warnings"><strong>Output warnings</strong>: a speedup measured on text no '
             f'user wants (an echo of the prompt, template markers, a loop) describes nothing, and an n-gram draft '

@@ -11,7 +11,7 @@ from typing import Any
 from ..core import load as machine_load, stats
 from ..core.stats import pct
 from ..measure import health
-from ..setup.levels import Level, varying
+from ..setup.levels import Level, varying, where
 from . import categories, comparison, drift
 from .grouping import at_level, baselines, eligible, gain, levels
 from .schema import RunResult
@@ -168,8 +168,7 @@ class Recommendation:
     @property
     def where(self) -> str:
         """'T' or 'T @ 4 streams, temperature 0.8'."""
-        level = self.level.text()
-        return f"{self.target} @ {level}" if level else self.target
+        return where(self.target, self.level)
 
     def _level_sentence(self) -> str:
         where = self.where

@@ -46,7 +46,7 @@ from ..measure.distribution import DistributionSamples
 from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
-from ..setup.levels import Level
+from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
@@ -231,6 +231,11 @@ class RunResult(Measured):
     @property
     def level(self) -> Level:
         return Level(self.concurrency, self.temperature)
+
+    @property
+    def where(self) -> str:
+        """Its target, and its level where that is not one stream at the sweep's one temperature."""
+        return where(self.target, self.level)
 
     @property
     def key(self) -> tuple[str, str | None, Level]:

@@ -52,6 +52,12 @@ class Level:
         return ", ".join(LEVELS[n].words(getattr(self, n)) for n in names if getattr(self, n) is not None)
 
 
+def where(target: str, level: Level) -> str:
+    """'T', or 'T @ 4 streams, temperature 0.8' away from one stream at the sweep's one temperature."""
+    said = level.text()
+    return f"{target} @ {said}" if said else target
+
+
 def varying(levels: list[Level]) -> tuple[str, ...]:
     """The level fields with more than one value among ``levels``: what titles must say."""
     return tuple(f.name for f in fields(Level) if len({getattr(lv, f.name) for lv in levels}) > 1)
