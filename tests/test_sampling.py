@@ -9,7 +9,7 @@ import random
 import pytest
 
 from records import evaluated
-from draftbench.core import stats
+from draftbench.core import homogeneity as stats
 from draftbench.errors import ConfigError
 from draftbench.measure.distribution import DistributionSamples
 from draftbench.measure.stream import RequestResult
@@ -34,9 +34,9 @@ def test_chi_square_and_holm_by_hand():
     assert stats.chi2_sf(50, 10) == pytest.approx(2.669e-7, rel=1e-3)
     assert stats.chi2_sf(0, 3) == 1.0
     assert stats.holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
-    stat, df, p = stats.homogeneity(["a"] * 30 + ["b"] * 30, ["a"] * 30 + ["b"] * 30)
+    stat, df, p = stats.chi_square(["a"] * 30 + ["b"] * 30, ["a"] * 30 + ["b"] * 30)
     assert stat == 0 and df == 1 and p == 1.0
-    assert stats.homogeneity(["a"] * 60, ["b"] * 60)[2] < 1e-10
+    assert stats.chi_square(["a"] * 60, ["b"] * 60)[2] < 1e-10
     assert stats.total_variation(["a", "b"], ["a", "a"]) == 0.5
 
 

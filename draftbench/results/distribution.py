@@ -12,7 +12,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import stats
+from ..core import homogeneity
 from ..core.records import from_saved
 from ..measure.distribution import DistributionSamples
 
@@ -53,8 +53,8 @@ def check(mine: DistributionSamples, base: DistributionSamples) -> DistributionC
         for pos in range(max(len(s) for s in split_a + split_b)):
             at_a = [s[pos] if pos < len(s) else "<end>" for s in split_a]
             at_b = [s[pos] if pos < len(s) else "<end>" for s in split_b]
-            p_values.append(stats.homogeneity(at_a, at_b)[2])
-            distances.append(stats.total_variation(at_a, at_b))
-    adjusted = min(stats.holm(p_values), default=1.0)
+            p_values.append(homogeneity.chi_square(at_a, at_b)[2])
+            distances.append(homogeneity.total_variation(at_a, at_b))
+    adjusted = min(homogeneity.holm(p_values), default=1.0)
     return DistributionCheck(mine.temperature, len(pairs), min(len(a) for a, _ in pairs), len(p_values), adjusted,
                              statistics.fmean(distances) if distances else 0.0, adjusted < ALPHA)

@@ -25,10 +25,8 @@ and ``position_counts`` (accepted tokens at each draft position); older runs are
 prompt batches and one acceptance rate for every position, and their parts say so. Version 8 puts a unit in
 every name (``RENAMED``: ``mean_ttft_s``, ``median_ttft_s``, ``mean_total_time_s``, ``decode_tps_ci95``, a
 category's ``decode_tps_ci95``); older names are read as the new ones. Version 9 makes temperature a level (a run's
-``temperature`` where ``settings.temperature`` is a list; None: the settings' one value, as before), adds the
-``draft_sampling`` axis, the output checks (``output_check`` at temperature 0; ``distribution_samples`` and
-``distribution_check`` at temperature > 0) and the file's ``recommendations`` as evaluated when it was written
-(computed again on every load, never read back as truth); older files read without them. Every figure computed from runs (speedups,
+``temperature``, None for the settings' one value), adds ``draft_sampling``, ``output_check``, the distribution
+check and the file's ``recommendations`` (as evaluated when written; computed again on load). Every figure computed from runs (speedups,
 categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says what this
 version computes from its measurements.
 """
