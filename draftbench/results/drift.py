@@ -122,8 +122,8 @@ def of(base: RunResult | None) -> Drift | None:
     times = [q.sent_unix_s for q in base.requests if q.sent_unix_s] if base is not None else []
     if base is None or not base.baseline_checks or not times:
         return None
-    first = Point(statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True),
-                  load.busy(base.other_cpu_share), "the first measurement")
+    first = Point(statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True), first_busy(base),
+                  "the first measurement")
     anchor = _anchor(base)
     via = check_ratio(anchor, base) if anchor is not None else None
     checks = []
@@ -138,10 +138,16 @@ def of(base: RunResult | None) -> Drift | None:
     return Drift((first, *sorted(checks, key=lambda p: p.at_unix_s))) if checks else None
 
 
+def first_busy(base: RunResult) -> bool:
+    """Was the baseline's first measurement taken on a busy machine (while it ran, or as its server started: the
+    same rule as the run's warning)?"""
+    return load.busy(base.other_cpu_share) or load.busy(base.other_cpu_share_before)
+
+
 def _anchor(base: RunResult) -> BaselineCheck | None:
     """Where the first measurement was busy: the first quiet re-measure of every prompt, which the other checks are
     compared with (then scaled by its own ratio to the first); None where the first is quiet or none exists."""
-    if not load.busy(base.other_cpu_share):
+    if not first_busy(base):
         return None
     return next((c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)
                  and not load.busy(c.other_cpu_share)), None)

@@ -40,7 +40,7 @@ def check_size(cfg: SweepConfig) -> int:
 def needs_full(base: RunResult) -> bool:
     """Was the baseline measured only on a busy machine, with no quiet measurement of every prompt since?"""
     full = [c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)]
-    return load.busy(base.other_cpu_share) and all(load.busy(c.other_cpu_share) for c in full) and len(full) < 2
+    return drift.first_busy(base) and all(load.busy(c.other_cpu_share) for c in full) and len(full) < 2
 
 
 class BaselineChecks:
