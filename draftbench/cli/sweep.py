@@ -58,6 +58,7 @@ def _print_export(fmt: str | None, meta: FileMeta, ev: Evaluation) -> None:
 
 
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
+    files.guard_outputs([("--chart", _chart_path(results, chart))], [("--results", results)])
     meta, ev = evaluate.load(results)
     path = sweep_page.write_report(_chart_path(results, chart), meta, ev)
     for line in evaluation_lines(ev):
@@ -74,6 +75,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh)
     chart_path = _chart_path(sweep.results_path, chart)
+    files.guard_outputs([("--results", sweep.results_path), ("--chart", chart_path)], cfg.input_files())
     files.check_writable(sweep.results_path)  # both before any server starts, not after hours of measuring
     files.check_writable(chart_path, "--chart", "the report")
     outcome = None
@@ -94,6 +96,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
 
 
 def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
+    files.guard_outputs([("--chart", chart or "compare.html")], [("--compare", p) for p in compare.expand(paths)])
     good, bad = compare.load(paths)
     for path, why in bad:
         print(f"warning: left out {visible(path)}: {visible(why)}", file=sys.stderr)
@@ -113,15 +116,19 @@ def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     return 1 if bad else 0
 
 
-def dry_run(config: str | None, folder: str | None, results: str | None, adaptive: bool) -> int:
+def dry_run(config: str | None, folder: str | None, results: str | None, adaptive: bool,
+            chart: str | None = None) -> int:
     paths = [config] if config else _configs_in(folder or "")
     for path in paths:
         cfg = load_config(path)
         if adaptive:
             cfg = cfg.with_search("adaptive")
         hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
+        target = results if config and results else default_results_path(cfg, hardware)
+        files.guard_outputs([("--results", target), ("--chart", _chart_path(target, chart if config else None))],
+                            cfg.input_files())  # what the run would refuse, the dry run refuses
         print(f"# {path}")
-        for line in dryrun.plan_lines(cfg, results if config and results else default_results_path(cfg, hardware)):
+        for line in dryrun.plan_lines(cfg, target):
             print(line)
     return 0
 
@@ -201,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.compare:
             return compare_files(args.compare, args.chart, args.format)
         if args.dry_run:
-            return dry_run(args.config, args.config_dir, args.results, args.adaptive)
+            return dry_run(args.config, args.config_dir, args.results, args.adaptive, args.chart)
         install_sigterm_handler()
         if args.config_dir:
             return config_dir(args.config_dir, args.format, args.fresh, args.adaptive)

@@ -75,6 +75,26 @@ def output_target(path: str, flag: str = "--results") -> str:
     return os.path.realpath(path)
 
 
+def same_file(a: str, b: str) -> bool:
+    """Do the two paths name one file (the same path, a symlink to it, or a hard link of it)?"""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is not there yet: only the resolved paths could tell
+        return False
+
+
+def guard_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[str, str]]) -> None:
+    """Refuse before anything is written when an output (flag, path) is one of the command's inputs (what, path)
+    or another of its outputs: it would be written over."""
+    for i, (flag, path) in enumerate(outputs):
+        for what, other in [*inputs, *outputs[:i]]:
+            if path and other and same_file(path, other):
+                raise OutputFileError(f"{flag} {path} is the same file as {what} {other}: writing it would replace "
+                                      f"that file; give {flag} another path")
+
+
 def check_writable(path: str, flag: str = "--results", what: str = "results") -> None:
     """Fail early when ``path`` cannot be written: not a regular file, a folder that refuses, a nearly full disk."""
     folder = os.path.dirname(output_target(path, flag))

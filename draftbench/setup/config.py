@@ -49,6 +49,15 @@ class SweepConfig:
     def _with_sets(self, settings: dict[str, Any]) -> dict[str, Any]:
         return {**settings, "prompts_hash": fingerprint(self.prompts), **({"axes": self.axes} if self.axes else {})}
 
+    def input_files(self) -> list[tuple[str, str]]:
+        """What the sweep reads and must never write over: the config, its prompt file, the model files."""
+        prompts = self.settings.prompts
+        base = os.path.dirname(os.path.abspath(self.source))
+        found = [("--config", self.source)] + ([("settings.prompts", os.path.join(base, os.path.expanduser(prompts)))]
+                                               if prompts != "builtin" else [])
+        models = [t.path for t in self.targets] + [s.speculation.draft_path for s in self.setups]
+        return found + [("the model file", p) for p in dict.fromkeys(models) if p and os.path.exists(p)]
+
     def with_search(self, search: str) -> "SweepConfig":
         return replace(self, settings=replace(self.settings, search=search))
 
