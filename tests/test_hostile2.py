@@ -47,3 +47,34 @@ def test_no_output_is_written_over_an_input_or_another_output(family, tmp_path, 
     assert done.returncode == 2, done.stderr
     assert said.format(**values) in done.stderr and "Traceback" not in done.stderr
     assert "Starting server" not in done.stderr and _digests(tmp_path) == before
+
+
+def test_secrets_are_masked_in_command_lines_and_urls():
+    from draftbench.core.redaction import redact, redact_url
+
+    said = redact(["llama-server", "--hf-token", "t1", "-hft", "t2", "--api-key=t3", "--image-max-tokens", "9",
+                   "--keep", "5", "http://u:t4@h:1/x?api_key=t5&n=1"])
+    assert not any(f"t{i}" in " ".join(said) for i in range(1, 6)) and "9" in said and "5" in said
+    assert redact_url("http://user:pass@host:9/v1?token=zz&a=b") == "http://user:***@host:9/v1?token=***&a=b"
+
+
+def test_a_token_flag_in_extra_args_appears_nowhere(llama_server, family, tmp_path, no_new_servers):
+    """The build reads --hf-token from HF_TOKEN (its --help says so): the token goes to the server's environment,
+    never its command line, so no log, results file, report or export can show it."""
+    path = write_config(family, tmp_path, requests=2, max_tokens=8, extra_args=["--hf-token", "SECRET-T0KEN-1"])
+    data = json.load(open(path))
+    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"], "extra_args": ["-hft", "SECRET-T0KEN-2"]}]
+    json.dump(data, open(path, "w"))
+    done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "r.json"), "--format", "md")
+    assert done.returncode == 0, done.stderr
+    written = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path) for f in fs if not f.endswith("t.json")]
+    assert any(f.endswith(".log") for f in written) and any(f.endswith(".html") for f in written)
+    for name in written:
+        assert "SECRET-T0KEN" not in open(name, encoding="utf-8", errors="replace").read(), name
+    assert "SECRET-T0KEN" not in done.stdout + done.stderr
+
+
+def test_bench_masks_credentials_in_its_url():
+    done = run_script("bench.py", "--url", "http://alice:hunter2@127.0.0.1:9/?api_key=zz", "--requests", "1")
+    assert done.returncode != 0 and "hunter2" not in done.stderr + done.stdout and "zz" not in done.stderr
+    assert "alice:***@127.0.0.1:9" in done.stderr and "Traceback" not in done.stderr

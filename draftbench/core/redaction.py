@@ -4,17 +4,48 @@ escaping per output (console, HTML, Markdown, CSV) that every writer of that out
 from __future__ import annotations
 
 import html
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-SECRET_FLAGS = ("--api-key", "--api-key-file", "--ssl-key-file")
+# A flag is secret when its name says so (--api-key, --hf-token, --ssl-key-file, a --password of a later build);
+# llama-server's short aliases of such flags are named here (b11434: -hft for --hf-token).
+_SECRET_NAME = re.compile(r"(token(?!s)|key|secret|passw|auth)", re.IGNORECASE)  # not --image-max-tokens
+SECRET_ALIASES = ("-hft",)
+MASK = "***"
+
+
+def is_secret_flag(arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    return name.startswith("-") and (name in SECRET_ALIASES or bool(_SECRET_NAME.search(name.lstrip("-"))))
 
 
 def redact(cmd: list[str]) -> list[str]:
-    """The command with values of secret flags replaced, for logs and results files."""
-    out = list(cmd)
-    for i, arg in enumerate(out[:-1]):
-        if arg in SECRET_FLAGS:
-            out[i + 1] = "***"
-    return [a.split("=", 1)[0] + "=***" if a.startswith(tuple(f + "=" for f in SECRET_FLAGS)) else a for a in out]
+    """The command with values of secret flags replaced and credentials in URLs masked: what every command line
+    printed, saved in a results file or written to a log shows."""
+    out = [redact_url(a) for a in cmd]
+    for i, arg in enumerate(out):
+        if is_secret_flag(arg) and "=" in arg:
+            out[i] = arg.split("=", 1)[0] + "=" + MASK
+        elif i and is_secret_flag(out[i - 1]) and "=" not in out[i - 1] and not cmd[i].startswith("-"):
+            out[i] = MASK
+    return out
+
+
+def redact_url(url: str) -> str:
+    """``url`` with a user's password (or token) and secret-looking query parameters masked."""
+    if "://" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}"
+        query = urlencode([(k, MASK if _SECRET_NAME.search(k) else v) for k, v in parse_qsl(parts.query, True)],
+                          safe="*")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return url
 
 
 def visible(text: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import requests
 
 from ..core import stats
+from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
@@ -149,7 +150,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         warnings.append(f"degenerate output ({degenerate}): speedups measured on such text mean nothing; {health.FIX}")
     tokens = sum(r.completion_tokens or 0 for r in ok)
     return BenchSummary(
-        url, kind, concurrency, n_requests=len(results), n_failed_requests=len(results) - len(ok), requests=results,
+        redact_url(url), kind, concurrency, n_requests=len(results), n_failed_requests=len(results) - len(ok), requests=results,
         loop_wall_s=loop_wall_s, max_in_flight=max_in_flight, generation_time_s=sum(r.total_s or 0.0 for r in results),
         aggregate_tps=tokens / loop_wall_s if loop_wall_s > 0 and tokens else None,
         mean_tps=tps.mean if tps else None, median_tps=tps.median if tps else None,
@@ -184,13 +185,13 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
         try:
             health = session.get(url + "/health", timeout=5, headers=headers)
         except requests.Timeout as exc:
-            raise ServerUnreachable(url, "no answer to /health within 5 s: timeout, the server may be hung") from exc
+            raise ServerUnreachable(redact_url(url), "no answer to /health within 5 s: timeout, the server may be hung") from exc
         except requests.RequestException as exc:
-            raise ServerUnreachable(url, type(exc).__name__) from exc
+            raise ServerUnreachable(redact_url(url), type(exc).__name__) from exc
         if health.status_code != 503:
             break
         if time.monotonic() > deadline:
-            raise ServerUnreachable(url, f"still loading (HTTP 503) after {ready_timeout_s:.0f} s")
+            raise ServerUnreachable(redact_url(url), f"still loading (HTTP 503) after {ready_timeout_s:.0f} s")
         time.sleep(delay)
         delay = min(delay * 2, 2.0)
     try:

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..core.redaction import is_secret_flag
 from ..errors import LlamaServerNotFound, UnsupportedSetup
 from ..setup.speculation import AXES, DEFAULT_TYPES_WITH_DRAFT, Speculation, parse_types, type_family
 
@@ -90,6 +91,24 @@ class FlagMap:
 
     flags: frozenset[str]
     spec_types: frozenset[str] = frozenset()  # what --spec-type accepts, as --help lists it
+    env: tuple[tuple[str, str], ...] = ()  # (flag, the environment variable that sets it), as --help says
+
+    def secrets_to_env(self, args: list[str]) -> tuple[list[str], dict[str, str]]:
+        """``args`` without the values of secret flags that the build also reads from the environment, and that
+        environment: a token never stands on a command line (which logs, ``ps`` and the server's own argument
+        errors show). A secret flag without a variable stays, redacted wherever it is shown."""
+        names, kept, env = dict(self.env), [], {}
+        i = 0
+        while i < len(args):
+            name, eq, value = args[i].partition("=")
+            var = names.get(name) if is_secret_flag(name) else None
+            if var and (eq or i + 1 < len(args)):
+                env[var] = value if eq else args[i + 1]
+                i += 1 if eq else 2
+                continue
+            kept.append(args[i])
+            i += 1
+        return kept, env
 
     def pick(self, *names: str) -> str | None:
         for name in names:
@@ -167,6 +186,7 @@ class FlagMap:
         return args + list(spec.extra_args)
 
 
+_ENV_RE = re.compile(r"\(env: ([A-Z0-9_]+)\)")
 _FLAG_RE = re.compile(r"^--?[A-Za-z][\w-]*$")
 _METAVAR_RE = re.compile(r"^([A-Z0-9_=:,.|-]+|[<{\[].*)$")
 
@@ -183,7 +203,11 @@ def parse_help(text: str) -> FlagMap:
             flags.update(block)
 
     types: set[str] = set()
+    env: list[tuple[str, str]] = []
     for line in text.splitlines():
+        found = _ENV_RE.search(line)
+        if found and not removed:
+            env += [(flag, found.group(1)) for flag in block]
         tokens = line.split()
         if tokens and tokens[0] == "--spec-type" and len(tokens) > 1:
             types.update(parse_types(tokens[1].strip("[]{}<>")))
@@ -198,7 +222,7 @@ def parse_help(text: str) -> FlagMap:
                     break
         removed = removed or "has been removed" in line
     flush()
-    return FlagMap(frozenset(flags), frozenset(types))
+    return FlagMap(frozenset(flags), frozenset(types), tuple(env))
 
 
 def _run(binary: str, arg: str) -> str:

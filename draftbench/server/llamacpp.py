@@ -45,7 +45,7 @@ def _resolve(spec: ServerSpec) -> tuple[str, llama_bin.FlagMap, str, list[str]]:
 def command(spec: ServerSpec, port: int) -> list[str]:
     """The command line ``launch`` would run on ``port`` (for the dry run)."""
     binary, flags, _, spec_args = _resolve(spec)
-    return _command_line(spec, binary, flags, port, spec_args)
+    return flags.secrets_to_env(_command_line(spec, binary, flags, port, spec_args))[0]
 
 
 def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
@@ -56,10 +56,10 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
     o = spec.options
     binary, flags, version, spec_args = _resolve(spec)  # before the port check: no server yet
     port = ports.ensure_free(o.host, o.port)
-    cmd = _command_line(spec, binary, flags, port, spec_args)
+    cmd, env = flags.secrets_to_env(_command_line(spec, binary, flags, port, spec_args))
     host = f"[{o.host}]" if ":" in o.host else o.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
     return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
                          version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
-                         speculation_args=spec_args)
+                         speculation_args=flags.secrets_to_env(spec_args)[0], env=env)
 

@@ -104,6 +104,7 @@ class ServerProcess:
     discard_clean_log: bool = False  # delete the log after a clean stop (default log folder only)
     watchdog: subprocess.Popen | None = None  # where the kernel cannot tie the server to us (macOS)
     speculation_args: list[str] = field(default_factory=list)  # the part of ``command`` that speculates
+    env: dict[str, str] = field(default_factory=dict)  # set for the server only: secrets kept off its command line
 
     def __hash__(self) -> int:
         return id(self)
@@ -118,7 +119,8 @@ class ServerProcess:
             with lifeline.signals_held():
                 try:
                     self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie)
+                                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie,
+                                                 env={**os.environ, **self.env} if self.env else None)
                 except OSError as exc:
                     raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
                 _LIVE.add(self)
