@@ -78,3 +78,42 @@ def test_bench_masks_credentials_in_its_url():
     done = run_script("bench.py", "--url", "http://alice:hunter2@127.0.0.1:9/?api_key=zz", "--requests", "1")
     assert done.returncode != 0 and "hunter2" not in done.stderr + done.stdout and "zz" not in done.stderr
     assert "alice:***@127.0.0.1:9" in done.stderr and "Traceback" not in done.stderr
+
+
+PASS_THROUGH = [  # (where the arguments go, the arguments, the field the message names)
+    ("settings", ["-m", "DRAFT"], "the target's \"path\""),
+    ("settings", ["--port", "8089"], "settings.port"),
+    ("draft", ["--model-draft", "DRAFT"], "the setup's \"path\""),
+    ("draft", ["--spec-draft-n-max=8"], "\"draft_max\""),
+    ("draft", ["--spec-type", "ngram-mod"], "the setup's \"spec_type\""),
+    ("settings", ["-ngl", "0"], "settings.gpu_layers"),
+]
+
+
+@pytest.mark.parametrize("where, extra, field", PASS_THROUGH)
+def test_pass_through_arguments_may_not_set_what_draftbench_manages(family, tmp_path, where, extra, field):
+    path = write_config(family, tmp_path)
+    data = json.load(open(path))
+    extra = [family["draft-1"] if a == "DRAFT" else a for a in extra]
+    (data["settings"] if where == "settings" else data["drafts"][0])["extra_args"] = extra
+    json.dump(data, open(path, "w"))
+    done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "r.json"), "--dry-run")
+    assert done.returncode == 2 and field in done.stderr and "extra_args" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "r.json").exists()
+
+
+def test_server_py_refuses_a_managed_flag_after_the_double_dash(family):
+    done = run_script("server.py", "llama-cpp", "--model-path", family["target"], "--port", "0", "--", "--port", "8089")
+    assert done.returncode == 2 and "--port is set by draftbench from settings.port" in done.stderr
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "not executable", "empty flag"])
+def test_a_named_llama_server_that_cannot_run_is_refused_never_replaced(family, tmp_path, kind):
+    odd = {"missing": str(tmp_path / "nope"), "folder": str(tmp_path), "not executable": str(tmp_path / "f")}
+    (tmp_path / "f").write_text("#!/bin/sh\n")
+    path = write_config(family, tmp_path, **({"llama_bin": ""} if kind == "empty flag" else {}))
+    env = {} if kind == "empty flag" else {"LLAMA_SERVER": odd[kind]}
+    done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "r.json"), "--dry-run", env=env)
+    said = {"missing": "does not exist", "folder": "is a folder", "not executable": "is not executable",
+            "empty flag": "is empty"}[kind]
+    assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, done.stderr

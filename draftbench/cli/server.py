@@ -10,7 +10,7 @@ from ..core import limits
 from ..errors import ConfigError, DraftbenchError
 from ..server import backends, lmstudio, process
 from ..setup.backend import BACKENDS
-from ..setup.speculation import AXES, Speculation, parse_types
+from ..setup.speculation import AXES, Speculation, managed_problem, parse_types
 from . import Parser, run_main, split_passthrough
 
 
@@ -69,7 +69,10 @@ def _serve(server: process.ServerProcess) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ours, extra = split_passthrough(argv)
-    args = build_parser().parse_args(ours)
+    parser = build_parser()
+    args = parser.parse_args(ours)
+    if managed_problem(extra):  # the arguments after --: a --port there would be waited for on the wrong port
+        parser.error(str(managed_problem(extra)).replace("extra_args", "the arguments after --"))
     backend = next(b for b in BACKENDS.values() if b.cli_name == args.backend)
 
     def body() -> int:

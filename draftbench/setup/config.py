@@ -14,7 +14,8 @@ from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
 from .prompts import BUILTIN, Prompt, fingerprint
 from .settings import SweepSettings, parse_settings, unknown_key
-from .speculation import AXES, DRAFT_FAMILY, TARGET_HEADS, Setup, Speculation, axis_problem, expand, parse_types, type_family
+from .speculation import (AXES, DRAFT_FAMILY, TARGET_HEADS, Setup, Speculation, axis_problem, expand, managed_problem,
+                          parse_types, type_family)
 
 
 
@@ -200,6 +201,8 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
         if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
             problems.append(f"{at}.extra_args: must be a list of strings")
             extra = []
+        elif managed_problem(extra):
+            problems.append(f"{at}.extra_args: {managed_problem(extra)}")
         mine = _axes(item["axes"], f"{at}.axes", problems) if "axes" in item else {}
         for name in set(mine) & set(own):
             problems.append(f"{at}: {name} is both set and an axis: keep one")

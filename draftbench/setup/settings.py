@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..core import limits
 from ..core.redaction import redact
 from .levels import LEVELS, Level
-from .speculation import AXES
+from .speculation import AXES, managed_problem
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
 # Checks beyond type and bounds: the value to keep and what is wrong with it (None: nothing).
 _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "host": lambda v: (v, limits.host_problem(v)),
-    "extra_args": lambda v: (tuple(v), None if all(isinstance(a, str) for a in v) else "must be a list of strings"),
+    "extra_args": lambda v: (tuple(v), "must be a list of strings" if not all(isinstance(a, str) for a in v)
+                             else managed_problem(v)),
     **{name: _levels(name) for name in LEVELS},
     "categories": lambda v: (tuple(v), None if v and all(isinstance(c, str) and c.strip() for c in v) else
                              "must be a non-empty list of category names such as [\"code\", \"math\"], "

@@ -11,6 +11,7 @@ CSV columns all read that table, so adding an axis means adding a row there and 
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,6 +64,32 @@ AXES: dict[str, Axis] = {a.name: a for a in (
          "how drafts are sampled and verified at temperature > 0: greedy (the draft's argmax, kept where the target "
          "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)"),
 )}
+
+
+# Flags draftbench sets itself, and what sets them instead: "extra_args" repeating one would run another model, port
+# or setup than the one its label names (the later flag wins in llama-server). The axes' flags come from AXES.
+MANAGED_FLAGS: dict[str, str] = {
+    **dict.fromkeys(("-m", "--model"), "the target's \"path\""),
+    **dict.fromkeys(("-md", "--model-draft", "--spec-draft-model"), "the setup's \"path\""),
+    "--spec-type": "the setup's \"spec_type\"",
+    "--port": "settings.port (server.py: --port)", "--host": "settings.host (server.py: --host)",
+    **dict.fromkeys(("-c", "--ctx-size"), "settings.ctx_size"),
+    **dict.fromkeys(("-ngl", "--gpu-layers", "--n-gpu-layers", "-ngld", "--spec-draft-ngl", "--n-gpu-layers-draft"),
+                    "settings.gpu_layers"),
+    **dict.fromkeys(("-np", "--parallel"), "settings.concurrency"),
+}
+_AXIS_FLAG_RES = [(re.compile("^" + re.escape(t).replace(re.escape("{f}"), "[a-z0-9-]+") + "$"), a.name)
+                  for a in AXES.values() for t in (*a.flags, *a.old_flags)]
+
+
+def managed_problem(args: list[str] | tuple[str, ...]) -> str | None:
+    """Why ``args`` (extra_args) may not be passed: the first flag draftbench manages, and what to set instead."""
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        field_ = MANAGED_FLAGS.get(name) or next((f'"{axis}"' for rx, axis in _AXIS_FLAG_RES if rx.match(name)), None)
+        if field_:
+            return f"{name} is set by draftbench from {field_}: set that instead of passing {name} in extra_args"
+    return None
 
 
 def axis_problem(name: str, value: Any) -> str | None:
