@@ -117,3 +117,35 @@ def test_a_named_llama_server_that_cannot_run_is_refused_never_replaced(family, 
     said = {"missing": "does not exist", "folder": "is a folder", "not executable": "is not executable",
             "empty flag": "is empty"}[kind]
     assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("what", ["config", "prompts", "results", "compare"])
+def test_json_nested_too_deep_is_a_clear_error(family, tmp_path, what):
+    deep = tmp_path / "deep.json"
+    deep.write_text(DEEP if what != "prompts" else '{"prompt": ' + DEEP + "}\n")
+    config = write_config(family, tmp_path, **({"prompts": str(deep)} if what == "prompts" else {}))
+    good = tmp_path / "good.json"
+    good.write_text(open(os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json")).read())
+    args = {"config": ["--config", str(deep), "--dry-run"], "prompts": ["--config", config, "--dry-run"],
+            "results": ["--results", str(deep), "--chart-only"],
+            "compare": ["--compare", str(deep), str(good), "--chart", str(tmp_path / "c.html")]}[what]
+    done = run_script("sweep.py", *args)
+    assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr, done.stderr[-2000:]
+    assert "nested" in done.stderr
+    if what == "compare":  # the readable file is still compared; the deep one is named and left out
+        assert done.returncode == 1 and "left out" in done.stderr and (tmp_path / "c.html").exists()
+    else:
+        assert done.returncode == 2
+
+
+@pytest.mark.parametrize("version, said", [('"7"', 'schema_version must be a whole number from 1 to 9, got "7"'),
+                                          ("99", "newer than this draftbench understands")])
+def test_a_wrong_schema_version_is_named_for_what_it_is(tmp_path, version, said):
+    text = open(os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json")).read()
+    path = tmp_path / "r.json"
+    path.write_text(text.replace('"schema_version": 7', f'"schema_version": {version}'))
+    done = run_script("sweep.py", "--results", str(path), "--chart-only")
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr

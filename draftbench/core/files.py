@@ -51,6 +51,26 @@ class Unreadable(DraftbenchError):
         super().__init__(f"{path}: {why}")
 
 
+MAX_JSON_DEPTH = 64  # objects in lists in objects ...: draftbench's own files nest fewer than 10 deep
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads``, with nesting too deep to read (Python's recursion limit, or ``MAX_JSON_DEPTH`` for what
+    reads it afterwards) reported as a ``json.JSONDecodeError`` like any other malformed JSON."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply to read", text, 0) from None
+    level, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > MAX_JSON_DEPTH:
+            raise json.JSONDecodeError(f"nested more than {MAX_JSON_DEPTH} levels deep", text, 0)
+        if isinstance(item, (dict, list)):
+            stack += [(v, level + 1) for v in (item.values() if isinstance(item, dict) else item)]
+    return data
+
+
 def read_text(path: str) -> str:
     """A regular file's UTF-8 text; never opens a FIFO or a device (a reader would hang or consume it)."""
     odd = kind_problem(path)

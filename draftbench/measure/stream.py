@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 
 import requests
 
+from ..core.files import parse_json
 from ..server import lmstudio
 
 Clock = Callable[[], float]
@@ -143,7 +144,7 @@ def _apply(state: _State, now: float, payload: str) -> None:
         state.done = True
         return
     try:
-        event = json.loads(payload)
+        event = parse_json(payload)
     except json.JSONDecodeError as exc:
         raise StreamError(f"malformed SSE data (not JSON): {payload[:120]!r}") from exc
     if not isinstance(event, dict):

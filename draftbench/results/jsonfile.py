@@ -10,7 +10,7 @@ import types
 import typing
 from typing import Any
 
-from ..core.files import Unreadable, read_text, write_json_atomic
+from ..core.files import Unreadable, parse_json, read_text, write_json_atomic
 from ..errors import ResultsFileError
 from ..measure.stream import RequestResult
 from ..setup.settings import setting_types
@@ -133,7 +133,7 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
     if not text.strip():
         raise ResultsFileError(f"results file {path} is empty")
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
                                f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
@@ -147,7 +147,10 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
     if wrong:
         raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
     version = data.get("schema_version", 1)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ResultsFileError(f"results file {path}: schema_version must be a whole number from 1 to "
+                               f"{SCHEMA_VERSION}, got {json.dumps(version)}; was the file edited by hand?")
+    if version > SCHEMA_VERSION:
         raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
                                f"understands ({SCHEMA_VERSION}): upgrade draftbench")
     runs = []

@@ -274,7 +274,7 @@ def load_config(path: str, check_files: bool = True) -> SweepConfig:
     except files.Unreadable as exc:
         raise ConfigError(path, [f"the config file {exc.why}"]) from exc
     try:
-        data = json.loads(text)
+        data = files.parse_json(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(path, [f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"]) from exc
     return parse_config(data, path, os.path.dirname(os.path.abspath(path)), check_files)

@@ -88,7 +88,7 @@ def _jsonl(text: str, path: str, problems: list[str]) -> list[Prompt]:
             continue
         where = f"{path}:{n}"
         try:
-            obj = json.loads(line)
+            obj = files.parse_json(line)
         except json.JSONDecodeError as exc:
             problems.append(f"{where}: not JSON ({exc.msg}, column {exc.colno})")
             continue
@@ -110,7 +110,7 @@ def parse(text: str, path: str) -> tuple[Prompt, ...]:
     prompts: list[Prompt]
     if stripped.startswith("["):
         try:
-            data = json.loads(text)
+            data = files.parse_json(text)
         except json.JSONDecodeError as exc:
             raise PromptFileError(path, [f"{path}:{exc.lineno}: not JSON ({exc.msg}, column {exc.colno})"]) from exc
         prompts = _sharegpt(data, path, problems)
