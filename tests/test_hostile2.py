@@ -149,3 +149,38 @@ def test_a_wrong_schema_version_is_named_for_what_it_is(tmp_path, version, said)
     path.write_text(text.replace('"schema_version": 7', f'"schema_version": {version}'))
     done = run_script("sweep.py", "--results", str(path), "--chart-only")
     assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def _edited(tmp_path, change) -> str:
+    data = json.load(open(os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json")))
+    change(data["results"])
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("case", ["baseline removed", "baseline at 0 tok/s", "baseline under another target"])
+def test_a_stored_speedup_without_its_baseline_is_not_shown(tmp_path, case):
+    def change(runs):
+        base = next(r for r in runs if r["draft"] is None)
+        if case == "baseline removed":
+            runs.remove(base)
+        elif case == "baseline at 0 tok/s":
+            base["mean_tps"] = 0
+        else:
+            base["target"] = "another target"
+    from draftbench.results import evaluate
+
+    _, ev = evaluate.load(_edited(tmp_path, change))
+    setups = [r for r in ev.runs if r.draft is not None]
+    assert setups and all(r.speedup is None and r.speedup_ci95 is None for r in setups)
+    assert all(rec.use() is None for rec in ev.recommendations)
+
+
+def test_a_speed_below_zero_is_a_schema_error_naming_the_run(tmp_path):
+    path = _edited(tmp_path, lambda runs: runs[1].update(mean_tps=-5))
+    done = run_script("sweep.py", "--results", path, "--chart-only")
+    assert done.returncode == 2 and "results[1].mean_tps is -5, a speed below zero" in done.stderr
+    path = _edited(tmp_path, lambda runs: runs[2]["requests"][0].update(decode_tps=-123.0))
+    done = run_script("sweep.py", "--results", path, "--chart-only")
+    assert done.returncode == 2 and "results[2].requests[0].decode_tps is -123.0" in done.stderr

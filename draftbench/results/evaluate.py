@@ -80,8 +80,13 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
     setup without a finished baseline, gets its categories; a file that kept no requests (the original
     tool's) keeps its speedup, else the ratio of mean tok/s, unpaired."""
     measured = run.error is None and run.mean_tps is not None
-    if run.draft is None or base is None or not base.done or not measured:
-        return replace(run, categories=categories.summarise(run) or run.categories)
+    if run.draft is None or base is None or not base.done or not (base.mean_tps or 0) > 0 or not measured:
+        # no baseline to compare with (removed, failed, at 0 tok/s): no speedup, whatever the file stored
+        # (the original tool's files, which kept no requests, keep theirs)
+        gone = dict.fromkeys(("speedup", "speedup_ci95", "speedup_n", "speedup_design", "aggregate_speedup",
+                              "drift_factor", "speedup_uncorrected"))
+        return replace(run, categories=categories.summarise(run) or run.categories,
+                       **(gone if run.draft is not None and run.requests else {}))
     if not (run.requests and base.requests):
         fields = comparison.speedup_fields(comparison.versus(run, base)) if run.speedup is None else {}
         return replace(run, **{"speedup_design": "unpaired", **fields},

@@ -160,12 +160,26 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
         draft = item.get("draft")
         if draft is not None and not isinstance(draft, str):
             raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
-        wrong = _mistyped(item, _run_types(), f"results[{i}]")
+        wrong = _mistyped(item, _run_types(), f"results[{i}]") or _impossible(item, f"results[{i}]")
         if wrong:
             raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
                                    "written by draftbench: was it edited by hand?)")
         runs.append(RunResult.from_dict(item))
     return FileMeta.from_dict(data), runs
+
+
+RATES = ("mean_tps", "median_tps", "aggregate_tps", "decode_tps")  # measured speeds: never below 0
+
+
+def _impossible(item: dict[str, Any], at: str) -> str | None:
+    """A measured speed below zero (a run's, or one of its requests'): no measurement says that."""
+    for name in RATES:
+        if isinstance(item.get(name), (int, float)) and item[name] < 0:
+            return f"{at}.{name} is {item[name]}, a speed below zero"
+    for j, q in enumerate(item.get("requests") or []):
+        if isinstance(q, dict) and isinstance(q.get("decode_tps"), (int, float)) and q["decode_tps"] < 0:
+            return f"{at}.requests[{j}].decode_tps is {q['decode_tps']}, a speed below zero"
+    return None
 
 
 def as_saved(run: RunResult) -> RunResult:
