@@ -165,9 +165,9 @@ def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):
     for needle in ('settings.search: must be "exhaustive"', "settings.block: must be at least 2, got 1",
                    "settings.resolution: must be a fraction of speedup between 0 and 1"):
         assert needle in text, needle
-    data["settings"].update(search="adaptive", block=4, resolution=0.1)
+    data["settings"].update(search="adaptive", block=3, resolution=0.1)
     cfg = parse_config(data)
-    assert (cfg.settings.search, cfg.settings.block, cfg.settings.resolution) == ("adaptive", 4, 0.1)
+    assert (cfg.settings.search, cfg.settings.block, cfg.settings.resolution) == ("adaptive", 3, 0.1)
     assert "search" not in cfg.comparable() and "block" not in cfg.comparable()  # measured numbers stay comparable
     assert parse_config(good(family)).with_search("adaptive").settings.search == "adaptive"
 

@@ -184,3 +184,31 @@ def test_a_speed_below_zero_is_a_schema_error_naming_the_run(tmp_path):
     path = _edited(tmp_path, lambda runs: runs[2]["requests"][0].update(decode_tps=-123.0))
     done = run_script("sweep.py", "--results", path, "--chart-only")
     assert done.returncode == 2 and "results[2].requests[0].decode_tps is -123.0" in done.stderr
+
+
+DRY_RUN_REFUSES = [  # (settings or a draft's fields, what the refusal says)
+    ({"settings": {"draft_min": 5, "draft_max": 2}}, "draft_min 5 is above draft_max 2"),
+    ({"settings": {"concurrency": [1, 8], "requests": 4}}, "8 requests in flight at once, but a level measures only 4"),
+    ({"settings": {"search": "adaptive", "block": 4, "requests": 4}}, "the adaptive search could never stop one early"),
+    ({"axes": {"draft_max": [2, 4]}, "ngram_only": True}, "axes: draft_max applies to setups with a draft model"),
+    ({"corrupt_results": True}, "is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("change, said", DRY_RUN_REFUSES)
+def test_the_dry_run_refuses_what_the_run_refuses(family, tmp_path, change, said):
+    path = write_config(family, tmp_path, **change.get("settings", {}))
+    data = json.load(open(path))
+    if "axes" in change:
+        data["axes"] = change["axes"]
+    if change.get("ngram_only"):
+        data["drafts"] = [{"label": "ngram", "spec_type": "ngram-simple"}]
+    json.dump(data, open(path, "w"))
+    results = tmp_path / "r.json"
+    if change.get("corrupt_results"):
+        results.write_text('{"results": [')
+    before = _digests(tmp_path)
+    for extra in (["--dry-run"], []):
+        done = run_script("sweep.py", "--config", path, "--results", str(results), *extra)
+        assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert "Starting server" not in done.stderr and _digests(tmp_path) == before

@@ -60,7 +60,12 @@ class SweepConfig:
         return found + [("the model file", p) for p in dict.fromkeys(models) if p and os.path.exists(p)]
 
     def with_search(self, search: str) -> "SweepConfig":
-        return replace(self, settings=replace(self.settings, search=search))
+        """The config with another search (``--adaptive``), checked like one that said so."""
+        cfg = replace(self, settings=replace(self.settings, search=search))
+        problems = _together(cfg.settings, list(cfg.setups), {})
+        if problems:
+            raise ConfigError(self.source, [p + " (--adaptive)" for p in problems])
+        return cfg
 
 
 _TOP = {"name": str, "hardware": str, "backend": str, "model_family": str, "targets": list, "drafts": list,
@@ -259,6 +264,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
     except ConfigError as exc:
         problems.extend(exc.problems)
+    problems += [] if problems else _together(settings, setups, top_axes)
     if problems:
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"
@@ -266,6 +272,25 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
                        setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite)
+
+
+def _together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, list[Any]]) -> list[str]:
+    """What is wrong with values that are each fine alone: a sweep that would run but measure nothing it says."""
+    s, budget = settings, settings.requests * settings.runs
+    out = [f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
+           f"(runs x requests): raise requests or lower the level" for n in s.concurrency if n > budget]
+    if s.search == "adaptive" and s.block >= budget:
+        out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
+                   "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")
+    out += [f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "
+            "it would never draft; lower draft_min" for c in setups
+            if c.speculation.draft_min is not None and c.speculation.draft_max is not None
+            and c.speculation.draft_min > c.speculation.draft_max]
+    if top_axes and setups and not any(c.speculation.draft_path or TARGET_HEADS in c.speculation.spec_type
+                                       for c in setups):
+        out.append(f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
+                   "has none: move the axes into the n-gram entries (\"axes\" inside each) or drop them")
+    return out
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

@@ -32,10 +32,8 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
 
 
 def _previous(results_path: str) -> list[RunResult]:
-    try:
-        return load_results(results_path)[1] if os.path.exists(results_path) else []
-    except Exception:  # a broken file only loses the estimate here; the sweep itself reports it
-        return []
+    """The runs the sweep would resume: a file it would refuse (corrupt, another version's) is refused here too."""
+    return load_results(results_path)[1] if os.path.exists(results_path) else []
 
 
 def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
