@@ -212,3 +212,13 @@ def test_the_dry_run_refuses_what_the_run_refuses(family, tmp_path, change, said
         done = run_script("sweep.py", "--config", path, "--results", str(results), *extra)
         assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert "Starting server" not in done.stderr and _digests(tmp_path) == before
+
+
+def test_a_plan_too_large_is_refused_before_it_is_built(family, tmp_path):
+    path = write_config(family, tmp_path)
+    data = json.load(open(path))
+    axes = {"draft_max": list(range(1, 101)), "draft_min": list(range(0, 100)), "draft_p_min": [i / 100 for i in range(100)]}
+    data["drafts"] = [{"label": f"d{i}", "path": family["draft-1"], "axes": axes} for i in range(10)]
+    json.dump(data, open(path, "w"))
+    done = run_script("sweep.py", "--config", path, "--dry-run", timeout=60)
+    assert done.returncode == 2 and "its axes make 1,000,000 setups" in done.stderr and "at most 1,000" in done.stderr

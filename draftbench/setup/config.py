@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -174,6 +175,9 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
     return types
 
 
+MAX_SETUPS = 1_000  # setups per sweep, axes expanded: each is at least one server start and its requests
+
+
 def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
             problems: list[str]) -> tuple[list[Setup], dict[str, dict[str, list[Any]]]]:
     """Draft entries, each expanded over its axes. Top-level axes and ``settings.draft_*`` apply to
@@ -220,6 +224,12 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
             axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
         spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)
         size = item.get("size") if isinstance(item.get("size"), str) else None
+        count = math.prod(len(v) for v in axes.values())
+        if len(out) + count > MAX_SETUPS:  # refused before it is built: 10 x 100 x 100 x 100 would fill the memory
+            widest = ", ".join(f"{n} ({len(v)} values)" for n, v in sorted(axes.items(), key=lambda kv: -len(kv[1])))
+            problems.append(f"{at}: its axes make {count:,} setups ({widest}); a sweep takes at most {MAX_SETUPS:,} "
+                            "setups in all: use fewer values, or the adaptive search on a coarser grid first")
+            continue
         for setup in expand(Setup(item["label"], spec, size), axes):
             out.append(setup)
             labels.append((setup.label or "", at))
