@@ -118,23 +118,33 @@ class _State:
     done: bool = False
 
 
+MAX_BETWEEN_EVENTS = 1 << 20  # bytes of comments, keep-alives or one unfinished line between two data events
+
+
 def _events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]:
-    """Yield (arrival time, data payload) for each SSE ``data:`` line."""
-    buffer = b""
+    """Yield (arrival time, data payload) for each SSE ``data:`` line. Each chunk is split once (a flood of
+    keep-alive lines costs linear time, not quadratic), and more than ``MAX_BETWEEN_EVENTS`` bytes without a data
+    event is a protocol error rather than minutes of parsing counted as waiting."""
+    buffer, idle = b"", 0
     for chunk in chunks:
         if not chunk:
             continue
         now = clock()
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            line = line.rstrip(b"\r")
+        lines = (buffer + chunk).split(b"\n")
+        buffer = lines.pop()
+        idle += len(chunk)
+        for raw in lines:
+            line = raw.rstrip(b"\r")
             if not line or line.startswith(b":"):
                 continue
             if line.startswith(b"data:"):
+                idle = 0
                 yield now, line[5:].strip().decode("utf-8", errors="replace")
             elif not line.startswith((b"event:", b"id:", b"retry:")):
                 raise StreamError(f"malformed SSE line: {line[:120]!r}")
+        if idle > MAX_BETWEEN_EVENTS:
+            raise StreamError(f"more than {MAX_BETWEEN_EVENTS >> 20} MiB of the stream without a data event "
+                              "(keep-alive or comment lines): is this a completion stream?")
     if buffer.strip().startswith(b"data:"):
         yield clock(), buffer.strip()[5:].strip().decode("utf-8", errors="replace")
 
@@ -158,8 +168,10 @@ def _apply(state: _State, now: float, payload: str) -> None:
             raise StreamError(f"malformed SSE data (a choice is not an object): {payload[:120]!r}")
         state.finish_reason = choice.get("finish_reason") or state.finish_reason
         delta = choice.get("delta") or {}
-        visible = (delta.get("content") or "") + (choice.get("text") or "")
-        pieces.append((visible, visible + (delta.get("reasoning_content") or "")))
+        if not isinstance(delta, dict):
+            raise StreamError(f"malformed SSE data: choices[].delta must be an object, got {delta!r:.60}")
+        texts = [_text(delta, "content"), _text(choice, "text"), _text(delta, "reasoning_content")]
+        pieces.append((texts[0] + texts[1], texts[0] + texts[1] + texts[2]))
     if isinstance(event.get("content"), str):
         pieces.append((event["content"], event["content"]))
     for visible, piece in pieces:
@@ -170,7 +182,34 @@ def _apply(state: _State, now: float, payload: str) -> None:
             state.t_last = now
     for key in ("usage", "timings", "stats"):
         if isinstance(event.get(key), dict):
+            _check_numbers(key, event[key])
             setattr(state, key, event[key])
+
+
+# Fields whose values are counts or measurements: a number at least 0, or absent.
+NUMBERS = {"usage": ("prompt_tokens", "completion_tokens"),
+           "timings": ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second", "draft_n",
+                       "draft_n_accepted")}
+
+
+def _check_numbers(key: str, values: dict) -> None:
+    for name in NUMBERS.get(key, ()):
+        value = values.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise StreamError(f"malformed SSE data: {key}.{name} must be a number, got {value!r:.40}")
+        if value < 0:
+            raise StreamError(f"malformed SSE data: {key}.{name} is {value}, below zero")
+
+
+def _text(obj: dict, name: str) -> str:
+    value = obj.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise StreamError(f"malformed SSE data: {name} must be text, got {value!r:.60}")
+    return value
 
 
 def _completion_tokens(state: _State, max_tokens: int | None,
@@ -238,7 +277,12 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
     deadline = t_sent + timeout_s
 
     def chunks(resp) -> Iterable[bytes]:
-        for chunk in resp.iter_content(chunk_size=None):
+        # Whatever has arrived, as it arrives: a stream sent without chunked encoding would otherwise be read
+        # whole before its first token is seen, and its TTFT would be the whole response's time.
+        read1 = getattr(resp.raw, "read1", None)
+        parts = (iter(lambda: read1(65536), b"") if read1 is not None and not resp.raw.chunked
+                 else resp.iter_content(chunk_size=None))
+        for chunk in parts:
             yield chunk
             if clock() > deadline:
                 raise StreamError(f"exceeded the request timeout of {timeout_s:.0f} s ({RAISE_TIMEOUT})")
