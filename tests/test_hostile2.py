@@ -222,3 +222,29 @@ def test_a_plan_too_large_is_refused_before_it_is_built(family, tmp_path):
     json.dump(data, open(path, "w"))
     done = run_script("sweep.py", "--config", path, "--dry-run", timeout=60)
     assert done.returncode == 2 and "its axes make 1,000,000 setups" in done.stderr and "at most 1,000" in done.stderr
+
+
+@pytest.mark.parametrize("args, said", [
+    (["bench.py", "--url", "127.0.0.1:9"], "must be a server's address with its scheme, such as http://127.0.0.1:9"),
+    (["bench.py", "--url", "http://127.0.0.1:9", "--prompt", ""], "--prompt 1 is empty"),
+    (["-m", "draftbench.synth", "--out", ""], "must be a folder"),
+])
+def test_misleading_inputs_get_their_own_words(args, said):
+    done = run_script(*args)
+    assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
+
+
+def test_synth_never_writes_over_a_file(tmp_path):
+    target = tmp_path / "keep.txt"
+    target.write_text("mine")
+    done = run_script("-m", "draftbench.synth", "--out", str(target))
+    assert done.returncode == 2 and "must be a folder" in done.stderr and target.read_text() == "mine"
+
+
+def test_a_program_that_is_not_llama_server_is_called_so(family, tmp_path):
+    fake = tmp_path / "llama-server"
+    fake.write_text("#!/bin/sh\necho hello\n")
+    fake.chmod(0o755)
+    path = write_config(family, tmp_path, llama_bin=str(fake))
+    done = run_script("sweep.py", "--config", path, "--dry-run")
+    assert done.returncode != 0 and "lists no llama-server options" in done.stderr and "update llama.cpp" not in done.stderr

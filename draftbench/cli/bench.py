@@ -62,8 +62,9 @@ def _prompt_lines(path: str, texts: list[str]) -> list[str]:
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    problems = []
-    texts = list(args.prompt)
+    problems = [f"--prompt {i + 1} is empty: give the prompt's text" for i, t in enumerate(args.prompt) if not t.strip()]
+    problems += limits.url_problem(args.url)
+    texts = [t for t in args.prompt if t.strip()]
     if args.prompts_file:
         problems += _prompt_lines(args.prompts_file, texts)
     cats = tuple(c.strip() for c in (args.categories or "").split(",") if c.strip())

@@ -97,6 +97,14 @@ def arg(name: str | Limit) -> Callable[[str], float | int]:
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 
 
+def url_problem(url: str) -> list[str]:
+    """What is wrong with a server's base URL (--url): it needs http:// or https:// and a host."""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        return [f"--url {url!r} must be a server's address with its scheme, such as http://{url.split('://')[-1] or '127.0.0.1:8080'}"]
+    return []
+
+
 def host_problem(host: Any) -> str | None:
     """Why ``host`` cannot be an address to bind or reach (an IP address or a DNS name), else None."""
     if not isinstance(host, str) or not host:

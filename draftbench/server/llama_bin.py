@@ -253,6 +253,9 @@ def _run(binary: str, arg: str) -> str:
 @lru_cache(maxsize=16)
 def _probe(binary: str, mtime: float) -> tuple[FlagMap, str]:
     flags = parse_help(_run(binary, "--help"))
+    if "--port" not in flags.flags:  # every llama-server has it: this is another program, or a broken build
+        raise LlamaServerNotFound(f"{binary} --help lists no llama-server options (no --port): it is not "
+                                  f"llama-server, or it is broken; {INSTALL_HINT}")
     version_lines = [ln.strip() for ln in _run(binary, "--version").splitlines() if ln.strip()]
     version = next((ln for ln in version_lines if ln.startswith("version")), version_lines[0] if version_lines else "unknown")
     return flags, version + _package_build(binary)

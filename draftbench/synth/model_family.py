@@ -284,7 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", choices=sorted(SIZES), default="test")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    config = generate(args.out, args.size, args.seed)
+    if not args.out.strip() or (os.path.exists(args.out) and not os.path.isdir(args.out)):
+        ap.error(f"--out {args.out!r} must be a folder (it is written into; an existing file is never replaced)")
+    try:
+        config = generate(args.out, args.size, args.seed)
+    except OSError as exc:
+        print(f"error: cannot write the models into {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(os.path.join(args.out, "sweep.json"))
     print(f"wrote target + {len(config['drafts'])} drafts to {args.out}", file=sys.stderr)
     return 0
