@@ -12,8 +12,8 @@ import requests
 
 from ..core.files import parse_json
 from ..server import lmstudio
+from .sse import Clock, StreamError, check_numbers, events, text_field
 
-Clock = Callable[[], float]
 
 
 @dataclass
@@ -102,10 +102,6 @@ class DraftCounts:
 RAISE_TIMEOUT = "raise --request-timeout-s, or the setting request_timeout_s"
 
 
-class StreamError(Exception):
-    """The stream broke (bad SSE, server-side error event); becomes ``RequestResult.error``."""
-
-
 @dataclass
 class _State:
     text_parts: list[str]
@@ -116,37 +112,6 @@ class _State:
     stats: dict | None = None
     finish_reason: str | None = None
     done: bool = False
-
-
-MAX_BETWEEN_EVENTS = 1 << 20  # bytes of comments, keep-alives or one unfinished line between two data events
-
-
-def _events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]:
-    """Yield (arrival time, data payload) for each SSE ``data:`` line. Each chunk is split once (a flood of
-    keep-alive lines costs linear time, not quadratic), and more than ``MAX_BETWEEN_EVENTS`` bytes without a data
-    event is a protocol error rather than minutes of parsing counted as waiting."""
-    buffer, idle = b"", 0
-    for chunk in chunks:
-        if not chunk:
-            continue
-        now = clock()
-        lines = (buffer + chunk).split(b"\n")
-        buffer = lines.pop()
-        idle += len(chunk)
-        for raw in lines:
-            line = raw.rstrip(b"\r")
-            if not line or line.startswith(b":"):
-                continue
-            if line.startswith(b"data:"):
-                idle = 0
-                yield now, line[5:].strip().decode("utf-8", errors="replace")
-            elif not line.startswith((b"event:", b"id:", b"retry:")):
-                raise StreamError(f"malformed SSE line: {line[:120]!r}")
-        if idle > MAX_BETWEEN_EVENTS:
-            raise StreamError(f"more than {MAX_BETWEEN_EVENTS >> 20} MiB of the stream without a data event "
-                              "(keep-alive or comment lines): is this a completion stream?")
-    if buffer.strip().startswith(b"data:"):
-        yield clock(), buffer.strip()[5:].strip().decode("utf-8", errors="replace")
 
 
 def _apply(state: _State, now: float, payload: str) -> None:
@@ -170,7 +135,7 @@ def _apply(state: _State, now: float, payload: str) -> None:
         delta = choice.get("delta") or {}
         if not isinstance(delta, dict):
             raise StreamError(f"malformed SSE data: choices[].delta must be an object, got {delta!r:.60}")
-        texts = [_text(delta, "content"), _text(choice, "text"), _text(delta, "reasoning_content")]
+        texts = [text_field(delta, "content"), text_field(choice, "text"), text_field(delta, "reasoning_content")]
         pieces.append((texts[0] + texts[1], texts[0] + texts[1] + texts[2]))
     if isinstance(event.get("content"), str):
         pieces.append((event["content"], event["content"]))
@@ -182,34 +147,8 @@ def _apply(state: _State, now: float, payload: str) -> None:
             state.t_last = now
     for key in ("usage", "timings", "stats"):
         if isinstance(event.get(key), dict):
-            _check_numbers(key, event[key])
+            check_numbers(key, event[key])
             setattr(state, key, event[key])
-
-
-# Fields whose values are counts or measurements: a number at least 0, or absent.
-NUMBERS = {"usage": ("prompt_tokens", "completion_tokens"),
-           "timings": ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second", "draft_n",
-                       "draft_n_accepted")}
-
-
-def _check_numbers(key: str, values: dict) -> None:
-    for name in NUMBERS.get(key, ()):
-        value = values.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise StreamError(f"malformed SSE data: {key}.{name} must be a number, got {value!r:.40}")
-        if value < 0:
-            raise StreamError(f"malformed SSE data: {key}.{name} is {value}, below zero")
-
-
-def _text(obj: dict, name: str) -> str:
-    value = obj.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise StreamError(f"malformed SSE data: {name} must be text, got {value!r:.60}")
-    return value
 
 
 def _completion_tokens(state: _State, max_tokens: int | None,
@@ -234,7 +173,7 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
     ``max_tokens`` when it stopped for length, else ``count`` (the server's tokenizer) on the text."""
     state = _State([])
     try:
-        for now, payload in _events(chunks, clock):
+        for now, payload in events(chunks, clock):
             _apply(state, now, payload)
     except StreamError as exc:
         result.error = str(exc)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import os
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -14,6 +13,7 @@ from ..errors import ConfigError, ModelFileError
 from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
 from .prompts import BUILTIN, Prompt, fingerprint
+from .consistency import together, too_many
 from .settings import SweepSettings, parse_settings, unknown_key
 from .speculation import (AXES, DRAFT_FAMILY, TARGET_HEADS, Setup, Speculation, axis_problem, expand, managed_problem,
                           parse_types, type_family)
@@ -63,7 +63,7 @@ class SweepConfig:
     def with_search(self, search: str) -> "SweepConfig":
         """The config with another search (``--adaptive``), checked like one that said so."""
         cfg = replace(self, settings=replace(self.settings, search=search))
-        problems = _together(cfg.settings, list(cfg.setups), {})
+        problems = together(cfg.settings, list(cfg.setups), {})
         if problems:
             raise ConfigError(self.source, [p + " (--adaptive)" for p in problems])
         return cfg
@@ -175,7 +175,14 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
     return types
 
 
-MAX_SETUPS = 1_000  # setups per sweep, axes expanded: each is at least one server start and its requests
+def _extra_args(extra: Any, at: str, problems: list[str]) -> list[str]:
+    """An entry's pass-through arguments: strings, none of them a flag draftbench sets itself."""
+    if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
+        problems.append(f"{at}.extra_args: must be a list of strings")
+        return []
+    if managed_problem(extra):
+        problems.append(f"{at}.extra_args: {managed_problem(extra)}")
+    return extra
 
 
 def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
@@ -206,12 +213,7 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
                     problems.append(f"{at}.{name}: {why}")
                 else:
                     own[name] = AXES[name].value(item[name])
-        extra = item.get("extra_args", [])
-        if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
-            problems.append(f"{at}.extra_args: must be a list of strings")
-            extra = []
-        elif managed_problem(extra):
-            problems.append(f"{at}.extra_args: {managed_problem(extra)}")
+        extra = _extra_args(item.get("extra_args", []), at, problems)
         mine = _axes(item["axes"], f"{at}.axes", problems) if "axes" in item else {}
         for name in set(mine) & set(own):
             problems.append(f"{at}: {name} is both set and an axis: keep one")
@@ -224,11 +226,9 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
             axes = {**{n: v for n, v in top_axes.items() if n not in own}, **mine}
         spec = Speculation(path, types, extra_args=tuple(extra)).with_axes(fixed)
         size = item.get("size") if isinstance(item.get("size"), str) else None
-        count = math.prod(len(v) for v in axes.values())
-        if len(out) + count > MAX_SETUPS:  # refused before it is built: 10 x 100 x 100 x 100 would fill the memory
-            widest = ", ".join(f"{n} ({len(v)} values)" for n, v in sorted(axes.items(), key=lambda kv: -len(kv[1])))
-            problems.append(f"{at}: its axes make {count:,} setups ({widest}); a sweep takes at most {MAX_SETUPS:,} "
-                            "setups in all: use fewer values, or the adaptive search on a coarser grid first")
+        why = too_many(axes, len(out))  # refused before it is built: 10 x 100 x 100 x 100 would fill the memory
+        if why:
+            problems.append(f"{at}: {why}")
             continue
         for setup in expand(Setup(item["label"], spec, size), axes):
             out.append(setup)
@@ -274,7 +274,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
     except ConfigError as exc:
         problems.extend(exc.problems)
-    problems += [] if problems else _together(settings, setups, top_axes)
+    problems += [] if problems else together(settings, setups, top_axes)
     if problems:
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"
@@ -282,25 +282,6 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
                        setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite)
-
-
-def _together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, list[Any]]) -> list[str]:
-    """What is wrong with values that are each fine alone: a sweep that would run but measure nothing it says."""
-    s, budget = settings, settings.requests * settings.runs
-    out = [f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
-           f"(runs x requests): raise requests or lower the level" for n in s.concurrency if n > budget]
-    if s.search == "adaptive" and s.block >= budget:
-        out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
-                   "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")
-    out += [f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "
-            "it would never draft; lower draft_min" for c in setups
-            if c.speculation.draft_min is not None and c.speculation.draft_max is not None
-            and c.speculation.draft_min > c.speculation.draft_max]
-    if top_axes and setups and not any(c.speculation.draft_path or TARGET_HEADS in c.speculation.spec_type
-                                       for c in setups):
-        out.append(f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
-                   "has none: move the axes into the n-gram entries (\"axes\" inside each) or drop them")
-    return out
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

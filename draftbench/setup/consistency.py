@@ -1,0 +1,42 @@
+"""Values each fine alone that do not go together: a sweep that would run but not measure what it says (a level
+above its requests, an adaptive block as large as the budget, draft_min above draft_max, axes nothing takes), and
+a plan too large to build. The config's parser and ``--adaptive`` ask these; so does the dry run, through them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .settings import SweepSettings
+from .speculation import TARGET_HEADS, Setup
+
+MAX_SETUPS = 1_000  # setups per sweep, axes expanded: each is at least one server start and its requests
+
+
+def too_many(axes: dict[str, list[Any]], so_far: int) -> str | None:
+    """Why an entry's axes would make the sweep too large (with ``so_far`` setups already), or None."""
+    count = math.prod(len(v) for v in axes.values())
+    if so_far + count <= MAX_SETUPS:
+        return None
+    widest = ", ".join(f"{n} ({len(v)} values)" for n, v in sorted(axes.items(), key=lambda kv: -len(kv[1])))
+    return (f"its axes make {count:,} setups ({widest}); a sweep takes at most {MAX_SETUPS:,} setups in all: use "
+            "fewer values, or the adaptive search on a coarser grid first")
+
+
+def together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, list[Any]]) -> list[str]:
+    """What is wrong with values that are each fine alone: a sweep that would run but measure nothing it says."""
+    s, budget = settings, settings.requests * settings.runs
+    out = [f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
+           f"(runs x requests): raise requests or lower the level" for n in s.concurrency if n > budget]
+    if s.search == "adaptive" and s.block >= budget:
+        out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
+                   "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")
+    out += [f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "
+            "it would never draft; lower draft_min" for c in setups
+            if c.speculation.draft_min is not None and c.speculation.draft_max is not None
+            and c.speculation.draft_min > c.speculation.draft_max]
+    if top_axes and setups and not any(c.speculation.draft_path or TARGET_HEADS in c.speculation.spec_type
+                                       for c in setups):
+        out.append(f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
+                   "has none: move the axes into the n-gram entries (\"axes\" inside each) or drop them")
+    return out
