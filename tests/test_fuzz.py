@@ -271,3 +271,122 @@ def test_generated_argument_lists(no_new_servers, base, tmp_path_factory, script
     measured = script == "sweep.py" and {"--config", "--config-dir"} & set(argv) and "--dry-run" not in argv
     if not measured:
         assert after.get("r.json") == before["r.json"]
+
+
+# ---- issue 34: outputs among inputs, secrets, managed flags, nested JSON, malformed stream events --------------
+INPUTS = ["c.json", "p.jsonl", "r.json", "model.gguf", "link-c.json", "hard-c.json", "out.html", "new.json"]
+
+
+@examples(60)
+@given(mode=st.sampled_from(["run", "dry", "chart-only", "compare"]), results=st.sampled_from(INPUTS),
+       chart=st.one_of(st.none(), st.sampled_from(INPUTS)))
+def test_generated_output_paths(no_new_servers, base, family, tmp_path_factory, mode, results, chart):
+    """Outputs named among the command's own inputs: every input file stays byte-identical (a sweep that measured
+    may write only its own results and report, when they are not inputs)."""
+    tmp = str(tmp_path_factory.mktemp("out"))
+    write(os.path.join(tmp, "p.jsonl"), '{"prompt": "Say hello."}\n{"prompt": "Count to three."}\n')
+    config = {**base["config"], "settings": {**base["config"]["settings"], "prompts": "p.jsonl"}}
+    write(os.path.join(tmp, "c.json"), config)
+    write(os.path.join(tmp, "r.json"), base["results"])
+    with open(family["draft-1"], "rb") as src, open(os.path.join(tmp, "model.gguf"), "wb") as dst:
+        dst.write(src.read(4096))  # a file that stands for a model: its bytes only need to stay as they are
+    os.symlink("c.json", os.path.join(tmp, "link-c.json"))
+    os.link(os.path.join(tmp, "c.json"), os.path.join(tmp, "hard-c.json"))
+    inputs = {"c.json", "p.jsonl", "model.gguf", "link-c.json", "hard-c.json"} | ({"r.json"} if mode != "run" else set())
+    before = snapshot(tmp)
+    argv = {"run": ["--config", "c.json", "--results", results], "dry": ["--config", "c.json", "--results", results,
+                                                                         "--dry-run"],
+            "chart-only": ["--results", "r.json", "--chart-only"], "compare": ["--compare", "r.json"]}[mode]
+    with sandbox(tmp):
+        status, out, err = call("sweep.py", *argv, *(["--chart", chart] if chart else []))
+    check(status, err, out)
+    after = snapshot(tmp)
+    for name in inputs:
+        assert after[name] == before[name], (name, argv, chart)
+
+
+SECRET = "s3cr3t-VALUE-42"
+
+
+@examples(40)
+@given(where=st.sampled_from(["settings", "draft", "url-user", "url-query"]),
+       flag=st.sampled_from(["--hf-token", "-hft", "--api-key", "--hf-token=", "--api-key-file"]))
+def test_generated_secrets(no_new_servers, base, tmp_path_factory, where, flag):
+    """A secret given in an input (a token flag in extra_args, credentials in a URL) appears in no output, no file
+    written and no log."""
+    tmp = str(tmp_path_factory.mktemp("sec"))
+    args = [flag + SECRET] if flag.endswith("=") else [flag, SECRET]
+    config = json.loads(json.dumps(base["config"]))
+    if where == "settings":
+        config["settings"]["extra_args"] = args
+    elif where == "draft":
+        config["drafts"][0]["extra_args"] = args
+    write(os.path.join(tmp, "c.json"), config)
+    with sandbox(tmp):
+        if where.startswith("url"):
+            url = (f"http://user:{SECRET}@127.0.0.1:9" if where == "url-user" else f"http://127.0.0.1:9/?api_key={SECRET}")
+            status, out, err = call("bench.py", "--url", url, "--warmup", "0", "--json")
+        else:
+            status, out, err = call("sweep.py", "--config", "c.json", "--results", "r.json", "--format", "md")
+    check(status, err, out)
+    assert SECRET not in out + err
+    for root, _, names in os.walk(tmp):
+        for name in names:
+            if name != "c.json":
+                assert SECRET not in open(os.path.join(root, name), encoding="utf-8", errors="replace").read(), name
+
+
+@examples(40)
+@given(flag=st.sampled_from(["-m", "--model", "-md", "--model-draft", "--port", "--host", "--spec-type", "-c",
+                             "--spec-draft-n-max", "--draft-max", "-np", "-ngl", "--spec-ngram-mod-n-max"]),
+       where=st.sampled_from(["settings", "draft"]), joined=st.booleans())
+def test_generated_managed_flags(no_new_servers, base, tmp_path_factory, flag, where, joined):
+    tmp = str(tmp_path_factory.mktemp("man"))
+    args = [f"{flag}=4"] if joined else [flag, "4"]
+    config = json.loads(json.dumps(base["config"]))
+    (config["settings"] if where == "settings" else config["drafts"][0])["extra_args"] = args
+    write(os.path.join(tmp, "c.json"), config)
+    with sandbox(tmp):
+        status, out, err = call("sweep.py", "--config", "c.json", "--dry-run")
+    check(status, err, out)
+    assert status == 2 and f"{flag} is set by draftbench" in err
+
+
+@examples(30)
+@given(depth=st.integers(60, 60_000), kind=st.sampled_from(["config", "results", "prompts"]))
+def test_generated_nested_json(no_new_servers, base, tmp_path_factory, depth, kind):
+    tmp = str(tmp_path_factory.mktemp("deep"))
+    deep = "[" * depth + "]" * depth
+    write(os.path.join(tmp, "d.json"), deep if kind != "prompts" else '{"prompt": ' + deep + "}\n")
+    config = {**base["config"], "settings": {**base["config"]["settings"], "prompts": "d.json"}}
+    write(os.path.join(tmp, "c.json"), config)
+    argv = {"config": ["--config", "d.json", "--dry-run"], "results": ["--results", "d.json", "--chart-only"],
+            "prompts": ["--config", "c.json", "--dry-run"]}[kind]
+    with sandbox(tmp):
+        status, out, err = call("sweep.py", *argv)
+    check(status, err, out)
+    assert status == 2
+
+
+EVENT_FIELDS = st.dictionaries(st.sampled_from(["content", "text", "reasoning_content", "delta", "predicted_per_second",
+                                                "predicted_n", "draft_n", "completion_tokens"]), JSON, max_size=3)
+
+
+@examples(120)
+@given(events=st.lists(st.one_of(
+    st.builds(lambda d: {"choices": [{"delta": d}]}, st.one_of(EVENT_FIELDS, JSON)),
+    st.builds(lambda d: {"choices": [d]}, st.one_of(EVENT_FIELDS, JSON)),
+    st.builds(lambda t: {"choices": [{"delta": {"content": "x"}}], "timings": t}, st.one_of(EVENT_FIELDS, JSON)),
+    st.builds(lambda u: {"choices": [], "usage": u}, st.one_of(EVENT_FIELDS, JSON)),
+    JSON), max_size=5))
+def test_generated_stream_events(events):
+    """Whatever the events carry, a request ends as a result (its error set where the stream was malformed), with
+    no rate below zero and no exception."""
+    from draftbench.measure import stream
+
+    chunks = [b"data: " + dumps(e).encode() + b"\n\n" for e in events] + [b"data: [DONE]\n\n"]
+    ticks = iter(range(1000))
+    done = stream.consume(iter(chunks), 0.0, lambda: float(next(ticks)), RequestResult("p"), 8)
+    assert done.error is not None or done.text
+    for value in (done.decode_tps, done.client_decode_tps, done.ttft_s):
+        assert value is None or (isinstance(value, (int, float)) and value >= 0), (value, events)

@@ -59,6 +59,7 @@ def _print_export(fmt: str | None, meta: FileMeta, ev: Evaluation) -> None:
 
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
     files.guard_outputs([("--chart", _chart_path(results, chart))], [("--results", results)])
+    files.guard_report(_chart_path(results, chart))
     meta, ev = evaluate.load(results)
     path = sweep_page.write_report(_chart_path(results, chart), meta, ev)
     for line in evaluation_lines(ev):
@@ -76,6 +77,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     sweep = Sweep(cfg, results, fresh)
     chart_path = _chart_path(sweep.results_path, chart)
     files.guard_outputs([("--results", sweep.results_path), ("--chart", chart_path)], cfg.input_files())
+    files.guard_report(chart_path)
     files.check_writable(sweep.results_path)  # both before any server starts, not after hours of measuring
     files.check_writable(chart_path, "--chart", "the report")
     outcome = None
@@ -97,6 +99,7 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
 
 def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     files.guard_outputs([("--chart", chart or "compare.html")], [("--compare", p) for p in compare.expand(paths)])
+    files.guard_report(chart or "compare.html")
     good, bad = compare.load(paths)
     for path, why in bad:
         print(f"warning: left out {visible(path)}: {visible(why)}", file=sys.stderr)
@@ -127,6 +130,7 @@ def dry_run(config: str | None, folder: str | None, results: str | None, adaptiv
         target = results if config and results else default_results_path(cfg, hardware)
         files.guard_outputs([("--results", target), ("--chart", _chart_path(target, chart if config else None))],
                             cfg.input_files())  # what the run would refuse, the dry run refuses
+        files.guard_report(_chart_path(target, chart if config else None))
         print(f"# {path}")
         for line in dryrun.plan_lines(cfg, target):
             print(line)

@@ -115,6 +115,19 @@ def guard_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[str, str]])
                                       f"that file; give {flag} another path")
 
 
+def guard_report(path: str, flag: str = "--chart") -> None:
+    """Refuse to replace an existing file that is not an HTML page (a config or results file named by mistake):
+    a report is only ever written over an earlier report, or where nothing is."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(512).lstrip().lower()
+    except OSError:
+        return  # not there (or not readable: the write itself will say)
+    if head and not head.startswith((b"<!doctype html", b"<html")):
+        raise OutputFileError(f"{flag} {path} exists and is not an HTML report: writing the report would replace it; "
+                              f"give {flag} another path (or delete that file first)")
+
+
 def check_writable(path: str, flag: str = "--results", what: str = "results") -> None:
     """Fail early when ``path`` cannot be written: not a regular file, a folder that refuses, a nearly full disk."""
     folder = os.path.dirname(output_target(path, flag))

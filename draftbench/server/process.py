@@ -110,9 +110,14 @@ class ServerProcess:
         return id(self)
 
     def start(self) -> "ServerProcess":
-        os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
         started = time.monotonic()
-        with open(self.log_path, "wb") as log:
+        try:
+            os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
+            log_file = open(self.log_path, "wb")
+        except OSError as exc:  # a full disk or a folder that refuses, as the next server's log opens
+            raise ServerStartError(f"cannot write the server log {self.log_path}: {exc.strerror}; free some space "
+                                   "or make the results folder writable, then rerun to resume") from exc
+        with log_file as log:
             log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
             log.flush()
             tie, kernel_tied = lifeline.preexec_for_parent(os.getpid())
