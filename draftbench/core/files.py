@@ -118,11 +118,13 @@ def guard_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[str, str]])
 def guard_report(path: str, flag: str = "--chart") -> None:
     """Refuse to replace an existing file that is not an HTML page (a config or results file named by mistake):
     a report is only ever written over an earlier report, or where nothing is."""
+    if not os.path.isfile(path):  # not there, or not a regular file (a FIFO would block the read): output_target says
+        return
     try:
         with open(path, "rb") as fh:
             head = fh.read(512).lstrip().lower()
     except OSError:
-        return  # not there (or not readable: the write itself will say)
+        return  # not readable: the write itself will say
     if head and not head.startswith((b"<!doctype html", b"<html")):
         raise OutputFileError(f"{flag} {path} exists and is not an HTML report: writing the report would replace it; "
                               f"give {flag} another path (or delete that file first)")
