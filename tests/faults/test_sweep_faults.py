@@ -169,7 +169,7 @@ def test_vocab_mismatch_runs_but_is_never_recommended(llama_server, family, tmp_
 
 
 def test_removed_flag_shows_the_servers_message(llama_server, family, tmp_path, no_new_servers):
-    config = write_config(family, tmp_path, drafts=[], extra_args=["--draft-max", "4"])
+    config = write_config(family, tmp_path, drafts=[], extra_args=["--spec-ngram-min-hits", "2"])
     results = str(tmp_path / "r.json")
     result = run_script("sweep.py", "--config", config, "--results", results)
     assert result.returncode == 1
