@@ -248,3 +248,11 @@ def test_a_program_that_is_not_llama_server_is_called_so(family, tmp_path):
     path = write_config(family, tmp_path, llama_bin=str(fake))
     done = run_script("sweep.py", "--config", path, "--dry-run")
     assert done.returncode != 0 and "lists no llama-server options" in done.stderr and "update llama.cpp" not in done.stderr
+
+
+def test_a_lock_left_with_a_live_programs_pid_is_not_called_dead(llama_server, family, tmp_path, no_new_servers):
+    config = write_config(family, tmp_path, drafts=[], requests=1, max_tokens=4)
+    (tmp_path / "r.json.lock").write_text("1\n")  # pid 1 is alive, and holds no lock on the file
+    done = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    assert "from pid 1, which no longer holds it" in done.stderr and "no longer running" not in done.stderr

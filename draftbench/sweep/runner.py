@@ -83,8 +83,8 @@ class Sweep:
         check_writable(self.results_path)
         with ResultsLock(self.results_path) as lock:
             if lock.took_over:
-                self.echo(f"Took over the lock of {self.results_path} from pid {lock.took_over}, which is no "
-                          "longer running")
+                self.echo(f"Took over the lock of {self.results_path} from pid {lock.took_over}, which no longer "
+                          "holds it (that sweep ended; the pid may since belong to another program)")
             return self._run()
 
     def _to_go(self, key: tuple) -> bool:
