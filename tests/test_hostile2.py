@@ -256,3 +256,11 @@ def test_a_lock_left_with_a_live_programs_pid_is_not_called_dead(llama_server, f
     done = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stderr
     assert "from pid 1, which no longer holds it" in done.stderr and "no longer running" not in done.stderr
+
+
+def test_a_report_into_a_folder_that_refuses_is_a_clear_error(tmp_path):
+    """Root writes anywhere a permission allows, so the folder that refuses is /proc (it takes no new files)."""
+    done = run_script("sweep.py", "--results", os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json"),
+                      "--chart-only", "--chart", "/proc/draftbench-report.html")
+    assert done.returncode == 2 and "cannot write /proc/draftbench-report.html" in done.stderr
+    assert "--chart PATH" in done.stderr and "Traceback" not in done.stderr

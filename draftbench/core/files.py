@@ -160,8 +160,12 @@ def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
     """Write ``text`` to ``path`` (through a symlink) in one step: a reader sees the old file or the new one."""
     target = output_target(path, flag)
     folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+    except OSError as exc:  # a read-only or missing folder, a full disk: nothing was written, nothing replaced
+        raise OutputFileError(f"cannot write {path}: {exc.strerror} in {folder}; choose another place with "
+                              f"{flag} PATH") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -169,11 +173,14 @@ def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise OutputFileError(f"cannot write {path}: {exc.strerror}; the previous version is intact: free "
+                                  f"some space or choose another place with {flag} PATH") from exc
         raise
 
 
