@@ -68,6 +68,7 @@ LIMITS: dict[str, Limit] = {
     "block": Limit(2, 100_000),
     "baseline_every": Limit(0, 100_000, hint=" (0: never)"),
     "concurrency": Limit(1, 1_024),
+    "depth": Limit(0, 4_194_304),
 }
 
 

@@ -13,6 +13,7 @@ from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
+from ..setup.context import at_depth
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
 from . import health
@@ -50,6 +51,7 @@ class BenchConfig:
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
     traffic: tuple[Prompt, ...] = ()  # unmeasured full-length requests after the warm-ups (a warm n-gram pool)
+    depth: int = 0  # tokens of context before each measured prompt (setup/context.py); the server must prefill them
 
     @property
     def most_tokens(self) -> int:
@@ -249,10 +251,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
         def send(i: int) -> RequestResult:
-            prompt, sent_unix_s = planned[i], time.time()
+            prompt, sent_unix_s = at_depth(planned[i], cfg.depth, cfg.skip + i), time.time()
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
+            if r.ok and cfg.depth and ((r.cached_tokens or 0) > 0 or (r.prompt_tokens or 0) < cfg.depth):
+                r.error = (f"not measured at depth {cfg.depth}: the server prefilled {r.prompt_tokens} prompt tokens "
+                           f"and took {r.cached_tokens or 0} from its cache (needs at least {cfg.depth}, none cached)")
             if r.ok:
                 h = health.check(r.text, prompt_text(prompt))
                 r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)

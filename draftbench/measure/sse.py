@@ -46,7 +46,7 @@ def events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]
 
 # Fields whose values are counts or measurements: a number at least 0, or absent.
 NUMBERS = {"usage": ("prompt_tokens", "completion_tokens"),
-           "timings": ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second", "draft_n",
+           "timings": ("prompt_n", "cache_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second", "draft_n",
                        "draft_n_accepted")}
 
 

@@ -27,6 +27,7 @@ class RequestResult:
     client_decode_tps: float | None = None
     total_s: float | None = None
     prompt_tokens: int | None = None
+    cached_tokens: int | None = None  # prompt tokens the server took from its cache (llama.cpp timings.cache_n)
     completion_tokens: int | None = None
     tokens_from: str | None = None  # how completion_tokens was known: a key of TOKEN_SOURCES, None: unknown
     draft_n: int | None = None
@@ -184,6 +185,7 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
         result.ttft_s = state.t_first - t_sent
     usage, timings = state.usage or {}, state.timings or {}
     result.prompt_tokens = usage.get("prompt_tokens", timings.get("prompt_n"))
+    result.cached_tokens = timings.get("cache_n")
     result.completion_tokens, result.tokens_from = _completion_tokens(state, max_tokens, count)
     if timings.get("predicted_per_second"):
         result.decode_tps = float(timings["predicted_per_second"])

@@ -15,7 +15,7 @@ from . import page
 
 
 
-Line = tuple[str, str | None, float | None]  # target, setup, temperature
+Line = tuple[str, str | None, float | None, int | None]  # target, setup, temperature, depth
 
 
 def measured_levels(runs: list[RunResult]) -> list[Level]:
@@ -26,15 +26,16 @@ def _lines(runs: list[RunResult]) -> dict[Line, list[RunResult]]:
     out: dict[Line, list[RunResult]] = {}
     for r in runs:
         if r.error is None and r.aggregate_tps:
-            out.setdefault((r.target, r.draft, r.temperature), []).append(r)
+            out.setdefault((r.target, r.draft, r.temperature, r.depth), []).append(r)
     for line in out.values():
         line.sort(key=lambda r: r.concurrency)
     return out
 
 
 def _name(key: Line, several_targets: bool) -> str:
-    target, draft, temperature = key
-    label = (draft or "baseline (no draft)") + (f" @ temperature {temperature:g}" if temperature is not None else "")
+    target, draft, temperature, depth = key
+    label = (draft or "baseline (no draft)") + (f" @ temperature {temperature:g}" if temperature is not None else "") \
+        + (f" @ depth {depth}" if depth is not None else "")
     return f"{target} + {label}" if several_targets else label
 
 
@@ -63,17 +64,20 @@ def charts(runs: list[RunResult]) -> dict[str, list[dict[str, Any]]]:
 
 def table(runs: list[RunResult]) -> str:
     """Every measured run by level: aggregate and per-stream tok/s, speedups, acceptance, TTFT."""
-    rows, temps = [], any(r.temperature is not None for r in runs)
+    rows = []
+    temps, depths = any(r.temperature is not None for r in runs), any(r.depth is not None for r in runs)
     for r in sorted((r for r in runs if r.error is None and r.mean_tps),
                     key=lambda r: (r.target, r.draft is not None, r.draft or "", r.level.sort_key)):
         cells = [r.target, r.draft or "baseline", str(r.concurrency), *([f"{r.temperature:g}"] if temps else []),
+                 *([str(r.depth or 0)] if depths else []),
                  page.fmt(r.aggregate_tps, ".1f"),
                  page.fmt(r.mean_tps, ".1f"), stats.pct(r.aggregate_speedup) if r.draft else "",
                  recommend.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
                  page.fmt(r.median_ttft_s, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th>'
-            + ('<th>Temperature</th>' if temps else '') + '<th>Aggregate tok/s</th>'
+            + ('<th>Temperature</th>' if temps else '') + ('<th>Depth</th>' if depths else '')
+            + '<th>Aggregate tok/s</th>'
             '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'
             '<th>TTFT median s</th><th>TTFT p95 s</th></tr>' + "".join(rows) + "</table>")
 

@@ -180,6 +180,7 @@ class RunResult(Measured):
     draft: str | None
     concurrency: int = 1  # requests in flight at once while it was measured
     temperature: float | None = None  # its sampling temperature when the sweep had several (None: the settings')
+    depth: int | None = None  # tokens of context before each prompt, where the sweep measured at depth
     warm_pool_requests: int | None = None  # measured after this many requests of other prompts (settings.warm_pool)
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
     speedup: float | None = None
@@ -228,7 +229,7 @@ class RunResult(Measured):
 
     @property
     def level(self) -> Level:
-        return Level(self.concurrency, self.temperature)
+        return Level(self.concurrency, self.temperature, self.depth)
 
     @property
     def where(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from .settings import SweepSettings
 from .speculation import TARGET_HEADS, Setup
 
+PROMPT_ROOM = 512  # tokens a prompt and its chat template may take beside the context (the built-in ones: < 300)
 MAX_SETUPS = 1_000  # setups per sweep, axes expanded: each is at least one server start and its requests
 
 
@@ -28,6 +29,11 @@ def together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, l
     s, budget = settings, settings.requests * settings.runs
     out = [f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
            f"(runs x requests): raise requests or lower the level" for n in s.concurrency if n > budget]
+    deepest = max(s.depth)
+    if deepest and deepest + s.max_tokens + PROMPT_ROOM > s.server.ctx_size:
+        out.append(f"settings.depth: {deepest} tokens of context + max_tokens {s.max_tokens} + about {PROMPT_ROOM} "
+                   f"for the prompt and its template do not fit ctx_size {s.server.ctx_size}: raise ctx_size to at "
+                   f"least {deepest + s.max_tokens + PROMPT_ROOM} or lower the depth")
     if s.search == "adaptive" and s.block >= budget:
         out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
                    "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")

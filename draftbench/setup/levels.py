@@ -25,6 +25,7 @@ class LevelAxis:
 LEVELS: dict[str, LevelAxis] = {a.name: a for a in (
     LevelAxis("concurrency", LIMITS["concurrency"], "[1, 2, 4]", lambda v: f"{v:g} stream{'s' if v != 1 else ''}", 1),
     LevelAxis("temperature", LIMITS["temperature"], "[0, 0.8]", lambda v: f"temperature {v:g}", None),
+    LevelAxis("depth", LIMITS["depth"], "[0, 4096, 16384]", lambda v: f"depth {v:g}", None),
 )}
 
 
@@ -35,6 +36,7 @@ class Level:
 
     concurrency: int = 1
     temperature: float | None = None
+    depth: int | None = None  # tokens of context before each prompt; None: none (depth 0, as before)
 
     @property
     def sort_key(self) -> tuple[float, ...]:

@@ -50,6 +50,7 @@ class SweepSettings:
     baseline_every: int = 4  # each target's baseline again (one block) after this many setups, when the load changes,
     # and after its last setup (0: never)
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
+    depth: tuple[int, ...] = (0,)  # levels: tokens of context before each prompt (setup/context.py)
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
@@ -62,7 +63,8 @@ class SweepSettings:
         """Every level of the sweep, in measuring order; a level setting with one value stays out of the level
         (temperature None: the sweep's one temperature, as files before version 9 say it)."""
         temps: tuple[float | None, ...] = self.temperature if len(self.temperature) > 1 else (None,)
-        return [Level(n, t) for n in self.concurrency for t in temps]
+        depths: tuple[int | None, ...] = self.depth if self.depth != (0,) else (None,)
+        return [Level(n, t, d) for n in self.concurrency for t in temps for d in depths]
 
     def temperature_at(self, level: Level) -> float:
         return self.temperature[0] if level.temperature is None else level.temperature
@@ -77,6 +79,7 @@ class SweepSettings:
         """Plain flat JSON values; secrets in ``extra_args`` are redacted."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("server", "axis_defaults")}
         out["temperature"] = list(self.temperature) if len(self.temperature) > 1 else self.temperature[0]
+        out["depth"] = list(self.depth) if len(self.depth) > 1 else self.depth[0]
         out.update({name: dict(self.axis_defaults).get(name) for name in AXES}, **asdict(self.server))
         out["extra_args"] = redact(list(out["extra_args"]))
         return out

@@ -52,7 +52,8 @@ class CellMeasurer:
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
-                        target_path=cell.target.path, warm_pool_requests=setup.warm_requests or None,
+                        depth=cell.level.depth, target_path=cell.target.path,
+                        warm_pool_requests=setup.warm_requests or None,
                         target_id=self.store.identity(cell.target.path),
                         draft_id=self.store.identity(setup.speculation.draft_path),
                         speculation=setup.speculation, draft_size=grouping.setup_category(setup),
@@ -129,7 +130,8 @@ class CellMeasurer:
         server's ``first`` block, a warm-pool setup's traffic first: prompts the schedule never measures."""
         return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
                               concurrency=cell.level.concurrency,
-                              temperature=self.cfg.settings.temperature_at(cell.level), warmup=warmup, expect_draft=not cell.setup.is_baseline,
+                              temperature=self.cfg.settings.temperature_at(cell.level), depth=cell.level.depth or 0,
+                              warmup=warmup, expect_draft=not cell.setup.is_baseline,
                               extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else (),
                               traffic=traffic(self.cfg, cell) if first else ())
 

@@ -59,6 +59,10 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
                          s.max_tokens))
         lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
+    if s.depth != (0,):
+        lines.append(f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "
+                     f"{sum(max(c.level.depth or 0, 0) * s.requests * s.runs for c in plan):,} context tokens "
+                     "prefilled in all, none from a cache")
     total += (_checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
               + _distribution(cfg, plan, lines))
     previous = _previous(results_path)
