@@ -19,7 +19,7 @@ from ..setup.settings import SweepSettings
 from . import health
 from .loop import ThreadExecutor, closed_loop
 from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
-from .tokens import token_counter, token_notes
+from .tokens import context_words, token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
 WARMUP_TOKENS = 32  # a warm-up request generates at most this many tokens
@@ -250,8 +250,10 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
+        words_n = context_words(session, url, cfg.depth, headers) if cfg.depth and kind is LLAMACPP else None
+
         def send(i: int) -> RequestResult:
-            prompt, sent_unix_s = at_depth(planned[i], cfg.depth, cfg.skip + i), time.time()
+            prompt, sent_unix_s = at_depth(planned[i], cfg.depth, cfg.skip + i, words_n), time.time()
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)

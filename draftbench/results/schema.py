@@ -179,8 +179,8 @@ class RunResult(Measured):
     target: str
     draft: str | None
     concurrency: int = 1  # requests in flight at once while it was measured
-    temperature: float | None = None  # its sampling temperature when the sweep had several (None: the settings')
-    depth: int | None = None  # tokens of context before each prompt, where the sweep measured at depth
+    temperature: float | None = None  # its level's temperature where the sweep had several (None: the settings')
+    depth: int | None = None  # its level's tokens of context before each prompt (None: depth 0, as before)
     warm_pool_requests: int | None = None  # measured after this many requests of other prompts (settings.warm_pool)
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
     speedup: float | None = None
@@ -293,7 +293,6 @@ class RunResult(Measured):
             values["baseline_checks"] = [BaselineCheck.from_dict(c) for c in values["baseline_checks"]]
         values["requests"] = [RequestResult.from_dict(q) for q in values.get("requests") or [] if isinstance(q, dict)]
         return cls(**values)
-
 
 
 

@@ -22,11 +22,12 @@ def _words() -> tuple[str, ...]:
     return tuple((Path(__file__).parent.parent / "synth" / "words.txt").read_text(encoding="utf-8").split())
 
 
-def context_text(depth: int, position: int, category: str) -> str:
-    """``depth`` words of context for the request at ``position`` of the schedule."""
+def context_text(depth: int, position: int, category: str, words_n: int | None = None) -> str:
+    """The context for the request at ``position`` at ``depth``: ``words_n`` words (default ``depth``; the
+    measuring code sizes it with the server's tokenizer so the context holds at least ``depth`` tokens)."""
     rng = random.Random(f"{depth}:{position}")
     words = _words()
-    chosen = [words[rng.randrange(len(words))] for _ in range(depth)]
+    chosen = [words[rng.randrange(len(words))] for _ in range(words_n if words_n is not None else depth)]
     marker = f"[context {position + 1} at depth {depth}]"
     if category == "code":
         lines = [f"{a}_{b} = {c}({d}, {e})" for a, b, c, d, e in zip(*[iter(chosen)] * 5)]
@@ -35,11 +36,11 @@ def context_text(depth: int, position: int, category: str) -> str:
     return marker + "\n" + " ".join(sentences) + "\n"
 
 
-def at_depth(prompt: Prompt, depth: int, position: int) -> Prompt:
-    """``prompt`` with ``depth`` words of context before it (itself at depth 0)."""
+def at_depth(prompt: Prompt, depth: int, position: int, words_n: int | None = None) -> Prompt:
+    """``prompt`` with its context at ``depth`` before it (itself at depth 0)."""
     if depth <= 0:
         return prompt
-    block = context_text(depth, position, prompt.category) + "\nUsing the context above as background:\n"
+    block = context_text(depth, position, prompt.category, words_n) + "\nUsing the context above as background:\n"
     if prompt.messages:
         role, content = prompt.messages[-1]
         return replace(prompt, messages=(*prompt.messages[:-1], (role, block + content)))
