@@ -179,6 +179,16 @@ class Ratio:
         """Is ``ratio`` inside the interval? (True without one: nothing is excluded.)"""
         return self.ci95 is None or self.ci95[0] <= ratio <= self.ci95[1]
 
+    @property
+    def log_half(self) -> float:
+        """Half the interval's width on the log scale (0 without an interval)."""
+        return (math.log(self.ci95[1]) - math.log(self.ci95[0])) / 2 if self.ci95 else 0.0
+
+
+def apart(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:
+    """Do two intervals not overlap (neither missing)?"""
+    return bool(a and b and (a[1] < b[0] or b[1] < a[0]))
+
 
 def log_interval(d: Sequence[float], confidence: float = 0.95, min_sd: float = 0.0) -> tuple[float, float, float]:
     """Mean of the log ratios ``d`` and its two-sided t-interval (needs two or more; the spread floored at
@@ -235,7 +245,7 @@ def widened(r: Ratio, log_half: float) -> Ratio:
     factor the ratio was divided by) added in quadrature to its own: the interval of a corrected ratio."""
     if r.ci95 is None or log_half <= 0:
         return r
-    centre, half = math.log(r.value), (math.log(r.ci95[1]) - math.log(r.ci95[0])) / 2
+    centre, half = math.log(r.value), r.log_half
     wide = math.hypot(half, log_half)
     return Ratio(r.value, (math.exp(centre - wide), math.exp(centre + wide)), r.n, r.paired)
 

@@ -79,10 +79,6 @@ def entries(files: list[Loaded]) -> list[Entry]:
     return out
 
 
-def _apart(a: list[float] | None, b: list[float] | None) -> bool:
-    return bool(a and b and (a[1] < b[0] or b[1] < a[0]))
-
-
 def _speedups_differ(a: Entry, b: Entry) -> list[str]:
     """Do the two best speedups differ? Paired on the prompts both files measured (their best setups' per-prompt
     speedups over their own baselines), else by whether their intervals overlap (unpaired)."""
@@ -92,7 +88,7 @@ def _speedups_differ(a: Entry, b: Entry) -> list[str]:
         if ratio is not None:
             return [] if ratio.includes(1.0) else [f"best speedups differ, paired on the same prompts: "
                                                     f"{stats.ratio_text(ratio)}"]
-    if a.best and b.best and _apart(a.best.speedup_ci95, b.best.speedup_ci95):
+    if a.best and b.best and stats.apart(a.best.speedup_ci95, b.best.speedup_ci95):
         return ["best-speedup intervals do not overlap (unpaired)"]
     return []
 
@@ -104,7 +100,7 @@ def _flag_disagreements(rows: list[Entry]) -> None:
             if (a.hardware, a.target) != (b.hardware, b.target):
                 continue
             why = []
-            if _apart(a.baseline_ci, b.baseline_ci):
+            if stats.apart(a.baseline_ci, b.baseline_ci):
                 why.append("baseline tok/s intervals do not overlap")
             if a.best and b.best:
                 why += _speedups_differ(a, b)

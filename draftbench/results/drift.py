@@ -33,11 +33,6 @@ class Point:
     busy: bool
     label: str
 
-    @property
-    def log_half(self) -> float:
-        r = self.ratio.ci95
-        return (math.log(r[1]) - math.log(r[0])) / 2 if r else 0.0
-
 
 @dataclass(frozen=True)
 class Drift:
@@ -61,7 +56,7 @@ class Drift:
         checks = [p.ratio for p in self.kept if p is not self.points[0]]
         if not self.first_excluded:
             return any(not r.includes(1.0) for r in checks)
-        return any(a.ci95 and b.ci95 and (a.ci95[1] < b.ci95[0] or b.ci95[1] < a.ci95[0]) for a in checks for b in checks)
+        return any(stats.apart(a.ci95, b.ci95) for a in checks for b in checks)
 
     @property
     def significant(self) -> bool:
@@ -90,9 +85,9 @@ class Drift:
         """The uncertainty of :meth:`factor` there: of the pooled level, or the wider of the two measurements
         around that time."""
         if not self.moving:
-            return math.sqrt(sum((p.ratio.n * p.log_half) ** 2 for p in self.kept)) / sum(p.ratio.n for p in self.kept)
-        before = [p.log_half for p in self.kept if p.at_unix_s <= at_unix_s][-1:]
-        after = [p.log_half for p in self.kept if p.at_unix_s > at_unix_s][:1]
+            return math.sqrt(sum((p.ratio.n * p.ratio.log_half) ** 2 for p in self.kept)) / sum(p.ratio.n for p in self.kept)
+        before = [p.ratio.log_half for p in self.kept if p.at_unix_s <= at_unix_s][-1:]
+        after = [p.ratio.log_half for p in self.kept if p.at_unix_s > at_unix_s][:1]
         return max(before + after, default=0.0)
 
     def exceeds(self, resolution: float) -> bool:
@@ -149,8 +144,12 @@ def _anchor(base: RunResult) -> BaselineCheck | None:
     compared with (then scaled by its own ratio to the first); None where the first is quiet or none exists."""
     if not first_busy(base):
         return None
-    return next((c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)
-                 and not load.busy(c.other_cpu_share)), None)
+    return next((c for c in full_checks(base) if not load.busy(c.other_cpu_share)), None)
+
+
+def full_checks(base: RunResult) -> list[BaselineCheck]:
+    """The checks that measured the baseline again in full: every prompt of its first measurement."""
+    return [c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)]
 
 
 def _scaled(r: stats.Ratio, by: float) -> stats.Ratio:

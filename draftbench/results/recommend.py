@@ -206,7 +206,7 @@ def _more_requests(ratio: stats.Ratio) -> str:
     """How many more paired requests would separate a gain of this size from none, from the spread observed."""
     assert ratio.ci95 is not None
     n, gain_log = max(ratio.n, 2), math.log(ratio.value)
-    sd = (math.log(ratio.ci95[1]) - math.log(ratio.ci95[0])) / 2 * math.sqrt(n) / stats.t_quantile_975(n - 1)
+    sd = ratio.log_half * math.sqrt(n) / stats.t_quantile_975(n - 1)
     needed = n
     while needed < 100_000 and stats.t_quantile_975(needed - 1) * sd / math.sqrt(needed) >= gain_log:
         needed = math.ceil(needed * 1.25)

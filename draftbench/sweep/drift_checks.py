@@ -39,7 +39,7 @@ def check_size(cfg: SweepConfig) -> int:
 
 def needs_full(base: RunResult) -> bool:
     """Was the baseline measured only on a busy machine, with no quiet measurement of every prompt since?"""
-    full = [c for c in base.baseline_checks or [] if len(c.requests) >= len(base.requests)]
+    full = drift.full_checks(base)
     return drift.first_busy(base) and all(load.busy(c.other_cpu_share) for c in full) and len(full) < 2
 
 
