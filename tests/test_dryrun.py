@@ -27,6 +27,12 @@ def test_dry_run_prints_the_plan_and_touches_nothing(llama_server, family, tmp_p
     assert "--model-draft" in out and "--parallel 2" in out and "--port <port>" in out
     assert "Estimated time: unknown" in out and "Dry run: no server started, nothing written." in out
     assert _files(tmp_path) == before_files and llama_pids() == before_pids
+    deep = run_script("sweep.py", "--config", write_config(family, work, name="d", requests=3, depth=[0, 500],
+                                                           ctx_size=2048), "--dry-run", cwd=str(work))
+    assert deep.returncode == 0, deep.stderr
+    assert re.search(r"\] 8-layer target \(baseline\) @ depth 500: up to \d+ tokens, 1,500 context tokens prefilled",
+                     deep.stdout), deep.stdout
+    assert "Context depth: 0, 500 tokens before each measured prompt" in deep.stdout
 
 
 def test_dry_run_estimates_from_an_earlier_results_file_and_stops_on_a_bad_config(llama_server, family, tmp_path):

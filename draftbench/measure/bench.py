@@ -13,13 +13,13 @@ from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
-from ..setup.context import at_depth
+from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
 from . import health
 from .loop import ThreadExecutor, closed_loop
 from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
-from .tokens import context_words, token_counter, token_notes
+from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
 WARMUP_TOKENS = 32  # a warm-up request generates at most this many tokens
@@ -52,6 +52,7 @@ class BenchConfig:
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
     traffic: tuple[Prompt, ...] = ()  # unmeasured full-length requests after the warm-ups (a warm n-gram pool)
     depth: int = 0  # tokens of context before each measured prompt (setup/context.py); the server must prefill them
+    contexts: Contexts = Contexts()  # where that context comes from (the user's documents, else the package's text)
 
     @property
     def most_tokens(self) -> int:
@@ -250,10 +251,11 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
-        words_n = context_words(session, url, cfg.depth, headers) if cfg.depth and kind is LLAMACPP else None
+        sizing = cfg.contexts.sized(cfg.depth, tuple(planned), count or token_counter(url, headers)) \
+            if cfg.depth else Sizing()
 
         def send(i: int) -> RequestResult:
-            prompt, sent_unix_s = at_depth(planned[i], cfg.depth, cfg.skip + i, words_n), time.time()
+            prompt, sent_unix_s = cfg.contexts.at_depth(planned[i], cfg.depth, cfg.skip + i, sizing), time.time()
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)

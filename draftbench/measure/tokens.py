@@ -3,12 +3,10 @@ where a run's counts came from."""
 
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import requests
 
-from ..setup.context import context_text
 from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, RequestResult
 
 
@@ -46,18 +44,3 @@ def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
 
     return count
 
-
-def context_words(session: requests.Session, url: str, depth: int, headers: dict) -> int | None:
-    """How many context words make at least ``depth`` tokens with this server's tokenizer (llama.cpp's
-    /tokenize on the code-like and the prose context, the denser one deciding, 2% spare); None where it cannot
-    say (the server's own prompt count still checks every request)."""
-    counts = []
-    for category in ("code", "qa"):
-        try:
-            resp = session.post(url + "/tokenize", json={"content": context_text(depth, 0, category)},
-                                headers=headers, timeout=60)
-            counts.append(len(resp.json().get("tokens") or []))
-        except (requests.RequestException, ValueError, AttributeError):
-            return None
-    fewest = min(counts)
-    return math.ceil(depth * depth / fewest * 1.02) if fewest else None

@@ -10,7 +10,7 @@ from ..core.redaction import html_text
 from ..core import stats
 from ..results import grouping, recommend
 from ..results.schema import RunResult
-from ..setup.levels import Level
+from ..setup.levels import Level, varying
 from . import page
 
 
@@ -83,7 +83,9 @@ def table(runs: list[RunResult]) -> str:
 
 
 def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:
-    if len(measured_levels(runs)) < 2:
+    """Where concurrency or temperature vary; the runs' table is the depth view's where depth varies too."""
+    shown = varying(measured_levels(runs))
+    if not set(shown) - {"depth"}:
         return ""
     lines = "".join(f"<li>{html_text(line)}</li>" for line in level_lines)
     return ('<h2>Levels: does the setup still pay with several requests at once, or when sampling?</h2>\n'
@@ -94,4 +96,5 @@ def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:
             + (f'<ul id="by-level">{lines}</ul>\n' if lines else "")
             + ('<div id="level-speedup" class="chart"></div>\n<div id="level-aggregate" class="chart"></div>\n'
                if len({lv.streams for lv in measured_levels(runs)}) > 1 else '')
-            + table(runs))
+            + (table(runs) if "depth" not in shown else '<p class="note">The runs of every level are in the table by '
+               'depth above.</p>'))

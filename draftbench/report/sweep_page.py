@@ -10,10 +10,11 @@ from ..core.files import write_text_atomic
 from ..core.redaction import html_text
 from ..measure import health
 from ..results import categories, grouping, recommend
+from ..results.depth import Crossover
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
+from . import costmodel_view, depth_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -22,7 +23,8 @@ WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target step
             "counts; c is the drafting time measured inside the server (else the draft's speed alone); v is "
             "measured in the speculative loop, the setup run again with synthetic acceptance (else from the "
             "target's prompt timings: the table's \"v from\" says which). The best draft length uses acceptance by "
-            "draft position where the server counts it.")
+            "draft position where the server counts it. The parts are measured at the sweep's first level (one stream, "
+            "no context depth): runs at other levels are measured, not explained.")
 MAX_LABELLED_CELLS = 400  # above this the heatmap's cells show their value on hover only
 
 
@@ -44,9 +46,9 @@ def _errors(r: RunResult | None) -> dict | None:
     return [round(r.decode_tps_ci95[1] - r.mean_tps, 3), round(r.mean_tps - r.decode_tps_ci95[0], 3)]
 
 
-def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
+def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = ()) -> dict[str, Any]:
     """Plotly traces for the charts, computed here so they can be tested without a browser. The
-    single-level charts show the lowest concurrency level; the concurrency charts show them all."""
+    single-level charts show the lowest level; the concurrency and depth charts show them all."""
     runs = grouping.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
@@ -54,7 +56,8 @@ def chart_data(all_runs: list[RunResult]) -> dict[str, Any]:
     return {"throughput": throughput, "speedup": speedup, "heatmap": [_heatmap(runs, targets, drafts)],
             "draft_length": lengths_view.traces(runs),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
-            "levels": levels_view.charts(all_runs), "categories": _category_heatmap(runs),
+            "levels": levels_view.charts(all_runs), "depth": depth_view.charts(all_runs, crossovers),
+            "categories": _category_heatmap(runs),
             "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
             "why": costmodel_view.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
@@ -230,13 +233,14 @@ def _meta_rows(meta: FileMeta) -> str:
 def render(meta: FileMeta, ev: Evaluation) -> str:
     """The page of one evaluation (:func:`evaluate.evaluate`): it computes no figure of its own."""
     all_runs = list(ev.runs)
-    data = chart_data(all_runs)
+    data = chart_data(all_runs, ev.crossovers)
     runs = grouping.at_level(all_runs)
     excluded = _excluded_rows(ev.excluded)
     return _TEMPLATE.format(
         title=html_text(f"draftbench: {meta.title('results')}"), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI,
         data=embed_json(data), meta=_meta_rows(meta), recs=_recommendation_rows(ev.recommendations),
         warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
+        depth=depth_view.section(all_runs, ev.crossovers, ev.recommendations),
         outputs=outputs_view.section(all_runs),
         machine=machine_view.section(all_runs, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, costmodel, distribution, drift
+from . import categories, comparison, costmodel, depth, distribution, drift
 from .explain import explain_run
 from .grouping import excluded
 from .jsonfile import load_results
@@ -48,9 +48,15 @@ class Evaluation:
     recommendations: tuple[Recommendation, ...]
     excluded: tuple[tuple[RunResult, str], ...]
     category_lines: tuple[str, ...]  # where the best setup for a kind of task differs from the overall one
-    level_lines: tuple[str, ...]  # where the best setup differs between concurrency levels
+    level_lines: tuple[str, ...]  # where the best setup differs between levels
+    crossovers: tuple[depth.Crossover, ...]  # where each setup measured at several depths stops paying
     savings: SearchSavings | None  # None: nothing was stopped early
     settings: EvalSettings
+
+    def computed(self) -> dict[str, list[dict[str, Any]]]:
+        """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
+        return {"recommendations": [r.to_dict() for r in self.recommendations],
+                **({"crossovers": [c.to_dict() for c in self.crossovers]} if self.crossovers else {})}
 
     def run(self, key: tuple) -> RunResult | None:
         return next((r for r in self.runs if r.key == key), None)
@@ -64,7 +70,7 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings())
                        runs) for r in runs]
     recs = recommend(done, settings.resolution)
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
-                      tuple(by_level(recs)), search_savings(done, settings.budget) if settings.budget else None,
+                      tuple(by_level(recs)), tuple(depth.crossovers(done)), search_savings(done, settings.budget) if settings.budget else None,
                       settings)
 
 

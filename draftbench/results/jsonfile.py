@@ -188,12 +188,11 @@ def as_saved(run: RunResult) -> RunResult:
     return RunResult.from_dict(_round(run.to_dict()))
 
 
-def dump_results(meta: FileMeta, runs: list[RunResult], answers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The file's JSON; ``answers``: the recommendations as evaluated, for readers of the file (computed again
-    from the runs whenever it is read)."""
-    return {**_round(meta.to_dict()), **({"recommendations": _round(answers)} if answers is not None else {}),
-            "results": [_round(r.to_dict()) for r in runs]}
+def dump_results(meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The file's JSON; ``computed``: what was evaluated from the runs (the recommendations, the crossovers), for
+    readers of the file (computed again from the runs whenever it is read)."""
+    return {**_round(meta.to_dict()), **_round(computed or {}), "results": [_round(r.to_dict()) for r in runs]}
 
 
-def save_results(path: str, meta: FileMeta, runs: list[RunResult], answers: list[dict[str, Any]] | None = None) -> None:
-    write_json_atomic(path, dump_results(meta, runs, answers))
+def save_results(path: str, meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None) -> None:
+    write_json_atomic(path, dump_results(meta, runs, computed))

@@ -26,9 +26,9 @@ prompt batches and one acceptance rate for every position, and their parts say s
 every name (``RENAMED``: ``mean_ttft_s``, ``median_ttft_s``, ``mean_total_time_s``, ``decode_tps_ci95``, a
 category's ``decode_tps_ci95``); older names are read as the new ones. Version 9 makes temperature a level (a run's
 ``temperature``, None for the settings' one value), adds ``draft_sampling``, ``output_check``, the distribution
-check and the file's ``recommendations`` (as evaluated when written; computed again on load). Every figure computed from runs (speedups,
-categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says what this
-version computes from its measurements.
+check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (as evaluated when written; computed
+again on load). Every figure computed from runs (speedups, categories, cost-model parts) is computed again when a
+file is read (:mod:`evaluate`), so a file says what this version computes from its measurements.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class FileMeta:
                                  if (a := DraftAlone.from_dict(v)) is not None}
         values["per_request_speculation"] = from_saved(PerRequestProbe, data.get("per_request_speculation"))
         values["schema_version"] = data.get("schema_version", 1)
-        computed = ("results", "recommendations")  # the runs, and what is evaluated from them again on every load
+        computed = ("results", "recommendations", "crossovers")  # the runs, and what is evaluated from them again on every load
         return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
 
 

@@ -12,6 +12,7 @@ from ..core import files, gguf_header
 from ..errors import ConfigError, ModelFileError
 from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
+from .context import Contexts, load_contexts
 from .prompts import BUILTIN, Prompt, fingerprint
 from .consistency import together, too_many
 from .settings import SweepSettings, parse_settings, unknown_key
@@ -39,6 +40,7 @@ class SweepConfig:
     axes: dict[str, dict[str, list[Any]]] = field(default_factory=dict)  # "*" (top level) and per entry label
     source: str = "<config>"
     prompts: tuple[Prompt, ...] = BUILTIN  # settings.prompts loaded, narrowed to settings.categories
+    contexts: Contexts = Contexts()  # settings.context_file's documents, for context depth
 
     def comparable(self) -> dict[str, Any]:
         """Settings, prompts and axes: a finished sweep resumed with other ones would mix incomparable numbers."""
@@ -49,14 +51,14 @@ class SweepConfig:
         return self._with_sets(self.settings.to_dict())
 
     def _with_sets(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return {**settings, "prompts_hash": fingerprint(self.prompts), **({"axes": self.axes} if self.axes else {})}
+        return {**settings, "prompts_hash": fingerprint(self.prompts), **({"axes": self.axes} if self.axes else {}),
+                **({"contexts_hash": self.contexts.fingerprint()} if self.contexts.documents else {})}
 
     def input_files(self) -> list[tuple[str, str]]:
-        """What the sweep reads and must never write over: the config, its prompt file, the model files."""
-        prompts = self.settings.prompts
-        base = os.path.dirname(os.path.abspath(self.source))
-        found = [("--config", self.source)] + ([("settings.prompts", os.path.join(base, os.path.expanduser(prompts)))]
-                                               if prompts != "builtin" else [])
+        """What the sweep reads and must never write over: the config, its prompt and context files, the models."""
+        s, base = self.settings, os.path.dirname(os.path.abspath(self.source))
+        named = (("settings.prompts", s.prompts if s.prompts != "builtin" else None), ("settings.context_file", s.context_file))
+        found = [("--config", self.source)] + [(k, os.path.join(base, os.path.expanduser(v))) for k, v in named if v]
         models = [t.path for t in self.targets] + [s.speculation.draft_path for s in self.setups]
         return found + [("the model file", p) for p in dict.fromkeys(models) if p and os.path.exists(p)]
 
@@ -274,6 +276,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
     except ConfigError as exc:
         problems.extend(exc.problems)
+    contexts = load_contexts(settings.context_file, base_dir, problems) if settings.context_file else Contexts()
     problems += [] if problems else together(settings, setups, top_axes)
     if problems:
         raise ConfigError(source, problems)
@@ -281,7 +284,8 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
     return SweepConfig(name=name, hardware=hardware, backend=backend,
                        model_family=data.get("model_family") or name, targets=tuple(targets),
-                       setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite)
+                       setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite,
+                       contexts=contexts)
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

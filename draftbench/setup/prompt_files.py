@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Any
 
 from ..core import files
@@ -28,6 +29,17 @@ class PromptFileError(ConfigError):
 
 
 def _from_object(obj: Any, where: str, n: int, problems: list[str]) -> Prompt | None:
+    """A prompt of a JSON object, with its optional ``context`` (the document it is asked about, sent before it
+    when the sweep measures at a context depth)."""
+    prompt = _prompt_of(obj, where, n, problems)
+    context = obj.get("context", "") if prompt is not None else ""
+    if not isinstance(context, str):
+        problems.append(f"{where}: \"context\" must be a string: the document the prompt is asked about")
+        return None
+    return replace(prompt, context=context.strip()) if prompt is not None and context.strip() else prompt
+
+
+def _prompt_of(obj: Any, where: str, n: int, problems: list[str]) -> Prompt | None:
     if not isinstance(obj, dict):
         problems.append(f"{where}: expected a JSON object with \"prompt\", \"messages\" or \"turns\"")
         return None

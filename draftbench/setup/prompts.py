@@ -16,6 +16,7 @@ class Prompt:
     category: str
     text: str
     messages: tuple[tuple[str, str], ...] = ()  # (role, content) pairs; empty: one user message with ``text``
+    context: str = ""  # the prompt file's document for it: its context at depth (setup/context.py); '' none
 
     def chat(self) -> list[dict[str, str]]:
         if self.messages:
@@ -85,5 +86,6 @@ def schedule(suite: tuple[Prompt, ...], count: int, offset: int = 0) -> list[Pro
 
 def fingerprint(suite: tuple[Prompt, ...]) -> str:
     """A short content hash of a prompt set: part of a sweep's comparable settings."""
-    data = json.dumps([[p.id, p.category, p.text, [list(m) for m in p.messages]] for p in suite], ensure_ascii=False)
+    data = json.dumps([[p.id, p.category, p.text, [list(m) for m in p.messages], *([p.context] if p.context else [])]
+                       for p in suite], ensure_ascii=False)
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]

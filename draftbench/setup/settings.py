@@ -52,6 +52,7 @@ class SweepSettings:
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     depth: tuple[int, ...] = (0,)  # levels: tokens of context before each prompt (setup/context.py)
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
+    context_file: str | None = None  # the user's documents for context depth (setup/context.py); None: the package's
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
     warm_pool: int = 0  # stateful n-gram setups also measured after this many requests of other prompts (0: never)

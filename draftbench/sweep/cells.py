@@ -131,6 +131,7 @@ class CellMeasurer:
         return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
                               concurrency=cell.level.concurrency,
                               temperature=self.cfg.settings.temperature_at(cell.level), depth=cell.level.depth or 0,
+                              contexts=self.cfg.contexts,
                               warmup=warmup, expect_draft=not cell.setup.is_baseline,
                               extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else (),
                               traffic=traffic(self.cfg, cell) if first else ())

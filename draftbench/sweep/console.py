@@ -9,6 +9,7 @@ from ..core.redaction import console_text, visible
 from ..core import stats
 from ..results.evaluate import Evaluation
 from ..results.schema import RunResult
+from ..setup.levels import where
 
 
 @dataclass
@@ -113,6 +114,7 @@ def evaluation_lines(ev: Evaluation) -> list[str]:
     lines = ["Recommended: " + visible(rec.sentence()) for rec in ev.recommendations]
     lines += ["By level: " + visible(line) for line in ev.level_lines]
     lines += ["By task: " + visible(line) for line in ev.category_lines]
+    lines += [f"Crossover: {visible(where(c.target, c.level))} + {visible(c.setup)}: {c.text()}" for c in ev.crossovers]
     if ev.savings is not None:
         lines.append("Adaptive search: " + ev.savings.sentence())
     return lines

@@ -16,6 +16,7 @@ from ..results.jsonfile import load_results
 from ..results.schema import RunResult
 from ..server import backends, llama_bin, process
 from ..setup.config import SweepConfig
+from ..setup.levels import Level
 from ..setup.speculation import Speculation
 from .console import Accounting
 from .cost_probes import CostProbes
@@ -55,14 +56,15 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     for cell in plan:
         measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level.concurrency, traffic=traffic(cfg, cell))
         total += measured.most_tokens
-        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level.concurrency, measured.requests,
+        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
                          s.max_tokens))
-        lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens")
+        prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
+        lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
     if s.depth != (0,):
         lines.append(f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "
                      f"{sum(max(c.level.depth or 0, 0) * s.requests * s.runs for c in plan):,} context tokens "
-                     "prefilled in all, none from a cache")
+                     "prefilled in all, none from a cache (the estimated time counts their prefill)")
     total += (_checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
               + _distribution(cfg, plan, lines))
     previous = _previous(results_path)
@@ -83,7 +85,7 @@ def _checks(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: list[st
     if not checked:
         return 0
     size = check_size(cfg)
-    work += [Work(c.target.path, None, c.level.concurrency, size, s.max_tokens) for c in checked]
+    work += [Work(c.target.path, None, c.level, size, s.max_tokens) for c in checked]
     lines.append(f"Baseline checks: {len(checked)}, {size} requests each: each target's baseline again after every "
                  f"{s.baseline_every} setups and after its last (and more if the machine's load changes), one more "
                  "target load each (\"baseline_every\": 0 turns them off)")
@@ -98,8 +100,8 @@ def _cost_model(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: lis
     twins = [c for c in plan if costs.wants_twin(c)]
     bases = [c for c in plan if costs.wants_verify_costs(c)]
     solo, (warm, one) = costs.draft_alone_config(""), costs.twin_configs("")
-    work += [Work(c.setup.speculation.draft_path or "", None, 1, solo.requests, solo.max_tokens) for c in alone]
-    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level.concurrency, 2, one.max_tokens) for c in twins]
+    work += [Work(c.setup.speculation.draft_path or "", None, Level(), solo.requests, solo.max_tokens) for c in alone]
+    work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 2, one.max_tokens) for c in twins]
     if alone:
         lines.append(f"Cost model: each of the {len(alone)} draft models alone on a server of its own, "
                      f"{solo.requests} requests (\"cost_model\": false turns the cost model's runs off)")

@@ -1,7 +1,8 @@
-"""How long the rest of a sweep will take. Each target's seconds per generated token and each model's load
-time are learnt from the runs measured so far (like with like: never one mean over unlike runs); a target
-not measured yet is scaled from the measured ones by model file size, as decoding is memory-bound. Pure:
-runs, sizes and a clock in, seconds out."""
+"""How long the rest of a sweep will take. Each target's seconds per generated token at each level (prefill
+included), its seconds per prefilled prompt token and each model's load time are learnt from the runs measured so
+far (like with like: never one mean over unlike runs). A level not measured yet takes its concurrency's rate at
+the shallowest depth measured plus the prefill of its depth; a target not measured yet is scaled from the
+measured ones by model file size, as decoding is memory-bound. Pure: runs, sizes and a clock in, seconds out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..results.schema import RunResult
+from ..setup.levels import Level
 
 
 @dataclass(frozen=True)
@@ -17,7 +19,7 @@ class Work:
 
     target: str  # model path
     draft: str | None  # draft model path
-    level: int
+    level: Level
     requests: int
     max_tokens: int
 
@@ -35,7 +37,8 @@ def fmt_s(seconds: float) -> str:
 @dataclass
 class Estimator:
     size: Callable[[str], int]  # a model file's size in bytes (0 when unknown)
-    per_token: dict[tuple[str, int], tuple[float, int]] = field(default_factory=dict)  # (target, level) -> (s, tokens)
+    per_token: dict[tuple[str, Level], tuple[float, int]] = field(default_factory=dict)  # (target, level) -> (s, tokens)
+    prefill: dict[str, tuple[float, int]] = field(default_factory=dict)  # target -> (TTFT s, prompt tokens)
     per_request: dict[str, tuple[int, int]] = field(default_factory=dict)  # target -> (tokens, requests)
     loads: dict[tuple[str, str | None], float] = field(default_factory=dict)  # (target, draft) -> seconds
 
@@ -46,24 +49,46 @@ class Estimator:
         tokens = sum(q.completion_tokens or 0 for q in ok)
         seconds = run.loop_wall_s or sum(q.total_s or 0.0 for q in ok)
         if tokens and seconds:
-            key = (run.target_path, run.concurrency)
+            key = (run.target_path, run.level)
             s, t = self.per_token.get(key, (0.0, 0))
             self.per_token[key] = (s + seconds, t + tokens)
+            waits = [(q.ttft_s, q.prompt_tokens) for q in ok if q.ttft_s and q.prompt_tokens]
+            s, t = self.prefill.get(run.target_path, (0.0, 0))
+            self.prefill[run.target_path] = (s + sum(w for w, _ in waits), t + sum(n for _, n in waits))
             t2, n = self.per_request.get(run.target_path, (0, 0))
             self.per_request[run.target_path] = (t2 + tokens, n + len(ok))
         if run.load_time_s:
             self.loads[(run.target_path, run.draft_path)] = run.load_time_s
 
-    def _seconds_per_token(self, target: str, level: int) -> float | None:
-        for key in ((target, level), (target, 1)):
-            if key in self.per_token:
-                s, t = self.per_token[key]
-                return s / t  # a level not measured yet: its one-stream rate, an upper bound
-        measured = [(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items() if k[1] == 1 and self.size(k[0])]
+    def _seconds_per_token(self, target: str, level: Level) -> tuple[float, bool] | None:
+        """Seconds per generated token, and whether that includes the level's prefill (a level measured)."""
+        if (target, level) in self.per_token:
+            s, t = self.per_token[(target, level)]
+            return s / t, True
+        # a level not measured yet: its concurrency's rate at the shallowest depth measured, else one stream's
+        # (an upper bound), else scaled by model size from other targets
+        for streams in (level.concurrency, 1):
+            mine = sorted((k[1].depth or 0, v) for k, v in self.per_token.items()
+                          if k[0] == target and k[1].concurrency == streams)
+            if mine:
+                s, t = mine[0][1]
+                return s / t, not level.depth
+        measured = [(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items()
+                    if k[1].concurrency == 1 and self.size(k[0])]
         if not measured or not self.size(target):
             return None
         rate = sum(v for v, _ in measured) / sum(b for _, b in measured)  # seconds per token per byte of model
-        return rate * self.size(target)
+        return rate * self.size(target), not level.depth
+
+    def _prefill_s(self, target: str, depth: int) -> float:
+        """Seconds to prefill ``depth`` tokens of context (0 until some prefill has been measured)."""
+        s, t = self.prefill.get(target, (0.0, 0))
+        if not t:
+            known = [(s2 / t2, self.size(k)) for k, (s2, t2) in self.prefill.items() if t2 and self.size(k)]
+            if not known or not self.size(target):
+                return 0.0
+            return depth * sum(v for v, _ in known) / sum(b for _, b in known) * self.size(target)
+        return depth * s / t
 
     def _load(self, target: str, draft: str | None) -> float:
         if (target, draft) in self.loads:
@@ -73,12 +98,14 @@ class Estimator:
         return byte_s * (self.size(target) + (self.size(draft) if draft else 0))
 
     def seconds(self, work: Work) -> float | None:
-        per = self._seconds_per_token(work.target, work.level)
-        if per is None:
+        rate = self._seconds_per_token(work.target, work.level)
+        if rate is None:
             return None
+        per, prefilled = rate
         tokens, n = self.per_request.get(work.target, (0, 0))
         per_request = tokens / n if n else work.max_tokens
-        return self._load(work.target, work.draft) + per * per_request * work.requests
+        prefill = 0.0 if prefilled else self._prefill_s(work.target, work.level.depth or 0)
+        return self._load(work.target, work.draft) + (per * per_request + prefill) * work.requests
 
     def remaining(self, left: list[Work]) -> float | None:
         """Seconds for ``left``; None until something comparable has been measured."""

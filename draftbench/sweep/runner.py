@@ -16,6 +16,7 @@ from ..errors import Interrupted
 from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
+from ..setup.levels import varying
 from . import adaptive
 from .cells import CellMeasurer
 from .cost_probes import CostProbes
@@ -97,7 +98,7 @@ class Sweep:
     def _progress(self, started: float) -> None:
         """After each run: elapsed, runs left, and the time they should take."""
         s = self.cfg.settings
-        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level.concurrency, s.requests * s.runs, s.max_tokens)
+        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
                 for c in self.plan if self._to_go(c.key)]
         done = len(self.plan) - len(left)
         self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
@@ -157,8 +158,8 @@ class Sweep:
         self.store.start()
         bar = "=" * 60
         plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.setups)
-        levels = self.cfg.settings.concurrency
-        per = f" x {len(levels)} concurrency levels" if len(levels) > 1 else ""
+        levels = self.cfg.settings.levels()
+        per = f" x {len(levels)} levels ({'; '.join(lv.text(varying(levels)) for lv in levels)})" if len(levels) > 1 else ""
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} "
                   f"{'drafts' if plain else 'speculation setups'}{per} = {len(self.plan)} runs\n{bar}")
         self.echo(f"Results: {self.results_path}")

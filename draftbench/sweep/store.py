@@ -124,7 +124,7 @@ class ResultsStore:
 
     def save(self) -> None:
         try:
-            save_results(self.path, self.meta, self.ordered(), [r.to_dict() for r in self.evaluation.recommendations])
+            save_results(self.path, self.meta, self.ordered(), self.evaluation.computed())
         except OSError as exc:
             raise ResultsFileError(f"cannot write {self.path}: {exc.strerror}; the last saved version "
                                    "is intact: free space or fix permissions, then rerun to resume") from exc
