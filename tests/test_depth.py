@@ -10,7 +10,7 @@ import pytest
 from conftest import run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench.setup.context import Contexts, synthetic_text as context_text
+from draftbench.setup.context import Contexts, Sizing, synthetic_text as context_text
 from draftbench.setup.prompts import BUILTIN
 
 at_depth = Contexts().at_depth
@@ -172,27 +172,30 @@ def test_a_context_file_gives_each_request_its_own_start_and_a_prompt_its_own_do
     docs = documents("First document about rivers.\n---\nSecond one, on mountains.\n\n---\n\n")
     assert docs == ("First document about rivers.", "Second one, on mountains.")
     ctx, plain = Contexts(docs), Prompt("q1", "qa", "Where does it flow?")
-    texts = [ctx.text(512, i, plain, Sizing(chars=300)) for i in range(6)]
+    texts = [ctx.text(512, i, plain, Sizing(user=300)) for i in range(6)]
     assert len(set(texts)) == 6 and all(len(t.split("\n", 1)[1]) == 301 for t in texts)  # 300 chars, then a newline
     assert len({t.split("\n", 1)[1] for t in texts}) >= 5  # at least 5 different contexts, markers aside
     own = Prompt("q2", "qa", "Summarise it.", context="My own long report.")
-    assert ctx.text(512, 0, own, Sizing(chars=40)).split("\n", 1)[1].startswith("My own long report.\n\nFirst")
-    assert Contexts().text(512, 0, own, Sizing(chars=19)).endswith("My own long report.\n")  # no file: its own alone
+    assert ctx.text(512, 0, own, Sizing(user=40)).split("\n", 1)[1].startswith("My own long report.\n\nFirst")
+    assert Contexts().text(512, 0, own, Sizing(user=19)).endswith("My own long report.\n")  # no file: its own alone
 
 
 def test_contexts_are_sized_with_the_tokenizer_for_each_kind_of_text():
     from draftbench.setup.prompts import Prompt
 
-    def count(text: str) -> int:  # a tokenizer of 3 characters a token
-        return len(text) // 3
+    def count(text: str) -> int:  # a tokenizer of 3 characters a token, and a token for every symbol of code
+        return len(text) // 3 + sum(text.count(c) for c in "=(,)_")
 
     ctx = Contexts(("lorem ipsum dolor sit amet " * 50,))
     sizing = ctx.sized(600, (Prompt("q", "qa", "x"),), count)
-    assert sizing.words is None and sizing.chars is not None
-    assert count(ctx.text(600, 3, Prompt("q", "qa", "x"), sizing)) >= 600  # holds the depth, with its spare
-    mixed = Contexts().sized(100, (Prompt("a", "qa", "x", context="doc " * 200), Prompt("b", "code", "y")), count)
-    assert mixed.words is not None and mixed.chars is not None
-    assert Contexts().sized(100, BUILTIN[:2], lambda _t: None).words is None  # no tokenizer: unsized
+    assert sizing.code is None and sizing.prose is None and sizing.user is not None
+    assert 600 <= count(ctx.text(600, 3, Prompt("q", "qa", "x"), sizing)) <= 600 * 1.1
+    code, prose = Prompt("b", "code", "y"), Prompt("c", "qa", "z")
+    mixed = Contexts().sized(400, (Prompt("a", "qa", "x", context="doc " * 200), code, prose), count)
+    assert mixed.user is not None and mixed.code is not None and mixed.prose is not None and mixed.code < mixed.prose
+    for p in (code, prose):  # each kind holds the depth without overshooting it: the code is not sized as prose
+        assert 400 <= count(Contexts().text(400, 1, p, mixed)) <= 400 * 1.15, p.category
+    assert Contexts().sized(100, BUILTIN[:2], lambda _t: None) == Sizing()  # no tokenizer: unsized
 
 
 def test_bad_context_inputs_are_named_with_the_fix(tmp_path):

@@ -13,6 +13,7 @@ from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
+from ..setup.consistency import PROMPT_ROOM
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
@@ -30,6 +31,9 @@ SPECULATION_OFF_CAUSES = (
     "(see the server log for 'vocab'); (3) n-gram types draft only where the output repeats text seen "
     "before, which these prompts may not do"
 )
+
+
+OVERSHOOT = 1.1  # a context more than this times its depth (plus the prompt's room) is said: it measures a deeper one
 
 
 @dataclass(frozen=True)
@@ -275,8 +279,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             delta = vllm.metrics_delta(before, _vllm_counters(session, url, headers))
             if delta.get("draft_tokens"):
                 spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
-    return summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
-                     loop.max_in_flight)
+    summary = summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
+                        loop.max_in_flight)
+    deepest = max((r.prompt_tokens or 0 for r in loop.results if r.ok), default=0)
+    if cfg.depth and deepest > cfg.depth * OVERSHOOT + PROMPT_ROOM:
+        summary.warnings.append(f"contexts at depth {cfg.depth} held up to {deepest} prompt tokens: the server's "
+                                "tokenizer could not size them (see /tokenize); the run measures a deeper context")
+    return summary
 
 
 def describe(r: RequestResult) -> str:

@@ -118,7 +118,9 @@ def _heatmap(runs: list[RunResult], targets: list[str], drafts: list[str]) -> di
         ok = [r is not None and r.error is None and r.speedup is not None and r.mean_tps is not None for r in found]
         z.append([page.pct_value(r.speedup) if good and r else None for r, good in zip(found, ok)])
         hover.append([_hover(r) if good and r else f"{t} + {d}: " + (
-            "not run" if r is None else r.error or "no baseline to compare with") for t, r, good in zip(targets, found, ok)])
+            "not run" if r is None else r.error or (f"not measured: {r.pruned_reason}" if r.pruned_as == "predicted" else
+                                                    "no baseline to compare with"))
+            for t, r, good in zip(targets, found, ok)])
         text.append(["" if not good or not r else f"({stats.pct(r.speedup)})" if r.pruned else stats.pct(r.speedup)
                      for r, good in zip(found, ok)])
     free = model_free_labels(runs)

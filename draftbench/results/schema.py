@@ -218,11 +218,15 @@ class RunResult(Measured):
     log_path: str | None = None
     categories: dict[str, CategoryResult] | None = None  # per prompt category
     pruned: bool = False  # adaptive search stopped it early: its numbers cover n_requests requests
-    pruned_as: str | None = None  # "slower" (than pruned_vs) or "tied" (with it, within the resolution)
+    pruned_as: str | None = None  # "slower" (than pruned_vs), "tied" (with it, within the resolution) or "predicted"
+    # (the model search never measured it: its prediction could not beat pruned_vs)
     pruned_vs: str | None = None  # the setup it was compared with ("baseline" for the target alone)
     pruned_reason: str | None = None
     pruned_interval: list[float] | None = None  # its ratio to pruned_vs, at the search's confidence
     in_progress: bool = False  # adaptive search saved it between two blocks; resume continues it
+    predicted_speedup: float | None = None  # the model search's prediction when it decided (results/predict.py)
+    predicted_ci95: list[float] | None = None
+    predicted_from: str | None = None  # the measured setup the prediction was scaled from
     error: str | None = None
     log_excerpt: str | None = None
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were

@@ -34,7 +34,10 @@ def together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, l
         out.append(f"settings.depth: {deepest} tokens of context + max_tokens {s.max_tokens} + about {PROMPT_ROOM} "
                    f"for the prompt and its template do not fit ctx_size {s.server.ctx_size}: raise ctx_size to at "
                    f"least {deepest + s.max_tokens + PROMPT_ROOM} or lower the depth")
-    if s.search == "adaptive" and s.block >= budget:
+    if s.search == "model" and not s.cost_model:
+        out.append("settings.search: \"model\" predicts setups with the cost model, which \"cost_model\": false turns "
+                   "off: remove \"cost_model\": false, or use \"search\": \"adaptive\"")
+    if s.search in ("adaptive", "model") and s.block >= budget:
         out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
                    "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")
     out += [f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "

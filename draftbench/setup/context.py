@@ -51,12 +51,16 @@ def documents(text: str) -> tuple[str, ...]:
     return tuple(b.strip() for b in blocks if b.strip())
 
 
+KINDS = ("code", "prose", "user")  # kinds of context text, each sized on its own (their tokens per unit differ)
+
+
 @dataclass(frozen=True)
 class Sizing:
-    """How much text holds ``depth`` tokens with the server's tokenizer; None: the unsized default."""
+    """How much text of each kind holds ``depth`` tokens with the server's tokenizer; None: the unsized default."""
 
-    words: int | None = None  # of the synthetic text
-    chars: int | None = None  # of the user's text
+    code: int | None = None  # words of the package's code-like text
+    prose: int | None = None  # words of the package's prose
+    user: int | None = None  # characters of the user's text
 
 
 def marker(depth: int, position: int) -> str:
@@ -103,10 +107,15 @@ class Contexts:
         """A short content hash of the documents: part of a sweep's comparable settings."""
         return hashlib.sha256("\n---\n".join(self.documents).encode("utf-8")).hexdigest()[:16]
 
+    def kind(self, prompt: Prompt) -> str:
+        """Which text a prompt's context is: the user's, or the package's code-like text or prose."""
+        return "user" if prompt.context or self.documents else "code" if prompt.category == "code" else "prose"
+
     def text(self, depth: int, position: int, prompt: Prompt, sizing: Sizing = Sizing()) -> str:
-        if prompt.context or self.documents:
-            return user_text(depth, position, prompt.context, self.documents, sizing.chars)
-        return synthetic_text(depth, position, prompt.category, sizing.words)
+        kind = self.kind(prompt)
+        if kind == "user":
+            return user_text(depth, position, prompt.context, self.documents, sizing.user)
+        return synthetic_text(depth, position, kind, getattr(sizing, kind))
 
     def at_depth(self, prompt: Prompt, depth: int, position: int, sizing: Sizing = Sizing()) -> Prompt:
         """``prompt`` with its context at ``depth`` before it (itself at depth 0)."""
@@ -119,15 +128,15 @@ class Contexts:
         return replace(prompt, text=block + prompt.text)
 
     def sized(self, depth: int, prompts: tuple[Prompt, ...], count: Callable[[str], int | None]) -> Sizing:
-        """The units that hold at least ``depth`` tokens with ``count`` (the server's tokenizer), the denser text
-        deciding: the package's code-like and prose text where some prompt uses it, the user's text of the first
-        prompts where some prompt uses that. Unsized (None) where the tokenizer did not answer."""
-        users = [p for p in prompts if p.context or self.documents][:3]
-        words = self._scale(depth, depth, [synthetic_text(depth, 0, c) for c in ("code", "qa")], count) \
-            if len(users) < len(prompts) or not prompts else None
-        chars = self._scale(depth, depth * CHARS_PER_TOKEN, [user_text(depth, i, p.context, self.documents)
-                                                             for i, p in enumerate(users)], count) if users else None
-        return Sizing(words, chars)
+        """For each kind of text the prompts use, the units that hold at least ``depth`` tokens with ``count`` (the
+        server's tokenizer) on samples of that kind, the densest sample deciding (the user's: the first three
+        prompts' contexts). Unsized (None) where the tokenizer did not answer."""
+        kinds = {self.kind(p) for p in prompts}
+        users = [p for p in prompts if self.kind(p) == "user"][:3]
+        samples = {"code": [synthetic_text(depth, 0, "code")], "prose": [synthetic_text(depth, 0, "prose")],
+                   "user": [user_text(depth, i, p.context, self.documents) for i, p in enumerate(users)]}
+        units = {"code": depth, "prose": depth, "user": depth * CHARS_PER_TOKEN}
+        return Sizing(**{k: self._scale(depth, units[k], samples[k], count) for k in KINDS if k in kinds})
 
     @staticmethod
     def _scale(depth: int, units: int, samples: list[str], count: Callable[[str], int | None]) -> int | None:

@@ -109,7 +109,7 @@ def setting_types() -> dict[str, tuple[type, ...]]:
                                  for a in AXES.values()}}
 
 
-SEARCHES = ("exhaustive", "adaptive")
+SEARCHES = ("exhaustive", "adaptive", "model")
 ENDPOINTS = ("chat", "completion")
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -156,7 +156,8 @@ _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "categories": lambda v: (tuple(v), None if v and all(isinstance(c, str) and c.strip() for c in v) else
                              "must be a non-empty list of category names such as [\"code\", \"math\"], "
                              f"got {json.dumps(v)}"),
-    "search": _choice({s: why for s, why in zip(SEARCHES, ("every setup measured in full", "stop setups that cannot win"))}),
+    "search": _choice({s: why for s, why in zip(SEARCHES, ("every setup measured in full", "stop setups that cannot win",
+                                                           "predict setups with the cost model, measure the contenders"))}),
     "endpoint": _choice({e: why for e, why in zip(ENDPOINTS, ("the server applies the model's chat template",
                                                              "the prompt's text as it is, for base models"))}),
     "resolution": lambda v: (float(v), None if 0 < v < 1 else

@@ -160,6 +160,18 @@ class Search:
 
         return min(enumerate(fresh), key=rank)[1]
 
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
+        """A setup never measured that the search stops on a prediction (the model search); here none."""
+        return None
+
+    def record_fields(self, cell: Cell) -> dict[str, object]:
+        """What a measured run keeps of the search's view of it before it was measured (the model search)."""
+        return {}
+
+    def verdict(self, run: RunResult) -> str | None:
+        """After a block: what the search learnt from it beyond the look (the model search's check)."""
+        return None
+
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
         base = runs[run.baseline_key]

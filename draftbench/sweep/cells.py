@@ -51,6 +51,8 @@ class CellMeasurer:
         which evaluates it (its figures against the baseline), and returned as evaluated."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
+        if summary and self.search is not None:
+            status = {**self.search.record_fields(cell), **status}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
                         depth=cell.level.depth, target_path=cell.target.path,
                         warm_pool_requests=setup.warm_requests or None,
@@ -171,6 +173,9 @@ class CellMeasurer:
     def look(self, run: RunResult) -> dict[str, Any] | None:
         """The look after a block of the adaptive search: the run's stop fields (and it is said), or None to go on."""
         assert self.search is not None
+        learnt = self.search.verdict(run)
+        if learnt:
+            self.echo(f"  WARNING: {learnt}")
         decision = self.search.look(run, self.runs)
         if decision is not None and decision.pruned:
             self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
@@ -185,6 +190,14 @@ class CellMeasurer:
             return None
         stop = self.look(run)
         return replace(run, **stop) if stop else None
+
+    def predicted_stop(self, cell: Cell) -> RunResult | None:
+        """A setup the search stops on its prediction, never measured (the model search): its record, said."""
+        fields = self.search.predicted_stop(cell, self.runs) if self.search is not None else None
+        if fields is None:
+            return None
+        self.echo(f"  Not measured: {fields['pruned_reason']}")
+        return self.record(cell, RunFacts(), None, **fields)
 
     def skip_reason(self, cell: Cell) -> str | None:
         if not cell.setup.is_baseline:

@@ -84,6 +84,8 @@ def run_lines(run: RunResult) -> list[str]:
             tail = run.log_excerpt.splitlines()[-8:]
             lines.append("  --- server log (last lines) ---\n" + "\n".join("  | " + ln for ln in tail))
         return lines
+    if run.pruned_as == "predicted" and not run.requests:
+        return []  # said when the search decided (its prediction could not beat the leader)
     text = f"  Benchmarking ... {run.mean_tps:.2f} tok/s"
     if run.draft is not None:
         if run.acceptance_rate is not None:

@@ -22,6 +22,7 @@ from .console import Accounting
 from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks, check_size
 from .eta import Estimator, Work, fmt_s
+from .model_search import expected_requests
 from .plan import Cell, build_plan, check_setups, server_slots, template_warnings, traffic
 from .sessions import Sessions
 
@@ -51,6 +52,11 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
                  f"{', '.join(dict.fromkeys(p.category for p in cfg.prompts))})")
     lines.append(f"Plan: {len(plan)} runs of {s.requests * s.runs} requests, up to {s.max_tokens} tokens each"
                  + (" (adaptive search: stopped setups use fewer)" if s.search == "adaptive" else ""))
+    if s.search == "model":
+        expected, every = expected_requests(plan, s)
+        lines.append(f"Model search: about {expected:,} measured requests expected, {expected / every:.0%} of the "
+                     f"exhaustive sweep's {every:,} (each draft calibrated on one length, the others predicted; "
+                     "more where predictions miss or setups are close)")
     work: list[Work] = []
     total = 0
     for cell in plan:

@@ -17,7 +17,8 @@ from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
 from ..setup.levels import varying
-from . import adaptive
+from .adaptive import Search
+from .model_search import ModelSearch
 from .cells import CellMeasurer
 from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks
@@ -52,6 +53,8 @@ def default_results_path(cfg: SweepConfig, hardware: str) -> str:
                     for part in (hardware, cfg.backend.name, cfg.name))
     return os.path.join("results", stem + ".json")
 
+SEARCHES: dict[str, type[Search]] = {"adaptive": Search, "model": ModelSearch}  # settings.search: who picks the cells
+
 
 class Sweep:
     """One sweep: its plan measured cell by cell, the results saved after each (see :meth:`run` for the steps)."""
@@ -68,7 +71,7 @@ class Sweep:
         self.store = ResultsStore(self.results_path, cfg, self.plan, hardware)
         self.runs = self.store.runs
         self.acct = Accounting()
-        self.search = adaptive.Search(cfg.settings) if cfg.settings.search == "adaptive" else None
+        self.search = SEARCHES[cfg.settings.search](cfg.settings) if cfg.settings.search in SEARCHES else None
         self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
                                  note=self.store.note, keep_levels=self.search is None)
         self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
@@ -179,13 +182,14 @@ class Sweep:
         if previous is not None and previous.done and not unfinished:
             self.echo(f"\n{title}: done earlier, skipped" + (" (stopped early)" if previous.pruned else ""))
             return None
-        self.echo(f"\n{title}" + (f": continuing after {previous.n_requests} requests measured earlier"
-                                   if unfinished and previous else ""))
+        self.echo(f"\n{title}" + (f": continuing after {len(previous.requests)} requests measured earlier"
+                                   if unfinished and previous and previous.requests else ""))
         reason = self.cells.skip_reason(cell)
         if reason:
             self.echo(f"  {reason}")
             return self.cells.record(cell, RunFacts(error=reason))
-        stopped = self.cells.stopped_without_measuring(previous) if unfinished and previous else None
+        stopped = self.cells.stopped_without_measuring(previous) if unfinished and previous else \
+            self.cells.predicted_stop(cell)
         run = stopped or self.cells.measure(cell, previous if unfinished else None)
         for line in ([] if run.in_progress else run_lines(run)):
             self.echo(line)

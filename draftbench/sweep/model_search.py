@@ -1,0 +1,181 @@
+"""Predict, then verify (``"search": "model"``): the adaptive search with its screening replaced by the cost model.
+
+Per target and level, after the baseline:
+
+1. **Calibrate**: each draft model (each setup family that differs only in draft length: same target, level, draft,
+   types, p-min and sampling) gets one measured setup, the length its prior predicts best, a first block of
+   ``2 x block`` requests: enough for the cost model's parts (acceptance by position, drafting cost, v(k) in the
+   loop) and a paired interval. Setups the model does not predict (n-gram types, heads) are each measured like
+   this.
+2. **Race**: the paused calibrations and every setup not measured yet, best first: a measured one by its first
+   block's speedup, an unmeasured one by its prediction (:mod:`results.predict`: the nearest measured length's
+   paired speedup scaled by the draft's model, its interval widened by the model's tolerance). The first picked
+   runs in full against the baseline and leads; each later pick is looked at against the leader after every block
+   (the adaptive search's rule: stopped as slower or tied, or measured in full and perhaps the new leader).
+3. **Never measured**: an unmeasured setup whose prediction's upper bound is below the measured leader's speedup
+   cannot hold the best: it is saved as ``pruned_as: "predicted"`` with its prediction and never measured. The
+   recommendation is always a measured setup; ties are named as by the adaptive search.
+4. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
+   measurement misses (the prediction outside its interval widened by the model's tolerance), that draft's other
+   lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
+   never the answer. The check reads the runs, so a resumed sweep applies it again.
+
+The model's parts are measured at the sweep's first level only; other levels have no parts, nothing is predicted
+there, and every setup of those levels is measured as by the adaptive search. Predictions are computed again from
+what was measured each time the search decides, so a resumed sweep never trusts a stale one."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from ..core import gguf_header, stats
+from ..results import drift, predict
+from ..results.predict import Prediction
+from ..results.schema import RunResult
+from ..setup.config import SweepSettings
+from . import stopping
+from .adaptive import Search, finished_candidate, predicted_speedup, rates
+from .plan import Cell
+
+
+def family_of(cell: Cell) -> tuple:
+    return predict.family_key(cell.target.label, cell.level, cell.setup.speculation)
+
+
+def missed(runs: Mapping[tuple, RunResult]) -> set[tuple]:
+    """The setup families where a measured setup missed the prediction it had (see the module note)."""
+    out = set()
+    for r in runs.values():
+        had = predict.saved(r)
+        if had is not None and r.speculation is not None and r.requests and had.misses(r.speedup_ratio()):
+            out.add(predict.family_key(r.target, r.level, r.speculation))
+    return out
+
+
+class ModelSearch(Search):
+    """See the module note. Shares the adaptive search's blocks, looks and race; replaces its screening."""
+
+    def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
+        super().__init__(settings, size)
+        self.calibration = min(self.total, 2 * self.block)
+        self.predictions: dict[tuple, Prediction] = {}  # cell key -> its prediction when it was picked
+
+    def describe(self) -> str:
+        return (f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
+                f"setup predicted by the cost model and measured only where its prediction can still beat the "
+                f"measured leader; measured setups stop after any block of {self.block} as slower or tied "
+                f"(within {self.resolution:.0%}); a prediction that misses its measurement falls back to measuring "
+                "that draft's other lengths. Predicted at the sweep's first level; other levels are searched "
+                "adaptively")
+
+    def sizes(self, done: int) -> list[int]:
+        if done >= self.total:
+            return []
+        first = [self.calibration] if done == 0 else []
+        return first + stopping.block_sizes(self.total - done - sum(first), self.block)
+
+    def first_look_pending(self, run: RunResult) -> bool:
+        return run.in_progress and 0 < len(run.requests) <= self.calibration
+
+    def _measured(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> bool:
+        run = runs.get(cell.key)
+        return run is not None and bool(run.requests) and run.error is None
+
+    def _must_measure(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> list[Cell]:
+        """Fresh setups that calibrate a family nobody measured, or that the model cannot predict."""
+        families = {family_of(c) for c in left}
+        measured = {family_of(c) for c in left if self._measured(c, runs)} | {
+            predict.family_key(r.target, r.level, r.speculation) for r in runs.values()
+            if r.speculation is not None and r.requests and r.error is None}
+        wrong = missed(runs)
+        out = []
+        for fam in families:
+            mine = [c for c in left if family_of(c) == fam and not self._measured(c, runs)]
+            if not mine:
+                continue
+            if fam in wrong or not predict.predictable(mine[0].setup.speculation):
+                out += mine
+            elif fam not in measured:
+                prior = {c.index: predicted_speedup(c, runs, self.size) or 0.0 for c in mine}
+                middle = sorted(mine, key=lambda c: c.setup.speculation.draft_max or 0)[len(mine) // 2]
+                out.append(max(mine, key=lambda c: (prior[c.index], c is middle)) if any(prior.values()) else middle)
+        return sorted(out, key=lambda c: c.index)
+
+    def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
+        fresh = self._must_measure(left, runs)
+        if fresh:
+            return super()._next(fresh, runs)  # the adaptive search's prior order among them
+        ref = runs.get(left[0].baseline_key)
+        base, shift = (rates(ref), drift.of(ref)) if ref is not None else ([], None)
+
+        def standing(cell: Cell) -> tuple[float, int]:
+            run = runs.get(cell.key)
+            if run is not None and run.requests:
+                return (stopping.geo_speedup(rates(run, shift), base) or 0.0, len(run.requests))
+            p = self.prediction(cell, runs)
+            return (p.speedup if p is not None else 0.0, 0)
+
+        return max(left, key=standing)
+
+    def prediction(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> Prediction | None:
+        """``cell``'s prediction from what is measured now (None: not predicted), remembered for its record."""
+        if family_of(cell) in missed(runs):
+            return None
+        p = predict.predict(cell.target.label, cell.level, cell.setup.speculation, runs.values())
+        if p is not None:
+            self.predictions[cell.key] = p
+        return p
+
+    def leader(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> tuple[str, float] | None:
+        """The best setup measured in full at ``cell``'s target and level, and its speedup (None: none yet)."""
+        done = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
+                and finished_candidate(r) and r.speedup]
+        best = max(done, key=lambda r: r.speedup or 0.0, default=None)
+        return (str(best.draft), best.speedup or 0.0) if best is not None else None
+
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
+        """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
+        (``pruned_as`` "predicted", with its prediction); None to measure it."""
+        if self._measured(cell, runs) or cell.setup.is_baseline:
+            return None
+        p, lead = self.prediction(cell, runs), self.leader(cell, runs)
+        if p is None or lead is None or p.ci95[1] >= lead[1]:
+            return None
+        return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
+                "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below {lead[0]}'s measured "
+                                 f"{stats.pct(lead[1])}", **p.fields()}
+
+    def record_fields(self, cell: Cell) -> dict[str, object]:
+        """What a measured run keeps of the prediction it had when it was picked (checked after its first block)."""
+        p = self.predictions.get(cell.key)
+        return p.fields() if p is not None else {}
+
+    def verdict(self, run: RunResult) -> str | None:
+        """After a block: the miss of the prediction ``run`` had, in words (None: it held, or had none)."""
+        had = predict.saved(run)
+        ratio = run.speedup_ratio()
+        if had is None or not had.misses(ratio) or ratio is None:
+            return None
+        return (f"prediction missed: {had.text()}, measured {stats.ratio_text(ratio)}: the model is not trusted for "
+                f"the other lengths of this draft, they are measured")
+
+
+def expected_requests(cells: list[Cell], settings: SweepSettings) -> tuple[int, int]:
+    """(measured requests the model search expects, those of the exhaustive sweep), before anything is measured:
+    per target and level the baseline in full and one setup in full (the leader); at the first level a
+    calibration block per draft family, and about one more for verifying each; setups the model cannot predict,
+    and every setup of the other levels, a first block each (the adaptive search's screening)."""
+    total, block = settings.requests * settings.runs, settings.block
+    calibration, first = min(total, 2 * block), settings.levels()[0]
+    expected = exhaustive = 0
+    for group in dict.fromkeys((c.target.label, c.level) for c in cells):
+        mine = [c for c in cells if (c.target.label, c.level) == group and not c.setup.is_baseline]
+        exhaustive += total * (len(mine) + 1)
+        if not mine:
+            expected += total
+            continue
+        modelled = [c for c in mine if group[1] == first and predict.predictable(c.setup.speculation)]
+        families = len({family_of(c) for c in modelled})
+        others = len(mine) - len(modelled)
+        expected += total + (total - calibration) + 2 * families * calibration + others * block
+    return min(expected, exhaustive), exhaustive
