@@ -50,7 +50,7 @@ def table(results: str) -> None:
         print(f"  {c.setup}: {c.text()}")
     print("\nRecommendations:")
     for rec in ev.recommendations:
-        print(f"  {rec.line()}")
+        print(f"  {rec.sentence()}")
 
 
 def main() -> None:

@@ -51,26 +51,30 @@ def charts(runs: list[RunResult], crossovers: tuple[Crossover, ...]) -> dict[str
     shown = varying([k[2] for k in lines])
     several = len({k[0] for k in lines}) > 1
     speedup, ttft = [], []
+    colors = {key: page.PALETTE[i % len(page.PALETTE)] for i, key in enumerate(k for k in lines if k[1] is not None)}
     for key, line in lines.items():
         name = _name(key, shown, several)
         x = [r.depth or 0 for r in line]
-        ttft.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": x,
+        color = {"line": {"color": colors[key]}, "marker": {"color": colors[key]}} if key in colors else \
+            {"line": {"color": page.GREY, "dash": "dash"}}  # the baseline: the same colour in both charts
+        ttft.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": x, **color,
                      "y": [None if r.median_ttft_s is None else round(r.median_ttft_s, 3) for r in line],
                      "hovertext": [f"{name} @ depth {d:,}: TTFT median {page.fmt(r.median_ttft_s, '.2f', '?')} s, "
                                    f"p95 {page.fmt(r.p95_ttft_s, '.2f', '?')} s" for d, r in zip(x, line)],
-                     "hoverinfo": "text", **({"line": {"color": page.GREY, "dash": "dash"}} if key[1] is None else {})})
+                     "hoverinfo": "text"})
         if key[1] is not None:
             speedup.append({"type": "scatter", "mode": "lines+markers", "name": name, "x": x,
                             "y": [page.pct_value(r.speedup) for r in line],
                             "error_y": page.error_y([page.speedup_errors(r) for r in line]),
                             "hovertext": [f"{name} @ depth {d:,}: {recommend.speedup_text(r)}, acceptance "
                                           f"{page.fmt(r.acceptance_rate, '.0%', 'n/a')}" for d, r in zip(x, line)],
-                            "hoverinfo": "text"})
+                            "hoverinfo": "text", **color})
     marks = [c for c in crossovers if c.depth_tokens is not None]
     if marks:
         speedup.append({"type": "scatter", "mode": "markers", "name": "crossover",
                         "x": [round(c.depth_tokens or 0) for c in marks], "y": [0 for _ in marks],
-                        "marker": {"symbol": "x", "size": 12, "color": page.RED},
+                        "marker": {"symbol": "x", "size": 13, "line": {"width": 1, "color": "#333"},
+                                   "color": [colors.get((c.target, c.setup, c.level), page.RED) for c in marks]},
                         "hovertext": [f"{c.setup}: {c.text()}" for c in marks], "hoverinfo": "text"})
     return {"speedup": speedup, "ttft": ttft}
 

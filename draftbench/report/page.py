@@ -31,6 +31,7 @@ def embed_json(data: Any) -> str:
 
 
 GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")  # a line per setup
 SCALE = [[0, RED], [0.5, "#ffffbf"], [1, GREEN]]  # speedup colours: red slower, yellow even, green faster
 
 

@@ -32,7 +32,7 @@ class Prediction:
 
     def text(self) -> str:
         return (f"predicted {stats.pct(self.speedup)} (95% {stats.pct(self.ci95[0])} .. {stats.pct(self.ci95[1])}, "
-                f"from {self.source}'s {self.n} paired requests)")
+                f"from {self.source}" + (f"'s {self.n} paired requests)" if self.n else ")"))
 
     def misses(self, measured: stats.Ratio | None) -> bool:
         """Is ``measured`` beyond this prediction: the point outside the measured interval widened by the model's

@@ -27,7 +27,8 @@ every name (``RENAMED``: ``mean_ttft_s``, ``median_ttft_s``, ``mean_total_time_s
 category's ``decode_tps_ci95``); older names are read as the new ones. Version 9 makes temperature a level (a run's
 ``temperature``, None for the settings' one value), adds ``draft_sampling``, ``output_check``, the distribution
 check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (as evaluated when written; computed
-again on load). Every figure computed from runs (speedups, categories, cost-model parts) is computed again when a
+again on load). Version 10 adds the model search's predictions (``predicted_speedup``, ``predicted_ci95``,
+``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Every figure computed from runs (speedups, categories, cost-model parts) is computed again when a
 file is read (:mod:`evaluate`), so a file says what this version computes from its measurements.
 """
 
@@ -49,7 +50,7 @@ from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
            "ci95_tps": "decode_tps_ci95"}

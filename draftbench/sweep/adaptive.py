@@ -80,6 +80,8 @@ class Search:
     prediction. A setup part-way through its later blocks (an interrupted sweep) goes on before any other,
     so a look is never repeated against a new reference."""
 
+    pause_note = "every setup gets a first block before the best go on"  # why a setup pauses after its first block
+
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
         self.size = size  # model file sizes, for the prior of the screening order
         self.left: list[Cell] = []  # the current target and level's setups not picked (or paused)

@@ -161,8 +161,7 @@ class CellMeasurer:
                 break
             run = self.record(cell, facts, summary, in_progress=True)
             if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
-                self.echo(f"  Paused after {summary.n_requests} of {total} requests: every setup gets a first block "
-                          "before the best go on")
+                self.echo(f"  Paused after {summary.n_requests} of {total} requests: {self.search.pause_note}")
                 return summary, {"in_progress": True}
             stopped = self.look(run)
             if stopped:

@@ -118,7 +118,8 @@ def evaluation_lines(ev: Evaluation) -> list[str]:
     lines += ["By task: " + visible(line) for line in ev.category_lines]
     lines += [f"Crossover: {visible(where(c.target, c.level))} + {visible(c.setup)}: {c.text()}" for c in ev.crossovers]
     if ev.savings is not None:
-        lines.append("Adaptive search: " + ev.savings.sentence())
+        s = ev.savings
+        lines.append(("Model search: " if s.predicted or s.verified or s.missed else "Adaptive search: ") + s.sentence())
     return lines
 
 

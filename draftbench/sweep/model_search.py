@@ -12,13 +12,15 @@ Per target and level, after the baseline:
    paired speedup scaled by the draft's model, its interval widened by the model's tolerance). The first picked
    runs in full against the baseline and leads; each later pick is looked at against the leader after every block
    (the adaptive search's rule: stopped as slower or tied, or measured in full and perhaps the new leader).
-3. **Never measured**: an unmeasured setup whose prediction's upper bound is below the measured leader's speedup
-   cannot hold the best: it is saved as ``pruned_as: "predicted"`` with its prediction and never measured. The
-   recommendation is always a measured setup; ties are named as by the adaptive search.
-4. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
+3. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
    measurement misses (the prediction outside its interval widened by the model's tolerance), that draft's other
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
-   never the answer. The check reads the runs, so a resumed sweep applies it again.
+   never the answer. Each draft's predictions are trusted only once one of them held: until then its best
+   predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
+4. **Never measured**: an unmeasured setup of a trusted draft whose prediction's upper bound is below the measured
+   leader's speedup (or below no speculation) cannot hold the best: it is saved as ``pruned_as: "predicted"`` with
+   its prediction and never measured. The recommendation is always a measured setup; ties are named as by the
+   adaptive search.
 
 The model's parts are measured at the sweep's first level only; other levels have no parts, nothing is predicted
 there, and every setup of those levels is measured as by the adaptive search. Predictions are computed again from
@@ -42,18 +44,24 @@ def family_of(cell: Cell) -> tuple:
     return predict.family_key(cell.target.label, cell.level, cell.setup.speculation)
 
 
-def missed(runs: Mapping[tuple, RunResult]) -> set[tuple]:
-    """The setup families where a measured setup missed the prediction it had (see the module note)."""
+def checked(runs: Mapping[tuple, RunResult], held: bool) -> set[tuple]:
+    """The setup families where a measured setup's prediction held (``held``), or missed (see the module note)."""
     out = set()
     for r in runs.values():
         had = predict.saved(r)
-        if had is not None and r.speculation is not None and r.requests and had.misses(r.speedup_ratio()):
+        if had is not None and r.speculation is not None and r.requests and had.misses(r.speedup_ratio()) != held:
             out.add(predict.family_key(r.target, r.level, r.speculation))
     return out
 
 
+def missed(runs: Mapping[tuple, RunResult]) -> set[tuple]:
+    return checked(runs, held=False)
+
+
 class ModelSearch(Search):
     """See the module note. Shares the adaptive search's blocks, looks and race; replaces its screening."""
+
+    pause_note = "each draft is calibrated before the best go on"
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
         super().__init__(settings, size)
@@ -127,23 +135,29 @@ class ModelSearch(Search):
         return p
 
     def leader(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> tuple[str, float] | None:
-        """The best setup measured in full at ``cell``'s target and level, and its speedup (None: none yet)."""
+        """The measured leader at ``cell``'s target and level and its speedup: the best setup measured in full, or
+        the baseline (1.0) where none beats it (no speculation can be the answer too); None without a baseline."""
+        base = runs.get(cell.baseline_key)
+        if base is None or not base.done:
+            return None
         done = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
                 and finished_candidate(r) and r.speedup]
         best = max(done, key=lambda r: r.speedup or 0.0, default=None)
-        return (str(best.draft), best.speedup or 0.0) if best is not None else None
+        return (str(best.draft), best.speedup or 0.0) if best is not None and (best.speedup or 0.0) > 1.0 \
+            else ("baseline", 1.0)
 
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
         (``pruned_as`` "predicted", with its prediction); None to measure it."""
-        if self._measured(cell, runs) or cell.setup.is_baseline:
-            return None
+        if self._measured(cell, runs) or cell.setup.is_baseline or family_of(cell) not in checked(runs, held=True):
+            return None  # a family's predictions are trusted once one of them held against a measurement
         p, lead = self.prediction(cell, runs), self.leader(cell, runs)
         if p is None or lead is None or p.ci95[1] >= lead[1]:
             return None
         return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
-                "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below {lead[0]}'s measured "
-                                 f"{stats.pct(lead[1])}", **p.fields()}
+                "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
+                    "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}"),
+                **p.fields()}
 
     def record_fields(self, cell: Cell) -> dict[str, object]:
         """What a measured run keeps of the prediction it had when it was picked (checked after its first block)."""

@@ -142,6 +142,8 @@ class Sweep:
             self.checks.finish()
         except (KeyboardInterrupt, Interrupted) as exc:
             self.sessions.release()
+            if self.store.unsaved:
+                self.store.save()  # a block recorded but not yet saved (a setup paused as the signal came) is kept
             done = sum(r.done for r in self.runs.values())
             self.echo(f"\nInterrupted: the server is stopped and {done} finished run(s) are kept in {self.results_path}.\n"
                       f"Resume with the same command: finished runs are skipped.")

@@ -32,6 +32,7 @@ class ResultsStore:
         self.settings = EvalSettings.of(cfg.settings_record())
         self.evaluation: Evaluation = evaluate([], self.settings)
         self._identities: dict[str, str | None] = {}
+        self.unsaved = False  # a run was recorded since the last save
 
     def identity(self, path: str | None) -> str | None:
         """A model file's identity (size and sampled content), read once per sweep."""
@@ -60,6 +61,7 @@ class ResultsStore:
         """Record a run (new, continued, or a baseline with another check) and evaluate every run again: the one
         place a run enters the store. Returns the run as evaluated."""
         self.runs[run.key] = as_saved(run)
+        self.unsaved = True
         self._evaluate()
         return self.runs[run.key]
 
@@ -123,6 +125,7 @@ class ResultsStore:
         return [self.runs[k] for k in keys + [k for k in self.runs if k not in keys] if k in self.runs]
 
     def save(self) -> None:
+        self.unsaved = False
         try:
             save_results(self.path, self.meta, self.ordered(), self.evaluation.computed())
         except OSError as exc:
