@@ -43,10 +43,10 @@ def test_every_request_at_depth_is_prefilled_in_full_and_never_from_a_cache(llam
 
 def test_a_sweep_stopped_during_the_second_depth_resumes_without_measuring_the_first_again(
         llama_server, family, tmp_path, no_new_servers):
-    path = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], requests=2, max_tokens=12, depth=[0, 200],
-                        ctx_size=2048, cost_model=False, baseline_every=0)
+    path = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], requests=6, max_tokens=256, depth=[0, 200],
+                        ctx_size=2048, cost_model=False, baseline_every=0)  # 6 long requests: seconds to stop it in
     results = str(tmp_path / "r.json")
-    code, err = sweep_until(["--config", path, "--results", results], ["[2/4]", "request 1/2"])
+    code, err = sweep_until(["--config", path, "--results", results], ["[2/4]", "Same server, now at depth 200"])
     assert code == 130, err
     first = load(results)["results"]
     assert [(r["draft"], r["depth"]) for r in first] == [(None, 0)]  # the second depth was not finished: not saved

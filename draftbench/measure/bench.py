@@ -13,13 +13,13 @@ from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
 from ..server import vllm
 from ..setup.backend import LLAMACPP, OPENAI, Backend
-from ..setup.consistency import PROMPT_ROOM
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
 from . import health
 from .loop import ThreadExecutor, closed_loop
 from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
+from . import depth_checks
 from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
@@ -31,9 +31,6 @@ SPECULATION_OFF_CAUSES = (
     "(see the server log for 'vocab'); (3) n-gram types draft only where the output repeats text seen "
     "before, which these prompts may not do"
 )
-
-
-OVERSHOOT = 1.1  # a context more than this times its depth (plus the prompt's room) is said: it measures a deeper one
 
 
 @dataclass(frozen=True)
@@ -263,9 +260,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
-            if r.ok and cfg.depth and ((r.cached_tokens or 0) > 0 or (r.prompt_tokens or 0) < cfg.depth):
-                r.error = (f"not measured at depth {cfg.depth}: the server prefilled {r.prompt_tokens} prompt tokens "
-                           f"and took {r.cached_tokens or 0} from its cache (needs at least {cfg.depth}, none cached)")
+            if r.ok and cfg.depth:
+                r.error = depth_checks.not_at_depth(r, cfg.depth)
             if r.ok:
                 h = health.check(r.text, prompt_text(prompt))
                 r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)
@@ -281,11 +277,9 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
                 spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
     summary = summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
                         loop.max_in_flight)
-    deepest = max((r.prompt_tokens or 0 for r in loop.results if r.ok), default=0)
-    if cfg.depth and deepest > cfg.depth * OVERSHOOT + PROMPT_ROOM:
-        summary.warnings.append(f"contexts at depth {cfg.depth} held up to {deepest} prompt tokens: the server's "
-                                "tokenizer could not size them (see /tokenize); the run measures a deeper context")
+    summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth))
     return summary
+
 
 
 def describe(r: RequestResult) -> str:

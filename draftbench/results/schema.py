@@ -28,8 +28,9 @@ category's ``decode_tps_ci95``); older names are read as the new ones. Version 9
 ``temperature``, None for the settings' one value), adds ``draft_sampling``, ``output_check``, the distribution
 check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (as evaluated when written; computed
 again on load). Version 10 adds the model search's predictions (``predicted_speedup``, ``predicted_ci95``,
-``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Every figure computed from runs (speedups, categories, cost-model parts) is computed again when a
-file is read (:mod:`evaluate`), so a file says what this version computes from its measurements.
+``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Every figure computed from runs
+(speedups, categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says
+what this version computes from its measurements.
 """
 
 from __future__ import annotations
