@@ -75,7 +75,11 @@ def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measu
     runs = {(TARGET.label, None, base.level): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12)}
     p = predict.predict("T", d1n8.level, d1n8.setup.speculation, runs.values())
     assert p is not None and p.source == d1n3.setup.label and p.ci95[1] < 1.6  # n_max 8 at a = 0.7 pays less
-    stop = s.predicted_stop(d1n8, runs)
+    assert s.predicted_stop(d1n8, runs) is None  # no prediction of d1 has held yet: measured like any other
+    held = predict.predict("T", cells[0].level, cells[0].setup.speculation, runs.values())
+    assert held is not None
+    runs[cells[0].key] = run(cells[0], held.speedup, 6, pruned=True, pruned_as="slower", **held.fields())
+    stop = s.predicted_stop(d1n8, runs)  # d1 n1's prediction held: the model is trusted for d1
     assert stop is not None and stop["pruned_as"] == "predicted" and stop["pruned_vs"] == d1n3.setup.label
     assert stop["predicted_speedup"] == pytest.approx(p.speedup) and "below" in str(stop["pruned_reason"])
     assert s.predicted_stop(d1n3, runs) is None  # measured: nothing to predict
