@@ -81,8 +81,15 @@ def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measu
     runs[cells[0].key] = run(cells[0], held.speedup, 6, pruned=True, pruned_as="slower", **held.fields())
     stop = s.predicted_stop(d1n8, runs)  # d1 n1's prediction held: the model is trusted for d1
     assert stop is not None and stop["pruned_as"] == "predicted" and stop["pruned_vs"] == d1n3.setup.label
-    assert stop["predicted_speedup"] == pytest.approx(p.speedup) and "below" in str(stop["pruned_reason"])
+    assert stop["predicted_speedup"] == pytest.approx(p.speedup)
+    assert "the cost model puts it -20% against d1 n3, another length of the same draft" in str(stop["pruned_reason"])
     assert s.predicted_stop(d1n3, runs) is None  # measured: nothing to predict
+    d4n1, d4n3, d4n8 = cells[3:]  # another draft: its prediction's upper bound against the leader's measurement
+    runs[d4n3.key] = run(d4n3, 1.2, 12)
+    held4 = predict.predict("T", d4n1.level, d4n1.setup.speculation, runs.values())
+    runs[d4n1.key] = run(d4n1, held4.speedup, 6, pruned=True, pruned_as="slower", **held4.fields())
+    other = s.predicted_stop(d4n8, runs)
+    assert other is not None and "below d1 n3's measured +60%" in str(other["pruned_reason"])
 
 
 def test_a_missed_prediction_makes_the_rest_of_that_draft_measured():

@@ -14,6 +14,7 @@ from typing import Iterable
 from ..core import stats
 from ..setup.levels import Level
 from ..setup.speculation import Speculation
+from .costmodel import Loop
 from .explain import draft_loop
 from .schema import RunResult
 
@@ -57,22 +58,37 @@ def family_key(target: str, level: Level, spec: Speculation) -> tuple:
     return (target, level, replace(spec, draft_max=None))
 
 
-def predict(target: str, level: Level, spec: Speculation, runs: Iterable[RunResult]) -> Prediction | None:
-    """``spec``'s speedup from the measured runs of its draft (see the module note); None where none has
-    cost-model parts and a paired interval, or the setup is not :func:`predictable`."""
+def _loop(target: str, level: Level, spec: Speculation, runs: list[RunResult]) -> tuple[Loop, list[RunResult]] | None:
+    """The draft's cost model from its measured runs with parts and a paired interval, and those runs."""
     if not predictable(spec):
         return None
-    runs = list(runs)
     key = family_key(target, level, spec)
     measured = [r for r in runs if r.speculation is not None and r.speculation.draft_max and r.parts is not None
                 and r.error is None and family_key(r.target, r.level, r.speculation) == key
                 and (ratio := r.speedup_ratio()) is not None and ratio.ci95 is not None]
     base = next((r for r in runs if r.draft is None and r.target == target and r.level == level and r.done), None)
-    if not measured or base is None:
+    loop = draft_loop(measured, base) if measured and base is not None else None
+    return (loop, measured) if loop is not None else None
+
+
+def relative(spec: Speculation, other: RunResult, runs: Iterable[RunResult]) -> float | None:
+    """The model's ratio of ``spec``'s speedup to ``other``'s, a measured setup of the same draft (its error is the
+    model's alone: both share ``other``'s measurement); None where the two are not of one family or unmodelled."""
+    found = _loop(other.target, other.level, spec, list(runs))
+    if found is None or other.speculation is None or not other.speculation.draft_max or spec.draft_max is None \
+            or family_key(other.target, other.level, other.speculation) != family_key(other.target, other.level, spec):
         return None
-    loop = draft_loop(measured, base)
-    if loop is None:
+    there = found[0].speedup(other.speculation.draft_max)
+    return found[0].speedup(spec.draft_max) / there if there > 0 else None
+
+
+def predict(target: str, level: Level, spec: Speculation, runs: Iterable[RunResult]) -> Prediction | None:
+    """``spec``'s speedup from the measured runs of its draft (see the module note); None where none has
+    cost-model parts and a paired interval, or the setup is not :func:`predictable`."""
+    found = _loop(target, level, spec, list(runs))
+    if found is None:
         return None
+    loop, measured = found
     assert spec.draft_max is not None
     near = min(measured, key=lambda r: (abs(math.log((r.speculation.draft_max or 1) / spec.draft_max)),  # type: ignore[union-attr]
                                         -(r.n_requests or 0)))

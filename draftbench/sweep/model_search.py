@@ -17,9 +17,11 @@ Per target and level, after the baseline:
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
    never the answer. Each draft's predictions are trusted only once one of them held: until then its best
    predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
-4. **Never measured**: an unmeasured setup of a trusted draft whose prediction's upper bound is below the measured
-   leader's speedup (or below no speculation) cannot hold the best: it is saved as ``pruned_as: "predicted"`` with
-   its prediction and never measured. The recommendation is always a measured setup; ties are named as by the
+4. **Never measured**: an unmeasured setup of a trusted draft cannot hold the best when its prediction's upper bound
+   is below the measured leader's speedup (or below no speculation), or, where the leader is another length of the
+   same draft, when the model puts it more than its tolerance below the leader (both share the leader's
+   measurement, so only the model's error separates them). It is saved as ``pruned_as: "predicted"`` with its
+   prediction and never measured. The recommendation is always a measured setup; ties are named as by the
    adaptive search.
 
 The model's parts are measured at the sweep's first level only; other levels have no parts, nothing is predicted
@@ -152,7 +154,16 @@ class ModelSearch(Search):
         if self._measured(cell, runs) or cell.setup.is_baseline or family_of(cell) not in checked(runs, held=True):
             return None  # a family's predictions are trusted once one of them held against a measurement
         p, lead = self.prediction(cell, runs), self.leader(cell, runs)
-        if p is None or lead is None or p.ci95[1] >= lead[1]:
+        if p is None or lead is None:
+            return None
+        sibling = runs.get((cell.target.label, lead[0], cell.level))
+        f = predict.relative(cell.setup.speculation, sibling, runs.values()) if sibling is not None else None
+        if f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader is a measured length of the same draft
+            return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
+                    "pruned_reason": f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another "
+                                     f"length of the same draft measured at {stats.pct(lead[1])} (beyond the model's "
+                                     f"{predict.TOLERANCE:.0%} tolerance)", **p.fields()}
+        if p.ci95[1] >= lead[1]:
             return None
         return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
                 "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
