@@ -4,6 +4,7 @@ cannot beat the measured leader never measured, a missed prediction falls back t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -133,3 +134,18 @@ def test_the_dry_run_expects_a_fraction_of_the_exhaustive_requests():
     expected, every = expected_requests([base, *cells], SweepSettings(requests=24, block=3))
     assert every == 24 * 7
     assert expected == 24 + (24 - 6) + 2 * 2 * 6  # the baseline, the leader in full, 2 drafts calibrated and verified
+
+
+def test_a_challenger_that_cannot_beat_the_leader_beyond_the_resolution_stops_as_tied():
+    s = ModelSearch(SweepSettings(requests=12, block=3))
+    base, cells = grid()
+    lead, challenger = cells[1], cells[4]
+    runs = {(TARGET.label, None, base.level): run(None, 1.0, 12), lead.key: run(lead, 1.6, 12)}
+    close = run(challenger, 1.55, 6)  # about 3% slower, request by request: cannot be 5% faster
+    jitter = [1.0, 1.04, 0.97, 1.03, 0.98, 1.01]
+    close = replace(close, requests=[replace(q, decode_tps=q.decode_tps * j) for q, j in zip(close.requests, jitter)])
+    d = s.look(close, {**runs, challenger.key: close})
+    assert d is not None and d.stop == "tied" and d.reference == lead.setup.label and d.interval[1] < 1.05
+    far = run(challenger, 1.7, 6)  # 6% faster: it may be the best, measured on
+    d = s.look(far, {**runs, challenger.key: far})
+    assert d is not None and d.stop is None

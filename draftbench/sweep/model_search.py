@@ -11,7 +11,9 @@ Per target and level, after the baseline:
    block's speedup, an unmeasured one by its prediction (:mod:`results.predict`: the nearest measured length's
    paired speedup scaled by the draft's model, its interval widened by the model's tolerance). The first picked
    runs in full against the baseline and leads; each later pick is looked at against the leader after every block
-   (the adaptive search's rule: stopped as slower or tied, or measured in full and perhaps the new leader).
+   (the adaptive search's rule: stopped as slower or tied, or measured in full and perhaps the new leader), and
+   also stopped as tied once its interval says it cannot beat the leader by more than the resolution (one-sided:
+   it may be slower; such a setup is an answer within the leader's interval either way, and is named beside it).
 3. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
    measurement misses (the prediction outside its interval widened by the model's tolerance), that draft's other
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
@@ -30,6 +32,7 @@ what was measured each time the search decides, so a resumed sweep never trusts 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable, Mapping
 
 from ..core import gguf_header, stats
@@ -169,6 +172,15 @@ class ModelSearch(Search):
                 "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
                     "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}"),
                 **p.fields()}
+
+    def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
+        """The adaptive search's look, and one more stop: a challenger whose interval against a measured leader says
+        it cannot be better by more than the resolution is stopped as tied (one-sided: it may be slower). Any such
+        setup is an answer within the leader's interval, so measuring it on cannot change the answer."""
+        d = super().look(run, runs)
+        if d is None or d.pruned or d.reference == "baseline" or d.interval[1] >= 1 + self.resolution:
+            return d
+        return replace(d, stop="tied")
 
     def record_fields(self, cell: Cell) -> dict[str, object]:
         """What a measured run keeps of the prediction it had when it was picked (checked after its first block)."""
