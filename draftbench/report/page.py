@@ -57,9 +57,14 @@ def heatmap(x: list, y: list, z: list[list[float | None]], hover: list[list[str]
 
 def speedup_errors(r: Any) -> list[float] | None:
     """[above, below] of a run's speedup interval, in percentage points (None without one)."""
-    if r is None or not r.speedup_ci95 or r.speedup is None:
+    return interval_errors(r.speedup, r.speedup_ci95) if r is not None else None
+
+
+def interval_errors(value: float | None, ci: Any) -> list[float] | None:
+    """[above, below] of a ratio's interval, in percentage points (None without one)."""
+    if value is None or not ci:
         return None
-    return [round((r.speedup_ci95[1] - r.speedup) * 100, 1), round((r.speedup - r.speedup_ci95[0]) * 100, 1)]
+    return [round((ci[1] - value) * 100, 1), round((value - ci[0]) * 100, 1)]
 
 
 def error_y(errs: list[list[float] | None]) -> dict[str, Any]:

@@ -54,7 +54,7 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
                 "marker": {"color": color, "line": {"color": "#555", "width": 1}}}
             if kind != "full":
                 trace["marker"]["pattern"] = {"shape": "/" if kind == "stopped" else ".", "fgcolor": "#777", "size": 6}
-            errs = [page.speedup_errors(r) if kind != "predicted" else _predicted_errors(r) for r in part]
+            errs = [page.speedup_errors(r) if kind != "predicted" else page.interval_errors(r.predicted_speedup, r.predicted_ci95) for r in part]
             if any(errs):
                 trace["error_y"] = {**page.error_y(errs), "color": "#444"}
             traces.append(trace)
@@ -68,13 +68,6 @@ def _kind(r: RunResult) -> str:
 def _shown(r: RunResult) -> float | None:
     """The bar's value: the measured speedup, or the prediction of a setup never measured."""
     return r.predicted_speedup if r.pruned_as == "predicted" else r.speedup
-
-
-def _predicted_errors(r: RunResult) -> list[float] | None:
-    if r.predicted_speedup is None or not r.predicted_ci95:
-        return None
-    return [round((r.predicted_ci95[1] - r.predicted_speedup) * 100, 1),
-            round((r.predicted_speedup - r.predicted_ci95[0]) * 100, 1)]
 
 
 def checks(runs: list[RunResult]) -> str:

@@ -132,7 +132,7 @@ class Search:
         return run.in_progress and 0 < len(run.requests) <= self.block
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
-        fresh = [c for c in left if not _screened(runs.get(c.key))]
+        fresh = [c for c in left if not screened(runs.get(c.key))]
         if not fresh:
             ref = runs.get(left[0].baseline_key)
             base, shift = (rates(ref), drift.of(ref)) if ref is not None else ([], None)
@@ -187,7 +187,7 @@ class Search:
                              self.resolution)
 
 
-def _screened(run: RunResult | None) -> bool:
+def screened(run: RunResult | None) -> bool:
     """Has requests to go on from: a setup that failed or was skipped (earlier) starts over with its screening."""
     return run is not None and bool(run.requests) and run.error is None
 

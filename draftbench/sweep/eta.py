@@ -73,22 +73,24 @@ class Estimator:
             if mine:
                 s, t = mine[0][1]
                 return s / t, not level.depth
-        measured = [(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items()
-                    if k[1].concurrency == 1 and self.size(k[0])]
-        if not measured or not self.size(target):
-            return None
-        rate = sum(v for v, _ in measured) / sum(b for _, b in measured)  # seconds per token per byte of model
-        return rate * self.size(target), not level.depth
+        rate = self._per_byte([(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items() if k[1].concurrency == 1],
+                              target)
+        return (rate, not level.depth) if rate is not None else None
 
     def _prefill_s(self, target: str, depth: int) -> float:
         """Seconds to prefill ``depth`` tokens of context (0 until some prefill has been measured)."""
         s, t = self.prefill.get(target, (0.0, 0))
-        if not t:
-            known = [(s2 / t2, self.size(k)) for k, (s2, t2) in self.prefill.items() if t2 and self.size(k)]
-            if not known or not self.size(target):
-                return 0.0
-            return depth * sum(v for v, _ in known) / sum(b for _, b in known) * self.size(target)
-        return depth * s / t
+        if t:
+            return depth * s / t
+        return depth * (self._per_byte([(s2 / t2, self.size(k)) for k, (s2, t2) in self.prefill.items() if t2], target)
+                        or 0.0)
+
+    def _per_byte(self, known: list[tuple[float, int]], target: str) -> float | None:
+        """A rate of ``target`` scaled by model file size from other targets' (rate, bytes); None where unknown."""
+        known = [(v, b) for v, b in known if b]
+        if not known or not self.size(target):
+            return None
+        return sum(v for v, _ in known) / sum(b for _, b in known) * self.size(target)
 
     def _load(self, target: str, draft: str | None) -> float:
         if (target, draft) in self.loads:

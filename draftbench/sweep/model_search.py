@@ -41,7 +41,7 @@ from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping
-from .adaptive import Search, finished_candidate, predicted_speedup, rates
+from .adaptive import Search, finished_candidate, predicted_speedup, rates, screened
 from .plan import Cell
 
 
@@ -90,20 +90,15 @@ class ModelSearch(Search):
     def first_look_pending(self, run: RunResult) -> bool:
         return run.in_progress and 0 < len(run.requests) <= self.calibration
 
-    def _measured(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> bool:
-        run = runs.get(cell.key)
-        return run is not None and bool(run.requests) and run.error is None
-
     def _must_measure(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> list[Cell]:
         """Fresh setups that calibrate a family nobody measured, or that the model cannot predict."""
         families = {family_of(c) for c in left}
-        measured = {family_of(c) for c in left if self._measured(c, runs)} | {
-            predict.family_key(r.target, r.level, r.speculation) for r in runs.values()
-            if r.speculation is not None and r.requests and r.error is None}
+        measured = {predict.family_key(r.target, r.level, r.speculation) for r in runs.values()
+                    if r.speculation is not None and screened(r)}
         wrong = missed(runs)
         out = []
         for fam in families:
-            mine = [c for c in left if family_of(c) == fam and not self._measured(c, runs)]
+            mine = [c for c in left if family_of(c) == fam and not screened(runs.get(c.key))]
             if not mine:
                 continue
             if fam in wrong or not predict.predictable(mine[0].setup.speculation):
@@ -154,7 +149,7 @@ class ModelSearch(Search):
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
         (``pruned_as`` "predicted", with its prediction); None to measure it."""
-        if self._measured(cell, runs) or cell.setup.is_baseline or family_of(cell) not in checked(runs, held=True):
+        if screened(runs.get(cell.key)) or cell.setup.is_baseline or family_of(cell) not in checked(runs, held=True):
             return None  # a family's predictions are trusted once one of them held against a measurement
         p, lead = self.prediction(cell, runs), self.leader(cell, runs)
         if p is None or lead is None:
@@ -162,16 +157,15 @@ class ModelSearch(Search):
         sibling = runs.get((cell.target.label, lead[0], cell.level))
         f = predict.relative(cell.setup.speculation, sibling, runs.values()) if sibling is not None else None
         if f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader is a measured length of the same draft
-            return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
-                    "pruned_reason": f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another "
-                                     f"length of the same draft measured at {stats.pct(lead[1])} (beyond the model's "
-                                     f"{predict.TOLERANCE:.0%} tolerance)", **p.fields()}
-        if p.ci95[1] >= lead[1]:
+            why = (f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another length of the same "
+                   f"draft measured at {stats.pct(lead[1])} (beyond the model's {predict.TOLERANCE:.0%} tolerance)")
+        elif p.ci95[1] < lead[1]:
+            why = f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
+                "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}")
+        else:
             return None
         return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
-                "pruned_reason": f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
-                    "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}"),
-                **p.fields()}
+                "pruned_reason": why, **p.fields()}
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The adaptive search's look, and one more stop: a challenger whose interval against a measured leader says
