@@ -18,7 +18,7 @@ from draftbench.core import load, stats
 from draftbench.measure.stream import RequestResult
 from draftbench.results import drift, recommend
 from draftbench.results.jsonfile import dump_results, load_results, save_results
-from draftbench.results.schema import BaselineCheck, FileMeta, RunResult
+from draftbench.results.schema import SCHEMA_VERSION, BaselineCheck, FileMeta, RunResult
 from draftbench.setup.config import SweepSettings
 from draftbench.sweep import adaptive
 
@@ -152,7 +152,7 @@ def test_checks_save_and_load(tmp_path):
     runs = loaded(path)
     assert runs[0].baseline_checks[0].requests[2].sent_unix_s == 202 and runs[0].baseline_checks[0].after == "s0"
     assert runs[1].speedup == pytest.approx(2.0) and runs[1].drift_factor == pytest.approx(0.9)
-    assert dump_results(FileMeta.from_dict({}), runs)["schema_version"] == 10
+    assert dump_results(FileMeta.from_dict({}), runs)["schema_version"] == SCHEMA_VERSION
 
 
 def test_a_mistyped_check_is_named(tmp_path):

@@ -58,7 +58,7 @@ def grid() -> tuple[Cell, list[Cell]]:
 def test_each_draft_is_calibrated_on_one_length_before_anything_else():
     s = ModelSearch(SweepSettings(requests=12, block=3))
     base, cells = grid()
-    runs = {(TARGET.label, None, base.level): run(None, 1.0, 12)}
+    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12)}
     order = s.order([base, *cells], runs)
     assert next(order) is base
     first = next(order)
@@ -73,7 +73,7 @@ def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measu
     s = ModelSearch(SweepSettings(requests=12, block=3))
     base, cells = grid()
     d1n3, d1n8 = cells[1], cells[2]
-    runs = {(TARGET.label, None, base.level): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12)}
+    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12)}
     p = predict.predict("T", d1n8.level, d1n8.setup.speculation, runs.values())
     assert p is not None and p.source == d1n3.setup.label and p.ci95[1] < 1.6  # n_max 8 at a = 0.7 pays less
     assert s.predicted_stop(d1n8, runs) is None  # no prediction of d1 has held yet: measured like any other
@@ -100,7 +100,7 @@ def test_a_missed_prediction_makes_the_rest_of_that_draft_measured():
     base, cells = grid()
     d1n1, d1n3, d1n8 = cells[:3]
     wrong = predict.Prediction(1.6, (1.5, 1.7), d1n3.setup.label, 12)
-    runs = {(TARGET.label, None, base.level): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12),
+    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12),
             d1n1.key: run(d1n1, 1.05, 6, **wrong.fields())}
     assert missed(runs) == {predict.family_key("T", d1n1.level, d1n1.setup.speculation)}
     assert "prediction missed" in (s.verdict(runs[d1n1.key]) or "")
@@ -140,7 +140,7 @@ def test_a_challenger_that_cannot_beat_the_leader_beyond_the_resolution_stops_as
     s = ModelSearch(SweepSettings(requests=12, block=3))
     base, cells = grid()
     lead, challenger = cells[1], cells[4]
-    runs = {(TARGET.label, None, base.level): run(None, 1.0, 12), lead.key: run(lead, 1.6, 12)}
+    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), lead.key: run(lead, 1.6, 12)}
     close = run(challenger, 1.55, 6)  # about 3% slower, request by request: cannot be 5% faster
     jitter = [1.0, 1.04, 0.97, 1.03, 0.98, 1.01]
     close = replace(close, requests=[replace(q, decode_tps=q.decode_tps * j) for q, j in zip(close.requests, jitter)])

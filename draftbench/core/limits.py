@@ -69,6 +69,7 @@ LIMITS: dict[str, Limit] = {
     "baseline_every": Limit(0, 100_000, hint=" (0: never)"),
     "concurrency": Limit(1, 1_024),
     "depth": Limit(0, 4_194_304),
+    "shards": Limit(1, 100_000),
 }
 
 

@@ -24,15 +24,15 @@ def lines(runs: list[RunResult]) -> list[tuple[str, list[RunResult]]]:
     lines = {key: group for key, group in lines.items() if len({r.speculation.draft_max for r in group}) > 1}
     several_targets = len({key[0] for key in lines}) > 1
     out = []
-    for (target, _, _), group in lines.items():
+    for (target, _, shard, _), group in lines.items():
         group.sort(key=lambda r: r.speculation.draft_max)
-        name = _LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup"
+        name = (_LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup") + (f" (shard {shard})" if shard is not None else "")
         out.append((f"{target}: {name}" if several_targets else name, group))
     return out
 
 
 def _draft_model(group: list[RunResult], runs: list[RunResult]) -> costmodel.Loop | None:
-    base = grouping.baselines(runs).get(group[0].target)
+    base = grouping.baseline_of(group[0], runs)
     return explain.draft_loop(group, base) if base else None
 
 

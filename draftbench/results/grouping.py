@@ -69,13 +69,23 @@ def at_level(runs: list[RunResult], level: Level | None = None) -> list[RunResul
 
 
 def baselines(runs: Iterable[RunResult]) -> dict[str, RunResult]:
-    """Target -> its baseline, for the runs of one level."""
-    return {r.target: r for r in runs if r.draft is None and r.error is None and r.mean_tps}
+    """Target -> its baseline, for the runs of one level (a merged fleet's: the first shard's)."""
+    out: dict[str, RunResult] = {}
+    for r in runs:
+        if r.draft is None and r.error is None and r.mean_tps:
+            out.setdefault(r.target, r)
+    return out
+
+
+def baseline_of(run: RunResult, runs: Iterable[RunResult]) -> RunResult | None:
+    """``run``'s own baseline: its target, level and shard."""
+    return next((r for r in runs if r.key == run.baseline_key and r.error is None and r.mean_tps), None)
 
 
 def length_key(r: RunResult) -> tuple:
-    """What the runs of one draft at several draft lengths share: target, level and the setup but its draft_max."""
-    return (r.target, r.level, replace(r.speculation, draft_max=None) if r.speculation else None)
+    """What the runs of one draft at several draft lengths share: target, level, shard (one node's measurements)
+    and the setup but its draft_max."""
+    return (r.target, r.level, r.shard, replace(r.speculation, draft_max=None) if r.speculation else None)
 
 
 def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:

@@ -13,7 +13,7 @@ from ..core.stats import pct
 from ..measure import health
 from ..setup.levels import Level, varying, where
 from . import categories, comparison, drift
-from .grouping import at_level, baselines, eligible, gain, levels
+from .grouping import at_level, baseline_of, baselines, eligible, gain, levels
 from .schema import RunResult
 
 
@@ -248,18 +248,28 @@ def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommend
 
 
 def _recommend(target: str, runs: list[RunResult], level: Level, resolution: float) -> Recommendation:
-    base = baselines(runs)
     ranked = sorted((r for r in runs if r.target == target and eligible(r)),
                     key=lambda r: gain(r) or 0.0, reverse=True)
     best = ranked[0] if ranked else None
     runner = ranked[1] if len(ranked) > 1 else None
-    shift = drift.of(base.get(target))  # both setups' requests as if measured when the baseline was
-    margin = comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift)) if best and runner else None
+    base = baseline_of(best, runs) if best is not None else baselines(runs).get(target)  # a fleet's: the best's node's
+    shift = drift.of(base)  # both setups' requests as if measured when the baseline was
+    margin = _margin(best, runner, runs) if best and runner else None
     if margin is not None and not margin.paired:
         margin = None
     noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
     tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
             and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base.get(target), best, runner, noise, tied, slower, level, margin, shift,
-                          resolution)
+    return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution)
+
+
+def _margin(best: RunResult, runner: RunResult, runs: list[RunResult]) -> stats.Ratio | None:
+    """Best over runner-up, request by request: their speeds as if measured when their baseline was; runs of two
+    nodes of a fleet compare their speedups, each over its own node's baseline, on the same prompts."""
+    mine, theirs = baseline_of(best, runs), baseline_of(runner, runs)
+    if best.shard == runner.shard or mine is None or theirs is None:
+        shift = drift.of(mine)
+        return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
+    return comparison.versus_speedup((drift.corrected(best, drift.of(mine)), mine),
+                                     (drift.corrected(runner, drift.of(theirs)), theirs))

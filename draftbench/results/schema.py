@@ -28,7 +28,9 @@ category's ``decode_tps_ci95``); older names are read as the new ones. Version 9
 ``temperature``, None for the settings' one value), adds ``draft_sampling``, ``output_check``, the distribution
 check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (as evaluated when written; computed
 again on load). Version 10 adds the model search's predictions (``predicted_speedup``, ``predicted_ci95``,
-``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Every figure computed from runs
+``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Version 11 adds shards of a fleet: a
+shard's file says which part of the plan it measured (``shard``), a merged file lists its shards (``shards``) and
+each run the shard that measured it (``shard``); older runs read as unsharded (None). Every figure computed from runs
 (speedups, categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says
 what this version computes from its measurements.
 """
@@ -51,7 +53,7 @@ from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
            "ci95_tps": "decode_tps_ci95"}
@@ -127,6 +129,32 @@ class BaselineCheck:
 
 
 @dataclass(frozen=True)
+class ShardInfo:
+    """One shard of a sweep split across a fleet (sweep/shards.py): which part of the plan it measured, of which
+    config, where. A shard's file holds its own; a merged file, every shard's."""
+
+    index: int  # from 0, like SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX
+    count: int
+    config_hash: str  # the config file's content (canonical JSON): merged shards must share it
+    plan_hash: str  # every cell of the unsharded plan: shards that split it differently cannot be merged
+    plan_cells: int  # cells in the unsharded plan
+    cells: list[int]  # plan positions (1-based) this shard measures: its setups and its targets' baselines
+    source: str = "--shard"  # where the index came from: --shard, SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX
+    job: str | None = None  # the scheduler's job id (SLURM_ARRAY_JOB_ID_TASK, or the pod's hostname)
+    host: str | None = None  # set on merge: the node that measured it
+    hardware: str | None = None  # set on merge
+    file: str | None = None  # set on merge: the shard's results file
+
+    @property
+    def name(self) -> str:
+        return f"shard {self.index} of {self.count}"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ShardInfo | None":
+        return from_saved(cls, data)
+
+
+@dataclass(frozen=True)
 class FileMeta:
     """A results file's own fields: what was measured, where, with what, and what a later session keeps knowing
     (``per_request_speculation``, ``setup_sessions``, ``draft_alone``)."""
@@ -146,6 +174,8 @@ class FileMeta:
     warnings: list[str] = field(default_factory=list)
     per_request_speculation: PerRequestProbe | None = None  # does the server honour per-request draft settings?
     draft_alone: dict[str, DraftAlone] = field(default_factory=dict)  # draft path -> its speed alone
+    shard: ShardInfo | None = None  # a shard's file: the part of the plan it measured
+    shards: list[ShardInfo] = field(default_factory=list)  # a merged file: every shard merged into it
     schema_version: int = SCHEMA_VERSION  # as read; a file is written at SCHEMA_VERSION
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
@@ -165,6 +195,8 @@ class FileMeta:
         values["draft_alone"] = {k: a for k, v in (data.get("draft_alone") or {}).items()
                                  if (a := DraftAlone.from_dict(v)) is not None}
         values["per_request_speculation"] = from_saved(PerRequestProbe, data.get("per_request_speculation"))
+        values["shard"] = ShardInfo.from_dict(data.get("shard"))
+        values["shards"] = [i for d in data.get("shards") or [] if (i := ShardInfo.from_dict(d)) is not None]
         values["schema_version"] = data.get("schema_version", 1)
         computed = ("results", "recommendations", "crossovers")  # the runs, and what is evaluated from them again on every load
         return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
@@ -229,6 +261,7 @@ class RunResult(Measured):
     predicted_speedup: float | None = None  # the model search's prediction when it decided (results/predict.py)
     predicted_ci95: list[float] | None = None
     predicted_from: str | None = None  # the measured setup the prediction was scaled from
+    shard: int | None = None  # the shard of a fleet that measured it (None: a sweep on one machine)
     error: str | None = None
     log_excerpt: str | None = None
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
@@ -243,12 +276,13 @@ class RunResult(Measured):
         return where(self.target, self.level)
 
     @property
-    def key(self) -> tuple[str, str | None, Level]:
-        return (self.target, self.draft, self.level)
+    def key(self) -> tuple[str, str | None, Level, int | None]:
+        return (self.target, self.draft, self.level, self.shard)
 
     @property
-    def baseline_key(self) -> tuple[str, None, Level]:
-        return (self.target, None, self.level)
+    def baseline_key(self) -> tuple[str, None, Level, int | None]:
+        """Its baseline's key: the same target and level, measured by the same shard."""
+        return (self.target, None, self.level, self.shard)
 
     @property
     def done(self) -> bool:

@@ -54,7 +54,7 @@ class CellMeasurer:
         if summary and self.search is not None:
             status = {**self.search.record_fields(cell), **status}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
-                        depth=cell.level.depth, target_path=cell.target.path,
+                        depth=cell.level.depth, shard=cell.shard, target_path=cell.target.path,
                         warm_pool_requests=setup.warm_requests or None,
                         target_id=self.store.identity(cell.target.path),
                         draft_id=self.store.identity(setup.speculation.draft_path),

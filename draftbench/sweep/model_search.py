@@ -154,7 +154,7 @@ class ModelSearch(Search):
         p, lead = self.prediction(cell, runs), self.leader(cell, runs)
         if p is None or lead is None:
             return None
-        sibling = runs.get((cell.target.label, lead[0], cell.level))
+        sibling = runs.get((cell.target.label, lead[0], cell.level, cell.shard))
         f = predict.relative(cell.setup.speculation, sibling, runs.values()) if sibling is not None else None
         if f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader is a measured length of the same draft
             why = (f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another length of the same "

@@ -25,14 +25,15 @@ class Cell:
     setup: Setup
     level: Level = Level()  # how the server is used: requests in flight at once, temperature
     shown: tuple[str, ...] = ()  # the level fields the sweep varies: titles say them
+    shard: int | None = None  # the shard of a fleet that measures it (sweep/shards.py); None: one machine
 
     @property
-    def key(self) -> tuple[str, str | None, Level]:
-        return (self.target.label, self.setup.label, self.level)
+    def key(self) -> tuple[str, str | None, Level, int | None]:
+        return (self.target.label, self.setup.label, self.level, self.shard)
 
     @property
-    def baseline_key(self) -> tuple[str, None, Level]:
-        return (self.target.label, None, self.level)
+    def baseline_key(self) -> tuple[str, None, Level, int | None]:
+        return (self.target.label, None, self.level, self.shard)
 
     @property
     def title(self) -> str:

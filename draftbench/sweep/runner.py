@@ -27,6 +27,7 @@ from .eta import Estimator, Work, progress_line
 from .facts import RunFacts
 from .lock import ResultsLock
 from .plan import Cell, build_plan, check_setups, template_warnings
+from . import shards
 from .sessions import Sessions
 from .store import ResultsStore
 
@@ -48,10 +49,11 @@ def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
     return None
 
 
-def default_results_path(cfg: SweepConfig, hardware: str) -> str:
+def default_results_path(cfg: SweepConfig, hardware: str, shard: shards.Shard | None = None) -> str:
+    """results/<hardware>_<backend>_<name>.json, with _shard-I-of-N for a shard of a fleet."""
     stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x"
                     for part in (hardware, cfg.backend.name, cfg.name))
-    return os.path.join("results", stem + ".json")
+    return os.path.join("results", stem + (shard.suffix if shard else "") + ".json")
 
 SEARCHES: dict[str, type[Search]] = {"adaptive": Search, "model": ModelSearch}  # settings.search: who picks the cells
 
@@ -60,15 +62,18 @@ class Sweep:
     """One sweep: its plan measured cell by cell, the results saved after each (see :meth:`run` for the steps)."""
 
     def __init__(self, cfg: SweepConfig, results_path: str | None = None, fresh: bool = False,
-                 echo: Echo = _stderr, api_key: str | None = None):
+                 echo: Echo = _stderr, api_key: str | None = None, shard: shards.Shard | None = None):
         self.cfg, self.fresh = cfg, fresh
         self.echo = Console(echo, echo is _stderr and sys.stderr.isatty())
         self.eta = Estimator(gguf_header.file_size)
         hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
-        self.results_path = results_path or default_results_path(cfg, hardware)
+        self.results_path = results_path or default_results_path(cfg, hardware, shard)
         self.api_key = api_key or _flag_value(cfg.settings.server.extra_args, "--api-key")
         self.plan: list[Cell] = build_plan(cfg)
-        self.store = ResultsStore(self.results_path, cfg, self.plan, hardware)
+        self.shard = None
+        if shard is not None:  # a part of the plan, with the baselines of its targets
+            self.plan, self.shard = shards.part(cfg, self.plan, shard, gguf_header.file_size)
+        self.store = ResultsStore(self.results_path, cfg, self.plan, hardware, self.shard)
         self.runs = self.store.runs
         self.acct = Accounting()
         self.search = SEARCHES[cfg.settings.search](cfg.settings) if cfg.settings.search in SEARCHES else None
@@ -167,6 +172,12 @@ class Sweep:
         per = f" x {len(levels)} levels ({'; '.join(lv.text(varying(levels)) for lv in levels)})" if len(levels) > 1 else ""
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} "
                   f"{'drafts' if plain else 'speculation setups'}{per} = {len(self.plan)} runs\n{bar}")
+        if self.shard is not None:
+            self.echo(f"Shard {self.shard.index} of {self.shard.count} (from {self.shard.source}): {len(self.plan)} of "
+                      f"the plan's {self.shard.plan_cells} runs, the baselines of its targets included")
+            if not self.plan:
+                self.echo("  Nothing to measure: the plan has fewer setups than there are shards")
+                self.store.save()  # the file says this part is empty, so a merge finds every part
         self.echo(f"Results: {self.results_path}")
         warnings = self.cells.template_warnings = template_warnings(self.cfg)
         if warnings:

@@ -14,18 +14,18 @@ from ..core.redaction import visible
 from ..errors import ResultsFileError
 from ..results.evaluate import EvalSettings, Evaluation, evaluate
 from ..results.jsonfile import as_saved, load_results, save_results
-from ..results.schema import FileMeta, RunResult
+from ..results.schema import FileMeta, RunResult, ShardInfo
 from ..setup.config import SweepConfig
 from .plan import Cell
 from .sessions import ONE_SERVER_PER_SETUP
 
-Key = tuple  # (target label, setup label or None, concurrency)
+Key = tuple  # (target label, setup label or None, level, shard)
 CARRIED = ("per_request_speculation", "setup_sessions", "draft_alone")  # what a later session keeps knowing
 
 
 class ResultsStore:
-    def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str):
-        self.path, self.cfg, self.plan, self.hardware = path, cfg, plan, hardware
+    def __init__(self, path: str, cfg: SweepConfig, plan: list[Cell], hardware: str, shard: ShardInfo | None = None):
+        self.path, self.cfg, self.plan, self.hardware, self.shard = path, cfg, plan, hardware, shard
         self.runs: dict[Key, RunResult] = {}  # evaluated: written only by put (and load)
         self.meta = FileMeta()
         self.carried: dict = {}  # what an earlier session of this sweep learnt about the server
@@ -86,10 +86,29 @@ class ResultsStore:
                 differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
             if cell is not None and run.done:
                 differ += self._changed_models(run, cell)
+        differ += self._other_part(meta)
         if meta.hardware and meta.hardware != self.hardware:
             differ.append(f"hardware ({meta.hardware!r} in the file, {self.hardware!r} here: set \"hardware\" to "
                           "the file's to continue it on purpose)")
         return list(dict.fromkeys(differ))
+
+    def _other_part(self, meta: FileMeta) -> list[str]:
+        """A shard continues only its own file: the same part of the same plan of the same config."""
+        mine, saved = self.shard, meta.shard
+        if meta.shards:
+            return ["the file merges shards: it is a merged result, not one to continue"]
+        if (mine is None) != (saved is None):
+            return [f"shards (the file is {saved.name if saved else 'not a shard'}, this sweep is "
+                    f"{mine.name if mine else 'not a shard'})"]
+        if mine is None or saved is None:
+            return []
+        out = []
+        if (saved.index, saved.count) != (mine.index, mine.count):
+            out.append(f"shards (the file is {saved.name}, this sweep is {mine.name})")
+        if saved.config_hash != mine.config_hash or saved.plan_hash != mine.plan_hash:
+            out.append("the config (the shard's plan changed since the file was written: every shard must start "
+                       "over, or the parts would overlap)")
+        return out
 
     def _changed_models(self, run: RunResult, cell: Cell) -> list[str]:
         """A finished run whose label now names another model file (same label, other size or content)."""
@@ -111,7 +130,7 @@ class ResultsStore:
             "setup_sessions": ONE_SERVER_PER_SETUP,
             "config_path": os.path.abspath(cfg.source) if os.path.exists(cfg.source) else cfg.source,
             "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
-            "machine": machine.machine_info(),
+            "machine": machine.machine_info(), "shard": self.shard,
             **self.carried,
         })
 
