@@ -21,6 +21,12 @@ class ConfigError(DraftbenchError):
         super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
 
 
+class ShardError(DraftbenchError):
+    """A shard of a fleet is named wrongly (--shard, the scheduler's environment), or shards cannot be merged."""
+
+    exit_code = 2
+
+
 class ModelFileError(DraftbenchError):
     """A model path is missing or not a GGUF file."""
 

@@ -7,16 +7,17 @@ import glob
 import os
 import sys
 
-from ..core import files, machine
+from ..core import files, limits, machine
 from ..core.redaction import visible
-from ..errors import DraftbenchError, Interrupted
+from ..errors import DraftbenchError, Interrupted, ShardError
 from ..report import compare_page, export, sweep_page
-from ..results import compare, evaluate
-from ..results.evaluate import Evaluation
+from ..results import compare, evaluate, fleet
+from ..results.evaluate import EvalSettings, Evaluation
+from ..results.jsonfile import load_results, save_results
 from ..results.schema import FileMeta
 from ..server.process import install_sigterm_handler
 from ..setup.config import load_config
-from ..sweep import dryrun
+from ..sweep import dryrun, shards
 from ..sweep.console import evaluation_lines
 from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import Parser, run_main
@@ -32,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--compare", nargs="+", metavar="RESULTS",
                      help="compare results files (paths, globs or folders; the original tool's files too) on one page "
                           "(--chart, default compare.html) with a 'choosing a draft' table derived from them")
+    src.add_argument("--merge", nargs="+", metavar="SHARDS",
+                     help="merge the results files of a sweep's shards (paths, globs or folders of *_shard-I-of-N.json) "
+                          "into one results file (--results, default: their name without _shard-I-of-N) and report")
     ap.add_argument("--results", help="results JSON (default results/<hardware>_<backend>_<name>.json)")
     ap.add_argument("--chart", help="HTML report (default: the results path with .html)")
     ap.add_argument("--chart-only", action="store_true", help="only re-render the report from --results")
@@ -43,7 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
                     help="adaptive search: stop measuring a setup once it is clearly slower than the best so far or "
                          "tied with it (the config's \"search\": \"adaptive\"; default: every setup in full)")
     ap.add_argument("--format", choices=("md", "csv"), help="also print a Markdown or CSV table on stdout")
+    ap.add_argument("--shard", metavar="I/N",
+                    help="measure part I of N of the plan (from 0) into its own results file (..._shard-I-of-N.json); "
+                         "default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set")
+    ap.add_argument("--shard-count", type=limits.arg("shards"), metavar="N",
+                    help="the shard count beside a Kubernetes Indexed Job's JOB_COMPLETION_INDEX "
+                         "(default: settings.shards)")
     return ap
+
+
+ShardFlags = tuple[str | None, int | None]  # --shard, --shard-count
+
+
+def _shard(cfg, text: str | None, count: int | None) -> shards.Shard | None:
+    """The shard this process measures: --shard, else the scheduler's environment; None for the whole plan."""
+    if text is not None:
+        if count is not None:
+            raise ShardError("--shard-count goes with JOB_COMPLETION_INDEX; --shard I/N already gives the count")
+        return shards.parse(text)
+    found = shards.from_environment(os.environ, count, cfg.settings.shards)
+    if found is not None:
+        print(f"Shard from the scheduler: {found.text()}", file=sys.stderr)
+    return found
 
 
 def _chart_path(results: str, chart: str | None) -> str:
@@ -70,11 +95,11 @@ def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
 
 
 def run_one(config_path: str, results: str | None, chart: str | None, fresh: bool, fmt: str | None,
-            adaptive: bool = False) -> SweepOutcome:
+            adaptive: bool = False, shard: ShardFlags | None = None) -> SweepOutcome:
     cfg = load_config(config_path)
     if adaptive:
         cfg = cfg.with_search("adaptive")
-    sweep = Sweep(cfg, results, fresh)
+    sweep = Sweep(cfg, results, fresh, shard=_shard(cfg, *shard) if shard is not None else None)
     chart_path = _chart_path(sweep.results_path, chart)
     files.guard_outputs([("--results", sweep.results_path), ("--chart", chart_path)], cfg.input_files())
     files.guard_report(chart_path)
@@ -119,20 +144,58 @@ def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
     return 1 if bad else 0
 
 
+def shard_files(paths: list[str]) -> list[str]:
+    """Files as given; in folders (and globs), the shards' files: *_shard-I-of-N.json."""
+    out = []
+    for p in paths:
+        found = compare.expand([p])
+        out += found if found == [p] else [f for f in found if f.endswith(".json")
+                                           and shards.SUFFIX.search(os.path.splitext(f)[0])]
+    return list(dict.fromkeys(out))
+
+
+def merge_shards(paths: list[str], results: str | None, chart: str | None, fmt: str | None) -> int:
+    """``--merge``: the shards of one sweep into one results file and one report; every check before any write."""
+    found = shard_files(paths)
+    if not found:
+        raise ShardError(f"--merge {' '.join(paths)}: no shard results files there (named *_shard-I-of-N.json)")
+    loaded = [(path, *load_results(path)) for path in found]  # a file that cannot be read is named, nothing written
+    meta, runs = fleet.merge(loaded, [os.path.basename(sys.argv[0])] + sys.argv[1:])
+    target = results or shards.unsharded_name(found[0])
+    chart_path = _chart_path(target, chart)
+    files.guard_outputs([("--results", target), ("--chart", chart_path)], [("--merge", p) for p in found])
+    files.guard_report(chart_path)
+    if os.path.exists(target) and not load_results(target)[0].shards:
+        raise ShardError(f"--results {target} exists and is not a merged result (a sweep of its own?): merging would "
+                         "replace it; give --results another path")
+    files.check_writable(target)
+    files.check_writable(chart_path, "--chart", "the report")
+    ev = evaluate.evaluate(runs, EvalSettings.of(meta.settings))
+    save_results(target, meta, list(ev.runs), ev.computed())
+    sweep_page.write_report(chart_path, meta, ev)
+    for line in evaluation_lines(ev):
+        print(line, file=sys.stderr)
+    print(f"Merged {len(found)} shards ({sum(1 for r in runs if r.draft is not None)} setup runs, "
+          f"{sum(1 for r in runs if r.draft is None)} baselines) into {target}; report {chart_path}", file=sys.stderr)
+    _print_export(fmt, meta, ev)
+    return 0
+
+
 def dry_run(config: str | None, folder: str | None, results: str | None, adaptive: bool,
-            chart: str | None = None) -> int:
+            chart: str | None = None, shard_flags: ShardFlags = (None, None)) -> int:
     paths = [config] if config else _configs_in(folder or "")
     for path in paths:
         cfg = load_config(path)
         if adaptive:
             cfg = cfg.with_search("adaptive")
+        shard = _shard(cfg, *shard_flags) if config else None
         hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
-        target = results if config and results else default_results_path(cfg, hardware)
+        target = results if config and results else default_results_path(cfg, hardware, shard)
         files.guard_outputs([("--results", target), ("--chart", _chart_path(target, chart if config else None))],
                             cfg.input_files())  # what the run would refuse, the dry run refuses
         files.guard_report(_chart_path(target, chart if config else None))
         print(f"# {path}")
-        for line in dryrun.plan_lines(cfg, target):
+        for line in dryrun.plan_lines(cfg, target, shard):
             print(line)
     return 0
 
@@ -170,10 +233,11 @@ def config_dir(folder: str, fmt: str | None, fresh: bool, adaptive: bool = False
 
 # The options each mode uses; any other one given with it is refused rather than silently ignored.
 _MODES = {
-    "config": ("results", "chart", "fresh", "adaptive", "format", "dry_run"),
+    "config": ("results", "chart", "fresh", "adaptive", "format", "dry_run", "shard", "shard_count"),
     "config_dir": ("fresh", "adaptive", "format", "dry_run"),  # each config writes its own default files
     "demo": ("results", "chart", "fresh", "adaptive", "format"),
     "compare": ("chart", "format"),
+    "merge": ("results", "chart", "format"),
     "chart_only": ("results", "chart", "format"),
 }
 
@@ -188,9 +252,10 @@ def _check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> st
     if len(given) > 1:  # only --chart-only can meet another mode here: the others exclude each other
         parser.error(f"{_flag(given[1])} cannot be combined with {_flag(given[0])}")
     if not given:
-        parser.error("give --config PATH, --config-dir DIR, --demo, or --results PATH --chart-only")
+        parser.error("give --config PATH, --config-dir DIR, --demo, --compare FILES, --merge SHARDS, "
+                     "or --results PATH --chart-only")
     mode = given[0]
-    ignored = [_flag(k) for k in ("results", "chart", "fresh", "adaptive", "format", "dry_run")
+    ignored = [_flag(k) for k in ("results", "chart", "fresh", "adaptive", "format", "dry_run", "shard", "shard_count")
                if getattr(args, k) and k not in _MODES[mode]]
     if ignored:
         names = ", ".join(ignored[:-1]) + " and " + ignored[-1] if len(ignored) > 1 else ignored[0]
@@ -211,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
             return chart_only(args.results, args.chart, args.format)
         if args.compare:
             return compare_files(args.compare, args.chart, args.format)
+        if args.merge:
+            return merge_shards(args.merge, args.results, args.chart, args.format)
+        shard = (args.shard, args.shard_count)
         if args.dry_run:
-            return dry_run(args.config, args.config_dir, args.results, args.adaptive, args.chart)
+            return dry_run(args.config, args.config_dir, args.results, args.adaptive, args.chart, shard)
         install_sigterm_handler()
         if args.config_dir:
             return config_dir(args.config_dir, args.format, args.fresh, args.adaptive)
@@ -221,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             from ..synth.demo import ensure_demo
 
             config = ensure_demo()
-        outcome = run_one(config, args.results, args.chart, args.fresh, args.format, args.adaptive)
+        outcome = run_one(config, args.results, args.chart, args.fresh, args.format, args.adaptive,
+                          shard if args.config else None)
         return 1 if outcome.failures else 0
 
     return run_main(body)

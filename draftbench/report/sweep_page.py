@@ -14,7 +14,7 @@ from ..results.depth import Crossover
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, depth_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
+from . import costmodel_view, depth_view, fleet_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -227,6 +227,8 @@ def _excluded_rows(excluded: tuple[tuple[RunResult, str], ...]) -> str:
 def _meta_rows(meta: FileMeta) -> str:
     items = [("Hardware", meta.hardware), ("Backend", meta.backend), ("Model family", meta.model_family),
              ("Server", meta.server_version), ("Date", meta.timestamp), ("draftbench", meta.draftbench_version),
+             ("Shard", f"{meta.shard.name} of the plan: a part; merge the shards with --merge" if meta.shard else None),
+             ("Merged from", ", ".join(f"shard {s.index} on {s.host or '?'}" for s in meta.shards) or None),
              ("Settings", ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in meta.settings.items()
                                     if k != "llama_bin"))]
     return "\n".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items if v)
@@ -244,7 +246,8 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
         depth=depth_view.section(all_runs, ev.crossovers, ev.recommendations),
         outputs=outputs_view.section(all_runs),
-        machine=machine_view.section(all_runs, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
+        machine=machine_view.section(all_runs, ev.settings.resolution),
+        fleet=fleet_view.section(meta, all_runs, ev.nodes, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, ev.savings),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, costmodel, depth, distribution, drift
+from . import categories, comparison, costmodel, depth, distribution, drift, fleet
 from .explain import explain_run
 from .grouping import excluded
 from .jsonfile import load_results
@@ -50,6 +50,7 @@ class Evaluation:
     category_lines: tuple[str, ...]  # where the best setup for a kind of task differs from the overall one
     level_lines: tuple[str, ...]  # where the best setup differs between levels
     crossovers: tuple[depth.Crossover, ...]  # where each setup measured at several depths stops paying
+    nodes: tuple[fleet.NodeBaseline, ...]  # a fleet's nodes: each one's baseline against the first's
     savings: SearchSavings | None  # None: nothing was stopped early
     settings: EvalSettings
 
@@ -70,8 +71,8 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings())
                        runs) for r in runs]
     recs = recommend(done, settings.resolution)
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
-                      tuple(by_level(recs)), tuple(depth.crossovers(done)), search_savings(done, settings.budget) if settings.budget else None,
-                      settings)
+                      tuple(by_level(recs)), tuple(depth.crossovers(done)), tuple(fleet.nodes(done)),
+                      search_savings(done, settings.budget) if settings.budget else None, settings)
 
 
 def load(path: str) -> tuple[FileMeta, Evaluation]:

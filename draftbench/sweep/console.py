@@ -117,6 +117,11 @@ def evaluation_lines(ev: Evaluation) -> list[str]:
     lines += ["By level: " + visible(line) for line in ev.level_lines]
     lines += ["By task: " + visible(line) for line in ev.category_lines]
     lines += [f"Crossover: {visible(where(c.target, c.level))} + {visible(c.setup)}: {c.text()}" for c in ev.crossovers]
+    for node in ev.nodes:
+        if node.ratio is not None:
+            slow = node.slower(ev.settings.resolution)
+            lines.append(f"{'WARNING: slower node' if slow else 'Nodes'}: {visible(node.sentence())}"
+                         + (": its speedups are against its own baseline, but check that node" if slow else ""))
     if ev.savings is not None:
         s = ev.savings
         lines.append(("Model search: " if s.predicted or s.verified or s.missed else "Adaptive search: ") + s.sentence())

@@ -23,6 +23,7 @@ from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks, check_size
 from .eta import Estimator, Work, fmt_s
 from .model_search import expected_requests
+from . import shards
 from .plan import Cell, build_plan, check_setups, server_slots, template_warnings, traffic
 from .sessions import Sessions
 
@@ -38,8 +39,8 @@ def _previous(results_path: str) -> list[RunResult]:
     return load_results(results_path)[1] if os.path.exists(results_path) else []
 
 
-def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
-    """The plan as printed by --dry-run."""
+def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None = None) -> list[str]:
+    """The plan as printed by --dry-run (a shard's part of it, with ``shard``)."""
     check_setups(cfg)
     warnings = [f"WARNING: {w}" for w in template_warnings(cfg).values()]
     if cfg.backend.llama_flags:
@@ -48,6 +49,10 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
     else:
         lines = [f"backend: {cfg.backend.name}"]
     s, plan = cfg.settings, build_plan(cfg)
+    whole = len(plan)  # cells are numbered in the whole plan, a shard's too
+    if shard is not None:
+        lines += shards.cost_lines(cfg, plan, shard, gguf_header.file_size)
+        plan = shards.part(cfg, plan, shard, gguf_header.file_size)[0]
     lines.append(f"Prompts: {s.prompts} ({len(cfg.prompts)} prompts, categories "
                  f"{', '.join(dict.fromkeys(p.category for p in cfg.prompts))})")
     lines.append(f"Plan: {len(plan)} runs of {s.requests * s.runs} requests, up to {s.max_tokens} tokens each"
@@ -65,7 +70,7 @@ def plan_lines(cfg: SweepConfig, results_path: str) -> list[str]:
         work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
                          s.max_tokens))
         prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
-        lines.append(f"[{cell.index}/{len(plan)}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}")
+        lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}")
         lines.append("    $ " + " ".join(_command(cfg, cell.target.path, cell.setup.speculation)))
     if s.depth != (0,):
         lines.append(f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "

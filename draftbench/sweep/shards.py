@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
-from ..errors import ConfigError, DraftbenchError
+from ..errors import ConfigError, ShardError
 from ..results.schema import ShardInfo
 from ..setup.config import SweepConfig
 from .plan import Cell
@@ -48,15 +48,15 @@ def parse(text: str) -> Shard:
     """``--shard I/N``: shards count from 0, like SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX."""
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not m:
-        raise DraftbenchError(f"--shard {text}: must be INDEX/COUNT, such as 0/4 (shards count from 0)")
+        raise ShardError(f"--shard {text}: must be INDEX/COUNT, such as 0/4 (shards count from 0)")
     return _checked(int(m.group(1)), int(m.group(2)), "--shard")
 
 
 def _checked(index: int, count: int, source: str, job: str | None = None) -> Shard:
     if count < 1:
-        raise DraftbenchError(f"{source}: the shard count must be 1 or more, got {count}")
+        raise ShardError(f"{source}: the shard count must be 1 or more, got {count}")
     if not 0 <= index < count:
-        raise DraftbenchError(f"{source}: shard index {index} is not one of 0..{count - 1} for {count} shards "
+        raise ShardError(f"{source}: shard index {index} is not one of 0..{count - 1} for {count} shards "
                               "(shards count from 0, like SLURM_ARRAY_TASK_ID)")
     return Shard(index, count, source, job)
 
@@ -66,7 +66,7 @@ def _int(env: Mapping[str, str], name: str) -> int | None:
     if not value:
         return None
     if not re.fullmatch(r"-?\d+", value):
-        raise DraftbenchError(f"environment variable {name}={value!r} is not a whole number: "
+        raise ShardError(f"environment variable {name}={value!r} is not a whole number: "
                               "give --shard INDEX/COUNT to set the shard yourself")
     return int(value)
 
@@ -81,10 +81,10 @@ def from_environment(env: Mapping[str, str], count_flag: int | None, config_coun
         step = _int(env, "SLURM_ARRAY_TASK_STEP") or 1
         count = _int(env, "SLURM_ARRAY_TASK_COUNT") or ((high - low) // step + 1 if high is not None else None)
         if count is None:
-            raise DraftbenchError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor "
+            raise ShardError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor "
                                   "SLURM_ARRAY_TASK_MAX: give --shard INDEX/COUNT")
         if (task - low) % step:
-            raise DraftbenchError(f"SLURM_ARRAY_TASK_ID={task} is not on the array's steps (min {low}, step {step}): "
+            raise ShardError(f"SLURM_ARRAY_TASK_ID={task} is not on the array's steps (min {low}, step {step}): "
                                   "give --shard INDEX/COUNT")
         job = f"{env.get('SLURM_ARRAY_JOB_ID', '?')}_{task}"
         return _checked((task - low) // step, count, f"SLURM_ARRAY_TASK_ID={task} of {count}", job)
@@ -92,11 +92,11 @@ def from_environment(env: Mapping[str, str], count_flag: int | None, config_coun
     if index is not None:
         count = count_flag or config_count
         if count <= 1 and count_flag is None:
-            raise DraftbenchError("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not how many shards "
+            raise ShardError("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not how many shards "
                                   "there are: give --shard-count N (the Job's completions) or settings.shards")
         return _checked(index, count, f"JOB_COMPLETION_INDEX={index} of {count}", env.get("HOSTNAME"))
     if count_flag is not None:
-        raise DraftbenchError("--shard-count needs JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed "
+        raise ShardError("--shard-count needs JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed "
                               "Job): elsewhere give --shard INDEX/COUNT")
     return None
 
