@@ -13,7 +13,7 @@ from ..core.redaction import visible
 from ..errors import ShardError
 from ..setup.levels import Level, where
 from . import comparison
-from .schema import FileMeta, RunResult, ShardInfo
+from .schema import FileMeta, RunResult
 
 Shard = tuple[str, FileMeta, list[RunResult]]  # a shard's file: its path, its metadata, its runs
 
