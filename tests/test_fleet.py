@@ -29,7 +29,7 @@ def _config(family: dict, name: str = "fleet", **settings) -> dict:
     return {"name": name, "hardware": "fleetbox", "backend": "llamacpp",
             "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
             "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
-            "settings": {"requests": 3, "warmup": 0, "max_tokens": 12, "gpu_layers": 0, "ctx_size": 512,
+            "settings": {"requests": 3, "warmup": 0, "max_tokens": 12, "gpu_layers": 0, "ctx_size": 512, "port": 0,
                          "baseline_every": 0, "cost_model": False, **settings}}
 
 

@@ -171,7 +171,8 @@ class Sweep:
         levels = self.cfg.settings.levels()
         per = f" x {len(levels)} levels ({'; '.join(lv.text(varying(levels)) for lv in levels)})" if len(levels) > 1 else ""
         self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} "
-                  f"{'drafts' if plain else 'speculation setups'}{per} = {len(self.plan)} runs\n{bar}")
+                  f"{'drafts' if plain else 'speculation setups'}{per} = "
+                  f"{self.shard.plan_cells if self.shard else len(self.plan)} runs\n{bar}")
         if self.shard is not None:
             self.echo(f"Shard {self.shard.index} of {self.shard.count} (from {self.shard.source}): {len(self.plan)} of "
                       f"the plan's {self.shard.plan_cells} runs, the baselines of its targets included")
