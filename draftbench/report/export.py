@@ -18,7 +18,7 @@ CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps"
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft_s", "mean_total_time_s",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_as", "pruned_reason",
-              "predicted_speedup", "error")
+              "predicted_speedup", "shard", "error")
 
 
 def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
@@ -44,7 +44,8 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
         if r.pruned:
             note = (f"not measured: {r.pruned_reason}" if r.pruned_as == "predicted" and not r.requests
                     else f"stopped early after {r.n_requests} requests: {r.pruned_reason}")
-        out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {fmt(r.mean_tps, '.2f')} | "
+        shard = f" (shard {r.shard})" if r.shard is not None else ""
+        out.append(f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')}{shard} | {fmt(r.mean_tps, '.2f')} | "
                    f"{stats.pct(r.speedup) if r.draft else ''} | {fmt(r.acceptance_rate, '.0%')} | "
                    f"{fmt(r.mean_ttft_s, '.3f')} | {md_cell(note)} |")
     out += ["", "</details>"]
