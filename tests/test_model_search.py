@@ -15,6 +15,7 @@ from draftbench.results.savings import search_savings
 from draftbench.results.schema import RunResult
 from draftbench.setup.config import ModelEntry, SweepSettings
 from draftbench.setup.speculation import Setup, Speculation
+from draftbench.sweep.adaptive import Search
 from draftbench.sweep.model_search import ModelSearch, expected_requests, missed
 from draftbench.sweep.plan import Cell
 
@@ -66,7 +67,7 @@ def test_each_draft_is_calibrated_on_one_length_before_anything_else():
     assert s.pauses(first, runs)  # the other draft is not calibrated yet
     second = next(order)
     assert {first.setup.speculation.draft_path, second.setup.speculation.draft_path} == {"/m/d1.gguf", "/m/d4.gguf"}
-    assert s.sizes(0) == [6, 3, 3] and s.first_look_pending(runs[first.key])
+    assert s.sizes(0) == [6, 6] and s.first_look_pending(runs[first.key])
 
 
 def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measured():
@@ -142,10 +143,17 @@ def test_a_challenger_that_cannot_beat_the_leader_beyond_the_resolution_stops_as
     lead, challenger = cells[1], cells[4]
     runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), lead.key: run(lead, 1.6, 12)}
     close = run(challenger, 1.55, 6)  # about 3% slower, request by request: cannot be 5% faster
-    jitter = [1.0, 1.04, 0.97, 1.03, 0.98, 1.01]
+    jitter = [1.0, 1.06, 0.95, 1.05, 0.96, 1.02]
     close = replace(close, requests=[replace(q, decode_tps=q.decode_tps * j) for q, j in zip(close.requests, jitter)])
     d = s.look(close, {**runs, challenger.key: close})
     assert d is not None and d.stop == "tied" and d.reference == lead.setup.label and d.interval[1] < 1.05
     far = run(challenger, 1.7, 6)  # 6% faster: it may be the best, measured on
     d = s.look(far, {**runs, challenger.key: far})
     assert d is not None and d.stop is None
+
+
+def test_the_model_search_looks_on_a_doubling_schedule_spending_alpha_over_fewer_looks():
+    s = ModelSearch(SweepSettings(requests=24, block=3))
+    assert s.sizes(0) == [6, 6, 12] and s.sizes(6) == [6, 12] and s.sizes(12) == [12] and s.sizes(24) == []
+    assert s.alpha(6) == pytest.approx(0.025) and s.alpha(12) == pytest.approx(0.025)  # 2 looks, not 6
+    assert Search(SweepSettings(requests=24, block=3)).alpha(12) < 0.005  # one look per block: 7 looks

@@ -182,9 +182,11 @@ class Search:
                     r.level == run.level and r.draft != run.draft and finished_candidate(r)}
         label = stopping.leader(finished, rates(base))
         reference = rates(base) if label == "baseline" else finished[label]
-        look = -(-len(run.requests) // self.block)
-        return stopping.decide(rates(run, shift), reference, label, stopping.alpha_at(look, self.total, self.block),
-                             self.resolution)
+        return stopping.decide(rates(run, shift), reference, label, self.alpha(len(run.requests)), self.resolution)
+
+    def alpha(self, measured: int) -> float:
+        """The one-sided miss probability of the look after ``measured`` requests: one look per block."""
+        return stopping.alpha_at(-(-measured // self.block), self.total, self.block)
 
 
 def screened(run: RunResult | None) -> bool:

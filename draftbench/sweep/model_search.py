@@ -76,16 +76,21 @@ class ModelSearch(Search):
     def describe(self) -> str:
         return (f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
                 f"setup predicted by the cost model and measured only where its prediction can still beat the "
-                f"measured leader; measured setups stop after any block of {self.block} as slower or tied "
-                f"(within {self.resolution:.0%}); a prediction that misses its measurement falls back to measuring "
+                f"measured leader; measured setups can stop as slower or tied (within {self.resolution:.0%}) after "
+                f"{', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} requests; a prediction that misses its measurement falls back to measuring "
                 "that draft's other lengths. Predicted at the sweep's first level; other levels are searched "
                 "adaptively")
 
     def sizes(self, done: int) -> list[int]:
-        if done >= self.total:
-            return []
-        first = [self.calibration] if done == 0 else []
-        return first + stopping.block_sizes(self.total - done - sum(first), self.block)
+        """Looks on a doubling schedule from the calibration block (6, 12, then the rest of 24): every setup but the
+        leader is a contender the model already put near the top, so a look spends its share of alpha where the
+        interval can be narrow enough to stop it."""
+        points = [p for p in (*stopping.doubling(self.calibration, self.total), self.total) if p > done]
+        return [b - a for a, b in zip([done, *points], points)]
+
+    def alpha(self, measured: int) -> float:
+        looks = stopping.doubling(self.calibration, self.total)
+        return stopping.spent(sum(p < measured for p in looks) + 1, len(looks))
 
     def first_look_pending(self, run: RunResult) -> bool:
         return run.in_progress and 0 < len(run.requests) <= self.calibration

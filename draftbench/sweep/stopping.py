@@ -58,10 +58,25 @@ def looks(total: int, block: int) -> int:
 def alpha_at(look: int, total: int, block: int, alpha: float = ALPHA) -> float:
     """One-sided miss probability of each interval at ``look`` (1-based): alpha / 2 at the first look,
     the other half split evenly over the rest; all of alpha when there is a single look."""
-    n = looks(total, block)
+    return spent(look, looks(total, block), alpha)
+
+
+def spent(look: int, n: int, alpha: float = ALPHA) -> float:
+    """The one-sided miss probability of look ``look`` (1-based) of ``n``: alpha / 2 at the first, the other half
+    split evenly over the rest; all of alpha for a single look."""
     if n <= 1:
         return alpha
     return alpha / 2 if look <= 1 else alpha / 2 / (n - 1)
+
+
+def doubling(first: int, total: int) -> list[int]:
+    """Requests measured at each look of a doubling schedule: ``first``, twice that, four times ... below ``total``
+    (fewer looks than one per block, so each spends more of alpha and its interval is narrower)."""
+    out, n = [], first
+    while 0 < n < total:
+        out.append(n)
+        n *= 2
+    return out
 
 
 def geo_speedup(a: Rates, base: Rates) -> float | None:
