@@ -234,3 +234,10 @@ def test_the_kubernetes_manifests_pass_the_schema_offline():
                     command = spec["template"]["spec"]["containers"][0]["command"]
                     assert command[command.index("--shard-count") + 1] == str(spec["completions"])
     assert kinds.count("Job") == 2
+
+
+def test_a_new_shards_time_is_estimated_from_the_sweeps_other_files(shard_files):
+    folder, config, paths = shard_files
+    done = run_script("sweep.py", "--config", config, "--dry-run", "--shard", "0/5", cwd=str(folder))
+    line = next(x for x in done.stdout.splitlines() if x.startswith("Estimated time"))
+    assert line.startswith("Estimated time: about") and "fleetbox_llamacpp_fleet" in line, done.stdout

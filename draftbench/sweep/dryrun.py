@@ -6,10 +6,12 @@ per-request probe) is asked of the components that run them, never derived again
 
 from __future__ import annotations
 
+import glob
 import os
 
 from ..core import gguf_header
 from ..core.redaction import redact, visible
+from ..errors import DraftbenchError
 from ..measure import distribution, per_request, probes
 from ..measure.bench import BenchConfig
 from ..results.jsonfile import load_results
@@ -37,6 +39,22 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
 def _previous(results_path: str) -> list[RunResult]:
     """The runs the sweep would resume: a file it would refuse (corrupt, another version's) is refused here too."""
     return load_results(results_path)[1] if os.path.exists(results_path) else []
+
+
+def _history(results_path: str, shard: shards.Shard | None) -> tuple[str, list[RunResult]]:
+    """The runs the time estimate learns from: the file the sweep would resume; for a shard without one yet, the
+    other shards' files of this sweep and their merged file (the same hardware by name)."""
+    if shard is None or os.path.exists(results_path):
+        return results_path, _previous(results_path)
+    merged = shards.unsharded_name(results_path)
+    found = [merged] if os.path.exists(merged) else sorted(glob.glob(os.path.splitext(merged)[0] + "_shard-*-of-*.json"))
+    runs: list[RunResult] = []
+    for path in found:
+        try:
+            runs += _previous(path)
+        except DraftbenchError:
+            continue  # another file's problem is its own sweep's to report
+    return (", ".join(found) or results_path), runs
 
 
 def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None = None) -> list[str]:
@@ -78,13 +96,13 @@ def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None =
                      "prefilled in all, none from a cache (the estimated time counts their prefill)")
     total += (_checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
               + _distribution(cfg, plan, lines))
-    previous = _previous(results_path)
+    source, previous = _history(results_path, shard)
     est = Estimator(gguf_header.file_size)
     for run in previous:
         est.learn(run)
     left = est.remaining(work)
     lines.append(f"Total: up to {total:,} generated tokens")
-    lines.append(f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {results_path})" if left is not None
+    lines.append(f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {source})" if left is not None
                  else f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
     lines.append("Dry run: no server started, nothing written.")
     return warnings + lines
