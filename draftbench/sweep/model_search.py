@@ -3,9 +3,9 @@
 Per target and level, after the baseline:
 
 1. **Calibrate**: each draft model (each setup family that differs only in draft length: same target, level, draft,
-   types, p-min and sampling) gets one measured setup, its longest length, a first block of ``2 x block``
-   requests: enough for the cost model's parts (acceptance at every position a shorter length uses, so no length is
-   predicted from extrapolated acceptance; drafting cost; v(k) in the loop) and a paired interval. Setups the model does not predict (n-gram types, heads) are each measured like
+   types, p-min and sampling) gets one measured setup, the length its prior predicts best, a first block of
+   ``2 x block`` requests: enough for the cost model's parts (acceptance by position, drafting cost, v(k) in the
+   loop) and a paired interval. Setups the model does not predict (n-gram types, heads) are each measured like
    this.
 2. **Race**: the paused calibrations and every setup not measured yet, best first: a measured one by its first
    block's speedup, an unmeasured one by its prediction (:mod:`results.predict`: the nearest measured length's
@@ -41,7 +41,7 @@ from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping
-from .adaptive import Search, finished_candidate, rates, screened
+from .adaptive import Search, finished_candidate, predicted_speedup, rates, screened
 from .plan import Cell
 
 
@@ -108,8 +108,10 @@ class ModelSearch(Search):
                 continue
             if fam in wrong or not predict.predictable(mine[0].setup.speculation):
                 out += mine
-            elif fam not in measured:  # its longest length: acceptance measured at every position a shorter one uses
-                out.append(max(mine, key=lambda c: c.setup.speculation.draft_max or 0))
+            elif fam not in measured:
+                prior = {c.index: predicted_speedup(c, runs, self.size) or 0.0 for c in mine}
+                middle = sorted(mine, key=lambda c: c.setup.speculation.draft_max or 0)[len(mine) // 2]
+                out.append(max(mine, key=lambda c: (prior[c.index], c is middle)) if any(prior.values()) else middle)
         return sorted(out, key=lambda c: c.index)
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
