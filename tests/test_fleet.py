@@ -182,10 +182,9 @@ def test_a_shard_killed_mid_run_resumes_without_measuring_its_finished_cells_aga
     again = {r.key: r for r in load_results(str(tmp_path / "r_shard-0-of-2.json"))[1]}
     for key, run in first.items():
         assert again[key].requests == run.requests  # not measured again
-    assert load_results(str(tmp_path / "r_shard-0-of-2.json"))[0].shard.cells == \
-        [c.index for c in shards.split(build_plan(parse_config(json.load(open(config)), config)), 2,
-                                       shards.weight(parse_config(json.load(open(config)), config),
-                                                     os.path.getsize))[0]]
+    cfg = parse_config(json.load(open(config)), config)
+    mine = shards.split(build_plan(cfg), 2, shards.weight(cfg, os.path.getsize))[0]
+    assert load_results(str(tmp_path / "r_shard-0-of-2.json"))[0].shard.cells == [c.index for c in mine]
 
 
 def test_a_shard_does_not_continue_another_shards_file(shard_files):

@@ -16,7 +16,7 @@ from ..results.evaluate import EvalSettings, Evaluation
 from ..results.jsonfile import load_results, save_results
 from ..results.schema import FileMeta
 from ..server.process import install_sigterm_handler
-from ..setup.config import load_config
+from ..setup.config import SweepConfig, load_config
 from ..sweep import dryrun, shards
 from ..sweep.console import evaluation_lines
 from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 ShardFlags = tuple[str | None, int | None]  # --shard, --shard-count
 
 
-def _shard(cfg, text: str | None, count: int | None) -> shards.Shard | None:
+def _shard(cfg: SweepConfig, text: str | None, count: int | None) -> shards.Shard | None:
     """The shard this process measures: --shard, else the scheduler's environment; None for the whole plan."""
     if text is not None:
         if count is not None:

@@ -254,7 +254,7 @@ def _recommend(target: str, runs: list[RunResult], level: Level, resolution: flo
     runner = ranked[1] if len(ranked) > 1 else None
     base = baseline_of(best, runs) if best is not None else baselines(runs).get(target)  # a fleet's: the best's node's
     shift = drift.of(base)  # both setups' requests as if measured when the baseline was
-    margin = _margin(best, runner, runs) if best and runner else None
+    margin = _margin(best, runner, base, runs) if best and runner else None
     if margin is not None and not margin.paired:
         margin = None
     noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
@@ -264,12 +264,13 @@ def _recommend(target: str, runs: list[RunResult], level: Level, resolution: flo
     return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution)
 
 
-def _margin(best: RunResult, runner: RunResult, runs: list[RunResult]) -> stats.Ratio | None:
-    """Best over runner-up, request by request: their speeds as if measured when their baseline was; runs of two
-    nodes of a fleet compare their speedups, each over its own node's baseline, on the same prompts."""
-    mine, theirs = baseline_of(best, runs), baseline_of(runner, runs)
-    if best.shard == runner.shard or mine is None or theirs is None:
-        shift = drift.of(mine)
+def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: list[RunResult]) -> stats.Ratio | None:
+    """Best over runner-up, request by request: their speeds as if measured when their baseline (``mine``, the
+    best's) was; runs of two nodes of a fleet compare their speedups, each over its own node's baseline, on the
+    same prompts."""
+    theirs = mine if best.shard == runner.shard else baseline_of(runner, runs)
+    shift = drift.of(mine)
+    if theirs is mine or mine is None or theirs is None:
         return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
-    return comparison.versus_speedup((drift.corrected(best, drift.of(mine)), mine),
+    return comparison.versus_speedup((drift.corrected(best, shift), mine),
                                      (drift.corrected(runner, drift.of(theirs)), theirs))

@@ -179,12 +179,11 @@ def cost_lines(cfg: SweepConfig, plan: list[Cell], shard: Shard, size: Callable[
     cost = weight(cfg, size)
     parts = split(plan, shard.count, cost)
     total = sum(cost(c) for c in plan) or 1.0
-    mine = parts[shard.index]
-    extra = sum(cost(c) for p in parts for c in p) - total
-    return [f"Shard {shard.index} of {shard.count}: {len(mine)} of the plan's {len(plan)} cells, "
-            f"{sum(cost(c) for c in mine) / total:.0%} of its cost (parts from "
-            f"{min(sum(cost(c) for c in p) for p in parts) / total:.0%} to "
-            f"{max(sum(cost(c) for c in p) for p in parts) / total:.0%})",
+    loads = [sum(cost(c) for c in p) for p in parts]
+    extra = sum(loads) - total
+    return [f"Shard {shard.index} of {shard.count}: {len(parts[shard.index])} of the plan's {len(plan)} cells, "
+            f"{loads[shard.index] / total:.0%} of its cost (parts from {min(loads) / total:.0%} to "
+            f"{max(loads) / total:.0%})",
             f"Baselines: each shard measures the baseline of every target it measures setups for, so every "
             f"speedup compares runs of one node; across the {shard.count} shards that adds "
             f"{extra / total:.0%} to the plan's cost"]
