@@ -54,7 +54,7 @@ def test_a_new_axis_is_parsed_checked_labelled_and_mapped_onto_flags(n_match, tm
     assert flags.speculation_args(spec) == ["--spec-type", "ngram-mod", "--spec-ngram-mod-n-match", "16"]
     assert request_fields(spec) == {"speculative.n_match": 16}
     with pytest.raises(UnsupportedSetup, match="ngram_match"):
-        speculative_config(spec)  # no vllm_key: refused for vLLM, by name
+        speculative_config(Speculation(spec_type=("ngram-simple",), ngram_match=16))  # no vllm_key: refused by name
     args = build_parser().parse_args(["llama-cpp", "--model-path", "m", "--spec-type", "ngram-mod", "--ngram-match", "12"])
     assert speculation_from_args(args).ngram_match == 12
     with pytest.raises(SystemExit):

@@ -34,10 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.setting("ready_timeout_s", "--ready-timeout", help="seconds to wait for the model to load")
         if backend.llama_flags:
             p.setting("gpu_layers")
-            p.setting("ctx_size")
             p.add_argument("--llama-bin", help="path to llama-server")
+        if backend.sweeps:  # a server draftbench starts: its context and how it speculates
+            p.setting("ctx_size")
             p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
-                           "draft-simple,ngram-mod); default draft-simple with --draft-path")
+                           "draft-simple,ngram-mod; vLLM runs one: draft-simple, ngram-simple, draft-mtp, "
+                           "draft-eagle3, draft-dflash); default draft-simple with --draft-path")
         for axis in AXES.values():
             if backend.llama_flags or axis.vllm_key:
                 p.add_argument(axis.flag, type=limits.arg(axis.limit), help=axis.help)
@@ -80,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         if backend.sweeps:
             options = process.ServerOptions(
                 host=args.host, port=args.port, extra_args=tuple(extra), ready_timeout_s=args.ready_timeout,
-                **({"gpu_layers": args.gpu_layers, "ctx_size": args.ctx_size, "llama_bin": args.llama_bin}
-                   if backend.llama_flags else {}))
+                ctx_size=args.ctx_size,
+                **({"gpu_layers": args.gpu_layers, "llama_bin": args.llama_bin} if backend.llama_flags else {}))
             return _serve(backends.launch(backend, process.ServerSpec(args.model_path, speculation_from_args(args),
                                                                       options)))
         spec = lmstudio.LMStudioSpec(args.model_path, args.draft_path, args.port)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import requests
@@ -20,9 +21,11 @@ from . import health
 from .loop import ThreadExecutor, closed_loop
 from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
 from . import depth_checks
+from .probes import PositionCounts
 from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
+DEFAULT_MODEL = "draftbench"  # the model field sent where a server names none (llama-server serves any name)
 WARMUP_TOKENS = 32  # a warm-up request generates at most this many tokens
 SPECULATION_OFF_CAUSES = (
     "speculation did not run (no draft tokens in the server's timings). Known causes: "
@@ -106,6 +109,7 @@ class Measured:
     mean_accepted_length: float | None = None
     speculation_active: bool | None = None
     degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
+    engine: vllm.EngineStats | None = None  # vLLM's engine meanwhile: steps, mean batch, preemptions (None elsewhere)
     warnings: list[str] = field(default_factory=list)
     requests: list[RequestResult] = field(default_factory=list)  # in schedule order
 
@@ -119,17 +123,22 @@ class BenchSummary(Measured):
     max_tps: float | None = None
     mean_client_tps: float | None = None
     noisy: bool = False
+    position_counts: PositionCounts | None = None  # vLLM's counters: verifications with drafts, accepted by position
+    counters: vllm.Counters | None = None  # vLLM's counters over these requests (kept to add blocks up)
 
     def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("counters")
         if not with_requests:
             d.pop("requests")
         return d
 
 
 def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
-              spec_counts: tuple[int, int] | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
+              counters: vllm.Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
               max_in_flight: int = 0) -> BenchSummary:
+    """What ``results`` measured; ``counters``: vLLM's over them (drafted and accepted tokens where the requests
+    carry none of their own, accepted by position, the engine's figures)."""
     ok = [r for r in results if r.ok]
     warnings: list[str] = []
     tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
@@ -140,19 +149,23 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     client = stats.spread([r.client_decode_tps for r in ok if r.client_decode_tps])
     ttfts = [r.ttft_s for r in ok if r.ttft_s is not None]
     ttft, total = stats.spread(ttfts), stats.spread([r.total_s for r in ok if r.total_s is not None])
-    counts = DraftCounts.of(ok) if spec_counts is None else \
-        DraftCounts(*spec_counts, sum(r.completion_tokens or 0 for r in ok))  # vLLM's server-wide counters
+    spec = counters if counters is not None and counters.speculating else None
+    tokens = sum(r.completion_tokens or 0 for r in ok)
+    counts = DraftCounts.of(ok) if spec is None or any(r.draft_n is not None for r in ok) else \
+        DraftCounts(int(spec.draft_tokens), int(spec.accepted_tokens), tokens)  # vLLM's server-wide counters
+    positions = PositionCounts(int(spec.drafts), tuple(int(v) for v in spec.accepted_per_pos)) \
+        if spec is not None and spec.drafts > 0 and spec.accepted_per_pos else None
+    engine = vllm.EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
     drafted = counts.drafted if counts.drafted or any(r.draft_n is not None for r in ok) else None
     active = bool(drafted) if expect_draft and ok else (True if drafted else None)
     if active is False:
         warnings.append(SPECULATION_OFF_CAUSES)
     if results and not ok:
         warnings.append(f"every request failed; first error: {results[0].error}")
-    warnings += token_notes(ok)
+    warnings += token_notes(ok) + (engine.warnings(concurrency) if engine is not None else [])
     degenerate = health.verdict(r.output_problems for r in ok if r.text or r.completion_tokens)
     if degenerate:
         warnings.append(f"degenerate output ({degenerate}): speedups measured on such text mean nothing; {health.FIX}")
-    tokens = sum(r.completion_tokens or 0 for r in ok)
     return BenchSummary(
         redact_url(url), kind, concurrency, n_requests=len(results), n_failed_requests=len(results) - len(ok), requests=results,
         loop_wall_s=loop_wall_s, max_in_flight=max_in_flight, generation_time_s=sum(r.total_s or 0.0 for r in results),
@@ -165,18 +178,17 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         mean_total_time_s=total.mean if total else None, draft_n=drafted,
         draft_n_accepted=counts.accepted if drafted is not None else None, acceptance_rate=counts.acceptance_rate,
         mean_accepted_length=counts.mean_accepted_length, speculation_active=active, degenerate_output=degenerate,
-        warnings=warnings)
+        warnings=warnings, position_counts=positions, engine=engine, counters=counters)
 
 
 def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None,
           earlier_wall_s: float = 0.0) -> BenchSummary:
     """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
     results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
-    counts = None
-    if not any(r.draft_n is not None for r in results) and any(b.draft_n for b in blocks):  # vLLM's counters
-        counts = (sum(b.draft_n or 0 for b in blocks), sum(b.draft_n_accepted or 0 for b in blocks))
+    counted = [b.counters for b in blocks if b.counters is not None]
+    counters = functools.reduce(vllm.Counters.plus, counted) if counted else None
     last = blocks[-1]
-    return summarise(last.url, last.server_kind, results, expect_draft, counts,
+    return summarise(last.url, last.server_kind, results, expect_draft, counters,
                      earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks), last.concurrency,
                      max(b.max_in_flight or 0 for b in blocks))
 
@@ -207,12 +219,22 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
     return OPENAI
 
 
-def _vllm_counters(session: requests.Session, url: str, headers: dict) -> dict[str, float]:
+def _vllm_counters(session: requests.Session, url: str, headers: dict) -> vllm.Counters | None:
+    """vLLM's spec-decode counters now (None: no /metrics, or no speculation on this server)."""
     try:
         resp = session.get(url + "/metrics", timeout=5, headers=headers)
     except requests.RequestException:
-        return {}
-    return vllm.parse_metrics(resp.text) if resp.status_code == 200 else {}
+        return None
+    return vllm.parse_metrics(resp.text) if resp.status_code == 200 else None
+
+
+def served_model(session: requests.Session, url: str, headers: dict) -> str | None:
+    """The model an OpenAI-compatible server serves (the first of /v1/models): vLLM answers only to its name."""
+    try:
+        data = session.get(url + "/v1/models", timeout=5, headers=headers).json().get("data") or []
+        return str(data[0]["id"]) if data and isinstance(data[0], dict) and data[0].get("id") else None
+    except (requests.RequestException, ValueError, AttributeError, KeyError):
+        return None
 
 
 def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int) -> dict[str, Any]:
@@ -220,7 +242,7 @@ def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: in
     if cfg.endpoint == "completion" and kind is LLAMACPP:
         body.update(prompt=prompt_text(prompt), n_predict=max_tokens)
     else:
-        body.update(model=cfg.model or "draftbench", max_tokens=max_tokens, stream_options={"include_usage": True})
+        body.update(model=cfg.model or DEFAULT_MODEL, max_tokens=max_tokens, stream_options={"include_usage": True})
         if cfg.endpoint == "completion":
             body["prompt"] = prompt_text(prompt)
         else:
@@ -238,6 +260,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     headers = {"Authorization": f"Bearer {cfg.api_key}"} if cfg.api_key else {}
     with requests.Session() as session:
         kind = detect_server(session, url, cfg.ready_timeout_s, headers)
+        if kind is OPENAI and cfg.model is None:
+            cfg = replace(cfg, model=served_model(session, url, headers))
         endpoint = url + endpoint_path(cfg.endpoint, kind)
         count = token_counter(url, headers) if kind is OPENAI else None  # llama.cpp's timings always count
         warm = schedule(WARMUP, cfg.warmup)  # never a measured prompt
@@ -249,7 +273,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers)
             say(f"traffic {i + 1}/{len(cfg.traffic)} [{prompt.id}]: " + ("ok" if r.ok else f"failed: {r.error}"))
-        before = _vllm_counters(session, url, headers) if kind is OPENAI else {}
+        before = _vllm_counters(session, url, headers) if kind is OPENAI else None
+        per_request = before is not None and before.speculating and cfg.concurrency == 1  # each its own counts
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
 
         sizing = cfg.contexts.sized(cfg.depth, tuple(planned), count or token_counter(url, headers)) \
@@ -257,8 +282,13 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         def send(i: int) -> RequestResult:
             prompt, sent_unix_s = cfg.contexts.at_depth(planned[i], cfg.depth, cfg.skip + i, sizing), time.time()
+            was = _vllm_counters(session, url, headers) if per_request else None
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
                             headers, count=count)
+            now = _vllm_counters(session, url, headers) if was is not None else None
+            if now is not None and was is not None:
+                mine = now.minus(was)
+                r.draft_n, r.draft_n_accepted = int(mine.draft_tokens), int(mine.accepted_tokens)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
             if r.ok and cfg.depth:
                 r.error = depth_checks.not_at_depth(r, cfg.depth)
@@ -270,12 +300,9 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             return r
 
         loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
-        spec_counts = None
-        if before:
-            delta = vllm.metrics_delta(before, _vllm_counters(session, url, headers))
-            if delta.get("draft_tokens"):
-                spec_counts = (int(delta["draft_tokens"]), int(delta["accepted_tokens"]))
-    summary = summarise(url, kind.name, loop.results, cfg.expect_draft, spec_counts, loop.wall_s, cfg.concurrency,
+        after = _vllm_counters(session, url, headers) if before is not None else None
+        counters = after.minus(before) if after is not None and before is not None else None
+    summary = summarise(url, kind.name, loop.results, cfg.expect_draft, counters, loop.wall_s, cfg.concurrency,
                         loop.max_in_flight)
     summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth))
     return summary

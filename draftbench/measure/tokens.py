@@ -23,7 +23,8 @@ def token_notes(ok: list[RequestResult]) -> list[str]:
     return notes
 
 
-TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"))  # llama-cpp-python, llama.cpp
+TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"),  # llama-cpp-python, llama.cpp,
+                      ("/tokenize", "prompt"))  # vLLM
 
 
 def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:

@@ -18,7 +18,7 @@ CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps"
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft_s", "mean_total_time_s",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_as", "pruned_reason",
-              "predicted_speedup", "shard", "error")
+              "predicted_speedup", "shard", "engine_mean_batch", "error")
 
 
 def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
@@ -64,6 +64,7 @@ def to_csv(runs: Iterable[RunResult], recs: Iterable[recommend.Recommendation] =
         ci = r.speedup_ci95 or [None, None]
         row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
         row["method"] = r.speculation.method if r.speculation else None
+        row["engine_mean_batch"] = r.engine.mean_batch if r.engine else None
         row["recommended"] = r.key in chosen
         writer.writerow(["" if row.get(f) is None else csv_cell(row[f]) for f in columns])
     return buf.getvalue()

@@ -66,6 +66,7 @@ def table(runs: list[RunResult]) -> str:
     """Every measured run by level: aggregate and per-stream tok/s, speedups, acceptance, TTFT."""
     rows = []
     temps, depths = any(r.temperature is not None for r in runs), any(r.depth is not None for r in runs)
+    engine = any(r.engine is not None for r in runs)  # vLLM: how many sequences its scheduler ran per step
     for r in sorted((r for r in runs if r.error is None and r.mean_tps),
                     key=lambda r: (r.target, r.draft is not None, r.draft or "", r.level.sort_key)):
         cells = [r.target, r.draft or "baseline", str(r.concurrency), *([f"{r.temperature:g}"] if temps else []),
@@ -73,13 +74,16 @@ def table(runs: list[RunResult]) -> str:
                  page.fmt(r.aggregate_tps, ".1f"),
                  page.fmt(r.mean_tps, ".1f"), stats.pct(r.aggregate_speedup) if r.draft else "",
                  recommend.speedup_text(r) if r.draft else "", page.fmt(r.acceptance_rate, ".0%"),
-                 page.fmt(r.median_ttft_s, ".3f"), page.fmt(r.p95_ttft_s, ".3f")]
+                 page.fmt(r.median_ttft_s, ".3f"), page.fmt(r.p95_ttft_s, ".3f"),
+                 *([page.fmt(r.engine.mean_batch if r.engine else None, ".1f")] if engine else [])]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return ('<table id="levels"><tr><th>Target</th><th>Setup</th><th>Streams</th>'
             + ('<th>Temperature</th>' if temps else '') + ('<th>Depth</th>' if depths else '')
             + '<th>Aggregate tok/s</th>'
             '<th>Per-stream tok/s</th><th>Aggregate speedup</th><th>Per-stream speedup</th><th>Acceptance</th>'
-            '<th>TTFT median s</th><th>TTFT p95 s</th></tr>' + "".join(rows) + "</table>")
+            '<th>TTFT median s</th><th>TTFT p95 s</th>'
+            + ('<th title="vLLM: generated tokens over engine steps and tokens per pass">Sequences per engine step</th>'
+               if engine else '') + '</tr>' + "".join(rows) + "</table>")
 
 
 def section(runs: list[RunResult], level_lines: tuple[str, ...]) -> str:

@@ -5,6 +5,7 @@ drifting or busy machine). Pure: evaluated runs in, recommendations out."""
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -161,9 +162,8 @@ class Recommendation:
         used = b.speculation.draft_max if b.speculation else None
         if b.parts and used and b.parts.predicted_best_draft_max and b.parts.predicted_best_draft_max != used:
             text += f"; the cost model predicts n_max {b.parts.predicted_best_draft_max} would be faster"
-        if b.speculation_flags:
-            text += f"; flags: {' '.join(b.speculation_flags)}"
-        return text
+        copy = to_copy(b)
+        return text + (f"; {copy}" if copy else "")
 
     @property
     def where(self) -> str:
@@ -194,7 +194,8 @@ class Recommendation:
                 "speedup_ci95": use.speedup_ci95 if use is not None else None,
                 "speedup_n": use.speedup_n if use is not None else None,
                 "best_measured": b.draft if b is not None else None, "withheld": self.withheld() or None,
-                "flags": list(use.speculation_flags or []) if use is not None else None, "sentence": self.sentence()}
+                "flags": list(use.speculation_flags or []) if use is not None else None,
+                "command": serve_command(use) if use is not None else None, "sentence": self.sentence()}
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""
@@ -274,3 +275,19 @@ def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: li
         return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
     return comparison.versus_speedup((drift.corrected(best, shift), mine),
                                      (drift.corrected(runner, drift.of(theirs)), theirs))
+
+
+def serve_command(run: RunResult) -> list[str] | None:
+    """vLLM takes a setup as one --speculative-config argument: the whole ``vllm serve`` line that serves the
+    target with it (None for llama-server, whose flags are added to the user's own command line)."""
+    flags = list(run.speculation_flags or [])
+    return ["vllm", "serve", run.target_path, *flags] if flags[:1] == ["--speculative-config"] and run.target_path \
+        else None
+
+
+def to_copy(run: RunResult) -> str:
+    """What a user copies to use ``run``'s setup: the command, or the flags."""
+    command = serve_command(run)
+    if command:
+        return "command: " + shlex.join(command)
+    return f"flags: {' '.join(run.speculation_flags)}" if run.speculation_flags else ""

@@ -30,7 +30,9 @@ check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (
 again on load). Version 10 adds the model search's predictions (``predicted_speedup``, ``predicted_ci95``,
 ``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Version 11 adds shards of a fleet: a
 shard's file says which part of the plan it measured (``shard``), a merged file lists its shards (``shards``) and
-each run the shard that measured it (``shard``); older runs read as unsharded (None). Every figure computed from runs
+each run the shard that measured it (``shard``); older runs read as unsharded (None). Version 12 adds runs on a live vLLM: what its engine did
+(``engine``: steps, mean sequences per step, preemptions, prefix-cache hits, queue time) and the position counts
+from its counters; older runs have none (None). Every figure computed from runs
 (speedups, categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says
 what this version computes from its measurements.
 """
@@ -48,12 +50,13 @@ from ..measure.distribution import DistributionSamples
 from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
+from ..server.vllm import EngineStats
 from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
            "ci95_tps": "decode_tps_ci95"}
@@ -323,6 +326,7 @@ class RunResult(Measured):
         values["parts"] = Parts.from_dict(values.get("parts"))
         values["verify_in_loop"] = LoopVerification.from_dict(values.get("verify_in_loop"))
         values["position_counts"] = PositionCounts.from_dict(values.get("position_counts"))
+        values["engine"] = EngineStats.from_dict(values.get("engine"))
         values["output_check"] = OutputCheck.from_dict(values.get("output_check"))
         values["distribution_samples"] = from_saved(DistributionSamples, values.get("distribution_samples"))
         values["distribution_check"] = DistributionCheck.from_dict(values.get("distribution_check"))

@@ -154,6 +154,9 @@ class FlagMap:
         return [t for t in spec.spec_type if t not in self.spec_types]
 
     def _length_flag(self, name: str, spec: Speculation) -> str:
+        if not AXES[name].flags:
+            raise UnsupportedSetup(f"{name} is a vLLM setting that llama-server has no flag for: drop it from this "
+                                   "setup for llama.cpp")
         families = dict.fromkeys(type_family(t) for t in spec.spec_type)
         if self.has_spec_type:
             choices = tuple(template.format(f=fam) for fam in families for template in AXES[name].flags)

@@ -85,6 +85,17 @@ def _vram_mb(pid: int) -> float | None:
     return None
 
 
+def _wait_group_gone(pgid: int, timeout_s: float = 5.0) -> None:
+    """Until no process of the group is left (a killed worker takes a moment to go), at most ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(POLL_S)
+
+
 @dataclass
 class ServerProcess:
     """A server process in its own session. ``with ServerProcess(...) as s:`` starts it, waits
@@ -105,6 +116,7 @@ class ServerProcess:
     watchdog: subprocess.Popen | None = None  # where the kernel cannot tie the server to us (macOS)
     speculation_args: list[str] = field(default_factory=list)  # the part of ``command`` that speculates
     env: dict[str, str] = field(default_factory=dict)  # set for the server only: secrets kept off its command line
+    tree: bool = False  # the server starts processes of its own (vLLM): a watchdog ends them if draftbench dies
 
     def __hash__(self) -> int:
         return id(self)
@@ -129,7 +141,7 @@ class ServerProcess:
                 except OSError as exc:
                     raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
                 _LIVE.add(self)
-        if not kernel_tied:
+        if not kernel_tied or self.tree:  # the kernel's tie ends the server alone, not its children
             self.watchdog = lifeline.start_watchdog(self.proc.pid)
         try:
             self._wait_ready(started)
@@ -204,9 +216,10 @@ class ServerProcess:
                     continue
         finally:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group
+                os.killpg(proc.pid, signal.SIGKILL)  # stragglers in the group (vLLM's engine and workers)
             except (ProcessLookupError, PermissionError):
                 pass
+            _wait_group_gone(proc.pid)
         if self.watchdog is not None:
             self.watchdog.kill()
             self.watchdog.wait()

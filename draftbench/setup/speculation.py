@@ -62,7 +62,14 @@ AXES: dict[str, Axis] = {a.name: a for a in (
          "stop drafting below this draft probability (0-1)"),
     Axis("draft_sampling", "sampling", Limit.one_of("greedy", "probabilistic"), ("--spec-{f}-sampling",), (),
          "how drafts are sampled and verified at temperature > 0: greedy (the draft's argmax, kept where the target "
-         "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)"),
+         "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)",
+         vllm_key="draft_sample_method"),
+    Axis("ngram_n", "ngram_n", Limit(1, 1_024), ("--spec-{f}-size-n", "--spec-{f}-n-match"), (),
+         "n-gram types: tokens looked up in the text so far to find what followed them (vLLM: the longest)",
+         vllm_key="prompt_lookup_max"),
+    Axis("ngram_n_min", "ngram_n_min", Limit(1, 1_024), (), (),
+         "vLLM's n-gram method: the shortest lookup it falls back to (default: ngram_n)",
+         vllm_key="prompt_lookup_min"),
 )}
 
 

@@ -89,6 +89,7 @@ class CellMeasurer:
             for w in summary.warnings:
                 self.echo(f"  WARNING: {w}")
             self.probes.after_run(cell, server, drafted_before, facts, summary)
+            facts.position_counts = facts.position_counts or summary.position_counts  # vLLM's, from /metrics
             facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
         except ServerStartError as exc:

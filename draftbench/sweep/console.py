@@ -96,6 +96,8 @@ def run_lines(run: RunResult) -> list[str]:
         text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
         if run.draft is not None:
             text += f" ({stats.pct(run.aggregate_speedup)})"
+        if run.engine is not None and run.engine.mean_batch is not None:
+            text += f", {run.engine.mean_batch:.1f} sequences per engine step"
     if run.pruned:
         text += f" [stopped after {run.n_requests} requests]"
     lines = [text]

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from ..core import gguf_header
 from ..core.redaction import visible
 from ..errors import ConfigError, ModelFileError, UnsupportedSetup
-from ..server import llama_bin
+from ..server import llama_bin, vllm
+from ..setup.backend import VLLM
 from ..setup.config import ModelEntry, SweepConfig
 from ..setup.levels import Level, varying
 from ..setup.prompts import Prompt, schedule
@@ -164,12 +165,35 @@ def _repeats(cfg: SweepConfig) -> None:
         raise ConfigError(cfg.source, problems)
 
 
+def _vllm_problems(cfg: SweepConfig) -> list[str]:
+    """Setups vLLM has no setting for, then every (target, setup) checked by the installed vLLM's own
+    configuration (a method this build or this target cannot run), before any server starts."""
+    problems, pairs = [], []
+    for c in cfg.setups:
+        try:
+            vllm.speculative_config(c.speculation)
+        except UnsupportedSetup as exc:
+            problems.append(f"drafts: {visible(c.label or '')!r}: {exc}")
+            continue
+        pairs += [(t, c) for t in cfg.targets if not c.speculation.is_baseline]
+    if problems or not pairs:
+        return problems
+    install = vllm.find()
+    verdicts = vllm.check([(t.path, c.speculation) for t, c in pairs], cfg.settings.server.ctx_size)
+    return [f"drafts: {visible(c.label or '')!r} on target {visible(t.label)!r}: {install.version} cannot run it "
+            f"({why}): drop this setup or serve it on another build" for (t, c), why in zip(pairs, verdicts) if why]
+
+
 def check_setups(cfg: SweepConfig) -> None:
     """Before any server starts: a setup that drafts with the target's own MTP heads needs targets that have
     them, and a head file must fit its targets (:func:`gguf_header.head_problems`); every spec type must be one
     this llama-server build knows, and every setup field must have a flag for its types. (A build without
     --spec-type fails only the setups that need it, run by run.)"""
     _repeats(cfg)
+    if cfg.backend is VLLM and any(c.speculation.spec_type for c in cfg.setups):
+        problems = _vllm_problems(cfg)
+        if problems:
+            raise ConfigError(cfg.source, problems)
     if not cfg.backend.llama_flags or not any(c.speculation.spec_type for c in cfg.setups):
         return
     headless = _without_heads(cfg) + _head_problems(cfg)

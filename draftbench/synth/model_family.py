@@ -13,6 +13,7 @@ Needs the ``synth`` extra (gguf, numpy).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -207,21 +208,25 @@ def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
     _save(path, "eagle3", size, 1, vocab, tensors, keys, template=False)
 
 
+def family_weights(size: SynthSize, seed: int = 0, tunables: Tunables = Tunables()) -> tuple:
+    """The family's shared parts: its vocabulary, its head (embeddings, output) and the target's layers."""
+    import numpy as np
+
+    vocab = build_vocab(size.words)
+    head = _head(np.random.default_rng(seed), size, tunables, len(vocab[0]), vocab[3])
+    return vocab, head, [_layer_tensors(np.random.default_rng([seed, 1, i]), size, tunables, i)
+                         for i in range(size.layers)]
+
+
 def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tunables = Tunables(),
              mismatch: bool = True, noisy: bool = True) -> dict:
     """Write the family into ``out_dir`` and return the sweep config (also saved as ``sweep.json``)."""
-    try:
-        import gguf  # noqa: F401  (used by _write; checked here for a clear message)
-        import numpy as np
-    except ImportError as exc:
-        raise DraftbenchError("generating models needs the synth extra: pip install 'draftbench[synth]'") from exc
+    if any(importlib.util.find_spec(m) is None for m in ("gguf", "numpy")):  # checked here for a clear message
+        raise DraftbenchError("generating models needs the synth extra: pip install 'draftbench[synth]'")
 
     size = SIZES[size_name]
     os.makedirs(out_dir, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    vocab = build_vocab(size.words)
-    head = _head(rng, size, tunables, len(vocab[0]), vocab[3])
-    layers = [_layer_tensors(np.random.default_rng([seed, 1, i]), size, tunables, i) for i in range(size.layers)]
+    vocab, head, layers = family_weights(size, seed, tunables)
 
     def p(name: str) -> str:
         return os.path.join(out_dir, name)
