@@ -50,7 +50,7 @@ def test_axes_expand_and_every_launch_carries_its_flags(llama_server, family, tm
     assert data["settings"]["axes"] == {"*": {"draft_max": [1, 4], "draft_p_min": [0, 0.5]}}
     assert "Recommended:" in result.stderr
     html = open(results[:-5] + ".html", encoding="utf-8").read()
-    assert 'id="draft-length"' in html and "llama-server flags" in html
+    assert 'id="draft-length"' in html and "Flags or command" in html
 
 
 def test_model_free_and_combined_setups_run(llama_server, family, tmp_path, no_new_servers):

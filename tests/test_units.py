@@ -79,6 +79,11 @@ def test_vllm_never_lets_a_request_reuse_an_earlier_prefill_unless_told_to():
     assert "--no-enable-prefix-caching" not in cmd and cmd[cmd.index("--max-model-len") + 1] == "512"
 
 
+def test_a_vllm_key_never_stands_on_its_command_line():
+    args, env = vllm.keys_to_env(["--port", "1", "--api-key", "sk-1", "--api-key=sk-2", "--dtype", "float32"])
+    assert args == ["--port", "1", "--dtype", "float32"] and env == {"VLLM_API_KEY": "sk-2"}
+
+
 def test_vllm_metrics_deltas():
     page = ('# HELP vllm:spec_decode_num_draft_tokens_total x\n'
             'vllm:spec_decode_num_draft_tokens_total{engine="0",model_name="m"} 120.0\n'

@@ -187,7 +187,7 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
                 notes.insert(0, f"WARNING: {rec.machine()}")
             cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), stats.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
-                      " ".join(b.speculation_flags or []) if rec.use() is not None else ""]
+                      recommend.copy_text(b) if rec.use() is not None else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")
     return "\n".join(rows)
 

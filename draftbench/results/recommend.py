@@ -285,9 +285,13 @@ def serve_command(run: RunResult) -> list[str] | None:
         else None
 
 
-def to_copy(run: RunResult) -> str:
-    """What a user copies to use ``run``'s setup: the command, or the flags."""
+def copy_text(run: RunResult) -> str:
+    """What a user copies to use ``run``'s setup: vLLM's whole command, or llama-server's flags ("": none)."""
     command = serve_command(run)
-    if command:
-        return "command: " + shlex.join(command)
-    return f"flags: {' '.join(run.speculation_flags)}" if run.speculation_flags else ""
+    return shlex.join(command) if command else " ".join(run.speculation_flags or [])
+
+
+def to_copy(run: RunResult) -> str:
+    """``copy_text`` said with what it is: "command: ..." or "flags: ..."."""
+    text = copy_text(run)
+    return f"{'command' if serve_command(run) else 'flags'}: {text}" if text else ""

@@ -90,7 +90,8 @@ def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None =
                          s.max_tokens))
         prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
         lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}")
-        lines.append("    $ " + shlex.join(_command(cfg, cell.target.path, cell.setup.speculation)))
+        lines.append("    $ " + " ".join(a if a == "<port>" else shlex.quote(a)  # as a shell takes it
+                                            for a in _command(cfg, cell.target.path, cell.setup.speculation)))
     if s.depth != (0,):
         lines.append(f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "
                      f"{sum(max(c.level.depth or 0, 0) * s.requests * s.runs for c in plan):,} context tokens "
