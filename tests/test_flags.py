@@ -100,9 +100,8 @@ def test_not_found_lists_places(monkeypatch, tmp_path):
 
 def test_trace_verbosity_only_for_speculating_servers_of_builds_that_have_it():
     wanted = ("-lv", "4")
-    assert recorded("b11434").trace_args(Speculation("d.gguf"), wanted) == ["-lv", "4"]
-    assert recorded("b11434").trace_args(Speculation(), wanted) == []  # the baseline stays quiet
-    assert recorded("b4500").trace_args(Speculation("d.gguf"), wanted) == []
+    assert recorded("b11434").trace_args(wanted) == ["-lv", "4"]  # every server, the baseline too (its buffers)
+    assert recorded("b4500").trace_args(wanted) == []
 
 
 def test_slots_for_concurrency_use_the_per_slot_context_where_the_build_has_it():

@@ -18,7 +18,7 @@ CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps"
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft_s", "mean_total_time_s",
               "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_as", "pruned_reason",
-              "predicted_speedup", "shard", "engine_mean_batch", "error")
+              "predicted_speedup", "shard", "engine_mean_batch", "memory_mib", "extra_memory_mib", "error")
 
 
 def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
@@ -49,6 +49,14 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
                    f"{stats.pct(r.speedup) if r.draft else ''} | {fmt(r.acceptance_rate, '.0%')} | "
                    f"{fmt(r.mean_ttft_s, '.3f')} | {md_cell(note)} |")
     out += ["", "</details>"]
+    memory = [r for r in ev.runs if r.memory is not None and r.memory.needed_mib is not None]
+    if memory:
+        out += ["", "| Target | Setup | Memory MiB | Extra vs baseline MiB | Estimate MiB |", "|---|---|---:|---:|---:|"]
+        out += [f"| {md_cell(r.target)} | {md_cell(r.draft or 'baseline')} | {fmt(r.memory.needed_mib, ',.1f')} | "
+                f"{fmt(r.extra_memory_mib, '+,.1f')} | {fmt(r.memory.estimate_mib, ',.1f')} |"
+                for r in memory if r.memory is not None]
+    for schedule in ev.schedules:
+        out += ["", "```", *schedule.lines(), "```"]
     return "\n".join(out) + "\n"
 
 
@@ -65,6 +73,7 @@ def to_csv(runs: Iterable[RunResult], recs: Iterable[recommend.Recommendation] =
         row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
         row["method"] = r.speculation.method if r.speculation else None
         row["engine_mean_batch"] = r.engine.mean_batch if r.engine else None
+        row["memory_mib"] = r.memory.needed_mib if r.memory else None
         row["recommended"] = r.key in chosen
         writer.writerow(["" if row.get(f) is None else csv_cell(row[f]) for f in columns])
     return buf.getvalue()

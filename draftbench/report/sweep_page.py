@@ -14,7 +14,8 @@ from ..results.depth import Crossover
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import costmodel_view, depth_view, fleet_view, lengths_view, levels_view, machine_view, outputs_view, page, search_view
+from . import (answer_view, costmodel_view, depth_view, fleet_view, lengths_view, levels_view, machine_view,
+               memory_view, outputs_view, page, search_view)
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -59,7 +60,7 @@ def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = ()
             "levels": levels_view.charts(all_runs), "depth": depth_view.charts(all_runs, crossovers),
             "categories": _category_heatmap(runs),
             "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
-            "why": costmodel_view.chart(runs),
+            "why": costmodel_view.chart(runs), "memory": memory_view.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
 
@@ -243,6 +244,9 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
     return _TEMPLATE.format(
         title=html_text(f"draftbench: {meta.title('results')}"), plotly_url=PLOTLY_URL, plotly_sri=PLOTLY_SRI,
         data=embed_json(data), meta=_meta_rows(meta), recs=_recommendation_rows(ev.recommendations),
+        answer=answer_view.section(ev), memory=memory_view.table(all_runs),
+        memory_chart=('<h2>Speedup against extra memory</h2>\n<div id="memory" class="chart"></div>'
+                      if data["memory"] else ""),
         warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
         depth=depth_view.section(all_runs, ev.crossovers, ev.recommendations),
         outputs=outputs_view.section(all_runs),

@@ -19,6 +19,7 @@ from .grouping import excluded
 from .jsonfile import load_results
 from .recommend import Recommendation, by_level, category_lines, recommend
 from .savings import SearchSavings, search_savings
+from .schedules import Schedule, schedules
 from .schema import FileMeta, OutputCheck, RunResult
 
 
@@ -30,14 +31,17 @@ class EvalSettings:
     # at a temperature of its own, one of several levels, says for itself)
     resolution: float = 0.05  # drift beyond this is worth a warning (and the search's tie)
     budget: int = 0  # requests per setup measured in full (what the adaptive search's savings compare with)
+    memory_budget_mib: float | None = None  # setups needing more are never recommended (settings.memory_budget_mib)
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> "EvalSettings":
         """From a settings record (a results file's ``settings``, or a config's ``settings_record()``)."""
         temperature, resolution = settings.get("temperature"), settings.get("resolution")
         requests, runs = settings.get("requests"), settings.get("runs") or 1
+        memory = settings.get("memory_budget_mib")
         return cls(temperature == 0, resolution if isinstance(resolution, (int, float)) else 0.05,
-                   requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0)
+                   requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0,
+                   float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None)
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,12 @@ class Evaluation:
     nodes: tuple[fleet.NodeBaseline, ...]  # a fleet's nodes: each one's baseline against the first's
     savings: SearchSavings | None  # None: nothing was stopped early
     settings: EvalSettings
+    schedules: tuple[Schedule, ...] = ()  # per target measured at several concurrency levels (results/schedules.py)
 
     def computed(self) -> dict[str, list[dict[str, Any]]]:
         """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
         return {"recommendations": [r.to_dict() for r in self.recommendations],
+                **({"schedules": [s.to_dict() for s in self.schedules]} if self.schedules else {}),
                 **({"crossovers": [c.to_dict() for c in self.crossovers]} if self.crossovers else {})}
 
     def run(self, key: tuple) -> RunResult | None:
@@ -69,10 +75,11 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings())
     bases = {r.key: r for r in runs if r.draft is None}
     done = [_evaluated(r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0,
                        runs) for r in runs]
-    recs = recommend(done, settings.resolution)
+    recs = recommend(done, settings.resolution, settings.memory_budget_mib)
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
                       tuple(by_level(recs)), tuple(depth.crossovers(done)), tuple(fleet.nodes(done)),
-                      search_savings(done, settings.budget) if settings.budget else None, settings)
+                      search_savings(done, settings.budget) if settings.budget else None, settings,
+                      tuple(schedules(done, recs)))
 
 
 def load(path: str) -> tuple[FileMeta, Evaluation]:
@@ -105,6 +112,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
     raw = comparison.versus(run, base) if seen is not run else None
     parts = explain_run(run, base, runs)
     return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
+                   extra_memory_mib=_extra_memory(run, base),
                    drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
                    categories=categories.summarise(run, base, seen),
                    aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
@@ -112,6 +120,12 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
                    distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)
                    if run.distribution_samples and base.distribution_samples else None,
                    parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else run.parts)
+
+
+def _extra_memory(run: RunResult, base: RunResult) -> float | None:
+    """What the setup's server needs beyond its baseline's (MiB), where both are known."""
+    mine, theirs = (r.memory.needed_mib if r.memory else None for r in (run, base))
+    return round(mine - theirs, 1) if mine is not None and theirs is not None else None
 
 
 def output_check(run: RunResult, base: RunResult) -> OutputCheck | None:

@@ -56,6 +56,15 @@ class Recommendation:
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
     drift: drift.Drift | None = None  # the baseline's drift over the sweep (None: never checked)
     resolution: float = 0.05  # drift beyond this (and beyond noise) is worth a warning
+    over_budget: list[RunResult] = field(default_factory=list)  # faster than the best, but over the memory budget
+    budget_mib: float | None = None
+
+    def budget_text(self) -> str:
+        """'' or which faster setups the memory budget left out, each with what it needs."""
+        if not self.over_budget or self.budget_mib is None:
+            return ""
+        named = ", ".join(f"{r.draft} ({pct(gain(r))}, needs {memory_text(r)})" for r in self.over_budget)
+        return f"not recommended for memory: {named}, over the budget of {self.budget_mib:,.0f} MiB"
 
     def caution(self) -> str:
         """'' or why the outputs this recommendation was measured on are not text a user wants (the baseline's
@@ -127,6 +136,7 @@ class Recommendation:
 
     def sentence(self) -> str:
         text = self._sentence()
+        text += f"; {self.budget_text()}" if self.budget_text() else ""
         for warning in (self.warning(), self.machine()):
             text += f"; WARNING: {warning}" if warning else ""
         return text
@@ -142,6 +152,8 @@ class Recommendation:
         if self.best is None and self.stopped_slower:
             return (f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
                     f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding")
+        if self.best is None and self.over_budget:
+            return f"{where}: no faster setup fits the memory budget; skip speculative decoding"
         if self.best is None:
             return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
@@ -151,6 +163,8 @@ class Recommendation:
         text = f"{where}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
+        if b.extra_memory_mib is not None:
+            text += f", {b.extra_memory_mib:+,.0f} MiB of memory"
         task = by_task(b)
         if task:
             text += f"; {task}"
@@ -195,7 +209,9 @@ class Recommendation:
                 "speedup_n": use.speedup_n if use is not None else None,
                 "best_measured": b.draft if b is not None else None, "withheld": self.withheld() or None,
                 "flags": list(use.speculation_flags or []) if use is not None else None,
-                "command": serve_command(use) if use is not None else None, "sentence": self.sentence()}
+                "command": serve_command(use) if use is not None else None,
+                "extra_memory_mib": use.extra_memory_mib if use is not None else None,
+                "over_budget": [r.draft for r in self.over_budget] or None, "sentence": self.sentence()}
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""
@@ -238,19 +254,37 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     return out
 
 
-def recommend(runs: list[RunResult], resolution: float = 0.05) -> list[Recommendation]:
-    """Per target and level: the best eligible setup, the runner-up, ties (of runs whose speedups
-    are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
+def recommend(runs: list[RunResult], resolution: float = 0.05, budget_mib: float | None = None) -> list[Recommendation]:
+    """Per target and level: the best eligible setup within the memory budget, the runner-up, ties (of runs whose
+    speedups are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
     out = []
     for target in dict.fromkeys(r.target for r in runs):
         for level in levels([r for r in runs if r.target == target]):
-            out.append(_recommend(target, at_level(runs, level), level, resolution))
+            out.append(_recommend(target, at_level(runs, level), level, resolution, budget_mib))
     return out
 
 
-def _recommend(target: str, runs: list[RunResult], level: Level, resolution: float) -> Recommendation:
-    ranked = sorted((r for r in runs if r.target == target and eligible(r)),
-                    key=lambda r: gain(r) or 0.0, reverse=True)
+def over_budget(run: RunResult, budget_mib: float | None) -> bool:
+    """Does ``run``'s server need more memory than the budget (unknown: it fits)?"""
+    need = run.memory.needed_mib if run.memory else None
+    return budget_mib is not None and need is not None and need > budget_mib
+
+
+def memory_text(run: RunResult) -> str:
+    """'1,234 MiB (+210 MiB over the baseline)', or '' where unknown."""
+    need = run.memory.needed_mib if run.memory else None
+    if need is None:
+        return ""
+    extra = f" ({run.extra_memory_mib:+,.0f} MiB over the baseline)" if run.extra_memory_mib is not None else ""
+    return f"{need:,.0f} MiB{extra}"
+
+
+def _recommend(target: str, runs: list[RunResult], level: Level, resolution: float,
+               budget_mib: float | None = None) -> Recommendation:
+    fits = sorted((r for r in runs if r.target == target and eligible(r)), key=lambda r: gain(r) or 0.0, reverse=True)
+    ranked = [r for r in fits if not over_budget(r, budget_mib)]
+    over = [r for r in fits if over_budget(r, budget_mib) and (gain(r) or 0.0) > max(1.0, gain(ranked[0]) or 0.0
+                                                                                       if ranked else 1.0)]
     best = ranked[0] if ranked else None
     runner = ranked[1] if len(ranked) > 1 else None
     base = baseline_of(best, runs) if best is not None else baselines(runs).get(target)  # a fleet's: the best's node's
@@ -262,7 +296,8 @@ def _recommend(target: str, runs: list[RunResult], level: Level, resolution: flo
     tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
             and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution)
+    return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution, over,
+                          budget_mib)
 
 
 def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: list[RunResult]) -> stats.Ratio | None:

@@ -32,7 +32,9 @@ again on load). Version 10 adds the model search's predictions (``predicted_spee
 shard's file says which part of the plan it measured (``shard``), a merged file lists its shards (``shards``) and
 each run the shard that measured it (``shard``); older runs read as unsharded (None). Version 12 adds runs on a live vLLM: what its engine did
 (``engine``: steps, mean sequences per step, preemptions, prefix-cache hits, queue time) and the position counts
-from its counters; older runs have none (None). Every figure computed from runs
+from its counters; and what each run costs in memory (``memory``: the server's buffers per model and device from
+its log, peak resident memory, the dry run's estimate; ``extra_memory_mib`` over the baseline), and the file's
+``schedules`` (evaluated when written); older runs have none (None). Every figure computed from runs
 (speedups, categories, cost-model parts) is computed again when a file is read (:mod:`evaluate`), so a file says
 what this version computes from its measurements.
 """
@@ -47,6 +49,7 @@ from ..core import stats
 from ..core.records import from_saved, renamed_keys
 from ..measure.bench import Measured
 from ..measure.distribution import DistributionSamples
+from ..measure.memory import Memory
 from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
@@ -201,7 +204,7 @@ class FileMeta:
         values["shard"] = ShardInfo.from_dict(data.get("shard"))
         values["shards"] = [i for d in data.get("shards") or [] if (i := ShardInfo.from_dict(d)) is not None]
         values["schema_version"] = data.get("schema_version", 1)
-        computed = ("results", "recommendations", "crossovers")  # the runs, and what is evaluated from them again on every load
+        computed = ("results", "recommendations", "crossovers", "schedules")  # the runs, and what is evaluated from them again on every load
         return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
 
 
@@ -244,6 +247,8 @@ class RunResult(Measured):
     load_time_s: float | None = None
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
+    memory: Memory | None = None  # its server's buffers per model and device, peak memory, the dry run's estimate
+    extra_memory_mib: float | None = None  # memory.needed_mib over its baseline's (evaluate.py)
     target_path: str | None = None
     target_id: str | None = None  # the target file's identity (gguf_header.identity): size and a hash
     draft_id: str | None = None  # the draft model file's, for setups with one
@@ -327,6 +332,7 @@ class RunResult(Measured):
         values["verify_in_loop"] = LoopVerification.from_dict(values.get("verify_in_loop"))
         values["position_counts"] = PositionCounts.from_dict(values.get("position_counts"))
         values["engine"] = EngineStats.from_dict(values.get("engine"))
+        values["memory"] = Memory.from_dict(values.get("memory"))
         values["output_check"] = OutputCheck.from_dict(values.get("output_check"))
         values["distribution_samples"] = from_saved(DistributionSamples, values.get("distribution_samples"))
         values["distribution_check"] = DistributionCheck.from_dict(values.get("distribution_check"))

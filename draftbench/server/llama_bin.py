@@ -30,7 +30,7 @@ INSTALL_HINT = (
 )
 
 
-TRACE_ARGS = ("-lv", "4")  # llama-server prints its speculative statistics at trace verbosity
+TRACE_ARGS = ("-lv", "4")  # llama-server prints its speculative statistics and its buffers at trace verbosity
 
 
 def _from_package() -> str | None:
@@ -169,10 +169,11 @@ class FlagMap:
                                    "from this setup or update llama.cpp")
         return flag
 
-    def trace_args(self, spec: Speculation, wanted: tuple[str, ...]) -> list[str]:
-        """``wanted`` (the verbosity that makes a speculating server print its drafting time) where the
-        build has the flag; nothing for the baseline."""
-        return list(wanted) if not spec.is_baseline and wanted[0] in self.flags else []
+    def trace_args(self, wanted: tuple[str, ...]) -> list[str]:
+        """``wanted`` where the build has the flag: the verbosity that makes a server print its drafting time and
+        every buffer it allocates (measure/memory.py). Every server of a sweep gets it, the baseline too, so that
+        its memory is known and no setup is measured with more logging than the one it is compared with."""
+        return list(wanted) if wanted[0] in self.flags else []
 
     def draft_gpu_layers_args(self, spec: Speculation, gpu_layers: int) -> list[str]:
         """Offload the draft like the target (a server option, not part of the setup)."""

@@ -32,7 +32,7 @@ def _command_line(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port:
     cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
            *flags.slot_args(spec.parallel, o.ctx_size)]
     return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
-            + flags.trace_args(spec.speculation, llama_bin.TRACE_ARGS) + list(o.extra_args))
+            + flags.trace_args(llama_bin.TRACE_ARGS) + list(o.extra_args))
 
 
 def _resolve(spec: ServerSpec) -> tuple[str, llama_bin.FlagMap, str, list[str]]:

@@ -57,6 +57,7 @@ class SweepSettings:
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
     warm_pool: int = 0  # stateful n-gram setups also measured after this many requests of other prompts (0: never)
     shards: int = 1  # a Kubernetes Indexed Job's completions: the shard count beside JOB_COMPLETION_INDEX
+    memory_budget_mib: float | None = None  # setups whose server needs more are measured, never recommended
     check_distribution: bool = False  # at temperature > 0: sample short continuations, test them against the baseline's
     axis_defaults: tuple[tuple[str, Any], ...] = ()  # flat in JSON ("draft_max": 3): every draft-model setup's
     server: ServerOptions = field(default_factory=ServerOptions)

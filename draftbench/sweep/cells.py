@@ -12,12 +12,13 @@ from typing import Any
 
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from ..measure import distribution
+from ..measure import distribution, memory, probes
 from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
 from ..measure.distribution import DistributionSamples
 from ..results import grouping
 from ..results.schema import RunResult
 from ..server import process
+from ..setup import footprint
 from ..setup.config import SweepConfig
 from . import adaptive
 from .console import Accounting, Console
@@ -92,6 +93,8 @@ class CellMeasurer:
             facts.position_counts = facts.position_counts or summary.position_counts  # vLLM's, from /metrics
             facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
+            facts.memory = replace(memory.measured(probes.read_log(server.log_path), server.peak_rss_mb,
+                                                   server.peak_vram_mb), estimate_mib=self.estimate_mib(cell))
         except ServerStartError as exc:
             facts.failed(exc.short, exc.log_tail)
         except (Interrupted, ResultsFileError):
@@ -105,6 +108,13 @@ class CellMeasurer:
                 server.stop()
         facts.wall_time_s = time.monotonic() - started
         return self.record(cell, facts, summary, **status)
+
+    def estimate_mib(self, cell: Cell) -> float | None:
+        """The dry run's estimate of ``cell``'s memory (GGUF headers and ctx_size), kept beside the measurement."""
+        if not self.cfg.backend.local_files:
+            return None
+        return footprint.estimate_mib(cell.target.path, cell.setup.speculation, self.cfg.settings.server.ctx_size,
+                                      self.sessions.slots)
 
     def distribution_samples(self, cell: Cell, url: str, facts: RunFacts) -> DistributionSamples | None:
         """``check_distribution``'s continuations on the cell's server, at a temperature above 0 (a failure is a

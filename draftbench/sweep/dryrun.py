@@ -11,6 +11,7 @@ import os
 import shlex
 
 from ..core import gguf_header
+from ..setup import footprint
 from ..core.redaction import redact, visible
 from ..errors import DraftbenchError
 from ..measure import distribution, per_request, probes
@@ -89,7 +90,16 @@ def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None =
         work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
                          s.max_tokens))
         prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
-        lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}")
+        need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg)) \
+            if cfg.backend.local_files else None
+        memory = f", about {need:,.0f} MiB" if need is not None else ""
+        lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}"
+                     f"{memory}")
+        if need is not None and s.memory_budget_mib is not None and need > s.memory_budget_mib:
+            warnings.append(f"WARNING: {visible(cell.title)} needs about {need:,.0f} MiB (weights, KV cache and "
+                            f"compute, from the GGUF headers and ctx_size {s.server.ctx_size}), over memory_budget_mib "
+                            f"{s.memory_budget_mib:,.0f}: it will be measured but not recommended; lower ctx_size, "
+                            "drop the setup, or raise the budget")
         lines.append("    $ " + " ".join(a if a == "<port>" else shlex.quote(a)  # as a shell takes it
                                             for a in _command(cfg, cell.target.path, cell.setup.speculation)))
     if s.depth != (0,):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..measure.distribution import DistributionSamples
+from ..measure.memory import Memory
 from ..measure.probes import LoopVerification, PositionCounts
 
 
@@ -29,6 +30,7 @@ class RunFacts:
     other_cpu_share: float | None = None
     peak_rss_mb: float | None = None
     peak_vram_mb: float | None = None
+    memory: Memory | None = None
     wall_time_s: float | None = None
     error: str | None = None
     log_excerpt: str | None = None

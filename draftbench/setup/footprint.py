@@ -1,0 +1,50 @@
+"""A setup's memory estimated before anything runs, from the GGUF headers and the context: what the dry run warns
+with, and what each run's measured buffers are compared with (its error is then known).
+
+Per model: weights as the file's size; KV cache as layers x cells x 2 (K and V) x KV heads x head size x 2 bytes
+(f16, llama-server's default), cells being ctx_size x slots; compute buffers as one micro-batch of 512 tokens
+through the widest activations (vocabulary, feed-forward, 4 x embedding) in F32. The draft is a draft model or
+head file with its own header; MTP drafts with the target's own ``nextn_predict_layers``; n-gram adds nothing."""
+
+from __future__ import annotations
+
+import os
+
+from ..core import gguf_header
+from ..errors import ModelFileError
+from .speculation import TARGET_HEADS, Speculation
+
+MIB = 1024 * 1024
+UBATCH = 512  # llama-server's default micro-batch
+
+
+def _model(path: str, cells: int, layers: int | None = None, weights: bool = True) -> float:
+    """One model's weights (or none, where they are the target's), KV cache for ``cells`` and compute, MiB."""
+    meta = gguf_header.read_metadata(path, keep_arrays=())
+    arch = meta.get("general.architecture")
+
+    def key(name: str, default: int = 0) -> int:
+        value = meta.get(f"{arch}.{name}")
+        return value if isinstance(value, int) else default
+
+    embd, heads = key("embedding_length"), key("attention.head_count", 1)
+    head_size = key("attention.key_length", embd // max(heads, 1))
+    kv = (layers if layers is not None else key("block_count")) * cells * 2 * key("attention.head_count_kv", heads) \
+        * head_size * 2
+    vocab = key("vocab_size") or meta.get("tokenizer.ggml.tokens", 0)
+    compute = UBATCH * 4 * ((vocab if isinstance(vocab, int) else 0) + key("feed_forward_length") + 4 * embd)
+    return ((os.path.getsize(path) if weights else 0) + kv + compute) / MIB
+
+
+def estimate_mib(target: str, spec: Speculation, ctx_size: int, slots: int = 1) -> float | None:
+    """The server's buffers for ``target`` with ``spec`` (MiB), or None where a header cannot be read."""
+    cells = ctx_size * max(slots, 1)
+    try:
+        total = _model(target, cells)
+        if spec.draft_path:
+            total += _model(spec.draft_path, cells)
+        elif TARGET_HEADS in spec.spec_type:  # the target's own MTP layers: their KV and compute, no more weights
+            total += _model(target, cells, layers=gguf_header.mtp_layers(target), weights=False)
+    except (ModelFileError, OSError):
+        return None
+    return round(total, 1)
