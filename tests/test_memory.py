@@ -94,3 +94,27 @@ def test_the_estimate_is_kept_beside_the_measured_buffers_of_a_real_server(famil
     assert d1.memory and d1.memory.of("draft") > 0
     assert ev.recommendations[0].use() is None  # nothing fits in 1 MiB: nothing is recommended
     assert footprint.estimate_mib(family["target"], Speculation(), 512) is not None
+
+
+def test_the_report_opens_with_the_answer_its_memory_and_what_to_copy_before_any_chart_or_detail():
+    from records import rendered
+
+    def run(draft, speedup, need, streams=1):
+        r = _setup(draft, speedup, need)
+        flags = ["--model-draft", "d.gguf", "--spec-draft-n-max", "3"] if draft else None
+        return RunResult("T", draft, streams, mean_tps=r.mean_tps, aggregate_tps=(r.mean_tps or 0) * streams,
+                         n_requests=8, memory=r.memory, speculation_active=r.speculation_active, speculation_flags=flags,
+                         speculation=Speculation("d.gguf", ("draft-simple",), draft_max=3) if draft else None,
+                         speedup=r.speedup, speedup_ci95=r.speedup_ci95, speedup_n=r.speedup_n,
+                         speedup_design=r.speedup_design, aggregate_speedup=r.speedup)
+
+    runs = [run(None, 1.0, 1000.0), run("d · n_max 3", 1.5, 1100.0), run("big", 1.9, 4000.0),
+            run(None, 1.0, 1000.0, 2), run("d · n_max 3", 1.2, 1100.0, 2)]
+    html = rendered({"name": "x", "settings": {"memory_budget_mib": 2000}}, runs)
+    answer = html[html.index('id="answer"'):html.index('id="throughput"')]
+    assert "Use d · n_max 3: +50%" in answer and "+100 MiB of memory over the baseline" in answer
+    assert "--spec-draft-n-max 3" in answer  # the flags to copy, on the first screen
+    assert 'class="banner"' in answer and "big (+90%, needs 4,000 MiB" in answer  # left out for memory: a banner
+    assert "draft_len_schedule: {1: 3, 2: 3}" in answer  # the serving schedule in the card
+    assert html.index('id="throughput"') < html.index('class="meta"') < html.index('id="recommendations"')
+    assert 'id="memory-table"' in html and html.count('id="memory"') == 1

@@ -12,7 +12,7 @@ import requests
 from ..core import stats
 from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
-from ..server import vllm
+from ..server import vllm_metrics
 from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
@@ -109,7 +109,7 @@ class Measured:
     mean_accepted_length: float | None = None
     speculation_active: bool | None = None
     degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
-    engine: vllm.EngineStats | None = None  # vLLM's engine meanwhile: steps, mean batch, preemptions (None elsewhere)
+    engine: vllm_metrics.EngineStats | None = None  # vLLM's engine meanwhile: steps, mean batch, preemptions (None elsewhere)
     warnings: list[str] = field(default_factory=list)
     requests: list[RequestResult] = field(default_factory=list)  # in schedule order
 
@@ -124,7 +124,7 @@ class BenchSummary(Measured):
     mean_client_tps: float | None = None
     noisy: bool = False
     position_counts: PositionCounts | None = None  # vLLM's counters: verifications with drafts, accepted by position
-    counters: vllm.Counters | None = None  # vLLM's counters over these requests (kept to add blocks up)
+    counters: vllm_metrics.Counters | None = None  # vLLM's counters over these requests (kept to add blocks up)
 
     def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
         d = asdict(self)
@@ -135,7 +135,7 @@ class BenchSummary(Measured):
 
 
 def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
-              counters: vllm.Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
+              counters: vllm_metrics.Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
               max_in_flight: int = 0) -> BenchSummary:
     """What ``results`` measured; ``counters``: vLLM's over them (drafted and accepted tokens where the requests
     carry none of their own, accepted by position, the engine's figures)."""
@@ -155,7 +155,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         DraftCounts(int(spec.draft_tokens), int(spec.accepted_tokens), tokens)  # vLLM's server-wide counters
     positions = PositionCounts(int(spec.drafts), tuple(int(v) for v in spec.accepted_per_pos)) \
         if spec is not None and spec.drafts > 0 and spec.accepted_per_pos else None
-    engine = vllm.EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
+    engine = vllm_metrics.EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
     drafted = counts.drafted if counts.drafted or any(r.draft_n is not None for r in ok) else None
     active = bool(drafted) if expect_draft and ok else (True if drafted else None)
     if active is False:
@@ -186,7 +186,7 @@ def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestR
     """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
     results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
     counted = [b.counters for b in blocks if b.counters is not None]
-    counters = functools.reduce(vllm.Counters.plus, counted) if counted else None
+    counters = functools.reduce(vllm_metrics.Counters.plus, counted) if counted else None
     last = blocks[-1]
     return summarise(last.url, last.server_kind, results, expect_draft, counters,
                      earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks), last.concurrency,
@@ -219,13 +219,13 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
     return OPENAI
 
 
-def _vllm_counters(session: requests.Session, url: str, headers: dict) -> vllm.Counters | None:
+def _vllm_counters(session: requests.Session, url: str, headers: dict) -> vllm_metrics.Counters | None:
     """vLLM's spec-decode counters now (None: no /metrics, or no speculation on this server)."""
     try:
         resp = session.get(url + "/metrics", timeout=5, headers=headers)
     except requests.RequestException:
         return None
-    return vllm.parse_metrics(resp.text) if resp.status_code == 200 else None
+    return vllm_metrics.parse_metrics(resp.text) if resp.status_code == 200 else None
 
 
 def served_model(session: requests.Session, url: str, headers: dict) -> str | None:

@@ -103,7 +103,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
                        **(gone if run.draft is not None and run.requests else {}))
     if not (run.requests and base.requests):
         fields = comparison.speedup_fields(comparison.versus(run, base)) if run.speedup is None else {}
-        return replace(run, **{"speedup_design": "unpaired", **fields},
+        return replace(run, **{"speedup_design": "unpaired", **fields}, extra_memory_mib=_extra_memory(run, base),
                        aggregate_speedup=run.aggregate_speedup or _ratio(run.aggregate_tps, base.aggregate_tps))
     shift = drift.of(base)
     seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent

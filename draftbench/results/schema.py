@@ -53,7 +53,7 @@ from ..measure.memory import Memory
 from ..measure.per_request import PerRequestProbe
 from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
 from ..measure.stream import RequestResult
-from ..server.vllm import EngineStats
+from ..server.vllm_metrics import EngineStats
 from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
 from .costmodel import Parts

@@ -38,6 +38,22 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
     return [("<port>" if i and cmd[i - 1] == "--port" else a) for i, a in enumerate(redact(cmd))]
 
 
+def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
+    """', about N MiB' (the estimate from the GGUF headers); a warning, once per setup (its levels share a server,
+    so ``warnings`` is empty at the others), where it exceeds memory_budget_mib."""
+    s = cfg.settings
+    need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg)) \
+        if cfg.backend.local_files else None
+    if need is None:
+        return ""
+    if s.memory_budget_mib is not None and need > s.memory_budget_mib:
+        warnings.append(f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')} needs about "
+                        f"{need:,.0f} MiB (weights, KV cache and compute, from the GGUF headers and ctx_size "
+                        f"{s.server.ctx_size}), over memory_budget_mib {s.memory_budget_mib:,.0f}: it will be measured "
+                        "but not recommended; lower ctx_size, drop the setup, or raise the budget")
+    return f", about {need:,.0f} MiB"
+
+
 def _previous(results_path: str) -> list[RunResult]:
     """The runs the sweep would resume: a file it would refuse (corrupt, another version's) is refused here too."""
     return load_results(results_path)[1] if os.path.exists(results_path) else []
@@ -90,16 +106,8 @@ def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None =
         work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
                          s.max_tokens))
         prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
-        need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg)) \
-            if cfg.backend.local_files else None
-        memory = f", about {need:,.0f} MiB" if need is not None else ""
         lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}"
-                     f"{memory}")
-        if need is not None and s.memory_budget_mib is not None and need > s.memory_budget_mib:
-            warnings.append(f"WARNING: {visible(cell.title)} needs about {need:,.0f} MiB (weights, KV cache and "
-                            f"compute, from the GGUF headers and ctx_size {s.server.ctx_size}), over memory_budget_mib "
-                            f"{s.memory_budget_mib:,.0f}: it will be measured but not recommended; lower ctx_size, "
-                            "drop the setup, or raise the budget")
+                     + _memory(cfg, cell, warnings if cell.level == plan[0].level else []))
         lines.append("    $ " + " ".join(a if a == "<port>" else shlex.quote(a)  # as a shell takes it
                                             for a in _command(cfg, cell.target.path, cell.setup.speculation)))
     if s.depth != (0,):
