@@ -14,8 +14,10 @@ from . import page
 
 
 def front(runs: list[RunResult]) -> list[RunResult]:
-    """The setups that no other setup of their target beats on both speedup and extra memory, cheapest first."""
-    mine = [r for r in runs if r.extra_memory_mib is not None and grouping.gain(r) is not None and grouping.eligible(r)]
+    """The setups that neither no speculation (0 MiB, no gain) nor another setup of their target beats on both
+    speedup and extra memory, cheapest first."""
+    mine = [r for r in runs if r.extra_memory_mib is not None and (grouping.gain(r) or 0.0) > 1.0
+            and grouping.eligible(r)]
     out = [r for r in mine if not any(o is not r and o.target == r.target and (o.extra_memory_mib or 0) <= (
         r.extra_memory_mib or 0) and (grouping.gain(o) or 0) >= (grouping.gain(r) or 0) and (
         (o.extra_memory_mib, grouping.gain(o)) != (r.extra_memory_mib, grouping.gain(r))) for o in mine)]
@@ -32,9 +34,9 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
               "text": [r.draft for r in mine],
               "hovertext": [f"{r.target} + {r.draft}: {stats.pct(grouping.gain(r))}, {r.extra_memory_mib:+,.0f} MiB"
                             for r in mine], "hoverinfo": "text"}
-    lines = [{"type": "scatter", "mode": "lines", "name": f"Pareto front: {target}",
-              "x": [r.extra_memory_mib for r in best], "y": [page.pct_value(grouping.gain(r)) for r in best],
-              "line": {"dash": "dot"}}
+    lines = [{"type": "scatter", "mode": "lines", "name": f"Pareto front: {target}", "line": {"dash": "dot"},
+              "x": [0.0, *(r.extra_memory_mib for r in best)],  # from no speculation: no memory, no gain
+              "y": [0.0, *(page.pct_value(grouping.gain(r)) for r in best)]}
              for target in dict.fromkeys(r.target for r in mine)
              if (best := [r for r in front(mine) if r.target == target])]
     return [points, *lines]

@@ -56,11 +56,11 @@ class Recommendation:
     margin: stats.Ratio | None = None  # best over runner-up, request by request (None: no pairs)
     drift: drift.Drift | None = None  # the baseline's drift over the sweep (None: never checked)
     resolution: float = 0.05  # drift beyond this (and beyond noise) is worth a warning
-    over_budget: list[RunResult] = field(default_factory=list)  # faster than the best, but over the memory budget
+    over_budget: list[RunResult] = field(default_factory=list)  # faster than the baseline, but over the memory budget
     budget_mib: float | None = None
 
     def budget_text(self) -> str:
-        """'' or which faster setups the memory budget left out, each with what it needs."""
+        """'' or which setups faster than the baseline the memory budget left out, each with what it needs."""
         if not self.over_budget or self.budget_mib is None:
             return ""
         named = ", ".join(f"{r.draft} ({pct(gain(r))}, needs {memory_text(r)})" for r in self.over_budget)
@@ -283,8 +283,7 @@ def _recommend(target: str, runs: list[RunResult], level: Level, resolution: flo
                budget_mib: float | None = None) -> Recommendation:
     fits = sorted((r for r in runs if r.target == target and eligible(r)), key=lambda r: gain(r) or 0.0, reverse=True)
     ranked = [r for r in fits if not over_budget(r, budget_mib)]
-    over = [r for r in fits if over_budget(r, budget_mib) and (gain(r) or 0.0) > max(1.0, gain(ranked[0]) or 0.0
-                                                                                       if ranked else 1.0)]
+    over = [r for r in fits if over_budget(r, budget_mib) and (gain(r) or 0.0) > 1.0]  # each named with its need
     best = ranked[0] if ranked else None
     runner = ranked[1] if len(ranked) > 1 else None
     base = baseline_of(best, runs) if best is not None else baselines(runs).get(target)  # a fleet's: the best's node's
