@@ -70,6 +70,7 @@ LIMITS: dict[str, Limit] = {
     "concurrency": Limit(1, 1_024),
     "depth": Limit(0, 4_194_304),
     "shards": Limit(1, 100_000),
+    "memory_budget_mib": Limit(1, 1 << 30, float),
 }
 
 

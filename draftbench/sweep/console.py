@@ -92,6 +92,8 @@ def run_lines(run: RunResult) -> list[str]:
             text += f" (acceptance: {run.acceptance_rate:.0%}, {stats.pct(run.speedup)})"
         else:
             text += f" (speculation NOT active, {stats.pct(run.speedup)})"
+        if run.extra_memory_mib is not None:
+            text += f", {run.extra_memory_mib:+,.0f} MiB of memory"
     if run.concurrency > 1 and run.aggregate_tps:
         text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
         if run.draft is not None:
