@@ -1,4 +1,4 @@
-"""How docs/report.png is taken: the demo's real report (sweep.py --demo), its recommendation and two charts,
+"""How docs/report.png is taken: the demo's real report (sweep.py --demo), its answer card and two charts,
 in headless Chromium with Plotly served from a local copy. Usage: python docs/report_picture.py REPORT.html OUT.png
 PLOTLY.min.js"""
 
@@ -13,7 +13,7 @@ with sync_playwright() as pw:
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30000)
     page.wait_for_timeout(1000)
     page.evaluate("""() => {
-      const keep = new Set(['recommendations', 'speedup', 'draft-length']);
+      const keep = new Set(['answer', 'speedup', 'draft-length']);
       const kids = [...document.body.children];
       kids.forEach((e, i) => {
         const next = kids[i + 1];
