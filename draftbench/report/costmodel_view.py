@@ -4,6 +4,8 @@ tool, setups whose parts were not measured) are left out, never guessed."""
 
 from __future__ import annotations
 
+import re
+
 from collections import Counter
 from typing import Any
 
@@ -74,6 +76,12 @@ def _cell(value: object) -> str:
     return f"<td>{html_text(value)}</td>"
 
 
+def _verdict_cell(verdict: str) -> str:
+    """The verdict's first words ("acceptance too low"); the whole of it in the hover."""
+    short = re.split(r" \(|: ", verdict, maxsplit=1)[0]
+    return f'<td title="{html_text(verdict)}">{html_text(short)}</td>'
+
+
 def table(runs: list[RunResult]) -> str:
     """An HTML table of every explained run: measured against predicted, the parts, the verdict."""
     shown = explained(runs)
@@ -91,7 +99,7 @@ def table(runs: list[RunResult]) -> str:
             r.target, r.draft, stats.pct(r.speedup), stats.pct(p.predicted_speedup), f"{error:+.0f}%",
             f"{p.acceptance_per_token:.2f}", f"{p.drafted_per_pass:.2f}", f"{p.draft_cost_ratio:.3f}",
             p.draft_cost_source, f"{p.verify_cost:.2f}", p.verify_source, f"{p.drafting_share:.0%}",
-            p.acceptance_source, p.predicted_best_draft_max or "-", p.verdict)) + "</tr>")
+            p.acceptance_source, p.predicted_best_draft_max or "-")) + _verdict_cell(p.verdict) + "</tr>")
     return "<table id=\"parts\">" + head + "\n".join(rows) + "</table>" + fallback_note(shown)
 
 
