@@ -63,6 +63,8 @@ def test_a_sweep_on_a_live_vllm_measures_acceptance_from_its_counters(tmp_path, 
     for run in runs:
         assert run.engine is not None and run.engine.steps > 0 and run.engine.prefix_cache_hit_tokens == 0
         assert run.engine.mean_batch is not None and 0.5 < run.engine.mean_batch <= run.concurrency + 0.01
+        assert run.memory is not None and run.memory.source == "process"  # no buffer lines: the tree's peak
+        assert (run.memory.peak_rss_mib or 0) > 300  # the API server, the engine core and its worker, with torch
         if run.draft is None:
             assert run.speculation_active is not True and not run.draft_n
             continue

@@ -103,6 +103,18 @@ def parse_log(text: str) -> tuple[Buffers, ...]:
                          round(p.get("compute", 0.0) + p.get("sched", 0.0), 2)) for (model, device), p in found.items())
 
 
+def log_start(path: str | None, limit: int = 8 << 20) -> str:
+    """The first ``limit`` bytes of a server's log: its buffers are printed while it loads, and a long sweep's log
+    at trace verbosity grows with every request."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def measured(log_text: str, peak_rss_mib: float | None, gpu_used_mib: float | None) -> Memory:
     buffers = parse_log(log_text)
     total = round(sum(b.total_mib for b in buffers), 1) if buffers else None

@@ -69,6 +69,25 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def _group(pgid: int) -> list[int]:
+    """The processes of a process group (Linux /proc; the leader alone elsewhere), for the memory of a tree."""
+    out = []
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return [pgid]
+    for name in names:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", encoding="ascii", errors="replace") as fh:
+                    fields_ = fh.read().rsplit(")", 1)[-1].split()
+            except OSError:
+                continue
+            if len(fields_) > 2 and fields_[2] == str(pgid):
+                out.append(int(name))
+    return out or [pgid]
+
+
 def _vram_mb(pid: int) -> float | None:
     try:
         out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
@@ -183,7 +202,9 @@ class ServerProcess:
         if not self.alive():
             return
         assert self.proc is not None
-        rss = _peak_rss_mb(self.proc.pid)
+        pids = _group(self.proc.pid) if self.tree else [self.proc.pid]  # vLLM: its engine core holds the model
+        peaks = [p for p in map(_peak_rss_mb, pids) if p is not None]
+        rss = round(sum(peaks), 1) if peaks else None
         if rss is not None:
             self.peak_rss_mb = max(rss, self.peak_rss_mb or 0.0)
         vram = _vram_mb(self.proc.pid)
