@@ -19,6 +19,22 @@ def is_secret_flag(arg: str) -> bool:
     return name.startswith("-") and (name in SECRET_ALIASES or bool(_SECRET_NAME.search(name.lstrip("-"))))
 
 
+def values_to_env(args: list[str], variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """``args`` without the values of the flags in ``variables`` (flag -> the environment variable the server also
+    reads it from), and that environment: ``--flag VALUE`` and ``--flag=VALUE`` both move."""
+    kept, env, i = [], {}, 0
+    while i < len(args):
+        name, eq, value = args[i].partition("=")
+        var = variables.get(name)
+        if var and (eq or i + 1 < len(args)):
+            env[var] = value if eq else args[i + 1]
+            i += 1 if eq else 2
+            continue
+        kept.append(args[i])
+        i += 1
+    return kept, env
+
+
 def redact(cmd: list[str]) -> list[str]:
     """The command with values of secret flags replaced and credentials in URLs masked: what every command line
     printed, saved in a results file or written to a log shows."""

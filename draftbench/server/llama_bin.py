@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..core.redaction import is_secret_flag
+from ..core.redaction import is_secret_flag, values_to_env
 from ..errors import LlamaServerNotFound, UnsupportedSetup
 from ..setup.speculation import AXES, DEFAULT_TYPES_WITH_DRAFT, Speculation, parse_types, type_family
 
@@ -114,18 +114,7 @@ class FlagMap:
         """``args`` without the values of secret flags that the build also reads from the environment, and that
         environment: a token never stands on a command line (which logs, ``ps`` and the server's own argument
         errors show). A secret flag without a variable stays, redacted wherever it is shown."""
-        names, kept, env = dict(self.env), [], {}
-        i = 0
-        while i < len(args):
-            name, eq, value = args[i].partition("=")
-            var = names.get(name) if is_secret_flag(name) else None
-            if var and (eq or i + 1 < len(args)):
-                env[var] = value if eq else args[i + 1]
-                i += 1 if eq else 2
-                continue
-            kept.append(args[i])
-            i += 1
-        return kept, env
+        return values_to_env(args, {flag: var for flag, var in self.env if is_secret_flag(flag)})
 
     def pick(self, *names: str) -> str | None:
         for name in names:

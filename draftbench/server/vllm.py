@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core.redaction import values_to_env
 from ..errors import DraftbenchError, UnsupportedSetup
 from ..setup.speculation import AXES, STATELESS_NGRAM, Speculation
 from . import ports
@@ -184,26 +185,11 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
         (warn or (lambda m: print(f"warning: {m}", file=sys.stderr)))(install.note() or "")
     port = ports.ensure_free(spec.options.host, spec.options.port)
     log = spec.log_path or os.path.join(default_log_dir(), f"vllm-{port}.log")
-    args, key_env = keys_to_env(server_args(spec, port))
+    args, key_env = values_to_env(server_args(spec, port), {"--api-key": "VLLM_API_KEY"})  # never on ps's line
     return ServerProcess(install.serve(spec.target) + args, f"http://{spec.options.host}:{port}",
                          log, spec.options.ready_timeout_s, version=install.version,
                          discard_clean_log=spec.log_path is None, speculation_args=spec_args, tree=True,
                          env={**install.env(), **key_env})
-
-
-def keys_to_env(args: list[str]) -> tuple[list[str], dict[str, str]]:
-    """``args`` without ``--api-key``, whose value goes to VLLM_API_KEY (vLLM reads it there too): a key never
-    stands on a command line, which ``ps`` and the server's log show."""
-    out, env, i = [], {}, 0
-    while i < len(args):
-        name, eq, value = args[i].partition("=")
-        if name == "--api-key" and (eq or i + 1 < len(args)):
-            env["VLLM_API_KEY"] = value if eq else args[i + 1]
-            i += 1 if eq else 2
-            continue
-        out.append(args[i])
-        i += 1
-    return out, env
 
 
 _CHECK = """import json, sys
