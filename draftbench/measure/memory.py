@@ -21,6 +21,7 @@ _BUFFER_RE = re.compile(r"(load_tensors|llama_kv_cache|sched_reserve|llama_conte
 _KIND = {"model": "weights", "KV": "kv", "compute": "compute", "output": "compute"}
 DRAFT_START = "common_speculative_init_result:"
 SERVING = ("llama_server: model loaded", "main: server is listening", "listening on")
+LOG_CHARS = 8 << 20  # a log's buffers are printed while it loads; at trace verbosity it grows with every request
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,6 @@ def parse_log(text: str) -> tuple[Buffers, ...]:
             parts[kind] = parts.get(kind, 0.0) + mib
     return tuple(Buffers(model, device, round(p.get("weights", 0.0), 2), round(p.get("kv", 0.0), 2),
                          round(p.get("compute", 0.0) + p.get("sched", 0.0), 2)) for (model, device), p in found.items())
-
-
-def log_start(path: str | None, limit: int = 8 << 20) -> str:
-    """The first ``limit`` bytes of a server's log: its buffers are printed while it loads, and a long sweep's log
-    at trace verbosity grows with every request."""
-    if not path:
-        return ""
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(limit).decode("utf-8", errors="replace")
-    except OSError:
-        return ""
 
 
 def measured(log_text: str, peak_rss_mib: float | None, gpu_used_mib: float | None) -> Memory:

@@ -97,12 +97,13 @@ def last_draft_stats(log_text: str) -> DraftStats | None:
 
 
 
-def read_log(path: str | None) -> str:
+def read_log(path: str | None, limit: int = -1) -> str:
+    """A server's log (its first ``limit`` characters where given); "" where there is none."""
     if not path:
         return ""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read()
+            return fh.read(limit)
     except OSError:
         return ""
 

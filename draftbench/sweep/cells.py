@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from ..measure import distribution, memory
+from ..measure import distribution, memory, probes
 from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
 from ..measure.distribution import DistributionSamples
 from ..results import grouping
@@ -93,8 +93,9 @@ class CellMeasurer:
             facts.position_counts = facts.position_counts or summary.position_counts  # vLLM's, from /metrics
             facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
-            facts.memory = replace(memory.measured(memory.log_start(server.log_path), server.peak_rss_mb,
-                                                   server.peak_vram_mb), estimate_mib=self.estimate_mib(cell))
+            log = probes.read_log(server.log_path, memory.LOG_CHARS)
+            facts.memory = replace(memory.measured(log, server.peak_rss_mb, server.peak_vram_mb),
+                                   estimate_mib=self.estimate_mib(cell))
         except ServerStartError as exc:
             facts.failed(exc.short, exc.log_tail)
         except (Interrupted, ResultsFileError):
