@@ -99,7 +99,7 @@ class Recommendation:
             return (f"the outputs are degenerate ({bad.draft or 'baseline'}: {bad.degenerate_output}): "
                     "fix the template or use the completion endpoint")
         ratio = b.speedup_ratio()
-        if ratio is not None and ratio.ci95 is not None and ratio.ci95[0] <= 1.0:
+        if ratio is not None and ties_baseline(b):
             return (f"{b.draft} is not separated from no speculation on this data ({speedup_text(b)}): "
                     f"{_more_requests(ratio)}")
         return ""
@@ -135,8 +135,8 @@ class Recommendation:
         return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
-        text = self._sentence()
-        text += f"; {self.budget_text()}" if self.budget_text() else ""
+        text, budget = self._sentence(), self.budget_text()
+        text += f"; {budget}" if budget else ""
         for warning in (self.warning(), self.machine()):
             text += f"; WARNING: {warning}" if warning else ""
         return text
@@ -262,6 +262,13 @@ def recommend(runs: list[RunResult], resolution: float = 0.05, budget_mib: float
         for level in levels([r for r in runs if r.target == target]):
             out.append(_recommend(target, at_level(runs, level), level, resolution, budget_mib))
     return out
+
+
+def ties_baseline(run: RunResult) -> bool:
+    """Is ``run``'s paired interval against its baseline one that includes no gain (a tie with no speculation,
+    never a win)? Runs without an interval (files that kept no requests) are not."""
+    ratio = run.speedup_ratio()
+    return ratio is not None and ratio.ci95 is not None and ratio.ci95[0] <= 1.0
 
 
 def over_budget(run: RunResult, budget_mib: float | None) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from ..core.stats import pct
 from ..setup.levels import Level
 from .grouping import eligible, gain
-from .recommend import Recommendation, serve_command
+from .recommend import Recommendation, serve_command, ties_baseline
 from .schema import RunResult
 
 
@@ -47,9 +47,8 @@ def _family(run: RunResult) -> tuple:
 
 
 def _wins(run: RunResult) -> bool:
-    """Beats its baseline: faster, and where it has a paired interval, one that excludes no gain."""
-    ratio = run.speedup_ratio()
-    return eligible(run) and (gain(run) or 0.0) > 1.0 and not (ratio and ratio.ci95 and ratio.ci95[0] <= 1.0)
+    """Beats its baseline: faster, and not tied with no speculation (the recommendation's rule)."""
+    return eligible(run) and (gain(run) or 0.0) > 1.0 and not ties_baseline(run)
 
 
 def _length(run: RunResult) -> int:
