@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import NoReturn
 
 import pytest
 
@@ -20,6 +21,14 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("LLAMA_ARG_THREADS", "1")
 
 
+def unavailable(skip: str, ci: str) -> NoReturn:
+    """A part a test needs is missing: skipped with ``skip`` as the reason, except under CI=true, where ``ci`` says
+    what CI lacks and the test fails (CI installs every part)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(ci)
+    pytest.skip(skip)
+
+
 @pytest.fixture(scope="session")
 def llama_server() -> str:
     """Path of a real llama-server. Missing one fails under CI=true and skips elsewhere."""
@@ -29,9 +38,7 @@ def llama_server() -> str:
     try:
         return llama_bin.find_llama_server()
     except LlamaServerNotFound as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs a real llama-server: {exc}")
-        pytest.skip(f"no llama-server: {exc}")
+        unavailable(f"no llama-server: {exc}", f"CI needs a real llama-server: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, unavailable
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
 from records import rendered, written
@@ -24,9 +24,7 @@ PLOTLY_JS = os.path.join(ROOT, ".cache", "npm", "node_modules", "plotly.js-dist-
 
 
 def _missing(why: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI needs the browser test: {why}")
-    pytest.skip(why)
+    unavailable(why, f"CI needs the browser test: {why}")
 
 
 @pytest.fixture(scope="module")
