@@ -67,7 +67,7 @@ def test_each_draft_is_calibrated_on_one_length_before_anything_else():
     assert s.pauses(first, runs)  # the other draft is not calibrated yet
     second = next(order)
     assert {first.setup.speculation.draft_path, second.setup.speculation.draft_path} == {"/m/d1.gguf", "/m/d4.gguf"}
-    assert s.sizes(0) == [6, 6] and s.first_look_pending(runs[first.key])
+    assert s.sizes(0) == [6, 6] and s.look_pending(runs[first.key])
 
 
 def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measured():

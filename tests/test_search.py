@@ -203,11 +203,11 @@ def test_every_setup_is_screened_with_one_block_then_the_best_first_block_goes_o
         runs[pick.key] = _run(pick.setup.label, scaled(factor, WOBBLE)[:3], speculation_active=True,
                               in_progress=True)
         assert pick is c or s.pauses(pick, runs)  # a and b pause: others are still unscreened
-        assert s.first_look_pending(runs[pick.key])
+        assert s.look_pending(runs[pick.key])
     assert s.pauses(c, runs)  # the last one screened pauses too: b's first block is better
     assert next(order) is b  # the race: best first block first
     runs[b.key] = _run("b", scaled(1.5, WOBBLE), speculation_active=True)  # measured in full
-    assert not s.first_look_pending(runs[b.key])
+    assert not s.look_pending(runs[b.key])
     assert next(order) is a
     d = s.look(runs[a.key], runs)
     assert d is not None and d.reference == "b" and d.stop == "slower" and d.n == 3  # its first look, no new block
@@ -241,7 +241,7 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
     base = _run(None, BASE)
     runs = {base.key: base, a.key: _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
             b.key: _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
-    assert not s.first_look_pending(runs[a.key])
+    assert not s.look_pending(runs[a.key])
     order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)
     assert next(order) is a

@@ -135,20 +135,33 @@ def footprint(prompt: dict[int, float] | None, loop: dict[float, float]) -> dict
 @dataclass(frozen=True)
 class Loop:
     """The model of one draft on one target: acceptance by position, drafting per drafted token ``c`` and v(k)
-    (both in target steps), and ``fill``, the drafted tokens per pass over the draft length (drafts cut short
-    near the end of a reply)."""
+    (both in target steps), and how many tokens a pass drafts at draft length n: ``fill`` times n (drafts cut short
+    only near the end of a reply), or, where a confidence cut (p-min) ends drafts early, ``go_on`` + ``go_on``^2 +
+    ... + ``go_on``^n, ``go_on`` being the draft's chance to go on past each position it drafted (fitted by
+    :func:`go_on_rate`)."""
 
     rates: tuple[float, ...]
     c: float
     costs: dict[float, float]
     fill: float = 1.0
+    go_on: float | None = None
+
+    def drafted(self, n: float) -> float:
+        """Drafted tokens per pass at draft length ``n``."""
+        return n * self.fill if self.go_on is None else sum(self.go_on ** j for j in range(1, int(n) + 1))
 
     def speedup(self, n: float) -> float:
-        g = n * self.fill
+        g = self.drafted(n)
         return (1.0 + accepted_by_rates(self.rates, g)) / (g * self.c + verify_cost(self.costs, g + 1))
 
     def best(self, longest: int = MAX_DRAFT_LENGTH) -> int:
         return max(range(1, longest + 1), key=self.speedup)
+
+
+def go_on_rate(draft_max: int, drafted_per_pass: float) -> float:
+    """The chance of going on past each drafted position that gives ``drafted_per_pass`` tokens per pass at
+    ``draft_max`` when drafts stop at the first position below a confidence cut (geometric)."""
+    return _solve(min(drafted_per_pass, draft_max * A_MAX), lambda q: sum(q ** j for j in range(1, draft_max + 1)))
 
 
 def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:

@@ -123,12 +123,14 @@ class Search:
                     left.append(pick)  # paused after its first block: it comes back in its turn
 
     def pauses(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> bool:
-        """After a setup's first block: pause, unless it would be picked next anyway (nothing left to
-        screen, and the best first block of the setups still open)."""
-        return self._next(self.left + [cell], runs) is not cell
+        """After a block that ends where a look is due (:meth:`look_pending`): pause, unless the setup would be
+        picked next anyway (here after its first block: nothing left to screen, and the best first block of the
+        setups still open)."""
+        run = runs.get(cell.key)
+        return run is not None and self.look_pending(run) and self._next(self.left + [cell], runs) is not cell
 
-    def first_look_pending(self, run: RunResult) -> bool:
-        """A setup paused after screening: its first look happens when the race picks it."""
+    def look_pending(self, run: RunResult) -> bool:
+        """A setup paused where its look is due (here after screening): the look happens when the race picks it."""
         return run.in_progress and 0 < len(run.requests) <= self.block
 
     def _next(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> Cell:
@@ -178,11 +180,15 @@ class Search:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
         base = runs[run.baseline_key]
         shift = drift.of(base)  # every setup's requests as if measured when the baseline was
-        finished = {r.draft: rates(r, shift) for r in runs.values() if r.target == run.target and
-                    r.level == run.level and r.draft != run.draft and finished_candidate(r)}
-        label = stopping.leader(finished, rates(base))
-        reference = rates(base) if label == "baseline" else finished[label]
+        others = {r.draft: rates(r, shift) for r in runs.values() if r.target == run.target and
+                  r.level == run.level and r.draft != run.draft and self.reference_fit(r, len(run.requests))}
+        label = stopping.leader(others, rates(base))
+        reference = rates(base) if label == "baseline" else others[label]
         return stopping.decide(rates(run, shift), reference, label, self.alpha(len(run.requests)), self.resolution)
+
+    def reference_fit(self, other: RunResult, n: int) -> bool:
+        """Can ``other`` be the reference of a look after ``n`` requests? Here: measured in full."""
+        return finished_candidate(other)
 
     def alpha(self, measured: int) -> float:
         """The one-sided miss probability of the look after ``measured`` requests: one look per block."""

@@ -172,7 +172,7 @@ class CellMeasurer:
             if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
             run = self.record(cell, facts, summary, in_progress=True)
-            if self.search is not None and not kept and i == 0 and self.search.pauses(cell, self.runs):
+            if self.search is not None and self.search.pauses(cell, self.runs):
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: {self.search.pause_note}")
                 return summary, {"in_progress": True}
             stopped = self.look(run)
@@ -197,7 +197,7 @@ class CellMeasurer:
     def stopped_without_measuring(self, run: RunResult) -> RunResult | None:
         """A setup paused after screening gets its first look when the race picks it, before a server starts:
         most stop here, against the leader finished meanwhile. The stopped run, or None to measure on."""
-        if self.search is None or not self.search.first_look_pending(run):
+        if self.search is None or not self.search.look_pending(run):
             return None
         stop = self.look(run)
         return replace(run, **stop) if stop else None

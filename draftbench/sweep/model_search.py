@@ -41,7 +41,7 @@ from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping
-from .adaptive import Search, finished_candidate, predicted_speedup, rates, screened
+from .adaptive import Search, predicted_speedup, rates, screened
 from .plan import Cell
 
 
@@ -92,8 +92,15 @@ class ModelSearch(Search):
         looks = stopping.doubling(self.calibration, self.total)
         return stopping.spent(sum(p < measured for p in looks) + 1, len(looks))
 
-    def first_look_pending(self, run: RunResult) -> bool:
-        return run.in_progress and 0 < len(run.requests) <= self.calibration
+    def look_pending(self, run: RunResult) -> bool:
+        """Paused where a look is due: after the calibration block, or at a later look of the doubling schedule."""
+        return run.in_progress and len(run.requests) in stopping.doubling(self.calibration, self.total)
+
+    def reference_fit(self, other: RunResult, n: int) -> bool:
+        """The race goes in step, so a look after ``n`` requests compares with the best other setup measured to
+        ``n`` requests or more (on the requests both have), finished or not."""
+        return (other.draft is not None and not other.pruned and other.speculation_active is not False
+                and screened(other) and len(other.requests) >= n)
 
     def _must_measure(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> list[Cell]:
         """Fresh setups that calibrate a family nobody measured, or that the model cannot predict."""
@@ -121,12 +128,13 @@ class ModelSearch(Search):
         ref = runs.get(left[0].baseline_key)
         base, shift = (rates(ref), drift.of(ref)) if ref is not None else ([], None)
 
-        def standing(cell: Cell) -> tuple[float, int]:
+        def standing(cell: Cell) -> tuple[int, float]:  # fewest requests first (in step), then the best
             run = runs.get(cell.key)
-            if run is not None and run.requests:
-                return (stopping.geo_speedup(rates(run, shift), base) or 0.0, len(run.requests))
+            if screened(run):
+                assert run is not None
+                return (-len(run.requests), stopping.geo_speedup(rates(run, shift), base) or 0.0)
             p = self.prediction(cell, runs)
-            return (p.speedup if p is not None else 0.0, 0)
+            return (0, p.speedup if p is not None else 0.0)
 
         return max(left, key=standing)
 
@@ -140,16 +148,18 @@ class ModelSearch(Search):
         return p
 
     def leader(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> tuple[str, float] | None:
-        """The measured leader at ``cell``'s target and level and its speedup: the best setup measured in full, or
+        """The measured leader at ``cell``'s target and level and its speedup: the best setup measured so far (its
+        calibration block at least, not stopped; the race goes in step, so the leader may not be finished yet), or
         the baseline (1.0) where none beats it (no speculation can be the answer too); None without a baseline."""
         base = runs.get(cell.baseline_key)
         if base is None or not base.done:
             return None
-        done = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
-                and finished_candidate(r) and r.speedup]
-        best = max(done, key=lambda r: r.speedup or 0.0, default=None)
-        return (str(best.draft), best.speedup or 0.0) if best is not None and (best.speedup or 0.0) > 1.0 \
-            else ("baseline", 1.0)
+        shift = drift.of(base)
+        measured = {str(r.draft): stopping.geo_speedup(rates(r, shift), rates(base)) or 0.0 for r in runs.values()
+                    if r.target == cell.target.label and r.level == cell.level
+                    and self.reference_fit(r, self.calibration)}
+        best = max(measured, key=lambda k: measured[k], default=None)
+        return (best, measured[best]) if best is not None and measured[best] > 1.0 else ("baseline", 1.0)
 
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
