@@ -221,3 +221,23 @@ def test_positions_from_the_servers_statistics():
     older = LOG.splitlines()[0].replace(", #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824)", "")
     assert probes.last_draft_stats(older).accepted_by_position is None  # a build without positions
     assert probes.position_counts(None, probes.last_draft_stats(older)) is None
+
+
+def test_drafts_cut_by_confidence_are_geometric_in_the_length():
+    """p-min ends a draft at the first position the draft is unsure of: fitted at one length (the demo's 1-layer
+    draft at p-min 0.9 drafted 1.78 tokens per pass at n_max 8), the model gives the shorter lengths what the
+    server measured there (1.05 at n_max 2, 1.32 at 3), where a fixed share of the length would give 0.45 and 0.67."""
+    go_on = cm.cut_by_confidence(8, 1.78)
+    assert go_on is not None and 0.5 < go_on < 0.8
+    loop = cm.Loop((0.7,), 0.05, {1.0: 1.0, 2.0: 1.2}, 1.78 / 8, go_on)
+    assert loop.drafted(8) == pytest.approx(1.78, rel=1e-6)
+    assert loop.drafted(2) == pytest.approx(1.05, abs=0.05) and loop.drafted(3) == pytest.approx(1.32, abs=0.05)
+    assert all(loop.drafted(n) < loop.drafted(n + 1) < go_on / (1 - go_on) for n in range(1, 16))
+
+
+def test_drafts_that_fill_the_length_keep_a_fixed_share():
+    """Without a confidence cut, drafts fall short of the length only as replies end: a fixed share of it."""
+    assert cm.cut_by_confidence(8, 6.97) is None and cm.cut_by_confidence(1, 0.95) is None
+    assert cm.cut_by_confidence(8, 0.75 * 8 - 0.01) is not None
+    loop = cm.Loop((0.7,), 0.05, {1.0: 1.0}, 0.9)
+    assert loop.drafted(5) == pytest.approx(4.5)

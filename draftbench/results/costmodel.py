@@ -138,7 +138,7 @@ class Loop:
     (both in target steps), and how many tokens a pass drafts at draft length n: ``fill`` times n (drafts cut short
     only near the end of a reply), or, where a confidence cut (p-min) ends drafts early, ``go_on`` + ``go_on``^2 +
     ... + ``go_on``^n, ``go_on`` being the draft's chance to go on past each position it drafted (fitted by
-    :func:`go_on_rate`)."""
+    :func:`cut_by_confidence`)."""
 
     rates: tuple[float, ...]
     c: float
@@ -158,10 +158,17 @@ class Loop:
         return max(range(1, longest + 1), key=self.speedup)
 
 
-def go_on_rate(draft_max: int, drafted_per_pass: float) -> float:
-    """The chance of going on past each drafted position that gives ``drafted_per_pass`` tokens per pass at
-    ``draft_max`` when drafts stop at the first position below a confidence cut (geometric)."""
-    return _solve(min(drafted_per_pass, draft_max * A_MAX), lambda q: sum(q ** j for j in range(1, draft_max + 1)))
+CUT_SHARE = 0.75  # drafts shorter than this share of the length on average are cut by the draft's confidence (p-min)
+# (demo family: 0.87-0.95 of the length without p-min or at p-min 0.5, where only replies ending cut them; 0.2-0.6 at 0.9)
+
+
+def cut_by_confidence(draft_max: int, drafted_per_pass: float) -> float | None:
+    """Where drafts of ``draft_max`` average ``drafted_per_pass`` tokens, below :data:`CUT_SHARE` of the length: the
+    chance of going on past each drafted position that gives it when a draft stops at the first position its
+    confidence is below the cut (geometric); None where drafts fill the length but for replies ending."""
+    if not draft_max or drafted_per_pass >= CUT_SHARE * draft_max:
+        return None
+    return _solve(drafted_per_pass, lambda q: sum(q ** j for j in range(1, draft_max + 1)))
 
 
 def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:

@@ -47,12 +47,10 @@ def draft_loop(group: list[RunResult], base: RunResult) -> costmodel.Loop | None
     rates, costs, _, _ = loop_model(group, base)
     n = len(explained)
     longest = max(explained, key=lambda r: r.speculation.draft_max or 0)  # type: ignore[union-attr]
-    cut = longest.speculation.draft_p_min  # type: ignore[union-attr]
     return costmodel.Loop(rates or (sum(r.parts.acceptance_per_token for r in explained) / n,),
                           sum(r.parts.draft_cost_ratio for r in explained) / n, costs,
                           min(1.0, sum(r.parts.drafted_per_pass / r.speculation.draft_max for r in explained) / n),
-                          costmodel.go_on_rate(longest.speculation.draft_max, longest.parts.drafted_per_pass)  # type: ignore[union-attr, arg-type]
-                          if cut else None)
+                          costmodel.cut_by_confidence(longest.speculation.draft_max, longest.parts.drafted_per_pass))  # type: ignore[union-attr, arg-type]
 
 
 def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult] = ()) -> costmodel.Parts | None:

@@ -7,22 +7,25 @@ Per target and level, after the baseline:
    ``2 x block`` requests: enough for the cost model's parts (acceptance by position, drafting cost, v(k) in the
    loop) and a paired interval. Setups the model does not predict (n-gram types, heads) are each measured like
    this.
-2. **Race**: the paused calibrations and every setup not measured yet, best first: a measured one by its first
-   block's speedup, an unmeasured one by its prediction (:mod:`results.predict`: the nearest measured length's
-   paired speedup scaled by the draft's model, its interval widened by the model's tolerance). The first picked
-   runs in full against the baseline and leads; each later pick is looked at against the leader after every block
-   (the adaptive search's rule: stopped as slower or tied, or measured in full and perhaps the new leader), and
-   also stopped as tied once its interval says it cannot beat the leader by more than the resolution (one-sided:
-   it may be slower; such a setup is an answer within the leader's interval either way, and is named beside it).
+2. **Race**: the paused calibrations and every setup not measured yet race in step: the setup with the fewest
+   requests goes next (a setup not measured yet first, the best prediction first: :mod:`results.predict`, the
+   nearest measured length's paired speedup scaled by the draft's model, its interval widened by the model's
+   tolerance), and a setup pauses at each look (after its calibration block, then on the doubling schedule) until
+   every contender still open has reached it; the best of those at the look goes on first. So no setup is measured
+   in full before the others were compared with it at equal requests: the leader is chosen by data, not by which
+   length was calibrated. A look compares with the best other setup measured that far (finished or not), on the
+   requests both have: stopped as slower or tied (the adaptive search's rule), and also as tied once its interval
+   says it cannot beat that setup by more than the resolution (one-sided: it may be slower; such a setup is an
+   answer within the leader's interval either way, and is named beside it).
 3. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
    measurement misses (the prediction outside its interval widened by the model's tolerance), that draft's other
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
    never the answer. Each draft's predictions are trusted only once one of them held: until then its best
    predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
 4. **Never measured**: an unmeasured setup of a trusted draft cannot hold the best when its prediction's upper bound
-   is below the measured leader's speedup (or below no speculation), or, where the leader is another length of the
-   same draft, when the model puts it more than its tolerance below the leader (both share the leader's
-   measurement, so only the model's error separates them). It is saved as ``pruned_as: "predicted"`` with its
+   is below the measured leader's speedup (the best setup measured so far, by its point estimate; or below no
+   speculation), or, where the leader is another length of the same draft, when the model puts it more than its
+   tolerance below the leader (both share the leader's measurement, so only the model's error separates them). It is saved as ``pruned_as: "predicted"`` with its
    prediction and never measured. The recommendation is always a measured setup; ties are named as by the
    adaptive search.
 
