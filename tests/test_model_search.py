@@ -77,7 +77,12 @@ def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measu
     runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12)}
     p = predict.predict("T", d1n8.level, d1n8.setup.speculation, runs.values())
     assert p is not None and p.source == d1n3.setup.label and p.ci95[1] < 1.6  # n_max 8 at a = 0.7 pays less
-    assert s.predicted_stop(d1n8, runs) is None  # no prediction of d1 has held yet: measured like any other
+    early = s.predicted_stop(d1n8, runs)  # no prediction of d1 has held yet: the model's tolerance counts twice
+    wide = p.as_unchecked()
+    assert wide.ci95[0] < p.ci95[0] and p.ci95[1] < wide.ci95[1] < 1.6 and wide.speedup == p.speedup
+    assert early is not None and early["pruned_interval"] == pytest.approx(list(wide.ci95))
+    assert "no prediction of this draft checked yet" in str(early["pruned_reason"])
+    assert "another length of the same draft" not in str(early["pruned_reason"])  # that rule needs a held one
     held = predict.predict("T", cells[0].level, cells[0].setup.speculation, runs.values())
     assert held is not None
     runs[cells[0].key] = run(cells[0], held.speedup, 6, pruned=True, pruned_as="slower", **held.fields())

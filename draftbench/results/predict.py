@@ -30,10 +30,20 @@ class Prediction:
     ci95: tuple[float, float]
     source: str  # the measured setup it was scaled from
     n: int  # the paired requests of that measurement
+    unchecked: bool = False  # widened once more: none of the draft's predictions checked against a measurement yet
 
     def text(self) -> str:
         return (f"predicted {stats.pct(self.speedup)} (95% {stats.pct(self.ci95[0])} .. {stats.pct(self.ci95[1])}, "
-                f"from {self.source}" + (f"'s {self.n} paired requests)" if self.n else ")"))
+                f"from {self.source}" + (f"'s {self.n} paired requests" if self.n else "")
+                + ("; no prediction of this draft checked yet, so the model's tolerance counted twice)"
+                   if self.unchecked else ")"))
+
+    def as_unchecked(self) -> "Prediction":
+        """This prediction for a draft none of whose predictions has held against a measurement yet: its interval
+        widened by the model's tolerance once more."""
+        wide = stats.widened(stats.Ratio(self.speedup, self.ci95, self.n, True), math.log(1 + TOLERANCE))
+        assert wide.ci95 is not None
+        return replace(self, ci95=wide.ci95, unchecked=True)
 
     def misses(self, measured: stats.Ratio | None) -> bool:
         """Is ``measured`` beyond this prediction: the point outside the measured interval widened by the model's

@@ -20,8 +20,9 @@ Per target and level, after the baseline:
 3. **Verify**: every measured setup that had a prediction is checked against it after its first block; where the
    measurement misses (the prediction outside its interval widened by the model's tolerance), that draft's other
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
-   never the answer. Each draft's predictions are trusted only once one of them held: until then its best
-   predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
+   never the answer. Until one of a draft's predictions held, its predictions stop a setup only with the model's
+   tolerance counted twice (so a draft far below the leader is not measured again just to check the model), and
+   its best predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
 4. **Never measured**: an unmeasured setup of a trusted draft cannot hold the best when its prediction's upper bound
    is below the measured leader's speedup (the best setup measured so far, by its point estimate; or below no
    speculation), or, where the leader is another length of the same draft, when the model puts it more than its
@@ -167,14 +168,16 @@ class ModelSearch(Search):
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
         (``pruned_as`` "predicted", with its prediction); None to measure it."""
-        if screened(runs.get(cell.key)) or cell.setup.is_baseline or family_of(cell) not in checked(runs, held=True):
-            return None  # a family's predictions are trusted once one of them held against a measurement
+        if screened(runs.get(cell.key)) or cell.setup.is_baseline:
+            return None
         p, lead = self.prediction(cell, runs), self.leader(cell, runs)
         if p is None or lead is None:
             return None
+        trusted = family_of(cell) in checked(runs, held=True)  # one of the draft's predictions held
+        p = p if trusted else p.as_unchecked()
         sibling = runs.get((cell.target.label, lead[0], cell.level, cell.shard))
         f = predict.relative(cell.setup.speculation, sibling, runs.values()) if sibling is not None else None
-        if f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader is a measured length of the same draft
+        if trusted and f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader: a length of the same draft
             why = (f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another length of the same "
                    f"draft measured at {stats.pct(lead[1])} (beyond the model's {predict.TOLERANCE:.0%} tolerance)")
         elif p.ci95[1] < lead[1]:
