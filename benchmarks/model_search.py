@@ -31,6 +31,7 @@ GRIDS = {15: (("1-layer", "draft-1"), ("4-layer", "draft-4"), ("8-layer", "draft
          50: (("1-layer", "draft-1"), ("2-layer", "draft-2"), ("4-layer", "draft-4"), ("8-layer", "draft-8"),
               ("16-layer", "draft-16"))}
 LENGTHS = [1, 2, 3, 5, 8]
+TARGETS = {15: 0.25, 50: 0.15}  # the model search's token share, each repetition (issue 36)
 
 
 def grid_config(folder: str, grid: int, requests: int) -> str:
@@ -98,13 +99,21 @@ def main() -> int:
           f"({stats.ratio_text(full_best.speedup_ratio()) if full_best and full_best.speedup_ratio() else ''}), "
           f"{full_tokens:,} tokens" + (f", {full_s:.0f} s" if full_s else ""))
     print(f"\n{'round':>5} {'search':>9} {'best':>16} {'tokens':>8} {'share':>6} {'wall s':>7}  answer; counts")
+    outcomes: dict[str, list[tuple[float, bool]]] = {}
     for i in range(args.repeat):
         for mode in args.modes.split(","):
             ev, best, wall = one(config, mode, os.path.join(folder, f"{mode}-{i + 1}.json"), args.verbose)
             runs, counts = ev.runs, ev.savings.sentence() if ev.savings else ""
+            answer = same_answer(full_runs, best.draft if best else None, full_best)
+            outcomes.setdefault(mode, []).append((tokens(runs) / full_tokens, not answer.startswith(("NO", "DIFF"))))
             print(f"{i + 1:>5} {mode:>9} {str(best.draft if best else None):>16} {tokens(runs):>8,} "
-                  f"{tokens(runs) / full_tokens:>6.0%} {wall:>7.0f}  {same_answer(full_runs, best.draft if best else None, full_best)}; "
-                  f"{counts}", flush=True)
+                  f"{tokens(runs) / full_tokens:>6.0%} {wall:>7.0f}  {answer}; {counts}", flush=True)
+    target = TARGETS[args.grid]
+    for mode, seen in outcomes.items():
+        shares = [s for s, _ in seen]
+        print(f"{mode}: same answer {sum(ok for _, ok in seen)}/{len(seen)}; token share {min(shares):.0%} .. "
+              f"{max(shares):.0%} (mean {sum(shares) / len(shares):.0%}); at most {target:.0%} in "
+              f"{sum(s <= target for s in shares)}/{len(shares)}")
     return 0
 
 

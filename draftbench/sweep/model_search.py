@@ -215,10 +215,13 @@ class ModelSearch(Search):
 def expected_requests(cells: list[Cell], settings: SweepSettings) -> tuple[int, int]:
     """(measured requests the model search expects, those of the exhaustive sweep), before anything is measured:
     per target and level the baseline in full and one setup in full (the leader); at the first level a
-    calibration block per draft family, and about one more for verifying each; setups the model cannot predict,
-    and every setup of the other levels, a first block each (the adaptive search's screening)."""
+    calibration block per draft family, about one more for verifying each, and one contender raced on in step to
+    the second look; setups the model cannot predict, and every setup of the other levels, a first block each (the
+    adaptive search's screening)."""
     total, block = settings.requests * settings.runs, settings.block
     calibration, first = min(total, 2 * block), settings.levels()[0]
+    looks = stopping.doubling(calibration, total)
+    in_step = looks[1] - looks[0] if len(looks) > 1 else 0
     expected = exhaustive = 0
     for group in dict.fromkeys((c.target.label, c.level) for c in cells):
         mine = [c for c in cells if (c.target.label, c.level) == group and not c.setup.is_baseline]
@@ -229,5 +232,6 @@ def expected_requests(cells: list[Cell], settings: SweepSettings) -> tuple[int, 
         modelled = [c for c in mine if group[1] == first and predict.predictable(c.setup.speculation)]
         families = len({family_of(c) for c in modelled})
         others = len(mine) - len(modelled)
-        expected += total + (total - calibration) + 2 * families * calibration + others * block
+        expected += total + (total - calibration) + 2 * families * calibration + others * block \
+            + (in_step if families else 0)
     return min(expected, exhaustive), exhaustive
