@@ -241,3 +241,13 @@ def test_drafts_that_fill_the_length_keep_a_fixed_share():
     assert cm.cut_by_confidence(8, 0.75 * 8 - 0.01) is not None
     loop = cm.Loop((0.7,), 0.05, {1.0: 1.0}, 0.9)
     assert loop.drafted(5) == pytest.approx(4.5)
+
+
+def test_the_synthetic_twin_times_full_drafts_whatever_the_p_min():
+    """A p-min cut would end the twin's drafts and hide its passes that draft nothing: the twin runs at p-min 0."""
+    from draftbench.sweep.cost_probes import twin
+    synth = ("--spec-synth-rates", "0.75,0.56")
+    cut = twin(Speculation(draft_path="/m/d.gguf", draft_max=2, draft_p_min=0.9), synth)
+    assert cut.draft_p_min == 0.0 and cut.draft_max == 2 and cut.extra_args[-2:] == synth
+    plain = twin(Speculation(draft_path="/m/d.gguf", draft_max=2), synth)
+    assert plain.draft_p_min is None and plain.extra_args == synth
