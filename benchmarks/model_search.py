@@ -7,6 +7,7 @@ grid, 15% on the 50-setup grid, the same answer every time).
     python benchmarks/model_search.py [--grid 15|50] [--repeat 3] [--requests 24] [--modes exhaustive,adaptive,model]
         [--exhaustive FILE]   (reuse an exhaustive results file of the same grid instead of measuring it again)
         [--folder DIR]        (where the results files are written; default a temporary folder)
+        [--recheck]           (a different answer: measure it and the exhaustive best again now, back to back)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -66,6 +68,27 @@ def same_answer(full: tuple[RunResult, ...], best: str | None, full_best: RunRes
     return f"DIFFERENT ({best} vs {full_best.draft})"
 
 
+def recheck(config: str, labels: tuple[str, str], path: str, verbose: bool) -> str:
+    """The search's best against the exhaustive best measured again now, back to back in full on the same prompts:
+    an exhaustive file hours old was measured on another minute of the machine (its speedups drift by about 10%),
+    so a search's different answer is judged on today's numbers too. Within: the paired interval of the search's
+    best over the exhaustive best reaches 1 / (1 + resolution) (it is not clearly slower beyond the resolution)."""
+    cfg = load_config(config)
+    cfg = replace(cfg.with_search("exhaustive"), setups=tuple(s for s in cfg.setups if s.label in labels))
+    kw = {} if verbose else {"echo": lambda *a, **k: None}
+    runs = {r.draft: r for r in Sweep(cfg, path, fresh=True, **kw).run().evaluation.runs}
+    mine, best = (runs.get(label) for label in labels)
+    if mine is None or best is None:
+        return "recheck failed"
+    r = stats.paired_ratio([(i, q.decode_tps) for i, q in enumerate(mine.requests)],
+                           [(i, q.decode_tps) for i, q in enumerate(best.requests)])
+    if r is None or r.ci95 is None:
+        return "recheck failed"
+    ok = r.ci95[1] >= 1 / (1 + cfg.settings.resolution)
+    return (f"measured again now: {labels[0]} {stats.pct(mine.speedup)} vs {labels[1]} {stats.pct(best.speedup)}, "
+            f"ratio {stats.ratio_text(r)}: {'within' if ok else 'SLOWER'}")
+
+
 def one(config: str, mode: str, path: str, verbose: bool) -> tuple[evaluate.Evaluation, RunResult | None, float]:
     t0 = time.monotonic()
     kw = {} if verbose else {"echo": lambda *a, **k: None}
@@ -83,6 +106,7 @@ def main() -> int:
     ap.add_argument("--exhaustive")
     ap.add_argument("--folder")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--recheck", action="store_true", help="measure a different answer and the exhaustive best again")
     args = ap.parse_args()
     folder = args.folder or tempfile.mkdtemp(prefix="model-search-")
     os.makedirs(folder, exist_ok=True)
@@ -105,6 +129,9 @@ def main() -> int:
             ev, best, wall = one(config, mode, os.path.join(folder, f"{mode}-{i + 1}.json"), args.verbose)
             runs, counts = ev.runs, ev.savings.sentence() if ev.savings else ""
             answer = same_answer(full_runs, best.draft if best else None, full_best)
+            if args.recheck and best is not None and full_best is not None and answer.startswith("DIFF"):
+                answer += "; " + recheck(config, (str(best.draft), str(full_best.draft)),
+                                         os.path.join(folder, f"recheck-{mode}-{i + 1}.json"), args.verbose)
             outcomes.setdefault(mode, []).append((tokens(runs) / full_tokens, not answer.startswith(("NO", "DIFF"))))
             print(f"{i + 1:>5} {mode:>9} {str(best.draft if best else None):>16} {tokens(runs):>8,} "
                   f"{tokens(runs) / full_tokens:>6.0%} {wall:>7.0f}  {answer}; {counts}", flush=True)
