@@ -163,3 +163,23 @@ def test_the_model_search_looks_on_a_doubling_schedule_spending_alpha_over_fewer
     assert s.sizes(0) == [6, 6, 12] and s.sizes(6) == [6, 12] and s.sizes(12) == [12] and s.sizes(24) == []
     assert s.alpha(6) == pytest.approx(0.025) and s.alpha(12) == pytest.approx(0.025)  # 2 looks, not 6
     assert Search(SweepSettings(requests=24, block=3)).alpha(12) < 0.005  # one look per block: 7 looks
+
+
+def test_contenders_race_in_step_and_a_look_compares_with_the_best_measured_that_far():
+    """No setup goes past a look before every contender still open has reached it (fewest requests first, then the
+    best), so the one measured in full is chosen by data at equal requests; a look compares with the best other
+    setup measured that far, finished or not (the adaptive search waits for one finished)."""
+    s = ModelSearch(SweepSettings(requests=12, block=2))  # calibration 4, looks after 4 and 8 of 12
+    base, cells = grid()
+    d1n3, d4n3 = cells[1], cells[4]
+    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12),
+            d1n3.key: run(d1n3, 1.6, 4, in_progress=True), d4n3.key: run(d4n3, 1.3, 4, in_progress=True)}
+    assert s._next([d4n3, d1n3], runs) is d1n3  # the same requests: the best goes on first
+    runs[d1n3.key] = run(d1n3, 1.6, 8, in_progress=True)
+    assert s._next([d1n3, d4n3], runs) is d4n3  # then the one behind catches up
+    s.left = [d4n3]
+    assert s.look_pending(runs[d1n3.key]) and s.pauses(d1n3, runs)  # at its second look, d4 n3 is behind
+    d = s.look(runs[d4n3.key], runs)
+    assert d is not None and d.reference == d1n3.setup.label and d.n == 4 and d.pruned
+    plain = Search(SweepSettings(requests=12, block=2)).look(runs[d4n3.key], runs)
+    assert plain is not None and plain.reference == "baseline"  # nothing finished yet

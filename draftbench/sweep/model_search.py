@@ -70,7 +70,7 @@ def missed(runs: Mapping[tuple, RunResult]) -> set[tuple]:
 class ModelSearch(Search):
     """See the module note. Shares the adaptive search's blocks, looks and race; replaces its screening."""
 
-    pause_note = "each draft is calibrated before the best go on"
+    pause_note = "the contenders race in step: none goes past a look before every one still open has reached it"
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
         super().__init__(settings, size)
@@ -80,9 +80,9 @@ class ModelSearch(Search):
     def describe(self) -> str:
         return (f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
                 f"setup predicted by the cost model and measured only where its prediction can still beat the "
-                f"measured leader; measured setups can stop as slower or tied (within {self.resolution:.0%}) after "
-                f"{', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} requests; a prediction that misses its measurement falls back to measuring "
-                "that draft's other lengths. Predicted at the sweep's first level; other levels are searched "
+                f"measured leader; measured setups race in step and can stop as slower or tied (within "
+                f"{self.resolution:.0%}) after {', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} "
+                "requests; a prediction that misses its measurement falls back to measuring that draft's other lengths. Predicted at the sweep's first level; other levels are searched "
                 "adaptively")
 
     def sizes(self, done: int) -> list[int]:
