@@ -148,7 +148,7 @@ class Loop:
 
     def drafted(self, n: float) -> float:
         """Drafted tokens per pass at draft length ``n``."""
-        return n * self.fill if self.go_on is None else sum(self.go_on ** j for j in range(1, int(n) + 1))
+        return n * self.fill if self.go_on is None else drafted_when_cut(self.go_on, int(n))
 
     def speedup(self, n: float) -> float:
         g = self.drafted(n)
@@ -168,7 +168,12 @@ def cut_by_confidence(draft_max: int, drafted_per_pass: float) -> float | None:
     confidence is below the cut (geometric); None where drafts fill the length but for replies ending."""
     if not draft_max or drafted_per_pass >= CUT_SHARE * draft_max:
         return None
-    return _solve(drafted_per_pass, lambda q: sum(q ** j for j in range(1, draft_max + 1)))
+    return _solve(drafted_per_pass, lambda q: drafted_when_cut(q, draft_max))
+
+
+def drafted_when_cut(go_on: float, n: int) -> float:
+    """Drafted tokens per pass at length ``n`` when each drafted position goes on with chance ``go_on``."""
+    return sum(go_on ** j for j in range(1, n + 1))
 
 
 def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:

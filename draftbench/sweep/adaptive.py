@@ -179,12 +179,20 @@ class Search:
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""
         base = runs[run.baseline_key]
-        shift = drift.of(base)  # every setup's requests as if measured when the baseline was
-        others = {r.draft: rates(r, shift) for r in runs.values() if r.target == run.target and
-                  r.level == run.level and r.draft != run.draft and self.reference_fit(r, len(run.requests))}
+        others = self.references(base, len(run.requests), runs, but=run.draft)
         label = stopping.leader(others, rates(base))
         reference = rates(base) if label == "baseline" else others[label]
-        return stopping.decide(rates(run, shift), reference, label, self.alpha(len(run.requests)), self.resolution)
+        return stopping.decide(rates(run, drift.of(base)), reference, label, self.alpha(len(run.requests)),
+                               self.resolution)
+
+    def references(self, base: RunResult, n: int, runs: Mapping[tuple, RunResult],
+                   but: str | None = None) -> dict[str, list[float | None]]:
+        """The setups of ``base``'s target and level (all but ``but``) fit to be compared with after ``n`` requests
+        (:meth:`reference_fit`), each as its requests' rates corrected for the baseline's drift (every setup's
+        requests as if measured when the baseline was)."""
+        shift = drift.of(base)
+        return {str(r.draft): rates(r, shift) for r in runs.values() if r.target == base.target
+                and r.level == base.level and r.draft != but and self.reference_fit(r, n)}
 
     def reference_fit(self, other: RunResult, n: int) -> bool:
         """Can ``other`` be the reference of a look after ``n`` requests? Here: measured in full."""

@@ -22,12 +22,13 @@ Per target and level, after the baseline:
    lengths are no longer predicted: each is measured (first block, then the race), so a wrong model costs time,
    never the answer. Until one of a draft's predictions held, its predictions stop a setup only with the model's
    tolerance counted twice (so a draft far below the leader is not measured again just to check the model), and
-   its best predicted length is measured like any other. The checks read the runs, so a resumed sweep applies them again.
+   its best predicted length is measured like any other. The checks read the runs, so a resumed sweep applies
+   them again.
 4. **Never measured**: an unmeasured setup of a trusted draft cannot hold the best when its prediction's upper bound
    is below the measured leader's speedup (the best setup measured so far, by its point estimate; or below no
    speculation), or, where the leader is another length of the same draft, when the model puts it more than its
-   tolerance below the leader (both share the leader's measurement, so only the model's error separates them). It is saved as ``pruned_as: "predicted"`` with its
-   prediction and never measured. The recommendation is always a measured setup; ties are named as by the
+   tolerance below the leader (both share the leader's measurement, so only the model's error separates them).
+   It is saved as ``pruned_as: "predicted"`` with its prediction and never measured. The recommendation is always a measured setup; ties are named as by the
    adaptive search.
 
 The model's parts are measured at the sweep's first level only; other levels have no parts, nothing is predicted
@@ -81,9 +82,10 @@ class ModelSearch(Search):
         return (f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
                 f"setup predicted by the cost model and measured only where its prediction can still beat the "
                 f"measured leader; measured setups race in step and can stop as slower or tied (within "
-                f"{self.resolution:.0%}) after {', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} "
-                "requests; a prediction that misses its measurement falls back to measuring that draft's other lengths. Predicted at the sweep's first level; other levels are searched "
-                "adaptively")
+                f"{self.resolution:.0%}) after "
+                f"{', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} requests; a "
+                "prediction that misses its measurement falls back to measuring that draft's other lengths. "
+                "Predicted at the sweep's first level; other levels are searched adaptively")
 
     def sizes(self, done: int) -> list[int]:
         """Looks on a doubling schedule from the calibration block (6, 12, then the rest of 24): every setup but the
@@ -158,12 +160,10 @@ class ModelSearch(Search):
         base = runs.get(cell.baseline_key)
         if base is None or not base.done:
             return None
-        shift = drift.of(base)
-        measured = {str(r.draft): stopping.geo_speedup(rates(r, shift), rates(base)) or 0.0 for r in runs.values()
-                    if r.target == cell.target.label and r.level == cell.level
-                    and self.reference_fit(r, self.calibration)}
-        best = max(measured, key=lambda k: measured[k], default=None)
-        return (best, measured[best]) if best is not None and measured[best] > 1.0 else ("baseline", 1.0)
+        measured = self.references(base, self.calibration, runs)
+        best = stopping.leader(measured, rates(base))
+        return ("baseline", 1.0) if best == "baseline" else \
+            (best, stopping.geo_speedup(measured[best], rates(base)) or 0.0)
 
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
