@@ -63,8 +63,9 @@ class UnsupportedSetup(DraftbenchError):
 class ServerStartError(DraftbenchError):
     """The server exited, or never became ready, during start-up."""
 
-    def __init__(self, message: str, log_tail: str = ""):
+    def __init__(self, message: str, log_tail: str = "", signal: int | None = None):
         self.log_tail = log_tail
+        self.signal = signal  # the signal it died of, where it was killed by one
         text = message if not log_tail else f"{message}\n--- server log (last lines) ---\n{log_tail}"
         super().__init__(text)
         self.short = message

@@ -88,6 +88,9 @@ def test_the_estimate_is_kept_beside_the_measured_buffers_of_a_real_server(famil
         m = run.memory
         assert m is not None and m.total_mib and m.peak_rss_mib and m.estimate_mib, run.draft
         assert abs(m.estimate_mib - m.total_mib) / m.total_mib < 0.25, (run.draft, m.estimate_mib, m.total_mib)
+        # per buffer type: the weights llama.cpp repacked (AMX, CPU_REPACK; none on CPUs without them) as estimated
+        assert m.estimate_repacked_mib is not None and abs(m.estimate_repacked_mib - m.repacked_mib) <= \
+            0.25 * m.repacked_mib, (run.draft, m.estimate_repacked_mib, m.buffers)
     ev = evaluate.evaluate(runs, evaluate.EvalSettings(memory_budget_mib=1.0))
     d1 = next(r for r in ev.runs if r.draft == "d1")
     assert d1.extra_memory_mib is not None and d1.extra_memory_mib > 0  # a draft's weights, KV and compute

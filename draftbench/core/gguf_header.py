@@ -88,25 +88,66 @@ def check_gguf(path: str, role: str = "model") -> None:
         raise ModelFileError(f"{role} file is not a GGUF model (bad magic {magic!r}): {path}")
 
 
+def _read_kv(r: _Reader, keep_arrays: tuple[str, ...]) -> tuple[dict[str, Any], int]:
+    """The key/value metadata and the tensor count, the reader left at the first tensor's description."""
+    r.read(4)
+    version = r.scalar("<I")
+    if version == 1:
+        raise ModelFileError(f"{r.path}: GGUF version 1 is too old to inspect")
+    n_tensors, kv_count = r.scalar("<Q"), r.scalar("<Q")
+    meta: dict[str, Any] = {"GGUF.version": version}
+    for _ in range(kv_count):
+        key = r.string()
+        vtype = r.scalar("<I")
+        meta[key] = r.value(vtype, keep=key in keep_arrays)
+    return meta, n_tensors
+
+
 def read_metadata(path: str, keep_arrays: tuple[str, ...] = ("tokenizer.ggml.tokens",)) -> dict[str, Any]:
     """Return the key/value metadata. Arrays are kept only for keys in ``keep_arrays``
     (others become their length), so huge merge lists cost little."""
     check_gguf(path)
     with open(path, "rb") as fh:
+        return _read_kv(_Reader(fh, path), keep_arrays)[0]
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor as the header describes it: its name, ggml type number, shape (``ne``: innermost first) and
+    its bytes in the file (to the next tensor's start, alignment padding included)."""
+
+    name: str
+    ggml_type: int
+    shape: tuple[int, ...]
+    nbytes: int
+
+
+MAX_TENSORS = 1 << 20  # far above any model (a 671B model has under 2,000)
+
+
+def tensors(path: str) -> tuple[Tensor, ...]:
+    """Every tensor's description, read from the header only (the weights are never read)."""
+    check_gguf(path)
+    with open(path, "rb") as fh:
         r = _Reader(fh, path)
-        r.read(4)
-        version = r.scalar("<I")
-        if version == 1:
-            r.scalar("<I"), r.scalar("<I")
-            raise ModelFileError(f"{path}: GGUF version 1 is too old to inspect")
-        r.scalar("<Q")
-        kv_count = r.scalar("<Q")
-        meta: dict[str, Any] = {"GGUF.version": version}
-        for _ in range(kv_count):
-            key = r.string()
-            vtype = r.scalar("<I")
-            meta[key] = r.value(vtype, keep=key in keep_arrays)
-        return meta
+        meta, count = _read_kv(r, ())
+        if count > MAX_TENSORS:
+            raise ModelFileError(f"{path}: GGUF header is corrupt ({count} tensors)")
+        described = []
+        for _ in range(count):
+            name, n_dims = r.string(), r.scalar("<I")
+            if n_dims > 8:
+                raise ModelFileError(f"{path}: GGUF header is corrupt (tensor {name!r} of {n_dims} dimensions)")
+            shape = tuple(r.scalar("<Q") for _ in range(n_dims))
+            described.append((name, r.scalar("<I"), shape, r.scalar("<Q")))
+        align = meta.get("general.alignment", 32)
+        align = align if isinstance(align, int) and align > 0 else 32
+        data_start = -(-fh.tell() // align) * align
+    end = os.path.getsize(path) - data_start
+    starts = sorted({offset for *_, offset in described} | {end})
+    following = {a: b for a, b in zip(starts, starts[1:])}
+    return tuple(Tensor(name, kind, shape, max(0, following.get(offset, end) - offset))
+                 for name, kind, shape, offset in described)
 
 
 def mtp_layers(path: str) -> int:

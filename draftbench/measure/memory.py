@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from ..core.records import from_saved
+from ..setup.repacking import EXTRA_BUFFERS
 
 MODELS = ("target", "draft")
 _BUFFER_RE = re.compile(r"(load_tensors|llama_kv_cache|sched_reserve|llama_context):\s+(\S+)\s+"
@@ -52,7 +53,8 @@ class Memory:
     total_mib: float | None = None  # every buffer of every model on every device
     peak_rss_mib: float | None = None
     gpu_used_mib: float | None = None
-    estimate_mib: float | None = None  # from the GGUF headers and ctx_size, before it ran (sweep/memory_estimate)
+    estimate_mib: float | None = None  # from the GGUF headers and ctx_size, before it ran (setup/footprint)
+    estimate_repacked_mib: float | None = None  # the part of it in repacked copies of weights (AMX, CPU_REPACK)
     source: str = "none"  # "llama-server log", or "process" (peak memory only)
 
     def of(self, model: str) -> float:
@@ -68,6 +70,11 @@ class Memory:
     def part(self, kind: str) -> float:
         """weights, kv or compute, summed over models and devices."""
         return sum(getattr(b, f"{kind}_mib") for b in self.buffers)
+
+    @property
+    def repacked_mib(self) -> float:
+        """The weights llama.cpp copied into extra CPU buffers (setup/repacking), over models."""
+        return sum(b.weights_mib for b in self.buffers if b.device in EXTRA_BUFFERS)
 
     @property
     def needed_mib(self) -> float | None:

@@ -137,6 +137,10 @@ class Recommendation:
     def sentence(self) -> str:
         text, budget = self._sentence(), self.budget_text()
         text += f"; {budget}" if budget else ""
+        ran = self.use() or self.baseline
+        if ran is not None and ran.server_fixes:
+            text += (f"; measured with {' '.join(ran.server_fixes)} (its server crashed at start-up without it): "
+                     "start your llama-server with it too")
         for warning in (self.warning(), self.machine()):
             text += f"; WARNING: {warning}" if warning else ""
         return text
@@ -208,7 +212,7 @@ class Recommendation:
                 "speedup_ci95": use.speedup_ci95 if use is not None else None,
                 "speedup_n": use.speedup_n if use is not None else None,
                 "best_measured": b.draft if b is not None else None, "withheld": self.withheld() or None,
-                "flags": list(use.speculation_flags or []) if use is not None else None,
+                "flags": use.flags if use is not None else None,
                 "command": serve_command(use) if use is not None else None,
                 "extra_memory_mib": use.extra_memory_mib if use is not None else None,
                 "over_budget": [r.draft for r in self.over_budget] or None, "sentence": self.sentence()}
@@ -329,7 +333,7 @@ def serve_command(run: RunResult) -> list[str] | None:
 def copy_text(run: RunResult) -> str:
     """What a user copies to use ``run``'s setup: vLLM's whole command, or llama-server's flags ("": none)."""
     command = serve_command(run)
-    return shlex.join(command) if command else " ".join(run.speculation_flags or [])
+    return shlex.join(command) if command else " ".join(run.flags)
 
 
 def to_copy(run: RunResult) -> str:

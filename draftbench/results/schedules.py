@@ -81,7 +81,7 @@ class Schedule:
         """One llama-server command line per level: its slots and the scheduled setup's flags."""
         out = []
         for s in self.steps:
-            flags = list(s.run.speculation_flags or []) if s.run is not None else []
+            flags = s.run.flags if s.run is not None else []
             out.append(shlex.join(["llama-server", "-m", self.target_path or self.target, "--parallel",
                                    str(s.streams), *flags]))
         return out

@@ -256,6 +256,8 @@ class RunResult(Measured):
     speculation_flags: list[str] | None = None
     draft_size: str | None = None
     server_command: list[str] | None = None
+    server_fixes: list[str] | None = None  # flags draftbench added after its server crashed without them
+    # (--no-repack): in server_command, and in the flags to copy
     server_version: str | None = None
     log_path: str | None = None
     categories: dict[str, CategoryResult] | None = None  # per prompt category
@@ -291,6 +293,12 @@ class RunResult(Measured):
     def baseline_key(self) -> tuple[str, None, Level, int | None]:
         """Its baseline's key: the same target and level, measured by the same shard."""
         return (self.target, None, self.level, self.shard)
+
+    @property
+    def flags(self) -> list[str]:
+        """The flags a user adds to their own llama-server to run this setup as it was measured: the setup's, and
+        any a crash at start-up made necessary (``server_fixes``)."""
+        return [*(self.speculation_flags or []), *(self.server_fixes or [])]
 
     @property
     def done(self) -> bool:

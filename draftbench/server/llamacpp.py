@@ -8,7 +8,7 @@ import sys
 from typing import Callable
 
 from ..core import gguf_header
-from . import llama_bin, ports
+from . import crash, llama_bin, ports
 from .process import ServerProcess, ServerSpec, default_log_dir
 
 
@@ -61,5 +61,6 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
     return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
                          version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
-                         speculation_args=flags.secrets_to_env(spec_args)[0], env=env)
+                         speculation_args=flags.secrets_to_env(spec_args)[0], env=env, build_flags=flags.flags,
+                         crash_advice=crash.advice)
 

@@ -7,7 +7,8 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import requests
 
@@ -15,7 +16,7 @@ from ..core.redaction import redact
 from ..errors import ServerStartError
 from ..setup.settings import ServerOptions
 from ..setup.speculation import Speculation
-from . import lifeline
+from . import crash, lifeline
 
 POLL_S = 0.05
 STOP_GRACE_S = 10.0
@@ -46,6 +47,15 @@ def _read_tail(path: str, lines: int = 30) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def read_head(path: str, limit: int = 8 << 20) -> str:
+    """The start of a log (where a server names its buffers as it loads), at most ``limit`` bytes."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 def _server_complaint(tail: str) -> str:
@@ -136,6 +146,9 @@ class ServerProcess:
     speculation_args: list[str] = field(default_factory=list)  # the part of ``command`` that speculates
     env: dict[str, str] = field(default_factory=dict)  # set for the server only: secrets kept off its command line
     tree: bool = False  # the server starts processes of its own (vLLM): a watchdog ends them if draftbench dies
+    build_flags: frozenset[str] = frozenset()  # what the build accepts (llama-server's --help), for crash.fix
+    crash_advice: Callable[[int, str, list[str]], str] | None = None  # the backend's word on a death by a signal
+    fixes: tuple[str, ...] = ()  # flags added after a crash at start-up without them (crash.fix), in ``command``
 
     def __hash__(self) -> int:
         return id(self)
@@ -178,9 +191,16 @@ class ServerProcess:
             code = self.proc.poll()
             if code is not None:
                 tail = _read_tail(self.log_path)
-                said = _server_complaint(tail)
-                raise ServerStartError(f"server exited with code {code} during start-up"
-                                       + (f": {said}" if said else "") + f" (log: {self.log_path})", tail)
+                number = crash.signal_of(code)
+                if number is None:
+                    said = _server_complaint(tail)
+                    raise ServerStartError(f"server exited with code {code} during start-up"
+                                           + (f": {said}" if said else "") + f" (log: {self.log_path})", tail)
+                advice = self.crash_advice(number, read_head(self.log_path), self.command) \
+                    if self.crash_advice else ""
+                how = crash.killed_by(number) if code < 0 else f"exited with code {code}, a shell's {crash.killed_by(number)}"
+                raise ServerStartError(f"server {how} during start-up" + (f"; {advice}" if advice else "")
+                                       + f" (log: {self.log_path})", tail, number)
             try:
                 if session.get(self.url + self.health_path, timeout=2).status_code == 200:
                     return
@@ -191,6 +211,14 @@ class ServerProcess:
                     f"server not ready after {self.ready_timeout_s:.0f} s (log: {self.log_path}); "
                     "big models can need longer: raise ready_timeout_s", _read_tail(self.log_path))
             time.sleep(POLL_S)
+
+    def with_fix(self, flag: str) -> "ServerProcess":
+        """This server again, not started, with ``flag`` added (after a crash that it avoids) and a log of its
+        own beside the crashed one's (which stays for the user to read)."""
+        stem, ext = os.path.splitext(self.log_path)
+        return replace(self, command=[*self.command, flag], log_path=f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
+                       proc=None, load_time_s=None, peak_rss_mb=None, peak_vram_mb=None, watchdog=None,
+                       warnings=list(self.warnings), fixes=(*self.fixes, flag))
 
     def log_tail(self, lines: int = 30) -> str:
         return _read_tail(self.log_path, lines)

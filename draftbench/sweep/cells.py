@@ -17,8 +17,8 @@ from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_benc
 from ..measure.distribution import DistributionSamples
 from ..results import grouping
 from ..results.schema import RunResult
-from ..server import process
-from ..setup import footprint
+from ..server import crash, process
+from ..setup import footprint, repacking
 from ..setup.config import SweepConfig
 from . import adaptive
 from .console import Accounting, Console
@@ -79,6 +79,7 @@ class CellMeasurer:
             facts.verify_in_loop = self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release, earlier)
             facts.gpu_busy_before_pct, before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
+            facts.warnings += self.unlike_baseline(cell, facts)
             drafted_before = self.probes.mark(server)
             group = server.proc.pid if server.proc is not None else None  # its own process group
             facts.other_cpu_share_before = load.other_share(before, load.cpu_times(group)) if group else None
@@ -94,8 +95,10 @@ class CellMeasurer:
             facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
             log = probes.read_log(server.log_path, memory.LOG_CHARS)
+            found = self.estimate(cell, log, server.command)
             facts.memory = replace(memory.measured(log, server.peak_rss_mb, server.peak_vram_mb),
-                                   estimate_mib=self.estimate_mib(cell))
+                                   estimate_mib=found.total_mib if found else None,
+                                   estimate_repacked_mib=sum(mib for _, mib in found.repacked_mib) if found else None)
         except ServerStartError as exc:
             facts.failed(exc.short, exc.log_tail)
         except (Interrupted, ResultsFileError):
@@ -110,12 +113,24 @@ class CellMeasurer:
         facts.wall_time_s = time.monotonic() - started
         return self.record(cell, facts, summary, **status)
 
-    def estimate_mib(self, cell: Cell) -> float | None:
-        """The dry run's estimate of ``cell``'s memory (GGUF headers and ctx_size), kept beside the measurement."""
+    def estimate(self, cell: Cell, log: str, command: list[str]) -> footprint.Estimate | None:
+        """The dry run's estimate of ``cell``'s memory (GGUF headers and ctx_size), kept beside the measurement; its
+        repacked weights as the server's own features (its log's system_info) and flags decide them."""
         if not self.cfg.backend.local_files:
             return None
-        return footprint.estimate_mib(cell.target.path, cell.setup.speculation, self.cfg.settings.server.ctx_size,
-                                      self.sessions.slots)
+        o = self.cfg.settings.server
+        return footprint.estimate(cell.target.path, cell.setup.speculation, o.ctx_size, self.sessions.slots,
+                                  repacking.Features.from_log(log), o.gpu_layers, not footprint.no_repack(command))
+
+    def unlike_baseline(self, cell: Cell, facts: RunFacts) -> list[str]:
+        """A warning where a setup's server ran with fixes (``--no-repack``) its baseline's did not, or the other
+        way round: the target itself then runs at another speed, and the speedup says so."""
+        base = self.runs.get(cell.baseline_key)
+        if cell.setup.is_baseline or base is None or not base.done or (base.server_fixes or []) == (facts.server_fixes or []):
+            return []
+        mine, theirs = " ".join(facts.server_fixes or []) or "none", " ".join(base.server_fixes or []) or "none"
+        return [f"its server ran with added flags {mine}, its baseline's with {theirs}: the target runs at another "
+                "speed under each, so the speedup mixes the two; rerun with --fresh to measure every setup alike"]
 
     def distribution_samples(self, cell: Cell, url: str, facts: RunFacts) -> DistributionSamples | None:
         """``check_distribution``'s continuations on the cell's server, at a temperature above 0 (a failure is a
@@ -228,7 +243,8 @@ class CellMeasurer:
 
 def _exit_cause(server: process.ServerProcess) -> str:
     code = server.proc.returncode if server.proc else None
-    return f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+    number = crash.signal_of(code) if code is not None and code < 0 else None
+    return crash.killed_by(number) if number is not None else f"exit code {code}"
 
 
 def _server_health(server: process.ServerProcess, summary: BenchSummary, facts: RunFacts) -> None:

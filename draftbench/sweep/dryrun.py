@@ -42,7 +42,8 @@ def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
     """', about N MiB' (the estimate from the GGUF headers); a warning, once per setup (its levels share a server,
     so ``warnings`` is empty at the others), where it exceeds memory_budget_mib."""
     s = cfg.settings
-    need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg)) \
+    need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg),
+                                  gpu_layers=s.server.gpu_layers, repack=not footprint.no_repack(s.server.extra_args)) \
         if cfg.backend.local_files else None
     if need is None:
         return ""

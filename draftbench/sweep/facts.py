@@ -16,6 +16,7 @@ class RunFacts:
     warnings: list[str] = field(default_factory=list)
     speculation_flags: list[str] | None = None  # as the server ran them, secrets redacted
     server_command: list[str] | None = None
+    server_fixes: list[str] | None = None  # flags added after its server crashed at start-up without them
     server_version: str | None = None
     log_path: str | None = None
     load_time_s: float | None = None

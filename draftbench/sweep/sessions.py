@@ -5,11 +5,13 @@ draft settings, the setups of one draft that differ only in length or p-min (mea
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Callable
 
 from ..core.redaction import redact
 from ..measure.per_request import PerRequestProbe, probe_per_request
-from ..server import llama_bin, process
+from ..errors import ServerStartError
+from ..server import crash, llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting
 from .facts import RunFacts
@@ -31,6 +33,7 @@ class Sessions:
         self.keep_levels = keep_levels
         self.probe: PerRequestProbe | None = None
         self.held: tuple[str, tuple, process.ServerProcess] | None = None  # ("levels"|"setups", key, server)
+        self.fixes: tuple[str, ...] = ()  # flags a crash at start-up taught: every later server starts with them
 
     def release(self) -> None:
         if self.held is not None:
@@ -66,6 +69,7 @@ class Sessions:
                 self._keep_if_shareable(key, server)
             elif self._next_is_another_level(cell):
                 self.held = ("levels", level_session(cell), server)
+        facts.server_fixes = list(server.fixes) or None
         facts.server_command, facts.server_version = redact(server.command), server.version
         facts.log_path = server.log_path
         self.note("server_version", server.version)
@@ -76,11 +80,13 @@ class Sessions:
         spec = process.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server,
                                    log_path, self.slots)
         server = self.launch(spec)
+        for flag in self.fixes:
+            server = replace(server.with_fix(flag), log_path=server.log_path)
         facts.warnings = [*facts.warnings, *server.warnings]
         facts.speculation_flags = redact(server.speculation_args)
-        self.echo("  Starting server ... ", end="")
+        self.echo(f"  Starting server{' with ' + ' '.join(self.fixes) if self.fixes else ''} ... ", end="")
         try:
-            server.start()
+            server = self._start_or_fix(server, facts)
         except BaseException:
             self.echo("failed")
             raise
@@ -88,6 +94,27 @@ class Sessions:
         self.acct.load_s += server.load_time_s or 0.0
         self.echo(f"ready ({server.load_time_s:.1f} s)")
         return server
+
+    def _start_or_fix(self, server: process.ServerProcess, facts: RunFacts) -> process.ServerProcess:
+        """Start ``server``; where it dies by a signal that a flag avoids (``crash.fix``: ``--no-repack`` after a
+        crash in repacked weights' kernels), say so and start it once more with that flag, which every later
+        server of the sweep then gets too (its runs compare alike)."""
+        try:
+            return server.start()
+        except ServerStartError as exc:
+            flag = crash.fix(exc.signal, process.read_head(server.log_path), server.command, server.build_flags)
+            if flag is None:
+                raise
+            said = (f"the server was {crash.killed_by(exc.signal or 0)} at start-up, in the kernels of weights "
+                    f"llama.cpp repacks ({', '.join(crash.repacked_buffers(process.read_head(server.log_path)))}"
+                    f" buffer; log: {server.log_path}); measured with {flag}, which turns repacking off: "
+                    f"add {flag} to your own llama-server command too")
+            self.echo(f"crashed\n  WARNING: {said}\n  Retrying once with {flag} ... ", end="")
+            retry = server.with_fix(flag)
+            retry.start()
+            facts.warnings = [*facts.warnings, said]
+            self.fixes = tuple(dict.fromkeys((*self.fixes, flag)))
+            return retry
 
     def _next_is_another_level(self, cell: Cell) -> bool:
         """In plan order (exhaustive sweeps), is the next cell this setup at another level?"""
