@@ -184,7 +184,13 @@ def test_hardware_slug(monkeypatch):
 
 def test_console_command_dispatch():
     result = run_script("-m", "draftbench.cli", "nope")
-    assert result.returncode == 2 and "usage: draftbench" in result.stderr
+    assert result.returncode == 2 and "usage: draftbench" in result.stderr and "unknown command 'nope'" in result.stderr
+    helped = run_script("-m", "draftbench.cli", "--help")
+    assert helped.returncode == 0 and helped.stderr == ""
+    from draftbench.cli import COMMANDS
+
+    for name in COMMANDS:  # every command on a line of its own, with what it does
+        assert any(line.split()[:1] == [name] and len(line.split()) > 3 for line in helped.stdout.splitlines()), name
 
 
 def test_debug_env_shows_traceback():

@@ -64,14 +64,30 @@ def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
     return args, []
 
 
+COMMANDS = {  # name: what it does, one line each (``draftbench --help``)
+    "sweep": "measure a target x setup matrix from a JSON config, resume it, report, compare, merge a fleet's parts",
+    "bench": "measure an OpenAI-compatible server that is already running",
+    "server": "start one inference server in the foreground with a speculation setup (Ctrl-C stops it)",
+    "synth": "generate a family of small synthetic GGUF models (the demo's and the tests')",
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {what}" for name, what in COMMANDS.items()]
+    return ("usage: draftbench COMMAND [options]   (draftbench COMMAND --help for its options)\n\ncommands:\n"
+            + "\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     """``draftbench <server|bench|sweep|synth> ...``"""
     args = list(sys.argv[1:] if argv is None else argv)
-    commands = {"server": "server", "bench": "bench", "sweep": "sweep", "synth": "synth"}
-    if not args or args[0] not in commands:
-        print("usage: draftbench {server,bench,sweep,synth} [options]  (add --help after one for its options)",
-              file=sys.stderr)
-        return 0 if args and args[0] in ("-h", "--help") else 2
+    if not args or args[0] not in COMMANDS:
+        asked = bool(args) and args[0] in ("-h", "--help")
+        if args and not asked:
+            print(f"error: unknown command {console_text(args[0])!r}", file=sys.stderr)
+        print(usage(), file=sys.stdout if asked else sys.stderr)
+        return 0 if asked else 2
     name, rest = args[0], args[1:]
     if name == "synth":
         from ..synth import model_family
