@@ -137,13 +137,19 @@ class Recommendation:
     def sentence(self) -> str:
         text, budget = self._sentence(), self.budget_text()
         text += f"; {budget}" if budget else ""
-        ran = self.use() or self.baseline
-        if ran is not None and ran.server_fixes:
-            text += (f"; measured with {' '.join(ran.server_fixes)} (its server crashed at start-up without it): "
-                     "start your llama-server with it too")
+        fixes = self.fixes_text()
+        text += f"; {fixes}" if fixes else ""
         for warning in (self.warning(), self.machine()):
             text += f"; WARNING: {warning}" if warning else ""
         return text
+
+    def fixes_text(self) -> str:
+        """'' or what the answer was measured with beyond its setup (``server_fixes``: ``--no-repack``)."""
+        ran = self.use() or self.baseline
+        if ran is None or not ran.server_fixes:
+            return ""
+        return (f"measured with {' '.join(ran.server_fixes)} (its server crashed at start-up without it): start your "
+                "llama-server with it too")
 
     def _sentence(self) -> str:
         if self.baseline is not None and self.withheld():
