@@ -17,12 +17,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 from draftbench.core import stats
+from draftbench.results.schema import RunResult  # noqa: E402
+from draftbench.setup.config import load_config  # noqa: E402
 from draftbench.sweep import stopping  # noqa: E402
 from draftbench.sweep.adaptive import rates  # noqa: E402
-from draftbench.setup.config import load_config  # noqa: E402
-from draftbench.synth.demo import ensure_demo  # noqa: E402
-from draftbench.results.schema import RunResult  # noqa: E402
 from draftbench.sweep.runner import Sweep  # noqa: E402
+from draftbench.synth.demo import ensure_demo  # noqa: E402
 
 
 def grid_config(folder: str, requests: int, block: int, max_tokens: int, lengths: list[int]) -> str:

@@ -13,10 +13,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from draftbench.server import llamacpp, process  # noqa: E402
 from draftbench.measure.bench import BenchConfig, run_bench  # noqa: E402
-from draftbench.synth.demo import ensure_demo  # noqa: E402
+from draftbench.server import llamacpp, process  # noqa: E402
 from draftbench.setup.speculation import Speculation  # noqa: E402
+from draftbench.synth.demo import ensure_demo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,7 +140,8 @@ def main() -> int:
     target = TARGETS[args.grid]
     for mode, seen in outcomes.items():
         shares = [s for s, _ in seen]
-        print(f"{mode}: same answer (or within on a recheck) {sum(ok for _, ok in seen)}/{len(seen)}; token share {min(shares):.0%} .. "
+        same = sum(ok for _, ok in seen)
+        print(f"{mode}: same answer (or within on a recheck) {same}/{len(seen)}; token share {min(shares):.0%} .. "
               f"{max(shares):.0%} (mean {sum(shares) / len(shares):.0%}); at most {target:.0%} in "
               f"{sum(s <= target for s in shares)}/{len(shares)}")
     return 0

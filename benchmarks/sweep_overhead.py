@@ -10,8 +10,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from draftbench.setup.config import load_config  # noqa: E402
-from draftbench.synth.demo import ensure_demo  # noqa: E402
 from draftbench.sweep.runner import Sweep  # noqa: E402
+from draftbench.synth.demo import ensure_demo  # noqa: E402
 
 
 def main() -> int:

@@ -32,8 +32,8 @@ def unavailable(skip: str, ci: str) -> NoReturn:
 @pytest.fixture(scope="session")
 def llama_server() -> str:
     """Path of a real llama-server. Missing one fails under CI=true and skips elsewhere."""
-    from draftbench.server import llama_bin
     from draftbench.errors import LlamaServerNotFound
+    from draftbench.server import llama_bin
 
     try:
         return llama_bin.find_llama_server()

@@ -12,8 +12,8 @@ from draftbench.errors import ConfigError, UnsupportedSetup
 from draftbench.report.export import to_csv
 from draftbench.results.jsonfile import load_results, save_results
 from draftbench.results.schema import FileMeta, RunResult
-from draftbench.server.vllm import speculative_config
 from draftbench.server.llama_bin import parse_help
+from draftbench.server.vllm import speculative_config
 from draftbench.setup.config import parse_config
 from draftbench.setup.settings import parse_settings
 from draftbench.setup.speculation import AXES, Axis, Speculation

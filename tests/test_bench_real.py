@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import run_script
 
-from draftbench.server import llamacpp, process
 from draftbench.measure.bench import BenchConfig, run_bench
+from draftbench.server import llamacpp, process
 from draftbench.setup.speculation import Speculation
 
 

@@ -11,12 +11,11 @@ import subprocess
 
 import pytest
 from conftest import ROOT, unavailable
+from records import rendered, written
 from test_report import HOSTILE, _searched, level_runs, published_path, setup_runs, why_runs
 
-from records import rendered, written
-from draftbench.results import evaluate
 from draftbench.report import sweep_page
-
+from draftbench.results import evaluate
 from draftbench.results.schema import RunResult
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,9 +10,8 @@ import pytest
 from conftest import run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench.server import llama_bin
 from draftbench.measure.bench import BenchConfig, run_bench
-from draftbench.server import llamacpp
+from draftbench.server import llama_bin, llamacpp
 from draftbench.server.process import ServerOptions, ServerSpec
 
 

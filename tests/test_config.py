@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import llama_pids, run_script
 
-from draftbench.setup.config import load_config, parse_config
 from draftbench.errors import ConfigError
+from draftbench.setup.config import load_config, parse_config
 
 
 def good(family) -> dict:

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from draftbench.measure import probes
-from draftbench.results import explain
-from draftbench.results import costmodel as cm
-from draftbench.results.schema import RunResult
 from draftbench.measure.stream import RequestResult
+from draftbench.results import costmodel as cm
+from draftbench.results import explain
+from draftbench.results.schema import RunResult
 from draftbench.setup.speculation import Speculation
 
 FLAT = {1: 1.0, 2: 1.0, 17: 1.0}  # verifying any batch costs one step (memory-bound target)

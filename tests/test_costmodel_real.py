@@ -9,11 +9,9 @@ import stat
 import subprocess
 
 import pytest
-
 from conftest import run_script
-
-from sweep_helpers import write_config
 from records import loaded
+from sweep_helpers import write_config
 
 pytestmark = pytest.mark.server
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_script
 from sweep_helpers import load, sweep_until, write_config
 
-from draftbench.setup.context import Contexts, Sizing, synthetic_text as context_text
+from draftbench.setup.context import Contexts, Sizing
+from draftbench.setup.context import synthetic_text as context_text
 from draftbench.setup.prompts import BUILTIN
 
 at_depth = Contexts().at_depth

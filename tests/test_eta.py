@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from draftbench.sweep.eta import Estimator, Work, fmt_s, progress_line
-from draftbench.sweep.console import Console
-from draftbench.results.schema import RunResult
 from draftbench.measure.stream import RequestResult
+from draftbench.results.schema import RunResult
 from draftbench.setup.levels import Level
+from draftbench.sweep.console import Console
+from draftbench.sweep.eta import Estimator, Work, fmt_s, progress_line
 
 SIZES = {"/m/t7.gguf": 7_000, "/m/t14.gguf": 14_000, "/m/d.gguf": 1_000}
 

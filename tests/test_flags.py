@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from draftbench.server import llama_bin
 from draftbench.errors import LlamaServerNotFound, UnsupportedSetup
+from draftbench.server import llama_bin
 from draftbench.setup.speculation import Speculation
 
 HERE = os.path.dirname(__file__)

@@ -15,23 +15,23 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import zlib
 import stat
+import zlib
 from unittest import mock
 
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
+from cli_helpers import call, snapshot  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from cli_helpers import call, snapshot  # noqa: E402
-from draftbench.server import llama_bin, process  # noqa: E402
 from draftbench.errors import ServerStartError  # noqa: E402
-from draftbench.setup.config import parse_config  # noqa: E402
+from draftbench.measure.stream import RequestResult  # noqa: E402
 from draftbench.results.jsonfile import dump_results
 from draftbench.results.schema import CategoryResult, FileMeta, RunResult  # noqa: E402
-from draftbench.measure.stream import RequestResult  # noqa: E402
+from draftbench.server import llama_bin, process  # noqa: E402
+from draftbench.setup.config import parse_config  # noqa: E402
 
 _DEEP = int(os.environ.get("DRAFTBENCH_FUZZ_EXAMPLES", "0"))
 

@@ -11,8 +11,8 @@ import os
 import stat
 
 import pytest
-
 from cli_helpers import call, snapshot
+
 from draftbench.core import files, limits
 from draftbench.core.redaction import csv_cell, md_cell
 
@@ -189,7 +189,6 @@ def test_row10_row14_row15_config_values_out_of_bounds(family, tmp_path, setting
 
 def test_row14_every_bounded_setting_is_refused_just_above_its_bound():
     from draftbench.setup.settings import parse_settings
-
     from draftbench.setup.speculation import AXES
 
     for name, limit in {**limits.LIMITS, **{a.name: a.limit for a in AXES.values()}}.items():
@@ -241,10 +240,11 @@ def test_a_json_error_reads_as_one_sentence(tmp_path):
 
 
 def test_a_failed_run_is_not_counted_as_to_go(family, tmp_path):
-    from draftbench.setup.config import load_config
-    from draftbench.results.schema import RunResult
-    from draftbench.sweep.runner import Sweep
     from sweep_helpers import write_config
+
+    from draftbench.results.schema import RunResult
+    from draftbench.setup.config import load_config
+    from draftbench.sweep.runner import Sweep
 
     sweep = Sweep(load_config(write_config(family, tmp_path, drafts=[("d", "draft-1")])), str(tmp_path / "r.json"))
     base, setup = (cell.key for cell in sweep.plan)

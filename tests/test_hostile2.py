@@ -8,10 +8,10 @@ import json
 import os
 
 import pytest
-
-from draftbench.results.schema import SCHEMA_VERSION
 from conftest import run_script
 from sweep_helpers import write_config
+
+from draftbench.results.schema import SCHEMA_VERSION
 
 
 def _digests(folder) -> dict[str, str]:

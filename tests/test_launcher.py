@@ -13,8 +13,8 @@ import pytest
 import requests
 from conftest import ROOT, kill_tree, llama_pids, run_script, spawn
 
-from draftbench.server import llamacpp, ports, process
 from draftbench.errors import ModelFileError, PortInUse, ServerStartError
+from draftbench.server import llamacpp, ports, process
 from draftbench.setup.speculation import Speculation
 
 

@@ -8,7 +8,6 @@ import io
 import json
 
 import pytest
-
 from conftest import run_script
 from sweep_helpers import load, write_config
 

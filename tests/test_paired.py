@@ -8,15 +8,15 @@ import io
 import math
 
 import pytest
-
 from records import evaluated
+
 from draftbench.core import stats
+from draftbench.measure.stream import RequestResult
 from draftbench.report import export, sweep_page
 from draftbench.results import categories, compare, comparison, evaluate, recommend
-from draftbench.sweep.console import Accounting, SweepOutcome, summary_lines
 from draftbench.results.jsonfile import dump_results, save_results
 from draftbench.results.schema import FileMeta, RunResult
-from draftbench.measure.stream import RequestResult
+from draftbench.sweep.console import Accounting, SweepOutcome, summary_lines
 
 PROMPTS = [("p0", "code"), ("p1", "json"), ("p2", "math"), ("p3", "summary")]
 

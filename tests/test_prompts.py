@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
+from draftbench.errors import ConfigError
+from draftbench.measure.stream import RequestResult
 from draftbench.results import categories
+from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.setup import prompt_files, prompts
 from draftbench.setup.config import parse_config
-from draftbench.errors import ConfigError
-from draftbench.results.schema import CategoryResult, RunResult
-from draftbench.measure.stream import RequestResult
 
 
 def write(tmp_path, name: str, text: str) -> str:
@@ -128,7 +128,8 @@ def _request(cat: str, tps: float, drafted: int | None = None, accepted: int = 0
 def test_per_category_results_sum_acceptance_and_compare_with_the_same_category():
     base = RunResult("T", None, mean_tps=10.0, requests=[_request("code", 10.0), _request("code", 10.0),
                                                          _request("prose", 20.0), _request("prose", 20.0)])
-    run = RunResult("T", "d", mean_tps=20.0, requests=[_request("code", 20.0, drafted=10, accepted=9), _request("code", 22.0, drafted=90, accepted=9),
+    run = RunResult("T", "d", mean_tps=20.0, requests=[_request("code", 20.0, drafted=10, accepted=9),
+                                                       _request("code", 22.0, drafted=90, accepted=9),
                     _request("prose", 18.0, drafted=50, accepted=10), _request("prose", 20.0, drafted=50, accepted=30)])
     rows = categories.summarise(run, base)
     assert rows["code"].acceptance_rate == pytest.approx(18 / 100)  # summed, not (0.9 + 0.1) / 2

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 import io
 import json
 import os
+from dataclasses import replace
 
 import pytest
 from conftest import run_script
-
 from records import evaluated, markdown, rendered
+
 from draftbench.core import stats
+from draftbench.measure.stream import RequestResult
 from draftbench.report import export, lengths_view, sweep_page
 from draftbench.results import evaluate, explain, grouping, recommend, savings
 from draftbench.results.schema import CategoryResult, RunResult
-from draftbench.measure.stream import RequestResult
 from draftbench.setup.speculation import Speculation
 
 PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")

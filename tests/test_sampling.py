@@ -7,8 +7,8 @@ import json
 import random
 
 import pytest
-
 from records import evaluated
+
 from draftbench.core import homogeneity as stats
 from draftbench.errors import ConfigError
 from draftbench.measure.distribution import DistributionSamples

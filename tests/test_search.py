@@ -8,14 +8,14 @@ import random
 import pytest
 
 from draftbench.core import stats
+from draftbench.measure.stream import RequestResult
+from draftbench.results.costmodel import Parts
+from draftbench.results.schema import RunResult
+from draftbench.setup.config import ModelEntry, SweepSettings
+from draftbench.setup.speculation import Setup, Speculation
 from draftbench.sweep import stopping
 from draftbench.sweep.adaptive import Search, predicted_speedup, rates
-from draftbench.setup.config import ModelEntry, SweepSettings
-from draftbench.results.costmodel import Parts
 from draftbench.sweep.plan import Cell
-from draftbench.results.schema import RunResult
-from draftbench.measure.stream import RequestResult
-from draftbench.setup.speculation import Setup, Speculation
 
 BASE = [30.0, 22.0, 41.0, 27.0, 35.0, 25.0, 38.0, 29.0, 33.0]  # tok/s per prompt: prompts differ a lot
 

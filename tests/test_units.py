@@ -13,12 +13,12 @@ import pytest
 from conftest import run_script
 
 from draftbench.core import gguf_header, machine
-from draftbench.server import lmstudio, vllm, vllm_metrics
-from draftbench.synth import model_family
-from draftbench.errors import DraftbenchError, ModelFileError, UnsupportedSetup
-from draftbench.server.process import ServerOptions, ServerSpec
 from draftbench.core.redaction import redact, visible
+from draftbench.errors import DraftbenchError, ModelFileError, UnsupportedSetup
+from draftbench.server import lmstudio, vllm, vllm_metrics
+from draftbench.server.process import ServerOptions, ServerSpec
 from draftbench.setup.speculation import Speculation
+from draftbench.synth import model_family
 
 
 def test_gguf_header_reads_synth_metadata(family):
@@ -218,8 +218,8 @@ def test_a_vllm_sweep_without_vllm_stops_before_any_server_and_says_how_to_insta
 
 
 def test_lmstudio_sweep_is_refused_with_a_pointer():
-    from draftbench.setup.config import parse_config
     from draftbench.errors import ConfigError
+    from draftbench.setup.config import parse_config
 
     with pytest.raises(ConfigError, match="bench.py"):
         parse_config({"name": "l", "backend": "lmstudio", "targets": [{"label": "a", "path": "m"}]})

@@ -104,7 +104,8 @@ def url_problem(url: str) -> list[str]:
     """What is wrong with a server's base URL (--url): it needs http:// or https:// and a host."""
     scheme, _, rest = url.partition("://")
     if scheme not in ("http", "https") or not rest.strip("/"):
-        return [f"--url {url!r} must be a server's address with its scheme, such as http://{url.split('://')[-1] or '127.0.0.1:8080'}"]
+        example = url.split("://")[-1] or "127.0.0.1:8080"
+        return [f"--url {url!r} must be a server's address with its scheme, such as http://{example}"]
     return []
 
 

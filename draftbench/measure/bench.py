@@ -17,11 +17,10 @@ from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
-from . import health
+from . import depth_checks, health
 from .loop import ThreadExecutor, closed_loop
-from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
-from . import depth_checks
 from .probes import PositionCounts
+from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
 from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10

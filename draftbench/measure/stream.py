@@ -15,7 +15,6 @@ from ..server import lmstudio
 from .sse import Clock, StreamError, check_numbers, events, text_field
 
 
-
 @dataclass
 class RequestResult:
     """One request. Times in seconds, rates in tokens per second; ``error`` set when it failed."""

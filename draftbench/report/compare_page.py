@@ -8,9 +8,9 @@ import io
 import math
 from typing import Any
 
+from ..core import stats
 from ..core.files import write_text_atomic
 from ..core.redaction import csv_cell, html_text, md_cell
-from ..core import stats
 from ..results import compare, recommend
 from . import page
 from .page import PLOTLY_SRI, PLOTLY_URL, embed_json, fmt
@@ -27,7 +27,8 @@ def charts(rows: list[compare.Entry]) -> dict[str, Any]:
         bars.append({"type": "bar", "name": hw, "x": [e.target for e in mine],
                      "y": [page.pct_value(e.speedup or 1) for e in mine],
                      "text": [stats.pct(e.speedup) for e in mine], "textposition": "outside", "cliponaxis": False,
-                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} {recommend.speedup_text(e.best) if e.best else ''}, "
+                     "hovertext": [f"{hw} / {e.target}: {e.best.draft if e.best else ''} "
+                                   f"{recommend.speedup_text(e.best) if e.best else ''}, "
                                    f"baseline {e.baseline_tps or 0:.1f} tok/s" for e in mine],
                      "hoverinfo": "text", "marker": {"color": color}})
         pts = [e for e in mine if e.baseline_tps]

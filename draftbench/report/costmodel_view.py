@@ -5,12 +5,11 @@ tool, setups whose parts were not measured) are left out, never guessed."""
 from __future__ import annotations
 
 import re
-
 from collections import Counter
 from typing import Any
 
-from ..core.redaction import html_text
 from ..core import stats
+from ..core.redaction import html_text
 from ..results import costmodel, explain, grouping
 from ..results.schema import RunResult
 from . import page

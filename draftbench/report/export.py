@@ -6,8 +6,8 @@ import csv
 import io
 from typing import Iterable
 
-from ..core.redaction import csv_cell, md_cell
 from ..core import stats
+from ..core.redaction import csv_cell, md_cell
 from ..results import recommend
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult

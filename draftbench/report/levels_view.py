@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.redaction import html_text
 from ..core import stats
+from ..core.redaction import html_text
 from ..results import grouping, recommend
 from ..results.schema import RunResult
 from ..setup.levels import Level, varying
 from . import page
-
-
 
 Line = tuple[str, str | None, float | None, int | None]  # target, setup, temperature, depth
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.redaction import html_text
 from ..core import stats
+from ..core.redaction import html_text
 from ..results import predict, recommend, savings
 from ..results.schema import RunResult
 from . import page
@@ -54,7 +54,8 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
                 "marker": {"color": color, "line": {"color": "#555", "width": 1}}}
             if kind != "full":
                 trace["marker"]["pattern"] = {"shape": "/" if kind == "stopped" else ".", "fgcolor": "#777", "size": 6}
-            errs = [page.speedup_errors(r) if kind != "predicted" else page.interval_errors(r.predicted_speedup, r.predicted_ci95) for r in part]
+            errs = [page.speedup_errors(r) if kind != "predicted"
+                    else page.interval_errors(r.predicted_speedup, r.predicted_ci95) for r in part]
             if any(errs):
                 trace["error_y"] = {**page.error_y(errs), "color": "#444"}
             traces.append(trace)

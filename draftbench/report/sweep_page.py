@@ -14,8 +14,19 @@ from ..results.depth import Crossover
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
-from . import (answer_view, costmodel_view, depth_view, fleet_view, lengths_view, levels_view, machine_view,
-               memory_view, outputs_view, page, search_view)
+from . import (
+    answer_view,
+    costmodel_view,
+    depth_view,
+    fleet_view,
+    lengths_view,
+    levels_view,
+    machine_view,
+    memory_view,
+    outputs_view,
+    page,
+    search_view,
+)
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
 WHY_NOTE = ("Each pass drafts g tokens (g steps of the draft, each c target steps) and verifies g + 1 in one "
@@ -170,7 +181,7 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
         b, many = rec.best, rec.level.streams > 1
 
         def tps(r: RunResult) -> str:
-            return page.fmt(r.aggregate_tps if many else r.mean_tps, ".2f")
+            return page.fmt(r.aggregate_tps if many else r.mean_tps, ".2f")  # noqa: B023 (called in this iteration)
 
         cells = [rec.where, tps(rec.baseline) if rec.baseline
                  else "no baseline"]
@@ -251,7 +262,8 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         depth=depth_view.section(all_runs, ev.crossovers, ev.recommendations),
         outputs=outputs_view.section(all_runs),
         machine=machine_view.section(all_runs, ev.settings.resolution),
-        fleet=fleet_view.section(meta, all_runs, ev.nodes, ev.settings.resolution), by_task=_category_section(ev.category_lines, data),
+        fleet=fleet_view.section(meta, all_runs, ev.nodes, ev.settings.resolution),
+        by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, ev.savings),

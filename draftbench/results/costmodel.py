@@ -101,7 +101,7 @@ def rates_from_lengths(points: Sequence[tuple[int, float]]) -> tuple[float, ...]
         width = n - len(rates)
         if width <= 0:
             continue
-        q = _solve(accepted - done, lambda x: reach * sum(x ** j for j in range(1, width + 1)))
+        q = _solve(accepted - done, lambda x: reach * sum(x ** j for j in range(1, width + 1)))  # noqa: B023 (solved here)
         rates += [reach * q ** j for j in range(1, width + 1)]
         done, reach = sum(rates), rates[-1]
     return tuple(rates)

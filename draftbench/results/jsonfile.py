@@ -18,7 +18,6 @@ from ..setup.speculation import AXES
 from .schema import RENAMED, SCHEMA_VERSION, BaselineCheck, CategoryResult, FileMeta, RunResult
 
 
-
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 4) if math.isfinite(value) else None

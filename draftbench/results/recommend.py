@@ -9,7 +9,8 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..core import load as machine_load, stats
+from ..core import load as machine_load
+from ..core import stats
 from ..core.stats import pct
 from ..measure import health
 from ..setup.levels import Level, varying, where

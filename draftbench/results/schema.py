@@ -30,7 +30,8 @@ check, context ``depth`` and the file's ``recommendations`` and ``crossovers`` (
 again on load). Version 10 adds the model search's predictions (``predicted_speedup``, ``predicted_ci95``,
 ``predicted_from``; ``pruned_as`` "predicted" for a setup it never measured). Version 11 adds shards of a fleet: a
 shard's file says which part of the plan it measured (``shard``), a merged file lists its shards (``shards``) and
-each run the shard that measured it (``shard``); older runs read as unsharded (None). Version 12 adds runs on a live vLLM: what its engine did
+each run the shard that measured it (``shard``); older runs read as unsharded (None). Version 12 adds runs on a live
+vLLM: what its engine did
 (``engine``: steps, mean sequences per step, preemptions, prefix-cache hits, queue time) and the position counts
 from its counters; and what each run costs in memory (``memory``: the server's buffers per model and device from
 its log, peak resident memory, the dry run's estimate; ``extra_memory_mib`` over the baseline), and the file's
@@ -204,7 +205,8 @@ class FileMeta:
         values["shard"] = ShardInfo.from_dict(data.get("shard"))
         values["shards"] = [i for d in data.get("shards") or [] if (i := ShardInfo.from_dict(d)) is not None]
         values["schema_version"] = data.get("schema_version", 1)
-        computed = ("results", "recommendations", "crossovers", "schedules")  # the runs, and what is evaluated from them again on every load
+        # the runs, and what is evaluated from them again on every load
+        computed = ("results", "recommendations", "crossovers", "schedules")
         return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
 
 

@@ -216,7 +216,7 @@ def check(pairs: list[tuple[str, Speculation]], max_model_len: int) -> list[str 
                              text=True, timeout=600, env={**os.environ, **install.env(), "VLLM_LOGGING_LEVEL": "ERROR"})
     except (OSError, subprocess.SubprocessError) as exc:
         raise DraftbenchError(f"cannot check the setups with {install.version} ({install.python}): {exc}") from exc
-    line = next((l for l in out.stdout.splitlines() if l.startswith("DRAFTBENCH-CHECK ")), None)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("DRAFTBENCH-CHECK ")), None)
     if line is None:
         tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
         raise DraftbenchError(f"{install.version} could not check the setups ({install.python}): {tail}")

@@ -12,13 +12,22 @@ from ..core import files, gguf_header
 from ..errors import ConfigError, ModelFileError
 from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
+from .consistency import together, too_many
 from .context import Contexts, load_contexts
 from .prompts import BUILTIN, Prompt, fingerprint
-from .consistency import together, too_many
 from .settings import SweepSettings, parse_settings, unknown_key
-from .speculation import (AXES, DRAFT_FAMILY, TARGET_HEADS, Setup, Speculation, axis_problem, expand, managed_problem,
-                          parse_types, type_family)
-
+from .speculation import (
+    AXES,
+    DRAFT_FAMILY,
+    TARGET_HEADS,
+    Setup,
+    Speculation,
+    axis_problem,
+    expand,
+    managed_problem,
+    parse_types,
+    type_family,
+)
 
 
 @dataclass(frozen=True)

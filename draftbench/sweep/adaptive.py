@@ -30,7 +30,8 @@ def finished_candidate(run: RunResult) -> bool:
 A_PRIOR = 0.7  # per-token acceptance assumed before any draft is measured: it only orders the setups
 
 
-def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult], size: Callable[[str], int] = gguf_header.file_size) -> float | None:
+def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
+                      size: Callable[[str], int] = gguf_header.file_size) -> float | None:
     """A setup's speedup predicted by the cost model, only to decide what to measure first:
 
     - a measured sibling (same target, draft and types, another draft length): its measured speedup times the
@@ -97,7 +98,8 @@ class Search:
         first, rest = stopping.alpha_at(1, self.total, self.block), stopping.alpha_at(2, self.total, self.block)
         spent = f"{first:.3g}" + (f" at the first, {rest:.3g} at each later one" if n > 1 else "")
         return (f"Adaptive search: every setup gets a first block of {self.block} requests, then the best go on; a "
-                f"setup can stop after every block of its {self.total} requests ({n} look{'s' if n != 1 else ''}; one-sided error per "
+                f"setup can stop after every block of its {self.total} requests ({n} look{'s' if n != 1 else ''}; "
+                "one-sided error per "
                 f"look {spent}: at most {stopping.ALPHA:.0%} in all); ties within {self.resolution:.0%}")
 
     def sizes(self, done: int) -> list[int]:

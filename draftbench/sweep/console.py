@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..core.redaction import console_text, visible
 from ..core import stats
+from ..core.redaction import console_text, visible
 from ..results.evaluate import Evaluation
 from ..results.schema import RunResult
 from ..setup.levels import where

@@ -108,7 +108,8 @@ class CostProbes:
             self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.error or 'no speed measured'}")
         return self.draft_alone[path].decode_tps
 
-    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None], earlier: Any = None) -> probes.LoopVerification | None:
+    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None],
+                earlier: Any = None) -> probes.LoopVerification | None:
         """The setup's verification time per pass in the speculative loop, from a run of the same setup with
         synthetic acceptance (see the module note), once per cell (a run continued from ``earlier`` keeps its
         figure); None where the build cannot or the run failed."""

@@ -28,7 +28,6 @@ from .plan import Cell
 from .sessions import Sessions
 from .store import ResultsStore
 
-
 LOAD_CHANGE = 0.15  # a change in other processes' share of the CPUs that calls for a check now
 
 

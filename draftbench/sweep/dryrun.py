@@ -11,7 +11,6 @@ import os
 import shlex
 
 from ..core import gguf_header
-from ..setup import footprint
 from ..core.redaction import redact, visible
 from ..errors import DraftbenchError
 from ..measure import distribution, per_request, probes
@@ -19,15 +18,16 @@ from ..measure.bench import BenchConfig
 from ..results.jsonfile import load_results
 from ..results.schema import RunResult
 from ..server import backends, llama_bin, process
+from ..setup import footprint
 from ..setup.config import SweepConfig
 from ..setup.levels import Level
 from ..setup.speculation import Speculation
+from . import shards
 from .console import Accounting
 from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks, check_size
 from .eta import Estimator, Work, fmt_s
 from .model_search import expected_requests
-from . import shards
 from .plan import Cell, build_plan, check_setups, server_slots, template_warnings, traffic
 from .sessions import Sessions
 

@@ -28,8 +28,8 @@ Per target and level, after the baseline:
    is below the measured leader's speedup (the best setup measured so far, by its point estimate; or below no
    speculation), or, where the leader is another length of the same draft, when the model puts it more than its
    tolerance below the leader (both share the leader's measurement, so only the model's error separates them).
-   It is saved as ``pruned_as: "predicted"`` with its prediction and never measured. The recommendation is always a measured setup; ties are named as by the
-   adaptive search.
+   It is saved as ``pruned_as: "predicted"`` with its prediction and never measured. The recommendation is always a
+   measured setup; ties are named as by the adaptive search.
 
 The model's parts are measured at the sweep's first level only; other levels have no parts, nothing is predicted
 there, and every setup of those levels is measured as by the adaptive search. Predictions are computed again from

@@ -17,17 +17,17 @@ from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
 from ..setup.levels import varying
+from . import shards
 from .adaptive import Search
-from .model_search import ModelSearch
 from .cells import CellMeasurer
+from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .cost_probes import CostProbes
 from .drift_checks import BaselineChecks
-from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .eta import Estimator, Work, progress_line
 from .facts import RunFacts
 from .lock import ResultsLock
+from .model_search import ModelSearch
 from .plan import Cell, build_plan, check_setups, template_warnings
-from . import shards
 from .sessions import Sessions
 from .store import ResultsStore
 

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Callable
 
 from ..core.redaction import redact
-from ..measure.per_request import PerRequestProbe, probe_per_request
 from ..errors import ServerStartError
+from ..measure.per_request import PerRequestProbe, probe_per_request
 from ..server import crash, llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting

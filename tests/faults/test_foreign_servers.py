@@ -12,11 +12,11 @@ import sys
 import time
 
 import pytest
-
 from cli_helpers import call
+from fakeserver import ReplayServer
+
 from draftbench.measure.bench import describe
 from draftbench.measure.stream import UNKNOWN_TOKENS, RequestResult, consume
-from fakeserver import ReplayServer
 
 STREAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "streams")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fakeserver import FakeServer
 
 from draftbench.measure.bench import BenchConfig, run_bench
 from draftbench.setup.prompts import custom
 
 PROMPTS = custom(["FAULT one", "fine two", "FAULT three", "fine four"])
-from fakeserver import FakeServer
 
 
 @pytest.mark.parametrize("mode, expected", [

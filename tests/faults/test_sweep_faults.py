@@ -21,8 +21,8 @@ from conftest import ROOT, kill_tree, llama_pids, run_script
 from sweep_helpers import load, sweep_until, write_config
 
 from draftbench.core import files as files_mod
-from draftbench.setup.config import load_config
 from draftbench.errors import ResultsFileError
+from draftbench.setup.config import load_config
 from draftbench.sweep.runner import Sweep
 
 
@@ -188,8 +188,8 @@ def test_hung_server_ends_by_timeout(llama_server, family, tmp_path, no_new_serv
                             action=lambda: os.kill(_newest_llama_pid(before), signal.SIGSTOP))
     assert code == 1, err
     runs = load(results)["results"]
-    # frozen mid-request: "no data for 2 s (... raise --request-timeout-s ...)" or "exceeded the request timeout"; frozen before the
-    # first request (a slow machine): "no answer to /health within 5 s: timeout, the server may be hung"
+    # frozen mid-request: "no data for 2 s (... raise --request-timeout-s ...)" or "exceeded the request timeout"; frozen
+    # before the first request (a slow machine): "no answer to /health within 5 s: timeout, the server may be hung"
     error = runs[0]["error"]
     assert "request timeout" in error or "no answer to /health within 5 s" in error, error
     assert "has no baseline" in runs[1]["error"]
