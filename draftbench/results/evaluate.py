@@ -5,7 +5,11 @@ request corrected for the baseline's drift when it was sent, the interval widene
 uncertainty), per-category results, aggregate speedup, output match at temperature 0 and the cost model's parts
 (with the runs of the same draft at other lengths). Then the recommendations, the runs never recommended, the
 lines by task and by level, and what the adaptive search saved. The sweep's store evaluates after every run and
-on load; the console, the HTML report, the exports and ``--compare`` only read the result."""
+on load; the console, the HTML report, the exports and ``--compare`` only read the result.
+
+A run's figures depend on itself, its baseline and the runs of its draft at other lengths (``affected_by``): after
+one run changes, the store evaluates those again and keeps the rest as they were (``kept``), so a save costs what
+changed, not the whole file."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from typing import Any, Iterable, Mapping
 from ..core import stats
 from . import categories, comparison, costmodel, depth, distribution, drift, fleet
 from .explain import explain_run
-from .grouping import excluded
+from .grouping import excluded, length_key
 from .jsonfile import load_results
 from .recommend import Recommendation, by_level, category_lines, recommend
 from .savings import SearchSavings, search_savings
@@ -69,17 +73,32 @@ class Evaluation:
         return next((r for r in self.runs if r.key == key), None)
 
 
-def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings()) -> Evaluation:
-    """The runs with every figure computed from their measurements, and what follows from them."""
-    runs = list(runs)
+def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings(),
+             kept: Mapping[tuple, RunResult] | None = None) -> Evaluation:
+    """The runs with every figure computed from their measurements, and what follows from them. ``kept``: runs
+    (by key) already evaluated from exactly these inputs, taken as they are (``affected_by`` says which are not)."""
+    runs, kept = list(runs), kept or {}
     bases = {r.key: r for r in runs if r.draft is None}
-    done = [_evaluated(r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0,
-                       runs) for r in runs]
+    groups: dict[tuple, list[RunResult]] = {}
+    for r in runs:
+        groups.setdefault(length_key(r), []).append(r)
+    done = [kept[r.key] if r.key in kept else
+            _evaluated(r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0,
+                       groups[length_key(r)]) for r in runs]
     recs = recommend(done, settings.resolution, settings.memory_budget_mib)
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
                       tuple(by_level(recs)), tuple(depth.crossovers(done)), tuple(fleet.nodes(done)),
                       search_savings(done, settings.budget) if settings.budget else None, settings,
                       tuple(schedules(done, recs)))
+
+
+def affected_by(changed: RunResult, runs: Iterable[RunResult]) -> set[tuple]:
+    """The keys of the runs whose figures ``changed`` enters: itself; for a baseline, every run compared with it;
+    for a setup, the runs of its draft at other lengths (the cost model reads them)."""
+    mine = length_key(changed)
+    if changed.draft is None:
+        return {changed.key} | {r.key for r in runs if r.baseline_key == changed.key}
+    return {changed.key} | {r.key for r in runs if r.draft is not None and length_key(r) == mine}
 
 
 def load(path: str) -> tuple[FileMeta, Evaluation]:
@@ -89,7 +108,7 @@ def load(path: str) -> tuple[FileMeta, Evaluation]:
     return meta, evaluate(runs, EvalSettings.of(meta.settings))
 
 
-def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[RunResult]) -> RunResult:
+def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list[RunResult]) -> RunResult:
     """One run with everything computed against its target's baseline (see the module note). A baseline, or a
     setup without a finished baseline, gets its categories; a file that kept no requests (the original
     tool's) keeps its speedup, else the ratio of mean tok/s, unpaired."""
@@ -110,7 +129,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, runs: list[
     ratio = comparison.versus(seen, base)
     factor, half = drift.factor_of(run, shift) if shift is not None and seen is not run else (1.0, 0.0)
     raw = comparison.versus(run, base) if seen is not run else None
-    parts = explain_run(run, base, runs)
+    parts = explain_run(run, base, group)  # the runs of its draft at other lengths are in its group
     return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
                    extra_memory_mib=_extra_memory(run, base),
                    drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,

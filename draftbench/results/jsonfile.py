@@ -10,7 +10,7 @@ import types
 import typing
 from typing import Any
 
-from ..core.files import Unreadable, parse_json, read_text, write_json_atomic
+from ..core.files import Unreadable, parse_json, read_text, write_json_atomic, write_text_atomic
 from ..errors import ResultsFileError
 from ..measure.stream import RequestResult
 from ..setup.settings import setting_types
@@ -193,5 +193,36 @@ def dump_results(meta: FileMeta, runs: list[RunResult], computed: dict[str, Any]
     return {**_round(meta.to_dict()), **_round(computed or {}), "results": [_round(r.to_dict()) for r in runs]}
 
 
-def save_results(path: str, meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None) -> None:
-    write_json_atomic(path, dump_results(meta, runs, computed))
+def save_results(path: str, meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None,
+                 texts: "RunTexts | None" = None) -> None:
+    """Write the file; ``texts``: a sweep's cache of its runs' JSON, so that a save writes again only what changed
+    (the file is byte for byte what ``dump_results`` gives)."""
+    if texts is None:
+        write_json_atomic(path, dump_results(meta, runs, computed))
+        return
+    head = json.dumps({**_round(meta.to_dict()), **_round(computed or {}), "results": []}, indent=2, ensure_ascii=False)
+    items = [texts.text(r) for r in runs]
+    texts.keep(runs)
+    body = head if not items else head[: -len("[]\n}")] + "[\n" + ",\n".join(items) + "\n  ]\n}"
+    write_text_atomic(path, body + "\n")
+
+
+class RunTexts:
+    """Each run's JSON as the file holds it (indented for its place in ``results``), made once per run record: a
+    store's runs not evaluated again are the same objects from one save to the next."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[RunResult, str]] = {}
+
+    def text(self, run: RunResult) -> str:
+        hit = self._texts.get(id(run))
+        if hit is None or hit[0] is not run:
+            body = json.dumps(_round(run.to_dict()), indent=2, ensure_ascii=False)
+            hit = (run, "\n".join("    " + line for line in body.split("\n")))
+            self._texts[id(run)] = hit
+        return hit[1]
+
+    def keep(self, runs: list[RunResult]) -> None:
+        """Forget the texts of runs no longer in the file."""
+        ids = {id(r) for r in runs}
+        self._texts = {i: hit for i, hit in self._texts.items() if i in ids}

@@ -13,7 +13,7 @@ import signal
 from ..setup.repacking import EXTRA_BUFFERS
 
 NO_REPACK = "--no-repack"
-_MEANING = {
+_MEANING: dict[int, str] = {
     signal.SIGILL: "illegal instruction: this llama-server uses instructions this CPU does not execute",
     signal.SIGSEGV: "segmentation fault: it crashed",
     signal.SIGBUS: "bus error: it crashed (a model file changed or truncated while mapped?)",

@@ -12,8 +12,8 @@ from .. import __version__
 from ..core import gguf_header, machine
 from ..core.redaction import visible
 from ..errors import ResultsFileError
-from ..results.evaluate import EvalSettings, Evaluation, evaluate
-from ..results.jsonfile import as_saved, load_results, save_results
+from ..results.evaluate import EvalSettings, Evaluation, affected_by, evaluate
+from ..results.jsonfile import RunTexts, as_saved, load_results, save_results
 from ..results.schema import FileMeta, RunResult, ShardInfo
 from ..setup.config import SweepConfig
 from .plan import Cell
@@ -33,6 +33,7 @@ class ResultsStore:
         self.evaluation: Evaluation = evaluate([], self.settings)
         self._identities: dict[str, str | None] = {}
         self.unsaved = False  # a run was recorded since the last save
+        self.texts = RunTexts()  # each run's JSON, made again only when the run is
 
     def identity(self, path: str | None) -> str | None:
         """A model file's identity (size and sampled content), read once per sweep."""
@@ -58,15 +59,18 @@ class ResultsStore:
         return list(self.runs.values())
 
     def put(self, run: RunResult) -> RunResult:
-        """Record a run (new, continued, or a baseline with another check) and evaluate every run again: the one
-        place a run enters the store. Returns the run as evaluated."""
-        self.runs[run.key] = as_saved(run)
+        """Record a run (new, continued, or a baseline with another check) and evaluate again the runs whose figures
+        it enters (``evaluate.affected_by``; the rest are kept as evaluated): the one place a run enters the store.
+        Returns the run as evaluated."""
+        saved = as_saved(run)
+        self.runs[run.key] = saved
         self.unsaved = True
-        self._evaluate()
+        again = affected_by(saved, self.runs.values())
+        self._evaluate({k: r for k, r in self.runs.items() if k not in again})
         return self.runs[run.key]
 
-    def _evaluate(self) -> None:
-        self.evaluation = evaluate(self.ordered(), self.settings)
+    def _evaluate(self, kept: dict | None = None) -> None:
+        self.evaluation = evaluate(self.ordered(), self.settings, kept)
         self.runs.update((r.key, r) for r in self.evaluation.runs)
 
     def _differences(self, meta: FileMeta, runs: list[RunResult]) -> list[str]:
@@ -146,7 +150,7 @@ class ResultsStore:
     def save(self) -> None:
         self.unsaved = False
         try:
-            save_results(self.path, self.meta, self.ordered(), self.evaluation.computed())
+            save_results(self.path, self.meta, self.ordered(), self.evaluation.computed(), self.texts)
         except OSError as exc:
             raise ResultsFileError(f"cannot write {self.path}: {exc.strerror}; the last saved version "
                                    "is intact: free space or fix permissions, then rerun to resume") from exc
