@@ -1,5 +1,6 @@
 """The house rules, checked by tools instead of remembered from commit messages: the linter (ruff, its rules and
-line length in pyproject.toml) passes on the whole tree and fails on a planted violation; every package's docstring
+line length in pyproject.toml) and the type checker (mypy on draftbench/, the modules not yet clean listed there)
+pass on the whole tree and fail on a planted violation; every package's docstring
 names each of its modules; no module grows past 300 lines (those already over may not grow)."""
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ OVER = {  # module: its lines when the rule became a test; each may shrink, none
 }
 
 
-def _ruff(*args: str) -> subprocess.CompletedProcess:
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
     try:
-        import ruff  # noqa: F401  (the dev extra installs it)
+        __import__(name)  # the dev extra installs it
     except ImportError:
-        unavailable("ruff is not installed (pip install -e '.[dev]')", "CI's dev extra must install ruff")
-    return subprocess.run([sys.executable, "-m", "ruff", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+        unavailable(f"{name} is not installed (pip install -e '.[dev]')", f"CI's dev extra must install {name}")
+    return subprocess.run([sys.executable, "-m", name, *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def _ruff(*args: str) -> subprocess.CompletedProcess:
+    return _tool("ruff", *args)
 
 
 @pytest.mark.server  # runs ruff as a child process
@@ -47,6 +51,21 @@ def test_the_linter_fails_on_a_planted_violation(tmp_path):
     planted.write_text("import os\n\nx = 1  " + "#" * 140 + "\n")  # an unused import, a line too long
     done = _ruff("check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(planted))
     assert done.returncode == 1 and "F401" in done.stdout and "E501" in done.stdout, done.stdout
+
+
+@pytest.mark.server  # runs mypy as a child process
+def test_the_type_checker_passes_on_draftbench(tmp_path):
+    done = _tool("mypy", "--cache-dir", str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+@pytest.mark.server
+def test_the_type_checker_fails_on_a_planted_violation(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text("def half(n: int) -> int:\n    return n / 2\n")
+    done = _tool("mypy", "--config-file", str(ROOT / "pyproject.toml"), "--cache-dir", str(tmp_path / "cache"),
+                 str(planted))
+    assert done.returncode == 1 and "Incompatible return value type" in done.stdout, done.stdout
 
 
 def test_every_package_docstring_names_each_of_its_modules():

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable
+from typing import Callable, NoReturn
 
 from ..core import limits
 from ..core.redaction import console_text
@@ -19,7 +19,7 @@ from ..setup.settings import ServerOptions, SweepSettings
 class Parser(argparse.ArgumentParser):
     """argparse with its usage errors made visible: a control character in an argument is echoed as an escape."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         super().error(console_text(message))
 
     def setting(self, name: str, *flags: str, help: str | None = None) -> None:

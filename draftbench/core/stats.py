@@ -204,7 +204,7 @@ def log_interval(d: Sequence[float], confidence: float = 0.95, min_sd: float = 0
 def pairs(a: Keyed, b: Keyed) -> list[tuple[float, float]]:
     """(a_i, b_i) for every key (a prompt at a position of the schedule) both measured successfully."""
     theirs = dict(b)
-    return [(x, theirs[k]) for k, x in a if x and x > 0 and (theirs.get(k) or 0) > 0]  # type: ignore[operator]
+    return [(x, y) for k, x in a if x and x > 0 and (y := theirs.get(k)) is not None and y > 0]
 
 
 def log_ratios(pairs: Iterable[tuple[float | None, float | None]]) -> list[float]:

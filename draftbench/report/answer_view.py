@@ -45,7 +45,7 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
 
 def section(ev: Evaluation) -> str:
     """One card per target, at its lowest level (the levels' answers are in the details below)."""
-    lowest = {}
+    lowest: dict[str, Recommendation] = {}
     for rec in ev.recommendations:
         lowest.setdefault(rec.target, rec)
     schedules = {s.target: s.lines() for s in ev.schedules}

@@ -40,7 +40,8 @@ def _words() -> tuple[str, ...]:
 
 def documents(text: str) -> tuple[str, ...]:
     """A context file's documents: blocks between lines holding only ``---``, empty ones left out."""
-    blocks, current = [], []
+    blocks: list[str] = []
+    current: list[str] = []
     for line in text.replace("\r\n", "\n").split("\n"):
         if line.strip() == SEPARATOR:
             blocks.append("\n".join(current))

@@ -94,7 +94,7 @@ def _sharegpt(data: list, path: str, problems: list[str]) -> list[Prompt]:
 
 
 def _jsonl(text: str, path: str, problems: list[str]) -> list[Prompt]:
-    out = []
+    out: list[Prompt] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

@@ -180,7 +180,8 @@ class CellMeasurer:
         blocks: list[BenchSummary] = []
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
-            blocks.append(run_bench(self.bench_config(cell, server.url, size, len(kept) + sum(b.n_requests for b in blocks),
+            done = len(kept) + sum(b.n_requests or 0 for b in blocks)
+            blocks.append(run_bench(self.bench_config(cell, server.url, size, done,
                                                       s.warmup if i == 0 else 0, shared, first=i == 0)))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
