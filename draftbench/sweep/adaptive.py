@@ -82,6 +82,7 @@ class Search:
     so a look is never repeated against a new reference."""
 
     pause_note = "every setup gets a first block before the best go on"  # why a setup pauses after its first block
+    adaptive = True  # setups may stop early (scheduler.Policy)
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
         self.size = size  # model file sizes, for the prior of the screening order

@@ -25,6 +25,7 @@ from .console import Accounting, Console
 from .cost_probes import CostProbes
 from .facts import RunFacts
 from .plan import Cell, request_fields, traffic
+from .scheduler import Policy
 from .sessions import Sessions
 from .store import ResultsStore
 
@@ -33,7 +34,7 @@ MEASURED = tuple(f.name for f in fields(Measured) if f.name not in ("warnings", 
 
 class CellMeasurer:
     def __init__(self, cfg: SweepConfig, store: ResultsStore, sessions: Sessions, probes: CostProbes,
-                 search: adaptive.Search | None, echo: Console, acct: Accounting, api_key: str | None):
+                 search: Policy, echo: Console, acct: Accounting, api_key: str | None):
         self.cfg, self.store, self.sessions, self.probes, self.search = cfg, store, sessions, probes, search
         self.echo, self.acct, self.api_key = echo, acct, api_key
         self.runs = store.runs
@@ -52,7 +53,7 @@ class CellMeasurer:
         which evaluates it (its figures against the baseline), and returned as evaluated."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
-        if summary and self.search is not None:
+        if summary:
             status = {**self.search.record_fields(cell), **status}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
                         depth=cell.level.depth, shard=cell.shard, target_path=cell.target.path,
@@ -175,8 +176,7 @@ class CellMeasurer:
         kept = list(earlier.requests) if earlier else []
         kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
         total = s.requests * s.runs
-        looking = self.search is not None and not cell.setup.is_baseline
-        sizes = self.search.sizes(len(kept)) if looking and self.search else [total - len(kept)]
+        sizes = [total - len(kept)] if cell.setup.is_baseline else self.search.sizes(len(kept))
         blocks: list[BenchSummary] = []
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
@@ -185,10 +185,10 @@ class CellMeasurer:
                                                       s.warmup if i == 0 else 0, shared, first=i == 0)))
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
-            if not looking or i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
+            if i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
             run = self.record(cell, facts, summary, in_progress=True)
-            if self.search is not None and self.search.pauses(cell, self.runs):
+            if self.search.pauses(cell, self.runs):
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: {self.search.pause_note}")
                 return summary, {"in_progress": True}
             stopped = self.look(run)
@@ -199,7 +199,6 @@ class CellMeasurer:
 
     def look(self, run: RunResult) -> dict[str, Any] | None:
         """The look after a block of the adaptive search: the run's stop fields (and it is said), or None to go on."""
-        assert self.search is not None
         learnt = self.search.verdict(run)
         if learnt:
             self.echo(f"  WARNING: {learnt}")
@@ -213,14 +212,14 @@ class CellMeasurer:
     def stopped_without_measuring(self, run: RunResult) -> RunResult | None:
         """A setup paused after screening gets its first look when the race picks it, before a server starts:
         most stop here, against the leader finished meanwhile. The stopped run, or None to measure on."""
-        if self.search is None or not self.search.look_pending(run):
+        if not self.search.look_pending(run):
             return None
         stop = self.look(run)
         return replace(run, **stop) if stop else None
 
     def predicted_stop(self, cell: Cell) -> RunResult | None:
         """A setup the search stops on its prediction, never measured (the model search): its record, said."""
-        fields = self.search.predicted_stop(cell, self.runs) if self.search is not None else None
+        fields = self.search.predicted_stop(cell, self.runs)
         if fields is None:
             return None
         self.echo(f"  Not measured: {fields['pruned_reason']}")

@@ -17,8 +17,7 @@ from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
 from ..setup.levels import varying
-from . import shards
-from .adaptive import Search
+from . import scheduler, shards
 from .cells import CellMeasurer
 from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .cost_probes import CostProbes
@@ -26,7 +25,6 @@ from .drift_checks import BaselineChecks
 from .eta import Estimator, Work, progress_line
 from .facts import RunFacts
 from .lock import ResultsLock
-from .model_search import ModelSearch
 from .plan import Cell, build_plan, check_setups, template_warnings
 from .sessions import Sessions
 from .store import ResultsStore
@@ -55,8 +53,6 @@ def default_results_path(cfg: SweepConfig, hardware: str, shard: shards.Shard | 
                     for part in (hardware, cfg.backend.name, cfg.name))
     return os.path.join("results", stem + (shard.suffix if shard else "") + ".json")
 
-SEARCHES: dict[str, type[Search]] = {"adaptive": Search, "model": ModelSearch}  # settings.search: who picks the cells
-
 
 class Sweep:
     """One sweep: its plan measured cell by cell, the results saved after each (see :meth:`run` for the steps)."""
@@ -76,9 +72,9 @@ class Sweep:
         self.store = ResultsStore(self.results_path, cfg, self.plan, hardware, self.shard)
         self.runs = self.store.runs
         self.acct = Accounting()
-        self.search = SEARCHES[cfg.settings.search](cfg.settings) if cfg.settings.search in SEARCHES else None
+        self.search = scheduler.policy(cfg.settings)  # who picks the cells (settings.search)
         self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
-                                 note=self.store.note, keep_levels=self.search is None)
+                                 note=self.store.note, keep_levels=not self.search.adaptive)
         self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
         self.cells = CellMeasurer(cfg, self.store, self.sessions, self.probes, self.search, self.echo, self.acct,
                                   self.api_key)
@@ -110,7 +106,7 @@ class Sweep:
                 for c in self.plan if self._to_go(c.key)]
         done = len(self.plan) - len(left)
         self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
-                                       at_most=self.search is not None))
+                                       at_most=self.search.adaptive))
 
     def _run(self) -> SweepOutcome:
         """1. resume what the file holds; 2. check setups and port before any server starts; 3. say what will run;
@@ -124,7 +120,7 @@ class Sweep:
             ports.ensure_free(self.cfg.settings.server.host, self.cfg.settings.server.port)
         self._announce()
         try:
-            cells = self.search.order(self.plan, self.runs) if self.search else iter(self.plan)
+            cells = self.search.order(self.plan, self.runs)
             positions: dict[tuple, int] = {}
             target = None
             for cell in cells:
@@ -185,14 +181,14 @@ class Sweep:
             self.store.note("warnings", list(warnings.values()))
         for warning in warnings.values():
             self.echo(f"WARNING: {warning}")
-        if self.search is not None:
+        if self.search.describe():
             self.echo(self.search.describe())
 
     def _cell(self, cell: Cell, title: str) -> RunResult | None:
         """One cell's run: measured, skipped (why is its error), stopped by the adaptive search before a server
         starts, or None when an earlier session finished it."""
         previous = self.runs.get(cell.key)
-        unfinished = previous is not None and (previous.in_progress or (previous.pruned and not self.search))
+        unfinished = previous is not None and (previous.in_progress or (previous.pruned and not self.search.adaptive))
         if previous is not None and previous.done and not unfinished:
             self.echo(f"\n{title}: done earlier, skipped" + (" (stopped early)" if previous.pruned else ""))
             return None
