@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from draftbench.measure import probes
-from draftbench.measure.stream import RequestResult
+from draftbench.records.probes import LoopVerification, PositionCounts
+from draftbench.records.requests import RequestResult
 from draftbench.results import costmodel as cm
 from draftbench.results import explain
 from draftbench.results.schema import RunResult
@@ -116,7 +117,6 @@ LOG = """0.03.404.219 I spec common_specu: statistics     draft-simple: #calls(b
 
 
 def test_drafting_time_per_pass_from_the_servers_statistics():
-    from draftbench.measure import probes
 
     first = probes.last_draft_stats(LOG.splitlines()[0])
     last = probes.last_draft_stats(LOG)
@@ -198,8 +198,8 @@ def test_a_draft_measured_in_the_loop_and_by_position():
                                   draft_n_accepted=sum(accepted))]  # 40 passes drafting n_max tokens each
         return RunResult("T", f"d · n_max {n_max}", mean_tps=30.0, speculation=Speculation("d.gguf", draft_max=n_max),
                          requests=requests, draft_ms_per_pass=5.0 * n_max,
-                         verify_in_loop=probes.LoopVerification(verify_ms, n_max, 40, 0.0, 0.75),
-                         position_counts=probes.PositionCounts(40, tuple(accepted)))
+                         verify_in_loop=LoopVerification(verify_ms, n_max, 40, 0.0, 0.75),
+                         position_counts=PositionCounts(40, tuple(accepted)))
     one, three = run(1, [32], 60.0), run(3, [32, 24, 12], 78.0)
     parts = explain.explain_run(three, base, [one, three])
     assert (parts.verify_source, parts.acceptance_source) == ("in the loop", "by position (server counts)")
@@ -213,11 +213,10 @@ def test_a_draft_measured_in_the_loop_and_by_position():
 
 
 def test_positions_from_the_servers_statistics():
-    from draftbench.measure import probes
 
     first, last = probes.last_draft_stats(LOG.splitlines()[0]), probes.last_draft_stats(LOG)
     assert first.accepted_by_position == (34, 31, 28) and last.accepted_by_position == (68, 62, 56)
-    assert probes.position_counts(first, last) == probes.PositionCounts(34, (34, 31, 28))
+    assert probes.position_counts(first, last) == PositionCounts(34, (34, 31, 28))
     older = LOG.splitlines()[0].replace(", #mean acc len = 3.74, #acc rate/pos = (1.000, 0.912, 0.824)", "")
     assert probes.last_draft_stats(older).accepted_by_position is None  # a build without positions
     assert probes.position_counts(None, probes.last_draft_stats(older)) is None

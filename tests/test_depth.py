@@ -70,7 +70,7 @@ def test_a_depth_that_does_not_fit_the_context_is_refused_naming_the_numbers(fam
 # --- the crossover and the depth view, on hand-made runs evaluated as a file's are ---------------------------------
 
 def _reqs(tps: list[float], depth: int) -> list:
-    from draftbench.measure.stream import RequestResult
+    from draftbench.records.requests import RequestResult
 
     return [RequestResult(f"p{i}", "code", decode_tps=v, completion_tokens=64, prompt_tokens=depth + 40)
             for i, v in enumerate(tps)]

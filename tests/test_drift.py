@@ -15,7 +15,7 @@ import pytest
 from records import compared, loaded, rendered
 
 from draftbench.core import load, stats
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.results import drift, recommend
 from draftbench.results.jsonfile import dump_results, load_results, save_results
 from draftbench.results.schema import SCHEMA_VERSION, BaselineCheck, FileMeta, RunResult

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.results.schema import RunResult
 from draftbench.setup.levels import Level
 from draftbench.sweep.console import Console

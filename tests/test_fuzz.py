@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from draftbench.errors import ServerStartError  # noqa: E402
-from draftbench.measure.stream import RequestResult  # noqa: E402
+from draftbench.records.requests import RequestResult  # noqa: E402
 from draftbench.results.jsonfile import dump_results
 from draftbench.results.schema import CategoryResult, FileMeta, RunResult  # noqa: E402
 from draftbench.server import llama_bin, process  # noqa: E402

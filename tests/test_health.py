@@ -9,7 +9,7 @@ import os
 import pytest
 from records import evaluated, rendered
 
-from draftbench.measure import health
+from draftbench.core import health
 
 CASES = json.load(open(os.path.join(os.path.dirname(__file__), "data", "outputs", "completions.json"), encoding="utf-8"))
 

@@ -20,7 +20,6 @@ MAX_LINES = 300
 OVER = {  # module: its lines when the rule became a test; each may shrink, none may grow (split it instead)
     "results/schema.py": 360,  # the run record and the file's version history
     "results/recommend.py": 349,
-    "measure/bench.py": 320,
     "setup/config.py": 309,
     "synth/model_family.py": 305,
     "server/process.py": 301,

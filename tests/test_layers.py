@@ -7,8 +7,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "draftbench"
 # Lowest first; packages on one rank may not import each other.
-RANKS = {"": 0, "errors": 0, "core": 1, "setup": 2, "synth": 2, "server": 3, "measure": 4, "results": 5,
-         "sweep": 6, "report": 6, "cli": 7}
+RANKS = {"": 0, "errors": 0, "core": 1, "setup": 2, "synth": 2, "records": 3, "server": 4, "measure": 5, "results": 6,
+         "sweep": 7, "report": 7, "cli": 8}
 
 
 def module_name(path: Path) -> str:
@@ -108,3 +108,12 @@ def test_the_checks_catch_an_upward_arrow_and_a_loop():
     assert upward(edges) == ["draftbench.report.page -> draftbench.sweep.plan",
                              "draftbench.setup.config -> draftbench.sweep.plan"]
     assert loops(edges) == [["draftbench.sweep.plan", "draftbench.setup.config", "draftbench.sweep.plan"]]
+
+
+def test_the_evaluation_reads_records_without_the_layers_that_measure_or_start_servers():
+    """results/ and report/ are pure functions of saved runs: they import neither measure/ nor server/ (the saved
+    record types live in records/, below both)."""
+    edges = graph()
+    wrong = sorted(f"{src} -> {dst}" for src, targets in edges.items() if layer(src) in ("results", "report")
+                   for dst in targets if layer(dst) in ("measure", "server"))
+    assert wrong == []

@@ -8,7 +8,7 @@ import pytest
 
 from draftbench.core import stats
 from draftbench.measure.loop import ThreadExecutor, closed_loop
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 
 
 class ScriptedServer:

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_script
 
 from draftbench.measure import memory
-from draftbench.measure.memory import Buffers, Memory
+from draftbench.records.memory import Buffers, Memory
 from draftbench.results import evaluate
 from draftbench.results.jsonfile import load_results
 from draftbench.results.recommend import recommend

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.results import predict
 from draftbench.results.costmodel import Parts
 from draftbench.results.savings import search_savings

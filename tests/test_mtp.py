@@ -79,7 +79,7 @@ def test_mtp_takes_the_draft_settings_like_a_draft_model(tmp_path):
 
 
 def test_the_cost_model_invents_no_drafting_cost_for_mtp_heads():
-    from draftbench.measure.stream import RequestResult
+    from draftbench.records.requests import RequestResult
     from draftbench.results import explain
     from draftbench.results.schema import RunResult
     from draftbench.setup.speculation import Speculation

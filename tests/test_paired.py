@@ -11,7 +11,7 @@ import pytest
 from records import evaluated
 
 from draftbench.core import stats
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.report import export, sweep_page
 from draftbench.results import categories, compare, comparison, evaluate, recommend
 from draftbench.results.jsonfile import dump_results, save_results

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from draftbench.errors import ConfigError
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.results import categories
 from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.setup import prompt_files, prompts

@@ -13,7 +13,7 @@ from conftest import run_script
 from records import evaluated, markdown, rendered
 
 from draftbench.core import stats
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.report import export, lengths_view, sweep_page
 from draftbench.results import evaluate, explain, grouping, recommend, savings
 from draftbench.results.schema import CategoryResult, RunResult

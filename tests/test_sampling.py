@@ -11,8 +11,8 @@ from records import evaluated
 
 from draftbench.core import homogeneity as stats
 from draftbench.errors import ConfigError
-from draftbench.measure.distribution import DistributionSamples
-from draftbench.measure.stream import RequestResult
+from draftbench.records.distribution import DistributionSamples
+from draftbench.records.requests import RequestResult
 from draftbench.results import distribution, recommend
 from draftbench.results.schema import RunResult
 from draftbench.setup.config import parse_config

@@ -9,6 +9,7 @@ from conftest import run_script
 from sweep_helpers import write_config
 
 from draftbench.measure import distribution as sampler
+from draftbench.records.distribution import TOKENS
 from draftbench.results import distribution, evaluate
 from draftbench.server import llamacpp, process
 from draftbench.setup.levels import Level
@@ -67,5 +68,5 @@ def test_the_baseline_against_itself_on_two_servers_passes(llama_server, family)
         for s in started:
             s.stop()
     same = distribution.check(drawn[0], drawn[1])
-    assert same is not None and not same.flagged and same.n_tests >= sampler.PREFIXES * sampler.TOKENS - 1
+    assert same is not None and not same.flagged and same.n_tests >= sampler.PREFIXES * TOKENS - 1
     assert drawn[0].samples == drawn[1].samples  # same build, same seeds: the very same draws

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from draftbench.core import stats
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 from draftbench.results.costmodel import Parts
 from draftbench.results.schema import RunResult
 from draftbench.setup.config import ModelEntry, SweepSettings

@@ -8,7 +8,8 @@ import pytest
 
 from draftbench.core import stats
 from draftbench.measure.bench import summarise
-from draftbench.measure.stream import RequestResult, consume
+from draftbench.measure.stream import consume
+from draftbench.records.requests import RequestResult
 
 
 class ScriptedClock:

@@ -15,6 +15,7 @@ from conftest import run_script
 from draftbench.core import gguf_header, machine
 from draftbench.core.redaction import redact, visible
 from draftbench.errors import DraftbenchError, ModelFileError, UnsupportedSetup
+from draftbench.records.engine import Counters, EngineStats
 from draftbench.server import lmstudio, vllm, vllm_metrics
 from draftbench.server.process import ServerOptions, ServerSpec
 from draftbench.setup.speculation import Speculation
@@ -98,25 +99,25 @@ def test_vllm_metrics_deltas():
             'vllm:iteration_tokens_total_count{engine="0"} 33.0\n'
             'vllm:num_preemptions_total{engine="0"} 0.0\n')
     before = vllm_metrics.parse_metrics(page)
-    assert before == vllm_metrics.Counters(40.0, 120.0, 90.0, (60.0, 30.0), True, steps=33.0)  # _created: timestamps
+    assert before == Counters(40.0, 120.0, 90.0, (60.0, 30.0), True, steps=33.0)  # _created: timestamps
     later = page.replace("120.0", "220.0").replace("90.0", "150.0").replace("60.0", "100.0").replace("33.0", "73.0")
     delta = vllm_metrics.parse_metrics(later).minus(before)  # type: ignore[union-attr]
-    assert delta == vllm_metrics.Counters(0.0, 100.0, 60.0, (40.0, 0.0), True, steps=40.0)
+    assert delta == Counters(0.0, 100.0, 60.0, (40.0, 0.0), True, steps=40.0)
     assert delta.plus(delta).accepted_per_pos == (80.0, 0.0)
     assert vllm_metrics.parse_metrics("nothing here") is None
     assert vllm_metrics.parse_metrics('vllm:iteration_tokens_total_count{engine="0"} 5.0').speculating is False  # type: ignore[union-attr]
 
 
 def test_vllm_engine_figures_say_the_batch_and_what_spoils_a_speedup():
-    two = vllm_metrics.EngineStats.of(vllm_metrics.Counters(steps=50.0), generated=96, tokens_per_pass=1.0)
+    two = EngineStats.of(Counters(steps=50.0), generated=96, tokens_per_pass=1.0)
     assert two is not None and two.mean_batch == pytest.approx(1.92) and two.warnings(2) == []
-    half = vllm_metrics.EngineStats.of(vllm_metrics.Counters(steps=90.0, preemptions=2.0, prefix_cache_hits=16.0), 96, 1.0)
+    half = EngineStats.of(Counters(steps=90.0, preemptions=2.0, prefix_cache_hits=16.0), 96, 1.0)
     assert half is not None and half.mean_batch == pytest.approx(1.07)
     said = " ".join(half.warnings(2))
     assert "preempted 2" in said and "prefix cache" in said and "1.1 sequences per step" in said
-    spec = vllm_metrics.EngineStats.of(vllm_metrics.Counters(steps=24.0), generated=96, tokens_per_pass=2.0)  # 2 tokens a pass
+    spec = EngineStats.of(Counters(steps=24.0), generated=96, tokens_per_pass=2.0)  # 2 tokens a pass
     assert spec is not None and spec.mean_batch == pytest.approx(2.0)
-    assert vllm_metrics.EngineStats.of(vllm_metrics.Counters(), 96, 1.0) is None
+    assert EngineStats.of(Counters(), 96, 1.0) is None
 
 
 def test_the_vllm_entry_point_is_the_console_only_where_its_distribution_is_installed(tmp_path, monkeypatch):

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import functools
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable
 
 import requests
 
-from ..core import stats
+from ..core import health, stats
 from ..core.redaction import redact_url
 from ..errors import ServerUnreachable
+from ..records.engine import Counters, EngineStats
+from ..records.measured import Measured
+from ..records.probes import PositionCounts
+from ..records.requests import DraftCounts, RequestResult
 from ..server import vllm_metrics
 from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
-from . import depth_checks, health
+from . import depth_checks
 from .loop import ThreadExecutor, closed_loop
-from .probes import PositionCounts
-from .stream import UNKNOWN_TOKENS, DraftCounts, RequestResult, stream_chat
+from .stream import UNKNOWN_TOKENS, stream_chat
 from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
@@ -83,36 +86,6 @@ def prompt_text(prompt: Prompt) -> str:
     return "\n\n".join(content for _, content in prompt.messages) or prompt.text
 
 
-@dataclass(frozen=True, kw_only=True)
-class Measured:
-    """What measuring a run's requests gives: declared once for a benchmark's summary and a sweep's run record
-    (``RunResult``), which takes these fields from its summary."""
-
-    n_requests: int | None = None
-    n_failed_requests: int | None = None
-    mean_tps: float | None = None
-    median_tps: float | None = None
-    stdev_tps: float | None = None
-    decode_tps_ci95: list[float] | None = None
-    mean_ttft_s: float | None = None
-    median_ttft_s: float | None = None
-    p95_ttft_s: float | None = None
-    mean_total_time_s: float | None = None
-    aggregate_tps: float | None = None  # completion tokens of all requests over first send to last end
-    loop_wall_s: float | None = None  # first send to last end (summed over blocks)
-    max_in_flight: int | None = None
-    generation_time_s: float | None = None
-    draft_n: int | None = None
-    draft_n_accepted: int | None = None
-    acceptance_rate: float | None = None
-    mean_accepted_length: float | None = None
-    speculation_active: bool | None = None
-    degenerate_output: str | None = None  # health.verdict of its completions: why they are not text a user wants
-    engine: vllm_metrics.EngineStats | None = None  # vLLM's engine meanwhile: steps, mean batch, preemptions (None elsewhere)
-    warnings: list[str] = field(default_factory=list)
-    requests: list[RequestResult] = field(default_factory=list)  # in schedule order
-
-
 @dataclass(frozen=True)
 class BenchSummary(Measured):
     url: str
@@ -123,7 +96,7 @@ class BenchSummary(Measured):
     mean_client_tps: float | None = None
     noisy: bool = False
     position_counts: PositionCounts | None = None  # vLLM's counters: verifications with drafts, accepted by position
-    counters: vllm_metrics.Counters | None = None  # vLLM's counters over these requests (kept to add blocks up)
+    counters: Counters | None = None  # vLLM's counters over these requests (kept to add blocks up)
 
     def to_dict(self, with_requests: bool = True) -> dict[str, Any]:
         d = asdict(self)
@@ -134,7 +107,7 @@ class BenchSummary(Measured):
 
 
 def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
-              counters: vllm_metrics.Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
+              counters: Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
               max_in_flight: int = 0) -> BenchSummary:
     """What ``results`` measured; ``counters``: vLLM's over them (drafted and accepted tokens where the requests
     carry none of their own, accepted by position, the engine's figures)."""
@@ -154,7 +127,7 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
         DraftCounts(int(spec.draft_tokens), int(spec.accepted_tokens), tokens)  # vLLM's server-wide counters
     positions = PositionCounts(int(spec.drafts), tuple(int(v) for v in spec.accepted_per_pos)) \
         if spec is not None and spec.drafts > 0 and spec.accepted_per_pos else None
-    engine = vllm_metrics.EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
+    engine = EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
     drafted = counts.drafted if counts.drafted or any(r.draft_n is not None for r in ok) else None
     active = bool(drafted) if expect_draft and ok else (True if drafted else None)
     if active is False:
@@ -185,7 +158,7 @@ def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestR
     """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
     results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
     counted = [b.counters for b in blocks if b.counters is not None]
-    counters = functools.reduce(vllm_metrics.Counters.plus, counted) if counted else None
+    counters = functools.reduce(Counters.plus, counted) if counted else None
     last = blocks[-1]
     return summarise(last.url, last.server_kind, results, expect_draft, counters,
                      earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks), last.concurrency,
@@ -218,7 +191,7 @@ def detect_server(session: requests.Session, url: str, ready_timeout_s: float, h
     return OPENAI
 
 
-def _vllm_counters(session: requests.Session, url: str, headers: dict) -> vllm_metrics.Counters | None:
+def _vllm_counters(session: requests.Session, url: str, headers: dict) -> Counters | None:
     """vLLM's spec-decode counters now (None: no /metrics, or no speculation on this server)."""
     try:
         resp = session.get(url + "/metrics", timeout=5, headers=headers)

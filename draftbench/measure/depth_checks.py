@@ -3,8 +3,8 @@ cache, and contexts that came out much deeper than asked (the tokenizer could no
 
 from __future__ import annotations
 
+from ..records.requests import RequestResult
 from ..setup.consistency import PROMPT_ROOM
-from .stream import RequestResult
 
 OVERSHOOT = 1.1  # a context more than this times its depth (plus the prompt's room) is said: it measures a deeper one
 

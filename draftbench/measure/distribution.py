@@ -6,30 +6,15 @@ tests that. Token ids where the server returns them (llama.cpp's ``/completion``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import requests
 
 from ..errors import DraftbenchError
+from ..records.distribution import TOKENS, DistributionSamples
 from ..setup.prompts import Prompt
 from .bench import prompt_text
 
 PREFIXES = 4  # fixed prefixes: the prompt set's first
 SAMPLES = 60  # continuations of each, one seed each
-TOKENS = 3  # tokens per continuation: each position is tested on its own
-
-
-@dataclass(frozen=True)
-class DistributionSamples:
-    """What one server sampled: per prefix (prompt id), each continuation's tokens joined by spaces."""
-
-    temperature: float
-    prompt_ids: tuple[str, ...]
-    samples: tuple[list[str], ...]  # samples[k][s]: continuation s of prefix k, e.g. "1126 1754 1818"
-
-    @property
-    def tokens_drawn(self) -> int:
-        return sum(len(s) for s in self.samples) * TOKENS
 
 
 def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, seed: int, api_key: str | None,

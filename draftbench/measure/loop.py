@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
-from .stream import RequestResult
+from ..records.requests import RequestResult
 
 Clock = Callable[[], float]
 

@@ -3,31 +3,16 @@ where it does, a sweep keeps one server for the setups that differ only in those
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..records.per_request import PROBE_N_MAX, PerRequestProbe
+from ..records.requests import DraftCounts, RequestResult
 from ..setup.backend import LLAMACPP
 from ..setup.prompts import BUILTIN
 from .bench import BenchConfig, request_body
-from .stream import DraftCounts, RequestResult, stream_chat
+from .stream import stream_chat
 
 PROBE_MAX_TOKENS = 64
-PROBE_N_MAX = (1, 8)
 PROBE_MIN_DIFFERENCE = 0.25  # drafted tokens per target pass
 PROBE_TOKENS = len(PROBE_N_MAX) * PROBE_MAX_TOKENS  # the most it generates
-
-
-@dataclass(frozen=True)
-class PerRequestProbe:
-    """Does the server honour per-request ``speculative.n_max``? Measured, never read off a version."""
-
-    honoured: bool
-    drafted_per_pass: tuple[float | None, float | None]  # with n_max 1 and n_max 8
-
-    def describe(self) -> str:
-        low, high = (f"{v:.2f}" if v is not None else "n/a" for v in self.drafted_per_pass)
-        verdict = "honoured" if self.honoured else "ignored"
-        return (f"per-request draft settings are {verdict} by this server (drafted tokens per target pass: "
-                f"{low} with n_max {PROBE_N_MAX[0]}, {high} with n_max {PROBE_N_MAX[1]})")
 
 
 def _drafted_per_pass(r: RequestResult) -> float | None:

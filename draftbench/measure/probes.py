@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import requests
 
-from ..core.records import from_saved
+from ..records.probes import PositionCounts
 
 BATCH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17)
 REPEATS = 5
@@ -115,46 +115,6 @@ def drafting_ms_per_pass(before: DraftStats | None, after: DraftStats | None) ->
     calls = after.draft_calls - (before.draft_calls if before else 0)
     spent = after.draft_ms - (before.draft_ms if before else 0.0)
     return spent / calls if calls > 0 and spent >= 0 else None
-
-
-@dataclass(frozen=True)
-class PositionCounts:
-    """Verifications between two statistics lines and the tokens accepted at each draft position meanwhile."""
-
-    passes: int
-    accepted: tuple[int, ...]  # at draft position 1, 2, ...
-
-    @classmethod
-    def from_dict(cls, data: object) -> "PositionCounts | None":
-        return from_saved(cls, data)
-
-
-@dataclass(frozen=True)
-class LoopVerification:
-    """A setup run with synthetic acceptance: its verification time per pass in the speculative loop."""
-
-    verify_ms_per_pass: float
-    drafted_per_pass: float
-    passes: int
-    drafting_ms_per_pass: float
-    synthetic_rate: float
-
-    @classmethod
-    def from_dict(cls, data: object) -> "LoopVerification | None":
-        return from_saved(cls, data)
-
-
-@dataclass(frozen=True)
-class DraftAlone:
-    """A draft model's own decode speed on a server of its own (its step cost), or why it was not measured."""
-
-    decode_tps: float | None = None
-    n_requests: int | None = None
-    error: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: object) -> "DraftAlone | None":
-        return from_saved(cls, data)
 
 
 def position_counts(before: DraftStats | None, after: DraftStats | None) -> PositionCounts | None:

@@ -5,60 +5,15 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable
+from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import requests
 
 from ..core.files import parse_json
+from ..records.requests import RequestResult
 from ..server import lmstudio
 from .sse import Clock, StreamError, check_numbers, events, text_field
-
-
-@dataclass
-class RequestResult:
-    """One request. Times in seconds, rates in tokens per second; ``error`` set when it failed."""
-
-    prompt_id: str
-    category: str | None = None  # the prompt's kind of task
-    ttft_s: float | None = None
-    decode_tps: float | None = None
-    client_decode_tps: float | None = None
-    total_s: float | None = None
-    prompt_tokens: int | None = None
-    cached_tokens: int | None = None  # prompt tokens the server took from its cache (llama.cpp timings.cache_n)
-    completion_tokens: int | None = None
-    tokens_from: str | None = None  # how completion_tokens was known: a key of TOKEN_SOURCES, None: unknown
-    draft_n: int | None = None
-    draft_n_accepted: int | None = None
-    text: str = ""
-    error: str | None = None
-    http_status: int | None = None
-    server_s: float | None = None  # the server's own prompt + generation time (llama.cpp timings)
-    sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
-    ended_at_s: float | None = None
-    sent_unix_s: float | None = None  # when it was sent, by the wall clock: what baseline drift is interpolated on
-    output_problems: tuple[str, ...] = ()  # what health.check found wrong with the text (empty: healthy)
-    echo_share: float | None = None  # see draftbench.measure.health
-    repeat_share: float | None = None
-    distinct_ratio: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RequestResult":
-        """A saved request (fields of other versions ignored)."""
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        values["prompt_id"] = str(values.get("prompt_id", "?"))
-        values["text"] = values.get("text") if isinstance(values.get("text"), str) else ""
-        values["output_problems"] = tuple(values.get("output_problems") or ())
-        return cls(**values)
-
 
 TOKEN_SOURCES = {
     "usage": "the server's usage report",
@@ -67,36 +22,6 @@ TOKEN_SOURCES = {
     "tokenize": "the server's tokenizer on the generated text (may differ by a token from what was generated)",
 }
 UNKNOWN_TOKENS = "tokens unknown: the server reports no usage, and neither a length stop nor a tokenize endpoint"
-
-
-@dataclass(frozen=True)
-class DraftCounts:
-    """Drafted and accepted tokens summed over the requests that report them (not a mean of ratios), and the
-    tokens those requests produced: acceptance = accepted / drafted, and each verification pass yields
-    produced / (produced - accepted) tokens."""
-
-    drafted: int = 0
-    accepted: int = 0
-    produced: int = 0
-
-    @classmethod
-    def of(cls, requests: list[RequestResult]) -> "DraftCounts":
-        counted = [q for q in requests if not q.error and q.draft_n is not None]
-        return cls(sum(q.draft_n or 0 for q in counted), sum(q.draft_n_accepted or 0 for q in counted),
-                   sum(q.completion_tokens or 0 for q in counted))
-
-    @property
-    def acceptance_rate(self) -> float | None:
-        return self.accepted / self.drafted if self.drafted else None
-
-    @property
-    def passes(self) -> int:
-        """Target passes that produced these tokens: each yields its accepted drafts and one token of its own."""
-        return max(0, self.produced - self.accepted)
-
-    @property
-    def mean_accepted_length(self) -> float | None:
-        return self.produced / self.passes if self.drafted and self.passes else None
 
 
 RAISE_TIMEOUT = "raise --request-timeout-s, or the setting request_timeout_s"

@@ -7,7 +7,8 @@ from typing import Callable
 
 import requests
 
-from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS, RequestResult
+from ..records.requests import RequestResult
+from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS
 
 
 def token_notes(ok: list[RequestResult]) -> list[str]:

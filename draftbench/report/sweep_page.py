@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core import stats
+from ..core import health, stats
 from ..core.files import write_text_atomic
 from ..core.redaction import html_text
-from ..measure import health
 from ..results import categories, grouping, recommend
 from ..results.depth import Crossover
 from ..results.evaluate import Evaluation

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..core import stats
-from ..measure.stream import DraftCounts, RequestResult
+from ..records.requests import DraftCounts, RequestResult
 from . import comparison
 from .schema import CategoryResult, RunResult
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.stats import Keyed, Ratio, compare, paired_ratio
-from ..measure.stream import RequestResult
+from ..records.requests import RequestResult
 from .schema import RunResult
 
 

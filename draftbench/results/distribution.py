@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core import homogeneity
 from ..core.records import from_saved
-from ..measure.distribution import DistributionSamples
+from ..records.distribution import DistributionSamples
 
 ALPHA = 0.01  # family-wise: a correct setup is flagged by chance about once in a hundred checks
 

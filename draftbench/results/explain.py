@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..measure.stream import DraftCounts
+from ..records.requests import DraftCounts
 from . import costmodel
 from .grouping import same_draft
 from .schema import RunResult

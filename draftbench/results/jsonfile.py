@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.files import Unreadable, parse_json, read_text, write_json_atomic, write_text_atomic
 from ..errors import ResultsFileError
-from ..measure.stream import RequestResult
+from ..records.requests import RequestResult
 from ..setup.settings import setting_types
 from ..setup.speculation import AXES
 from .schema import RENAMED, SCHEMA_VERSION, BaselineCheck, CategoryResult, FileMeta, RunResult

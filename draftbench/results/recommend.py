@@ -9,10 +9,9 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..core import health, stats
 from ..core import load as machine_load
-from ..core import stats
 from ..core.stats import pct
-from ..measure import health
 from ..setup.levels import Level, varying, where
 from . import categories, comparison, drift
 from .grouping import at_level, baseline_of, baselines, eligible, gain, levels

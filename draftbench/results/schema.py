@@ -48,13 +48,13 @@ from typing import Any
 
 from ..core import stats
 from ..core.records import from_saved, renamed_keys
-from ..measure.bench import Measured
-from ..measure.distribution import DistributionSamples
-from ..measure.memory import Memory
-from ..measure.per_request import PerRequestProbe
-from ..measure.probes import DraftAlone, LoopVerification, PositionCounts
-from ..measure.stream import RequestResult
-from ..server.vllm_metrics import EngineStats
+from ..records.distribution import DistributionSamples
+from ..records.engine import EngineStats
+from ..records.measured import Measured
+from ..records.memory import Memory
+from ..records.per_request import PerRequestProbe
+from ..records.probes import DraftAlone, LoopVerification, PositionCounts
+from ..records.requests import RequestResult
 from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
 from .costmodel import Parts

@@ -13,8 +13,9 @@ from typing import Any
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from ..measure import distribution, memory, probes
-from ..measure.bench import BenchConfig, BenchSummary, Measured, merge, run_bench
-from ..measure.distribution import DistributionSamples
+from ..measure.bench import BenchConfig, BenchSummary, merge, run_bench
+from ..records.distribution import DistributionSamples
+from ..records.measured import Measured
 from ..results import grouping
 from ..results.schema import RunResult
 from ..server import crash, process

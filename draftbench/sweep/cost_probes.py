@@ -22,6 +22,7 @@ from typing import Any, Callable
 from ..errors import DraftbenchError, Interrupted
 from ..measure import probes
 from ..measure.bench import BenchConfig, run_bench
+from ..records.probes import DraftAlone, LoopVerification
 from ..server import llama_bin, process
 from ..setup.config import SweepConfig
 from ..setup.speculation import DRAFT_FAMILY, Speculation, type_family
@@ -51,7 +52,7 @@ class CostProbes:
         self.cfg, self.launch, self.echo, self.api_key, self.acct = cfg, launch, echo, api_key, acct
         self.note = note  # records what was measured in the results file's metadata
         self.on = cfg.settings.cost_model and cfg.backend.cost_model
-        self.draft_alone: dict[str, probes.DraftAlone] = {}  # draft path -> its speed alone, or why not
+        self.draft_alone: dict[str, DraftAlone] = {}  # draft path -> its speed alone, or why not
 
     def wants_draft_alone(self, cell: Cell) -> bool:
         """Is the setup's draft a model of its own, to be timed alone (a head cannot run without its target)?"""
@@ -96,11 +97,11 @@ class CostProbes:
             try:
                 with self.launch(process.ServerSpec(path, options=s.server, log_path=log_path)) as server:
                     summary = run_bench(self.draft_alone_config(server.url))
-                found = probes.DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
+                found = DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
             except Interrupted:
                 raise
             except DraftbenchError as exc:
-                found = probes.DraftAlone(error=str(exc).splitlines()[0])
+                found = DraftAlone(error=str(exc).splitlines()[0])
             self.acct.probe_s += time.monotonic() - t0
             self.draft_alone[path] = found
             self.note("draft_alone", self.draft_alone)
@@ -109,7 +110,7 @@ class CostProbes:
         return self.draft_alone[path].decode_tps
 
     def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None],
-                earlier: Any = None) -> probes.LoopVerification | None:
+                earlier: Any = None) -> LoopVerification | None:
         """The setup's verification time per pass in the speculative loop, from a run of the same setup with
         synthetic acceptance (see the module note), once per cell (a run continued from ``earlier`` keeps its
         figure); None where the build cannot or the run failed."""
@@ -168,7 +169,7 @@ class CostProbes:
 
 
 def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None,
-             summary: Any) -> probes.LoopVerification | None:
+             summary: Any) -> LoopVerification | None:
     """Verification per pass of a synthetic-acceptance run: its decode time over its passes, less drafting."""
     done = [q for q in summary.requests if q.error is None and q.decode_tps and q.completion_tokens]
     drafting = probes.drafting_ms_per_pass(before, after)
@@ -177,4 +178,4 @@ def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None,
         return None
     decode_ms = sum(1000.0 * q.completion_tokens / q.decode_tps for q in done)
     counts = [q.draft_n or 0 for q in done]
-    return probes.LoopVerification(decode_ms / passes - drafting, sum(counts) / passes, passes, drafting, SYNTH_RATE)
+    return LoopVerification(decode_ms / passes - drafting, sum(counts) / passes, passes, drafting, SYNTH_RATE)

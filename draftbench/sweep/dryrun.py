@@ -15,6 +15,7 @@ from ..core.redaction import redact, visible
 from ..errors import DraftbenchError
 from ..measure import distribution, per_request, probes
 from ..measure.bench import BenchConfig
+from ..records import distribution as records_distribution
 from ..results.jsonfile import load_results
 from ..results.schema import RunResult
 from ..server import backends, llama_bin, process
@@ -169,9 +170,9 @@ def _distribution(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:
     if not hot:
         return 0
     per = min(distribution.PREFIXES, len(cfg.prompts)) * distribution.SAMPLES
-    lines.append(f"Distribution check: {len(hot)} cells at temperature > 0, {per} requests of {distribution.TOKENS} "
+    lines.append(f"Distribution check: {len(hot)} cells at temperature > 0, {per} requests of {records_distribution.TOKENS} "
                  "tokens each, after their measured requests (\"check_distribution\": false turns it off)")
-    return len(hot) * per * distribution.TOKENS
+    return len(hot) * per * records_distribution.TOKENS
 
 
 def _probe(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..measure.distribution import DistributionSamples
-from ..measure.memory import Memory
-from ..measure.probes import LoopVerification, PositionCounts
+from ..records.distribution import DistributionSamples
+from ..records.memory import Memory
+from ..records.probes import LoopVerification, PositionCounts
 
 
 @dataclass

@@ -10,7 +10,8 @@ from typing import Callable
 
 from ..core.redaction import redact
 from ..errors import ServerStartError
-from ..measure.per_request import PerRequestProbe, probe_per_request
+from ..measure.per_request import probe_per_request
+from ..records.per_request import PerRequestProbe
 from ..server import crash, llama_bin, process
 from ..setup.config import SweepConfig
 from .console import Accounting

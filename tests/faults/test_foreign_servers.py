@@ -16,7 +16,8 @@ from cli_helpers import call
 from fakeserver import ReplayServer
 
 from draftbench.measure.bench import describe
-from draftbench.measure.stream import UNKNOWN_TOKENS, RequestResult, consume
+from draftbench.measure.stream import UNKNOWN_TOKENS, consume
+from draftbench.records.requests import RequestResult
 
 STREAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "streams")
 

@@ -14,7 +14,7 @@ import pytest
 from fakeserver import _Quiet
 
 from draftbench.measure import stream
-from draftbench.measure.stream import RequestResult
+from draftbench.records.requests import RequestResult
 
 
 def _ev(obj) -> bytes:
