@@ -89,3 +89,13 @@ def test_no_module_grows_past_its_size():
     assert not too_long, f"split these modules: {too_long}"
     shrunk = [n for n, cap in OVER.items() if len((PACKAGE / n).read_text().splitlines()) <= MAX_LINES]
     assert not shrunk, f"now under {MAX_LINES} lines: drop them from OVER so they stay there: {shrunk}"
+
+
+def test_the_results_format_document_is_at_the_version_the_code_writes():
+    from draftbench.results.schema import SCHEMA_VERSION
+
+    text = (ROOT / "docs" / "results-format.md").read_text()
+    assert f"`schema_version` ({SCHEMA_VERSION})" in text
+    cells = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    rows = {int(c) for c in cells if c.isdigit()}
+    assert rows == set(range(1, SCHEMA_VERSION + 1)), f"docs/results-format.md's table of versions: {sorted(rows)}"
