@@ -1,6 +1,7 @@
 """The thin top layer: the command-line entry points (``server``, ``bench``, ``sweep``; ``draftbench synth`` runs
 the model family generator). Each parses its arguments into typed values, calls the layers below and turns a
-``DraftbenchError`` into one line and an exit code (``run_main``); ``__main__`` runs ``python -m draftbench.cli``."""
+``DraftbenchError`` into one line and an exit code (``run_main``); what a sweep command writes goes through one
+exporter (``outputs``); ``__main__`` runs ``python -m draftbench.cli``."""
 
 from __future__ import annotations
 

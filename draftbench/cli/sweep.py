@@ -7,20 +7,20 @@ import glob
 import os
 import sys
 
-from ..core import files, limits, machine
+from ..core import limits, machine
 from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted, ShardError
-from ..report import compare_page, export, sweep_page
+from ..report import compare_page
 from ..results import compare, evaluate, fleet
-from ..results.evaluate import EvalSettings, Evaluation
+from ..results.evaluate import EvalSettings
 from ..results.jsonfile import load_results, save_results
-from ..results.schema import FileMeta
 from ..server.process import install_sigterm_handler
 from ..setup.config import SweepConfig, load_config
 from ..sweep import dryrun, shards
 from ..sweep.console import evaluation_lines
 from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import Parser, run_main
+from .outputs import Outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,26 +71,11 @@ def _shard(cfg: SweepConfig, text: str | None, count: int | None) -> shards.Shar
     return found
 
 
-def _chart_path(results: str, chart: str | None) -> str:
-    return chart or os.path.splitext(results)[0] + ".html"
-
-
-def _print_export(fmt: str | None, meta: FileMeta, ev: Evaluation) -> None:
-    if fmt == "md":
-        sys.stdout.write(export.to_markdown(meta, ev))
-    elif fmt == "csv":
-        sys.stdout.write(export.to_csv(ev.runs, ev.recommendations))
-
-
 def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
-    files.guard_outputs([("--chart", _chart_path(results, chart))], [("--results", results)])
-    files.guard_report(_chart_path(results, chart))
+    out = Outputs.of(results, chart, fmt, writes_results=False)
+    out.check([("--results", results)], writable=False)  # the write itself says why it cannot
     meta, ev = evaluate.load(results)
-    path = sweep_page.write_report(_chart_path(results, chart), meta, ev)
-    for line in evaluation_lines(ev):
-        print(line, file=sys.stderr)
-    print(f"Chart saved to {path}", file=sys.stderr)
-    _print_export(fmt, meta, ev)
+    out.publish(meta, ev, [*evaluation_lines(ev), f"Chart saved to {out.chart}"])
     return 0
 
 
@@ -100,31 +85,25 @@ def run_one(config_path: str, results: str | None, chart: str | None, fresh: boo
     if adaptive:
         cfg = cfg.with_search("adaptive")
     sweep = Sweep(cfg, results, fresh, shard=_shard(cfg, *shard) if shard is not None else None)
-    chart_path = _chart_path(sweep.results_path, chart)
-    files.guard_outputs([("--results", sweep.results_path), ("--chart", chart_path)], cfg.input_files())
-    files.guard_report(chart_path)
-    files.check_writable(sweep.results_path)  # both before any server starts, not after hours of measuring
-    files.check_writable(chart_path, "--chart", "the report")
+    out = Outputs.of(sweep.results_path, chart, fmt)
+    out.check(cfg.input_files())  # before any server starts, not after hours of measuring
     outcome = None
     try:
         outcome = sweep.run()
     finally:
         if sweep.runs and os.path.exists(sweep.results_path):  # the runs in memory, also after an interrupt
             try:
-                sweep_page.write_report(chart_path, sweep.store.meta, sweep.store.evaluation)
+                out.report(sweep.store.meta, sweep.store.evaluation)
             except (DraftbenchError, OSError):
                 if outcome is not None:
                     raise
-    outcome.chart_path = _chart_path(outcome.results_path, chart)
-    for line in summary_lines(outcome):
-        print(line, file=sys.stderr)
-    _print_export(fmt, sweep.store.meta, outcome.evaluation)
+    outcome.chart_path = out.chart
+    out.say(sweep.store.meta, outcome.evaluation, summary_lines(outcome))
     return outcome
 
 
 def compare_files(paths: list[str], chart: str | None, fmt: str | None) -> int:
-    files.guard_outputs([("--chart", chart or "compare.html")], [("--compare", p) for p in compare.expand(paths)])
-    files.guard_report(chart or "compare.html")
+    Outputs(chart or "compare.html").check([("--compare", p) for p in compare.expand(paths)], writable=False)
     good, bad = compare.load(paths)
     for path, why in bad:
         print(f"warning: left out {visible(path)}: {visible(why)}", file=sys.stderr)
@@ -162,22 +141,16 @@ def merge_shards(paths: list[str], results: str | None, chart: str | None, fmt: 
     loaded = [(path, *load_results(path)) for path in found]  # a file that cannot be read is named, nothing written
     meta, runs = fleet.merge(loaded, [os.path.basename(sys.argv[0])] + sys.argv[1:])
     target = results or shards.unsharded_name(found[0])
-    chart_path = _chart_path(target, chart)
-    files.guard_outputs([("--results", target), ("--chart", chart_path)], [("--merge", p) for p in found])
-    files.guard_report(chart_path)
+    out = Outputs.of(target, chart, fmt)
+    out.check([("--merge", p) for p in found])
     if os.path.exists(target) and not load_results(target)[0].shards:
         raise ShardError(f"--results {target} exists and is not a merged result (a sweep of its own?): merging would "
                          "replace it; give --results another path")
-    files.check_writable(target)
-    files.check_writable(chart_path, "--chart", "the report")
     ev = evaluate.evaluate(runs, EvalSettings.of(meta.settings))
     save_results(target, meta, list(ev.runs), ev.computed())
-    sweep_page.write_report(chart_path, meta, ev)
-    for line in evaluation_lines(ev):
-        print(line, file=sys.stderr)
-    print(f"Merged {len(found)} shards ({sum(1 for r in runs if r.draft is not None)} setup runs, "
-          f"{sum(1 for r in runs if r.draft is None)} baselines) into {target}; report {chart_path}", file=sys.stderr)
-    _print_export(fmt, meta, ev)
+    out.publish(meta, ev, [*evaluation_lines(ev), f"Merged {len(found)} shards ({sum(1 for r in runs if r.draft is not None)} "
+                           f"setup runs, {sum(1 for r in runs if r.draft is None)} baselines) into {target}; report "
+                           f"{out.chart}"])
     return 0
 
 
@@ -191,9 +164,8 @@ def dry_run(config: str | None, folder: str | None, results: str | None, adaptiv
         shard = _shard(cfg, *shard_flags) if config else None
         hardware = machine.hardware_id() if cfg.hardware in ("", "auto") else cfg.hardware
         target = results if config and results else default_results_path(cfg, hardware, shard)
-        files.guard_outputs([("--results", target), ("--chart", _chart_path(target, chart if config else None))],
-                            cfg.input_files())  # what the run would refuse, the dry run refuses
-        files.guard_report(_chart_path(target, chart if config else None))
+        out = Outputs.of(target, chart if config else None, None)
+        out.check(cfg.input_files(), writable=False)  # what the run would refuse, the dry run refuses
         print(f"# {path}")
         for line in dryrun.plan_lines(cfg, target, shard):
             print(line)
