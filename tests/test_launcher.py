@@ -46,7 +46,7 @@ def test_baseline_start_ready_stop(llama_server, family, no_new_servers):
         assert server.load_time_s is not None and server.load_time_s < 30
     assert not group_alive(pid)
     assert ports.ensure_free("127.0.0.1", port) == port  # released: it binds again
-    assert server.peak_rss_mb and server.peak_rss_mb > 1
+    assert server.peak_rss_mib and server.peak_rss_mib > 1
     server.stop()  # idempotent
     assert "-m" in server.command and server.version
 

@@ -60,3 +60,10 @@ def test_the_store_evaluated_run_by_run_says_what_a_whole_evaluation_says(tmp_pa
         store.save()
     _, back = load_results(str(tmp_path / "r.json"))
     assert [r.key for r in back] == [r.key for r in whole.runs]
+
+
+def test_a_field_renamed_for_its_unit_is_read_under_its_old_name():
+    """``peak_rss_mb`` always held MiB: files before the rename are read as ``peak_rss_mib``, and written so."""
+    _, runs = load_results(os.path.join(GOLDEN, "v11.json"))
+    assert runs and all(r.peak_rss_mib for r in runs if r.done)
+    assert "peak_rss_mib" in runs[0].to_dict() and "peak_rss_mb" not in runs[0].to_dict()

@@ -10,7 +10,7 @@ from sweep_helpers import load, write_config
 
 RESULT_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft_s", "mean_total_time_s", "acceptance_rate",
                  "wall_time_s", "load_time_s", "n_requests", "stdev_tps", "decode_tps_ci95", "draft_n", "draft_n_accepted",
-                 "mean_accepted_length", "speedup", "speculation_active", "output_match", "peak_rss_mb", "error")
+                 "mean_accepted_length", "speedup", "speculation_active", "output_match", "peak_rss_mib", "error")
 
 
 def test_sweep_writes_resumes_and_reruns_failures(llama_server, family, tmp_path, no_new_servers):

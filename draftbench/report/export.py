@@ -17,7 +17,7 @@ from .page import fmt
 CSV_FIELDS = ("target", "draft", "spec_type", "method", "mean_tps", "median_tps",
               "stdev_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "speedup_n", "speedup_design",
               "acceptance_rate", "mean_accepted_length", "mean_ttft_s", "mean_total_time_s",
-              "speculation_active", "output_match", "peak_rss_mb", "n_requests", "pruned", "pruned_as", "pruned_reason",
+              "speculation_active", "output_match", "peak_rss_mib", "n_requests", "pruned", "pruned_as", "pruned_reason",
               "predicted_speedup", "shard", "engine_mean_batch", "memory_mib", "extra_memory_mib", "error")
 
 

@@ -189,7 +189,7 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
         else:
             gain = grouping.gain(b)
             ci = _interval_cell(b) if not many else ""
-            mem = recommend.memory_text(b) or page.fmt(b.peak_vram_mb or b.peak_rss_mb, ".0f")
+            mem = recommend.memory_text(b) or page.fmt(b.peak_vram_mib or b.peak_rss_mib, ".0f")
             notes = ["skip speculation"] if (gain or 0) <= 1 else [f"NOT RECOMMENDED: {rec.withheld()}"] \
                 if rec.withheld() else rec.notes()
             if rec.caution():  # the fix is in the box above the table

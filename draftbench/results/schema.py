@@ -63,7 +63,7 @@ from .distribution import DistributionCheck
 SCHEMA_VERSION = 12
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
-           "ci95_tps": "decode_tps_ci95"}
+           "ci95_tps": "decode_tps_ci95", "peak_rss_mb": "peak_rss_mib", "peak_vram_mb": "peak_vram_mib"}
 
 
 def saved_ratio(value: float, ci95: list[float] | None, n: int | None, design: str | None) -> stats.Ratio:
@@ -247,8 +247,8 @@ class RunResult(Measured):
     gpu_busy_before_pct: float | None = None  # GPU utilisation (nvidia-smi) before its server started
     wall_time_s: float | None = None
     load_time_s: float | None = None
-    peak_rss_mb: float | None = None
-    peak_vram_mb: float | None = None
+    peak_rss_mib: float | None = None
+    peak_vram_mib: float | None = None
     memory: Memory | None = None  # its server's buffers per model and device, peak memory, the dry run's estimate
     extra_memory_mib: float | None = None  # memory.needed_mib over its baseline's (evaluate.py)
     target_path: str | None = None

@@ -68,7 +68,7 @@ def _server_complaint(tail: str) -> str:
     return ""
 
 
-def _peak_rss_mb(pid: int) -> float | None:
+def _peak_rss_mib(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
             for line in fh:
@@ -138,8 +138,8 @@ class ServerProcess:
     version: str = "unknown"
     proc: subprocess.Popen | None = None
     load_time_s: float | None = None
-    peak_rss_mb: float | None = None
-    peak_vram_mb: float | None = None
+    peak_rss_mib: float | None = None
+    peak_vram_mib: float | None = None
     warnings: list[str] = field(default_factory=list)
     discard_clean_log: bool = False  # delete the log after a clean stop (default log folder only)
     watchdog: subprocess.Popen | None = None  # where the kernel cannot tie the server to us (macOS)
@@ -217,7 +217,7 @@ class ServerProcess:
         own beside the crashed one's (which stays for the user to read)."""
         stem, ext = os.path.splitext(self.log_path)
         return replace(self, command=[*self.command, flag], log_path=f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
-                       proc=None, load_time_s=None, peak_rss_mb=None, peak_vram_mb=None, watchdog=None,
+                       proc=None, load_time_s=None, peak_rss_mib=None, peak_vram_mib=None, watchdog=None,
                        warnings=list(self.warnings), fixes=(*self.fixes, flag))
 
     def log_tail(self, lines: int = 30) -> str:
@@ -231,13 +231,13 @@ class ServerProcess:
             return
         assert self.proc is not None
         pids = _group(self.proc.pid) if self.tree else [self.proc.pid]  # vLLM: its engine core holds the model
-        peaks = [p for p in map(_peak_rss_mb, pids) if p is not None]
+        peaks = [p for p in map(_peak_rss_mib, pids) if p is not None]
         rss = round(sum(peaks), 1) if peaks else None
         if rss is not None:
-            self.peak_rss_mb = max(rss, self.peak_rss_mb or 0.0)
+            self.peak_rss_mib = max(rss, self.peak_rss_mib or 0.0)
         vram = _vram_mb(self.proc.pid)
         if vram is not None:
-            self.peak_vram_mb = max(vram, self.peak_vram_mb or 0.0)
+            self.peak_vram_mib = max(vram, self.peak_vram_mib or 0.0)
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL after a grace period. Safe to call twice."""

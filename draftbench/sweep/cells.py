@@ -98,7 +98,7 @@ class CellMeasurer:
             _server_health(server, summary, facts)
             log = probes.read_log(server.log_path, memory.LOG_CHARS)
             found = self.estimate(cell, log, server.command)
-            facts.memory = replace(memory.measured(log, server.peak_rss_mb, server.peak_vram_mb),
+            facts.memory = replace(memory.measured(log, server.peak_rss_mib, server.peak_vram_mib),
                                    estimate_mib=found.total_mib if found else None,
                                    estimate_repacked_mib=sum(mib for _, mib in found.repacked_mib) if found else None)
         except ServerStartError as exc:
@@ -251,7 +251,7 @@ def _exit_cause(server: process.ServerProcess) -> str:
 def _server_health(server: process.ServerProcess, summary: BenchSummary, facts: RunFacts) -> None:
     """After a run: the server's peak memory, and the run's error when the server died or every request failed."""
     server.sample_memory()
-    facts.peak_rss_mb, facts.peak_vram_mb = server.peak_rss_mb, server.peak_vram_mb
+    facts.peak_rss_mib, facts.peak_vram_mib = server.peak_rss_mib, server.peak_vram_mib
     if not server.alive():
         facts.failed(f"the server died during measurement, {_exit_cause(server)}; "
                      f"{summary.n_failed_requests} of {summary.n_requests} requests failed", server.log_tail())

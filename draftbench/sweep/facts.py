@@ -29,8 +29,8 @@ class RunFacts:
     gpu_busy_before_pct: float | None = None
     other_cpu_share_before: float | None = None
     other_cpu_share: float | None = None
-    peak_rss_mb: float | None = None
-    peak_vram_mb: float | None = None
+    peak_rss_mib: float | None = None
+    peak_vram_mib: float | None = None
     memory: Memory | None = None
     wall_time_s: float | None = None
     error: str | None = None
