@@ -80,23 +80,23 @@ def test_a_setup_whose_prediction_cannot_beat_the_measured_leader_is_never_measu
     early = s.predicted_stop(d1n8, runs)  # no prediction of d1 has held yet: the model's tolerance counts twice
     wide = p.as_unchecked()
     assert wide.ci95[0] < p.ci95[0] and p.ci95[1] < wide.ci95[1] < 1.6 and wide.speedup == p.speedup
-    assert early is not None and early["pruned_interval"] == pytest.approx(list(wide.ci95))
-    assert "no prediction of this draft checked yet" in str(early["pruned_reason"])
-    assert "another length of the same draft" not in str(early["pruned_reason"])  # that rule needs a held one
+    assert early is not None and list(early.interval) == pytest.approx(list(wide.ci95))
+    assert "no prediction of this draft checked yet" in early.reason
+    assert "another length of the same draft" not in early.reason  # that rule needs a held one
     held = predict.predict("T", cells[0].level, cells[0].setup.speculation, runs.values())
     assert held is not None
     runs[cells[0].key] = run(cells[0], held.speedup, 6, pruned=True, pruned_as="slower", **held.fields())
     stop = s.predicted_stop(d1n8, runs)  # d1 n1's prediction held: the model is trusted for d1
-    assert stop is not None and stop["pruned_as"] == "predicted" and stop["pruned_vs"] == d1n3.setup.label
-    assert stop["predicted_speedup"] == pytest.approx(p.speedup)
-    assert "the cost model puts it -20% against d1 n3, another length of the same draft" in str(stop["pruned_reason"])
+    assert stop is not None and stop.kind == "predicted" and stop.reference == d1n3.setup.label
+    assert stop.prediction is not None and stop.prediction.speedup == pytest.approx(p.speedup)
+    assert "the cost model puts it -20% against d1 n3, another length of the same draft" in stop.reason
     assert s.predicted_stop(d1n3, runs) is None  # measured: nothing to predict
     d4n1, d4n3, d4n8 = cells[3:]  # another draft: its prediction's upper bound against the leader's measurement
     runs[d4n3.key] = run(d4n3, 1.2, 12)
     held4 = predict.predict("T", d4n1.level, d4n1.setup.speculation, runs.values())
     runs[d4n1.key] = run(d4n1, held4.speedup, 6, pruned=True, pruned_as="slower", **held4.fields())
     other = s.predicted_stop(d4n8, runs)
-    assert other is not None and "below d1 n3's measured +60%" in str(other["pruned_reason"])
+    assert other is not None and "below d1 n3's measured +60%" in other.reason
 
 
 def test_a_missed_prediction_makes_the_rest_of_that_draft_measured():

@@ -10,6 +10,7 @@ from typing import Callable, Iterator, Mapping
 from ..core import gguf_header
 from ..results import costmodel, drift
 from ..results.explain import verify_costs
+from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping
@@ -167,13 +168,13 @@ class Search:
 
         return min(enumerate(fresh), key=rank)[1]
 
-    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None:
         """A setup never measured that the search stops on a prediction (the model search); here none."""
         return None
 
-    def record_fields(self, cell: Cell) -> dict[str, object]:
+    def prediction_of(self, cell: Cell) -> Prediction | None:
         """What a measured run keeps of the search's view of it before it was measured (the model search)."""
-        return {}
+        return None
 
     def verdict(self, run: RunResult) -> str | None:
         """After a block: what the search learnt from it beyond the look (the model search's check)."""
@@ -209,9 +210,3 @@ class Search:
 def screened(run: RunResult | None) -> bool:
     """Has requests to go on from: a setup that failed or was skipped (earlier) starts over with its screening."""
     return run is not None and bool(run.requests) and run.error is None
-
-
-def stop_fields(decision: stopping.Decision) -> dict[str, object]:
-    """An early stop as a run's fields: saved like any run, marked pruned, with why."""
-    return {"in_progress": False, "pruned": True, "pruned_as": decision.stop, "pruned_vs": decision.reference,
-            "pruned_reason": decision.reason(), "pruned_interval": [decision.interval[0], decision.interval[1]]}

@@ -21,7 +21,7 @@ from ..results.schema import RunResult
 from ..server import crash, process
 from ..setup import footprint, repacking
 from ..setup.config import SweepConfig
-from . import adaptive
+from . import stopping
 from .console import Accounting, Console
 from .cost_probes import CostProbes
 from .facts import RunFacts
@@ -48,14 +48,16 @@ class CellMeasurer:
                             f"{cell.index:03d}-{slug[:80]}{what}.log")
 
     def record(self, cell: Cell, facts: RunFacts, summary: BenchSummary | None = None,
-               **status: Any) -> RunResult:
+               stop: stopping.Stop | None = None, paused: bool = False) -> RunResult:
         """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
-        of its requests (its ``Measured`` fields) and ``status`` (in progress, stopped early); put in the store,
-        which evaluates it (its figures against the baseline), and returned as evaluated."""
+        of its requests (its ``Measured`` fields, with the prediction it was measured on), and whether it is paused
+        between blocks or was stopped early (``stop``); put in the store, which evaluates it (its figures against
+        the baseline), and returned as evaluated."""
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
-        if summary:
-            status = {**self.search.record_fields(cell), **status}
+        prediction = self.search.prediction_of(cell) if summary else None
+        status: dict[str, Any] = {**(prediction.fields() if prediction else {}), **(stop.fields() if stop else {}),
+                  **({"in_progress": True} if paused else {})}
         run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
                         depth=cell.level.depth, shard=cell.shard, target_path=cell.target.path,
                         warm_pool_requests=setup.warm_requests or None,
@@ -72,7 +74,8 @@ class CellMeasurer:
         facts = RunFacts([self.template_warnings[cell.target.label]] if cell.target.label in self.template_warnings
                          else [])
         summary: BenchSummary | None = None
-        status: dict[str, Any] = {}
+        stop: stopping.Stop | None = None
+        paused = False
         started = time.monotonic()
         server = None
         try:
@@ -86,7 +89,7 @@ class CellMeasurer:
             group = server.proc.pid if server.proc is not None else None  # its own process group
             facts.other_cpu_share_before = load.other_share(before, load.cpu_times(group)) if group else None
             start = load.cpu_times(group) if group else None  # (a server we did not start: its CPU is not ours)
-            summary, status = self.blocks(cell, facts, server, earlier)
+            summary, stop, paused = self.blocks(cell, facts, server, earlier)
             facts.other_cpu_share = load.other_share(start, load.cpu_times(group))
             busy = load.warning(facts.other_cpu_share, facts.other_cpu_share_before, facts.gpu_busy_before_pct)
             facts.warnings += [busy] if busy else []
@@ -113,7 +116,7 @@ class CellMeasurer:
             if server is not None and not self.sessions.holds(server):
                 server.stop()
         facts.wall_time_s = time.monotonic() - started
-        return self.record(cell, facts, summary, **status)
+        return self.record(cell, facts, summary, stop, paused)
 
     def estimate(self, cell: Cell, log: str, command: list[str]) -> footprint.Estimate | None:
         """The dry run's estimate of ``cell``'s memory (GGUF headers and ctx_size), kept beside the measurement; its
@@ -168,10 +171,10 @@ class CellMeasurer:
                               traffic=traffic(self.cfg, cell) if first else ())
 
     def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,
-               earlier: RunResult | None) -> tuple[BenchSummary, dict[str, Any]]:
+               earlier: RunResult | None) -> tuple[BenchSummary, stopping.Stop | None, bool]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
-        (adaptive): saved between blocks, stopped when the look says so. Returns their summary and the run's
-        status (paused, stopped early, or none)."""
+        (adaptive): saved between blocks, stopped when the look says so. Returns their summary, the stop (None:
+        measured in full or paused) and whether it paused."""
         s = self.cfg.settings
         shared = self.sessions.shares_setups(server)
         kept = list(earlier.requests) if earlier else []
@@ -188,25 +191,25 @@ class CellMeasurer:
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break
-            run = self.record(cell, facts, summary, in_progress=True)
+            run = self.record(cell, facts, summary, paused=True)
             if self.search.pauses(cell, self.runs):
                 self.echo(f"  Paused after {summary.n_requests} of {total} requests: {self.search.pause_note}")
-                return summary, {"in_progress": True}
+                return summary, None, True
             stopped = self.look(run)
             if stopped:
-                return summary, stopped
+                return summary, stopped, False
             self.store.save()
-        return summary, {}
+        return summary, None, False
 
-    def look(self, run: RunResult) -> dict[str, Any] | None:
-        """The look after a block of the adaptive search: the run's stop fields (and it is said), or None to go on."""
+    def look(self, run: RunResult) -> stopping.Stop | None:
+        """The look after a block of the adaptive search: the run's stop (and it is said), or None to go on."""
         learnt = self.search.verdict(run)
         if learnt:
             self.echo(f"  WARNING: {learnt}")
         decision = self.search.look(run, self.runs)
         if decision is not None and decision.pruned:
             self.echo(f"  Stopped after {run.n_requests} of {self.search.total} requests: {decision.reason()}")
-            return adaptive.stop_fields(decision)
+            return stopping.Stop.of(decision)
         self.echo(f"  {run.n_requests}/{self.search.total} requests: " + (decision.reason() if decision else "measuring"))
         return None
 
@@ -216,15 +219,15 @@ class CellMeasurer:
         if not self.search.look_pending(run):
             return None
         stop = self.look(run)
-        return replace(run, **stop) if stop else None
+        return replace(run, **stop.fields()) if stop else None  # type: ignore[arg-type]  # RunResult's own fields
 
     def predicted_stop(self, cell: Cell) -> RunResult | None:
         """A setup the search stops on its prediction, never measured (the model search): its record, said."""
-        fields = self.search.predicted_stop(cell, self.runs)
-        if fields is None:
+        stop = self.search.predicted_stop(cell, self.runs)
+        if stop is None:
             return None
-        self.echo(f"  Not measured: {fields['pruned_reason']}")
-        return self.record(cell, RunFacts(), None, **fields)
+        self.echo(f"  Not measured: {stop.reason}")
+        return self.record(cell, RunFacts(), None, stop)
 
     def skip_reason(self, cell: Cell) -> str | None:
         if not cell.setup.is_baseline:

@@ -165,7 +165,7 @@ class ModelSearch(Search):
         return ("baseline", 1.0) if best == "baseline" else \
             (best, stopping.geo_speedup(measured[best], rates(base)) or 0.0)
 
-    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
         (``pruned_as`` "predicted", with its prediction); None to measure it."""
         if screened(runs.get(cell.key)) or cell.setup.is_baseline:
@@ -185,8 +185,7 @@ class ModelSearch(Search):
                 "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}")
         else:
             return None
-        return {"pruned": True, "pruned_as": "predicted", "pruned_vs": lead[0], "pruned_interval": list(p.ci95),
-                "pruned_reason": why, **p.fields()}
+        return stopping.Stop("predicted", lead[0], why, p.ci95, p)
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The adaptive search's look, and one more stop: a challenger whose interval against a measured leader says
@@ -197,10 +196,9 @@ class ModelSearch(Search):
             return d
         return replace(d, stop="tied")
 
-    def record_fields(self, cell: Cell) -> dict[str, object]:
+    def prediction_of(self, cell: Cell) -> predict.Prediction | None:
         """What a measured run keeps of the prediction it had when it was picked (checked after its first block)."""
-        p = self.predictions.get(cell.key)
-        return p.fields() if p is not None else {}
+        return self.predictions.get(cell.key)
 
     def verdict(self, run: RunResult) -> str | None:
         """After a block: the miss of the prediction ``run`` had, in words (None: it held, or had none)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Iterator, Mapping, Protocol
 
+from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.settings import SweepSettings
 from . import stopping
@@ -28,8 +29,8 @@ class Policy(Protocol):
     def sizes(self, done: int) -> list[int]: ...
     def pauses(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> bool: ...
     def look_pending(self, run: RunResult) -> bool: ...
-    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None: ...
-    def record_fields(self, cell: Cell) -> dict[str, object]: ...
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None: ...
+    def prediction_of(self, cell: Cell) -> Prediction | None: ...
     def verdict(self, run: RunResult) -> str | None: ...
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None: ...
 
@@ -58,11 +59,11 @@ class Exhaustive:
     def look_pending(self, run: RunResult) -> bool:
         return False
 
-    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> dict[str, object] | None:
+    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None:
         return None
 
-    def record_fields(self, cell: Cell) -> dict[str, object]:
-        return {}
+    def prediction_of(self, cell: Cell) -> Prediction | None:
+        return None
 
     def verdict(self, run: RunResult) -> str | None:
         return None

@@ -37,6 +37,7 @@ from typing import Mapping, Sequence
 
 from ..core import stats
 from ..core.stats import log_interval
+from ..results.predict import Prediction
 
 ALPHA = 0.05
 RESOLUTION = 0.05
@@ -118,6 +119,29 @@ class Decision:
         if self.stop == "tied":
             return f"tied with {self.reference}: {where}"
         return where
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A setup stopped before its last request, as its run keeps it: how (``kind``: "slower", "tied" or
+    "predicted"), against which setup, why, its ratio's interval, and the prediction it was stopped on (the model
+    search's)."""
+
+    kind: str
+    reference: str  # "baseline" for the target alone
+    reason: str
+    interval: tuple[float, float]
+    prediction: Prediction | None = None
+
+    @classmethod
+    def of(cls, decision: Decision) -> "Stop":
+        return cls(str(decision.stop), decision.reference, decision.reason(), decision.interval)
+
+    def fields(self) -> dict[str, object]:
+        """As a run's fields: saved like any run, marked pruned, with why."""
+        return {"in_progress": False, "pruned": True, "pruned_as": self.kind, "pruned_vs": self.reference,
+                "pruned_reason": self.reason, "pruned_interval": list(self.interval),
+                **(self.prediction.fields() if self.prediction else {})}
 
 
 def decide(setup: Rates, reference: Rates, reference_label: str, alpha_look: float,
