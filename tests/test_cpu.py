@@ -68,6 +68,8 @@ def test_which_weights_are_repacked_follows_ggmls_rules(family):
     q4_0 = gguf_header.Tensor("blk.0.ffn_up.weight", repacking.Q4_0, (256, 768), 110592)
     assert avx2.buffer_for(q4_0) == "CPU_REPACK" and amx.buffer_for(q4_0) == "AMX"
     assert avx2.buffer_for(gguf_header.Tensor("blk.0.ffn_up.weight", repacking.Q4_0, (256, 770), 1)) is None
+    experts = gguf_header.Tensor("blk.0.ffn_up_exps.weight", repacking.Q4_K, (256, 768, 8), 1)  # a mixture of experts
+    assert avx2.buffer_for(experts) == "CPU_REPACK" and amx.buffer_for(experts) == "CPU_REPACK"  # AMX: 2-D only
     layers = sum(t.nbytes for n, t in tensors.items() if n.startswith("blk.") and len(t.shape) == 2)
     assert repacking.repacked_bytes(family["target"], amx, 0) == {"AMX": layers}
     assert repacking.repacked_bytes(family["target"], avx2, 0) == {}

@@ -87,11 +87,15 @@ class Features:
         return cls(frozenset({"REPACK", *(_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS)}), gpu, "this CPU's flags")
 
     def buffer_for(self, tensor: gguf_header.Tensor) -> str | None:
-        """The extra buffer ``tensor`` is repacked into, or None (kept in the mapped file alone)."""
-        if len(tensor.shape) != 2 or not _multiplied(tensor.name):
+        """The extra buffer ``tensor`` is repacked into, or None (kept in the mapped file alone). A mixture of
+        experts' 3-D expert weights (``MUL_MAT_ID``) go to the repack buffer only: AMX multiplies 2-D weights."""
+        dims = len(tensor.shape)
+        if dims not in (2, 3) or not _multiplied(tensor.name):
             return None
-        cols, rows = tensor.shape
+        cols, rows = tensor.shape[:2]
         for rule in RULES:
+            if dims == 3 and rule.buffer != "CPU_REPACK":
+                continue
             if (rule.ggml_type == tensor.ggml_type and all(f in self.cpu for f in rule.needs)
                     and cols % rule.cols == 0 and rows % rule.rows == 0):
                 return rule.buffer
