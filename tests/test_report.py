@@ -16,6 +16,7 @@ from draftbench.core import stats
 from draftbench.records.requests import RequestResult
 from draftbench.report import export, lengths_view, sweep_page
 from draftbench.results import evaluate, explain, grouping, recommend, savings
+from draftbench.results.lengths import curves
 from draftbench.results.schema import CategoryResult, RunResult
 from draftbench.setup.speculation import Speculation
 
@@ -157,7 +158,7 @@ def test_why_chart_has_one_point_per_draft_and_the_model_curves():
     lines = sweep_page.chart_data(why_runs())["draft_length"]  # big: one length only
     assert [t["name"] for t in lines] == ["small: measured", "small: cost model"]
     assert lines[1]["x"] == [1, 2, 3] and lines[1]["line"]["dash"] == "dash"  # predicted at every length up to the longest
-    notes = lengths_view.notes(why_runs())
+    notes = lengths_view.notes(curves(why_runs()))
     assert len(notes) == 1 and notes[0].startswith("small: measured best n_max 2 (+50%); the cost model predicts")
     assert sweep_page.chart_data(hand_made())["why"] is None  # no parts (the original tool's files): no chart
     assert 'id="why"' not in rendered({}, hand_made())
@@ -333,3 +334,27 @@ def test_the_method_of_each_setup_is_shown_and_exported():
     assert "<th>Best setup</th><th>Method</th>" in page and "<td>1L · n_max 2 · p_min 0</td><td>draft model</td>" in page
     rows = list(csv.DictReader(io.StringIO(export.to_csv(setup_runs()))))
     assert [r["method"] for r in rows[:3]] == ["", "n-gram", "draft model"]
+
+
+def test_draft_length_curves_are_evaluated_once_and_every_output_carries_them(tmp_path):
+    """The curves are the evaluation's (results/lengths.py): the chart, the notes, the Markdown export and the results
+    file say the same best lengths, and a file read back and written again keeps one copy of them."""
+    from draftbench.report import export
+    from draftbench.results import evaluate as evaluation
+    from draftbench.results.jsonfile import load_results, save_results
+    from draftbench.results.schema import FileMeta
+
+    ev = evaluation.evaluate(setup_runs())
+    assert [c.name for c in ev.length_curves] == ["1L · p_min 0", "1L · p_min 0.7"]
+    best = ev.length_curves[0].measured_best
+    assert (best.draft_max, best.speedup) == (2, 1.4)  # the measured best, not the longest
+    assert sweep_page.chart_data(list(ev.runs), ev=ev)["draft_length"] == \
+        sweep_page.chart_data(list(ev.runs))["draft_length"]
+    assert "| 1L · p_min 0 | 2 | +40% |" in export.to_markdown(FileMeta(name="x"), ev)
+    assert "1L · p_min 0: measured best n_max 2 (+40%)" in lengths_view.notes(ev.length_curves)
+    path = str(tmp_path / "r.json")
+    save_results(path, FileMeta(name="x"), list(ev.runs), ev.computed())
+    meta, runs = load_results(path)
+    assert "length_curves" not in meta.other  # computed again on every load, never carried as an unknown field
+    saved = json.loads(open(path).read())["length_curves"]
+    assert [c["measured"][1]["draft_max"] for c in saved] == [2, 8]

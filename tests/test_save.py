@@ -4,6 +4,7 @@ and only changed runs are serialised again; the evaluation and the file are the 
 from __future__ import annotations
 
 import glob
+import json
 import os
 from dataclasses import replace
 
@@ -67,3 +68,16 @@ def test_a_field_renamed_for_its_unit_is_read_under_its_old_name():
     _, runs = load_results(os.path.join(GOLDEN, "v11.json"))
     assert runs and all(r.peak_rss_mib for r in runs if r.done)
     assert "peak_rss_mib" in runs[0].to_dict() and "peak_rss_mb" not in runs[0].to_dict()
+
+
+def test_the_machine_during_the_sweep_is_evaluated_once_and_kept_in_the_file(tmp_path):
+    """A checked baseline's measurements (results/drift.check_points): the report's table and the file's
+    ``check_points`` are the evaluation's, read back without a second copy in the file's unknown fields."""
+    meta, runs = load_results(os.path.join(GOLDEN, "v6.json"))
+    ev = evaluate(runs)
+    assert ev.check_points and ev.check_points[0].label == "first" and ev.check_points[0].ratio == "1 (reference)"
+    assert all(p.label.startswith("check ") for p in ev.check_points[1:])
+    save_results(str(tmp_path / "r.json"), meta, list(ev.runs), ev.computed())
+    again, _ = load_results(str(tmp_path / "r.json"))
+    assert "check_points" not in again.other and "length_curves" not in again.other
+    assert len(json.loads((tmp_path / "r.json").read_text())["check_points"]) == len(ev.check_points)

@@ -5,57 +5,27 @@ tool, setups whose parts were not measured) are left out, never guessed."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Any
 
 from ..core import stats
 from ..core.redaction import html_text
-from ..results import costmodel, explain, grouping
+from ..results.explain import WhyGrid, explained
 from ..results.schema import RunResult
 from . import page
 
-GRID = 41
-DEFAULT_DRAFT_LENGTH = 3
 
-
-def explained(runs: list[RunResult]) -> list[RunResult]:
-    return [r for r in runs if r.parts is not None and r.speedup is not None and grouping.eligible(r)]
-
-
-def _length(r: RunResult) -> int | None:
-    return r.speculation.draft_max if r.speculation else None
-
-
-def chart(runs: list[RunResult]) -> dict[str, Any] | None:
-    """Traces and title for the why-chart of the first target with parts, at its most measured draft
-    length: one labelled point per draft (the lowest p-min where several were measured)."""
-    shown = explained(runs)
-    if not shown:
+def chart(grid: WhyGrid | None) -> dict[str, Any] | None:
+    """Traces and title for the why-chart (``explain.why_grid``, the evaluation's): the cost model's iso-speedup
+    curves, and one labelled point per draft."""
+    if grid is None:
         return None
-    target = shown[0].target
-    base = grouping.baselines(runs).get(target)
-    costs = explain.verify_costs(base)
-    if not costs:
-        return None
-    mine = [r for r in shown if r.target == target]
-    g = Counter(_length(r) or DEFAULT_DRAFT_LENGTH for r in mine).most_common(1)[0][0]
-    points: dict[str, RunResult] = {}
-    for r in mine:
-        key = r.draft_path or r.draft or ""
-        if (_length(r) or DEFAULT_DRAFT_LENGTH) == g and (key not in points or
-                                                          (r.speculation.draft_p_min or 0) <
-                                                          (points[key].speculation.draft_p_min or 0)):
-            points[key] = r
-    picked = list(points.values())
-    c_max = max([0.5] + [1.3 * r.parts.draft_cost_ratio for r in picked])
-    cs = [c_max * i / (GRID - 1) for i in range(GRID)]
-    accs = [0.99 * i / (GRID - 1) for i in range(GRID)]
-    z = [[page.pct_value(costmodel.speedup(a, g, c, costs)) for c in cs] for a in accs]
-    contour = {"type": "contour", "x": cs, "y": accs, "z": z, "showscale": False, "hoverinfo": "skip",
-               "colorscale": page.SCALE, "zmid": 0,
+    z = [[page.pct_value(v) for v in row] for row in grid.speedups]
+    contour = {"type": "contour", "x": list(grid.draft_costs), "y": list(grid.acceptances), "z": z,
+               "showscale": False, "hoverinfo": "skip", "colorscale": page.SCALE, "zmid": 0,
                "contours": {"coloring": "lines", "showlabels": True, "start": -80, "end": 300, "size": 10,
                             "labelfont": {"size": 10, "color": "#555"}},
-               "line": {"color": "#999", "width": 1}, "name": f"model at n_max {g}"}
+               "line": {"color": "#999", "width": 1}, "name": f"model at n_max {grid.draft_length}"}
+    picked = [r for r in grid.runs if r.parts is not None]
     speeds = [page.pct_value(r.speedup) for r in picked]
     span = max([abs(v) for v in speeds] + [1.0])
     scatter = {"type": "scatter", "mode": "markers+text", "x": [r.parts.draft_cost_ratio for r in picked],
@@ -67,8 +37,8 @@ def chart(runs: list[RunResult]) -> dict[str, Any] | None:
                "hovertext": [f"{r.draft}: measured {stats.pct(r.speedup)}, predicted "
                              f"{stats.pct(r.parts.predicted_speedup)}<br>{r.parts.verdict}" for r in picked],
                "hoverinfo": "text"}
-    return {"traces": [contour, scatter], "title": f"{target}, draft length {g}: iso-speedup curves (%) of the "
-                                                   "cost model"}
+    return {"traces": [contour, scatter], "title": f"{grid.target}, draft length {grid.draft_length}: iso-speedup "
+                                                   "curves (%) of the cost model"}
 
 
 def _cell(value: object) -> str:

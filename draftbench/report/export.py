@@ -57,6 +57,12 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
                 for r in memory if r.memory is not None]
     for schedule in ev.schedules:
         out += ["", "```", *schedule.lines(), "```"]
+    if ev.length_curves:
+        out += ["", "| Setup across draft lengths | Measured best n_max | Speedup | Cost model's best n_max | Predicted |",
+                "|---|---:|---:|---:|---:|"]
+        out += [f"| {md_cell(c.name)} | {c.measured_best.draft_max} | {stats.pct(c.measured_best.speedup)} | "
+                f"{c.predicted_best or ''} | {stats.pct(c.predicted_best_speedup) if c.predicted_best else ''} |"
+                for c in ev.length_curves]
     return "\n".join(out) + "\n"
 
 

@@ -4,8 +4,6 @@ checked its baselines or saw a busy machine."""
 
 from __future__ import annotations
 
-import statistics
-
 from ..core import load, stats
 from ..core.redaction import html_text
 from ..results import drift, recommend
@@ -20,25 +18,12 @@ NOTE = ("Each target's baseline is measured again during the sweep (one block of
         "speedups are corrected, their intervals widened by the correction's own uncertainty.")
 
 
-def _rows(base: RunResult) -> list[list[str]]:
-    start = min((q.sent_unix_s for q in base.requests if q.sent_unix_s), default=None)
-
-    def when(qs) -> str:
-        times = [q.sent_unix_s for q in qs if q.sent_unix_s]
-        return f"{(statistics.median(times) - start) / 60:.1f}" if times and start else ""
-
-    rows = [[html_text(base.where), "first", when(base.requests), page.fmt(base.mean_tps, ".2f"), "1 (reference)",
-             page.fmt(base.other_cpu_share, ".0%")]]
-    for n, check in enumerate(base.baseline_checks or [], 1):
-        ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
-        ratio = drift.check_ratio(check, base)
-        rows.append([html_text(base.where), f"check {n}, after {html_text(check.after)}", when(check.requests),
-                     page.fmt(statistics.fmean(ok) if ok else None, ".2f"),
-                     html_text(stats.ratio_text(ratio)) if ratio else "n/a", page.fmt(check.other_cpu_share, ".0%")])
-    return rows
+def _row(p: drift.CheckPoint) -> list[str]:
+    return [html_text(p.where), html_text(p.label), page.fmt(p.minutes_in, ".1f"), page.fmt(p.mean_tps, ".2f"),
+            html_text(p.ratio), page.fmt(p.other_cpu_share, ".0%")]
 
 
-def section(runs: list[RunResult], resolution: float = 0.05) -> str:
+def section(runs: list[RunResult], points: tuple[drift.CheckPoint, ...], resolution: float = 0.05) -> str:
     checked = [r for r in runs if r.draft is None and r.baseline_checks]
     busy = [(r, w) for r in runs if (w := load.warning(r.other_cpu_share, r.other_cpu_share_before,
                                                         r.gpu_busy_before_pct))]
@@ -55,7 +40,7 @@ def section(runs: list[RunResult], resolution: float = 0.05) -> str:
                        f'{html_text(stats.ratio_text(shift.worst))}, within the resolution ({resolution:.0%}): '
                        'speedups corrected for it.</p>')
     if checked:
-        rows = [row for base in checked for row in _rows(base)]
+        rows = [_row(p) for p in points]
         out.append('<table id="baseline-checks"><tr><th>Target</th><th>Baseline measured</th><th>Minutes in</th>'
                    '<th>tok/s</th><th>Speed vs first</th><th>Other processes\' CPU</th></tr>'
                    + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows) + "</table>")

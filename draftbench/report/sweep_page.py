@@ -11,6 +11,8 @@ from ..core.redaction import html_text
 from ..results import categories, grouping, recommend
 from ..results.depth import Crossover
 from ..results.evaluate import Evaluation
+from ..results.explain import why_grid
+from ..results.lengths import curves
 from ..results.schema import FileMeta, RunResult
 from ..setup.speculation import NO_DRAFT_MODEL
 from . import (
@@ -57,20 +59,23 @@ def _errors(r: RunResult | None) -> dict | None:
     return [round(r.decode_tps_ci95[1] - r.mean_tps, 3), round(r.mean_tps - r.decode_tps_ci95[0], 3)]
 
 
-def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = ()) -> dict[str, Any]:
-    """Plotly traces for the charts, computed here so they can be tested without a browser. The
-    single-level charts show the lowest level; the concurrency and depth charts show them all."""
+def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = (),
+               ev: Evaluation | None = None) -> dict[str, Any]:
+    """Plotly traces for the charts, so they can be tested without a browser: the figures are the evaluation's
+    (``ev``; for bare runs, the same functions of them). The single-level charts show the lowest level; the
+    concurrency and depth charts show them all."""
     runs = grouping.at_level(all_runs)
     targets = list(dict.fromkeys(r.target for r in runs))
     drafts = heatmap_rows(runs)
     throughput, speedup = _bars(runs, targets)
     return {"throughput": throughput, "speedup": speedup, "heatmap": [_heatmap(runs, targets, drafts)],
-            "draft_length": lengths_view.traces(runs),
+            "draft_length": lengths_view.traces(ev.length_curves if ev else curves(all_runs)),
             "setups": search_view.chart(runs) if search_view.searched(runs) else [],
             "levels": levels_view.charts(all_runs), "depth": depth_view.charts(all_runs, crossovers),
             "categories": _category_heatmap(runs),
             "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
-            "why": costmodel_view.chart(runs), "memory": memory_view.chart(runs),
+            "why": costmodel_view.chart(ev.why_grid if ev else why_grid(runs)),
+            "memory": memory_view.chart(runs),
             "heatmap_height": max(360, 26 * len(drafts) + 160), "targets": targets, "drafts": drafts}
 
 
@@ -248,7 +253,7 @@ def _meta_rows(meta: FileMeta) -> str:
 def render(meta: FileMeta, ev: Evaluation) -> str:
     """The page of one evaluation (:func:`evaluate.evaluate`): it computes no figure of its own."""
     all_runs = list(ev.runs)
-    data = chart_data(all_runs, ev.crossovers)
+    data = chart_data(all_runs, ev.crossovers, ev)
     runs = grouping.at_level(all_runs)
     excluded = _excluded_rows(ev.excluded)
     return _TEMPLATE.format(
@@ -260,14 +265,14 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         warnings=_output_warnings(meta, ev.runs), levels=levels_view.section(all_runs, ev.level_lines),
         depth=depth_view.section(all_runs, ev.crossovers, ev.recommendations),
         outputs=outputs_view.section(all_runs),
-        machine=machine_view.section(all_runs, ev.settings.resolution),
+        machine=machine_view.section(all_runs, ev.check_points, ev.settings.resolution),
         fleet=fleet_view.section(meta, all_runs, ev.nodes, ev.settings.resolution),
         by_task=_category_section(ev.category_lines, data),
         excluded=(f"<h2>Not recommended</h2><table><tr><th>Target</th><th>Draft</th><th>Why</th></tr>{excluded}"
                   "</table>" if excluded else ""),
         n_runs=len(all_runs), search=search_view.section(runs, ev.savings),
         draft_length=('<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
-                      + "".join(f"<li>{html_text(n)}</li>" for n in lengths_view.notes(runs)) + "</ul>"
+                      + "".join(f"<li>{html_text(n)}</li>" for n in lengths_view.notes(ev.length_curves)) + "</ul>"
                       if data["draft_length"] else ""),
         why=(f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
              f'{costmodel_view.table(runs)}' if data["why"] else ""))

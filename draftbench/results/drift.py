@@ -172,3 +172,40 @@ def factor_of(run: RunResult, drift: Drift) -> tuple[float, float]:
         return 1.0, 0.0
     mean = math.exp(statistics.fmean(math.log(drift.factor(t)) for t in times))
     return mean, max(drift.log_half(t or 0.0) for t in times)
+
+
+@dataclass(frozen=True)
+class CheckPoint:
+    """A baseline's measurement (its first, or a check): when, in minutes after its first request, its mean tok/s,
+    its speed against the first measurement request by request (None for the first: it is the reference) and the
+    share of the CPUs other processes used meanwhile."""
+
+    where: str
+    label: str  # "first", or "check N, after <setup>"
+    minutes_in: float | None
+    mean_tps: float | None
+    ratio: str  # "1 (reference)", the ratio with its interval, or "n/a"
+    other_cpu_share: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        return dict(vars(self))
+
+
+def check_points(runs: list[RunResult]) -> tuple[CheckPoint, ...]:
+    """Every checked baseline's measurements in order: the report's table of the machine during the sweep."""
+    def minutes(qs: list, start: float | None) -> float | None:
+        times = [q.sent_unix_s for q in qs if q.sent_unix_s]
+        return round((statistics.median(times) - start) / 60, 1) if times and start else None
+
+    out: list[CheckPoint] = []
+    for base in (r for r in runs if r.draft is None and r.baseline_checks):
+        start = min((q.sent_unix_s for q in base.requests if q.sent_unix_s), default=None)
+        out.append(CheckPoint(base.where, "first", minutes(base.requests, start), base.mean_tps, "1 (reference)",
+                              base.other_cpu_share))
+        for n, check in enumerate(base.baseline_checks or [], 1):
+            ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
+            ratio = check_ratio(check, base)
+            out.append(CheckPoint(base.where, f"check {n}, after {check.after}", minutes(check.requests, start),
+                                  statistics.fmean(ok) if ok else None,
+                                  stats.ratio_text(ratio) if ratio else "n/a", check.other_cpu_share))
+    return tuple(out)

@@ -13,14 +13,16 @@ changed, not the whole file."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, costmodel, depth, distribution, drift, fleet
-from .explain import explain_run
+from . import categories, comparison, costmodel, depth, distribution, drift, fleet, grouping
+from .explain import WhyGrid, explain_run, why_grid
 from .grouping import excluded, length_key
 from .jsonfile import load_results
+from .lengths import LengthCurve, curves
 from .recommend import Recommendation, by_level, category_lines, recommend
 from .savings import SearchSavings, search_savings
 from .schedules import Schedule, schedules
@@ -62,21 +64,31 @@ class Evaluation:
     savings: SearchSavings | None  # None: nothing was stopped early
     settings: EvalSettings
     schedules: tuple[Schedule, ...] = ()  # per target measured at several concurrency levels (results/schedules.py)
+    length_curves: tuple[LengthCurve, ...] = ()  # per setup measured at several draft lengths (results/lengths.py)
+    check_points: tuple[drift.CheckPoint, ...] = ()  # each checked baseline's measurements (results/drift.py)
 
     def computed(self) -> dict[str, list[dict[str, Any]]]:
         """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
         return {"recommendations": [r.to_dict() for r in self.recommendations],
                 **({"schedules": [s.to_dict() for s in self.schedules]} if self.schedules else {}),
-                **({"crossovers": [c.to_dict() for c in self.crossovers]} if self.crossovers else {})}
+                **({"crossovers": [c.to_dict() for c in self.crossovers]} if self.crossovers else {}),
+                **({"length_curves": [c.to_dict() for c in self.length_curves]} if self.length_curves else {}),
+                **({"check_points": [c.to_dict() for c in self.check_points]} if self.check_points else {})}
+
+    @functools.cached_property
+    def why_grid(self) -> WhyGrid | None:
+        """The cost model's grid for the report's why-chart, at the lowest level (computed once, when asked)."""
+        return why_grid(grouping.at_level(list(self.runs))) if self.runs else None
 
     def run(self, key: tuple) -> RunResult | None:
         return next((r for r in self.runs if r.key == key), None)
 
 
 def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings(),
-             kept: Mapping[tuple, RunResult] | None = None) -> Evaluation:
+             kept: Mapping[tuple, RunResult] | None = None, memo: dict | None = None) -> Evaluation:
     """The runs with every figure computed from their measurements, and what follows from them. ``kept``: runs
-    (by key) already evaluated from exactly these inputs, taken as they are (``affected_by`` says which are not)."""
+    (by key) already evaluated from exactly these inputs, taken as they are (``affected_by`` says which are not);
+    ``memo``: the figures made from them earlier (``lengths.curves``)."""
     runs, kept = list(runs), kept or {}
     bases = {r.key: r for r in runs if r.draft is None}
     groups: dict[tuple, list[RunResult]] = {}
@@ -89,7 +101,7 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings(),
     return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
                       tuple(by_level(recs)), tuple(depth.crossovers(done)), tuple(fleet.nodes(done)),
                       search_savings(done, settings.budget) if settings.budget else None, settings,
-                      tuple(schedules(done, recs)))
+                      tuple(schedules(done, recs)), curves(done, memo), drift.check_points(done))
 
 
 def affected_by(changed: RunResult, runs: Iterable[RunResult]) -> set[tuple]:

@@ -3,10 +3,12 @@ tell :mod:`costmodel` (v(k), acceptance by position, drafting cost), and each ru
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..records.requests import DraftCounts
-from . import costmodel
+from . import costmodel, grouping
 from .grouping import same_draft
 from .schema import RunResult
 
@@ -73,3 +75,56 @@ def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult
     n = DraftCounts.of(run.requests)
     return costmodel.explain(n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source,
                              rates, verify_source, acceptance_source)
+
+
+GRID = 41  # points per axis of the why-chart's model grid
+DEFAULT_DRAFT_LENGTH = 3
+
+
+@dataclass(frozen=True)
+class WhyGrid:
+    """The why-chart's figures: for one target at its most measured draft length, the cost model's speedup over a
+    grid of acceptance per token (rows) and draft cost (columns), and the runs shown on it (one per draft, the
+    lowest p-min where several were measured)."""
+
+    target: str
+    draft_length: int
+    draft_costs: tuple[float, ...]
+    acceptances: tuple[float, ...]
+    speedups: tuple[tuple[float, ...], ...]  # speedups[i][j]: at acceptances[i] and draft_costs[j]
+    runs: tuple[RunResult, ...]
+
+
+def _length(r: RunResult) -> int:
+    return (r.speculation.draft_max if r.speculation else None) or DEFAULT_DRAFT_LENGTH
+
+
+def explained(runs: list[RunResult]) -> list[RunResult]:
+    """The runs the cost model explains: with parts and a speedup, eligible to be recommended."""
+    return [r for r in runs if r.parts is not None and r.speedup is not None and grouping.eligible(r)]
+
+
+def why_grid(runs: list[RunResult]) -> WhyGrid | None:
+    """The grid of the first target whose runs are ``explained``, or None where its baseline has no v(k)."""
+    explained_ = explained(runs)
+    if not explained_:
+        return None
+    target = explained_[0].target
+    costs = verify_costs(grouping.baselines(runs).get(target))
+    if not costs:
+        return None
+    mine = [r for r in explained_ if r.target == target]
+    g = Counter(_length(r) for r in mine).most_common(1)[0][0]
+    points: dict[str, RunResult] = {}
+    for r in mine:
+        key = r.draft_path or r.draft or ""
+        p_min = (r.speculation.draft_p_min if r.speculation else None) or 0
+        if _length(r) == g and (key not in points or p_min < ((points[key].speculation.draft_p_min
+                                                              if points[key].speculation else None) or 0)):
+            points[key] = r
+    picked = tuple(points.values())
+    c_max = max([0.5] + [1.3 * r.parts.draft_cost_ratio for r in picked if r.parts])
+    cs = tuple(c_max * i / (GRID - 1) for i in range(GRID))
+    accs = tuple(0.99 * i / (GRID - 1) for i in range(GRID))
+    z = tuple(tuple(costmodel.speedup(a, g, c, costs) for c in cs) for a in accs)
+    return WhyGrid(target, g, cs, accs, z, picked)

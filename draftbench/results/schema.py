@@ -206,7 +206,7 @@ class FileMeta:
         values["shards"] = [i for d in data.get("shards") or [] if (i := ShardInfo.from_dict(d)) is not None]
         values["schema_version"] = data.get("schema_version", 1)
         # the runs, and what is evaluated from them again on every load
-        computed = ("results", "recommendations", "crossovers", "schedules")
+        computed = ("results", "recommendations", "crossovers", "schedules", "length_curves", "check_points")
         return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
 
 

@@ -34,6 +34,7 @@ class ResultsStore:
         self._identities: dict[str, str | None] = {}
         self.unsaved = False  # a run was recorded since the last save
         self.texts = RunTexts()  # each run's JSON, made again only when the run is
+        self.memo: dict = {}  # figures of the evaluation made from run records that did not change since
 
     def identity(self, path: str | None) -> str | None:
         """A model file's identity (size and sampled content), read once per sweep."""
@@ -70,7 +71,7 @@ class ResultsStore:
         return self.runs[run.key]
 
     def _evaluate(self, kept: dict | None = None) -> None:
-        self.evaluation = evaluate(self.ordered(), self.settings, kept)
+        self.evaluation = evaluate(self.ordered(), self.settings, kept, self.memo)
         self.runs.update((r.key, r) for r in self.evaluation.runs)
 
     def _differences(self, meta: FileMeta, runs: list[RunResult]) -> list[str]:
