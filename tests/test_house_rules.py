@@ -99,3 +99,18 @@ def test_the_results_format_document_is_at_the_version_the_code_writes():
     cells = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
     rows = {int(c) for c in cells if c.isdigit()}
     assert rows == set(range(1, SCHEMA_VERSION + 1)), f"docs/results-format.md's table of versions: {sorted(rows)}"
+
+
+def test_every_type_ignore_says_why():
+    """A ``# type: ignore[code]`` carries its reason: after it on its line, or on the comment line above it."""
+    bare = []
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if "# type: ignore" not in line:
+                continue
+            after = line.split("# type: ignore", 1)[1]
+            said = "#" in after or (i > 0 and lines[i - 1].strip().startswith("# next line's type: ignore:"))
+            if not said or "[" not in after:
+                bare.append(f"{os.path.relpath(path, PACKAGE)}:{i + 1}")
+    assert not bare, f"say which error and why: {bare}"

@@ -16,6 +16,7 @@ def from_saved(cls: type[T], data: Any, renamed: Mapping[str, str] | None = None
     if not isinstance(data, dict):
         return None
     values = {renamed.get(k, k) if renamed else k: v for k, v in data.items()}
+    # next line's type: ignore: cls is a dataclass type: every caller passes one
     names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kept = {k: v for k, v in values.items() if k in names}
     for name, f in names.items():

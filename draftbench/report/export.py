@@ -68,6 +68,7 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
 
 def to_csv(runs: Iterable[RunResult], recs: Iterable[recommend.Recommendation] = ()) -> str:
     """Every run, a column per field; ``recommended`` is true for the setup each recommendation says to use."""
+    # next line's type: ignore: use() is not None: filtered in the same expression
     chosen = {rec.use().key for rec in recs if rec.use() is not None}  # type: ignore[union-attr]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

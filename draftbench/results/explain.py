@@ -48,10 +48,12 @@ def draft_loop(group: list[RunResult], base: RunResult) -> costmodel.Loop | None
         return None
     rates, costs, _, _ = loop_model(group, base)
     n = len(explained)
+    # next line's type: ignore: explained runs have parts and a draft length, filtered above
     longest = max(explained, key=lambda r: r.speculation.draft_max or 0)  # type: ignore[union-attr]
     return costmodel.Loop(rates or (sum(r.parts.acceptance_per_token for r in explained) / n,),
                           sum(r.parts.draft_cost_ratio for r in explained) / n, costs,
                           min(1.0, sum(r.parts.drafted_per_pass / r.speculation.draft_max for r in explained) / n),
+                          # next line's type: ignore: explained runs have parts and a draft length, filtered above
                           costmodel.cut_by_confidence(longest.speculation.draft_max, longest.parts.drafted_per_pass))  # type: ignore[union-attr, arg-type]
 
 

@@ -23,14 +23,17 @@ def merge(files: list[Shard], command_line: list[str]) -> tuple[FileMeta, list[R
     problems = _problems(files)
     if problems:
         raise ShardError("cannot merge these shards:\n" + "\n".join(f"  - {p}" for p in problems))
+    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
     files = sorted(files, key=lambda f: f[1].shard.index)  # type: ignore[union-attr]
     first = files[0][1]
     infos = [replace(meta.shard, host=(meta.machine or {}).get("hostname"), hardware=meta.hardware, file=path)
+             # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
              for path, meta, _ in files]  # type: ignore[type-var]
     meta = replace(first, shard=None, shards=infos, timestamp=dt.datetime.now(dt.timezone.utc).isoformat(),
                    command_line=command_line, warnings=list(dict.fromkeys(w for _, m, _ in files for w in m.warnings)),
                    draft_alone={k: v for _, m, _ in reversed(files) for k, v in m.draft_alone.items()})
     order = list(dict.fromkeys(r.target for _, _, runs in files for r in runs))
+    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
     runs = [replace(r, shard=m.shard.index) for _, m, rs in files for r in rs]  # type: ignore[union-attr]
     return meta, sorted(runs, key=lambda r: (order.index(r.target), r.draft is not None, r.shard))
 
@@ -50,17 +53,20 @@ def _problems(files: list[Shard]) -> list[str]:
     shards = [(path, meta.shard) for path, meta, _ in files]
     for what, value in (("config", lambda s: s.config_hash), ("plan", lambda s: s.plan_hash),
                         ("shard count", lambda s: s.count)):
+        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
         seen = Counter(value(s) for _, s in shards)  # type: ignore[arg-type]
         if len(seen) > 1:
             common = seen.most_common(1)[0][0]
+            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
             odd = ", ".join(visible(p) for p, s in shards if value(s) != common)  # type: ignore[arg-type]
             out.append(f"{odd}: from another {what} than the others ({what}s {', '.join(map(str, seen))}): merge "
                        "only the shards of one sweep")
     if out:
         return out
-    count = shards[0][1].count  # type: ignore[union-attr]
+    count = shards[0][1].count  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     by_index: dict[int, list[str]] = {}
     for path, s in shards:
+        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
         by_index.setdefault(s.index, []).append(path)  # type: ignore[union-attr]
     for index, paths in sorted(by_index.items()):
         if len(paths) > 1:
@@ -76,7 +82,9 @@ def _problems(files: list[Shard]) -> list[str]:
 def _coverage(files: list[Shard]) -> list[str]:
     """Every cell of the plan in some shard; each setup in one; each shard's cells measured."""
     out = []
+    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
     plan = files[0][1].shard.plan_cells  # type: ignore[union-attr]
+    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
     covered = {i for _, m, _ in files for i in m.shard.cells}  # type: ignore[union-attr]
     if covered != set(range(1, plan + 1)):
         out.append(f"cells {sorted(set(range(1, plan + 1)) - covered)} of the plan's {plan} are in no shard: "
@@ -85,9 +93,12 @@ def _coverage(files: list[Shard]) -> list[str]:
     for _, meta, runs in files:
         for r in runs:
             if r.draft is not None:
+                # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
                 owners.setdefault((r.target, r.draft, r.level), []).append(meta.shard.index)  # type: ignore[union-attr]
+        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
         left = len(meta.shard.cells) - sum(1 for r in runs if not r.in_progress)  # type: ignore[union-attr]
         if left > 0:
+            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
             out.append(f"{visible(_path(files, meta))}: {left} of its {len(meta.shard.cells)} cells not measured "  # type: ignore[union-attr]
                        "yet: rerun its task (the same command resumes it), then merge")
     for (target, draft, level), where_ in owners.items():
@@ -108,6 +119,7 @@ def _machines(files: list[Shard]) -> list[str]:
                         ("settings", lambda m: m.settings)):
         values = [value(m) for _, m, _ in files]
         if any(v != values[0] for v in values):
+            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
             listed = "; ".join(f"shard {m.shard.index} on {(m.machine or {}).get('hostname', '?')}: "  # type: ignore[union-attr]
                                f"{visible(str(value(m)))[:80]}" for _, m, _ in files)
             out.append(f"the shards were measured with different {what} ({listed}): their speedups are not one "

@@ -114,6 +114,7 @@ _RUN_TYPES = {**_hints(RunResult, "speculation"),
 
 
 def _settings_types() -> dict[str, Any]:
+    # next line's type: ignore: a Union of types built at run time from the settings table
     return {key: typing.Union[types] for key, types in setting_types().items()}  # type: ignore[valid-type]
 
 

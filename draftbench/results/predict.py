@@ -100,8 +100,10 @@ def predict(target: str, level: Level, spec: Speculation, runs: Iterable[RunResu
         return None
     loop, measured = found
     assert spec.draft_max is not None
+    # next line's type: ignore: predictable setups have a draft length (predict.predictable)
     near = min(measured, key=lambda r: (abs(math.log((r.speculation.draft_max or 1) / spec.draft_max)),  # type: ignore[union-attr]
                                         -(r.n_requests or 0)))
+    # next line's type: ignore: predictable setups have a draft length (predict.predictable)
     there, here = loop.speedup(near.speculation.draft_max or 1), loop.speedup(spec.draft_max)  # type: ignore[union-attr]
     ratio = near.speedup_ratio()
     if there <= 0 or ratio is None or ratio.ci95 is None:

@@ -38,6 +38,7 @@ def by_task(run: RunResult) -> str | None:
         return None
     low = min(cats, key=lambda cv: cv[1].speedup or 0.0)
     high = max(cats, key=lambda cv: cv[1].speedup or 0.0)
+    # next line's type: ignore: checked in the same expression or by the caller
     if low[1].speedup_ci95[1] >= high[1].speedup_ci95[0]:  # type: ignore[index]
         return None
     return f"by task {pct(low[1].speedup)} ({low[0]}) .. {pct(high[1].speedup)} ({high[0]})"
@@ -257,6 +258,7 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     out = []
     for target in dict.fromkeys(r.target for r in recs):
         mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level.sort_key)
+        # next line's type: ignore: checked in the same expression or by the caller
         picks = {r.use().draft if r.use() is not None else None for r in mine}  # type: ignore[union-attr]
         if len(mine) > 1 and len(picks) > 1:
             shown = varying([r.level for r in mine])

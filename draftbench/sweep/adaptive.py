@@ -53,7 +53,9 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
                 and replace(r.speculation, draft_max=None) == replace(spec, draft_max=None)]
     if siblings:
         best = max(siblings, key=lambda r: r.n_requests or 0)
+        # next line's type: ignore: runs with parts and a setup only, filtered above
         a, c = best.parts.acceptance_per_token, best.parts.draft_cost_ratio  # type: ignore[union-attr]
+        # next line's type: ignore: runs with parts and a setup only, filtered above
         there = costmodel.speedup(a, best.speculation.draft_max or 1, c, costs)  # type: ignore[union-attr]
         return (best.speedup or 0) * costmodel.speedup(a, spec.draft_max, c, costs) / there if there > 0 else None
     alone = next((r.draft_alone_tps for r in runs.values() if r.draft_path == spec.draft_path and r.draft_alone_tps),
@@ -68,6 +70,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
     def distance(r: RunResult) -> float:
         return abs(math.log((size(r.draft_path or "") or 1) / (size(spec.draft_path or "") or 1)))
 
+    # next line's type: ignore: runs with parts and a setup only, filtered above
     a = min(mine, key=distance).parts.acceptance_per_token if mine else A_PRIOR  # type: ignore[union-attr]
     return costmodel.speedup(a, spec.draft_max, c, costs)
 

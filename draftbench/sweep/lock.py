@@ -16,7 +16,7 @@ from ..errors import ResultsFileError
 try:
     import fcntl
 except ImportError:  # Windows: no flock; fall back to "the pid in the file is alive"
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl on Windows: the lock is then advisory only
 
 
 def _pid_alive(pid: int) -> bool:
