@@ -258,8 +258,7 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     out = []
     for target in dict.fromkeys(r.target for r in recs):
         mine = sorted((r for r in recs if r.target == target), key=lambda r: r.level.sort_key)
-        # next line's type: ignore: checked in the same expression or by the caller
-        picks = {r.use().draft if r.use() is not None else None for r in mine}  # type: ignore[union-attr]
+        picks = {r.use().draft if r.use() is not None else None for r in mine}  # type: ignore[union-attr]  # checked
         if len(mine) > 1 and len(picks) > 1:
             shown = varying([r.level for r in mine])
             out.append(f"{target}: " + "; ".join(f"{r.level.text(shown)}: {r.short()}" for r in mine))
