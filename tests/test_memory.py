@@ -10,6 +10,7 @@ import os
 import pytest
 from conftest import run_script
 
+from draftbench.core.records import from_saved
 from draftbench.measure import memory
 from draftbench.records.memory import Buffers, Memory
 from draftbench.results import evaluate
@@ -46,7 +47,7 @@ def test_mtp_drafts_with_no_weights_of_its_own_and_a_compute_buffer_reserved_twi
 def test_no_buffer_lines_leave_the_process_peak_only():
     m = memory.measured("nothing here", 512.0, None)
     assert m.buffers == () and m.total_mib is None and m.needed_mib == 512.0 and m.source == "process"
-    assert Memory.from_dict(json.loads(json.dumps({"buffers": [{"model": "target", "device": "CPU",
+    assert from_saved(Memory, json.loads(json.dumps({"buffers": [{"model": "target", "device": "CPU",
                                                                 "weights_mib": 1.0}], "total_mib": 1.0}))) \
         == Memory((Buffers("target", "CPU", 1.0),), 1.0)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from ..core.records import from_saved
-
 
 @dataclass(frozen=True)
 class Counters:
@@ -66,9 +64,6 @@ class EngineStats:
         return cls(int(delta.steps), round(batch, 2) if batch else None, int(delta.preemptions),
                    int(delta.prefix_cache_hits), round(delta.queue_s / delta.queued, 4) if delta.queued else None)
 
-    @classmethod
-    def from_dict(cls, data: object) -> "EngineStats | None":
-        return from_saved(cls, data)
 
     def warnings(self, concurrency: int) -> list[str]:
         """What in these figures makes a speedup mean less, and what to do about it."""

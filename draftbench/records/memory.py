@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.records import from_saved
 from ..setup.repacking import EXTRA_BUFFERS
 
 
@@ -23,9 +22,6 @@ class Buffers:
     def total_mib(self) -> float:
         return self.weights_mib + self.kv_mib + self.compute_mib
 
-    @classmethod
-    def from_dict(cls, data: object) -> "Buffers | None":
-        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -64,10 +60,3 @@ class Memory:
     def needed_mib(self) -> float | None:
         """The figure a budget is held against: the buffers' total, else the peak resident memory."""
         return self.total_mib if self.total_mib is not None else self.peak_rss_mib
-
-    @classmethod
-    def from_dict(cls, data: object) -> "Memory | None":
-        if not isinstance(data, dict):
-            return None
-        buffers = tuple(b for b in (Buffers.from_dict(x) for x in data.get("buffers") or []) if b is not None)
-        return from_saved(cls, {**data, "buffers": buffers})

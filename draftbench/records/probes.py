@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.records import from_saved
-
 
 @dataclass(frozen=True)
 class PositionCounts:
@@ -15,9 +13,6 @@ class PositionCounts:
     passes: int
     accepted: tuple[int, ...]  # at draft position 1, 2, ...
 
-    @classmethod
-    def from_dict(cls, data: object) -> "PositionCounts | None":
-        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -30,9 +25,6 @@ class LoopVerification:
     drafting_ms_per_pass: float
     synthetic_rate: float
 
-    @classmethod
-    def from_dict(cls, data: object) -> "LoopVerification | None":
-        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -43,6 +35,3 @@ class DraftAlone:
     n_requests: int | None = None
     error: str | None = None
 
-    @classmethod
-    def from_dict(cls, data: object) -> "DraftAlone | None":
-        return from_saved(cls, data)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
 
 from ..core import homogeneity
-from ..core.records import from_saved
 from ..records.distribution import DistributionSamples
 
 ALPHA = 0.01  # family-wise: a correct setup is flagged by chance about once in a hundred checks
@@ -36,9 +34,6 @@ class DistributionCheck:
         return (f"{verdict} at temperature {self.temperature:g} (p = {self.p_value:.3g}, Holm-adjusted over "
                 f"{self.n_tests} tests; TVD {self.tvd:.3f}; {self.n_prefixes} prefixes x {self.n_samples} samples)")
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "DistributionCheck | None":
-        return from_saved(cls, data)
 
 
 def check(mine: DistributionSamples, base: DistributionSamples) -> DistributionCheck | None:

@@ -47,9 +47,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..core import stats
-from ..core.records import from_saved, renamed_keys
+from ..core.records import decode, from_saved, hints, renamed_keys
 from ..records.distribution import DistributionSamples
-from ..records.engine import EngineStats
 from ..records.measured import Measured
 from ..records.memory import Memory
 from ..records.per_request import PerRequestProbe
@@ -115,9 +114,6 @@ class OutputCheck:
             said += f"; the others differ from character {at[0]} (median {at[len(at) // 2]})"
         return said
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "OutputCheck | None":
-        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -131,8 +127,8 @@ class BaselineCheck:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BaselineCheck":
-        return cls(str(data.get("after")), [RequestResult.from_dict(q) for q in data.get("requests") or []
-                                            if isinstance(q, dict)], data.get("other_cpu_share"))
+        return cls(str(data.get("after")), decode(list[RequestResult], data.get("requests")) or [],
+                   data.get("other_cpu_share"))
 
 
 @dataclass(frozen=True)
@@ -156,9 +152,6 @@ class ShardInfo:
     def name(self) -> str:
         return f"shard {self.index} of {self.count}"
 
-    @classmethod
-    def from_dict(cls, data: Any) -> "ShardInfo | None":
-        return from_saved(cls, data)
 
 
 @dataclass(frozen=True)
@@ -198,12 +191,7 @@ class FileMeta:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FileMeta":
         known = {f.name for f in fields(cls)} - {"other"}
-        values = {k: v for k, v in data.items() if k in known and v is not None}
-        values["draft_alone"] = {k: a for k, v in (data.get("draft_alone") or {}).items()
-                                 if (a := DraftAlone.from_dict(v)) is not None}
-        values["per_request_speculation"] = from_saved(PerRequestProbe, data.get("per_request_speculation"))
-        values["shard"] = ShardInfo.from_dict(data.get("shard"))
-        values["shards"] = [i for d in data.get("shards") or [] if (i := ShardInfo.from_dict(d)) is not None]
+        values = {k: decode(hints(cls)[k], v) for k, v in data.items() if k in known and v is not None}
         values["schema_version"] = data.get("schema_version", 1)
         # the runs, and what is evaluated from them again on every load
         computed = ("results", "recommendations", "crossovers", "schedules", "length_curves", "check_points")
@@ -338,20 +326,8 @@ class RunResult(Measured):
                 del values[name]
         if setup:
             values["speculation"] = Speculation.from_dict(data)
-        values["parts"] = Parts.from_dict(values.get("parts"))
-        values["verify_in_loop"] = LoopVerification.from_dict(values.get("verify_in_loop"))
-        values["position_counts"] = PositionCounts.from_dict(values.get("position_counts"))
-        values["engine"] = EngineStats.from_dict(values.get("engine"))
-        values["memory"] = Memory.from_dict(values.get("memory"))
-        values["output_check"] = OutputCheck.from_dict(values.get("output_check"))
-        values["distribution_samples"] = from_saved(DistributionSamples, values.get("distribution_samples"))
-        values["distribution_check"] = DistributionCheck.from_dict(values.get("distribution_check"))
-        if isinstance(values.get("categories"), dict):
-            values["categories"] = {str(k): c for k, v in values["categories"].items()
-                                    if (c := CategoryResult.from_dict(v)) is not None} or None
-        if values.get("baseline_checks") is not None:
-            values["baseline_checks"] = [BaselineCheck.from_dict(c) for c in values["baseline_checks"]]
-        values["requests"] = [RequestResult.from_dict(q) for q in values.get("requests") or [] if isinstance(q, dict)]
+        declared = hints(cls)  # the records among its fields, decoded by their annotations
+        values.update((k, decode(declared[k], v)) for k, v in values.items() if k not in ("other", "speculation"))
         return cls(**values)
 
 
