@@ -35,7 +35,7 @@ def test_every_problem_reported_at_once(family, tmp_path):
     text = "\n".join(info.value.problems)
     assert "tagets: unknown key (did you mean 'targets'?)" in text
     assert "settings.max_token: unknown key (did you mean 'max_tokens'?)" in text
-    assert "settings.runs: must be integer" in text
+    assert "settings.runs: must be an integer" in text
     assert "drafts[2].label: duplicate label" in text
     assert "drafts[2].path" in text and "/missing/draft.gguf" in text
     assert "drafts[3].path" in text and "not a GGUF" in text

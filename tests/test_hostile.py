@@ -172,7 +172,7 @@ def test_row12_row13_server_flags_have_the_configs_bounds(argv, needle):
 
 @pytest.mark.parametrize("settings, needle", [
     ({"ctx_size": 10**20}, "settings.ctx_size: must be at most 16777216"),
-    ({"ctx_size": 1e20}, "settings.ctx_size: must be integer"),
+    ({"ctx_size": 1e20}, "settings.ctx_size: must be an integer"),
     ({"requests": 10**20}, "settings.requests: must be at most 100000"),
     ({"max_tokens": 10**46}, "settings.max_tokens: must be at most"),
     ({"temperature": float("nan")}, "settings.temperature: must be a finite number"),

@@ -51,7 +51,7 @@ def test_a_temperature_list_is_a_level_and_sampling_an_axis(family):
     one = parse_config(_config(family, temperature=0.7), "c.json")
     assert one.settings.levels() == [Level(1, None)] and one.settings.to_dict()["temperature"] == 0.7
     for bad, said in (([0, 0], "a list of different ones such as [0, 0.8]"), (-1, "from 0 to 10"),
-                      ("hot", "must be integer or number or list")):
+                      ("hot", "must be a number or a list")):
         with pytest.raises(ConfigError) as info:
             parse_config(_config(family, temperature=bad), "c.json")
         assert any(said in p and "settings.temperature" in p for p in info.value.problems), info.value.problems

@@ -3,13 +3,12 @@ declarations (:mod:`schema`), and written atomically. A bad file raises an error
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import types
 import typing
 from typing import Any
 
+from ..core import jsontypes
 from ..core.files import Unreadable, parse_json, read_text, write_json_atomic, write_text_atomic
 from ..errors import ResultsFileError
 from ..records.requests import RequestResult
@@ -40,46 +39,10 @@ def _non_finite(value: Any, at: str) -> str | None:
     return None
 
 
-_NAMES = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
-          list: "a list", tuple: "a list", dict: "an object"}
-
-
-def _expected(hint: Any) -> str:
-    parts = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
-    return " or ".join(_NAMES.get(typing.get_origin(p) or p, "an object") for p in parts)
-
-
 def _misfit(value: Any, hint: Any) -> tuple[str, str] | None:
-    """None when a JSON value fits a field's annotation, else (path below the value, what it must be)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        misses = [_misfit(value, a) for a in args]
-        if None in misses:
-            return None
-        deeper = [m for m in misses if m and m[0]]  # a container that fits but holds a wrong value: say where
-        return deeper[0] if deeper else ("", _expected(hint))
-    if origin in (list, tuple, dict):
-        if not isinstance(value, dict if origin is dict else list):
-            return "", _expected(hint)
-        inner = (args[-1] if origin is dict else args[0]) if args else Any
-        items = value.items() if origin is dict else enumerate(value)
-        for k, v in items:
-            miss = _misfit(v, inner)
-            if miss:
-                return (f".{k}" if origin is dict else f"[{k}]") + miss[0], miss[1]
-        return None
-    if hint is Any:
-        fits = True
-    elif dataclasses.is_dataclass(hint):
-        if isinstance(value, dict) and hint in _NESTED:  # a saved request: its own fields checked too
-            return _first_misfit(value, _NESTED[hint])
-        fits = isinstance(value, dict)
-    elif hint in (int, float):
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            (hint is float or isinstance(value, int) or value.is_integer())
-    else:
-        fits = isinstance(value, hint)
-    return None if fits else ("", _expected(hint))
+    """None when a JSON value fits a field's annotation (``core.jsontypes``), a saved request, baseline check or
+    category checked field by field too, else (path below the value, what it must be)."""
+    return jsontypes.misfit(value, hint, lambda cls, item: _first_misfit(item, _NESTED[cls]) if cls in _NESTED else None)
 
 
 def _first_misfit(item: dict[str, Any], hints: dict[str, Any]) -> tuple[str, str] | None:
@@ -114,8 +77,7 @@ _RUN_TYPES = {**_hints(RunResult, "speculation"),
 
 
 def _settings_types() -> dict[str, Any]:
-    # next line's type: ignore: a Union of types built at run time from the settings table
-    return {key: typing.Union[types] for key, types in setting_types().items()}  # type: ignore[valid-type]
+    return {key: hint | None for key, hint in setting_types().items()}
 
 
 def _run_types() -> dict[str, Any]:

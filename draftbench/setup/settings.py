@@ -11,7 +11,7 @@ import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable
 
-from ..core import limits
+from ..core import jsontypes, limits
 from ..core.redaction import redact
 from .levels import LEVELS, Level
 from .speculation import AXES, managed_problem
@@ -89,39 +89,28 @@ class SweepSettings:
 
 
 _SERVER_KEYS = {f.name for f in fields(ServerOptions)}
-_JSON_TYPES = {int: (int,), float: (int, float), str: (str,), bool: (bool,), tuple: (list,)}
 
 
-def _json_types(hint: Any) -> tuple[type, ...]:
-    """The JSON types a setting declared as ``hint`` takes (``str | None``: a string; a tuple: a list)."""
+def _json_hint(hint: Any) -> Any:
+    """The JSON a setting declared as ``hint`` takes: its one kind (``str | None``: a string; a tuple: a list)."""
     kinds = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (
-        typing.Union, types.UnionType) else [typing.get_origin(hint) or hint]
-    return _JSON_TYPES[kinds[0]]
+        typing.Union, types.UnionType) else [hint]
+    return kinds[0]
 
 
-# Each setting's JSON types, from the dataclasses' declarations; a level: one value or a list of them.
-_SETTING_TYPES = {**{name: _json_types(hint) for cls in (SweepSettings, ServerOptions)
+# Each setting's JSON type, from the dataclasses' declarations; a level: one value or a list of them.
+_SETTING_TYPES = {**{name: _json_hint(hint) for cls in (SweepSettings, ServerOptions)
                      for name, hint in typing.get_type_hints(cls).items() if name not in ("server", "axis_defaults")},
-                  **{name: (int, list) if a.limit.kind is int else (int, float, list) for name, a in LEVELS.items()}}
+                  **{name: a.limit.kind | list for name, a in LEVELS.items()}}
 
 
-def setting_types() -> dict[str, tuple[type, ...]]:
-    """Every settings key and the JSON types it takes (the axes' from their table)."""
-    return {**_SETTING_TYPES, **{a.name: {int: (int,), str: (str,)}.get(a.limit.kind, (int, float))
-                                 for a in AXES.values()}}
+def setting_types() -> dict[str, Any]:
+    """Every settings key and the JSON type it takes, as an annotation (the axes' from their table)."""
+    return {**_SETTING_TYPES, **{a.name: a.limit.kind for a in AXES.values()}}
 
 
 SEARCHES = ("exhaustive", "adaptive", "model")
 ENDPOINTS = ("chat", "completion")
-
-def _type_name(types: tuple[type, ...]) -> str:
-    return " or ".join({int: "integer", float: "number", str: "string", list: "list", dict: "object",
-                        bool: "true or false"}[t] for t in types)
-
-
-def _is(value: Any, types: tuple[type, ...]) -> bool:
-    return isinstance(value, types) and (bool in types or not isinstance(value, bool))
-
 
 def unknown_key(key: str, allowed, where: str) -> str:
     hint = difflib.get_close_matches(key, list(allowed), n=1)
@@ -167,10 +156,10 @@ _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
 }
 
 
-def _setting(key: str, value: Any, types: tuple[type, ...]) -> tuple[Any, str | None]:
+def _setting(key: str, value: Any, hint: Any) -> tuple[Any, str | None]:
     """One setting's value as kept, and what is wrong with it (None: nothing)."""
-    if not _is(value, types):
-        return value, f"must be {_type_name(types)}, got {json.dumps(value)}"
+    if jsontypes.misfit(value, hint) is not None or (hint is int and isinstance(value, float)):  # a config: 3, not 3.0
+        return value, f"must be {jsontypes.expected(hint)}, got {json.dumps(value)}"
     if isinstance(value, float) and not math.isfinite(value):
         return value, f"must be a finite number, got {json.dumps(value)}"
     limit = AXES[key].limit if key in AXES else limits.LIMITS.get(key) if key not in LEVELS else None
@@ -179,7 +168,7 @@ def _setting(key: str, value: Any, types: tuple[type, ...]) -> tuple[Any, str | 
         return (value, why) if why else _CHECKS[key](value)
     if key in AXES:
         return AXES[key].value(value), None
-    return (float(value) if types == (int, float) else value), None
+    return (float(value) if hint is float else value), None
 
 
 def parse_settings(raw: Any, problems: list[str]) -> SweepSettings:
