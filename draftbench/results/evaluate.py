@@ -26,7 +26,7 @@ from .lengths import LengthCurve, curves
 from .recommend import Recommendation, by_level, category_lines, recommend
 from .savings import SearchSavings, search_savings
 from .schedules import Schedule, schedules
-from .schema import FileMeta, OutputCheck, RunResult
+from .schema import COMPUTED, FileMeta, OutputCheck, RunResult
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,8 @@ class Evaluation:
 
     def computed(self) -> dict[str, list[dict[str, Any]]]:
         """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
-        return {"recommendations": [r.to_dict() for r in self.recommendations],
-                **({"schedules": [s.to_dict() for s in self.schedules]} if self.schedules else {}),
-                **({"crossovers": [c.to_dict() for c in self.crossovers]} if self.crossovers else {}),
-                **({"length_curves": [c.to_dict() for c in self.length_curves]} if self.length_curves else {}),
-                **({"check_points": [c.to_dict() for c in self.check_points]} if self.check_points else {})}
+        return {name: [x.to_dict() for x in getattr(self, name)] for name in COMPUTED
+                if name == "recommendations" or getattr(self, name)}
 
     @functools.cached_property
     def why_grid(self) -> WhyGrid | None:

@@ -60,6 +60,9 @@ from .costmodel import Parts
 from .distribution import DistributionCheck
 
 SCHEMA_VERSION = 12
+# What a file keeps of its evaluation for its readers, each an Evaluation field of that name: computed again from the
+# runs on every load, never read back (the recommendations are written even when there are none).
+COMPUTED = ("recommendations", "schedules", "crossovers", "length_curves", "check_points")
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
 RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
            "ci95_tps": "decode_tps_ci95", "peak_rss_mb": "peak_rss_mib", "peak_vram_mb": "peak_vram_mib"}
@@ -193,9 +196,7 @@ class FileMeta:
         known = {f.name for f in fields(cls)} - {"other"}
         values = {k: decode(hints(cls)[k], v) for k, v in data.items() if k in known and v is not None}
         values["schema_version"] = data.get("schema_version", 1)
-        # the runs, and what is evaluated from them again on every load
-        computed = ("results", "recommendations", "crossovers", "schedules", "length_curves", "check_points")
-        return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in computed})
+        return cls(**values, other={k: v for k, v in data.items() if k not in known and k not in ("results", *COMPUTED)})
 
 
 @dataclass(frozen=True)
