@@ -10,11 +10,11 @@ from typing import Callable, Iterator, Mapping
 from ..core import gguf_header
 from ..results import costmodel, drift
 from ..results.explain import verify_costs
-from ..results.predict import Prediction
 from ..results.schema import RunResult
 from ..setup.config import SweepSettings
 from . import stopping
 from .plan import Cell
+from .scheduler import Policy
 
 
 def rates(run: RunResult, shift: drift.Drift | None = None) -> list[float | None]:
@@ -75,7 +75,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
     return costmodel.speedup(a, spec.draft_max, c, costs)
 
 
-class Search:
+class Search(Policy):
     """The adaptive search's side of a sweep: block sizes, the order of setups, the look after a block.
 
     Two phases per target and level. **Screening**: every setup gets its first block (cost-model order), with
@@ -89,9 +89,9 @@ class Search:
     adaptive = True  # setups may stop early (scheduler.Policy)
 
     def __init__(self, settings: SweepSettings, size: Callable[[str], int] = gguf_header.file_size):
+        super().__init__(settings)
         self.size = size  # model file sizes, for the prior of the screening order
         self.left: list[Cell] = []  # the current target and level's setups not picked (or paused)
-        self.total = settings.requests * settings.runs
         self.block = settings.block
         self.resolution = settings.resolution
 
@@ -170,18 +170,6 @@ class Search:
             return (0 if p > leader_speed else 2, -p, position)
 
         return min(enumerate(fresh), key=rank)[1]
-
-    def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None:
-        """A setup never measured that the search stops on a prediction (the model search); here none."""
-        return None
-
-    def prediction_of(self, cell: Cell) -> Prediction | None:
-        """What a measured run keeps of the search's view of it before it was measured (the model search)."""
-        return None
-
-    def verdict(self, run: RunResult) -> str | None:
-        """After a block: what the search learnt from it beyond the look (the model search's check)."""
-        return None
 
     def look(self, run: RunResult, runs: Mapping[tuple, RunResult]) -> stopping.Decision | None:
         """The decision after a block of ``run`` (its target's baseline must be done)."""

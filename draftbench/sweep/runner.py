@@ -17,7 +17,8 @@ from ..results.schema import RunResult
 from ..server import backends, ports, process
 from ..setup.config import SweepConfig
 from ..setup.levels import varying
-from . import scheduler, shards
+from . import shards
+from .adaptive import Search
 from .cells import CellMeasurer
 from .console import Accounting, Console, SweepOutcome, run_lines, summary_lines
 from .cost_probes import CostProbes
@@ -25,7 +26,9 @@ from .drift_checks import BaselineChecks
 from .eta import Estimator, Work, progress_line
 from .facts import RunFacts
 from .lock import ResultsLock
+from .model_search import ModelSearch
 from .plan import Cell, build_plan, check_setups, template_warnings
+from .scheduler import Policy
 from .sessions import Sessions
 from .store import ResultsStore
 
@@ -54,6 +57,9 @@ def default_results_path(cfg: SweepConfig, hardware: str, shard: shards.Shard | 
     return os.path.join("results", stem + (shard.suffix if shard else "") + ".json")
 
 
+POLICIES: dict[str, type[Policy]] = {"exhaustive": Policy, "adaptive": Search, "model": ModelSearch}
+
+
 class Sweep:
     """One sweep: its plan measured cell by cell, the results saved after each (see :meth:`run` for the steps)."""
 
@@ -72,7 +78,7 @@ class Sweep:
         self.store = ResultsStore(self.results_path, cfg, self.plan, hardware, self.shard)
         self.runs = self.store.runs
         self.acct = Accounting()
-        self.search = scheduler.policy(cfg.settings)  # who picks the cells (settings.search)
+        self.search = POLICIES.get(cfg.settings.search, Policy)(cfg.settings)  # who picks the cells (settings.search)
         self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
                                  note=self.store.note, keep_levels=not self.search.adaptive)
         self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
