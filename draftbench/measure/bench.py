@@ -289,5 +289,5 @@ def describe(r: RequestResult) -> str:
     rate = "decode rate unknown" if r.decode_tps is None else f"{r.decode_tps:.2f} tok/s"
     text = f"{rate}, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
     if r.draft_n:
-        text += f", acceptance {r.draft_n_accepted / r.draft_n:.0%}"
+        text += f", acceptance {(r.draft_n_accepted or 0) / r.draft_n:.0%}"
     return text

@@ -76,8 +76,8 @@ def to_csv(runs: Iterable[RunResult], recs: Iterable[recommend.Recommendation] =
     writer.writerow(columns)
     for r in runs:
         row = r.to_dict()
-        ci = r.speedup_ci95 or [None, None]
-        row["speedup_ci95_low"], row["speedup_ci95_high"] = ci[0], ci[1]
+        ci = r.speedup_ci95
+        row["speedup_ci95_low"], row["speedup_ci95_high"] = (ci[0], ci[1]) if ci else (None, None)
         row["method"] = r.speculation.method if r.speculation else None
         row["engine_mean_batch"] = r.engine.mean_batch if r.engine else None
         row["memory_mib"] = r.memory.needed_mib if r.memory else None

@@ -53,7 +53,7 @@ def best_by_category(runs: list[RunResult]) -> dict[tuple[str, str], RunResult]:
     return best
 
 
-def _errors(r: RunResult | None) -> dict | None:
+def _errors(r: RunResult | None) -> list[float] | None:
     if r is None or not r.decode_tps_ci95 or r.mean_tps is None:
         return None
     return [round(r.decode_tps_ci95[1] - r.mean_tps, 3), round(r.mean_tps - r.decode_tps_ci95[0], 3)]
@@ -201,7 +201,7 @@ def _recommendation_rows(recs: tuple[recommend.Recommendation, ...]) -> str:
                 notes.insert(0, f"WARNING: {rec.caution()}: see Output warnings above")
             if rec.machine():
                 notes.insert(0, f"WARNING: {rec.machine()}")
-            cells += [b.draft or "", b.speculation.method if b.speculation else "", tps(b), stats.pct(gain), ci,
+            cells += [b.draft or "", (b.speculation.method or "") if b.speculation else "", tps(b), stats.pct(gain), ci,
                       page.fmt(b.acceptance_rate, ".0%"), page.fmt(b.mean_accepted_length, ".2f"), mem, "; ".join(notes),
                       recommend.copy_text(b) if rec.use() is not None else ""]
         rows.append("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in cells) + "</tr>")

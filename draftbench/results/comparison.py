@@ -40,7 +40,7 @@ def speedup_fields(ratio: Ratio | None) -> dict[str, Any]:
 def speedups(run: RunResult, base: RunResult) -> Keyed:
     """Per request: (prompt, its speedup over ``base`` on the same prompt), for comparing two speedups."""
     theirs = dict(keyed(base))
-    return [(k, (v / theirs[k]) if v and theirs.get(k) else None) for k, v in keyed(run)]
+    return [(k, (v / there) if v and (there := theirs.get(k)) else None) for k, v in keyed(run)]
 
 
 def versus_speedup(a: tuple[RunResult, RunResult], b: tuple[RunResult, RunResult]) -> Ratio | None:

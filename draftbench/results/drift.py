@@ -125,8 +125,9 @@ def of(base: RunResult | None) -> Drift | None:
     for n, check in enumerate(base.baseline_checks, 1):
         when = [q.sent_unix_s for q in check.requests if q.sent_unix_s]
         ratio = check_ratio(check, base)
-        if via is not None and check is not anchor:  # through the quiet re-measure: the busy first's noise on a
-            own = stats.compare(keyed(check.requests), keyed(anchor.requests))  # block's prompts stays out
+        # through the quiet re-measure: the busy first's noise on a block's prompts stays out
+        if via is not None and anchor is not None and check is not anchor:
+            own = stats.compare(keyed(check.requests), keyed(anchor.requests))
             ratio = _scaled(own, via.value) if own is not None else ratio
         if when and ratio is not None and ratio.paired:
             checks.append(Point(statistics.median(when), ratio, load.busy(check.other_cpu_share), f"check {n}"))
