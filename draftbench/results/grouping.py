@@ -4,7 +4,6 @@ categories of the charts, and which runs may be recommended. Pure: runs in, runs
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Iterable
 
 from ..setup.levels import Level
@@ -85,7 +84,7 @@ def baseline_of(run: RunResult, runs: Iterable[RunResult]) -> RunResult | None:
 def length_key(r: RunResult) -> tuple:
     """What the runs of one draft at several draft lengths share: target, level, shard (one node's measurements)
     and the setup but its draft_max."""
-    return (r.target, r.level, r.shard, replace(r.speculation, draft_max=None) if r.speculation else None)
+    return (r.target, r.level, r.shard, r.speculation.with_axes({"draft_max": None}) if r.speculation else None)
 
 
 def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:

@@ -65,7 +65,7 @@ def predictable(spec: Speculation) -> bool:
 
 def family_key(target: str, level: Level, spec: Speculation) -> tuple:
     """What the setups one measurement can predict share: target, level and the setup but its draft length."""
-    return (target, level, replace(spec, draft_max=None))
+    return (target, level, spec.with_axes({"draft_max": None}))
 
 
 def _loop(target: str, level: Level, spec: Speculation, runs: list[RunResult]) -> tuple[Loop, list[RunResult]] | None:

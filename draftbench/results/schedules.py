@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..core.stats import pct
 from ..setup.levels import Level
@@ -43,7 +43,7 @@ class Step:
 
 def _family(run: RunResult) -> tuple:
     spec = run.speculation
-    return (run.target, replace(spec, draft_max=None) if spec is not None else run.draft)
+    return (run.target, spec.with_axes({"draft_max": None}) if spec is not None else run.draft)
 
 
 def _wins(run: RunResult) -> bool:

@@ -166,6 +166,7 @@ class Speculation:
         return any(t in HEAD_TYPES or t == TARGET_HEADS for t in self.spec_type)
 
     def with_axes(self, values: dict[str, Any]) -> "Speculation":
+        """This setup with the axes in ``values`` set (None: unset), the rest kept."""
         return replace(self, **values)
 
     def comparable(self) -> dict[str, Any]:

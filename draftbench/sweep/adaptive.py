@@ -4,7 +4,6 @@ stops after a block (the rule itself is in :mod:`search`)."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Callable, Iterator, Mapping
 
 from ..core import gguf_header
@@ -50,7 +49,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
     mine = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
             and r.speculation is not None and r.speculation.draft_path and r.parts is not None and r.speedup]
     siblings = [r for r in mine if r.speculation and r.speculation.draft_max is not None
-                and replace(r.speculation, draft_max=None) == replace(spec, draft_max=None)]
+                and r.speculation.with_axes({"draft_max": None}) == spec.with_axes({"draft_max": None})]
     if siblings:
         best = max(siblings, key=lambda r: r.n_requests or 0)
         # next line's type: ignore: runs with parts and a setup only, filtered above

@@ -4,7 +4,7 @@ could share one server session."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..core import gguf_header
 from ..core.redaction import visible
@@ -70,7 +70,7 @@ def session_key(cell: Cell) -> tuple | None:
     if spec.is_baseline:
         return None
     fields_set = tuple(name for name in AXES if getattr(spec, name) is not None)
-    return (cell.target.label, replace(spec, **{name: None for name in AXES}), fields_set)
+    return (cell.target.label, spec.with_axes(dict.fromkeys(AXES)), fields_set)
 
 
 def shareable(cells: list[Cell]) -> set[tuple]:
