@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "draftbench"
 MAX_LINES = 300
 OVER = {  # module: its lines when the rule became a test; each may shrink, none may grow (split it instead)
-    "results/schema.py": 360,  # the run record and the file's version history
+    "results/schema.py": 337,  # the run record and the file's version history
     "results/recommend.py": 349,
     "setup/config.py": 309,
-    "synth/model_family.py": 305,
+    "synth/model_family.py": 304,
     "server/process.py": 301,
 }
 

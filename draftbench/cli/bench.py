@@ -93,7 +93,7 @@ def _fmt(v: float | None, spec: str = ".2f") -> str:
 
 
 def format_table(s: BenchSummary) -> str:
-    ok = s.n_requests - s.n_failed_requests
+    ok = (s.n_requests or 0) - (s.n_failed_requests or 0)
     lines = [f"Server           {s.url} ({s.server_kind})",
              f"Requests         {ok} ok, {s.n_failed_requests} failed"]
     ci = f"  95% CI [{s.decode_tps_ci95[0]:.2f}, {s.decode_tps_ci95[1]:.2f}]" if s.decode_tps_ci95 else ""

@@ -6,6 +6,8 @@ tests that. Token ids where the server returns them (llama.cpp's ``/completion``
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from ..errors import DraftbenchError
@@ -28,8 +30,9 @@ def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, s
         for prompt in chosen:
             drawn = []
             for i in range(samples):
-                body = {"prompt": prompt_text(prompt), "n_predict": TOKENS, "max_tokens": TOKENS, "seed": seed + i,
-                        "temperature": temperature, "return_tokens": True, "cache_prompt": True, "stream": False}
+                body: dict[str, Any] = {"prompt": prompt_text(prompt), "n_predict": TOKENS, "max_tokens": TOKENS,
+                                        "seed": seed + i, "temperature": temperature, "return_tokens": True,
+                                        "cache_prompt": True, "stream": False}
                 try:
                     resp = session.post(url.rstrip("/") + path, json=body, headers=headers, timeout=timeout_s)
                     resp.raise_for_status()
@@ -39,6 +42,6 @@ def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, s
                 tokens = data.get("tokens") if isinstance(data, dict) else None
                 text = (data.get("content") if isinstance(data, dict) and "content" in data
                         else ((data.get("choices") or [{}])[0].get("text", "") if isinstance(data, dict) else ""))
-                drawn.append(" ".join(str(t) for t in tokens) if isinstance(tokens, list) else " ".join(text.split()))
+                drawn.append(" ".join(str(t) for t in tokens) if isinstance(tokens, list) else " ".join(str(text or "").split()))
             out.append(drawn)
     return DistributionSamples(temperature, tuple(p.id for p in chosen), tuple(out))

@@ -261,7 +261,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     for key in ("name", "hardware", "backend", "model_family"):
         if key in data and not isinstance(data[key], str):
             problems.append(f"{key}: must be a string")
-    name = data.get("name") if isinstance(data.get("name"), str) else ""
+    name: str = data["name"] if isinstance(data.get("name"), str) else ""
     if "name" in data and isinstance(data["name"], str) and not name.strip():
         problems.append("name: must not be empty (it names the results file)")
     name_of_backend = data.get("backend", LLAMACPP.name)
@@ -292,7 +292,7 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     hardware = data.get("hardware") or "auto"
     axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
     return SweepConfig(name=name, hardware=hardware, backend=backend,
-                       model_family=data.get("model_family") or name, targets=tuple(targets),
+                       model_family=str(data.get("model_family") or name), targets=tuple(targets),
                        setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite,
                        contexts=contexts)
 

@@ -42,8 +42,8 @@ def twin(spec: Speculation, synth: tuple[str, str]) -> Speculation:
     whatever the synthetic rates say, and passes that draft nothing are not counted as passes while their time is
     (the demo's p-min 0.9 twins counted 7 passes where p-min 0.5 counted 14 to 17, for 3x the time per pass): the
     twin times verification at a batch size, which p-min does not change."""
-    return replace(spec, draft_p_min=0.0 if spec.draft_p_min else spec.draft_p_min,
-                   extra_args=(*spec.extra_args, *synth))
+    return replace(spec, extra_args=(*spec.extra_args, *synth)).with_axes(
+        {"draft_p_min": 0.0 if spec.draft_p_min else spec.draft_p_min})
 
 
 class CostProbes:
@@ -97,7 +97,7 @@ class CostProbes:
             try:
                 with self.launch(process.ServerSpec(path, options=s.server, log_path=log_path)) as server:
                     summary = run_bench(self.draft_alone_config(server.url))
-                found = DraftAlone(summary.mean_tps, summary.n_requests - summary.n_failed_requests)
+                found = DraftAlone(summary.mean_tps, (summary.n_requests or 0) - (summary.n_failed_requests or 0))
             except Interrupted:
                 raise
             except DraftbenchError as exc:

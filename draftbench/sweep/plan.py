@@ -76,7 +76,7 @@ def session_key(cell: Cell) -> tuple | None:
 def shareable(cells: list[Cell]) -> set[tuple]:
     """Session keys held by two or more cells: only those gain from a shared server."""
     counts = Counter(session_key(c) for c in cells if session_key(c) is not None and not c.setup.speculation.stateful)
-    return {k for k, n in counts.items() if n > 1}
+    return {k for k, n in counts.items() if n > 1 and k is not None}
 
 
 def traffic(cfg: SweepConfig, cell: Cell) -> tuple[Prompt, ...]:
@@ -140,10 +140,11 @@ def _head_problems(cfg: SweepConfig) -> list[str]:
     problems = []
     for c in cfg.setups if cfg.backend.local_files else ():
         spec = c.speculation
-        for kind in [t for t in spec.spec_type if t in HEAD_TYPES and spec.draft_path]:
+        head = spec.draft_path
+        for kind in [t for t in spec.spec_type if t in HEAD_TYPES and head]:
             for t in cfg.targets:
                 try:
-                    found = gguf_header.head_problems(t.path, spec.draft_path, kind, spec.draft_max)
+                    found = gguf_header.head_problems(t.path, head or "", kind, spec.draft_max)
                 except ModelFileError:
                     continue  # a missing or broken file is skipped run by run, with its reason
                 problems += [f"drafts: {visible(c.label or '')!r}: {p}" for p in found]

@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from dataclasses import dataclass, replace
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError, ShardError
 from ..results.schema import ShardInfo
@@ -141,8 +141,11 @@ def split(plan: list[Cell], count: int, cost: Callable[[Cell], float]) -> list[l
             bases.setdefault(c.target.label, []).append(c)
         else:
             units.setdefault((c.target.label, c.setup.label), []).append(c)
-    price = {k: sum(cost(c) for c in v) for k, v in {**bases, **units}.items()}
-    loads, targets, chosen = [0.0] * count, [set() for _ in range(count)], [set() for _ in range(count)]
+    every: dict[Any, list[Cell]] = {**bases, **units}
+    price = {k: sum(cost(c) for c in v) for k, v in every.items()}
+    loads = [0.0] * count
+    targets: list[set[Any]] = [set() for _ in range(count)]
+    chosen: list[set[Any]] = [set() for _ in range(count)]
 
     def place(key: tuple | str, target: str) -> None:
         extra = [(price[key] if key in units else 0.0) + (0.0 if target in targets[i] else price[target])

@@ -5,9 +5,7 @@ predict a fixed successor (one long random cycle) with a runner-up at a random
 margin. Every layer adds attention and FFN output whose size decays with depth,
 flipping near-ties in a context-dependent way. A draft is the target truncated
 to its first k layers: it shares embeddings, head and tokenizer, costs about k/L
-of the target, and agrees with it more the deeper it is.
-
-Needs the ``synth`` extra (gguf, numpy).
+of the target, and agrees with it more the deeper it is. Needs the ``synth`` extra (gguf, numpy).
 """
 
 from __future__ import annotations
@@ -18,6 +16,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import DraftbenchError
 from .vocab import build_vocab
@@ -246,7 +245,7 @@ def write_config(out_dir: str, size_name: str) -> dict:
                            "size": f"{k} layer{'s' if k > 1 else ''}"} for k in size.draft_layers]
     if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
         drafts[0]["axes"] = {"draft_max": [1, 3, 5]}
-    config = {
+    config: dict[str, Any] = {
         "name": f"synthetic-{size.name}", "hardware": "auto", "backend": "llamacpp",
         "model_family": f"synthetic-{size.name}",
         "targets": [{"label": f"{size.layers}-layer target", "path": os.path.join(out_dir, "target.gguf")}],
