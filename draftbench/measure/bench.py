@@ -280,7 +280,6 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     return summary
 
 
-
 def describe(r: RequestResult) -> str:
     if not r.ok:
         return f"FAILED: {r.error}"

@@ -23,7 +23,6 @@ class Buffers:
         return self.weights_mib + self.kv_mib + self.compute_mib
 
 
-
 @dataclass(frozen=True)
 class Memory:
     """A run's memory: the buffers its server allocated (``source`` says where they were read), their total, the

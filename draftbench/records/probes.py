@@ -14,7 +14,6 @@ class PositionCounts:
     accepted: tuple[int, ...]  # at draft position 1, 2, ...
 
 
-
 @dataclass(frozen=True)
 class LoopVerification:
     """A setup run with synthetic acceptance: its verification time per pass in the speculative loop."""
@@ -24,7 +23,6 @@ class LoopVerification:
     passes: int
     drafting_ms_per_pass: float
     synthetic_rate: float
-
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ class DistributionCheck:
                 f"{self.n_tests} tests; TVD {self.tvd:.3f}; {self.n_prefixes} prefixes x {self.n_samples} samples)")
 
 
-
 def check(mine: DistributionSamples, base: DistributionSamples) -> DistributionCheck | None:
     """``mine`` against ``base`` on the prefixes both sampled; None when they share none."""
     theirs = dict(zip(base.prompt_ids, base.samples))

@@ -61,7 +61,6 @@ def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | Non
     return f"{at}{miss[0]} must be {miss[1]}" if miss else None
 
 
-
 def _hints(cls: type, *without: str) -> dict[str, Any]:
     """A record's JSON types, from its annotations (older names of renamed fields too)."""
     hints = {k: v for k, v in typing.get_type_hints(cls).items() if k not in ("other", *without)}

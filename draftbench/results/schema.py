@@ -118,7 +118,6 @@ class OutputCheck:
         return said
 
 
-
 @dataclass(frozen=True)
 class BaselineCheck:
     """The baseline measured again part-way through its target's setups: one block of the schedule's first
@@ -154,7 +153,6 @@ class ShardInfo:
     @property
     def name(self) -> str:
         return f"shard {self.index} of {self.count}"
-
 
 
 @dataclass(frozen=True)
@@ -330,7 +328,6 @@ class RunResult(Measured):
         declared = hints(cls)  # the records among its fields, decoded by their annotations
         values.update((k, decode(declared[k], v)) for k, v in values.items() if k not in ("other", "speculation"))
         return cls(**values)
-
 
 
 REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
