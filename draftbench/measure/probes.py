@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import requests
 
 from ..records.probes import PositionCounts
+from ..server import process
 
 BATCH_SIZES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 17)
 REPEATS = 5
@@ -96,16 +97,9 @@ def last_draft_stats(log_text: str) -> DraftStats | None:
                       len(found))
 
 
-
 def read_log(path: str | None, limit: int = -1) -> str:
-    """A server's log (its first ``limit`` characters where given); "" where there is none."""
-    if not path:
-        return ""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return fh.read(limit)
-    except OSError:
-        return ""
+    """A server's log (its first ``limit`` bytes where given); "" where there is none."""
+    return process.read_head(path, limit) if path else ""
 
 
 def drafting_ms_per_pass(before: DraftStats | None, after: DraftStats | None) -> float | None:

