@@ -73,7 +73,7 @@ def test_which_weights_are_repacked_follows_ggmls_rules(family):
     layers = sum(t.nbytes for n, t in tensors.items() if n.startswith("blk.") and len(t.shape) == 2)
     assert repacking.repacked_bytes(family["target"], amx, 0) == {"AMX": layers}
     assert repacking.repacked_bytes(family["target"], avx2, 0) == {}
-    gpu = repacking.Features(amx.cpu, True, "test")
+    gpu = repacking.Features(amx.cpu, True)
     assert repacking.repacked_bytes(family["target"], gpu, 99) == {}  # every layer offloaded: nothing repacked
     base = footprint.estimate(family["target"], Speculation(), 512, features=amx)
     off = footprint.estimate(family["target"], Speculation(), 512, features=amx, repack=False)

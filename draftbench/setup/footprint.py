@@ -45,11 +45,10 @@ def _model(path: str, cells: int, layers: int | None = None, weights: bool = Tru
 @dataclass(frozen=True)
 class Estimate:
     """A setup's memory from the headers, MiB: the whole, and the part of it that repacked copies of weights are
-    (per extra buffer; none with ``--no-repack``), with where the CPU's features were learnt."""
+    (per extra buffer; none with ``--no-repack``)."""
 
     total_mib: float
     repacked_mib: tuple[tuple[str, float], ...] = ()
-    features_source: str = "unknown"
 
 
 def no_repack(extra_args: tuple[str, ...] | list[str]) -> bool:
@@ -78,7 +77,7 @@ def estimate(target: str, spec: Speculation, ctx_size: int, slots: int = 1, feat
     except (ModelFileError, OSError):
         return None
     repacked = tuple((buffer, round(size / MIB, 1)) for buffer, size in copies.items())
-    return Estimate(round(total + sum(size for size in copies.values()) / MIB, 1), repacked, features.source)
+    return Estimate(round(total + sum(size for size in copies.values()) / MIB, 1), repacked)
 
 
 def estimate_mib(target: str, spec: Speculation, ctx_size: int, slots: int = 1, features: Features | None = None,

@@ -11,6 +11,7 @@ this CPU, uses what the CPU has)."""
 
 from __future__ import annotations
 
+import functools
 import platform
 import re
 import shutil
@@ -57,12 +58,11 @@ _GPU_SECTIONS = re.compile(r"\|\s*(CUDA|ROCm|HIP|Metal|MTL|Vulkan|SYCL|OpenCL|CA
 
 @dataclass(frozen=True)
 class Features:
-    """What a llama-server build does on this CPU: its CPU features (as ``system_info`` spells them), whether it
-    has a GPU backend, and where they were learnt ("the server's system_info", "this CPU's flags")."""
+    """What a llama-server build does on this CPU: its CPU features (as ``system_info`` spells them) and whether it
+    has a GPU backend."""
 
     cpu: frozenset[str] = frozenset()
     gpu: bool = False
-    source: str = "unknown"
 
     @classmethod
     def from_log(cls, text: str) -> "Features | None":
@@ -71,20 +71,13 @@ class Features:
         if found is None:
             return None
         line = found.group(0)
-        return cls(frozenset(_FEATURE.findall(line)), bool(_GPU_SECTIONS.search(line)), "the server's system_info")
+        return cls(frozenset(_FEATURE.findall(line)), bool(_GPU_SECTIONS.search(line)))
 
     @classmethod
     def of_this_cpu(cls) -> "Features":
         """From /proc/cpuinfo (Linux; none elsewhere), the build's repack support assumed (ggml's default), and a
-        GPU where its driver's tool is installed or the machine is an Apple Silicon Mac (Metal)."""
-        gpu = any(shutil.which(tool) for tool in ("nvidia-smi", "rocm-smi")) or (
-            sys.platform == "darwin" and platform.machine() == "arm64")
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
-                flags = next((ln.split(":", 1)[1].split() for ln in fh if ln.startswith(("flags", "Features"))), [])
-        except OSError:
-            return cls(gpu=gpu, source="this machine (no CPU flags readable)")
-        return cls(frozenset({"REPACK", *(_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS)}), gpu, "this CPU's flags")
+        GPU where its driver's tool is installed or the machine is an Apple Silicon Mac (Metal). Read once."""
+        return _this_cpu()
 
     def buffer_for(self, tensor: gguf_header.Tensor) -> str | None:
         """The extra buffer ``tensor`` is repacked into, or None (kept in the mapped file alone). A mixture of
@@ -100,6 +93,18 @@ class Features:
                     and cols % rule.cols == 0 and rows % rule.rows == 0):
                 return rule.buffer
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _this_cpu() -> Features:
+    gpu = any(shutil.which(tool) for tool in ("nvidia-smi", "rocm-smi")) or (
+        sys.platform == "darwin" and platform.machine() == "arm64")
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next((ln.split(":", 1)[1].split() for ln in fh if ln.startswith(("flags", "Features"))), [])
+    except OSError:
+        return Features(gpu=gpu)
+    return Features(frozenset({"REPACK", *(_CPU_FLAGS[f] for f in flags if f in _CPU_FLAGS)}), gpu)
 
 
 def _multiplied(name: str) -> bool:
