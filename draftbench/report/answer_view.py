@@ -34,7 +34,7 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
         body = f'<p class="facts">{html_text(rec.withheld() or rec.sentence().split(": ", 1)[-1])}</p>'
         fixes = rec.baseline.server_fixes if rec.baseline is not None else None
         body += f'<pre class="copy"><code>{html_text(" ".join(fixes))}</code></pre>' if fixes else ""
-    if rec.fixes_text():
+    if rec.fixes_text() and (use is not None or rec.withheld()):  # else the sentence above says it already
         body += f'<p class="note">{html_text(rec.fixes_text())}</p>'
     schedule = ("<details open><summary>Serving schedule</summary><pre class=\"copy\"><code>"
                 + "\n".join(html_text(line) for line in schedule_lines) + "</code></pre></details>"
