@@ -101,6 +101,10 @@ def _length(r: RunResult) -> int:
     return (r.speculation.draft_max if r.speculation else None) or DEFAULT_DRAFT_LENGTH
 
 
+def _p_min(r: RunResult) -> float:
+    return (r.speculation.draft_p_min if r.speculation else None) or 0
+
+
 def explained(runs: list[RunResult]) -> list[RunResult]:
     """The runs the cost model explains: with parts and a speedup, eligible to be recommended."""
     return [r for r in runs if r.parts is not None and r.speedup is not None and grouping.eligible(r)]
@@ -108,21 +112,19 @@ def explained(runs: list[RunResult]) -> list[RunResult]:
 
 def why_grid(runs: list[RunResult]) -> WhyGrid | None:
     """The grid of the first target whose runs are ``explained``, or None where its baseline has no v(k)."""
-    explained_ = explained(runs)
-    if not explained_:
+    shown = explained(runs)
+    if not shown:
         return None
-    target = explained_[0].target
+    target = shown[0].target
     costs = verify_costs(grouping.baselines(runs).get(target))
     if not costs:
         return None
-    mine = [r for r in explained_ if r.target == target]
+    mine = [r for r in shown if r.target == target]
     g = Counter(_length(r) for r in mine).most_common(1)[0][0]
     points: dict[str, RunResult] = {}
     for r in mine:
         key = r.draft_path or r.draft or ""
-        p_min = (r.speculation.draft_p_min if r.speculation else None) or 0
-        if _length(r) == g and (key not in points or p_min < ((points[key].speculation.draft_p_min
-                                                              if points[key].speculation else None) or 0)):
+        if _length(r) == g and (key not in points or _p_min(r) < _p_min(points[key])):
             points[key] = r
     picked = tuple(points.values())
     c_max = max([0.5] + [1.3 * r.parts.draft_cost_ratio for r in picked if r.parts])
