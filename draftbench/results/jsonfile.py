@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import math
-import typing
 from typing import Any
 
-from ..core import jsontypes
+from ..core import jsontypes, records
 from ..core.files import Unreadable, parse_json, read_text, write_json_atomic, write_text_atomic
 from ..errors import ResultsFileError
 from ..records.requests import RequestResult
@@ -63,13 +62,13 @@ def _mistyped(item: dict[str, Any], hints: dict[str, Any], at: str) -> str | Non
 
 def _hints(cls: type, *without: str) -> dict[str, Any]:
     """A record's JSON types, from its annotations (older names of renamed fields too)."""
-    hints = {k: v for k, v in typing.get_type_hints(cls).items() if k not in ("other", *without)}
+    hints = {k: v for k, v in records.hints(cls).items() if k not in ("other", *without)}
     return {**hints, **{old: hints[new] for old, new in RENAMED.items() if new in hints}}
 
 
 # Records saved inside others whose own fields are checked too, and a file's own fields and its runs'.
-_NESTED = {RequestResult: {**typing.get_type_hints(RequestResult), "prompt_id": str | int},
-           BaselineCheck: typing.get_type_hints(BaselineCheck), CategoryResult: _hints(CategoryResult)}
+_NESTED = {RequestResult: {**records.hints(RequestResult), "prompt_id": str | int},
+           BaselineCheck: records.hints(BaselineCheck), CategoryResult: _hints(CategoryResult)}
 _META_TYPES = _hints(FileMeta, "schema_version")  # schema_version: said on its own, below
 _RUN_TYPES = {**_hints(RunResult, "speculation"),
               "draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None}
