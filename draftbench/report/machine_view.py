@@ -19,8 +19,9 @@ NOTE = ("Each target's baseline is measured again during the sweep (one block of
 
 
 def _row(p: drift.CheckPoint) -> list[str]:
+    ratio = stats.ratio_text(p.ratio) if p.ratio else "1 (reference)" if p.label == "first" else "n/a"
     return [html_text(p.where), html_text(p.label), page.fmt(p.minutes_in, ".1f"), page.fmt(p.mean_tps, ".2f"),
-            html_text(p.ratio), page.fmt(p.other_cpu_share, ".0%")]
+            html_text(ratio), page.fmt(p.other_cpu_share, ".0%")]
 
 
 def section(runs: list[RunResult], points: tuple[drift.CheckPoint, ...], resolution: float = 0.05) -> str:

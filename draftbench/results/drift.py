@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from ..core import load, stats
 from .comparison import keyed
@@ -178,18 +178,21 @@ def factor_of(run: RunResult, drift: Drift) -> tuple[float, float]:
 @dataclass(frozen=True)
 class CheckPoint:
     """A baseline's measurement (its first, or a check): when, in minutes after its first request, its mean tok/s,
-    its speed against the first measurement request by request (None for the first: it is the reference) and the
-    share of the CPUs other processes used meanwhile."""
+    its speed against the first measurement request by request (None for the first, the reference, and for a check
+    that shares no request with it) and the share of the CPUs other processes used meanwhile."""
 
     where: str
     label: str  # "first", or "check N, after <setup>"
     minutes_in: float | None
     mean_tps: float | None
-    ratio: str  # "1 (reference)", the ratio with its interval, or "n/a"
+    ratio: stats.Ratio | None
     other_cpu_share: float | None
 
     def to_dict(self) -> dict[str, object]:
-        return dict(vars(self))
+        """As a file keeps it: the ratio as a run's speedup is kept (its value, interval, pairs and design)."""
+        r = self.ratio
+        return {**asdict(self), "ratio": None if r is None else {
+            "value": r.value, "ci95": list(r.ci95) if r.ci95 else None, "n": r.n, "design": r.design}}
 
 
 def check_points(runs: list[RunResult]) -> tuple[CheckPoint, ...]:
@@ -201,12 +204,11 @@ def check_points(runs: list[RunResult]) -> tuple[CheckPoint, ...]:
     out: list[CheckPoint] = []
     for base in (r for r in runs if r.draft is None and r.baseline_checks):
         start = min((q.sent_unix_s for q in base.requests if q.sent_unix_s), default=None)
-        out.append(CheckPoint(base.where, "first", minutes(base.requests, start), base.mean_tps, "1 (reference)",
+        out.append(CheckPoint(base.where, "first", minutes(base.requests, start), base.mean_tps, None,
                               base.other_cpu_share))
         for n, check in enumerate(base.baseline_checks or [], 1):
             ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
             ratio = check_ratio(check, base)
             out.append(CheckPoint(base.where, f"check {n}, after {check.after}", minutes(check.requests, start),
-                                  statistics.fmean(ok) if ok else None,
-                                  stats.ratio_text(ratio) if ratio else "n/a", check.other_cpu_share))
+                                  statistics.fmean(ok) if ok else None, ratio, check.other_cpu_share))
     return tuple(out)
