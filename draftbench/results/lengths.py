@@ -60,13 +60,15 @@ def curves(runs: list[RunResult], memo: Memo | None = None) -> tuple[LengthCurve
             groups.setdefault(grouping.length_key(r), []).append(r)
     groups = {k: g for k, g in groups.items() if len({r.speculation.draft_max for r in g if r.speculation}) > 1}
     several_targets = len({key[0] for key in groups}) > 1
+    bases = {r.key: r for r in runs if r.draft is None and r.error is None and r.mean_tps}  # grouping.baseline_of's
     out, used = [], {}
     for (target, _, shard, _), group in groups.items():
-        inputs = (*group, grouping.baseline_of(group[0], runs))
+        base = bases.get(group[0].baseline_key)
+        inputs = (*group, base)
         key = (several_targets, *map(id, inputs))
         hit = (memo or {}).get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], inputs)):
-            hit = (inputs, _curve(target, shard, group, runs, several_targets))
+            hit = (inputs, _curve(target, shard, group, base, several_targets))
         used[key] = hit
         out.append(hit[1])
     if memo is not None:
@@ -76,16 +78,16 @@ def curves(runs: list[RunResult], memo: Memo | None = None) -> tuple[LengthCurve
 
 
 def _length(r: RunResult) -> int:
-    return r.speculation.draft_max or 0 if r.speculation else 0
+    return (r.speculation.draft_max or 0) if r.speculation else 0
 
 
-def _curve(target: str, shard: int | None, group: list[RunResult], runs: list[RunResult], prefix: bool) -> LengthCurve:
+def _curve(target: str, shard: int | None, group: list[RunResult], base: RunResult | None,
+           prefix: bool) -> LengthCurve:
     group = sorted(group, key=_length)
     name = (_LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup") + (f" (shard {shard})" if shard is not None else "")
     measured = tuple(LengthPoint(_length(r), r.draft or "", r.speedup,
                                  (r.speedup_ci95[0], r.speedup_ci95[1]) if r.speedup_ci95 else None,
                                  speedup_text(r)) for r in group)
-    base = grouping.baseline_of(group[0], runs)
     model = explain.draft_loop(group, base) if base else None
     parts = next((r.parts for r in group if r.parts), None)
     if model is None or parts is None:
