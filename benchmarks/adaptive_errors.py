@@ -88,8 +88,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    print(f"{args.trials} simulated searches per scenario, {args.requests} requests per setup in blocks of "
-          f"{args.block}; noise sd {NOISE_SD}, setup x prompt sd {SETUP_PROMPT_SD}, {OUTLIER_P:.0%} outliers")
+    print(
+        f"{args.trials} simulated searches per scenario, {args.requests} requests per setup in blocks of "
+        f"{args.block}; noise sd {NOISE_SD}, setup x prompt sd {SETUP_PROMPT_SD}, {OUTLIER_P:.0%} outliers"
+    )
     for name, mus in SCENARIOS.items():
         stops = wrongs = 0
         share = 0.0
@@ -98,8 +100,10 @@ def main() -> int:
             stops += s
             wrongs += w
             share += u
-        print(f"  {name:28s} true best stopped {stops / args.trials:6.2%} (target <= 5%), pick worse than the best "
-              f"by > {stopping.RESOLUTION:.0%} {wrongs / args.trials:6.2%}, tokens {share / args.trials:.0%} of the full sweep")
+        print(
+            f"  {name:28s} true best stopped {stops / args.trials:6.2%} (target <= 5%), pick worse than the best "
+            f"by > {stopping.RESOLUTION:.0%} {wrongs / args.trials:6.2%}, tokens {share / args.trials:.0%} of the full sweep"
+        )
     return 0
 
 

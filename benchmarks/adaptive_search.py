@@ -52,8 +52,13 @@ def one_round(config: str, folder: str, quiet: bool) -> dict:
         kw = {"echo": echo} if echo else {}
         outcome = Sweep(cfg.with_search(mode), os.path.join(folder, f"{mode}.json"), fresh=True, **kw).run()
         rec = outcome.recommendations[0]
-        out[mode] = {"runs": outcome.runs, "best": rec.best, "wall_s": time.monotonic() - t0,
-                     "tokens": tokens(outcome.runs), "savings": outcome.savings}
+        out[mode] = {
+            "runs": outcome.runs,
+            "best": rec.best,
+            "wall_s": time.monotonic() - t0,
+            "tokens": tokens(outcome.runs),
+            "savings": outcome.savings,
+        }
     return out
 
 
@@ -68,13 +73,16 @@ def verdict(full: list[RunResult], a: RunResult | None, b: RunResult | None) -> 
     if x is None or y is None:
         return "different best (not comparable)"
     d = stopping.decide(rates(y), rates(x), str(x.draft), 0.025, 1e-9)
-    overlap = (x.speedup_ci95 and y.speedup_ci95 and x.speedup_ci95[0] <= y.speedup_ci95[1]
-               and y.speedup_ci95[0] <= x.speedup_ci95[1])
+    overlap = (
+        x.speedup_ci95 and y.speedup_ci95 and x.speedup_ci95[0] <= y.speedup_ci95[1] and y.speedup_ci95[0] <= x.speedup_ci95[1]
+    )
     tied = d is not None and d.interval[0] <= 1.0 <= d.interval[1]
-    return (f"different best, {'statistically tied' if tied else 'NOT tied'} on the full sweep's numbers "
-            f"({y.draft} = {stopping.times(d.ratio) if d else '?'} of {x.draft}, 95% paired interval "
-            f"{stopping.times(d.interval[0]) if d else '?'} .. {stopping.times(d.interval[1]) if d else '?'}; "
-            f"speedup CIs {'overlap' if overlap else 'do not overlap'})")
+    return (
+        f"different best, {'statistically tied' if tied else 'NOT tied'} on the full sweep's numbers "
+        f"({y.draft} = {stopping.times(d.ratio) if d else '?'} of {x.draft}, 95% paired interval "
+        f"{stopping.times(d.interval[0]) if d else '?'} .. {stopping.times(d.interval[1]) if d else '?'}; "
+        f"speedup CIs {'overlap' if overlap else 'do not overlap'})"
+    )
 
 
 def main() -> int:
@@ -90,8 +98,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config = grid_config(tmp, args.requests, args.block, args.max_tokens, lengths)
         n = len(load_config(config).setups)
-        print(f"demo family: 5 draft models x n_max {lengths} = {n} setups, {args.requests} requests each, "
-              f"blocks of {args.block}, {args.max_tokens} tokens per request")
+        print(
+            f"demo family: 5 draft models x n_max {lengths} = {n} setups, {args.requests} requests each, "
+            f"blocks of {args.block}, {args.max_tokens} tokens per request"
+        )
         for i in range(args.repeat):
             r = one_round(config, tmp, not args.verbose)
             ex, ad = r["exhaustive"], r["adaptive"]
@@ -99,11 +109,15 @@ def main() -> int:
             print(f"\nround {i + 1}:")
             for mode, x in (("full", ex), ("adaptive", ad)):
                 b = x["best"]
-                print(f"  {mode:>8}: best {b.draft if b else None} ({stats.pct(b.speedup) if b else ''}), "
-                      f"{x['tokens']:,} tokens, {x['wall_s']:.0f} s wall")
+                print(
+                    f"  {mode:>8}: best {b.draft if b else None} ({stats.pct(b.speedup) if b else ''}), "
+                    f"{x['tokens']:,} tokens, {x['wall_s']:.0f} s wall"
+                )
             print(f"  {verdict(ex['runs'], ex['best'], ad['best'])}")
-            print(f"  adaptive / full: tokens {ad['tokens'] / ex['tokens']:.0%}, wall {ad['wall_s'] / ex['wall_s']:.0%}"
-                  + (f"; {s.stopped} of {s.setups} setups stopped early ({s.slower} slower, {s.tied} tied)" if s else ""))
+            print(
+                f"  adaptive / full: tokens {ad['tokens'] / ex['tokens']:.0%}, wall {ad['wall_s'] / ex['wall_s']:.0%}"
+                + (f"; {s.stopped} of {s.setups} setups stopped early ({s.slower} slower, {s.tied} tied)" if s else "")
+            )
     return 0
 
 

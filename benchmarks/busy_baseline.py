@@ -26,11 +26,17 @@ HOG = "import time\nt = time.time() + 1200\nwhile time.time() < t: pass\n"
 
 
 def sweep(results: str, busy: bool, config: str | None) -> None:
-    hogs = [subprocess.Popen([sys.executable, "-c", HOG], start_new_session=True)
-            for _ in range(os.cpu_count() or 1)] if busy else []
+    hogs = (
+        [subprocess.Popen([sys.executable, "-c", HOG], start_new_session=True) for _ in range(os.cpu_count() or 1)]
+        if busy
+        else []
+    )
     source = ["--config", config] if config else ["--demo"]
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), *source, "--fresh", "--results", results],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "sweep.py"), *source, "--fresh", "--results", results],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     seen = b""
     try:
         while hogs and (chunk := os.read(proc.stderr.fileno(), 4096)):
@@ -70,16 +76,22 @@ def main() -> None:
         if r.draft in quiet and r.speedup:
             q, a = quiet[r.draft], again.get(r.draft, quiet[r.draft])
             worst, noise = max(worst, abs(r.speedup / q.speedup - 1)), max(noise, abs(a.speedup / q.speedup - 1))
-            print(f"{r.draft:<28}{_said(q):>24}{_said(r):>24}{_said(a):>24}{r.speedup / q.speedup:>12.3f}"
-                  f"{a.speedup / q.speedup:>12.3f}")
+            print(
+                f"{r.draft:<28}{_said(q):>24}{_said(r):>24}{_said(a):>24}{r.speedup / q.speedup:>12.3f}"
+                f"{a.speedup / q.speedup:>12.3f}"
+            )
     base = {name: next(r for r in ev.runs if r.draft is None) for name, ev in evs.items()}
     for name, b in base.items():
-        print(f"{name}: baseline first measured at {b.mean_tps:.2f} tok/s with other processes at "
-              f"{b.other_cpu_share or 0:.0%} of the CPUs; checks: "
-              + ", ".join(f"{len(c.requests)} requests at {c.other_cpu_share or 0:.0%}" for c in b.baseline_checks or []))
+        print(
+            f"{name}: baseline first measured at {b.mean_tps:.2f} tok/s with other processes at "
+            f"{b.other_cpu_share or 0:.0%} of the CPUs; checks: "
+            + ", ".join(f"{len(c.requests)} requests at {c.other_cpu_share or 0:.0%}" for c in b.baseline_checks or [])
+        )
         print(f"{name}: {evs[name].recommendations[0].sentence()}")
-    print(f"worst speedup difference, busy baseline vs quiet: {worst:.1%} (target <= 10%); quiet again vs quiet: "
-          f"{noise:.1%} (the machine's own run-to-run spread)")
+    print(
+        f"worst speedup difference, busy baseline vs quiet: {worst:.1%} (target <= 10%); quiet again vs quiet: "
+        f"{noise:.1%} (the machine's own run-to-run spread)"
+    )
 
 
 def _said(r) -> str:

@@ -40,8 +40,10 @@ def table(runs: list) -> float:
         p = r.parts
         error = p.predicted_speedup / r.speedup - 1
         worst = max(worst, abs(error))
-        print(f"| {r.draft} | {recommend.speedup_text(r)} | {stats.pct(p.predicted_speedup)} | {error:+.1%} | "
-              f"{p.verify_cost:.2f} | {p.verify_source} | {p.acceptance_source} | {p.drafting_share:.0%} |")
+        print(
+            f"| {r.draft} | {recommend.speedup_text(r)} | {stats.pct(p.predicted_speedup)} | {error:+.1%} | "
+            f"{p.verify_cost:.2f} | {p.verify_source} | {p.acceptance_source} | {p.drafting_share:.0%} |"
+        )
     return worst
 
 
@@ -59,8 +61,10 @@ def lengths(runs: list, all_runs: list) -> int:
         steps = abs(AXIS.index(on_axis) - AXIS.index(measured))
         far = max(far, steps)
         curve = ", ".join(f"{n}: {stats.pct(model.speedup(n))}" for n in AXIS)
-        print(f"- {group[0].draft.split(' ·')[0]}: measured best n_max {measured}; model best on the axis {on_axis} "
-              f"({steps} step(s) away), over 1-16 {model.best()}; model curve {curve}")
+        print(
+            f"- {group[0].draft.split(' ·')[0]}: measured best n_max {measured}; model best on the axis {on_axis} "
+            f"({steps} step(s) away), over 1-16 {model.best()}; model curve {curve}"
+        )
     return far
 
 
@@ -73,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     folder = args.results or tempfile.mkdtemp(prefix="draftbench-costmodel-")
     os.makedirs(folder, exist_ok=True)
-    for name in (("demo", "test") if args.family == "both" else (args.family,)):
+    for name in ("demo", "test") if args.family == "both" else (args.family,):
         config = family_config(name, folder)
         for d in config["drafts"]:
             d.pop("axes", None)

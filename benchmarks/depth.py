@@ -42,9 +42,11 @@ def table(results: str) -> None:
         print(f"  {'setup':<22} {'tok/s':>7} {'speedup [95% CI]':>24} {'n':>3} {'accept':>7} {'TTFT s':>7}")
         for r in at:
             lo_hi = f"[{stats.pct(r.speedup_ci95[0])}, {stats.pct(r.speedup_ci95[1])}]" if r.speedup_ci95 else ""
-            print(f"  {r.draft or 'baseline':<22} {r.mean_tps:7.2f} {stats.pct(r.speedup) if r.draft else '':>8}"
-                  f" {lo_hi:>15} {r.speedup_n or len(r.requests):>3} {r.acceptance_rate or 0:7.0%}"
-                  f" {r.median_ttft_s or 0:7.2f}")
+            print(
+                f"  {r.draft or 'baseline':<22} {r.mean_tps:7.2f} {stats.pct(r.speedup) if r.draft else '':>8}"
+                f" {lo_hi:>15} {r.speedup_n or len(r.requests):>3} {r.acceptance_rate or 0:7.0%}"
+                f" {r.median_ttft_s or 0:7.2f}"
+            )
     print("\nCrossovers:")
     for c in depth.crossovers(ev.runs):
         print(f"  {c.setup}: {c.text()}")
@@ -62,8 +64,19 @@ def main() -> None:
         requests = int(args[args.index("--requests") + 1]) if "--requests" in args else 6
         depths = [int(d) for d in args[args.index("--depths") + 1].split(",")] if "--depths" in args else [0, 1024, 3072]
         path = config(folder, requests, depths)
-        subprocess.run([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", path, "--results", results,
-                        "--chart", os.path.join(folder, "report.html")], check=False)
+        subprocess.run(
+            [
+                sys.executable,
+                os.path.join(ROOT, "sweep.py"),
+                "--config",
+                path,
+                "--results",
+                results,
+                "--chart",
+                os.path.join(folder, "report.html"),
+            ],
+            check=False,
+        )
     table(results)
 
 

@@ -27,16 +27,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     folder = os.path.dirname(ensure_demo())
     for draft in (None, args.draft):
-        spec = process.ServerSpec(os.path.join(folder, "target.gguf"),
-                                   Speculation(os.path.join(folder, f"{draft}.gguf") if draft else None, draft_max=3),
-                                   process.ServerOptions(port=0, gpu_layers=0, ctx_size=2048))
+        spec = process.ServerSpec(
+            os.path.join(folder, "target.gguf"),
+            Speculation(os.path.join(folder, f"{draft}.gguf") if draft else None, draft_max=3),
+            process.ServerOptions(port=0, gpu_layers=0, ctx_size=2048),
+        )
         with llamacpp.launch(spec) as server:
-            s = run_bench(BenchConfig(server.url, requests=args.requests, max_tokens=args.max_tokens,
-                                      expect_draft=draft is not None))
+            s = run_bench(
+                BenchConfig(server.url, requests=args.requests, max_tokens=args.max_tokens, expect_draft=draft is not None)
+            )
         ratios = [r.client_decode_tps / r.decode_tps for r in s.requests if r.ok and r.client_decode_tps]
-        print(f"{draft or 'baseline':>10}: n={len(ratios)} median ratio {statistics.median(ratios):.4f} "
-              f"(min {min(ratios):.4f}, max {max(ratios):.4f}); server {s.mean_tps:.2f} tok/s, "
-              f"client {s.mean_client_tps:.2f} tok/s")
+        print(
+            f"{draft or 'baseline':>10}: n={len(ratios)} median ratio {statistics.median(ratios):.4f} "
+            f"(min {min(ratios):.4f}, max {max(ratios):.4f}); server {s.mean_tps:.2f} tok/s, "
+            f"client {s.mean_client_tps:.2f} tok/s"
+        )
     return 0
 
 

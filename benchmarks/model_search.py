@@ -29,9 +29,16 @@ from draftbench.setup.config import load_config  # noqa: E402
 from draftbench.sweep.runner import Sweep  # noqa: E402
 from draftbench.synth.demo import demo_dir, ensure_demo  # noqa: E402
 
-GRIDS = {15: (("1-layer", "draft-1"), ("4-layer", "draft-4"), ("8-layer", "draft-8")),
-         50: (("1-layer", "draft-1"), ("2-layer", "draft-2"), ("4-layer", "draft-4"), ("8-layer", "draft-8"),
-              ("16-layer", "draft-16"))}
+GRIDS = {
+    15: (("1-layer", "draft-1"), ("4-layer", "draft-4"), ("8-layer", "draft-8")),
+    50: (
+        ("1-layer", "draft-1"),
+        ("2-layer", "draft-2"),
+        ("4-layer", "draft-4"),
+        ("8-layer", "draft-8"),
+        ("16-layer", "draft-16"),
+    ),
+}
 LENGTHS = [1, 2, 3, 5, 8]
 TARGETS = {15: 0.25, 50: 0.15}  # the model search's token share, each repetition (issue 36)
 
@@ -63,8 +70,10 @@ def same_answer(full: tuple[RunResult, ...], best: str | None, full_best: RunRes
     there = next((r for r in full if r.draft == best), None)
     lo = full_best.speedup_ci95[0] if full_best.speedup_ci95 else full_best.speedup or 0
     if there is not None and there.speedup is not None and there.speedup >= lo:
-        return f"within the exhaustive best's interval ({best} {stats.pct(there.speedup)} vs {full_best.draft} " \
-               f"{stats.ratio_text(full_best.speedup_ratio())})"  # type: ignore[arg-type]
+        return (
+            f"within the exhaustive best's interval ({best} {stats.pct(there.speedup)} vs {full_best.draft} "
+            f"{stats.ratio_text(full_best.speedup_ratio())})"
+        )  # type: ignore[arg-type]
     return f"DIFFERENT ({best} vs {full_best.draft})"
 
 
@@ -80,13 +89,16 @@ def recheck(config: str, labels: tuple[str, str], path: str, verbose: bool) -> t
     mine, best = (runs.get(label) for label in labels)
     if mine is None or best is None:
         return "recheck failed", False
-    r = stats.paired_ratio([(i, q.decode_tps) for i, q in enumerate(mine.requests)],
-                           [(i, q.decode_tps) for i, q in enumerate(best.requests)])
+    r = stats.paired_ratio(
+        [(i, q.decode_tps) for i, q in enumerate(mine.requests)], [(i, q.decode_tps) for i, q in enumerate(best.requests)]
+    )
     if r is None or r.ci95 is None:
         return "recheck failed", False
     ok = r.ci95[1] >= 1 / (1 + cfg.settings.resolution)
-    return (f"measured again now: {labels[0]} {stats.pct(mine.speedup)} vs {labels[1]} {stats.pct(best.speedup)}, "
-            f"ratio {stats.ratio_text(r)}: {'within' if ok else 'SLOWER'}"), ok
+    return (
+        f"measured again now: {labels[0]} {stats.pct(mine.speedup)} vs {labels[1]} {stats.pct(best.speedup)}, "
+        f"ratio {stats.ratio_text(r)}: {'within' if ok else 'SLOWER'}"
+    ), ok
 
 
 def one(config: str, mode: str, path: str, verbose: bool) -> tuple[evaluate.Evaluation, RunResult | None, float]:
@@ -119,9 +131,11 @@ def main() -> int:
         full, full_best, full_s = one(config, "exhaustive", os.path.join(folder, "exhaustive.json"), args.verbose)
         full_runs = full.runs
     full_tokens = tokens(full_runs)
-    print(f"exhaustive: best {full_best.draft if full_best else None} "
-          f"({stats.ratio_text(full_best.speedup_ratio()) if full_best and full_best.speedup_ratio() else ''}), "
-          f"{full_tokens:,} tokens" + (f", {full_s:.0f} s" if full_s else ""))
+    print(
+        f"exhaustive: best {full_best.draft if full_best else None} "
+        f"({stats.ratio_text(full_best.speedup_ratio()) if full_best and full_best.speedup_ratio() else ''}), "
+        f"{full_tokens:,} tokens" + (f", {full_s:.0f} s" if full_s else "")
+    )
     print(f"\n{'round':>5} {'search':>9} {'best':>16} {'tokens':>8} {'share':>6} {'wall s':>7}  answer; counts")
     outcomes: dict[str, list[tuple[float, bool]]] = {}
     for i in range(args.repeat):
@@ -131,19 +145,28 @@ def main() -> int:
             answer = same_answer(full_runs, best.draft if best else None, full_best)
             right = not answer.startswith(("NO", "DIFF"))
             if args.recheck and best is not None and full_best is not None and not right:
-                again, right = recheck(config, (str(best.draft), str(full_best.draft)),
-                                       os.path.join(folder, f"recheck-{mode}-{i + 1}.json"), args.verbose)
+                again, right = recheck(
+                    config,
+                    (str(best.draft), str(full_best.draft)),
+                    os.path.join(folder, f"recheck-{mode}-{i + 1}.json"),
+                    args.verbose,
+                )
                 answer += "; " + again
             outcomes.setdefault(mode, []).append((tokens(runs) / full_tokens, right))
-            print(f"{i + 1:>5} {mode:>9} {str(best.draft if best else None):>16} {tokens(runs):>8,} "
-                  f"{tokens(runs) / full_tokens:>6.0%} {wall:>7.0f}  {answer}; {counts}", flush=True)
+            print(
+                f"{i + 1:>5} {mode:>9} {str(best.draft if best else None):>16} {tokens(runs):>8,} "
+                f"{tokens(runs) / full_tokens:>6.0%} {wall:>7.0f}  {answer}; {counts}",
+                flush=True,
+            )
     target = TARGETS[args.grid]
     for mode, seen in outcomes.items():
         shares = [s for s, _ in seen]
         same = sum(ok for _, ok in seen)
-        print(f"{mode}: same answer (or within on a recheck) {same}/{len(seen)}; token share {min(shares):.0%} .. "
-              f"{max(shares):.0%} (mean {sum(shares) / len(shares):.0%}); at most {target:.0%} in "
-              f"{sum(s <= target for s in shares)}/{len(shares)}")
+        print(
+            f"{mode}: same answer (or within on a recheck) {same}/{len(seen)}; token share {min(shares):.0%} .. "
+            f"{max(shares):.0%} (mean {sum(shares) / len(shares):.0%}); at most {target:.0%} in "
+            f"{sum(s <= target for s in shares)}/{len(shares)}"
+        )
     return 0
 
 

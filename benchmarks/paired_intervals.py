@@ -33,13 +33,18 @@ def main(path: str) -> int:
             return f"{stats.pct(x.value)} [{stats.pct(x.ci95[0])} .. {stats.pct(x.ci95[1])}]"  # type: ignore[index]
 
         widths = f"{(old.ci95[1] - old.ci95[0]) * 100:.0f}/{(new.ci95[1] - new.ci95[0]) * 100:.0f} pts"
-        print(f"{r.target:<14} {str(r.draft):<26} {show(old):<26} {show(new):<26} {widths:<15} "
-              + " ".join(f"{x:.2f}" for x in ratios[:8]))
+        print(
+            f"{r.target:<14} {str(r.draft):<26} {show(old):<26} {show(new):<26} {widths:<15} "
+            + " ".join(f"{x:.2f}" for x in ratios[:8])
+        )
     for rec in recommend.recommend(runs):
         if rec.best is not None and rec.runner_up is not None:
             ratios = [x / y for x, y in stats.pairs(comparison.keyed(rec.best), comparison.keyed(rec.runner_up))]
-            print(f"\n{rec.target}: winner {rec.best.draft} over runner-up {rec.runner_up.draft}, per prompt: "
-                  + " ".join(f"{x:.3f}" for x in ratios) + f" (all >= 1.03: {all(x >= 1.03 for x in ratios)})")
+            print(
+                f"\n{rec.target}: winner {rec.best.draft} over runner-up {rec.runner_up.draft}, per prompt: "
+                + " ".join(f"{x:.3f}" for x in ratios)
+                + f" (all >= 1.03: {all(x >= 1.03 for x in ratios)})"
+            )
         print("Recommended: " + rec.sentence())
     return 0
 

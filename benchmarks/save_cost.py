@@ -33,8 +33,11 @@ def _runs(n: int) -> list[RunResult]:
     out = [base]
     for i in range(n):
         template = setups[i % len(setups)]
-        spec = replace(template.speculation, draft_path=f"{template.speculation.draft_path}.{i // 5}",
-                       draft_max=1 + i % 5) if template.speculation else None  # drafts of 5 lengths each
+        spec = (
+            replace(template.speculation, draft_path=f"{template.speculation.draft_path}.{i // 5}", draft_max=1 + i % 5)
+            if template.speculation
+            else None
+        )  # drafts of 5 lengths each
         out.append(replace(template, draft=f"{template.draft} #{i}", speculation=spec))
     return out
 
@@ -50,7 +53,7 @@ def one_size(n: int, repeat: int, folder: str) -> tuple[float, float]:
         store.runs[run.key] = run
     store.put(runs[0])  # evaluated once, as a resumed sweep is
     puts, saves = [], []
-    for run in runs[n + 1:]:
+    for run in runs[n + 1 :]:
         t0 = time.perf_counter()
         store.put(run)
         t1 = time.perf_counter()

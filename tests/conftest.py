@@ -137,8 +137,9 @@ def spawn(args: list[str], **kwargs) -> subprocess.Popen:
     return subprocess.Popen(args, preexec_fn=_sigint_default, **kwargs)
 
 
-def run_script(script: str, *args: str, timeout: float = 900, env: dict | None = None,
-               cwd: str = ROOT) -> subprocess.CompletedProcess:
+def run_script(
+    script: str, *args: str, timeout: float = 900, env: dict | None = None, cwd: str = ROOT
+) -> subprocess.CompletedProcess:
     """Run a top-level script (or ``-m module``) as a user would; DRAFTBENCH_DEBUG only if ``env`` sets it.
     On a timeout the child's whole tree is killed before the error is raised."""
     full_env = {k: v for k, v in os.environ.items() if k != "DRAFTBENCH_DEBUG"}

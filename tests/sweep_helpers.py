@@ -32,8 +32,9 @@ def sweep_until(args: list[str], markers, sig: int | None = signal.SIGINT, timeo
     stderr, run ``action`` and send ``sig`` (either may be None). Return (exit code, all stderr text).
     stderr is read as raw bytes: progress such as "Starting server ... " has no newline yet."""
     pending = [markers] if isinstance(markers, str) else list(markers)
-    proc = spawn([sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.DEVNULL,
-                 stderr=subprocess.PIPE, cwd=ROOT)
+    proc = spawn(
+        [sys.executable, os.path.join(ROOT, "sweep.py"), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
     text, pos = "", 0
     try:
         while pending:

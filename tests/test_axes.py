@@ -23,8 +23,12 @@ HELP = os.path.join(os.path.dirname(__file__), "data", "llama-server-help-b11434
 
 
 def config(axes: dict, settings: dict | None = None) -> dict:
-    return {"name": "x", "targets": [{"label": "t", "path": "t.gguf"}], "settings": settings or {},
-            "drafts": [{"label": "ng", "spec_type": "ngram-mod", "axes": axes}]}
+    return {
+        "name": "x",
+        "targets": [{"label": "t", "path": "t.gguf"}],
+        "settings": settings or {},
+        "drafts": [{"label": "ng", "spec_type": "ngram-mod", "axes": axes}],
+    }
 
 
 @pytest.fixture

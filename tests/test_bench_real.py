@@ -16,9 +16,10 @@ from draftbench.setup.speculation import Speculation
 def servers(llama_server, family):
     """Baseline, speculative and vocab-mismatched servers, started once for the module."""
     options = process.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60)
-    specs = {name: process.ServerSpec(family["target"], Speculation(family[name] if name else None, draft_max=3),
-                                       options)
-             for name in (None, "draft-4", "draft-othervocab")}
+    specs = {
+        name: process.ServerSpec(family["target"], Speculation(family[name] if name else None, draft_max=3), options)
+        for name in (None, "draft-4", "draft-othervocab")
+    }
     started = {}
     try:
         for name, spec in specs.items():
@@ -57,8 +58,9 @@ def test_vocab_mismatch_is_caught_at_run_time(servers):
 
 
 def test_bench_py_json_and_table(servers):
-    result = run_script("bench.py", "--url", servers["draft-4"], "--requests", "2", "--max-tokens", "32", "--json",
-                        "--api-key", "sk-secret-123")
+    result = run_script(
+        "bench.py", "--url", servers["draft-4"], "--requests", "2", "--max-tokens", "32", "--json", "--api-key", "sk-secret-123"
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     requests = data["requests"]
@@ -68,8 +70,9 @@ def test_bench_py_json_and_table(servers):
     assert data["mean_tps"] == pytest.approx(sum(q["decode_tps"] for q in requests) / 2)
     low, high = data["decode_tps_ci95"]
     assert low <= data["mean_tps"] <= high
-    assert all(q["completion_tokens"] == 32 and q["error"] is None and q["text"] and q["ttft_s"] <= q["total_s"]
-               for q in requests)
+    assert all(
+        q["completion_tokens"] == 32 and q["error"] is None and q["text"] and q["ttft_s"] <= q["total_s"] for q in requests
+    )
     assert "sk-secret-123" not in result.stdout + result.stderr
     table = run_script("bench.py", "--url", servers["draft-4"], "--requests", "2", "--max-tokens", "32")
     assert "Decode tok/s" in table.stdout and "TTFT" in table.stdout and "Acceptance" in table.stdout

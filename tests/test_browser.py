@@ -31,8 +31,19 @@ def plotly_js() -> str:
     if not os.path.exists(PLOTLY_JS):
         if shutil.which("npm") is None:
             _missing("npm is needed to fetch plotly.js-dist-min")
-        subprocess.run(["npm", "install", "--no-save", "--silent", "--prefix", os.path.join(ROOT, ".cache", "npm"),
-                        "plotly.js-dist-min@2.35.2"], check=True, timeout=300)
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-save",
+                "--silent",
+                "--prefix",
+                os.path.join(ROOT, ".cache", "npm"),
+                "plotly.js-dist-min@2.35.2",
+            ],
+            check=True,
+            timeout=300,
+        )
     return PLOTLY_JS
 
 
@@ -55,8 +66,12 @@ def open_report(browser, plotly_js: str, html_path: str, shot: str, plots: int =
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.route(sweep_page.PLOTLY_URL, lambda route: route.fulfill(
-        path=plotly_js, content_type="application/javascript", headers={"Access-Control-Allow-Origin": "*"}))
+    page.route(
+        sweep_page.PLOTLY_URL,
+        lambda route: route.fulfill(
+            path=plotly_js, content_type="application/javascript", headers={"Access-Control-Allow-Origin": "*"}
+        ),
+    )
     page.goto("file://" + html_path)
     page.wait_for_function(f"document.querySelectorAll('.js-plotly-plot').length === {plots}", timeout=20000)
     page.screenshot(path=shot, full_page=True)

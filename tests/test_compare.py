@@ -29,15 +29,24 @@ def entry(speed: float, speedup: float, label: str) -> compare.Entry:
 
 
 def test_the_choosing_table_buckets_targets_at_the_data_quantiles():
-    rows = [entry(5, 1.8, "3B q4"), entry(6, 1.7, "3B q4"), entry(7, 1.6, "1.5B q4"),
-            entry(20, 1.4, "1.5B q4"), entry(22, 1.3, "1.5B q4"), entry(25, 1.35, "0.5B q8"),
-            entry(60, 1.1, "0.5B q8"), entry(70, 0.95, "0.5B q8"), entry(80, 1.05, "0.5B q8")]
+    rows = [
+        entry(5, 1.8, "3B q4"),
+        entry(6, 1.7, "3B q4"),
+        entry(7, 1.6, "1.5B q4"),
+        entry(20, 1.4, "1.5B q4"),
+        entry(22, 1.3, "1.5B q4"),
+        entry(25, 1.35, "0.5B q8"),
+        entry(60, 1.1, "0.5B q8"),
+        entry(70, 0.95, "0.5B q8"),
+        entry(80, 1.05, "0.5B q8"),
+    ]
     table = compare.choosing_table(rows)
     assert [b.targets for b in table] == [3, 3, 3]  # tertiles of nine speeds
     assert [compare.bucket_line(b) for b in table] == [
         "< 15.7 tok/s: 3B draft, +70% to +80% (best in 2 of 3 targets)",  # 33rd percentile: 7 + 2/3 x 13
         "15.7-36.7 tok/s: 1.5B draft, +30% to +40% (best in 2 of 3 targets)",
-        ">= 36.7 tok/s: 0.5B draft, +5% to +10% (best in 2 of 3 targets)"]
+        ">= 36.7 tok/s: 0.5B draft, +5% to +10% (best in 2 of 3 targets)",
+    ]
     (few,) = compare.choosing_table(rows[:2])
     assert compare.bucket_line(few) == "any speed: 2 target(s), too few to say (need 3)"
     tie = compare.choosing_table([entry(5, 1.8, "3B"), entry(6, 1.7, "1.5B"), entry(7, 1.6, "0.5B")])

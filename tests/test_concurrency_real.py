@@ -15,10 +15,13 @@ from draftbench.server import llama_bin, llamacpp
 from draftbench.server.process import ServerOptions, ServerSpec
 
 
-def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llama_server, family, tmp_path,
-                                                                           no_new_servers):
-    spec = ServerSpec(family["target"], options=ServerOptions(port=0, gpu_layers=0, ctx_size=1024, llama_bin=llama_server),
-                      log_path=str(tmp_path / "s.log"), parallel=2)
+def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llama_server, family, tmp_path, no_new_servers):
+    spec = ServerSpec(
+        family["target"],
+        options=ServerOptions(port=0, gpu_layers=0, ctx_size=1024, llama_bin=llama_server),
+        log_path=str(tmp_path / "s.log"),
+        parallel=2,
+    )
     server = llamacpp.launch(spec)
     flags, _ = llama_bin.probe(llama_server)
     assert server.command[server.command.index("--parallel") + 1] == "2"
@@ -40,8 +43,9 @@ def test_two_streams_are_really_in_flight_and_aggregate_is_tokens_over_wall(llam
 
 
 def test_each_level_is_a_cell_of_its_own_and_resumes(llama_server, family, tmp_path, no_new_servers):
-    config = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], requests=3, max_tokens=32,
-                          cost_model=False, concurrency=[1, 2])
+    config = write_config(
+        family, tmp_path, drafts=[("1-layer", "draft-1")], requests=3, max_tokens=32, cost_model=False, concurrency=[1, 2]
+    )
     results = str(tmp_path / "r.json")
     code, err = sweep_until(["--config", config, "--results", results], "[3/4]", sig=signal.SIGINT)
     assert code == 130, err

@@ -51,11 +51,14 @@ def test_relative_paths_resolve_against_config(family, tmp_path):
     assert load_config(path).targets[0].path == f"{family['dir']}/target.gguf"
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("{not json", "not valid JSON"),
-    ("[]", "JSON object"),
-    ('{"name": "x"}', "targets: missing"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("{not json", "not valid JSON"),
+        ("[]", "JSON object"),
+        ('{"name": "x"}', "targets: missing"),
+    ],
+)
 def test_sweep_py_bad_config_exits_2_without_servers(tmp_path, text, needle):
     path = tmp_path / "bad.json"
     path.write_text(text)
@@ -76,14 +79,24 @@ def test_axes_expand_entries_and_respect_what_an_entry_sets(family):
     data = good(family)
     path = data["drafts"][0]["path"]
     data["axes"] = {"draft_max": [1, 2], "draft_p_min": [0, 0.7]}
-    data["drafts"] = [{"label": "A", "path": path},
-                      {"label": "B n4 p0.6", "path": path, "draft_max": 4, "draft_p_min": 0.6},
-                      {"label": "C", "path": path, "draft_p_min": 0.5},
-                      {"label": "ngram", "spec_type": "ngram-mod", "axes": {"draft_max": [8, 16]}}]
+    data["drafts"] = [
+        {"label": "A", "path": path},
+        {"label": "B n4 p0.6", "path": path, "draft_max": 4, "draft_p_min": 0.6},
+        {"label": "C", "path": path, "draft_p_min": 0.5},
+        {"label": "ngram", "spec_type": "ngram-mod", "axes": {"draft_max": [8, 16]}},
+    ]
     cfg = parse_config(data)
-    assert _labels(cfg) == ["A · n_max 1 · p_min 0", "A · n_max 1 · p_min 0.7", "A · n_max 2 · p_min 0",
-                            "A · n_max 2 · p_min 0.7", "B n4 p0.6", "C · n_max 1", "C · n_max 2",
-                            "ngram · n_max 8", "ngram · n_max 16"]
+    assert _labels(cfg) == [
+        "A · n_max 1 · p_min 0",
+        "A · n_max 1 · p_min 0.7",
+        "A · n_max 2 · p_min 0",
+        "A · n_max 2 · p_min 0.7",
+        "B n4 p0.6",
+        "C · n_max 1",
+        "C · n_max 2",
+        "ngram · n_max 8",
+        "ngram · n_max 16",
+    ]
     specs = {c.label: c.speculation for c in cfg.setups}
     assert (specs["A · n_max 2 · p_min 0.7"].draft_max, specs["A · n_max 2 · p_min 0.7"].draft_p_min) == (2, 0.7)
     assert (specs["B n4 p0.6"].draft_max, specs["B n4 p0.6"].draft_p_min) == (4, 0.6)
@@ -91,8 +104,7 @@ def test_axes_expand_entries_and_respect_what_an_entry_sets(family):
     ngram = specs["ngram · n_max 16"]  # model-free: no settings.draft_max, no top-level p_min axis
     assert (ngram.draft_path, ngram.spec_type, ngram.draft_max, ngram.draft_p_min) == (None, ("ngram-mod",), 16, None)
     assert specs["B n4 p0.6"].spec_type == ("draft-simple",)
-    assert cfg.comparable()["axes"] == {"*": {"draft_max": [1, 2], "draft_p_min": [0, 0.7]},
-                                        "ngram": {"draft_max": [8, 16]}}
+    assert cfg.comparable()["axes"] == {"*": {"draft_max": [1, 2], "draft_p_min": [0, 0.7]}, "ngram": {"draft_max": [8, 16]}}
 
 
 def test_plain_config_has_no_axes_in_its_settings(family):
@@ -105,22 +117,33 @@ def test_setup_problems_are_listed_with_their_json_paths(family):
     data = good(family)
     path = data["drafts"][0]["path"]
     data["axes"] = {"draft_max": [0, 2, 2], "draft_p_min": [1.5, "x"], "n_max": [1], "draft_min": 3}
-    data["drafts"] = [{"label": "no model", "spec_type": "draft-simple"},
-                      {"label": "unused model", "path": path, "spec_type": "ngram-mod"},
-                      {"label": "nothing"},
-                      {"label": "both", "path": path, "draft_max": 4, "axes": {"draft_max": [1, 2]}},
-                      {"label": "bad", "path": path, "draft_p_min": -0.1, "spec_type": "", "extra_args": "x"},
-                      {"label": "baseline again", "spec_type": "none"}]
+    data["drafts"] = [
+        {"label": "no model", "spec_type": "draft-simple"},
+        {"label": "unused model", "path": path, "spec_type": "ngram-mod"},
+        {"label": "nothing"},
+        {"label": "both", "path": path, "draft_max": 4, "axes": {"draft_max": [1, 2]}},
+        {"label": "bad", "path": path, "draft_p_min": -0.1, "spec_type": "", "extra_args": "x"},
+        {"label": "baseline again", "spec_type": "none"},
+    ]
     with pytest.raises(ConfigError) as info:
         parse_config(data, "cfg.json")
     text = "\n".join(info.value.problems)
-    for needle in ("axes.draft_max[0]: must be at least 1, got 0", "axes.draft_max: lists a value twice",
-                   "axes.draft_p_min[0]: must be between 0 and 1, got 1.5", "axes.draft_p_min[1]: must be a number",
-                   "axes.n_max: unknown key (did you mean 'draft_max'?)", "axes.draft_min: must be a non-empty list",
-                   "drafts[0].spec_type: 'draft-simple' needs a draft model", "drafts[1].spec_type: 'ngram-mod' does "
-                   "not use the draft model", "drafts[2]: needs \"path\"", "drafts[3]: draft_max is both set and an axis",
-                   "drafts[4].draft_p_min: must be between 0 and 1", "drafts[4].spec_type: must be a string",
-                   "drafts[4].extra_args: must be a list of strings", "drafts[5].spec_type: 'none' is the baseline"):
+    for needle in (
+        "axes.draft_max[0]: must be at least 1, got 0",
+        "axes.draft_max: lists a value twice",
+        "axes.draft_p_min[0]: must be between 0 and 1, got 1.5",
+        "axes.draft_p_min[1]: must be a number",
+        "axes.n_max: unknown key (did you mean 'draft_max'?)",
+        "axes.draft_min: must be a non-empty list",
+        "drafts[0].spec_type: 'draft-simple' needs a draft model",
+        "drafts[1].spec_type: 'ngram-mod' does not use the draft model",
+        'drafts[2]: needs "path"',
+        "drafts[3]: draft_max is both set and an axis",
+        "drafts[4].draft_p_min: must be between 0 and 1",
+        "drafts[4].spec_type: must be a string",
+        "drafts[4].extra_args: must be a list of strings",
+        "drafts[5].spec_type: 'none' is the baseline",
+    ):
         assert needle in text, needle
 
 
@@ -133,8 +156,7 @@ def test_generated_labels_must_stay_unique(family):
 
 
 def test_server_py_rejects_bad_setup_flags(family):
-    result = run_script("server.py", "llama-cpp", "--model-path", family["target"], "--draft-p-min", "1.5",
-                        "--spec-type", " , ")
+    result = run_script("server.py", "llama-cpp", "--model-path", family["target"], "--draft-p-min", "1.5", "--spec-type", " , ")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--draft-p-min: must be between 0 and 1" in result.stderr and "--spec-type" in result.stderr
 
@@ -145,8 +167,11 @@ def test_plan_groups_setups_that_differ_only_in_axis_values(family):
     data = good(family)
     path = data["drafts"][0]["path"]
     data["axes"] = {"draft_max": [1, 2], "draft_p_min": [0, 0.7]}
-    data["drafts"] = [{"label": "A", "path": path}, {"label": "B", "path": path, "spec_type": "draft-simple,ngram-mod"},
-                      {"label": "C", "path": path, "draft_max": 4}]
+    data["drafts"] = [
+        {"label": "A", "path": path},
+        {"label": "B", "path": path, "spec_type": "draft-simple,ngram-mod"},
+        {"label": "C", "path": path, "draft_max": 4},
+    ]
     plan = build_plan(parse_config(data))
     assert [c.index for c in plan] == list(range(1, 12)) and plan[0].setup.is_baseline
     keys = [session_key(c) for c in plan]
@@ -162,8 +187,11 @@ def test_search_settings_are_checked_and_the_flag_overrides_the_config(family):
     with pytest.raises(ConfigError) as info:
         parse_config(data, "cfg.json")
     text = "\n".join(info.value.problems)
-    for needle in ('settings.search: must be "exhaustive"', "settings.block: must be at least 2, got 1",
-                   "settings.resolution: must be a fraction of speedup between 0 and 1"):
+    for needle in (
+        'settings.search: must be "exhaustive"',
+        "settings.block: must be at least 2, got 1",
+        "settings.resolution: must be a fraction of speedup between 0 and 1",
+    ):
         assert needle in text, needle
     data["settings"].update(search="adaptive", block=3, resolution=0.1)
     cfg = parse_config(data)
@@ -178,7 +206,7 @@ def test_endpoint_is_chat_or_completion_and_part_of_the_comparable_settings():
     problems: list[str] = []
     assert parse_settings({"endpoint": "completion"}, problems).endpoint == "completion" and not problems
     parse_settings({"endpoint": "raw"}, problems)
-    assert len(problems) == 1 and problems[0].startswith("settings.endpoint: must be \"chat\"")
+    assert len(problems) == 1 and problems[0].startswith('settings.endpoint: must be "chat"')
     assert parse_settings({}, []).comparable()["endpoint"] == "chat"
 
 
@@ -192,8 +220,10 @@ def test_numbers_must_be_finite(value):
         assert problems and problems[0].startswith(f"settings.{key}: must be a finite number"), problems
 
 
-@pytest.mark.parametrize("flag, value", [("--request-timeout-s", "nan"), ("--timeout", "inf"), ("--timeout", "0"),
-                                         ("--temperature", "nan"), ("--temperature", "-1")])
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--request-timeout-s", "nan"), ("--timeout", "inf"), ("--timeout", "0"), ("--temperature", "nan"), ("--temperature", "-1")],
+)
 def test_bench_flags_must_be_finite(flag, value):
     from conftest import run_script
 

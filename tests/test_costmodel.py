@@ -77,12 +77,15 @@ def test_explain_on_scripted_counts():
     assert cm.explain(10, 0, 0, 0.1, FLAT) is None  # nothing drafted: nothing to explain
 
 
-@pytest.mark.parametrize("a, c, costs, draft_max, needle", [
-    (0.2, 0.1, FLAT, 3, "acceptance too low"),
-    (0.5, 0.6, FLAT, 3, "draft too slow for its acceptance"),
-    (0.6, 0.05, {1: 1.0, 2: 1.05, 3: 1.15, 9: 4.0}, 8, "verification of a 9-token batch costs"),
-    (0.9, 0.02, FLAT, 2, "longer drafts predicted to pay"),
-])
+@pytest.mark.parametrize(
+    "a, c, costs, draft_max, needle",
+    [
+        (0.2, 0.1, FLAT, 3, "acceptance too low"),
+        (0.5, 0.6, FLAT, 3, "draft too slow for its acceptance"),
+        (0.6, 0.05, {1: 1.0, 2: 1.05, 3: 1.15, 9: 4.0}, 8, "verification of a 9-token batch costs"),
+        (0.9, 0.02, FLAT, 2, "longer drafts predicted to pay"),
+    ],
+)
 def test_verdicts(a, c, costs, draft_max, needle):
     best = cm.best_length(a, c, costs)
     assert needle in cm.verdict(a, draft_max, cm.Loop((a,), c, costs), draft_max, best)
@@ -97,15 +100,15 @@ def test_near_optimum_verdict():
 def test_explain_run_needs_every_part():
     base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "4": 1.3}, speculation=Speculation())
     requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)] * 2
-    run = RunResult("T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests,
-                    draft_alone_tps=200.0)
+    run = RunResult(
+        "T", "d", mean_tps=25.0, speculation=Speculation("d.gguf", draft_max=3), requests=requests, draft_alone_tps=200.0
+    )
     run = replace(run, parts=explain.explain_run(run, base))
     assert run.parts is not None and run.parts.draft_cost_ratio == pytest.approx(0.1)
     assert run.parts.target_passes == 60
     legacy = RunResult("T", "d", mean_tps=25.0, requests=requests)  # the original tool's files: no parts
     assert explain.explain_run(legacy, base) is None
-    free = RunResult("T", "ngram", mean_tps=22.0, speculation=Speculation(spec_type=("ngram-mod",)),
-                     requests=requests)
+    free = RunResult("T", "ngram", mean_tps=22.0, speculation=Speculation(spec_type=("ngram-mod",)), requests=requests)
     assert explain.explain_run(free, base).draft_cost_ratio == 0.0
     again = RunResult.from_dict(run.to_dict())
     assert again.parts == run.parts
@@ -190,16 +193,25 @@ def test_parts_of_older_files_load_with_the_fallbacks_named():
 
 
 def test_a_draft_measured_in_the_loop_and_by_position():
-    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "2": 1.1, "4": 1.3, "9": 2.0},
-                     speculation=Speculation())  # a step: 50 ms
+    base = RunResult(
+        "T", None, mean_tps=20.0, verify_costs={"1": 1.0, "2": 1.1, "4": 1.3, "9": 2.0}, speculation=Speculation()
+    )  # a step: 50 ms
 
     def run(n_max: int, accepted: list[int], verify_ms: float) -> RunResult:
-        requests = [RequestResult("p", completion_tokens=40 + sum(accepted), draft_n=40 * n_max,
-                                  draft_n_accepted=sum(accepted))]  # 40 passes drafting n_max tokens each
-        return RunResult("T", f"d · n_max {n_max}", mean_tps=30.0, speculation=Speculation("d.gguf", draft_max=n_max),
-                         requests=requests, draft_ms_per_pass=5.0 * n_max,
-                         verify_in_loop=LoopVerification(verify_ms, n_max, 40, 0.0, 0.75),
-                         position_counts=PositionCounts(40, tuple(accepted)))
+        requests = [
+            RequestResult("p", completion_tokens=40 + sum(accepted), draft_n=40 * n_max, draft_n_accepted=sum(accepted))
+        ]  # 40 passes drafting n_max tokens each
+        return RunResult(
+            "T",
+            f"d · n_max {n_max}",
+            mean_tps=30.0,
+            speculation=Speculation("d.gguf", draft_max=n_max),
+            requests=requests,
+            draft_ms_per_pass=5.0 * n_max,
+            verify_in_loop=LoopVerification(verify_ms, n_max, 40, 0.0, 0.75),
+            position_counts=PositionCounts(40, tuple(accepted)),
+        )
+
     one, three = run(1, [32], 60.0), run(3, [32, 24, 12], 78.0)
     parts = explain.explain_run(three, base, [one, three])
     assert (parts.verify_source, parts.acceptance_source) == ("in the loop", "by position (server counts)")
@@ -245,6 +257,7 @@ def test_drafts_that_fill_the_length_keep_a_fixed_share():
 def test_the_synthetic_twin_times_full_drafts_whatever_the_p_min():
     """A p-min cut would end the twin's drafts and hide its passes that draft nothing: the twin runs at p-min 0."""
     from draftbench.sweep.cost_probes import twin
+
     synth = ("--spec-synth-rates", "0.75,0.56")
     cut = twin(Speculation(draft_path="/m/d.gguf", draft_max=2, draft_p_min=0.9), synth)
     assert cut.draft_p_min == 0.0 and cut.draft_max == 2 and cut.extra_args[-2:] == synth

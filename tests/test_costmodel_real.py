@@ -43,8 +43,7 @@ def test_each_setup_is_measured_in_the_loop_and_by_position(llama_server, family
     assert runs[0].draft is None and runs[0].verify_in_loop is None  # the baseline has none
 
 
-def test_a_build_without_synthetic_acceptance_falls_back_to_prompt_batches(llama_server, family, tmp_path,
-                                                                             no_new_servers):
+def test_a_build_without_synthetic_acceptance_falls_back_to_prompt_batches(llama_server, family, tmp_path, no_new_servers):
     """A wrapper answers --help without the synthetic flags and runs the real server."""
     help_text = subprocess.run([llama_server, "--help"], capture_output=True, text=True).stdout
     older = tmp_path / "help.txt"

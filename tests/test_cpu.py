@@ -20,8 +20,7 @@ from draftbench.server import crash
 from draftbench.setup import footprint, repacking
 from draftbench.setup.speculation import Speculation
 
-AMX_LOG = ("system_info: n_threads = 2 | CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 | "
-           "REPACK = 1 |")
+AMX_LOG = "system_info: n_threads = 2 | CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | AMX_INT8 = 1 | REPACK = 1 |"
 AVX2_LOG = "system_info: n_threads = 2 | CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | REPACK = 1 |"
 
 
@@ -104,21 +103,34 @@ for a in "$@"; do case "$a" in --help|--version|--no-repack) exec "{real}" "$@";
 
 
 def _config(tmp_path, target: str, draft: str, llama_bin: str | None = None) -> str:
-    settings = {"requests": 2, "warmup": 0, "max_tokens": 8, "gpu_layers": 0, "ctx_size": 512, "port": 0,
-                "cost_model": False, "baseline_every": 0}
+    settings = {
+        "requests": 2,
+        "warmup": 0,
+        "max_tokens": 8,
+        "gpu_layers": 0,
+        "ctx_size": 512,
+        "port": 0,
+        "cost_model": False,
+        "baseline_every": 0,
+    }
     if llama_bin:
         settings["llama_bin"] = llama_bin
-    config = {"name": "cpu", "hardware": "box", "targets": [{"label": "t", "path": target}],
-              "drafts": [{"label": "d1", "path": draft}], "settings": settings}
+    config = {
+        "name": "cpu",
+        "hardware": "box",
+        "targets": [{"label": "t", "path": target}],
+        "drafts": [{"label": "d1", "path": draft}],
+        "settings": settings,
+    }
     (tmp_path / "c.json").write_text(json.dumps(config))
     return str(tmp_path / "c.json")
 
 
 @pytest.mark.server
-def test_a_crash_in_repacked_kernels_is_retried_with_no_repack_said_and_recorded(family, llama_server, tmp_path,
-                                                                                  no_new_servers):
-    wrapper = _wrapper(tmp_path, llama_server, 'echo "load_tensors:          AMX model buffer size =     4.00 MiB"\n'
-                                               "kill -SEGV $$")
+def test_a_crash_in_repacked_kernels_is_retried_with_no_repack_said_and_recorded(family, llama_server, tmp_path, no_new_servers):
+    wrapper = _wrapper(
+        tmp_path, llama_server, 'echo "load_tensors:          AMX model buffer size =     4.00 MiB"\nkill -SEGV $$'
+    )
     config = _config(tmp_path, family["target"], family["draft-1"], wrapper)
     done = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stderr[-2000:]
@@ -136,8 +148,9 @@ def test_a_crash_in_repacked_kernels_is_retried_with_no_repack_said_and_recorded
 
 
 @pytest.mark.server
-def test_a_server_killed_by_sigill_with_nothing_repacked_is_named_with_the_rebuild_fix(family, llama_server, tmp_path,
-                                                                                        no_new_servers):
+def test_a_server_killed_by_sigill_with_nothing_repacked_is_named_with_the_rebuild_fix(
+    family, llama_server, tmp_path, no_new_servers
+):
     wrapper = _wrapper(tmp_path, llama_server, "kill -ILL $$")
     config = _config(tmp_path, family["target"], family["draft-1"], wrapper)
     done = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"))
@@ -162,7 +175,8 @@ def _quantize(src: str, dest: str, kind: str) -> None:
 
 @pytest.mark.server
 def test_a_q4_k_m_family_is_measured_on_this_cpu_and_its_memory_counts_what_the_server_allocates(
-        family, llama_server, tmp_path, no_new_servers):
+    family, llama_server, tmp_path, no_new_servers
+):
     """Q4_K_M weights go to AMX or the AVX2/ARM repack buffer where the CPU has them; on CPUs whose AMX kernels
     fault (cloud VMs) the server dies at warm-up and is retried with --no-repack. Either way every run is measured,
     its estimate within 25% in all and per buffer type, and the flags to copy carry what made it run."""

@@ -25,8 +25,7 @@ def test_contexts_are_deterministic_different_per_request_and_task_shaped():
     assert deep.chat()[-1]["content"].endswith(code.chat()[-1]["content"]) and at_depth(code, 0, 3) is code
 
 
-def test_every_request_at_depth_is_prefilled_in_full_and_never_from_a_cache(llama_server, family, tmp_path,
-                                                                          no_new_servers):
+def test_every_request_at_depth_is_prefilled_in_full_and_never_from_a_cache(llama_server, family, tmp_path, no_new_servers):
     path = write_config(family, tmp_path, requests=3, max_tokens=16, depth=[0, 300], ctx_size=2048)
     done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "r.json"))
     assert done.returncode == 0, done.stderr
@@ -42,9 +41,19 @@ def test_every_request_at_depth_is_prefilled_in_full_and_never_from_a_cache(llam
 
 
 def test_a_sweep_stopped_during_the_second_depth_resumes_without_measuring_the_first_again(
-        llama_server, family, tmp_path, no_new_servers):
-    path = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], requests=6, max_tokens=256, depth=[0, 200],
-                        ctx_size=2048, cost_model=False, baseline_every=0)  # 6 long requests: seconds to stop it in
+    llama_server, family, tmp_path, no_new_servers
+):
+    path = write_config(
+        family,
+        tmp_path,
+        drafts=[("1-layer", "draft-1")],
+        requests=6,
+        max_tokens=256,
+        depth=[0, 200],
+        ctx_size=2048,
+        cost_model=False,
+        baseline_every=0,
+    )  # 6 long requests: seconds to stop it in
     results = str(tmp_path / "r.json")
     code, err = sweep_until(["--config", path, "--results", results], ["[2/4]", "Same server, now at depth 200"])
     assert code == 130, err
@@ -69,11 +78,13 @@ def test_a_depth_that_does_not_fit_the_context_is_refused_naming_the_numbers(fam
 
 # --- the crossover and the depth view, on hand-made runs evaluated as a file's are ---------------------------------
 
+
 def _reqs(tps: list[float], depth: int) -> list:
     from draftbench.records.requests import RequestResult
 
-    return [RequestResult(f"p{i}", "code", decode_tps=v, completion_tokens=64, prompt_tokens=depth + 40)
-            for i, v in enumerate(tps)]
+    return [
+        RequestResult(f"p{i}", "code", decode_tps=v, completion_tokens=64, prompt_tokens=depth + 40) for i, v in enumerate(tps)
+    ]
 
 
 def _runs(gains: dict[int, list[float]], concurrency: int = 1) -> list:
@@ -83,11 +94,23 @@ def _runs(gains: dict[int, list[float]], concurrency: int = 1) -> list:
     base_tps = [100.0, 80.0, 120.0, 90.0, 110.0, 95.0]
     out = []
     for d, ratios in gains.items():
-        out.append(RunResult("T", None, concurrency, depth=d, mean_tps=sum(base_tps) / 6, n_requests=6,
-                             requests=_reqs(base_tps, d)))
+        out.append(
+            RunResult("T", None, concurrency, depth=d, mean_tps=sum(base_tps) / 6, n_requests=6, requests=_reqs(base_tps, d))
+        )
         tps = [b * g for b, g in zip(base_tps, ratios)]
-        out.append(RunResult("T", "d", concurrency, depth=d, mean_tps=sum(tps) / 6, n_requests=6, requests=_reqs(tps, d),
-                             acceptance_rate=0.5, speculation_active=True))
+        out.append(
+            RunResult(
+                "T",
+                "d",
+                concurrency,
+                depth=d,
+                mean_tps=sum(tps) / 6,
+                n_requests=6,
+                requests=_reqs(tps, d),
+                acceptance_rate=0.5,
+                speculation_active=True,
+            )
+        )
     return out
 
 
@@ -96,13 +119,21 @@ def test_the_crossover_is_interpolated_on_log_context_between_the_depths_that_pa
 
     from draftbench.results.evaluate import evaluate
 
-    ev = evaluate(_runs({0: [1.5, 1.52, 1.48, 1.5, 1.51, 1.49], 1024: [1.2, 1.22, 1.18, 1.2, 1.21, 1.19],
-                         3072: [0.95, 1.05, 0.9, 1.1, 1.0, 0.97]}))
+    ev = evaluate(
+        _runs(
+            {
+                0: [1.5, 1.52, 1.48, 1.5, 1.51, 1.49],
+                1024: [1.2, 1.22, 1.18, 1.2, 1.21, 1.19],
+                3072: [0.95, 1.05, 0.9, 1.1, 1.0, 0.97],
+            }
+        )
+    )
     (c,) = ev.crossovers
     assert c.kind == "at" and [p.pays for p in c.points] == [True, True, False]
     a, b = c.points[1], c.points[2]  # by hand: where log(low) reaches 0 on log(depth + 40 prompt tokens)
     x = math.log(a.context_tokens) + (math.log(b.context_tokens) - math.log(a.context_tokens)) * math.log(a.low) / (
-        math.log(a.low) - math.log(b.low))
+        math.log(a.low) - math.log(b.low)
+    )
     assert c.depth_tokens == pytest.approx(math.exp(x) - 40) and 1024 < c.depth_tokens < 3072
     assert "stops paying at about depth" in c.text() and "not at 3,072" in c.text()
     assert c.to_dict()["depths"] == [0, 1024, 3072] and c.to_dict()["kind"] == "at"
@@ -128,8 +159,7 @@ def test_the_report_and_the_results_file_carry_the_crossover(tmp_path):
     runs = _runs({0: [1.5] * 6, 1024: [1.2, 1.22, 1.18, 1.2, 1.21, 1.19], 3072: [0.95, 1.05, 0.9, 1.1, 1.0, 0.97]})
     ev = ev_mod.evaluate(runs)
     path = str(tmp_path / "r.json")
-    save_results(path, FileMeta(name="n", hardware="hw", settings={"depth": [0, 1024, 3072]}), list(ev.runs),
-                 ev.computed())
+    save_results(path, FileMeta(name="n", hardware="hw", settings={"depth": [0, 1024, 3072]}), list(ev.runs), ev.computed())
     saved = json.load(open(path))
     assert saved["crossovers"][0]["kind"] == "at" and 1024 < saved["crossovers"][0]["depth_tokens"] < 3072
     meta, again = ev_mod.load(path)  # computed again on load, the same
@@ -157,13 +187,16 @@ def test_several_concurrencies_give_a_depth_by_concurrency_table_of_the_setup_to
     assert "<tr><th>depth 0</th><td>d +50%</td><td>no draft</td></tr>" in table
     assert "<tr><th>depth 2,048</th><td>no draft</td><td>no draft</td></tr>" in table
     lines = evaluation_lines(ev)
-    assert any(line.startswith("Crossover: T + d: does not pay at depth 0") or
-               line.startswith("Crossover: T + d: stops paying") for line in lines), lines
+    assert any(
+        line.startswith("Crossover: T + d: does not pay at depth 0") or line.startswith("Crossover: T + d: stops paying")
+        for line in lines
+    ), lines
     assert any(line.startswith("By level: T: ") and "depth 2048: no draft" in line for line in lines), lines
     assert depth_view.best_table(evaluate(_runs({0: [1.5] * 6, 2048: [1.5] * 6})).recommendations) == ""
 
 
 # --- the user's own context: a context file, or a prompt's own document ----------------------------------------
+
 
 def test_a_context_file_gives_each_request_its_own_start_and_a_prompt_its_own_document():
     from draftbench.setup.context import Sizing, documents
@@ -210,6 +243,10 @@ def test_bad_context_inputs_are_named_with_the_fix(tmp_path):
     (tmp_path / "empty.txt").write_text("---\n\n")
     for name, said in (("missing.txt", "cannot read"), ("empty.txt", "holds no text")):
         with pytest.raises(ConfigError) as err:
-            parse_config({"targets": [{"label": "t", "path": "t.gguf"}], "settings": {"context_file": name}},
-                         str(tmp_path / "c.json"), str(tmp_path), check_files=False)
+            parse_config(
+                {"targets": [{"label": "t", "path": "t.gguf"}], "settings": {"context_file": name}},
+                str(tmp_path / "c.json"),
+                str(tmp_path),
+                check_files=False,
+            )
         assert any(p.startswith("settings.context_file: ") and said in p and name in p for p in err.value.problems)

@@ -27,19 +27,25 @@ PROMPTS = ["p0", "p1", "p2"]
 
 def reqs(tps: list[float], at: float) -> list[RequestResult]:
     """One request per prompt, sent one second apart from ``at``."""
-    return [RequestResult(PROMPTS[i], "code", decode_tps=v, completion_tokens=64, sent_unix_s=at + i)
-            for i, v in enumerate(tps)]
+    return [RequestResult(PROMPTS[i], "code", decode_tps=v, completion_tokens=64, sent_unix_s=at + i) for i, v in enumerate(tps)]
 
 
 def baseline(checks: list[tuple[list[float], float]]) -> RunResult:
     """Measured at 100..102 s at 100, 200, 50 tok/s, then checked as given."""
-    return RunResult("T", None, mean_tps=350 / 3, n_requests=3, requests=reqs([100, 200, 50], 100),
-                     baseline_checks=[BaselineCheck(f"s{n}", reqs(tps, at)) for n, (tps, at) in enumerate(checks)])
+    return RunResult(
+        "T",
+        None,
+        mean_tps=350 / 3,
+        n_requests=3,
+        requests=reqs([100, 200, 50], 100),
+        baseline_checks=[BaselineCheck(f"s{n}", reqs(tps, at)) for n, (tps, at) in enumerate(checks)],
+    )
 
 
 def setup(tps: list[float], at: float, label: str = "d") -> RunResult:
-    return RunResult("T", label, mean_tps=sum(tps) / 3, n_requests=3, requests=reqs(tps, at), acceptance_rate=0.6,
-                     speculation_active=True)
+    return RunResult(
+        "T", label, mean_tps=sum(tps) / 3, n_requests=3, requests=reqs(tps, at), acceptance_rate=0.6, speculation_active=True
+    )
 
 
 def test_interpolation_and_widening_by_hand():
@@ -83,8 +89,15 @@ def test_drift_within_noise_pools_every_measurement_into_one_reference():
 def test_a_busy_first_measurement_is_left_out_when_a_quiet_one_exists():
     """The baseline measured while other processes held half the CPUs (70% of its quiet speed), then measured again
     in full on a quiet machine: every speedup is over the quiet measurement, whenever the setup ran."""
-    first = RunResult("T", None, mean_tps=70.0, n_requests=3, requests=reqs([70, 140, 35], 100), other_cpu_share=0.5,
-                      baseline_checks=[BaselineCheck("re-measure", reqs([100, 200, 50], 300), other_cpu_share=0.02)])
+    first = RunResult(
+        "T",
+        None,
+        mean_tps=70.0,
+        n_requests=3,
+        requests=reqs([70, 140, 35], 100),
+        other_cpu_share=0.5,
+        baseline_checks=[BaselineCheck("re-measure", reqs([100, 200, 50], 300), other_cpu_share=0.02)],
+    )
     shift = drift.of(first)
     assert shift.first_excluded and shift.significant and shift.exceeds(0.5) and not shift.moving
     assert [shift.factor(t) for t in (0, 101, 200, 301, 900)] == pytest.approx([1 / 0.7] * 5)
@@ -141,8 +154,9 @@ def test_the_adaptive_search_compares_against_the_corrected_reference():
     assert adaptive.rates(run, drift.of(base)) == pytest.approx([120, 240, 60])
     decision = search.look(run, runs)
     assert decision is None or decision.stop != "slower"
-    assert stats.compare([(f"{i}", v) for i, v in enumerate(adaptive.rates(run))],
-                         [(f"{i}", v) for i, v in enumerate(adaptive.rates(base))]).value == pytest.approx(0.6)
+    assert stats.compare(
+        [(f"{i}", v) for i, v in enumerate(adaptive.rates(run))], [(f"{i}", v) for i, v in enumerate(adaptive.rates(base))]
+    ).value == pytest.approx(0.6)
 
 
 def test_checks_save_and_load(tmp_path):
@@ -167,10 +181,15 @@ def test_a_mistyped_check_is_named(tmp_path):
 
 def test_cpu_accounting_from_proc_text(tmp_path):
     """A made-up /proc: 4 CPUs, this process and a server group of two processes, and a stranger."""
+
     def write(total_busy: int, idle: int, ours: int, server: tuple[int, int], stranger: int) -> None:
         (tmp_path / "stat").write_text(f"cpu  {total_busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\n")
-        for pid, pgrp, ticks in ((os.getpid(), 1, ours), (4242, 4242, server[0]), (4243, 4242, server[1]),
-                                 (5000, 5000, stranger)):
+        for pid, pgrp, ticks in (
+            (os.getpid(), 1, ours),
+            (4242, 4242, server[0]),
+            (4243, 4242, server[1]),
+            (5000, 5000, stranger),
+        ):
             (tmp_path / str(pid)).mkdir(exist_ok=True)
             (tmp_path / str(pid) / "stat").write_text(f"{pid} (a (b) c) S 1 {pgrp} 0 0 0 0 0 0 0 0 {ticks} 0 0 0\n")
 
@@ -230,8 +249,9 @@ def test_checks_come_every_k_setups_at_once_when_the_load_changes_and_at_the_end
         cell = Cell(i + 2, target, Setup(f"s{i}", Speculation("d.gguf", draft_max=i + 1)))
         checks.measured(cell, RunResult("T", f"s{i}", other_cpu_share=share))
         if i == 4:  # the check after the load changed measured a busy machine: the next reference
-            store.runs[base.key] = RunResult("T", None, other_cpu_share=0.02,
-                                             baseline_checks=[BaselineCheck("s4", [], other_cpu_share=0.5)])
+            store.runs[base.key] = RunResult(
+                "T", None, other_cpu_share=0.02, baseline_checks=[BaselineCheck("s4", [], other_cpu_share=0.5)]
+            )
     checks.finish("T")
     # every 3 (s0-s2); at once after s4, whose load rose by 48 points; after the last (s5, s6: no change from 0.5)
     assert done == [["s0", "s1", "s2"], ["s3", "s4"], ["s5", "s6"]]

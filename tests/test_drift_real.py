@@ -22,8 +22,11 @@ def test_baselines_are_checked_during_the_sweep_and_kept_on_resume(llama_server,
     first = run_script("sweep.py", "--config", config, "--results", str(results))
     assert first.returncode == 0, first.stderr
     for n, label in ((1, "1-layer"), (2, "4-layer")):  # "in full" instead of "again" where the baseline was busy
-        assert re.search(rf"Baseline check {n}: 8-layer target \(baseline\) (again|in full .*) after 1 setup "
-                         rf"\({label} last\)", first.stderr)
+        assert re.search(
+            rf"Baseline check {n}: 8-layer target \(baseline\) (again|in full .*) after 1 setup "
+            rf"\({label} last\)",
+            first.stderr,
+        )
     assert first.stderr.count("vs its first measurement") == 2 and "baseline checks" in first.stderr
     runs = load(str(results))["results"]
     base = runs[0]
@@ -38,8 +41,10 @@ def test_baselines_are_checked_during_the_sweep_and_kept_on_resume(llama_server,
         assert 0 <= run["other_cpu_share"] <= 1 and 0 <= run["other_cpu_share_before"] <= 1
         assert (run["drift_factor"] is None) == (run["speedup_uncorrected"] is None)
     logs = sorted(os.listdir(tmp_path / "logs" / "r"))
-    assert [name for name in logs if "__check-" in name] == ["001-8-layer-target__baseline__check-1.log",
-                                                             "001-8-layer-target__baseline__check-2.log"]
+    assert [name for name in logs if "__check-" in name] == [
+        "001-8-layer-target__baseline__check-1.log",
+        "001-8-layer-target__baseline__check-2.log",
+    ]
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     table = page.split('<table id="baseline-checks">')[1].split("</table>")[0]
     assert table.count("<tr>") == 4 and "check 2, after 4-layer" in table  # the header, the first, two checks
@@ -50,8 +55,7 @@ def test_baselines_are_checked_during_the_sweep_and_kept_on_resume(llama_server,
     assert load(str(results))["results"][0]["baseline_checks"] == base["baseline_checks"]
 
 
-def test_a_baseline_measured_on_a_busy_machine_is_measured_again_in_full(llama_server, family, tmp_path,
-                                                                         no_new_servers):
+def test_a_baseline_measured_on_a_busy_machine_is_measured_again_in_full(llama_server, family, tmp_path, no_new_servers):
     """Busy loops on every CPU while the baseline is measured, stopped when the first setup starts: the baseline is
     measured again, every prompt, and the reference leaves the busy measurement out."""
     config = write_config(family, tmp_path, requests=3, baseline_every=2, cost_model=False)
@@ -65,15 +69,17 @@ def test_a_baseline_measured_on_a_busy_machine_is_measured_again_in_full(llama_s
             h.wait()
 
     try:
-        rc, err = sweep_until(["--config", config, "--results", str(results)], "8-layer target + 1-layer",
-                              sig=None, action=stop_hogs)
+        rc, err = sweep_until(
+            ["--config", config, "--results", str(results)], "8-layer target + 1-layer", sig=None, action=stop_hogs
+        )
     finally:
         stop_hogs()
     assert rc == 0, err
     meta, ev = evaluate.load(str(results))
     saved = load(str(results))["recommendations"]  # the answer as the file says it: the evaluation's, word for word
     assert [(a["target"], a["concurrency"], a["sentence"], a["use"]) for a in saved] == [
-        (r.target, r.level.streams, r.sentence(), r.use().draft if r.use() else None) for r in ev.recommendations]
+        (r.target, r.level.streams, r.sentence(), r.use().draft if r.use() else None) for r in ev.recommendations
+    ]
     base = next(r for r in ev.runs if r.draft is None)
     assert base.other_cpu_share >= load_rules.BUSY_SHARE  # the hogs were seen
     full = [c for c in base.baseline_checks if len(c.requests) == len(base.requests)]

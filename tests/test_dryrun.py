@@ -27,11 +27,17 @@ def test_dry_run_prints_the_plan_and_touches_nothing(llama_server, family, tmp_p
     assert "--model-draft" in out and "--parallel 2" in out and "--port <port>" in out
     assert "Estimated time: unknown" in out and "Dry run: no server started, nothing written." in out
     assert _files(tmp_path) == before_files and llama_pids() == before_pids
-    deep = run_script("sweep.py", "--config", write_config(family, work, name="d", requests=3, depth=[0, 500],
-                                                           ctx_size=2048), "--dry-run", cwd=str(work))
+    deep = run_script(
+        "sweep.py",
+        "--config",
+        write_config(family, work, name="d", requests=3, depth=[0, 500], ctx_size=2048),
+        "--dry-run",
+        cwd=str(work),
+    )
     assert deep.returncode == 0, deep.stderr
-    assert re.search(r"\] 8-layer target \(baseline\) @ depth 500: up to \d+ tokens, 1,500 context tokens prefilled",
-                     deep.stdout), deep.stdout
+    assert re.search(
+        r"\] 8-layer target \(baseline\) @ depth 500: up to \d+ tokens, 1,500 context tokens prefilled", deep.stdout
+    ), deep.stdout
     assert "Context depth: 0, 500 tokens before each measured prompt" in deep.stdout
 
 
@@ -58,8 +64,12 @@ def test_a_reader_that_stops_early_gets_no_traceback(llama_server, family, tmp_p
     from conftest import ROOT
 
     config = write_config(family, tmp_path, requests=2, max_tokens=24)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--dry-run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--dry-run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(tmp_path),
+    )
     proc.stdout.readline()
     proc.stdout.close()  # like '| head -1'
     err = proc.stderr.read().decode()
@@ -83,9 +93,11 @@ def test_the_dry_runs_token_total_is_what_the_sweep_generates(llama_server, fami
     config = write_config(family, tmp_path, requests=2, max_tokens=24, warmup=1, baseline_every=2, cost_model=True)
     data = json.load(open(config))
     data["targets"] = [{"label": "MTP target", "path": family["target-mtp"]}]
-    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"]},
-                      {"label": "MTP", "spec_type": "draft-mtp", "draft_max": 2},
-                      {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4}]
+    data["drafts"] = [
+        {"label": "1-layer", "path": family["draft-1"]},
+        {"label": "MTP", "spec_type": "draft-mtp", "draft_max": 2},
+        {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4},
+    ]
     with open(config, "w") as fh:
         json.dump(data, fh)
     results = str(tmp_path / "r.json")

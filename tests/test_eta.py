@@ -13,15 +13,33 @@ from draftbench.sweep.eta import Estimator, Work, fmt_s, progress_line
 SIZES = {"/m/t7.gguf": 7_000, "/m/t14.gguf": 14_000, "/m/d.gguf": 1_000}
 
 
-def run(target: str, draft: str | None, seconds_each: float, tokens_each: int, n: int, load_s: float,
-        level: int = 1, depth: int | None = None, ttft_s: float | None = None, prompt_tokens: int | None = None
-        ) -> RunResult:
+def run(
+    target: str,
+    draft: str | None,
+    seconds_each: float,
+    tokens_each: int,
+    n: int,
+    load_s: float,
+    level: int = 1,
+    depth: int | None = None,
+    ttft_s: float | None = None,
+    prompt_tokens: int | None = None,
+) -> RunResult:
     from draftbench.setup.speculation import Speculation
 
-    return RunResult("T", draft and "setup", level, target_path=target, load_time_s=load_s, depth=depth,
-                     speculation=Speculation(draft, ("draft-simple",)) if draft else None,
-                     requests=[RequestResult(str(i), completion_tokens=tokens_each, total_s=seconds_each,
-                                             ttft_s=ttft_s, prompt_tokens=prompt_tokens) for i in range(n)])
+    return RunResult(
+        "T",
+        draft and "setup",
+        level,
+        target_path=target,
+        load_time_s=load_s,
+        depth=depth,
+        speculation=Speculation(draft, ("draft-simple",)) if draft else None,
+        requests=[
+            RequestResult(str(i), completion_tokens=tokens_each, total_s=seconds_each, ttft_s=ttft_s, prompt_tokens=prompt_tokens)
+            for i in range(n)
+        ],
+    )
 
 
 def test_nothing_measured_means_no_estimate_yet():

@@ -21,8 +21,16 @@ def recorded(build: str) -> llama_bin.FlagMap:
 def test_old_build_uses_draft_max_and_no_spec_type():
     spec = Speculation("d.gguf", draft_max=8, draft_min=1, draft_p_min=0.5)
     old = recorded("b4500")
-    assert old.speculation_args(spec) == ["--model-draft", "d.gguf", "--draft-max", "8", "--draft-min", "1",
-                                          "--draft-p-min", "0.5"]
+    assert old.speculation_args(spec) == [
+        "--model-draft",
+        "d.gguf",
+        "--draft-max",
+        "8",
+        "--draft-min",
+        "1",
+        "--draft-p-min",
+        "0.5",
+    ]
     assert old.draft_gpu_layers_args(spec, 99) == ["-ngld", "99"]
     assert old.draft_gpu_layers_args(Speculation(spec_type=("ngram-mod",)), 99) == []
 
@@ -36,25 +44,48 @@ def test_old_build_refuses_model_free_and_combined_setups():
 
 def test_b11434_lists_its_spec_types():
     flags = recorded("b11434")
-    assert flags.spec_types == {"none", "draft-simple", "draft-eagle3", "draft-mtp", "draft-dflash", "draft-dspark",
-                                "ngram-simple", "ngram-map-k", "ngram-map-k4v", "ngram-mod", "ngram-cache"}
+    assert flags.spec_types == {
+        "none",
+        "draft-simple",
+        "draft-eagle3",
+        "draft-mtp",
+        "draft-dflash",
+        "draft-dspark",
+        "ngram-simple",
+        "ngram-map-k",
+        "ngram-map-k4v",
+        "ngram-mod",
+        "ngram-cache",
+    }
     assert "--draft-max" not in flags.flags  # listed in --help, but "the argument has been removed"
 
 
-@pytest.mark.parametrize("spec, expected", [
-    (Speculation(), []),
-    (Speculation("d.gguf", draft_max=2, draft_p_min=0.7),
-     ["--model-draft", "d.gguf", "--spec-type", "draft-simple", "--spec-draft-n-max", "2", "--spec-draft-p-min",
-      "0.7"]),
-    (Speculation(spec_type=("ngram-mod",), draft_max=8, draft_min=2),
-     ["--spec-type", "ngram-mod", "--spec-ngram-mod-n-max", "8", "--spec-ngram-mod-n-min", "2"]),
-    (Speculation(spec_type=("ngram-simple",), draft_max=4), ["--spec-type", "ngram-simple",
-                                                            "--spec-ngram-simple-size-m", "4"]),
-    (Speculation("d.gguf", ("draft-simple", "ngram-mod"), draft_max=3),
-     ["--model-draft", "d.gguf", "--spec-type", "draft-simple,ngram-mod", "--spec-draft-n-max", "3"]),
-    (Speculation(spec_type=("ngram-cache",), extra_args=("--spec-ngram-mod-n-match", "12")),
-     ["--spec-type", "ngram-cache", "--spec-ngram-mod-n-match", "12"]),
-])
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        (Speculation(), []),
+        (
+            Speculation("d.gguf", draft_max=2, draft_p_min=0.7),
+            ["--model-draft", "d.gguf", "--spec-type", "draft-simple", "--spec-draft-n-max", "2", "--spec-draft-p-min", "0.7"],
+        ),
+        (
+            Speculation(spec_type=("ngram-mod",), draft_max=8, draft_min=2),
+            ["--spec-type", "ngram-mod", "--spec-ngram-mod-n-max", "8", "--spec-ngram-mod-n-min", "2"],
+        ),
+        (
+            Speculation(spec_type=("ngram-simple",), draft_max=4),
+            ["--spec-type", "ngram-simple", "--spec-ngram-simple-size-m", "4"],
+        ),
+        (
+            Speculation("d.gguf", ("draft-simple", "ngram-mod"), draft_max=3),
+            ["--model-draft", "d.gguf", "--spec-type", "draft-simple,ngram-mod", "--spec-draft-n-max", "3"],
+        ),
+        (
+            Speculation(spec_type=("ngram-cache",), extra_args=("--spec-ngram-mod-n-match", "12")),
+            ["--spec-type", "ngram-cache", "--spec-ngram-mod-n-match", "12"],
+        ),
+    ],
+)
 def test_b11434_flags_per_setup(spec, expected):
     assert recorded("b11434").speculation_args(spec) == expected
 

@@ -26,11 +26,24 @@ EXAMPLES = os.path.join(ROOT, "examples")
 
 
 def _config(family: dict, name: str = "fleet", **settings) -> dict:
-    return {"name": name, "hardware": "fleetbox", "backend": "llamacpp",
-            "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
-            "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
-            "settings": {"requests": 3, "warmup": 0, "max_tokens": 12, "gpu_layers": 0, "ctx_size": 512, "port": 0,
-                         "baseline_every": 0, "cost_model": False, **settings}}
+    return {
+        "name": name,
+        "hardware": "fleetbox",
+        "backend": "llamacpp",
+        "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
+        "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
+        "settings": {
+            "requests": 3,
+            "warmup": 0,
+            "max_tokens": 12,
+            "gpu_layers": 0,
+            "ctx_size": 512,
+            "port": 0,
+            "baseline_every": 0,
+            "cost_model": False,
+            **settings,
+        },
+    }
 
 
 def _write(tmp_path, data: dict, name: str = "c.json") -> str:
@@ -39,12 +52,18 @@ def _write(tmp_path, data: dict, name: str = "c.json") -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("env, index, count", [
-    ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3"}, 2, 3),
-    ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_MAX": "7"}, 1, 4),
-    ({"SLURM_ARRAY_TASK_ID": "8", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "12",
-      "SLURM_ARRAY_TASK_STEP": "4"}, 2, 4),
-])
+@pytest.mark.parametrize(
+    "env, index, count",
+    [
+        ({"SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3"}, 2, 3),
+        ({"SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_MAX": "7"}, 1, 4),
+        (
+            {"SLURM_ARRAY_TASK_ID": "8", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_MAX": "12", "SLURM_ARRAY_TASK_STEP": "4"},
+            2,
+            4,
+        ),
+    ],
+)
 def test_a_slurm_array_task_names_its_shard(env, index, count):
     shard = shards.from_environment(env, None, 1)
     assert (shard.index, shard.count) == (index, count) and shard.source.startswith("SLURM_ARRAY_TASK_ID=")
@@ -120,14 +139,16 @@ def test_shards_merge_into_one_file_whose_speedups_are_each_against_its_own_shar
     assert [s.index for s in meta.shards] == [0, 1, 2] and all(s.host for s in meta.shards)
     plan = build_plan(parse_config(json.load(open(config)), config))
     setups = [(r.target, r.draft, r.level) for r in ev.runs if r.draft is not None]
-    assert sorted(setups, key=repr) == sorted(((c.target.label, c.setup.label, c.level) for c in plan
-                                               if not c.setup.is_baseline), key=repr)  # each exactly once
+    assert sorted(setups, key=repr) == sorted(
+        ((c.target.label, c.setup.label, c.level) for c in plan if not c.setup.is_baseline), key=repr
+    )  # each exactly once
     for r in ev.runs:
         if r.draft is None:
             continue
         base = next(b for b in ev.runs if b.draft is None and b.target == r.target and b.shard == r.shard)
-        alone = evaluate.evaluate([base, *[x for x in load_results(paths[r.shard])[1] if x.draft == r.draft
-                                           and x.target == r.target]])
+        alone = evaluate.evaluate(
+            [base, *[x for x in load_results(paths[r.shard])[1] if x.draft == r.draft and x.target == r.target]]
+        )
         assert r.speedup == pytest.approx(alone.runs[1].speedup)  # its own node's baseline, not another's
     html = (folder / "results" / "fleetbox_llamacpp_fleet.html").read_text()
     assert 'id="shards"' in html and "Plotly.newPlot" in html
@@ -197,16 +218,38 @@ def test_a_shard_does_not_continue_another_shards_file(shard_files):
 
 def test_the_dry_run_of_a_shard_prints_its_part_and_cost(family, tmp_path):
     config = _write(tmp_path, _config(family))
-    done = run_script("sweep.py", "--config", config, "--dry-run", "--shard", "1/3", cwd=str(tmp_path),
-                      env={"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3"})  # the flag wins
+    done = run_script(
+        "sweep.py",
+        "--config",
+        config,
+        "--dry-run",
+        "--shard",
+        "1/3",
+        cwd=str(tmp_path),
+        env={"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "3"},
+    )  # the flag wins
     assert done.returncode == 0, done.stderr
     assert "Shard 1 of 3:" in done.stdout and "Baselines: each shard measures" in done.stdout
     assert "Estimated time" in done.stdout and not os.path.exists(tmp_path / "results")
-    pod = run_script("sweep.py", "--config", config, "--dry-run", cwd=str(tmp_path),
-                     env={"JOB_COMPLETION_INDEX": "2", "SLURM_ARRAY_TASK_ID": ""})
+    pod = run_script(
+        "sweep.py",
+        "--config",
+        config,
+        "--dry-run",
+        cwd=str(tmp_path),
+        env={"JOB_COMPLETION_INDEX": "2", "SLURM_ARRAY_TASK_ID": ""},
+    )
     assert pod.returncode == 2 and "--shard-count" in pod.stderr  # without a count: refused, not guessed
-    pod = run_script("sweep.py", "--config", config, "--dry-run", "--shard-count", "3", cwd=str(tmp_path),
-                     env={"JOB_COMPLETION_INDEX": "2", "SLURM_ARRAY_TASK_ID": ""})
+    pod = run_script(
+        "sweep.py",
+        "--config",
+        config,
+        "--dry-run",
+        "--shard-count",
+        "3",
+        cwd=str(tmp_path),
+        env={"JOB_COMPLETION_INDEX": "2", "SLURM_ARRAY_TASK_ID": ""},
+    )
     assert pod.returncode == 0 and "Shard 2 of 3:" in pod.stdout, pod.stderr
 
 

@@ -79,8 +79,9 @@ class Cluster:
         os.chmod(self.dir, 0o755)  # wants every folder above its socket open to all
         self.conf = os.path.join(self.dir, "slurm.conf")
         self.env = {**os.environ, "SLURM_CONF": self.conf}
-        self.pid_files = [os.path.join(self.dir, n) for n in ("slurmd-n1.pid", "slurmd-n2.pid", "slurmctld.pid",
-                                                              "munge/munged.pid")]
+        self.pid_files = [
+            os.path.join(self.dir, n) for n in ("slurmd-n1.pid", "slurmd-n2.pid", "slurmctld.pid", "munge/munged.pid")
+        ]
 
     def start(self) -> None:
         munge = os.path.join(self.dir, "munge")
@@ -94,11 +95,21 @@ class Cluster:
         os.chmod(key, 0o400)
         ctld, n1, n2 = _free_ports(3)
         with open(self.conf, "w", encoding="utf-8") as fh:
-            fh.write(CONF.format(host=socket.gethostname(), ctld=ctld, n1=n1, n2=n2, dir=self.dir,
-                                 cpus=os.cpu_count() or 1))
-        self._run(["runuser", "-u", "munge", "--", _find("munged"), f"--socket={munge}/munge.sock",
-                   f"--key-file={key}", f"--pid-file={munge}/munged.pid", f"--log-file={munge}/munged.log",
-                   f"--seed-file={munge}/munged.seed"])
+            fh.write(CONF.format(host=socket.gethostname(), ctld=ctld, n1=n1, n2=n2, dir=self.dir, cpus=os.cpu_count() or 1))
+        self._run(
+            [
+                "runuser",
+                "-u",
+                "munge",
+                "--",
+                _find("munged"),
+                f"--socket={munge}/munge.sock",
+                f"--key-file={key}",
+                f"--pid-file={munge}/munged.pid",
+                f"--log-file={munge}/munged.log",
+                f"--seed-file={munge}/munged.seed",
+            ]
+        )
         self._run([_find("slurmctld"), "-f", self.conf])
         for node in ("n1", "n2"):
             self._run([_find("slurmd"), "-f", self.conf, "-N", node])
@@ -170,8 +181,10 @@ class Cluster:
 def slurm_cluster():
     missing = [n for n in (*DAEMONS, *CLIENTS, "runuser") if _find(n) is None]
     if missing:
-        unavailable(f"needs Debian's slurmctld, slurmd, slurm-client and munge: {', '.join(missing)} not found",
-                    f"CI needs Slurm and munge (.ci/run installs them): {', '.join(missing)} not found")
+        unavailable(
+            f"needs Debian's slurmctld, slurmd, slurm-client and munge: {', '.join(missing)} not found",
+            f"CI needs Slurm and munge (.ci/run installs them): {', '.join(missing)} not found",
+        )
     if os.geteuid() != 0:
         pytest.skip("the test cluster runs its daemons as root")
     cluster = Cluster()
@@ -185,16 +198,36 @@ def slurm_cluster():
 
 def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_cluster, family, tmp_path):
     before = llama_pids()
-    config = {"name": "fleet", "hardware": "slurmbox", "backend": "llamacpp",
-              "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
-              "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
-              "settings": {"requests": 3, "warmup": 0, "max_tokens": 12, "gpu_layers": 0, "ctx_size": 512,
-                           "port": 0, "baseline_every": 0, "cost_model": False}}
+    config = {
+        "name": "fleet",
+        "hardware": "slurmbox",
+        "backend": "llamacpp",
+        "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
+        "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
+        "settings": {
+            "requests": 3,
+            "warmup": 0,
+            "max_tokens": 12,
+            "gpu_layers": 0,
+            "ctx_size": 512,
+            "port": 0,
+            "baseline_every": 0,
+            "cost_model": False,
+        },
+    }
     (tmp_path / "sweep.json").write_text(json.dumps(config))
-    env = {**slurm_cluster.env, "DRAFTBENCH_PYTHON": os.environ.get("DRAFTBENCH_PYTHON", __import__("sys").executable),
-           "PYTHONPATH": ROOT}
-    done = subprocess.run(["bash", os.path.join(ROOT, "examples", "slurm", "submit.sh"), str(tmp_path / "sweep.json"),
-                           str(tmp_path / "run"), "3"], env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **slurm_cluster.env,
+        "DRAFTBENCH_PYTHON": os.environ.get("DRAFTBENCH_PYTHON", __import__("sys").executable),
+        "PYTHONPATH": ROOT,
+    }
+    done = subprocess.run(
+        ["bash", os.path.join(ROOT, "examples", "slurm", "submit.sh"), str(tmp_path / "sweep.json"), str(tmp_path / "run"), "3"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     array, merge = done.stdout.split("array job ")[1].split()[0], done.stdout.split("merge job ")[1].split(";")[0]
     state = slurm_cluster.wait_gone(merge, timeout=600)
@@ -206,21 +239,22 @@ def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_
     assert len(shards) == 3, outputs
     metas = [load_results(str(p))[0] for p in shards]
     assert sorted(m.shard.index for m in metas) == [0, 1, 2]
-    assert all(m.shard.source.startswith("SLURM_ARRAY_TASK_ID=") and m.shard.job.startswith(f"{array}_")
-               for m in metas)
+    assert all(m.shard.source.startswith("SLURM_ARRAY_TASK_ID=") and m.shard.job.startswith(f"{array}_") for m in metas)
     meta, ev = evaluate.load(str(results / "slurmbox_llamacpp_fleet.json"))
     assert [s.index for s in meta.shards] == [0, 1, 2]
     plan = build_plan(parse_config(config, str(tmp_path / "sweep.json")))
     measured = [(r.target, r.draft, r.level) for r in ev.runs if r.draft is not None]
-    assert sorted(measured, key=repr) == sorted(((c.target.label, c.setup.label, c.level) for c in plan
-                                                 if not c.setup.is_baseline), key=repr)  # each cell exactly once
+    assert sorted(measured, key=repr) == sorted(
+        ((c.target.label, c.setup.label, c.level) for c in plan if not c.setup.is_baseline), key=repr
+    )  # each cell exactly once
     for r in ev.runs:
         if r.draft is not None:
             assert r.done and r.speedup is not None
             own = [b for b in ev.runs if b.draft is None and b.target == r.target and b.shard == r.shard]
             assert len(own) == 1  # a baseline of its own shard
-            alone = evaluate.evaluate([own[0], next(x for x in load_results(str(shards[r.shard]))[1]
-                                                    if x.key[:3] == r.key[:3] and x.shard == r.shard)])
+            alone = evaluate.evaluate(
+                [own[0], next(x for x in load_results(str(shards[r.shard]))[1] if x.key[:3] == r.key[:3] and x.shard == r.shard)]
+            )
             assert r.speedup == pytest.approx(alone.runs[1].speedup)
     html = (results / "slurmbox_llamacpp_fleet.html").read_text()
     assert "Plotly.newPlot" in html and 'id="shards"' in html

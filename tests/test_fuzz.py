@@ -37,23 +37,55 @@ _DEEP = int(os.environ.get("DRAFTBENCH_FUZZ_EXAMPLES", "0"))
 
 
 def examples(n: int):
-    return settings(max_examples=_DEEP or n, derandomize=not _DEEP, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    return settings(
+        max_examples=_DEEP or n,
+        derandomize=not _DEEP,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
 
 
 # ---- values ------------------------------------------------------------------------------------------------------
-TEXT = st.one_of(st.sampled_from(["", " ", "x", "\x1b[31mred", "a\u202eb", "<img src=x>", "../../etc/passwd",
-                                  "NaN", "{raw}", "a" * 300, "\U0001f642", "\x00", "draft-simple", "ngram-mod",
-                                  "none", "localhost", "not a host!", "code"]), st.text(max_size=12))
-NUMBER = st.one_of(st.integers(-(10**22), 10**22), st.floats(allow_nan=True, allow_infinity=True),
-                   st.sampled_from([0, 1, -1, 2, 3, 64, 0.5, 2**31, 2**63, 10**20, 65536, 1e-9]))
+TEXT = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "x",
+            "\x1b[31mred",
+            "a\u202eb",
+            "<img src=x>",
+            "../../etc/passwd",
+            "NaN",
+            "{raw}",
+            "a" * 300,
+            "\U0001f642",
+            "\x00",
+            "draft-simple",
+            "ngram-mod",
+            "none",
+            "localhost",
+            "not a host!",
+            "code",
+        ]
+    ),
+    st.text(max_size=12),
+)
+NUMBER = st.one_of(
+    st.integers(-(10**22), 10**22),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0, 1, -1, 2, 3, 64, 0.5, 2**31, 2**63, 10**20, 65536, 1e-9]),
+)
 LEAF = st.one_of(st.none(), st.booleans(), NUMBER, TEXT)
-JSON = st.recursive(LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                  st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8)
+JSON = st.recursive(
+    LEAF, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(TEXT, inner, max_size=3)), max_leaves=8
+)
 
 
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "llama-server-help-b11434.txt"),
-          encoding="utf-8") as _fh:
+with open(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "llama-server-help-b11434.txt"), encoding="utf-8"
+) as _fh:
     RECORDED = (llama_bin.parse_help(_fh.read()), "version: 11434 (recorded --help)")
 
 
@@ -62,9 +94,11 @@ def sandbox(tmp: str):
     """Run with ``tmp`` as the working folder, llama-server's flags read from its recorded ``--help`` (b11434),
     and no way to start a server: a sweep that gets that far records each failed start as data."""
     here = os.getcwd()
-    with mock.patch.object(llama_bin, "find_llama_server", return_value="/fuzz/llama-server"), \
-            mock.patch.object(llama_bin, "probe", return_value=RECORDED), \
-            mock.patch.object(process.ServerProcess, "start", side_effect=ServerStartError("fuzz: no servers")):
+    with (
+        mock.patch.object(llama_bin, "find_llama_server", return_value="/fuzz/llama-server"),
+        mock.patch.object(llama_bin, "probe", return_value=RECORDED),
+        mock.patch.object(process.ServerProcess, "start", side_effect=ServerStartError("fuzz: no servers")),
+    ):
         os.chdir(tmp)
         try:
             yield
@@ -80,8 +114,11 @@ def check(status: int, err: str, out: str = "") -> None:
     odd = [c for c in out + err if not c.isprintable() and c not in "\n\t"]
     assert not odd, f"raw control characters {odd[:5]!r} printed"  # a label or argument may carry terminal escapes
     if status:
-        lines = [line for line in err.splitlines() if line.startswith("error:") or ": error:" in line
-                 or (status == 1 and "run(s) failed" in line)]  # a sweep whose runs failed lists them
+        lines = [
+            line
+            for line in err.splitlines()
+            if line.startswith("error:") or ": error:" in line or (status == 1 and "run(s) failed" in line)
+        ]  # a sweep whose runs failed lists them
         assert lines and len(lines[0]) > len("error: "), err
 
 
@@ -96,19 +133,43 @@ def base(family, tmp_path_factory):
     config = json.loads(json.dumps(family["config"]))
     config["hardware"] = "fuzzbox"
     config["settings"].update(llama_bin="/nonexistent/llama-server", requests=2, warmup=0, port=0)
-    requests = [RequestResult(f"p{i}", "code", decode_tps=10.0 + i, ttft_s=0.1, completion_tokens=24,
-                              text="some text") for i in range(2)]
-    runs = [RunResult("T", None, mean_tps=10.5, n_requests=2, requests=requests),
-            RunResult("T", "d", mean_tps=21.0, n_requests=2, speedup=2.0, speedup_ci95=[1.5, 2.5], acceptance_rate=0.5,
-                      requests=requests, categories={"code": CategoryResult(n_requests=2, decode_tps=21.0)})]
+    requests = [
+        RequestResult(f"p{i}", "code", decode_tps=10.0 + i, ttft_s=0.1, completion_tokens=24, text="some text") for i in range(2)
+    ]
+    runs = [
+        RunResult("T", None, mean_tps=10.5, n_requests=2, requests=requests),
+        RunResult(
+            "T",
+            "d",
+            mean_tps=21.0,
+            n_requests=2,
+            speedup=2.0,
+            speedup_ci95=[1.5, 2.5],
+            acceptance_rate=0.5,
+            requests=requests,
+            categories={"code": CategoryResult(n_requests=2, decode_tps=21.0)},
+        ),
+    ]
     results = json.loads(json.dumps(dump_results(FileMeta.from_dict({"hardware": "fuzzbox", "name": "t", "settings": {}}), runs)))
     cfg = parse_config(config, "c.json", family["dir"])
     target, first = cfg.targets[0], cfg.setups[0]
-    mine = [RunResult(target.label, None, mean_tps=10.5, n_requests=2, requests=requests, target_path=target.path),
-            RunResult(target.label, first.label, mean_tps=21.0, n_requests=2, requests=requests,
-                      speculation=first.speculation, target_path=target.path)]
-    resumable = json.loads(json.dumps(dump_results(FileMeta.from_dict({"hardware": "fuzzbox", "name": cfg.name,
-                                                    "settings": cfg.settings_record()}), mine)))
+    mine = [
+        RunResult(target.label, None, mean_tps=10.5, n_requests=2, requests=requests, target_path=target.path),
+        RunResult(
+            target.label,
+            first.label,
+            mean_tps=21.0,
+            n_requests=2,
+            requests=requests,
+            speculation=first.speculation,
+            target_path=target.path,
+        ),
+    ]
+    resumable = json.loads(
+        json.dumps(
+            dump_results(FileMeta.from_dict({"hardware": "fuzzbox", "name": cfg.name, "settings": cfg.settings_record()}), mine)
+        )
+    )
     return {"config": config, "results": results, "resumable": resumable}
 
 
@@ -139,11 +200,20 @@ def mutate(data, draw_path, value, delete: bool):
 
 PATHS = st.lists(st.one_of(st.integers(0, 5), TEXT), min_size=1, max_size=4)
 RUN_FIELDS = sorted(RunResult.__dataclass_fields__) + ["spec_type", "draft_max", "draft_path"]
-DEEP = st.tuples(st.just("results"), st.integers(0, 3), st.sampled_from(RUN_FIELDS)).map(list) | \
-    st.tuples(st.just("results"), st.integers(0, 3), st.just("requests"), st.integers(0, 1),
-              st.sampled_from(sorted(RequestResult.__dataclass_fields__))).map(list) | \
-    st.tuples(st.just("settings"), st.sampled_from(["requests", "runs", "max_tokens", "concurrency", "axes",
-                                                    "prompts_hash", "seed", "endpoint"])).map(list)
+DEEP = (
+    st.tuples(st.just("results"), st.integers(0, 3), st.sampled_from(RUN_FIELDS)).map(list)
+    | st.tuples(
+        st.just("results"),
+        st.integers(0, 3),
+        st.just("requests"),
+        st.integers(0, 1),
+        st.sampled_from(sorted(RequestResult.__dataclass_fields__)),
+    ).map(list)
+    | st.tuples(
+        st.just("settings"),
+        st.sampled_from(["requests", "runs", "max_tokens", "concurrency", "axes", "prompts_hash", "seed", "endpoint"]),
+    ).map(list)
+)
 EDITS = st.lists(st.tuples(PATHS | DEEP, JSON, st.booleans()), min_size=1, max_size=4)
 
 
@@ -175,8 +245,11 @@ def test_generated_configs(no_new_servers, base, tmp_path_factory, edits, raw, d
 
 
 @examples(60)
-@given(text=st.one_of(st.text(max_size=200), st.lists(st.one_of(JSON.map(dumps), TEXT), max_size=5).map("\n".join)),
-       raw=st.one_of(st.none(), st.binary(max_size=40)), kind=st.sampled_from(["prompts", "prompts-file", "config"]))
+@given(
+    text=st.one_of(st.text(max_size=200), st.lists(st.one_of(JSON.map(dumps), TEXT), max_size=5).map("\n".join)),
+    raw=st.one_of(st.none(), st.binary(max_size=40)),
+    kind=st.sampled_from(["prompts", "prompts-file", "config"]),
+)
 def test_generated_prompt_files(no_new_servers, base, tmp_path_factory, text, raw, kind):
     tmp = str(tmp_path_factory.mktemp("prm"))
     prompts = os.path.join(tmp, "p.jsonl")
@@ -201,8 +274,9 @@ def test_generated_results_files(no_new_servers, base, tmp_path_factory, edits, 
     if mode == "resume":
         start = base["resumable"]
     elif original:
-        with open(os.path.join(ROOT, "tests", "data", "published-results",
-                               "m4max-128gb_llamacpp_qwen25-14b.json"), encoding="utf-8") as fh:
+        with open(
+            os.path.join(ROOT, "tests", "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json"), encoding="utf-8"
+        ) as fh:
             start = json.load(fh)
         start["results"] = start["results"][:6]
     else:
@@ -231,16 +305,68 @@ def test_generated_results_files(no_new_servers, base, tmp_path_factory, edits, 
 
 
 FLAGS = {
-    "sweep.py": ["--config", "--config-dir", "--compare", "--results", "--chart", "--chart-only", "--fresh",
-                 "--dry-run", "--adaptive", "--format", "--help"],
-    "bench.py": ["--url", "--requests", "--max-tokens", "--concurrency", "--temperature", "--endpoint", "--prompt",
-                 "--prompts-file", "--prompts", "--categories", "--warmup", "--seed", "--timeout", "--json",
-                 "--expect-draft"],
-    "server.py": ["llama-cpp", "vllm", "--model-path", "--draft-path", "--port", "--host", "--draft-max",
-                  "--ready-timeout", "--gpu-layers", "--ctx-size", "--spec-type", "--draft-min", "--draft-p-min", "--"],
+    "sweep.py": [
+        "--config",
+        "--config-dir",
+        "--compare",
+        "--results",
+        "--chart",
+        "--chart-only",
+        "--fresh",
+        "--dry-run",
+        "--adaptive",
+        "--format",
+        "--help",
+    ],
+    "bench.py": [
+        "--url",
+        "--requests",
+        "--max-tokens",
+        "--concurrency",
+        "--temperature",
+        "--endpoint",
+        "--prompt",
+        "--prompts-file",
+        "--prompts",
+        "--categories",
+        "--warmup",
+        "--seed",
+        "--timeout",
+        "--json",
+        "--expect-draft",
+    ],
+    "server.py": [
+        "llama-cpp",
+        "vllm",
+        "--model-path",
+        "--draft-path",
+        "--port",
+        "--host",
+        "--draft-max",
+        "--ready-timeout",
+        "--gpu-layers",
+        "--ctx-size",
+        "--spec-type",
+        "--draft-min",
+        "--draft-p-min",
+        "--",
+    ],
 }
-SPECIAL = ["good.json", "bad.json", "r.json", "pipe", "folder", "link.json", "loop.json", "/dev/null", "missing.json",
-           "md", "csv", "http://127.0.0.1:9", "chat"]
+SPECIAL = [
+    "good.json",
+    "bad.json",
+    "r.json",
+    "pipe",
+    "folder",
+    "link.json",
+    "loop.json",
+    "/dev/null",
+    "missing.json",
+    "md",
+    "csv",
+    "http://127.0.0.1:9",
+    "chat",
+]
 
 
 @examples(150)
@@ -278,8 +404,11 @@ INPUTS = ["c.json", "p.jsonl", "r.json", "model.gguf", "link-c.json", "hard-c.js
 
 
 @examples(60)
-@given(mode=st.sampled_from(["run", "dry", "chart-only", "compare"]), results=st.sampled_from(INPUTS),
-       chart=st.one_of(st.none(), st.sampled_from(INPUTS)))
+@given(
+    mode=st.sampled_from(["run", "dry", "chart-only", "compare"]),
+    results=st.sampled_from(INPUTS),
+    chart=st.one_of(st.none(), st.sampled_from(INPUTS)),
+)
 def test_generated_output_paths(no_new_servers, base, family, tmp_path_factory, mode, results, chart):
     """Outputs named among the command's own inputs: every input file stays byte-identical (a sweep that measured
     may write only its own results and report, when they are not inputs)."""
@@ -294,9 +423,12 @@ def test_generated_output_paths(no_new_servers, base, family, tmp_path_factory, 
     os.link(os.path.join(tmp, "c.json"), os.path.join(tmp, "hard-c.json"))
     inputs = {"c.json", "p.jsonl", "model.gguf", "link-c.json", "hard-c.json"} | ({"r.json"} if mode != "run" else set())
     before = snapshot(tmp)
-    argv = {"run": ["--config", "c.json", "--results", results], "dry": ["--config", "c.json", "--results", results,
-                                                                         "--dry-run"],
-            "chart-only": ["--results", "r.json", "--chart-only"], "compare": ["--compare", "r.json"]}[mode]
+    argv = {
+        "run": ["--config", "c.json", "--results", results],
+        "dry": ["--config", "c.json", "--results", results, "--dry-run"],
+        "chart-only": ["--results", "r.json", "--chart-only"],
+        "compare": ["--compare", "r.json"],
+    }[mode]
     with sandbox(tmp):
         status, out, err = call("sweep.py", *argv, *(["--chart", chart] if chart else []))
     check(status, err, out)
@@ -309,8 +441,10 @@ SECRET = "s3cr3t-VALUE-42"
 
 
 @examples(40)
-@given(where=st.sampled_from(["settings", "draft", "url-user", "url-query"]),
-       flag=st.sampled_from(["--hf-token", "-hft", "--api-key", "--hf-token=", "--api-key-file"]))
+@given(
+    where=st.sampled_from(["settings", "draft", "url-user", "url-query"]),
+    flag=st.sampled_from(["--hf-token", "-hft", "--api-key", "--hf-token=", "--api-key-file"]),
+)
 def test_generated_secrets(no_new_servers, base, tmp_path_factory, where, flag):
     """A secret given in an input (a token flag in extra_args, credentials in a URL) appears in no output, no file
     written and no log."""
@@ -324,7 +458,7 @@ def test_generated_secrets(no_new_servers, base, tmp_path_factory, where, flag):
     write(os.path.join(tmp, "c.json"), config)
     with sandbox(tmp):
         if where.startswith("url"):
-            url = (f"http://user:{SECRET}@127.0.0.1:9" if where == "url-user" else f"http://127.0.0.1:9/?api_key={SECRET}")
+            url = f"http://user:{SECRET}@127.0.0.1:9" if where == "url-user" else f"http://127.0.0.1:9/?api_key={SECRET}"
             status, out, err = call("bench.py", "--url", url, "--warmup", "0", "--json")
         else:
             status, out, err = call("sweep.py", "--config", "c.json", "--results", "r.json", "--format", "md")
@@ -337,9 +471,27 @@ def test_generated_secrets(no_new_servers, base, tmp_path_factory, where, flag):
 
 
 @examples(40)
-@given(flag=st.sampled_from(["-m", "--model", "-md", "--model-draft", "--port", "--host", "--spec-type", "-c",
-                             "--spec-draft-n-max", "--draft-max", "-np", "-ngl", "--spec-ngram-mod-n-max"]),
-       where=st.sampled_from(["settings", "draft"]), joined=st.booleans())
+@given(
+    flag=st.sampled_from(
+        [
+            "-m",
+            "--model",
+            "-md",
+            "--model-draft",
+            "--port",
+            "--host",
+            "--spec-type",
+            "-c",
+            "--spec-draft-n-max",
+            "--draft-max",
+            "-np",
+            "-ngl",
+            "--spec-ngram-mod-n-max",
+        ]
+    ),
+    where=st.sampled_from(["settings", "draft"]),
+    joined=st.booleans(),
+)
 def test_generated_managed_flags(no_new_servers, base, tmp_path_factory, flag, where, joined):
     tmp = str(tmp_path_factory.mktemp("man"))
     args = [f"{flag}=4"] if joined else [flag, "4"]
@@ -360,25 +512,39 @@ def test_generated_nested_json(no_new_servers, base, tmp_path_factory, depth, ki
     write(os.path.join(tmp, "d.json"), deep if kind != "prompts" else '{"prompt": ' + deep + "}\n")
     config = {**base["config"], "settings": {**base["config"]["settings"], "prompts": "d.json"}}
     write(os.path.join(tmp, "c.json"), config)
-    argv = {"config": ["--config", "d.json", "--dry-run"], "results": ["--results", "d.json", "--chart-only"],
-            "prompts": ["--config", "c.json", "--dry-run"]}[kind]
+    argv = {
+        "config": ["--config", "d.json", "--dry-run"],
+        "results": ["--results", "d.json", "--chart-only"],
+        "prompts": ["--config", "c.json", "--dry-run"],
+    }[kind]
     with sandbox(tmp):
         status, out, err = call("sweep.py", *argv)
     check(status, err, out)
     assert status == 2
 
 
-EVENT_FIELDS = st.dictionaries(st.sampled_from(["content", "text", "reasoning_content", "delta", "predicted_per_second",
-                                                "predicted_n", "draft_n", "completion_tokens"]), JSON, max_size=3)
+EVENT_FIELDS = st.dictionaries(
+    st.sampled_from(
+        ["content", "text", "reasoning_content", "delta", "predicted_per_second", "predicted_n", "draft_n", "completion_tokens"]
+    ),
+    JSON,
+    max_size=3,
+)
 
 
 @examples(120)
-@given(events=st.lists(st.one_of(
-    st.builds(lambda d: {"choices": [{"delta": d}]}, st.one_of(EVENT_FIELDS, JSON)),
-    st.builds(lambda d: {"choices": [d]}, st.one_of(EVENT_FIELDS, JSON)),
-    st.builds(lambda t: {"choices": [{"delta": {"content": "x"}}], "timings": t}, st.one_of(EVENT_FIELDS, JSON)),
-    st.builds(lambda u: {"choices": [], "usage": u}, st.one_of(EVENT_FIELDS, JSON)),
-    JSON), max_size=5))
+@given(
+    events=st.lists(
+        st.one_of(
+            st.builds(lambda d: {"choices": [{"delta": d}]}, st.one_of(EVENT_FIELDS, JSON)),
+            st.builds(lambda d: {"choices": [d]}, st.one_of(EVENT_FIELDS, JSON)),
+            st.builds(lambda t: {"choices": [{"delta": {"content": "x"}}], "timings": t}, st.one_of(EVENT_FIELDS, JSON)),
+            st.builds(lambda u: {"choices": [], "usage": u}, st.one_of(EVENT_FIELDS, JSON)),
+            JSON,
+        ),
+        max_size=5,
+    )
+)
 def test_generated_stream_events(events):
     """Whatever the events carry, a request ends as a result (its error set where the stream was malformed), with
     no rate below zero and no exception."""

@@ -17,8 +17,7 @@ from draftbench.report import export, sweep_page
 from draftbench.results import evaluate
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden")
-PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results",
-                         "m4max-128gb_llamacpp_qwen25-14b.json")
+PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
 FILES = {**{v: os.path.join(GOLDEN, f"v{v}.json") for v in range(2, 12)}, 1: PUBLISHED}
 NUMBERS = ("mean_tps", "median_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "acceptance_rate")
 
@@ -80,11 +79,13 @@ def test_every_version_resumes_or_is_refused_untouched(version, family, tmp_path
     results = tmp_path / "r.json"
     results.write_bytes(open(FILES[version], "rb").read())
     digest = hashlib.sha256(results.read_bytes()).hexdigest()
-    done = run_script("sweep.py", "--config", str(tmp_path / "c.json"), "--results", str(results),
-                      "--chart", str(tmp_path / "r.html"))
+    done = run_script(
+        "sweep.py", "--config", str(tmp_path / "c.json"), "--results", str(results), "--chart", str(tmp_path / "r.html")
+    )
     if done.returncode == 0:
         assert "Starting server" not in done.stderr and done.stderr.count("done earlier, skipped") == len(
-            evaluate.load(FILES[version])[1].runs)
+            evaluate.load(FILES[version])[1].runs
+        )
         # nothing left to measure: the file is as it was (a run measured now would save it at the current version)
         assert hashlib.sha256(results.read_bytes()).hexdigest() == digest
     else:
@@ -112,13 +113,17 @@ def test_one_evaluation_feeds_the_console_the_report_and_both_exports(version, m
         assert (row["target"], row["draft"] or None) == (run.target, run.draft)
         if run.draft is None or run.speedup is None:
             continue
-        ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
-                            int(row["speedup_n"]), row["speedup_design"] == "paired")
+        ratio = stats.Ratio(
+            float(row["speedup"]),
+            (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
+            int(row["speedup_n"]),
+            row["speedup_design"] == "paired",
+        )
         assert stats.ratio_text(ratio) == recommend.speedup_text(run)  # the CSV says what every page says
         assert f"| {run.target} | {run.draft} | {run.mean_tps:.2f} | {stats.pct(run.speedup)} |" in md
         if run.concurrency == min(r.concurrency for r in ev.runs):
             assert f'"{stats.pct(run.speedup)}"' in html  # the heatmap's label of this run
-    table = html[html.index('<table id="recommendations">'):]
+    table = html[html.index('<table id="recommendations">') :]
     for rec in ev.recommendations:
         assert rec.sentence() in console.replace("Recommended: ", "")
         if rec.best is not None and rec.level == 1:

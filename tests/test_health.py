@@ -40,7 +40,8 @@ def test_a_run_is_degenerate_when_half_of_its_completions_are():
 
 
 def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_the_report(
-        llama_server, family, tmp_path, no_new_servers):
+    llama_server, family, tmp_path, no_new_servers
+):
     import json as _json
 
     from conftest import run_script
@@ -55,7 +56,7 @@ def test_a_target_without_a_chat_template_is_warned_before_the_first_run_and_in_
     out = run_script("sweep.py", "--config", config, "--results", results)
     assert out.returncode == 0, out.stderr
     warned = out.stderr.index("has no chat template")
-    assert warned < out.stderr.index("[1/2]") and "--chat-template" in out.stderr[warned:warned + 600]
+    assert warned < out.stderr.index("[1/2]") and "--chat-template" in out.stderr[warned : warned + 600]
     recommended = [line for line in out.stderr.splitlines() if line.startswith("Recommended:")]
     assert recommended and "WARNING: measured " in recommended[0] and "chat template" in recommended[0]
     html = open(results[:-5] + ".html").read()
@@ -83,9 +84,14 @@ def test_the_report_and_the_recommendation_carry_degenerate_output():
     from draftbench.results import recommend
     from draftbench.results.schema import RunResult
 
-    runs = evaluated([RunResult("T", None, mean_tps=10.0, degenerate_output="4 of 4 completions degenerate: "
-                                      "the completion repeats the prompt"),
-                            RunResult("T", "ngram", mean_tps=15.0, acceptance_rate=0.9)])
+    runs = evaluated(
+        [
+            RunResult(
+                "T", None, mean_tps=10.0, degenerate_output="4 of 4 completions degenerate: the completion repeats the prompt"
+            ),
+            RunResult("T", "ngram", mean_tps=15.0, acceptance_rate=0.9),
+        ]
+    )
     rec = recommend.recommend(runs)[0]
     assert rec.best.draft == "ngram" and rec.use() is None  # measured faster, on text nobody wants: withheld
     assert rec.sentence().startswith("T: no recommendation: the outputs are degenerate (baseline: 4 of 4")

@@ -54,9 +54,14 @@ def test_row2_resuming_a_file_without_settings_is_refused_and_the_file_kept(fami
     assert snapshot(str(tmp_path)) == before
 
 
-@pytest.mark.parametrize("bad, field", [
-    ("NaN", "results[0].mean_tps"), ("1e309", "results[0].mean_tps"), ("-Infinity", "results[0].mean_tps"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ("NaN", "results[0].mean_tps"),
+        ("1e309", "results[0].mean_tps"),
+        ("-Infinity", "results[0].mean_tps"),
+    ],
+)
 def test_row2_row17_a_non_finite_number_is_refused_naming_the_run_and_field(family, tmp_path, bad, field):
     path = results_file(tmp_path, [run("T", tps=1.5)])
     with open(path) as fh:
@@ -71,15 +76,18 @@ def test_row2_row17_a_non_finite_number_is_refused_naming_the_run_and_field(fami
         assert snapshot(str(tmp_path)) == before
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"categories": [1, 2]}, "results[0].categories must be an object or null"),
-    ({"categories": {"code": 3}}, "results[0].categories.code must be an object"),
-    ({"mean_tps": "fast"}, "results[0].mean_tps must be a number or null"),
-    ({"requests": [{"prompt_id": "a", "decode_tps": [1]}]}, "results[0].requests[0].decode_tps must be a number"),
-    ({"requests": "all of them"}, "results[0].requests must be a list or null"),
-    ({"speedup_ci95": [1.0, "x"]}, "results[0].speedup_ci95[1] must be a number"),
-    ({"pruned": "yes"}, "results[0].pruned must be true or false"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"categories": [1, 2]}, "results[0].categories must be an object or null"),
+        ({"categories": {"code": 3}}, "results[0].categories.code must be an object"),
+        ({"mean_tps": "fast"}, "results[0].mean_tps must be a number or null"),
+        ({"requests": [{"prompt_id": "a", "decode_tps": [1]}]}, "results[0].requests[0].decode_tps must be a number"),
+        ({"requests": "all of them"}, "results[0].requests must be a list or null"),
+        ({"speedup_ci95": [1.0, "x"]}, "results[0].speedup_ci95[1] must be a number"),
+        ({"pruned": "yes"}, "results[0].pruned must be true or false"),
+    ],
+)
 def test_row17_a_field_of_the_wrong_type_is_a_schema_error(tmp_path, fields, message):
     path = results_file(tmp_path, [run(**fields)])
     before = snapshot(str(tmp_path))
@@ -114,10 +122,12 @@ def test_row4_a_fifo_or_a_device_is_never_read_or_replaced(family, tmp_path):
     fifo = tmp_path / "pipe.json"
     os.mkfifo(fifo)
     config = config_for(family, tmp_path)
-    for argv in (["--results", str(fifo), "--chart-only"],  # reading a FIFO would hang
-                 ["--config", config, "--results", str(fifo)],
-                 ["--config", config, "--results", "/dev/null"],
-                 ["--results", results_file(tmp_path, [run()]), "--chart-only", "--chart", str(fifo)]):
+    for argv in (
+        ["--results", str(fifo), "--chart-only"],  # reading a FIFO would hang
+        ["--config", config, "--results", str(fifo)],
+        ["--config", config, "--results", "/dev/null"],
+        ["--results", results_file(tmp_path, [run()]), "--chart-only", "--chart", str(fifo)],
+    ):
         status, _, err = call("sweep.py", *argv)
         refused(status, err, "not a regular file")
         assert stat.S_ISFIFO(os.stat(fifo).st_mode) and stat.S_ISCHR(os.stat("/dev/null").st_mode)
@@ -129,7 +139,7 @@ def test_row4_a_fifo_or_a_device_is_never_read_or_replaced(family, tmp_path):
 
 # ---- row 6: labels that are terminal escapes or HTML ---------------------------------------------------------------
 def test_row6_every_text_output_escapes_labels(tmp_path):
-    hostile = f"{ESC}red{RLO}txt <img src=x onerror=alert(1)> | =HYPERLINK(\"http://x\")"
+    hostile = f'{ESC}red{RLO}txt <img src=x onerror=alert(1)> | =HYPERLINK("http://x")'
     path = results_file(tmp_path, [run(hostile), run(hostile, hostile, 20.0, speedup=2.0)], hardware=f"<b>{ESC}</b>")
     for fmt in ("md", "csv"):
         status, out, err = call("sweep.py", "--results", path, "--chart-only", "--format", fmt)
@@ -140,7 +150,7 @@ def test_row6_every_text_output_escapes_labels(tmp_path):
     status, out, err = call("sweep.py", "--compare", path, "--format", "md", "--chart", str(tmp_path / "c.html"))
     assert status == 0, err
     assert "<img" not in out and "<b>" not in out and ESC not in out + err and "&lt;img" in out
-    assert md_cell("a|b") == "a\\|b" and csv_cell('=cmd()') == "'=cmd()" and csv_cell("-3.5") == "-3.5"
+    assert md_cell("a|b") == "a\\|b" and csv_cell("=cmd()") == "'=cmd()" and csv_cell("-3.5") == "-3.5"
     status, out, _ = call("sweep.py", "--compare", path, "--format", "csv", "--chart", str(tmp_path / "c.html"))
     assert ESC not in out and "'=HYPERLINK" not in out.split(",")[0]
 
@@ -156,30 +166,36 @@ def test_row7_row9_a_prompts_file_that_is_not_utf8_or_empty(tmp_path):
     refused(status, err, "has no prompts")
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--port", "70000"], "argument --port: must be at most 65535, got 70000"),
-    (["--port", "-5"], "argument --port: must be at least 0 (0 picks a free port), got -5"),
-    (["--ctx-size", "-1"], "argument --ctx-size: must be at least 64"),
-    (["--ready-timeout", "0"], "argument --ready-timeout: must be at least 1"),
-    (["--ready-timeout", "nan"], "argument --ready-timeout: must be a finite number"),
-    (["--draft-max", "1e9"], "argument --draft-max: must be an integer"),
-    (["--host", "not a host!"], "argument --host: invalid host 'not a host!'"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--port", "70000"], "argument --port: must be at most 65535, got 70000"),
+        (["--port", "-5"], "argument --port: must be at least 0 (0 picks a free port), got -5"),
+        (["--ctx-size", "-1"], "argument --ctx-size: must be at least 64"),
+        (["--ready-timeout", "0"], "argument --ready-timeout: must be at least 1"),
+        (["--ready-timeout", "nan"], "argument --ready-timeout: must be a finite number"),
+        (["--draft-max", "1e9"], "argument --draft-max: must be an integer"),
+        (["--host", "not a host!"], "argument --host: invalid host 'not a host!'"),
+    ],
+)
 def test_row12_row13_server_flags_have_the_configs_bounds(argv, needle):
     status, _, err = call("server.py", "llama-cpp", "--model-path", "m.gguf", *argv)
     assert status == 2 and needle in err and "Traceback" not in err, err
 
 
-@pytest.mark.parametrize("settings, needle", [
-    ({"ctx_size": 10**20}, "settings.ctx_size: must be at most 16777216"),
-    ({"ctx_size": 1e20}, "settings.ctx_size: must be an integer"),
-    ({"requests": 10**20}, "settings.requests: must be at most 100000"),
-    ({"max_tokens": 10**46}, "settings.max_tokens: must be at most"),
-    ({"temperature": float("nan")}, "settings.temperature: must be a finite number"),
-    ({"temperature": float("inf")}, "settings.temperature: must be a finite number"),
-    ({"host": "not a host!"}, "settings.host: invalid host 'not a host!'"),
-    ({"concurrency": [1, 5000]}, "settings.concurrency: must be an integer from 1 to 1024"),
-])
+@pytest.mark.parametrize(
+    "settings, needle",
+    [
+        ({"ctx_size": 10**20}, "settings.ctx_size: must be at most 16777216"),
+        ({"ctx_size": 1e20}, "settings.ctx_size: must be an integer"),
+        ({"requests": 10**20}, "settings.requests: must be at most 100000"),
+        ({"max_tokens": 10**46}, "settings.max_tokens: must be at most"),
+        ({"temperature": float("nan")}, "settings.temperature: must be a finite number"),
+        ({"temperature": float("inf")}, "settings.temperature: must be a finite number"),
+        ({"host": "not a host!"}, "settings.host: invalid host 'not a host!'"),
+        ({"concurrency": [1, 5000]}, "settings.concurrency: must be an integer from 1 to 1024"),
+    ],
+)
 def test_row10_row14_row15_config_values_out_of_bounds(family, tmp_path, settings, needle):
     config = config_for(family, tmp_path, **settings)
     status, out, err = call("sweep.py", "--config", config, "--dry-run")
@@ -215,15 +231,20 @@ def test_row16_a_draft_with_a_path_and_a_model_free_type_names_the_fix(family, t
 
 
 # ---- row 18: flags a mode would ignore ----------------------------------------------------------------------------
-@pytest.mark.parametrize("argv, needle", [
-    (["--compare", "x.json", "--fresh", "--adaptive", "--results", "x.json"],
-     "--results, --fresh and --adaptive cannot be combined with --compare"),
-    (["--config-dir", "d", "--results", "r.json"], "--results cannot be combined with --config-dir"),
-    (["--config-dir", "d", "--chart", "r.html"], "--chart cannot be combined with --config-dir"),
-    (["--config", "c.json", "--chart-only", "--results", "r.json"], "--chart-only cannot be combined with --config"),
-    (["--results", "r.json", "--chart-only", "--fresh"], "--fresh cannot be combined with --chart-only"),
-    (["--demo", "--dry-run"], "--dry-run cannot be combined with --demo"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (
+            ["--compare", "x.json", "--fresh", "--adaptive", "--results", "x.json"],
+            "--results, --fresh and --adaptive cannot be combined with --compare",
+        ),
+        (["--config-dir", "d", "--results", "r.json"], "--results cannot be combined with --config-dir"),
+        (["--config-dir", "d", "--chart", "r.html"], "--chart cannot be combined with --config-dir"),
+        (["--config", "c.json", "--chart-only", "--results", "r.json"], "--chart-only cannot be combined with --config"),
+        (["--results", "r.json", "--chart-only", "--fresh"], "--fresh cannot be combined with --chart-only"),
+        (["--demo", "--dry-run"], "--dry-run cannot be combined with --demo"),
+    ],
+)
 def test_row18_conflicting_flags_are_refused(tmp_path, argv, needle):
     status, _, err = call("sweep.py", *argv)
     assert status == 2 and needle in err, err

@@ -15,8 +15,11 @@ from draftbench.results.schema import SCHEMA_VERSION
 
 
 def _digests(folder) -> dict[str, str]:
-    return {p: hashlib.sha256(open(os.path.join(folder, p), "rb").read()).hexdigest()
-            for p in sorted(os.listdir(folder)) if os.path.isfile(os.path.join(folder, p))}
+    return {
+        p: hashlib.sha256(open(os.path.join(folder, p), "rb").read()).hexdigest()
+        for p in sorted(os.listdir(folder))
+        if os.path.isfile(os.path.join(folder, p))
+    }
 
 
 OUTPUT_OVER_INPUT = [  # (arguments, with {c} the config, {r} a results file, {p} the prompt file, {m} a model)
@@ -43,8 +46,7 @@ def test_no_output_is_written_over_an_input_or_another_output(family, tmp_path, 
     os.symlink(config, tmp_path / "link.json")
     os.link(config, tmp_path / "hard.json")
     before = _digests(tmp_path)
-    values = {"c": config, "d": str(tmp_path), "r": str(tmp_path / "r.json"), "p": str(prompts),
-              "m": family["draft-1"]}
+    values = {"c": config, "d": str(tmp_path), "r": str(tmp_path / "r.json"), "p": str(prompts), "m": family["draft-1"]}
     done = run_script("sweep.py", *args.format(**values).split())
     assert done.returncode == 2, done.stderr
     assert said.format(**values) in done.stderr and "Traceback" not in done.stderr
@@ -54,8 +56,21 @@ def test_no_output_is_written_over_an_input_or_another_output(family, tmp_path, 
 def test_secrets_are_masked_in_command_lines_and_urls():
     from draftbench.core.redaction import redact, redact_url
 
-    said = redact(["llama-server", "--hf-token", "t1", "-hft", "t2", "--api-key=t3", "--image-max-tokens", "9",
-                   "--keep", "5", "http://u:t4@h:1/x?api_key=t5&n=1"])
+    said = redact(
+        [
+            "llama-server",
+            "--hf-token",
+            "t1",
+            "-hft",
+            "t2",
+            "--api-key=t3",
+            "--image-max-tokens",
+            "9",
+            "--keep",
+            "5",
+            "http://u:t4@h:1/x?api_key=t5&n=1",
+        ]
+    )
     assert not any(f"t{i}" in " ".join(said) for i in range(1, 6)) and "9" in said and "5" in said
     assert redact_url("http://user:pass@host:9/v1?token=zz&a=b") == "http://user:***@host:9/v1?token=***&a=b"
 
@@ -83,11 +98,11 @@ def test_bench_masks_credentials_in_its_url():
 
 
 PASS_THROUGH = [  # (where the arguments go, the arguments, the field the message names)
-    ("settings", ["-m", "DRAFT"], "the target's \"path\""),
+    ("settings", ["-m", "DRAFT"], 'the target\'s "path"'),
     ("settings", ["--port", "8089"], "settings.port"),
-    ("draft", ["--model-draft", "DRAFT"], "the setup's \"path\""),
-    ("draft", ["--spec-draft-n-max=8"], "\"draft_max\""),
-    ("draft", ["--spec-type", "ngram-mod"], "the setup's \"spec_type\""),
+    ("draft", ["--model-draft", "DRAFT"], 'the setup\'s "path"'),
+    ("draft", ["--spec-draft-n-max=8"], '"draft_max"'),
+    ("draft", ["--spec-type", "ngram-mod"], 'the setup\'s "spec_type"'),
     ("settings", ["-ngl", "0"], "settings.gpu_layers"),
 ]
 
@@ -116,8 +131,12 @@ def test_a_named_llama_server_that_cannot_run_is_refused_never_replaced(family, 
     path = write_config(family, tmp_path, **({"llama_bin": ""} if kind == "empty flag" else {}))
     env = {} if kind == "empty flag" else {"LLAMA_SERVER": odd[kind]}
     done = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "r.json"), "--dry-run", env=env)
-    said = {"missing": "does not exist", "folder": "is a folder", "not executable": "is not executable",
-            "empty flag": "is empty"}[kind]
+    said = {
+        "missing": "does not exist",
+        "folder": "is a folder",
+        "not executable": "is not executable",
+        "empty flag": "is empty",
+    }[kind]
     assert done.returncode != 0 and said in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
@@ -131,9 +150,12 @@ def test_json_nested_too_deep_is_a_clear_error(family, tmp_path, what):
     config = write_config(family, tmp_path, **({"prompts": str(deep)} if what == "prompts" else {}))
     good = tmp_path / "good.json"
     good.write_text(open(os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json")).read())
-    args = {"config": ["--config", str(deep), "--dry-run"], "prompts": ["--config", config, "--dry-run"],
-            "results": ["--results", str(deep), "--chart-only"],
-            "compare": ["--compare", str(deep), str(good), "--chart", str(tmp_path / "c.html")]}[what]
+    args = {
+        "config": ["--config", str(deep), "--dry-run"],
+        "prompts": ["--config", config, "--dry-run"],
+        "results": ["--results", str(deep), "--chart-only"],
+        "compare": ["--compare", str(deep), str(good), "--chart", str(tmp_path / "c.html")],
+    }[what]
     done = run_script("sweep.py", *args)
     assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr, done.stderr[-2000:]
     assert "nested" in done.stderr
@@ -143,8 +165,13 @@ def test_json_nested_too_deep_is_a_clear_error(family, tmp_path, what):
         assert done.returncode == 2
 
 
-@pytest.mark.parametrize("version, said", [('"7"', f'schema_version must be a whole number from 1 to {SCHEMA_VERSION}, got "7"'),
-                                          ("99", "newer than this draftbench understands")])
+@pytest.mark.parametrize(
+    "version, said",
+    [
+        ('"7"', f'schema_version must be a whole number from 1 to {SCHEMA_VERSION}, got "7"'),
+        ("99", "newer than this draftbench understands"),
+    ],
+)
 def test_a_wrong_schema_version_is_named_for_what_it_is(tmp_path, version, said):
     text = open(os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json")).read()
     path = tmp_path / "r.json"
@@ -171,6 +198,7 @@ def test_a_stored_speedup_without_its_baseline_is_not_shown(tmp_path, case):
             base["mean_tps"] = 0
         else:
             base["target"] = "another target"
+
     from draftbench.results import evaluate
 
     _, ev = evaluate.load(_edited(tmp_path, change))
@@ -226,11 +254,14 @@ def test_a_plan_too_large_is_refused_before_it_is_built(family, tmp_path):
     assert done.returncode == 2 and "its axes make 1,000,000 setups" in done.stderr and "at most 1,000" in done.stderr
 
 
-@pytest.mark.parametrize("args, said", [
-    (["bench.py", "--url", "127.0.0.1:9"], "must be a server's address with its scheme, such as http://127.0.0.1:9"),
-    (["bench.py", "--url", "http://127.0.0.1:9", "--prompt", ""], "--prompt 1 is empty"),
-    (["-m", "draftbench.synth", "--out", ""], "must be a folder"),
-])
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["bench.py", "--url", "127.0.0.1:9"], "must be a server's address with its scheme, such as http://127.0.0.1:9"),
+        (["bench.py", "--url", "http://127.0.0.1:9", "--prompt", ""], "--prompt 1 is empty"),
+        (["-m", "draftbench.synth", "--out", ""], "must be a folder"),
+    ],
+)
 def test_misleading_inputs_get_their_own_words(args, said):
     done = run_script(*args)
     assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr
@@ -262,7 +293,13 @@ def test_a_lock_left_with_a_live_programs_pid_is_not_called_dead(llama_server, f
 
 def test_a_report_into_a_folder_that_refuses_is_a_clear_error(tmp_path):
     """Root writes anywhere a permission allows, so the folder that refuses is /proc (it takes no new files)."""
-    done = run_script("sweep.py", "--results", os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json"),
-                      "--chart-only", "--chart", "/proc/draftbench-report.html")
+    done = run_script(
+        "sweep.py",
+        "--results",
+        os.path.join(os.path.dirname(__file__), "data", "golden", "v7.json"),
+        "--chart-only",
+        "--chart",
+        "/proc/draftbench-report.html",
+    )
     assert done.returncode == 2 and "cannot write /proc/draftbench-report.html" in done.stderr
     assert "--chart PATH" in done.stderr and "Traceback" not in done.stderr

@@ -19,13 +19,20 @@ from draftbench.setup.speculation import Speculation
 
 
 def spec(family, draft=None):
-    return process.ServerSpec(family["target"], Speculation(family[draft] if draft else None, draft_max=3),
-                               process.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60))
+    return process.ServerSpec(
+        family["target"],
+        Speculation(family[draft] if draft else None, draft_max=3),
+        process.ServerOptions(port=0, gpu_layers=0, ctx_size=1024, ready_timeout_s=60),
+    )
 
 
 def completion(url: str) -> dict:
-    body = {"messages": [{"role": "user", "content": "Tell me about rivers"}], "max_tokens": 48,
-            "temperature": 0, "cache_prompt": False}
+    body = {
+        "messages": [{"role": "user", "content": "Tell me about rivers"}],
+        "max_tokens": 48,
+        "temperature": 0,
+        "cache_prompt": False,
+    }
     return requests.post(url + "/v1/chat/completions", json=body, timeout=60).json()
 
 
@@ -73,8 +80,7 @@ def test_busy_port_reported_before_start(llama_server, family, no_new_servers):
         sock.listen()
         port = sock.getsockname()[1]
         with pytest.raises(PortInUse, match=str(port)):
-            llamacpp.launch(process.ServerSpec(family["target"],
-                                                      options=process.ServerOptions(port=port, gpu_layers=0)))
+            llamacpp.launch(process.ServerSpec(family["target"], options=process.ServerOptions(port=port, gpu_layers=0)))
 
 
 def test_missing_model(family):
@@ -90,8 +96,9 @@ def test_not_gguf(tmp_path, family):
 
 
 def test_server_dying_at_startup_fails_fast_with_log(llama_server, broken_gguf, no_new_servers):
-    server = llamacpp.launch(process.ServerSpec(
-        broken_gguf, options=process.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120)))
+    server = llamacpp.launch(
+        process.ServerSpec(broken_gguf, options=process.ServerOptions(port=0, gpu_layers=0, ready_timeout_s=120))
+    )
     t0 = time.monotonic()
     with pytest.raises(ServerStartError) as info:
         server.start()
@@ -103,25 +110,46 @@ def test_server_dying_at_startup_fails_fast_with_log(llama_server, broken_gguf, 
 def test_sigkill_fallback_when_sigterm_ignored(tmp_path, no_new_servers, monkeypatch):
     """stop() kills a group that ignores SIGTERM, after the grace period."""
     script = tmp_path / "stubborn.py"
-    script.write_text("import signal, time, http.server, sys\n"
-                      "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-                      "class H(http.server.BaseHTTPRequestHandler):\n"
-                      "    def do_GET(self):\n        self.send_response(200); self.end_headers()\n"
-                      "    def log_message(self, *a): pass\n"
-                      "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
+    script.write_text(
+        "import signal, time, http.server, sys\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n        self.send_response(200); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+    )
     port = ports.ensure_free("127.0.0.1", 0)
     monkeypatch.setattr(process, "STOP_GRACE_S", 0.5)
-    server = process.ServerProcess([sys.executable, str(script), str(port)], f"http://127.0.0.1:{port}",
-                                    str(tmp_path / "log.txt"), 30)
+    server = process.ServerProcess(
+        [sys.executable, str(script), str(port)], f"http://127.0.0.1:{port}", str(tmp_path / "log.txt"), 30
+    )
     with server:
         pid = server.proc.pid
     assert not group_alive(pid)
 
 
 def test_ctrl_c_of_server_py_leaves_no_llama_server(llama_server, family, no_new_servers):
-    proc = spawn([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path",
-                  family["target"], "--draft-path", family["draft-1"], "--port", "0", "--gpu-layers", "0",
-                  "--ctx-size", "1024"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = spawn(
+        [
+            sys.executable,
+            os.path.join(ROOT, "server.py"),
+            "llama-cpp",
+            "--model-path",
+            family["target"],
+            "--draft-path",
+            family["draft-1"],
+            "--port",
+            "0",
+            "--gpu-layers",
+            "0",
+            "--ctx-size",
+            "1024",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -143,9 +171,29 @@ def test_server_py_bad_input_is_one_line(family):
 
 
 def test_server_py_runs_a_model_free_setup(llama_server, family, no_new_servers):
-    proc = spawn([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path", family["target"],
-                  "--spec-type", "ngram-mod", "--draft-max", "4", "--port", "0", "--gpu-layers", "0",
-                  "--ctx-size", "1024"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = spawn(
+        [
+            sys.executable,
+            os.path.join(ROOT, "server.py"),
+            "llama-cpp",
+            "--model-path",
+            family["target"],
+            "--spec-type",
+            "ngram-mod",
+            "--draft-max",
+            "4",
+            "--port",
+            "0",
+            "--gpu-layers",
+            "0",
+            "--ctx-size",
+            "1024",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         url = proc.stdout.readline().strip()
         assert "timings" in completion(url)

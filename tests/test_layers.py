@@ -7,8 +7,20 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "draftbench"
 # Lowest first; packages on one rank may not import each other.
-RANKS = {"": 0, "errors": 0, "core": 1, "setup": 2, "synth": 2, "records": 3, "server": 4, "measure": 5, "results": 6,
-         "sweep": 7, "report": 7, "cli": 8}
+RANKS = {
+    "": 0,
+    "errors": 0,
+    "core": 1,
+    "setup": 2,
+    "synth": 2,
+    "records": 3,
+    "server": 4,
+    "measure": 5,
+    "results": 6,
+    "sweep": 7,
+    "report": 7,
+    "cli": 8,
+}
 
 
 def module_name(path: Path) -> str:
@@ -75,7 +87,7 @@ def loops(edges: dict[str, set[str]]) -> list[list[str]]:
         state[node] = 1
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                found.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                found.append(path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
@@ -103,10 +115,15 @@ def test_no_modules_import_in_a_loop():
 
 
 def test_the_checks_catch_an_upward_arrow_and_a_loop():
-    edges = {"draftbench.setup.config": {"draftbench.sweep.plan"}, "draftbench.sweep.plan": {"draftbench.setup.config"},
-             "draftbench.report.page": {"draftbench.sweep.plan"}}
-    assert upward(edges) == ["draftbench.report.page -> draftbench.sweep.plan",
-                             "draftbench.setup.config -> draftbench.sweep.plan"]
+    edges = {
+        "draftbench.setup.config": {"draftbench.sweep.plan"},
+        "draftbench.sweep.plan": {"draftbench.setup.config"},
+        "draftbench.report.page": {"draftbench.sweep.plan"},
+    }
+    assert upward(edges) == [
+        "draftbench.report.page -> draftbench.sweep.plan",
+        "draftbench.setup.config -> draftbench.sweep.plan",
+    ]
     assert loops(edges) == [["draftbench.sweep.plan", "draftbench.setup.config", "draftbench.sweep.plan"]]
 
 
@@ -114,6 +131,11 @@ def test_the_evaluation_reads_records_without_the_layers_that_measure_or_start_s
     """results/ and report/ are pure functions of saved runs: they import neither measure/ nor server/ (the saved
     record types live in records/, below both)."""
     edges = graph()
-    wrong = sorted(f"{src} -> {dst}" for src, targets in edges.items() if layer(src) in ("results", "report")
-                   for dst in targets if layer(dst) in ("measure", "server"))
+    wrong = sorted(
+        f"{src} -> {dst}"
+        for src, targets in edges.items()
+        if layer(src) in ("results", "report")
+        for dst in targets
+        if layer(dst) in ("measure", "server")
+    )
     assert wrong == []

@@ -38,21 +38,35 @@ def run(c: Cell | None, factor: float, n: int, **kw) -> RunResult:
     interval a measured run has."""
     tps = [b * factor * math.exp(w) for b, w in zip(BASE, WOBBLE)][:n]
     if c is None:
-        return RunResult("T", None, mean_tps=sum(tps) / n, n_requests=n, verify_costs=COSTS,
-                         requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)])
+        return RunResult(
+            "T",
+            None,
+            mean_tps=sum(tps) / n,
+            n_requests=n,
+            verify_costs=COSTS,
+            requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)],
+        )
     half = 0.03 * math.sqrt(12 / n)
-    return RunResult("T", c.setup.label, mean_tps=sum(tps) / n, n_requests=n, speculation=c.setup.speculation,
-                     speculation_active=True, speedup=factor, speedup_ci95=[factor * math.exp(-half),
-                                                                             factor * math.exp(half)],
-                     speedup_n=n, speedup_design="paired",
-                     parts=Parts(10, 2.0, float(c.setup.speculation.draft_max or 1), 0.7, 0.05, 1.1, factor, 0.1, 4,
-                                 "x"), requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)], **kw)
+    return RunResult(
+        "T",
+        c.setup.label,
+        mean_tps=sum(tps) / n,
+        n_requests=n,
+        speculation=c.setup.speculation,
+        speculation_active=True,
+        speedup=factor,
+        speedup_ci95=[factor * math.exp(-half), factor * math.exp(half)],
+        speedup_n=n,
+        speedup_design="paired",
+        parts=Parts(10, 2.0, float(c.setup.speculation.draft_max or 1), 0.7, 0.05, 1.1, factor, 0.1, 4, "x"),
+        requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)],
+        **kw,
+    )
 
 
 def grid() -> tuple[Cell, list[Cell]]:
     base = Cell(1, TARGET, Setup(None, Speculation()))
-    cells = [cell(2 + i, path, n) for i, (path, n) in enumerate(
-        (p, n) for p in ("/m/d1.gguf", "/m/d4.gguf") for n in (1, 3, 8))]
+    cells = [cell(2 + i, path, n) for i, (path, n) in enumerate((p, n) for p in ("/m/d1.gguf", "/m/d4.gguf") for n in (1, 3, 8))]
     return base, cells
 
 
@@ -106,8 +120,11 @@ def test_a_missed_prediction_makes_the_rest_of_that_draft_measured():
     base, cells = grid()
     d1n1, d1n3, d1n8 = cells[:3]
     wrong = predict.Prediction(1.6, (1.5, 1.7), d1n3.setup.label, 12)
-    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12), d1n3.key: run(d1n3, 1.6, 12),
-            d1n1.key: run(d1n1, 1.05, 6, **wrong.fields())}
+    runs = {
+        (TARGET.label, None, base.level, None): run(None, 1.0, 12),
+        d1n3.key: run(d1n3, 1.6, 12),
+        d1n1.key: run(d1n1, 1.05, 6, **wrong.fields()),
+    }
     assert missed(runs) == {predict.family_key("T", d1n1.level, d1n1.setup.speculation)}
     assert "prediction missed" in (s.verdict(runs[d1n1.key]) or "")
     assert s.predicted_stop(d1n8, runs) is None  # no longer predicted: measured
@@ -122,10 +139,14 @@ def test_a_missed_prediction_makes_the_rest_of_that_draft_measured():
 def test_the_savings_count_predicted_verified_and_missed_setups():
     base, cells = grid()
     held = predict.Prediction(1.2, (1.1, 1.3), "x", 6)
-    runs = [run(None, 1.0, 12), run(cells[1], 1.6, 12), run(cells[0], 1.18, 6, pruned=True, pruned_as="slower",
-                                                                **held.fields()),
-            RunResult("T", cells[2].setup.label, speculation=cells[2].setup.speculation, pruned=True,
-                      pruned_as="predicted", **held.fields())]
+    runs = [
+        run(None, 1.0, 12),
+        run(cells[1], 1.6, 12),
+        run(cells[0], 1.18, 6, pruned=True, pruned_as="slower", **held.fields()),
+        RunResult(
+            "T", cells[2].setup.label, speculation=cells[2].setup.speculation, pruned=True, pruned_as="predicted", **held.fields()
+        ),
+    ]
     for r in runs:
         for q in r.requests:
             q.completion_tokens, q.total_s = 10, 1.0
@@ -172,8 +193,11 @@ def test_contenders_race_in_step_and_a_look_compares_with_the_best_measured_that
     s = ModelSearch(SweepSettings(requests=12, block=2))  # calibration 4, looks after 4 and 8 of 12
     base, cells = grid()
     d1n3, d4n3 = cells[1], cells[4]
-    runs = {(TARGET.label, None, base.level, None): run(None, 1.0, 12),
-            d1n3.key: run(d1n3, 1.6, 4, in_progress=True), d4n3.key: run(d4n3, 1.3, 4, in_progress=True)}
+    runs = {
+        (TARGET.label, None, base.level, None): run(None, 1.0, 12),
+        d1n3.key: run(d1n3, 1.6, 4, in_progress=True),
+        d4n3.key: run(d4n3, 1.3, 4, in_progress=True),
+    }
     assert s._next([d4n3, d1n3], runs) is d1n3  # the same requests: the best goes on first
     runs[d1n3.key] = run(d1n3, 1.6, 8, in_progress=True)
     assert s._next([d1n3, d4n3], runs) is d4n3  # then the one behind catches up

@@ -18,16 +18,24 @@ LENGTHS = [1, 2, 4, 10]
 
 
 def grid(family, tmp_path, name: str = "m", **settings) -> str:
-    path = write_config(family, tmp_path, name=name, drafts=[("1-layer", "draft-1"), ("4-layer", "draft-4")],
-                        requests=9, block=3, max_tokens=24, search="model", **settings)
+    path = write_config(
+        family,
+        tmp_path,
+        name=name,
+        drafts=[("1-layer", "draft-1"), ("4-layer", "draft-4")],
+        requests=9,
+        block=3,
+        max_tokens=24,
+        search="model",
+        **settings,
+    )
     data = json.load(open(path))
     data["axes"] = {"draft_max": LENGTHS}
     json.dump(data, open(path, "w"))
     return path
 
 
-def test_each_draft_is_calibrated_once_and_the_rest_measured_or_predicted(llama_server, family, tmp_path,
-                                                                          no_new_servers):
+def test_each_draft_is_calibrated_once_and_the_rest_measured_or_predicted(llama_server, family, tmp_path, no_new_servers):
     path, results = grid(family, tmp_path), str(tmp_path / "r.json")
     done = run_script("sweep.py", "--config", path, "--results", results)
     assert done.returncode == 0, done.stderr
@@ -57,8 +65,9 @@ def test_each_draft_is_calibrated_once_and_the_rest_measured_or_predicted(llama_
     assert {d: r["requests"] for d, r in after.items() if r["requests"]} == before
 
 
-def test_a_wrong_model_falls_back_to_measuring_and_finds_the_exhaustive_answer(llama_server, family, tmp_path,
-                                                                              no_new_servers, monkeypatch):
+def test_a_wrong_model_falls_back_to_measuring_and_finds_the_exhaustive_answer(
+    llama_server, family, tmp_path, no_new_servers, monkeypatch
+):
     """The 4-layer draft's model perturbed: every length but the one measured predicted three times as fast as it is.
     The search measures the prediction that looks best, sees it miss, measures the draft's other lengths, and its
     answer is the exhaustive sweep's (or tied with it on the exhaustive numbers)."""
@@ -87,11 +96,11 @@ def test_a_wrong_model_falls_back_to_measuring_and_finds_the_exhaustive_answer(l
         assert ours.draft == best.draft or (best.speedup_ci95 and there.speedup >= best.speedup_ci95[0])
 
 
-def test_an_interrupted_model_search_resumes_without_measuring_a_setup_again(llama_server, family, tmp_path,
-                                                                             no_new_servers):
+def test_an_interrupted_model_search_resumes_without_measuring_a_setup_again(llama_server, family, tmp_path, no_new_servers):
     path, results = grid(family, tmp_path, "i"), str(tmp_path / "r.json")
-    code, err = sweep_until(["--config", path, "--results", results], ["Paused after", "Paused after", "continuing after"],
-                            sig=signal.SIGINT)
+    code, err = sweep_until(
+        ["--config", path, "--results", results], ["Paused after", "Paused after", "continuing after"], sig=signal.SIGINT
+    )
     assert code == 130, err
     kept = {r["draft"]: r["requests"] for r in load(results)["results"] if r["requests"]}
     assert len(kept) >= 3  # the baseline and both calibrations
@@ -99,4 +108,4 @@ def test_an_interrupted_model_search_resumes_without_measuring_a_setup_again(lla
     assert resumed.returncode == 0, resumed.stderr
     after = {r["draft"]: r["requests"] for r in load(results)["results"]}
     for draft, reqs in kept.items():
-        assert after[draft][:len(reqs)] == reqs  # continued, never measured again from the start
+        assert after[draft][: len(reqs)] == reqs  # continued, never measured again from the start

@@ -42,8 +42,17 @@ def header_only(path: str, nextn: int | None = None, arch: str = "llama", **keys
 
 def config(tmp_path, target: str, draft: dict) -> str:
     path = tmp_path / "c.json"
-    path.write_text(json.dumps({"name": "mtp", "hardware": "box", "targets": [{"label": "T", "path": target}],
-                                "drafts": [draft], "settings": {"draft_max": 2}}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "mtp",
+                "hardware": "box",
+                "targets": [{"label": "T", "path": target}],
+                "drafts": [draft],
+                "settings": {"draft_max": 2},
+            }
+        )
+    )
     return str(path)
 
 
@@ -65,7 +74,7 @@ def test_a_target_without_heads_is_named_with_the_fix(tmp_path):
     plain = header_only(str(tmp_path / "plain.gguf"), None)
     cfg = load_config(config(tmp_path, plain, {"label": "MTP", "spec_type": "draft-mtp,ngram-mod"}))
     [problem] = plan._without_heads(cfg)
-    assert plain in problem and "'MTP'" in problem and "give an MTP head file as \"path\"" in problem
+    assert plain in problem and "'MTP'" in problem and 'give an MTP head file as "path"' in problem
     with_path = load_config(config(tmp_path, plain, {"label": "MTP", "spec_type": "draft-mtp", "path": plain}))
     assert plan._without_heads(with_path) == []  # an MTP head file given as "path": the target needs none
 
@@ -86,8 +95,7 @@ def test_the_cost_model_invents_no_drafting_cost_for_mtp_heads():
 
     base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "4": 1.3}, speculation=Speculation())
     requests = [RequestResult("p", completion_tokens=50, draft_n=45, draft_n_accepted=20)]
-    mtp = RunResult("T", "MTP", mean_tps=25.0, speculation=Speculation(spec_type=("draft-mtp",), draft_max=3),
-                    requests=requests)
+    mtp = RunResult("T", "MTP", mean_tps=25.0, speculation=Speculation(spec_type=("draft-mtp",), draft_max=3), requests=requests)
     assert explain.explain_run(mtp, base) is None  # no draft-alone run exists for heads: no parts without logs
     timed = explain.explain_run(replace(mtp, draft_ms_per_pass=5.0), base)  # 5 ms of drafting per pass
     assert timed.draft_cost_source == "in-process" and timed.draft_cost_ratio == pytest.approx(0.1 / 1.5)
@@ -99,17 +107,28 @@ def test_a_head_without_a_tokenizer_raises_no_vocabulary_warning(tmp_path):
     assert gguf_header.vocab_mismatch(target, head) == []
 
 
-@pytest.mark.parametrize("kind, keys, draft_max, needle", [
-    ("draft-eagle3", {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 6]}, 3, None),
-    ("draft-eagle3", {"eagle3__target_hidden_size": 512, "eagle3__target_layers": [1, 4, 6]}, 3,
-     "trained for a target of hidden size 512"),
-    ("draft-eagle3", {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 9]}, 3,
-     "reads target layers [1, 4, 9]"),
-    ("draft-dflash", {"dflash__block_size": 8}, 7, None),
-    ("draft-dflash", {"dflash__block_size": 8}, 8, "drafts at most 7 tokens (block size 8)"),
-    ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 8, None),
-    ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 9, "set draft_max to 8 or less"),
-])
+@pytest.mark.parametrize(
+    "kind, keys, draft_max, needle",
+    [
+        ("draft-eagle3", {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 6]}, 3, None),
+        (
+            "draft-eagle3",
+            {"eagle3__target_hidden_size": 512, "eagle3__target_layers": [1, 4, 6]},
+            3,
+            "trained for a target of hidden size 512",
+        ),
+        (
+            "draft-eagle3",
+            {"eagle3__target_hidden_size": 256, "eagle3__target_layers": [1, 4, 9]},
+            3,
+            "reads target layers [1, 4, 9]",
+        ),
+        ("draft-dflash", {"dflash__block_size": 8}, 7, None),
+        ("draft-dflash", {"dflash__block_size": 8}, 8, "drafts at most 7 tokens (block size 8)"),
+        ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 8, None),
+        ("draft-dspark", {"dflash__block_size": 8, "dflash__sample_from_anchor": True}, 9, "set draft_max to 8 or less"),
+    ],
+)
 def test_head_files_are_checked_against_their_target(tmp_path, kind, keys, draft_max, needle):
     target = header_only(str(tmp_path / "t.gguf"))
     head = header_only(str(tmp_path / "h.gguf"), arch="eagle3" if kind == "draft-eagle3" else "dflash", **keys)
@@ -120,13 +139,18 @@ def test_head_files_are_checked_against_their_target(tmp_path, kind, keys, draft
 def test_a_head_of_another_kind_and_the_sweep_refusal(tmp_path):
     target = header_only(str(tmp_path / "t.gguf"))
     head = header_only(str(tmp_path / "h.gguf"), arch="dflash", dflash__block_size=4)
-    assert "is not a draft-eagle3 head (its architecture is 'dflash'" in gguf_header.head_problems(
-        target, head, "draft-eagle3", 3)[0]
-    cfg = load_config(config(tmp_path, target, {"label": "DF", "spec_type": "draft-dflash", "path": head,
-                                                "axes": {"draft_max": [3, 4]}}))
+    assert (
+        "is not a draft-eagle3 head (its architecture is 'dflash'"
+        in gguf_header.head_problems(target, head, "draft-eagle3", 3)[0]
+    )
+    cfg = load_config(
+        config(tmp_path, target, {"label": "DF", "spec_type": "draft-dflash", "path": head, "axes": {"draft_max": [3, 4]}})
+    )
     problems = plan._head_problems(cfg)
-    assert problems == [f"drafts: 'DF · n_max 4': {head} drafts at most 3 tokens (block size 4); draft_max 4 would "
-                        "be cut to 3 by llama.cpp: set draft_max to 3 or less"]
+    assert problems == [
+        f"drafts: 'DF · n_max 4': {head} drafts at most 3 tokens (block size 4); draft_max 4 would "
+        "be cut to 3 by llama.cpp: set draft_max to 3 or less"
+    ]
 
 
 def test_each_setup_names_its_method():
@@ -140,14 +164,21 @@ def test_each_setup_names_its_method():
     assert Speculation(spec_type=("ngram-mod",)).method == "n-gram"
     assert Speculation(spec_type=("ngram-simple", "ngram-mod")).method == "n-gram"  # one method, two kinds
     assert Speculation(spec_type=("draft-mtp", "ngram-mod")).method == "combined"
-    assert [s.uses_head for s in (Speculation("d.gguf"), Speculation("h.gguf", ("draft-eagle3",)),
-                                  Speculation(spec_type=("draft-mtp", "ngram-mod")), Speculation(spec_type=("ngram-mod",)))] \
-        == [False, True, True, False]  # a head cannot run alone
+    assert [
+        s.uses_head
+        for s in (
+            Speculation("d.gguf"),
+            Speculation("h.gguf", ("draft-eagle3",)),
+            Speculation(spec_type=("draft-mtp", "ngram-mod")),
+            Speculation(spec_type=("ngram-mod",)),
+        )
+    ] == [False, True, True, False]  # a head cannot run alone
 
 
 def test_a_head_of_another_vocabulary_is_named_before_launch(tmp_path):
     tokens = ["<unk>", "<s>", "</s>", "a", "b"]
     target = header_only(str(tmp_path / "t.gguf"), tokenizer__ggml__model="llama", tokenizer__ggml__tokens=tokens)
-    head = header_only(str(tmp_path / "h.gguf"), arch="eagle3", tokenizer__ggml__model="llama",
-                       tokenizer__ggml__tokens=tokens[:4])
+    head = header_only(
+        str(tmp_path / "h.gguf"), arch="eagle3", tokenizer__ggml__model="llama", tokenizer__ggml__tokens=tokens[:4]
+    )
     assert gguf_header.vocab_mismatch(target, head) == ["vocabulary size 5 vs 4"]

@@ -18,11 +18,13 @@ def test_mtp_draft_model_ngram_and_combined_in_one_sweep(llama_server, family, t
     config = write_config(family, tmp_path, requests=3, max_tokens=64)
     data = json.load(open(config))
     data["targets"] = [{"label": "MTP target", "path": family["target-mtp"]}]
-    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"]},
-                      {"label": "EAGLE-3", "path": family["head-eagle3"], "spec_type": "draft-eagle3"},
-                      {"label": "MTP", "spec_type": "draft-mtp", "axes": {"draft_max": [1, 2, 3]}},
-                      {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4},
-                      {"label": "MTP + n-gram", "spec_type": "draft-mtp,ngram-mod"}]
+    data["drafts"] = [
+        {"label": "1-layer", "path": family["draft-1"]},
+        {"label": "EAGLE-3", "path": family["head-eagle3"], "spec_type": "draft-eagle3"},
+        {"label": "MTP", "spec_type": "draft-mtp", "axes": {"draft_max": [1, 2, 3]}},
+        {"label": "n-gram", "spec_type": "ngram-mod", "draft_max": 4},
+        {"label": "MTP + n-gram", "spec_type": "draft-mtp,ngram-mod"},
+    ]
     with open(config, "w") as fh:
         json.dump(data, fh)
     results = str(tmp_path / "r.json")
@@ -41,8 +43,16 @@ def test_mtp_draft_model_ngram_and_combined_in_one_sweep(llama_server, family, t
     assert "--model-draft" not in runs["MTP · n_max 2"]["server_command"]  # the target's own head
     assert runs["MTP + n-gram"]["speculation_flags"][:2] == ["--spec-type", "draft-mtp,ngram-mod"]
     methods = {r["draft"]: r["method"] for r in csv.DictReader(io.StringIO(done.stdout))}
-    assert methods == {"": "", "1-layer": "draft model", "EAGLE-3": "EAGLE-3", "MTP · n_max 1": "MTP", "MTP · n_max 2": "MTP",
-                       "MTP · n_max 3": "MTP", "n-gram": "n-gram", "MTP + n-gram": "combined"}
+    assert methods == {
+        "": "",
+        "1-layer": "draft model",
+        "EAGLE-3": "EAGLE-3",
+        "MTP · n_max 1": "MTP",
+        "MTP · n_max 2": "MTP",
+        "MTP · n_max 3": "MTP",
+        "n-gram": "n-gram",
+        "MTP + n-gram": "combined",
+    }
     assert "<th>Method</th>" in open(results[:-5] + ".html", encoding="utf-8").read()
 
 
@@ -51,14 +61,17 @@ def test_head_files_get_this_builds_flags_in_the_dry_run(llama_server, family, t
     their own); their command lines are checked against the build's --help, with EAGLE-3's beside them."""
     from test_mtp import header_only
 
-    eagle = header_only(str(tmp_path / "eagle3.gguf"), arch="eagle3", eagle3__target_hidden_size=256,
-                        eagle3__target_layers=[1, 4, 6])
+    eagle = header_only(
+        str(tmp_path / "eagle3.gguf"), arch="eagle3", eagle3__target_hidden_size=256, eagle3__target_layers=[1, 4, 6]
+    )
     dflash = header_only(str(tmp_path / "dflash.gguf"), arch="dflash", dflash__block_size=8)
     config = write_config(family, tmp_path)
     data = json.load(open(config))
-    data["drafts"] = [{"label": "EAGLE-3", "path": eagle, "spec_type": "draft-eagle3"},
-                      {"label": "DFlash", "path": dflash, "spec_type": "draft-dflash", "draft_max": 7},
-                      {"label": "DSpark", "path": dflash, "spec_type": "draft-dspark", "draft_max": 7}]
+    data["drafts"] = [
+        {"label": "EAGLE-3", "path": eagle, "spec_type": "draft-eagle3"},
+        {"label": "DFlash", "path": dflash, "spec_type": "draft-dflash", "draft_max": 7},
+        {"label": "DSpark", "path": dflash, "spec_type": "draft-dspark", "draft_max": 7},
+    ]
     with open(config, "w") as fh:
         json.dump(data, fh)
     shown = run_script("sweep.py", "--config", config, "--results", str(tmp_path / "r.json"), "--dry-run")

@@ -26,10 +26,18 @@ def keyed(values: list[float]) -> list[tuple[str, float]]:
 
 
 def run(label: str | None, tps: list[float], cats: list[str] | None = None) -> RunResult:
-    reqs = [RequestResult(f"p{i % 4}", cats[i] if cats else PROMPTS[i % 4][1], decode_tps=v, completion_tokens=64,
-                          total_s=64 / v) for i, v in enumerate(tps)]
-    return RunResult("T", label, mean_tps=sum(tps) / len(tps), requests=reqs, n_requests=len(tps),
-                     acceptance_rate=None if label is None else 0.7)
+    reqs = [
+        RequestResult(f"p{i % 4}", cats[i] if cats else PROMPTS[i % 4][1], decode_tps=v, completion_tokens=64, total_s=64 / v)
+        for i, v in enumerate(tps)
+    ]
+    return RunResult(
+        "T",
+        label,
+        mean_tps=sum(tps) / len(tps),
+        requests=reqs,
+        n_requests=len(tps),
+        acceptance_rate=None if label is None else 0.7,
+    )
 
 
 def test_constant_speedup_over_prompts_of_very_different_speeds():
@@ -76,9 +84,9 @@ def test_the_search_and_the_sweep_share_the_interval():
     d = [math.log(x) for x in (1.14, 1.04, 1.05, 1.07)]
     mean, lo, hi = stats.log_interval(d, 0.95)
     decision = __import__("draftbench.sweep.stopping", fromlist=["decide"]).decide(
-        [1.14, 1.04, 1.05, 1.07], [1.0] * 4, "x", 0.025, resolution=0.0)
+        [1.14, 1.04, 1.05, 1.07], [1.0] * 4, "x", 0.025, resolution=0.0
+    )
     assert decision.interval == pytest.approx((math.exp(lo), math.exp(hi)))
-
 
 
 def demo_like() -> list[RunResult]:
@@ -86,8 +94,13 @@ def demo_like() -> list[RunResult]:
     base = run(None, [20.0, 30.0, 25.0, 40.0] * 2)
     second = [2.0, 1.5, 1.5, 2.0] * 2
     first = [a * b for a, b in zip(second, [1.14, 1.04, 1.05, 1.07] * 2)]
-    return evaluated([base, run("1-layer", [a * b for a, b in zip(first, base_tps(base))]),
-                    run("2-layer", [a * b for a, b in zip(second, base_tps(base))])])
+    return evaluated(
+        [
+            base,
+            run("1-layer", [a * b for a, b in zip(first, base_tps(base))]),
+            run("2-layer", [a * b for a, b in zip(second, base_tps(base))]),
+        ]
+    )
 
 
 def base_tps(r: RunResult) -> list[float]:
@@ -139,8 +152,10 @@ def test_compare_flags_differing_speedups_paired():
     assert not comparison.versus_speedup((a, base), (b, base)).includes(1.0)
     same = comparison.versus_speedup((a, base), (a, base))
     assert same.includes(1.0)
-    files = [(name, FileMeta(hardware="hw"), evaluate.evaluate(runs)) for name, runs in (("one.json", [base, a]),
-                                                                                        ("two.json", [base, b]))]
+    files = [
+        (name, FileMeta(hardware="hw"), evaluate.evaluate(runs))
+        for name, runs in (("one.json", [base, a]), ("two.json", [base, b]))
+    ]
     rows = compare.entries(files)
     assert all("paired on the same prompts" in e.disagrees for e in rows)
 
@@ -158,12 +173,16 @@ def test_console_exports_and_report_read_the_same_speedup(tmp_path, monkeypatch)
     assert text in console
     assert text in export.to_markdown(meta, ev)
     row = next(r for r in csv.DictReader(io.StringIO(export.to_csv(ev.runs))) if r["draft"] == best.draft)
-    ratio = stats.Ratio(float(row["speedup"]), (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
-                        int(row["speedup_n"]), row["speedup_design"] == "paired")
+    ratio = stats.Ratio(
+        float(row["speedup"]),
+        (float(row["speedup_ci95_low"]), float(row["speedup_ci95_high"])),
+        int(row["speedup_n"]),
+        row["speedup_design"] == "paired",
+    )
     assert stats.ratio_text(ratio) == text
     html = sweep_page.render(meta, ev)
-    table = html[html.index('<table id="recommendations">'):]
-    table = table[:table.index("</table>")]
+    table = html[html.index('<table id="recommendations">') :]
+    table = table[: table.index("</table>")]
     interval = text.split(" (95% CI ")[1].rstrip(")")  # '+a% .. +b%, 8 paired requests'
     assert f"<td>{stats.pct(best.speedup)}</td><td>{interval}</td>" in table
 
@@ -201,7 +220,7 @@ def test_a_setup_not_separated_from_no_speculation_is_never_recommended(tmp_path
     row = next(line for line in export.to_markdown(meta, ev).splitlines() if line.startswith("| T | "))
     assert "(not recommended: ngram is not separated" in row
     html = sweep_page.render(meta, ev)
-    table = html[html.index('<table id="recommendations">'):html.index("</table>", html.index('id="recommendations"'))]
+    table = html[html.index('<table id="recommendations">') : html.index("</table>", html.index('id="recommendations"'))]
     assert "NOT RECOMMENDED: ngram is not separated" in table and "--spec-type" not in table
     assert compare.entries([("f.json", meta, ev)])[0].best is None  # --compare's table names no setup either
     assert {r["recommended"] for r in csv.DictReader(io.StringIO(export.to_csv(ev.runs, ev.recommendations)))} == {"False"}

@@ -31,11 +31,17 @@ def test_builtin_suite_has_eight_kinds_of_four_distinct_prompts():
 
 
 def test_jsonl_with_prompt_or_messages_and_optional_category_and_id(tmp_path):
-    path = write(tmp_path, "mine.jsonl", "\n".join([
-        json.dumps({"prompt": "Write a haiku.", "category": "poetry", "id": "h1"}),
-        "",
-        json.dumps({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]}),
-    ]))
+    path = write(
+        tmp_path,
+        "mine.jsonl",
+        "\n".join(
+            [
+                json.dumps({"prompt": "Write a haiku.", "category": "poetry", "id": "h1"}),
+                "",
+                json.dumps({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]}),
+            ]
+        ),
+    )
     a, b = prompt_files.load(path)
     assert (a.id, a.category, a.text) == ("h1", "poetry", "Write a haiku.")
     assert b.category == "custom" and b.text == "Hi?"
@@ -44,17 +50,29 @@ def test_jsonl_with_prompt_or_messages_and_optional_category_and_id(tmp_path):
 
 
 def test_spec_bench_question_jsonl_sends_the_first_turn(tmp_path):
-    rows = [{"question_id": 81, "category": "writing", "turns": ["Compose a travel blog post.", "Rewrite it."]},
-            {"question_id": 101, "category": "reasoning", "turns": ["Which is heavier?"]}]
+    rows = [
+        {"question_id": 81, "category": "writing", "turns": ["Compose a travel blog post.", "Rewrite it."]},
+        {"question_id": 101, "category": "reasoning", "turns": ["Which is heavier?"]},
+    ]
     suite = prompt_files.load(write(tmp_path, "question.jsonl", "\n".join(map(json.dumps, rows))))
-    assert [(p.id, p.category, p.text) for p in suite] == [("81", "writing", "Compose a travel blog post."),
-                                                           ("101", "reasoning", "Which is heavier?")]
+    assert [(p.id, p.category, p.text) for p in suite] == [
+        ("81", "writing", "Compose a travel blog post."),
+        ("101", "reasoning", "Which is heavier?"),
+    ]
 
 
 def test_sharegpt_json_sends_the_first_human_turn(tmp_path):
-    data = [{"id": "x1", "conversations": [{"from": "system", "value": "sys"}, {"from": "human", "value": "Hello"},
-                                           {"from": "gpt", "value": "Hi"}]},
-            {"conversations": [{"from": "human", "value": "Second"}]}]
+    data = [
+        {
+            "id": "x1",
+            "conversations": [
+                {"from": "system", "value": "sys"},
+                {"from": "human", "value": "Hello"},
+                {"from": "gpt", "value": "Hi"},
+            ],
+        },
+        {"conversations": [{"from": "human", "value": "Second"}]},
+    ]
     suite = prompt_files.load(write(tmp_path, "sharegpt.json", json.dumps(data, indent=1)))
     assert [(p.id, p.text) for p in suite] == [("x1", "Hello"), ("sharegpt-2", "Second")]
 
@@ -64,17 +82,20 @@ def test_plain_text_prompts_are_separated_by_blank_lines(tmp_path):
     assert [p.text for p in suite] == ["First prompt\non two lines.", "Second one."]
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('{"prompt": "ok"}\n{not json}\n', "p.jsonl:2: not JSON"),
-    ('{"prompt": "ok"}\n{"text": "x"}\n', "p.jsonl:2: no prompt: expected a \"prompt\", \"messages\" or \"turns\""),
-    ('{"prompt": "ok"}\n\n{"prompt": "  "}\n', "p.jsonl:3: \"prompt\" is empty"),
-    ('{"turns": []}\n', "p.jsonl:1: \"turns\" must be a list whose first turn is a non-empty string"),
-    ('{"messages": [{"role": "system", "content": "x"}]}\n', "p.jsonl:1: \"messages\" must be"),
-    ('{"prompt": "a", "id": "same"}\n{"prompt": "b", "id": "same"}\n', "id 'same' is used twice"),
-    ('[{"conversations": [{"from": "gpt", "value": "x"}]}]', "item 1: no human turn with text"),
-    ('[{"conversations": 3', "p.jsonl:1: not JSON"),
-    ('\n\n', "no prompts found"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('{"prompt": "ok"}\n{not json}\n', "p.jsonl:2: not JSON"),
+        ('{"prompt": "ok"}\n{"text": "x"}\n', 'p.jsonl:2: no prompt: expected a "prompt", "messages" or "turns"'),
+        ('{"prompt": "ok"}\n\n{"prompt": "  "}\n', 'p.jsonl:3: "prompt" is empty'),
+        ('{"turns": []}\n', 'p.jsonl:1: "turns" must be a list whose first turn is a non-empty string'),
+        ('{"messages": [{"role": "system", "content": "x"}]}\n', 'p.jsonl:1: "messages" must be'),
+        ('{"prompt": "a", "id": "same"}\n{"prompt": "b", "id": "same"}\n', "id 'same' is used twice"),
+        ('[{"conversations": [{"from": "gpt", "value": "x"}]}]', "item 1: no human turn with text"),
+        ('[{"conversations": 3', "p.jsonl:1: not JSON"),
+        ("\n\n", "no prompts found"),
+    ],
+)
 def test_bad_prompt_files_name_the_file_and_line(tmp_path, text, needle):
     path = write(tmp_path, "p.jsonl", text)
     with pytest.raises(ConfigError) as info:
@@ -99,8 +120,12 @@ def test_the_schedule_keeps_categories_balanced():
     for count in (5, 8, 13, 40):
         counts = Counter(p.category for p in prompts.schedule(prompts.BUILTIN, count))
         assert max(counts.values()) - min(counts.values() if len(counts) == 8 else [0]) <= 1, (count, counts)
-    uneven = (prompts.Prompt("a1", "a", "x"), prompts.Prompt("a2", "a", "y"), prompts.Prompt("a3", "a", "z"),
-              prompts.Prompt("b1", "b", "w"))
+    uneven = (
+        prompts.Prompt("a1", "a", "x"),
+        prompts.Prompt("a2", "a", "y"),
+        prompts.Prompt("a3", "a", "z"),
+        prompts.Prompt("b1", "b", "w"),
+    )
     assert [p.id for p in prompts.schedule(uneven, 6)] == ["a1", "b1", "a2", "a3", "a1", "b1"]
 
 
@@ -114,23 +139,37 @@ def test_the_prompt_set_is_part_of_the_comparable_settings(tmp_path):
     assert len(hashes) == 3 and [p.text for p in mine.prompts] == ["One.", "Two."]
     assert mine.settings_record()["prompts"] == "mine.txt" and path
     with pytest.raises(ConfigError) as info:
-        parse_config({**base, "settings": {"prompts": "missing.jsonl", "categories": []}}, "cfg.json",
-                     str(tmp_path), check_files=False)
+        parse_config(
+            {**base, "settings": {"prompts": "missing.jsonl", "categories": []}}, "cfg.json", str(tmp_path), check_files=False
+        )
     text = "\n".join(info.value.problems)
     assert "settings.categories: must be a non-empty list" in text and "settings.prompts: cannot read" in text
 
 
 def _request(cat: str, tps: float, drafted: int | None = None, accepted: int = 0, tokens: int = 100) -> RequestResult:
-    return RequestResult(f"{cat}-{tps}", cat, decode_tps=tps, completion_tokens=tokens, draft_n=drafted,
-                         draft_n_accepted=accepted)
+    return RequestResult(
+        f"{cat}-{tps}", cat, decode_tps=tps, completion_tokens=tokens, draft_n=drafted, draft_n_accepted=accepted
+    )
 
 
 def test_per_category_results_sum_acceptance_and_compare_with_the_same_category():
-    base = RunResult("T", None, mean_tps=10.0, requests=[_request("code", 10.0), _request("code", 10.0),
-                                                         _request("prose", 20.0), _request("prose", 20.0)])
-    run = RunResult("T", "d", mean_tps=20.0, requests=[_request("code", 20.0, drafted=10, accepted=9),
-                                                       _request("code", 22.0, drafted=90, accepted=9),
-                    _request("prose", 18.0, drafted=50, accepted=10), _request("prose", 20.0, drafted=50, accepted=30)])
+    base = RunResult(
+        "T",
+        None,
+        mean_tps=10.0,
+        requests=[_request("code", 10.0), _request("code", 10.0), _request("prose", 20.0), _request("prose", 20.0)],
+    )
+    run = RunResult(
+        "T",
+        "d",
+        mean_tps=20.0,
+        requests=[
+            _request("code", 20.0, drafted=10, accepted=9),
+            _request("code", 22.0, drafted=90, accepted=9),
+            _request("prose", 18.0, drafted=50, accepted=10),
+            _request("prose", 20.0, drafted=50, accepted=30),
+        ],
+    )
     rows = categories.summarise(run, base)
     assert rows["code"].acceptance_rate == pytest.approx(18 / 100)  # summed, not (0.9 + 0.1) / 2
     assert rows["prose"].acceptance_rate == pytest.approx(40 / 100)
@@ -141,24 +180,44 @@ def test_per_category_results_sum_acceptance_and_compare_with_the_same_category(
 
 def test_a_category_whose_best_differs_gets_its_line():
     def run(label: str, code: float, prose: float, speedup: float) -> RunResult:
-        return RunResult("T", label, mean_tps=10 * speedup, speedup=speedup, categories={
-            "code": CategoryResult(speedup=code, speedup_ci95=[code - 0.05, code + 0.05], n_requests=4),
-            "prose": CategoryResult(speedup=prose, speedup_ci95=[prose - 0.3, prose + 0.3], n_requests=2)})
+        return RunResult(
+            "T",
+            label,
+            mean_tps=10 * speedup,
+            speedup=speedup,
+            categories={
+                "code": CategoryResult(speedup=code, speedup_ci95=[code - 0.05, code + 0.05], n_requests=4),
+                "prose": CategoryResult(speedup=prose, speedup_ci95=[prose - 0.3, prose + 0.3], n_requests=2),
+            },
+        )
 
     small, big = run("small", 1.3, 1.5, 1.41), run("big", 1.62, 1.1, 1.35)
     assert categories.lines("T", [small, big], small) == [
-        "T, for code: big +62% (95% CI +57% .. +67%, unpaired, n 4); overall: small +41%"]
-    big = replace(big, categories={**big.categories, "prose": replace(big.categories["prose"], speedup=1.6,
-                                                                      speedup_ci95=[1.3, 1.9])})
+        "T, for code: big +62% (95% CI +57% .. +67%, unpaired, n 4); overall: small +41%"
+    ]
+    big = replace(
+        big, categories={**big.categories, "prose": replace(big.categories["prose"], speedup=1.6, speedup_ci95=[1.3, 1.9])}
+    )
     text = categories.lines("T", [small, big], small)[1]
     assert text.startswith("T, for prose: big +60%") and "too few requests to separate it from small on prose" in text
 
 
 def test_categories_with_one_request_are_summed_up_in_one_line():
-    overall = RunResult("T", "a", mean_tps=15.0, speedup=1.5, categories={"code": CategoryResult(speedup=1.2, n_requests=1),
-                                                                         "qa": CategoryResult(speedup=1.1, n_requests=1)})
-    other = RunResult("T", "b", mean_tps=14.0, speedup=1.4, categories={"code": CategoryResult(speedup=1.6, n_requests=1),
-                                                                       "qa": CategoryResult(speedup=1.7, n_requests=1)})
+    overall = RunResult(
+        "T",
+        "a",
+        mean_tps=15.0,
+        speedup=1.5,
+        categories={"code": CategoryResult(speedup=1.2, n_requests=1), "qa": CategoryResult(speedup=1.1, n_requests=1)},
+    )
+    other = RunResult(
+        "T",
+        "b",
+        mean_tps=14.0,
+        speedup=1.4,
+        categories={"code": CategoryResult(speedup=1.6, n_requests=1), "qa": CategoryResult(speedup=1.7, n_requests=1)},
+    )
     assert categories.lines("T", [overall, other], overall) == [
         "T: code, qa had one request per setup: too few to pick a setup per task (raise requests: the schedule "
-        "spreads them evenly over the categories)"]
+        "spreads them evenly over the categories)"
+    ]

@@ -28,10 +28,20 @@ def published_path() -> str:
     return os.path.abspath(PUBLISHED)
 
 
-@pytest.mark.parametrize("label, size", [
-    ("0.5B Q8_0", "0.5B"), ("1.5B Q4_K_M", "1.5B"), ("Qwen2.5-3B-Instruct", "3B"), ("SmolLM 135M", "135M"),
-    ("14B FP16", "14B"), ("7b q4", "7B"), ("Q4_K_M only", "other"), ("3-layer", "other"), (None, "other"),
-])
+@pytest.mark.parametrize(
+    "label, size",
+    [
+        ("0.5B Q8_0", "0.5B"),
+        ("1.5B Q4_K_M", "1.5B"),
+        ("Qwen2.5-3B-Instruct", "3B"),
+        ("SmolLM 135M", "135M"),
+        ("14B FP16", "14B"),
+        ("7b q4", "7B"),
+        ("Q4_K_M only", "other"),
+        ("3-layer", "other"),
+        (None, "other"),
+    ],
+)
 def test_size_parsing(label, size):
     assert grouping.size_category(label) == size
 
@@ -45,17 +55,18 @@ def test_size_order():
     assert sorted(cats, key=grouping.size_sort_key) == ["135M", "0.5B", "3B", "2 layers", "16 layers", "other"]
 
 
-
 def hand_made() -> list[RunResult]:
-    return evaluated([
-        RunResult("A", None, mean_tps=10.0),
-        RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, decode_tps_ci95=[14.0, 16.0]),
-        RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, decode_tps_ci95=[14.2, 14.8]),
-        RunResult("A", "7B q4", mean_tps=8.8, acceptance_rate=0.8),
-        RunResult("A", "3B q4", error="server exited with code 1"),
-        RunResult("A", "1.5B other-vocab", mean_tps=10.1, speculation_active=False),
-        RunResult("B", "0.5B q8", mean_tps=20.0, acceptance_rate=0.5),
-    ])
+    return evaluated(
+        [
+            RunResult("A", None, mean_tps=10.0),
+            RunResult("A", "0.5B q8", mean_tps=15.0, acceptance_rate=0.6, decode_tps_ci95=[14.0, 16.0]),
+            RunResult("A", "0.5B q4", mean_tps=14.5, acceptance_rate=0.6, decode_tps_ci95=[14.2, 14.8]),
+            RunResult("A", "7B q4", mean_tps=8.8, acceptance_rate=0.8),
+            RunResult("A", "3B q4", error="server exited with code 1"),
+            RunResult("A", "1.5B other-vocab", mean_tps=10.1, speculation_active=False),
+            RunResult("B", "0.5B q8", mean_tps=20.0, acceptance_rate=0.5),
+        ]
+    )
 
 
 def test_speedups_categories_and_recommendation():
@@ -82,19 +93,30 @@ def test_speedups_categories_and_recommendation():
 
 def setup_runs() -> list[RunResult]:
     """A draft measured at three lengths and two p-mins, and a model-free setup."""
+
     def run(label, speedup, n_max=None, p_min=None, path="d.gguf", types=("draft-simple",), ci=None):
         spec = Speculation(path, types, draft_max=n_max, draft_p_min=p_min)
         flags = ["--model-draft", path, "--spec-type", "draft-simple"] if path else ["--spec-type", ",".join(types)]
-        return RunResult("T", label, mean_tps=10 * speedup, speedup=speedup, speedup_ci95=ci, speculation=spec,
-                         speculation_flags=flags + (["--spec-draft-n-max", str(n_max)] if n_max else []),
-                         acceptance_rate=0.5)
-    return [RunResult("T", None, mean_tps=10.0, speculation=Speculation()),
-            run("n-gram", 1.05, path=None, types=("ngram-mod",)),
-            run("1L · n_max 1 · p_min 0", 1.2, 1, 0.0, ci=[1.1, 1.3]),
-            run("1L · n_max 2 · p_min 0", 1.4, 2, 0.0, ci=[1.3, 1.5]),
-            run("1L · n_max 8 · p_min 0", 0.9, 8, 0.0),
-            run("1L · n_max 1 · p_min 0.7", 1.1, 1, 0.7),
-            run("1L · n_max 8 · p_min 0.7", 1.3, 8, 0.7)]
+        return RunResult(
+            "T",
+            label,
+            mean_tps=10 * speedup,
+            speedup=speedup,
+            speedup_ci95=ci,
+            speculation=spec,
+            speculation_flags=flags + (["--spec-draft-n-max", str(n_max)] if n_max else []),
+            acceptance_rate=0.5,
+        )
+
+    return [
+        RunResult("T", None, mean_tps=10.0, speculation=Speculation()),
+        run("n-gram", 1.05, path=None, types=("ngram-mod",)),
+        run("1L · n_max 1 · p_min 0", 1.2, 1, 0.0, ci=[1.1, 1.3]),
+        run("1L · n_max 2 · p_min 0", 1.4, 2, 0.0, ci=[1.3, 1.5]),
+        run("1L · n_max 8 · p_min 0", 0.9, 8, 0.0),
+        run("1L · n_max 1 · p_min 0.7", 1.1, 1, 0.7),
+        run("1L · n_max 8 · p_min 0.7", 1.3, 8, 0.7),
+    ]
 
 
 def test_draft_length_chart_has_a_line_per_draft_and_p_min():
@@ -133,15 +155,24 @@ def test_speedup_bars_carry_their_interval():
 
 def why_runs() -> list[RunResult]:
     """Two drafts at n_max 3 (one also at n_max 2), with every part measured."""
-    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "3": 1.2, "4": 1.3, "9": 2.5},
-                     speculation=Speculation())
+    base = RunResult("T", None, mean_tps=20.0, verify_costs={"1": 1.0, "3": 1.2, "4": 1.3, "9": 2.5}, speculation=Speculation())
     runs = [base]
-    for label, path, n_max, alone, accepted in (("small · n_max 3", "s.gguf", 3, 400.0, 30),
-                                                ("small · n_max 2", "s.gguf", 2, 400.0, 28),
-                                                ("big · n_max 3", "b.gguf", 3, 60.0, 45)):
+    for label, path, n_max, alone, accepted in (
+        ("small · n_max 3", "s.gguf", 3, 400.0, 30),
+        ("small · n_max 2", "s.gguf", 2, 400.0, 28),
+        ("big · n_max 3", "b.gguf", 3, 60.0, 45),
+    ):
         requests = [RequestResult("p", completion_tokens=60, draft_n=60, draft_n_accepted=accepted)]
-        run = RunResult("T", label, mean_tps=30.0, speedup=1.5, speculation=Speculation(path, draft_max=n_max),
-                        requests=requests, draft_alone_tps=alone, acceptance_rate=accepted / 60)
+        run = RunResult(
+            "T",
+            label,
+            mean_tps=30.0,
+            speedup=1.5,
+            speculation=Speculation(path, draft_max=n_max),
+            requests=requests,
+            draft_alone_tps=alone,
+            acceptance_rate=accepted / 60,
+        )
         runs.append(replace(run, parts=explain.explain_run(run, base)))
     return runs
 
@@ -170,7 +201,7 @@ def test_hostile_labels_are_text():
     assert "<script>window.__xss" not in page and "<img src=x" not in page
     assert "&lt;/script&gt;" in page  # titles and tables are HTML-escaped
     start = page.index('type="application/json">') + len('type="application/json">')
-    embedded = page[start:page.index("</script>", start)]
+    embedded = page[start : page.index("</script>", start)]
     assert json.loads(embedded)["targets"] == [HOSTILE]
     md = markdown({}, runs)
     assert "<script>" not in md
@@ -201,12 +232,15 @@ def test_chart_only_cli_and_exports(tmp_path):
     assert md.stdout.startswith("### draftbench") and "| 14B FP16 |" in md.stdout
 
 
-@pytest.mark.parametrize("content, needle", [
-    (None, "not found"),
-    ('{"results": [{"target": "a", "mean_tps": 1', "not valid JSON"),
-    ("", "empty"),
-    ('{"rows": []}', "no \"results\" list"),
-])
+@pytest.mark.parametrize(
+    "content, needle",
+    [
+        (None, "not found"),
+        ('{"results": [{"target": "a", "mean_tps": 1', "not valid JSON"),
+        ("", "empty"),
+        ('{"rows": []}', 'no "results" list'),
+    ],
+)
 def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, needle):
     path = tmp_path / "r.json"
     if content is not None:
@@ -223,15 +257,42 @@ def test_bad_results_file_is_one_error_and_nothing_written(tmp_path, content, ne
 def _searched() -> list[RunResult]:
     def run(draft, tps, **kw):
         n = kw.pop("n_requests", None) or 12
-        return RunResult("A", draft, mean_tps=tps, acceptance_rate=0.6 if draft else None, decode_tps_ci95=[tps - 1, tps + 1],
-                         n_requests=n, requests=[RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0)
-                                                 for i in range(n)], **kw)
+        return RunResult(
+            "A",
+            draft,
+            mean_tps=tps,
+            acceptance_rate=0.6 if draft else None,
+            decode_tps_ci95=[tps - 1, tps + 1],
+            n_requests=n,
+            requests=[RequestResult(f"p{i}", decode_tps=tps, completion_tokens=100, total_s=1.0) for i in range(n)],
+            **kw,
+        )
 
-    return evaluated([run(None, 10.0), run("best", 15.0), run("rival", 14.0),
-            run("close", 15.2, n_requests=6, pruned=True, pruned_as="tied", pruned_vs="best",
-                pruned_reason="tied with best: 1.01x of best (95.0% interval 0.97x .. 1.04x, 6 paired requests)"),
-            run("slow", 6.0, n_requests=3, pruned=True, pruned_as="slower", pruned_vs="best",
-                pruned_reason="clearly slower than best: 0.40x of best (95.0% interval 0.30x .. 0.52x, 3 paired requests)")])
+    return evaluated(
+        [
+            run(None, 10.0),
+            run("best", 15.0),
+            run("rival", 14.0),
+            run(
+                "close",
+                15.2,
+                n_requests=6,
+                pruned=True,
+                pruned_as="tied",
+                pruned_vs="best",
+                pruned_reason="tied with best: 1.01x of best (95.0% interval 0.97x .. 1.04x, 6 paired requests)",
+            ),
+            run(
+                "slow",
+                6.0,
+                n_requests=3,
+                pruned=True,
+                pruned_as="slower",
+                pruned_vs="best",
+                pruned_reason="clearly slower than best: 0.40x of best (95.0% interval 0.30x .. 0.52x, 3 paired requests)",
+            ),
+        ]
+    )
 
 
 def test_stopped_setups_are_never_recommended_and_ties_are_named():
@@ -275,8 +336,18 @@ def level_runs() -> list[RunResult]:
     out = []
     for level, base_agg, draft_agg in ((1, 29.0, 43.0), (2, 50.9, 51.1), (4, 80.0, 70.0)):
         out.append(RunResult("T", None, level, mean_tps=base_agg / level * 1.05, aggregate_tps=base_agg))
-        out.append(RunResult("T", "1-layer", level, mean_tps=draft_agg / level * 1.05, aggregate_tps=draft_agg,
-                             acceptance_rate=0.7, median_ttft_s=0.05, p95_ttft_s=0.09))
+        out.append(
+            RunResult(
+                "T",
+                "1-layer",
+                level,
+                mean_tps=draft_agg / level * 1.05,
+                aggregate_tps=draft_agg,
+                acceptance_rate=0.7,
+                median_ttft_s=0.05,
+                p95_ttft_s=0.09,
+            )
+        )
     return evaluated(out)
 
 
@@ -284,8 +355,10 @@ def test_each_level_gets_its_recommendation_and_the_line_across_levels():
     recs = recommend.recommend(level_runs())
     assert [(r.level.streams, r.best.draft) for r in recs] == [(1, "1-layer"), (2, "1-layer"), (4, "1-layer")]
     assert recs[2].best.aggregate_speedup == pytest.approx(70 / 80)
-    assert "T @ 4 streams: no setup beats the baseline (80.0 tok/s aggregate); best was 1-layer at -12%: no draft" \
+    assert (
+        "T @ 4 streams: no setup beats the baseline (80.0 tok/s aggregate); best was 1-layer at -12%: no draft"
         == recs[2].sentence()
+    )
     assert recs[1].sentence().startswith("T @ 2 streams: use 1-layer, 51.1 tok/s aggregate, +0% vs 50.9")
     assert recommend.by_level(recs) == ["T: 1 stream: 1-layer +48%; 2 streams: 1-layer +0%; 4 streams: no draft"]
     assert recommend.by_level(recommend.recommend(level_runs()[:2])) == []  # one level: nothing to contrast
@@ -306,11 +379,20 @@ def test_concurrency_charts_have_a_line_per_setup_and_the_single_level_views_sho
 
 def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
     runs = hand_made()[:3]
-    runs[1] = replace(runs[1], categories={
-        "code": CategoryResult(speedup=1.2, speedup_ci95=[1.1, 1.3], n_requests=4),
-        "prose": CategoryResult(speedup=1.7, speedup_ci95=[1.6, 1.8], n_requests=4, acceptance_rate=0.5)})
-    runs[2] = replace(runs[2], categories={"code": CategoryResult(speedup=1.6, speedup_ci95=[1.5, 1.7], n_requests=4),
-                                           "prose": CategoryResult(speedup=1.3, speedup_ci95=[1.2, 1.4], n_requests=4)})
+    runs[1] = replace(
+        runs[1],
+        categories={
+            "code": CategoryResult(speedup=1.2, speedup_ci95=[1.1, 1.3], n_requests=4),
+            "prose": CategoryResult(speedup=1.7, speedup_ci95=[1.6, 1.8], n_requests=4, acceptance_rate=0.5),
+        },
+    )
+    runs[2] = replace(
+        runs[2],
+        categories={
+            "code": CategoryResult(speedup=1.6, speedup_ci95=[1.5, 1.7], n_requests=4),
+            "prose": CategoryResult(speedup=1.3, speedup_ci95=[1.2, 1.4], n_requests=4),
+        },
+    )
     data = sweep_page.chart_data(runs)
     heat = data["categories"]
     assert heat["x"] == ["code", "prose"] and heat["y"] == ["0.5B q8", "0.5B q4"]
@@ -323,8 +405,15 @@ def test_the_category_heatmap_and_lines_appear_when_runs_have_categories():
 def test_a_chart_path_that_is_a_folder_is_refused_before_anything_runs(family, tmp_path):
     from sweep_helpers import write_config
 
-    out = run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results",
-                     str(tmp_path / "r.json"), "--chart", str(tmp_path))
+    out = run_script(
+        "sweep.py",
+        "--config",
+        write_config(family, tmp_path, drafts=[]),
+        "--results",
+        str(tmp_path / "r.json"),
+        "--chart",
+        str(tmp_path),
+    )
     assert out.returncode != 0 and "is a folder" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "r.json").exists() and "Starting server" not in out.stderr
 
@@ -348,8 +437,7 @@ def test_draft_length_curves_are_evaluated_once_and_every_output_carries_them(tm
     assert [c.name for c in ev.length_curves] == ["1L · p_min 0", "1L · p_min 0.7"]
     best = ev.length_curves[0].measured_best
     assert (best.draft_max, best.speedup) == (2, 1.4)  # the measured best, not the longest
-    assert sweep_page.chart_data(list(ev.runs), ev=ev)["draft_length"] == \
-        sweep_page.chart_data(list(ev.runs))["draft_length"]
+    assert sweep_page.chart_data(list(ev.runs), ev=ev)["draft_length"] == sweep_page.chart_data(list(ev.runs))["draft_length"]
     assert "| 1L · p_min 0 | 2 | +40% |" in export.to_markdown(FileMeta(name="x"), ev)
     assert "1L · p_min 0: measured best n_max 2 (+40%)" in lengths_view.notes(ev.length_curves)
     path = str(tmp_path / "r.json")

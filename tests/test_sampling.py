@@ -22,8 +22,7 @@ from draftbench.sweep.plan import build_plan
 
 def _config(family, **settings) -> dict:
     data = json.loads(json.dumps(family["config"]))
-    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"],
-                       "axes": {"draft_sampling": ["greedy", "probabilistic"]}}]
+    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"], "axes": {"draft_sampling": ["greedy", "probabilistic"]}}]
     data["settings"].update(settings)
     return data
 
@@ -45,13 +44,18 @@ def test_a_temperature_list_is_a_level_and_sampling_an_axis(family):
     assert cfg.settings.temperature == (0.0, 0.8) and cfg.settings.to_dict()["temperature"] == [0.0, 0.8]
     cells = build_plan(cfg)
     assert [(c.setup.label, c.level) for c in cells] == [
-        (label, Level(1, t)) for label in (None, "1-layer · sampling greedy", "1-layer · sampling probabilistic")
-        for t in (0.0, 0.8)]
+        (label, Level(1, t))
+        for label in (None, "1-layer · sampling greedy", "1-layer · sampling probabilistic")
+        for t in (0.0, 0.8)
+    ]
     assert cells[3].title.endswith("+ 1-layer · sampling greedy @ temperature 0.8")
     one = parse_config(_config(family, temperature=0.7), "c.json")
     assert one.settings.levels() == [Level(1, None)] and one.settings.to_dict()["temperature"] == 0.7
-    for bad, said in (([0, 0], "a list of different ones such as [0, 0.8]"), (-1, "from 0 to 10"),
-                      ("hot", "must be a number or a list")):
+    for bad, said in (
+        ([0, 0], "a list of different ones such as [0, 0.8]"),
+        (-1, "from 0 to 10"),
+        ("hot", "must be a number or a list"),
+    ):
         with pytest.raises(ConfigError) as info:
             parse_config(_config(family, temperature=bad), "c.json")
         assert any(said in p and "settings.temperature" in p for p in info.value.problems), info.value.problems
@@ -63,8 +67,9 @@ def test_a_temperature_list_is_a_level_and_sampling_an_axis(family):
 
 
 def _reqs(tps: list[float], texts: list[str]) -> list[RequestResult]:
-    return [RequestResult(f"p{i}", "code", decode_tps=v, completion_tokens=32, text=t)
-            for i, (v, t) in enumerate(zip(tps, texts))]
+    return [
+        RequestResult(f"p{i}", "code", decode_tps=v, completion_tokens=32, text=t) for i, (v, t) in enumerate(zip(tps, texts))
+    ]
 
 
 def test_each_temperature_is_compared_with_its_own_baseline_and_said_so():
@@ -72,9 +77,19 @@ def test_each_temperature_is_compared_with_its_own_baseline_and_said_so():
     runs = []
     for t, gain in ((0.0, 2.0), (0.8, 1.0)):
         runs.append(RunResult("T", None, 1, t, mean_tps=10, n_requests=3, requests=_reqs([10, 11, 9], texts)))
-        runs.append(RunResult("T", "d", 1, t, mean_tps=10 * gain, n_requests=3, speculation_active=True,
-                              acceptance_rate=0.5, requests=_reqs([10 * gain, 11 * gain, 9 * gain],
-                                                                  ["alpha beta", "gamma dELTA", "epsilon"])))
+        runs.append(
+            RunResult(
+                "T",
+                "d",
+                1,
+                t,
+                mean_tps=10 * gain,
+                n_requests=3,
+                speculation_active=True,
+                acceptance_rate=0.5,
+                requests=_reqs([10 * gain, 11 * gain, 9 * gain], ["alpha beta", "gamma dELTA", "epsilon"]),
+            )
+        )
     done = {(r.draft, r.temperature): r for r in evaluated(runs)}
     assert done[("d", 0.0)].speedup == pytest.approx(2.0) and done[("d", 0.8)].speedup == pytest.approx(1.0)
     check = done[("d", 0.0)].output_check  # temperature 0: the texts compared, where they first differ
@@ -86,8 +101,7 @@ def test_each_temperature_is_compared_with_its_own_baseline_and_said_so():
 
 def _samples(seed: int, weights: list[float]) -> DistributionSamples:
     rng = random.Random(seed)
-    draw = [[" ".join(rng.choices(["1", "2", "3", "4"], weights)[0] for _ in range(3)) for _ in range(60)]
-            for _ in range(4)]
+    draw = [[" ".join(rng.choices(["1", "2", "3", "4"], weights)[0] for _ in range(3)) for _ in range(60)] for _ in range(4)]
     return DistributionSamples(0.8, ("p0", "p1", "p2", "p3"), tuple(draw))
 
 
@@ -96,10 +110,28 @@ def test_the_distribution_check_passes_the_same_sampler_and_flags_another():
     assert not same.flagged and same.n_tests == 12 and same.n_samples == 60 and same.p_value >= distribution.ALPHA
     other = distribution.check(_samples(1, [1, 0, 0, 0]), _samples(2, [4, 3, 2, 1]))  # top-k 1 against sampling
     assert other.flagged and other.p_value < 1e-6 and other.tvd > 0.5 and "CHANGES the output distribution" in other.text()
-    base = RunResult("T", None, 1, 0.8, mean_tps=10, n_requests=3, requests=_reqs([10, 11, 9], ["a", "b", "c"]),
-                     distribution_samples=_samples(2, [4, 3, 2, 1]))
-    bad = RunResult("T", "d", 1, 0.8, mean_tps=30, n_requests=3, speculation_active=True, acceptance_rate=0.9,
-                    requests=_reqs([30, 33, 27], ["a", "b", "c"]), distribution_samples=_samples(1, [1, 0, 0, 0]))
+    base = RunResult(
+        "T",
+        None,
+        1,
+        0.8,
+        mean_tps=10,
+        n_requests=3,
+        requests=_reqs([10, 11, 9], ["a", "b", "c"]),
+        distribution_samples=_samples(2, [4, 3, 2, 1]),
+    )
+    bad = RunResult(
+        "T",
+        "d",
+        1,
+        0.8,
+        mean_tps=30,
+        n_requests=3,
+        speculation_active=True,
+        acceptance_rate=0.9,
+        requests=_reqs([30, 33, 27], ["a", "b", "c"]),
+        distribution_samples=_samples(1, [1, 0, 0, 0]),
+    )
     runs = evaluated([base, bad])
     assert runs[1].distribution_check.flagged
     rec = recommend.recommend(runs)[0]

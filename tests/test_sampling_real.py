@@ -21,12 +21,12 @@ def test_temperatures_are_levels_and_a_broken_sampler_is_flagged(llama_server, f
     """Temperatures [0, 0.8]; the 1-layer draft verified greedy and probabilistic, and once with the server's
     default top-k forced to 1 (a sampler that is not the baseline's): the correct setups keep the baseline's
     distribution, the broken one is flagged and never recommended; at temperature 0 the outputs are compared."""
-    config = write_config(family, tmp_path, requests=3, max_tokens=16, temperature=[0, 0.8], check_distribution=True,
-                          drafts=[])
+    config = write_config(family, tmp_path, requests=3, max_tokens=16, temperature=[0, 0.8], check_distribution=True, drafts=[])
     data = json.loads(open(config).read())
-    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"], "axes": {"draft_sampling": ["greedy", "probabilistic"]}},
-                      {"label": "broken", "path": family["draft-1"], "draft_sampling": "probabilistic",
-                       "extra_args": ["--top-k", "1"]}]
+    data["drafts"] = [
+        {"label": "1-layer", "path": family["draft-1"], "axes": {"draft_sampling": ["greedy", "probabilistic"]}},
+        {"label": "broken", "path": family["draft-1"], "draft_sampling": "probabilistic", "extra_args": ["--top-k", "1"]},
+    ]
     open(config, "w").write(json.dumps(data))
     results = tmp_path / "r.json"
     done = run_script("sweep.py", "--config", config, "--results", str(results))
@@ -61,8 +61,9 @@ def test_the_baseline_against_itself_on_two_servers_passes(llama_server, family)
     started = []
     try:
         for _ in range(2):
-            started.append(llamacpp.launch(process.ServerSpec(family["target"], Speculation(), options),
-                                           warn=lambda m: None).start())
+            started.append(
+                llamacpp.launch(process.ServerSpec(family["target"], Speculation(), options), warn=lambda m: None).start()
+            )
         drawn = [sampler.draw(s.url, "/completion", BUILTIN, 0.8, 7, None, 60) for s in started]
     finally:
         for s in started:

@@ -18,7 +18,8 @@ from draftbench.sweep.store import ResultsStore
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden")
 FILES = sorted(glob.glob(os.path.join(GOLDEN, "v*.json"))) + glob.glob(
-    os.path.join(os.path.dirname(__file__), "data", "published-results", "*.json"))
+    os.path.join(os.path.dirname(__file__), "data", "published-results", "*.json")
+)
 
 
 @pytest.mark.parametrize("path", [p for p in FILES if not p.endswith(".config.json")], ids=os.path.basename)
@@ -42,8 +43,7 @@ def test_a_run_enters_the_figures_of_its_baselines_setups_or_its_drafts_other_le
     assert affected_by(base, runs) == {base.key} | {r.key for r in runs if r.baseline_key == base.key}
     mine = affected_by(setup, runs)
     assert setup.key in mine and base.key not in mine
-    assert all(runs_by.speculation.draft_path == setup.speculation.draft_path
-               for runs_by in runs if runs_by.key in mine)
+    assert all(runs_by.speculation.draft_path == setup.speculation.draft_path for runs_by in runs if runs_by.key in mine)
 
 
 def test_the_store_evaluated_run_by_run_says_what_a_whole_evaluation_says(tmp_path):

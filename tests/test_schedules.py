@@ -15,16 +15,40 @@ from draftbench.setup.speculation import Speculation
 BASE = 100.0
 
 
-def _run(draft: str | None, streams: int, speedup: float | None = None, low: float | None = None,
-         n_max: int | None = None, path: str = "/m/d.gguf") -> RunResult:
+def _run(
+    draft: str | None,
+    streams: int,
+    speedup: float | None = None,
+    low: float | None = None,
+    n_max: int | None = None,
+    path: str = "/m/d.gguf",
+) -> RunResult:
     spec = Speculation(path, ("draft-simple",), draft_max=n_max) if draft else None
-    fields = {} if speedup is None else {
-        "speedup": speedup, "speedup_ci95": [low, speedup * 1.1], "speedup_n": 12, "speedup_design": "paired",
-        "aggregate_speedup": speedup}
+    fields = (
+        {}
+        if speedup is None
+        else {
+            "speedup": speedup,
+            "speedup_ci95": [low, speedup * 1.1],
+            "speedup_n": 12,
+            "speedup_design": "paired",
+            "aggregate_speedup": speedup,
+        }
+    )
     flags = ["--model-draft", path, "--spec-draft-n-max", str(n_max)] if draft else None
-    return RunResult("T", draft, streams, target_path="/m/t.gguf", speculation=spec, mean_tps=BASE * (speedup or 1),
-                     aggregate_tps=BASE * streams * (speedup or 1), n_requests=12, speculation_flags=flags,
-                     speculation_active=True if draft else None, **fields)
+    return RunResult(
+        "T",
+        draft,
+        streams,
+        target_path="/m/t.gguf",
+        speculation=spec,
+        mean_tps=BASE * (speedup or 1),
+        aggregate_tps=BASE * streams * (speedup or 1),
+        n_requests=12,
+        speculation_flags=flags,
+        speculation_active=True if draft else None,
+        **fields,
+    )
 
 
 def _schedules(rows: list[RunResult]):
@@ -53,9 +77,13 @@ def _check_rules(schedule) -> None:
 
 
 def test_three_levels_give_the_three_engines_their_schedule_with_speculation_off_where_it_loses():
-    rows = _levels({1: {4: (1.40, 1.20), 2: (1.30, 1.15)},
-                    2: {4: (1.05, 0.95), 2: (1.12, 1.03)},  # n_max 4 ties with no speculation: never a win
-                    4: {4: (0.90, 0.80), 2: (0.95, 0.85)}})  # both lose: speculation off
+    rows = _levels(
+        {
+            1: {4: (1.40, 1.20), 2: (1.30, 1.15)},
+            2: {4: (1.05, 0.95), 2: (1.12, 1.03)},  # n_max 4 ties with no speculation: never a win
+            4: {4: (0.90, 0.80), 2: (0.95, 0.85)},
+        }
+    )  # both lose: speculation off
     found = _schedules(rows)
     assert len(found) == 1
     s = found[0]

@@ -127,8 +127,15 @@ def test_the_true_best_is_rarely_stopped_under_the_documented_rule():
 
 def _run(draft: str | None, tps: list[float], **kw) -> RunResult:
     spec = Speculation("/m/d1.gguf", ("draft-simple",), draft_max=kw.pop("draft_max", None)) if draft else None
-    return RunResult("T", draft, mean_tps=sum(tps) / len(tps), speculation=spec, n_requests=len(tps),
-                     requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)], **kw)
+    return RunResult(
+        "T",
+        draft,
+        mean_tps=sum(tps) / len(tps),
+        speculation=spec,
+        n_requests=len(tps),
+        requests=[RequestResult(f"p{i}", decode_tps=v) for i, v in enumerate(tps)],
+        **kw,
+    )
 
 
 def test_a_look_compares_with_the_best_finished_setup_not_with_stopped_or_running_ones():
@@ -152,15 +159,26 @@ def test_setups_are_ordered_likely_winners_first():
         return Cell(i, target, Setup(label, Speculation(path, ("draft-simple",), draft_max=n_max)))
 
     base = _run(None, BASE, verify_costs={"1": 1.0, "2": 1.05, "3": 1.1, "5": 1.2, "9": 4.0})
-    cells = [Cell(1, target, Setup(None, Speculation())), cell(2, "d1 n1", 1), cell(3, "d1 n4", 4),
-             cell(4, "d2 n1", 1, "/m/d2.gguf"), cell(5, "d1 n8", 8)]
+    cells = [
+        Cell(1, target, Setup(None, Speculation())),
+        cell(2, "d1 n1", 1),
+        cell(3, "d1 n4", 4),
+        cell(4, "d2 n1", 1, "/m/d2.gguf"),
+        cell(5, "d1 n8", 8),
+    ]
     runs = {base.key: base}
     order = s.order(cells, runs)
     assert next(order).setup.is_baseline
     first = next(order)
     assert first.setup.label == "d1 n1"  # configured order while nothing predicts
-    measured = _run("d1 n1", scaled(1.2, WOBBLE), draft_max=1, speculation_active=True, speedup=1.2,
-                    parts=Parts(10, 1.8, 1.0, 0.8, 0.1, 1.05, 1.2, 0.1, 4, "x"))
+    measured = _run(
+        "d1 n1",
+        scaled(1.2, WOBBLE),
+        draft_max=1,
+        speculation_active=True,
+        speedup=1.2,
+        parts=Parts(10, 1.8, 1.0, 0.8, 0.1, 1.05, 1.2, 0.1, 4, "x"),
+    )
     runs[measured.key] = measured
     assert predicted_speedup(cells[2], runs) > 1.2  # n_max 4 at a = 0.8 beats n_max 1
     assert predicted_speedup(cells[4], runs) < 1.2  # n_max 8: verifying 9 tokens costs 4 steps
@@ -200,8 +218,7 @@ def test_every_setup_is_screened_with_one_block_then_the_best_first_block_goes_o
     assert next(order).setup.is_baseline
     for pick, factor in ((a, 1.2), (b, 1.5), (c, 1.1)):
         assert next(order) is pick  # screening: configured order while nothing predicts
-        runs[pick.key] = _run(pick.setup.label, scaled(factor, WOBBLE)[:3], speculation_active=True,
-                              in_progress=True)
+        runs[pick.key] = _run(pick.setup.label, scaled(factor, WOBBLE)[:3], speculation_active=True, in_progress=True)
         assert pick is c or s.pauses(pick, runs)  # a and b pause: others are still unscreened
         assert s.look_pending(runs[pick.key])
     assert s.pauses(c, runs)  # the last one screened pauses too: b's first block is better
@@ -239,8 +256,11 @@ def test_a_setup_interrupted_after_its_first_look_goes_on_before_the_screened_on
     target = ModelEntry("T", "/m/t.gguf")
     a, b = (Cell(i, target, Setup(x, Speculation(f"/m/{x}.gguf", ("draft-simple",)))) for i, x in ((2, "a"), (3, "b")))
     base = _run(None, BASE)
-    runs = {base.key: base, a.key: _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
-            b.key: _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True)}
+    runs = {
+        base.key: base,
+        a.key: _run("a", scaled(1.2, WOBBLE)[:6], speculation_active=True, in_progress=True),
+        b.key: _run("b", scaled(1.6, WOBBLE)[:3], speculation_active=True, in_progress=True),
+    }
     assert not s.look_pending(runs[a.key])
     order = s.order([Cell(1, target, Setup(None, Speculation())), a, b], runs)
     next(order)

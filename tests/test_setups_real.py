@@ -34,15 +34,20 @@ def test_axes_expand_and_every_launch_carries_its_flags(llama_server, family, tm
     assert "1 targets x 4 speculation setups = 5 runs" in result.stderr
     data = load(results)
     runs = data["results"]
-    assert [r["draft"] for r in runs] == [None, "1-layer · n_max 1 · p_min 0", "1-layer · n_max 1 · p_min 0.5",
-                                          "1-layer · n_max 4 · p_min 0", "1-layer · n_max 4 · p_min 0.5"]
+    assert [r["draft"] for r in runs] == [
+        None,
+        "1-layer · n_max 1 · p_min 0",
+        "1-layer · n_max 1 · p_min 0.5",
+        "1-layer · n_max 4 · p_min 0",
+        "1-layer · n_max 4 · p_min 0.5",
+    ]
     for run, (n_max, p_min) in zip(runs[1:], [(1, 0.0), (1, 0.5), (4, 0.0), (4, 0.5)]):
         assert run["error"] is None and run["speculation_active"] is True
         assert (run["draft_max"], run["draft_p_min"], run["spec_type"]) == (n_max, p_min, "draft-simple")
         cmd = run["server_command"]
         assert _flag(cmd, "--spec-type") == "draft-simple" and _flag(cmd, "--model-draft") == family["draft-1"]
         assert _flag(cmd, "--spec-draft-n-max") == str(n_max) and float(_flag(cmd, "--spec-draft-p-min")) == p_min
-        assert run["speculation_flags"] == cmd[cmd.index("--model-draft"):cmd.index("--spec-draft-ngl")]
+        assert run["speculation_flags"] == cmd[cmd.index("--model-draft") : cmd.index("--spec-draft-ngl")]
     assert runs[0]["spec_type"] is None and "--spec-type" not in runs[0]["server_command"]
     # b11434 ignores per-request speculative.n_max: measured, recorded, one server per setup
     assert data["per_request_speculation"]["honoured"] is False
@@ -54,9 +59,11 @@ def test_axes_expand_and_every_launch_carries_its_flags(llama_server, family, tm
 
 
 def test_model_free_and_combined_setups_run(llama_server, family, tmp_path, no_new_servers):
-    drafts = [{"label": "n-gram cache", "spec_type": "ngram-cache"},
-              {"label": "n-gram mod", "spec_type": "ngram-mod", "draft_max": 4},
-              {"label": "1-layer + n-gram", "path": family["draft-1"], "spec_type": "draft-simple,ngram-mod"}]
+    drafts = [
+        {"label": "n-gram cache", "spec_type": "ngram-cache"},
+        {"label": "n-gram mod", "spec_type": "ngram-mod", "draft_max": 4},
+        {"label": "1-layer + n-gram", "path": family["draft-1"], "spec_type": "draft-simple,ngram-mod"},
+    ]
     results = str(tmp_path / "r.json")
     result = run_script("sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results", results)
     assert result.returncode == 0, result.stderr
@@ -76,8 +83,9 @@ def test_model_free_and_combined_setups_run(llama_server, family, tmp_path, no_n
 def test_unknown_spec_type_is_refused_before_any_server(llama_server, family, tmp_path):
     drafts = [{"label": "1-layer", "path": family["draft-1"]}, {"label": "typo", "spec_type": "ngram-mood"}]
     before = llama_pids()
-    result = run_script("sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results",
-                        str(tmp_path / "r.json"))
+    result = run_script(
+        "sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results", str(tmp_path / "r.json")
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "ngram-mood" in result.stderr and "ngram-mod" in result.stderr and "'typo'" in result.stderr
     assert "Starting server" not in result.stderr and llama_pids() <= before
@@ -86,8 +94,9 @@ def test_unknown_spec_type_is_refused_before_any_server(llama_server, family, tm
 
 def test_a_field_without_a_flag_for_its_type_is_refused_before_any_server(llama_server, family, tmp_path):
     drafts = [{"label": "cache", "spec_type": "ngram-cache", "axes": {"draft_max": [4, 8]}}]
-    result = run_script("sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results",
-                        str(tmp_path / "r.json"))
+    result = run_script(
+        "sweep.py", "--config", setup_config(family, tmp_path, drafts=drafts), "--results", str(tmp_path / "r.json")
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "'cache · n_max 4'" in result.stderr and "draft_max has no flag for spec type ngram-cache" in result.stderr
     assert "Starting server" not in result.stderr and not (tmp_path / "r.json").exists()
@@ -102,7 +111,7 @@ def test_mtp_from_a_target_without_heads_is_refused_before_any_server(llama_serv
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert family["target"] in result.stderr and "has none (no nextn_predict_layers" in result.stderr
         assert "'MTP · n_max 1', 'MTP · n_max 2', 'MTP · n_max 3'" in result.stderr  # one line for the target
-        assert "give an MTP head file as \"path\"" in result.stderr  # the fix
+        assert 'give an MTP head file as "path"' in result.stderr  # the fix
         assert "Starting server" not in result.stderr and llama_pids() <= before
         assert not (tmp_path / "r.json").exists()
 
@@ -128,8 +137,12 @@ def test_resume_runs_only_missing_setups_and_refuses_changed_axes(llama_server, 
     changed = setup_config(family, tmp_path, axes={"draft_max": [1, 2, 4, 8]})
     refused = run_script("sweep.py", "--config", changed, "--results", results)
     assert refused.returncode == 2 and "axes" in refused.stderr and "--fresh" in refused.stderr
-    entry = setup_config(family, tmp_path, drafts=[{"label": "1-layer · n_max 1", "path": family["draft-1"],
-                                                   "draft_max": 3}], axes={"draft_max": [1, 2, 4]})
+    entry = setup_config(
+        family,
+        tmp_path,
+        drafts=[{"label": "1-layer · n_max 1", "path": family["draft-1"], "draft_max": 3}],
+        axes={"draft_max": [1, 2, 4]},
+    )
     refused = run_script("sweep.py", "--config", entry, "--results", results)
     assert refused.returncode == 2 and "the setup of '1-layer · n_max 1'" in refused.stderr
     assert open(results, "rb").read() == before

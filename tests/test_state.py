@@ -35,21 +35,28 @@ def test_the_ngram_types_that_keep_state_across_requests_are_stateful_and_nothin
 
 
 def test_a_prompt_set_too_small_for_a_stateful_setup_is_refused_naming_the_numbers(family):
-    cfg = parse_config(_config(family, [{"label": "ngram", "spec_type": "ngram-mod"}], requests=5, warmup=1,
-                               categories=["code"]), "c.json")  # four code prompts for five requests
+    cfg = parse_config(
+        _config(family, [{"label": "ngram", "spec_type": "ngram-mod"}], requests=5, warmup=1, categories=["code"]), "c.json"
+    )  # four code prompts for five requests
     with pytest.raises(ConfigError) as info:
         check_setups(cfg)
     text = "\n".join(info.value.problems)
     assert "'ngram' (ngram-mod) keeps what it has seen across requests" in text
     assert "its 5 measured requests (runs x requests)" in text and "the prompt set has 4" in text
-    fine = parse_config(_config(family, [{"label": "1-layer", "path": family["draft-1"]}], requests=5,
-                                categories=["code"]), "c.json")
+    fine = parse_config(
+        _config(family, [{"label": "1-layer", "path": family["draft-1"]}], requests=5, categories=["code"]), "c.json"
+    )
     check_setups(fine)  # a draft model keeps nothing between requests: repeats are allowed (and paired)
 
 
 def test_stateful_setups_never_share_a_server(family):
-    data = _config(family, [{"label": "ngram", "spec_type": "ngram-mod", "axes": {"draft_max": [2, 4]}},
-                            {"label": "1-layer", "path": family["draft-1"], "axes": {"draft_max": [2, 4]}}])
+    data = _config(
+        family,
+        [
+            {"label": "ngram", "spec_type": "ngram-mod", "axes": {"draft_max": [2, 4]}},
+            {"label": "1-layer", "path": family["draft-1"], "axes": {"draft_max": [2, 4]}},
+        ],
+    )
     keys = shareable(build_plan(parse_config(data, "c.json")))
     assert len(keys) == 1 and "ngram-mod" not in str(keys)  # the draft model's lengths may share; n-gram's never
 
@@ -78,25 +85,34 @@ def test_ngram_acceptance_at_two_streams_is_that_of_a_fresh_server(llama_server,
         json.dump(data, open(path, "w"))
         done = run_script("sweep.py", "--config", path, "--results", path.replace(".json", "-r.json"))
         assert done.returncode == 0, done.stderr
-    at_two = {name: next(r for r in load(str(tmp_path / f"{name}-r.json"))["results"]
-                         if r["draft"] == "ngram" and r["concurrency"] == 2) for name in ("both", "fresh")}
+    at_two = {
+        name: next(
+            r for r in load(str(tmp_path / f"{name}-r.json"))["results"] if r["draft"] == "ngram" and r["concurrency"] == 2
+        )
+        for name in ("both", "fresh")
+    }
     rates = {name: (r["draft_n_accepted"] or 0) / r["draft_n"] if r["draft_n"] else 0.0 for name, r in at_two.items()}
     assert abs(rates["both"] - rates["fresh"]) <= 0.1, rates  # the same prompts, the same fresh pool
-    assert at_two["both"]["log_path"] != next(r["log_path"] for r in load(str(tmp_path / "both-r.json"))["results"]
-                                              if r["draft"] == "ngram" and r["concurrency"] == 1)
+    assert at_two["both"]["log_path"] != next(
+        r["log_path"] for r in load(str(tmp_path / "both-r.json"))["results"] if r["draft"] == "ngram" and r["concurrency"] == 1
+    )
 
 
-def test_four_prompts_and_an_ngram_setup_measure_no_repeat_or_are_refused(llama_server, family, tmp_path,
-                                                                          no_new_servers):
+def test_four_prompts_and_an_ngram_setup_measure_no_repeat_or_are_refused(llama_server, family, tmp_path, no_new_servers):
     """A prompt file of 4 prompts, warmup 1: 4 requests of an n-gram setup are 4 different prompts (the warm-up
     is none of them); 5 would repeat one, and the sweep refuses before any server starts, naming the numbers."""
     prompts = tmp_path / "four.jsonl"
-    prompts.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Write a short story number {i} about a {w}."})
-                               + "\n" for i, w in enumerate(("cat", "ship", "tree", "lamp"))))
+    prompts.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "prompt": f"Write a short story number {i} about a {w}."}) + "\n"
+            for i, w in enumerate(("cat", "ship", "tree", "lamp"))
+        )
+    )
     drafts = [{"label": "ngram", "spec_type": "ngram-mod", "draft_max": 4}]
     for requests in (4, 5):
-        path = write_config(family, tmp_path, name=f"r{requests}", drafts=[], requests=requests, warmup=1,
-                            max_tokens=16, prompts=str(prompts))
+        path = write_config(
+            family, tmp_path, name=f"r{requests}", drafts=[], requests=requests, warmup=1, max_tokens=16, prompts=str(prompts)
+        )
         data = json.load(open(path))
         data["drafts"] = drafts
         json.dump(data, open(path, "w"))
@@ -108,13 +124,11 @@ def test_four_prompts_and_an_ngram_setup_measure_no_repeat_or_are_refused(llama_
             assert sorted(ids) == ["p0", "p1", "p2", "p3"]  # each once; the warm-up was none of them
         else:
             assert done.returncode != 0 and "Traceback" not in done.stderr and "Starting server" not in done.stderr
-            assert "its 5 measured requests (runs x requests) need 5 different prompts, and the prompt set has 4" \
-                in done.stderr
+            assert "its 5 measured requests (runs x requests) need 5 different prompts, and the prompt set has 4" in done.stderr
             assert not (tmp_path / "r5-r.json").exists()
 
 
-def test_a_warm_pool_is_a_separate_labelled_result_after_other_prompts(llama_server, family, tmp_path,
-                                                                       no_new_servers):
+def test_a_warm_pool_is_a_separate_labelled_result_after_other_prompts(llama_server, family, tmp_path, no_new_servers):
     """warm_pool 3: the n-gram setup is measured twice, fresh and after 3 requests of prompts it never measures,
     labelled so; the plain one stays the default answer's input, the warm one says what it was."""
     path = write_config(family, tmp_path, name="warm", drafts=[], requests=4, max_tokens=16, warm_pool=3)
@@ -131,6 +145,7 @@ def test_a_warm_pool_is_a_separate_labelled_result_after_other_prompts(llama_ser
     assert done.returncode == 0, done.stderr
     runs = {r["draft"]: r for r in load(str(tmp_path / "warm-r.json"))["results"]}
     assert runs["ngram · warm pool 3"]["warm_pool_requests"] == 3 and runs["ngram"]["warm_pool_requests"] is None
-    assert [q["prompt_id"] for q in runs["ngram · warm pool 3"]["requests"]] == \
-        [q["prompt_id"] for q in runs["ngram"]["requests"]]  # the same measured prompts: paired
+    assert [q["prompt_id"] for q in runs["ngram · warm pool 3"]["requests"]] == [
+        q["prompt_id"] for q in runs["ngram"]["requests"]
+    ]  # the same measured prompts: paired
     assert runs["ngram · warm pool 3"]["log_path"] != runs["ngram"]["log_path"]  # a server of its own

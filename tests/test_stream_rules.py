@@ -30,16 +30,31 @@ def delta(text: str) -> dict:
     return {"choices": [{"delta": {"content": text}}]}
 
 
-FINAL = {"choices": [{"delta": {}, "finish_reason": "length"}],
-         "timings": {"predicted_n": 6, "predicted_ms": 100.0, "predicted_per_second": 60.0, "prompt_n": 10,
-                     "draft_n": 6, "draft_n_accepted": 3}}
+FINAL = {
+    "choices": [{"delta": {}, "finish_reason": "length"}],
+    "timings": {
+        "predicted_n": 6,
+        "predicted_ms": 100.0,
+        "predicted_per_second": 60.0,
+        "prompt_n": 10,
+        "draft_n": 6,
+        "draft_n_accepted": 3,
+    },
+}
 USAGE = {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 6}}
 
 
 def test_tokens_not_chunks_and_usage_chunk_does_not_extend_decode():
     # 6 tokens in 3 chunks (one chunk carries 3 accepted tokens); usage arrives much later
-    chunks = sse({"choices": [{"delta": {"role": "assistant"}}]}, delta("a"), delta(" b c d"), delta(" e f"),
-                 FINAL, USAGE, b"data: [DONE]\n\n")
+    chunks = sse(
+        {"choices": [{"delta": {"role": "assistant"}}]},
+        delta("a"),
+        delta(" b c d"),
+        delta(" e f"),
+        FINAL,
+        USAGE,
+        b"data: [DONE]\n\n",
+    )
     clock = ScriptedClock([1.0, 1.2, 1.4, 1.6, 1.7, 3.0, 3.0, 3.5])
     r = consume(chunks, 0.0, clock, RequestResult("p"))
     assert r.error is None
@@ -54,7 +69,7 @@ def test_tokens_not_chunks_and_usage_chunk_does_not_extend_decode():
 
 def test_event_split_across_chunks():
     raw = b"".join(sse(delta("hello"), delta(" world"), FINAL, USAGE))
-    pieces = [raw[i:i + 7] for i in range(0, len(raw), 7)]
+    pieces = [raw[i : i + 7] for i in range(0, len(raw), 7)]
     r = consume(pieces, 0.0, ScriptedClock([float(i) for i in range(len(pieces) + 1)]), RequestResult("p"))
     assert r.error is None and r.text == "hello world"
 
@@ -88,12 +103,17 @@ def test_speculation_inactive_is_flagged():
 
 
 def test_noisy_warning_says_how_to_fix():
-    rs = [RequestResult(str(i), decode_tps=v, completion_tokens=50, ttft_s=0.1, total_s=1) for i, v in
-          enumerate([10, 20, 10, 20])]
+    rs = [
+        RequestResult(str(i), decode_tps=v, completion_tokens=50, ttft_s=0.1, total_s=1) for i, v in enumerate([10, 20, 10, 20])
+    ]
     s = summarise("u", "llamacpp", rs, expect_draft=False)
     assert s.noisy and "--requests" in s.warnings[0]
-    quiet = summarise("u", "llamacpp", [RequestResult(str(i), decode_tps=10 + i * 0.01, completion_tokens=5)
-                                        for i in range(4)], expect_draft=False)
+    quiet = summarise(
+        "u",
+        "llamacpp",
+        [RequestResult(str(i), decode_tps=10 + i * 0.01, completion_tokens=5) for i in range(4)],
+        expect_draft=False,
+    )
     assert not quiet.noisy
 
 
@@ -105,13 +125,17 @@ def test_t_interval():
 
 
 def test_raw_completion_streams_of_llama_cpp_and_openai_servers():
-    native = sse({"content": "a", "stop": False}, {"content": " b c", "stop": False},
-                 {"content": "", "stop": True, "timings": FINAL["timings"]})
+    native = sse(
+        {"content": "a", "stop": False},
+        {"content": " b c", "stop": False},
+        {"content": "", "stop": True, "timings": FINAL["timings"]},
+    )
     r = consume(native, 0.0, ScriptedClock([1.0, 1.5, 1.6, 1.7]), RequestResult("p"))
     assert r.error is None and r.text == "a b c" and r.ttft_s == 1.0
     assert r.decode_tps == 60.0 and r.completion_tokens == 6 and (r.draft_n, r.draft_n_accepted) == (6, 3)
-    openai = sse({"choices": [{"text": "x y", "index": 0}]}, {"choices": [{"text": " z", "index": 0}]}, USAGE,
-                 b"data: [DONE]\n\n")
+    openai = sse(
+        {"choices": [{"text": "x y", "index": 0}]}, {"choices": [{"text": " z", "index": 0}]}, USAGE, b"data: [DONE]\n\n"
+    )
     r = consume(openai, 0.0, ScriptedClock([2.0, 2.5, 2.6, 2.6, 2.7]), RequestResult("p"))
     assert r.error is None and r.text == "x y z" and r.completion_tokens == 6 and r.ttft_s == 2.0
 
@@ -129,5 +153,8 @@ def test_request_bodies_per_endpoint():
     assert raw["cache_prompt"] is False
     other = request_body(BenchConfig("u", endpoint="completion"), prompt, OPENAI, 16)
     assert other["prompt"] == "Once upon a time" and other["max_tokens"] == 16
-    assert [endpoint_path(e, k) for e, k in (("chat", LLAMACPP), ("completion", LLAMACPP), ("completion", OPENAI))] \
-        == ["/v1/chat/completions", "/completion", "/v1/completions"]
+    assert [endpoint_path(e, k) for e, k in (("chat", LLAMACPP), ("completion", LLAMACPP), ("completion", OPENAI))] == [
+        "/v1/chat/completions",
+        "/completion",
+        "/v1/completions",
+    ]

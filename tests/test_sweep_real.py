@@ -8,9 +8,28 @@ import os
 from conftest import run_script
 from sweep_helpers import load, write_config
 
-RESULT_FIELDS = ("target", "draft", "mean_tps", "median_tps", "mean_ttft_s", "mean_total_time_s", "acceptance_rate",
-                 "wall_time_s", "load_time_s", "n_requests", "stdev_tps", "decode_tps_ci95", "draft_n", "draft_n_accepted",
-                 "mean_accepted_length", "speedup", "speculation_active", "output_match", "peak_rss_mib", "error")
+RESULT_FIELDS = (
+    "target",
+    "draft",
+    "mean_tps",
+    "median_tps",
+    "mean_ttft_s",
+    "mean_total_time_s",
+    "acceptance_rate",
+    "wall_time_s",
+    "load_time_s",
+    "n_requests",
+    "stdev_tps",
+    "decode_tps_ci95",
+    "draft_n",
+    "draft_n_accepted",
+    "mean_accepted_length",
+    "speedup",
+    "speculation_active",
+    "output_match",
+    "peak_rss_mib",
+    "error",
+)
 
 
 def test_sweep_writes_resumes_and_reruns_failures(llama_server, family, tmp_path, no_new_servers):
@@ -22,8 +41,20 @@ def test_sweep_writes_resumes_and_reruns_failures(llama_server, family, tmp_path
     assert "[1/3] 8-layer target (baseline)" in first.stderr and "acceptance:" in first.stderr
     assert "Recommended: 8-layer target:" in first.stderr  # said whether a setup wins or none beats the baseline
     data = load(results)
-    for key in ("timestamp", "name", "hardware", "backend", "model_family", "settings", "results", "schema_version",
-                "draftbench_version", "server_version", "machine", "command_line"):
+    for key in (
+        "timestamp",
+        "name",
+        "hardware",
+        "backend",
+        "model_family",
+        "settings",
+        "results",
+        "schema_version",
+        "draftbench_version",
+        "server_version",
+        "machine",
+        "command_line",
+    ):
         assert key in data, key
     assert len(data["results"]) == 3
     for run in data["results"]:
@@ -48,8 +79,7 @@ def test_sweep_writes_resumes_and_reruns_failures(llama_server, family, tmp_path
 
 def test_changed_settings_refuse_to_mix(llama_server, family, tmp_path):
     results = str(tmp_path / "r.json")
-    assert run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results",
-                      results).returncode == 0
+    assert run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results", results).returncode == 0
     before = open(results).read()
     changed = write_config(family, tmp_path, drafts=[], max_tokens=40)
     result = run_script("sweep.py", "--config", changed, "--results", results)

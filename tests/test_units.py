@@ -59,13 +59,17 @@ def test_vllm_command_uses_speculative_config():
     assert config == {"method": "draft_model", "model": "Qwen/Qwen2.5-0.5B", "num_speculative_tokens": 4}
     ngram = vllm.speculative_config(Speculation(spec_type=("ngram-simple",), draft_max=3, ngram_n=2, ngram_n_min=1))
     assert ngram == {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 2, "prompt_lookup_min": 1}
-    assert vllm.speculative_config(Speculation(spec_type=("draft-mtp",), draft_max=1)) == \
-        {"method": "mtp", "num_speculative_tokens": 1}
-    refused = {"draft_p_min": Speculation("d", draft_p_min=0.5),  # no vLLM field: refused by name
-               "ngram-simple": Speculation(spec_type=("ngram-mod",), draft_max=3),  # a pool across requests
-               "one speculation method": Speculation("d", spec_type=("draft-simple", "ngram-simple")),
-               "needs a model folder": Speculation(spec_type=("draft-eagle3",)),
-               "drop \"path\"": Speculation("heads", spec_type=("draft-mtp",))}
+    assert vllm.speculative_config(Speculation(spec_type=("draft-mtp",), draft_max=1)) == {
+        "method": "mtp",
+        "num_speculative_tokens": 1,
+    }
+    refused = {
+        "draft_p_min": Speculation("d", draft_p_min=0.5),  # no vLLM field: refused by name
+        "ngram-simple": Speculation(spec_type=("ngram-mod",), draft_max=3),  # a pool across requests
+        "one speculation method": Speculation("d", spec_type=("draft-simple", "ngram-simple")),
+        "needs a model folder": Speculation(spec_type=("draft-eagle3",)),
+        'drop "path"': Speculation("heads", spec_type=("draft-mtp",)),
+    }
     for why, setup in refused.items():
         with pytest.raises(UnsupportedSetup, match=re.escape(why)):
             vllm.speculative_config(setup)
@@ -89,15 +93,17 @@ def test_a_vllm_key_never_stands_on_its_command_line(monkeypatch):
 
 
 def test_vllm_metrics_deltas():
-    page = ('# HELP vllm:spec_decode_num_draft_tokens_total x\n'
-            'vllm:spec_decode_num_draft_tokens_total{engine="0",model_name="m"} 120.0\n'
-            'vllm:spec_decode_num_draft_tokens_created{engine="0",model_name="m"} 1.7e9\n'
-            'vllm:spec_decode_num_accepted_tokens_total{engine="0",model_name="m"} 90.0\n'
-            'vllm:spec_decode_num_drafts_total{engine="0",model_name="m"} 40.0\n'
-            'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="1"} 30.0\n'
-            'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="0"} 60.0\n'
-            'vllm:iteration_tokens_total_count{engine="0"} 33.0\n'
-            'vllm:num_preemptions_total{engine="0"} 0.0\n')
+    page = (
+        "# HELP vllm:spec_decode_num_draft_tokens_total x\n"
+        'vllm:spec_decode_num_draft_tokens_total{engine="0",model_name="m"} 120.0\n'
+        'vllm:spec_decode_num_draft_tokens_created{engine="0",model_name="m"} 1.7e9\n'
+        'vllm:spec_decode_num_accepted_tokens_total{engine="0",model_name="m"} 90.0\n'
+        'vllm:spec_decode_num_drafts_total{engine="0",model_name="m"} 40.0\n'
+        'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="1"} 30.0\n'
+        'vllm:spec_decode_num_accepted_tokens_per_pos_total{engine="0",position="0"} 60.0\n'
+        'vllm:iteration_tokens_total_count{engine="0"} 33.0\n'
+        'vllm:num_preemptions_total{engine="0"} 0.0\n'
+    )
     before = vllm_metrics.parse_metrics(page)
     assert before == Counters(40.0, 120.0, 90.0, (60.0, 30.0), True, steps=33.0)  # _created: timestamps
     later = page.replace("120.0", "220.0").replace("90.0", "150.0").replace("60.0", "100.0").replace("33.0", "73.0")
@@ -145,10 +151,12 @@ def test_the_vllm_entry_point_is_the_console_only_where_its_distribution_is_inst
 
 def test_the_vllm_shim_hides_only_the_packages_it_is_told_of():
     """What vLLM's processes see where torchvision cannot load beside its torch: as if it were not installed."""
-    code = ("import importlib.util as u\n"
-            "print(u.find_spec('csv') is None, u.find_spec('json') is None)\n"
-            "try:\n    import csv\nexcept ModuleNotFoundError as e:\n    print('hidden', e.name)\n"
-            "import json\nprint('json', json.dumps(1))")
+    code = (
+        "import importlib.util as u\n"
+        "print(u.find_spec('csv') is None, u.find_spec('json') is None)\n"
+        "try:\n    import csv\nexcept ModuleNotFoundError as e:\n    print('hidden', e.name)\n"
+        "import json\nprint('json', json.dumps(1))"
+    )
     env = {**os.environ, "PYTHONPATH": vllm.SHIM, "DRAFTBENCH_HIDE": "csv"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.stdout.split() == ["True", "False", "hidden", "csv", "json", "1"], out.stderr
@@ -165,8 +173,14 @@ def test_lmstudio_shapes():
 
 
 def test_redaction_and_visible():
-    assert redact(["x", "--api-key", "sk-1", "--api-key=sk-2", "-m", "m"]) == \
-        ["x", "--api-key", "***", "--api-key=***", "-m", "m"]
+    assert redact(["x", "--api-key", "sk-1", "--api-key=sk-2", "-m", "m"]) == [
+        "x",
+        "--api-key",
+        "***",
+        "--api-key=***",
+        "-m",
+        "m",
+    ]
     assert visible("a\x1b[31mb\n") == "a\\x1b[31mb\\n"
 
 
@@ -206,10 +220,16 @@ def test_a_vllm_sweep_without_vllm_stops_before_any_server_and_says_how_to_insta
     monkeypatch.setattr(vllm, "_probe", lambda python: None)
     monkeypatch.setattr(vllm.shutil, "which", lambda name: None)
     vllm.find.cache_clear()
-    cfg = parse_config({"name": "v", "hardware": "box", "backend": "vllm",
-                        "targets": [{"label": "7B", "path": "Qwen/Qwen2.5-7B-Instruct"}],
-                        "drafts": [{"label": "0.5B", "path": "Qwen/Qwen2.5-0.5B-Instruct"}],
-                        "settings": {"port": 0}})
+    cfg = parse_config(
+        {
+            "name": "v",
+            "hardware": "box",
+            "backend": "vllm",
+            "targets": [{"label": "7B", "path": "Qwen/Qwen2.5-7B-Instruct"}],
+            "drafts": [{"label": "0.5B", "path": "Qwen/Qwen2.5-0.5B-Instruct"}],
+            "settings": {"port": 0},
+        }
+    )
     try:
         with pytest.raises(DraftbenchError, match=r"vLLM not found .*draftbench\[vllm\]"):
             Sweep(cfg, str(tmp_path / "r.json"), echo=lambda *a, **k: None).run()

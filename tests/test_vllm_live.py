@@ -40,17 +40,33 @@ def family(tmp_path_factory, install) -> dict[str, str]:
 
 
 def _config(path, family: dict[str, str], drafts: list[dict], **settings) -> str:
-    config = {"name": "vllm-live", "hardware": "cpu", "backend": "vllm",
-              "targets": [{"label": "8-layer", "path": family["target"]}], "drafts": drafts,
-              "settings": {"requests": 3, "warmup": 1, "max_tokens": 48, "ctx_size": 1024, "port": 0,
-                           "endpoint": "completion", "extra_args": SERVER, "baseline_every": 0, **settings}}
+    config = {
+        "name": "vllm-live",
+        "hardware": "cpu",
+        "backend": "vllm",
+        "targets": [{"label": "8-layer", "path": family["target"]}],
+        "drafts": drafts,
+        "settings": {
+            "requests": 3,
+            "warmup": 1,
+            "max_tokens": 48,
+            "ctx_size": 1024,
+            "port": 0,
+            "endpoint": "completion",
+            "extra_args": SERVER,
+            "baseline_every": 0,
+            **settings,
+        },
+    }
     path.write_text(json.dumps(config))
     return str(path)
 
 
 def test_a_sweep_on_a_live_vllm_measures_acceptance_from_its_counters(tmp_path, family, install):
-    drafts = [{"label": "ngram", "spec_type": "ngram-simple", "ngram_n": 2, "ngram_n_min": 1, "draft_max": 3},
-              {"label": "1-layer", "path": family["draft-1"], "draft_max": 3}]
+    drafts = [
+        {"label": "ngram", "spec_type": "ngram-simple", "ngram_n": 2, "ngram_n_min": 1, "draft_max": 3},
+        {"label": "1-layer", "path": family["draft-1"], "draft_max": 3},
+    ]
     config = _config(tmp_path / "sweep.json", family, drafts, concurrency=[1, 2])
     results, chart = tmp_path / "r.json", tmp_path / "r.html"
     done = run_script("sweep.py", "--config", config, "--results", str(results), "--chart", str(chart), env=ENV)
@@ -95,16 +111,20 @@ def test_a_method_this_build_cannot_run_is_refused_before_any_server_starts(tmp_
 def _vllm_left() -> list[int]:
     """vLLM processes of this test session (its servers' process titles, or a command line under ROOT's venv)."""
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return [int(line.split()[0]) for line in out.splitlines()
-            if "VLLM::" in line or "vllm.entrypoints" in line and sys.prefix in line]
+    return [
+        int(line.split()[0]) for line in out.splitlines() if "VLLM::" in line or "vllm.entrypoints" in line and sys.prefix in line
+    ]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_no_vllm_process_outlives_draftbench(tmp_path, family, install, sig):
     config = _config(tmp_path / "sweep.json", family, [])
-    proc = spawn([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--results",
-                  str(tmp_path / "r.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                 env={**os.environ, **ENV})
+    proc = spawn(
+        [sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--results", str(tmp_path / "r.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **ENV},
+    )
     try:
         deadline, tree = time.monotonic() + 240, []
         while time.monotonic() < deadline and proc.poll() is None:

@@ -29,8 +29,12 @@ class Parser(argparse.ArgumentParser):
         owner = SweepSettings if name in SweepSettings.__dataclass_fields__ else ServerOptions
         default = getattr(owner, name)
         default = default[0] if name in LEVELS else default  # a level: one value per command (a sweep takes a list)
-        self.add_argument(*(flags or ["--" + name.replace("_", "-")]), type=limits.arg(name), default=default,
-                          help=f"{help + ' ' if help else ''}(default {default})")
+        self.add_argument(
+            *(flags or ["--" + name.replace("_", "-")]),
+            type=limits.arg(name),
+            default=default,
+            help=f"{help + ' ' if help else ''}(default {default})",
+        )
 
 
 def run_main(body: Callable[[], int]) -> int:
@@ -61,7 +65,7 @@ def split_passthrough(argv: list[str] | None) -> tuple[list[str], list[str]]:
     args = list(sys.argv[1:] if argv is None else argv)
     if "--" in args:
         i = args.index("--")
-        return args[:i], args[i + 1:]
+        return args[:i], args[i + 1 :]
     return args, []
 
 
@@ -76,8 +80,7 @@ COMMANDS = {  # name: what it does, one line each (``draftbench --help``)
 def usage() -> str:
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {what}" for name, what in COMMANDS.items()]
-    return ("usage: draftbench COMMAND [options]   (draftbench COMMAND --help for its options)\n\ncommands:\n"
-            + "\n".join(lines))
+    return "usage: draftbench COMMAND [options]   (draftbench COMMAND --help for its options)\n\ncommands:\n" + "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

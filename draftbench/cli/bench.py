@@ -19,23 +19,37 @@ from . import Parser, run_main
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = Parser(prog="bench.py", description="Benchmark a running llama-server or "
-                                 "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.")
+    ap = Parser(
+        prog="bench.py",
+        description="Benchmark a running llama-server or "
+        "OpenAI-compatible server: decode tok/s, time to first token, draft acceptance.",
+    )
     ap.add_argument("--url", default="http://127.0.0.1:8080", help="server base URL")
     ap.setting("requests", help="measured requests")
     ap.setting("max_tokens")
-    ap.add_argument("--concurrency", type=limits.arg("concurrency"), default=1,
-                    help="requests in flight at once: N workers, each sending its next request when one ends "
-                         "(default 1; the server needs N slots, e.g. llama-server --parallel N)")
+    ap.add_argument(
+        "--concurrency",
+        type=limits.arg("concurrency"),
+        default=1,
+        help="requests in flight at once: N workers, each sending its next request when one ends "
+        "(default 1; the server needs N slots, e.g. llama-server --parallel N)",
+    )
     ap.setting("temperature")
-    ap.add_argument("--endpoint", choices=("chat", "completion"), default="chat",
-                    help="chat (the server applies the model's chat template) or completion (each prompt's text as "
-                         "it is: for base models and GGUFs without a template)")
+    ap.add_argument(
+        "--endpoint",
+        choices=("chat", "completion"),
+        default="chat",
+        help="chat (the server applies the model's chat template) or completion (each prompt's text as "
+        "it is: for base models and GGUFs without a template)",
+    )
     ap.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable); replaces the built-in suite")
     ap.add_argument("--prompts-file", help="text file, one prompt per line; replaces the built-in suite")
-    ap.add_argument("--prompts", help="prompt set: 'builtin' (default) or a file: JSONL ({\"prompt\"} or "
-                    "{\"messages\"}, optional \"category\"), Spec-Bench question.jsonl, ShareGPT JSON, or text with "
-                    "blank lines between prompts")
+    ap.add_argument(
+        "--prompts",
+        help="prompt set: 'builtin' (default) or a file: JSONL ({\"prompt\"} or "
+        '{"messages"}, optional "category"), Spec-Bench question.jsonl, ShareGPT JSON, or text with '
+        "blank lines between prompts",
+    )
     ap.add_argument("--categories", help="only these categories of the prompt set, comma-separated (code,math)")
     ap.setting("warmup", help="unmeasured requests first")
     ap.add_argument("--model", help="model name sent in requests")
@@ -43,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.setting("seed")
     ap.setting("request_timeout_s", "--request-timeout-s", "--timeout", help="per-request timeout in seconds")
     ap.add_argument("--expect-draft", action="store_true", help="warn loudly if speculation did not run")
-    ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request "
-                    "(implies --expect-draft)")
+    ap.add_argument("--draft-model", help="LM Studio: the draft model to use, sent with each request (implies --expect-draft)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     return ap
 
@@ -81,11 +94,21 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     if problems:
         raise ConfigError("command line", problems)
     return BenchConfig(
-        url=args.url, requests=args.requests, max_tokens=args.max_tokens, temperature=args.temperature,
-        warmup=args.warmup, prompts=suite, model=args.model, api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
-        seed=args.seed, request_timeout_s=args.request_timeout_s,
-        expect_draft=args.expect_draft or bool(args.draft_model), concurrency=args.concurrency, endpoint=args.endpoint,
-        extra_body=tuple(lmstudio.request_fields(args.draft_model).items()))
+        url=args.url,
+        requests=args.requests,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        warmup=args.warmup,
+        prompts=suite,
+        model=args.model,
+        api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
+        seed=args.seed,
+        request_timeout_s=args.request_timeout_s,
+        expect_draft=args.expect_draft or bool(args.draft_model),
+        concurrency=args.concurrency,
+        endpoint=args.endpoint,
+        extra_body=tuple(lmstudio.request_fields(args.draft_model).items()),
+    )
 
 
 def _fmt(v: float | None, spec: str = ".2f") -> str:
@@ -94,16 +117,18 @@ def _fmt(v: float | None, spec: str = ".2f") -> str:
 
 def format_table(s: BenchSummary) -> str:
     ok = (s.n_requests or 0) - (s.n_failed_requests or 0)
-    lines = [f"Server           {s.url} ({s.server_kind})",
-             f"Requests         {ok} ok, {s.n_failed_requests} failed"]
+    lines = [f"Server           {s.url} ({s.server_kind})", f"Requests         {ok} ok, {s.n_failed_requests} failed"]
     ci = f"  95% CI [{s.decode_tps_ci95[0]:.2f}, {s.decode_tps_ci95[1]:.2f}]" if s.decode_tps_ci95 else ""
-    lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  "
-                 f"stdev {_fmt(s.stdev_tps)}{ci}")
+    lines.append(f"Decode tok/s     mean {_fmt(s.mean_tps)}  median {_fmt(s.median_tps)}  stdev {_fmt(s.stdev_tps)}{ci}")
     lines.append(f"Client tok/s     mean {_fmt(s.mean_client_tps)}")
-    lines.append(f"Aggregate tok/s  {_fmt(s.aggregate_tps)} ({s.concurrency} in flight at once, "
-                 f"{s.loop_wall_s:.2f} s first send to last end)")
-    lines.append(f"TTFT             mean {_fmt(s.mean_ttft_s, '.3f')} s  median {_fmt(s.median_ttft_s, '.3f')} s  "
-                 f"p95 {_fmt(s.p95_ttft_s, '.3f')} s")
+    lines.append(
+        f"Aggregate tok/s  {_fmt(s.aggregate_tps)} ({s.concurrency} in flight at once, "
+        f"{s.loop_wall_s:.2f} s first send to last end)"
+    )
+    lines.append(
+        f"TTFT             mean {_fmt(s.mean_ttft_s, '.3f')} s  median {_fmt(s.median_ttft_s, '.3f')} s  "
+        f"p95 {_fmt(s.p95_ttft_s, '.3f')} s"
+    )
     lines.append(f"Total time       mean {_fmt(s.mean_total_time_s)} s")
     if s.acceptance_rate is not None:
         lines.append(f"Acceptance       {s.acceptance_rate:.1%} ({s.draft_n_accepted}/{s.draft_n} drafted tokens)")
@@ -112,10 +137,15 @@ def format_table(s: BenchSummary) -> str:
         lines.append("Acceptance       - (speculation NOT active)")
     per = categories.summarise(RunResult("", None, requests=list(s.requests))) or {}
     if len(per) > 1:
-        lines.append("By category      " + "; ".join(
-            f"{cat} {_fmt(row.decode_tps)} tok/s" + (f" acc {row.acceptance_rate:.0%}"
-                                                   if row.acceptance_rate is not None else "")
-            + f" (n={row.n_requests})" for cat, row in per.items()))
+        lines.append(
+            "By category      "
+            + "; ".join(
+                f"{cat} {_fmt(row.decode_tps)} tok/s"
+                + (f" acc {row.acceptance_rate:.0%}" if row.acceptance_rate is not None else "")
+                + f" (n={row.n_requests})"
+                for cat, row in per.items()
+            )
+        )
     return "\n".join(lines)
 
 
@@ -124,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def body() -> int:
         cfg = config_from_args(args)
-        summary = run_bench(cfg, progress=lambda m: print(f"  {console_text(m)}", file=sys.stderr,
-                                                               flush=True))
+        summary = run_bench(cfg, progress=lambda m: print(f"  {console_text(m)}", file=sys.stderr, flush=True))
         for w in summary.warnings:
             print(f"WARNING: {console_text(w)}", file=sys.stderr)
         if args.json:
@@ -133,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(console_text(format_table(summary)))
         if summary.n_failed_requests == summary.n_requests:
-            raise DraftbenchError(f"all {summary.n_requests} requests failed; first error: "
-                                  f"{summary.requests[0].error}")
+            raise DraftbenchError(f"all {summary.n_requests} requests failed; first error: {summary.requests[0].error}")
         return 0
 
     return run_main(body)

@@ -22,8 +22,11 @@ def _host(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = Parser(prog="server.py", description="Start an inference server and keep it in the "
-                                 "foreground until Ctrl-C. Arguments after -- go to the server unchanged.")
+    ap = Parser(
+        prog="server.py",
+        description="Start an inference server and keep it in the "
+        "foreground until Ctrl-C. Arguments after -- go to the server unchanged.",
+    )
     sub = ap.add_subparsers(dest="backend", required=True)
     for backend in BACKENDS.values():
         p = sub.add_parser(backend.cli_name)
@@ -37,9 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--llama-bin", help="path to llama-server")
         if backend.sweeps:  # a server draftbench starts: its context and how it speculates
             p.setting("ctx_size")
-            p.add_argument("--spec-type", help="speculation types, comma-separated (e.g. ngram-mod, or "
-                           "draft-simple,ngram-mod; vLLM runs one: draft-simple, ngram-simple, draft-mtp, "
-                           "draft-eagle3, draft-dflash); default draft-simple with --draft-path")
+            p.add_argument(
+                "--spec-type",
+                help="speculation types, comma-separated (e.g. ngram-mod, or "
+                "draft-simple,ngram-mod; vLLM runs one: draft-simple, ngram-simple, draft-mtp, "
+                "draft-eagle3, draft-dflash); default draft-simple with --draft-path",
+            )
         for axis in AXES.values():
             if backend.llama_flags or axis.vllm_key:
                 p.add_argument(axis.flag, type=limits.arg(axis.limit), help=axis.help)
@@ -58,8 +64,7 @@ def speculation_from_args(args: argparse.Namespace) -> Speculation:
 def _serve(server: process.ServerProcess) -> int:
     with server:
         print(server.url, flush=True)
-        print(f"ready in {server.load_time_s:.1f} s ({server.version}); log: {server.log_path}; "
-              "Ctrl-C to stop", file=sys.stderr)
+        print(f"ready in {server.load_time_s:.1f} s ({server.version}); log: {server.log_path}; Ctrl-C to stop", file=sys.stderr)
         try:
             while server.alive():
                 time.sleep(0.2)
@@ -81,11 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         process.install_sigterm_handler()
         if backend.sweeps:
             options = process.ServerOptions(
-                host=args.host, port=args.port, extra_args=tuple(extra), ready_timeout_s=args.ready_timeout,
+                host=args.host,
+                port=args.port,
+                extra_args=tuple(extra),
+                ready_timeout_s=args.ready_timeout,
                 ctx_size=args.ctx_size,
-                **({"gpu_layers": args.gpu_layers, "llama_bin": args.llama_bin} if backend.llama_flags else {}))
-            return _serve(backends.launch(backend, process.ServerSpec(args.model_path, speculation_from_args(args),
-                                                                      options)))
+                **({"gpu_layers": args.gpu_layers, "llama_bin": args.llama_bin} if backend.llama_flags else {}),
+            )
+            return _serve(backends.launch(backend, process.ServerSpec(args.model_path, speculation_from_args(args), options)))
         spec = lmstudio.LMStudioSpec(args.model_path, args.draft_path, args.port)
         with lmstudio.LMStudioServer(spec) as lms:
             print(lms.url, flush=True)

@@ -24,35 +24,57 @@ from .outputs import Outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = Parser(prog="sweep.py", description="Benchmark every target x draft combination and "
-                                 "report which draft makes speculative decoding fastest.")
+    ap = Parser(
+        prog="sweep.py",
+        description="Benchmark every target x draft combination and report which draft makes speculative decoding fastest.",
+    )
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--config", help="sweep config (JSON)")
     src.add_argument("--config-dir", help="run every *.json here except example_*.json, in sorted order")
     src.add_argument("--demo", action="store_true", help="sweep the built-in synthetic demo models")
-    src.add_argument("--compare", nargs="+", metavar="RESULTS",
-                     help="compare results files (paths, globs or folders; the original tool's files too) on one page "
-                          "(--chart, default compare.html) with a 'choosing a draft' table derived from them")
-    src.add_argument("--merge", nargs="+", metavar="SHARDS",
-                     help="merge the results files of a sweep's shards (paths, globs or folders of *_shard-I-of-N.json) "
-                          "into one results file (--results, default: their name without _shard-I-of-N) and report")
+    src.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="RESULTS",
+        help="compare results files (paths, globs or folders; the original tool's files too) on one page "
+        "(--chart, default compare.html) with a 'choosing a draft' table derived from them",
+    )
+    src.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="SHARDS",
+        help="merge the results files of a sweep's shards (paths, globs or folders of *_shard-I-of-N.json) "
+        "into one results file (--results, default: their name without _shard-I-of-N) and report",
+    )
     ap.add_argument("--results", help="results JSON (default results/<hardware>_<backend>_<name>.json)")
     ap.add_argument("--chart", help="HTML report (default: the results path with .html)")
     ap.add_argument("--chart-only", action="store_true", help="only re-render the report from --results")
     ap.add_argument("--fresh", action="store_true", help="ignore existing results and start over")
-    ap.add_argument("--dry-run", action="store_true",
-                    help="check the config, prompts and llama-server flags and print the plan with each server's "
-                         "command line and an estimate of the time; starts no server, writes nothing")
-    ap.add_argument("--adaptive", action="store_true",
-                    help="adaptive search: stop measuring a setup once it is clearly slower than the best so far or "
-                         "tied with it (the config's \"search\": \"adaptive\"; default: every setup in full)")
+    ap.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the config, prompts and llama-server flags and print the plan with each server's "
+        "command line and an estimate of the time; starts no server, writes nothing",
+    )
+    ap.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="adaptive search: stop measuring a setup once it is clearly slower than the best so far or "
+        'tied with it (the config\'s "search": "adaptive"; default: every setup in full)',
+    )
     ap.add_argument("--format", choices=("md", "csv"), help="also print a Markdown or CSV table on stdout")
-    ap.add_argument("--shard", metavar="I/N",
-                    help="measure part I of N of the plan (from 0) into its own results file (..._shard-I-of-N.json); "
-                         "default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set")
-    ap.add_argument("--shard-count", type=limits.arg("shards"), metavar="N",
-                    help="the shard count beside a Kubernetes Indexed Job's JOB_COMPLETION_INDEX "
-                         "(default: settings.shards)")
+    ap.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="measure part I of N of the plan (from 0) into its own results file (..._shard-I-of-N.json); "
+        "default: from SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX when set",
+    )
+    ap.add_argument(
+        "--shard-count",
+        type=limits.arg("shards"),
+        metavar="N",
+        help="the shard count beside a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (default: settings.shards)",
+    )
     return ap
 
 
@@ -79,8 +101,15 @@ def chart_only(results: str, chart: str | None, fmt: str | None) -> int:
     return 0
 
 
-def run_one(config_path: str, results: str | None, chart: str | None, fresh: bool, fmt: str | None,
-            adaptive: bool = False, shard: ShardFlags | None = None) -> SweepOutcome:
+def run_one(
+    config_path: str,
+    results: str | None,
+    chart: str | None,
+    fresh: bool,
+    fmt: str | None,
+    adaptive: bool = False,
+    shard: ShardFlags | None = None,
+) -> SweepOutcome:
     cfg = load_config(config_path)
     if adaptive:
         cfg = cfg.with_search("adaptive")
@@ -128,8 +157,9 @@ def shard_files(paths: list[str]) -> list[str]:
     out = []
     for p in paths:
         found = compare.expand([p])
-        out += found if found == [p] else [f for f in found if f.endswith(".json")
-                                           and shards.SUFFIX.search(os.path.splitext(f)[0])]
+        out += (
+            found if found == [p] else [f for f in found if f.endswith(".json") and shards.SUFFIX.search(os.path.splitext(f)[0])]
+        )
     return list(dict.fromkeys(out))
 
 
@@ -144,18 +174,33 @@ def merge_shards(paths: list[str], results: str | None, chart: str | None, fmt: 
     out = Outputs.of(target, chart, fmt)
     out.check([("--merge", p) for p in found])
     if os.path.exists(target) and not load_results(target)[0].shards:
-        raise ShardError(f"--results {target} exists and is not a merged result (a sweep of its own?): merging would "
-                         "replace it; give --results another path")
+        raise ShardError(
+            f"--results {target} exists and is not a merged result (a sweep of its own?): merging would "
+            "replace it; give --results another path"
+        )
     ev = evaluate.evaluate(runs, EvalSettings.of(meta.settings))
     save_results(target, meta, list(ev.runs), ev.computed())
-    out.publish(meta, ev, [*evaluation_lines(ev), f"Merged {len(found)} shards ({sum(1 for r in runs if r.draft is not None)} "
-                           f"setup runs, {sum(1 for r in runs if r.draft is None)} baselines) into {target}; report "
-                           f"{out.chart}"])
+    out.publish(
+        meta,
+        ev,
+        [
+            *evaluation_lines(ev),
+            f"Merged {len(found)} shards ({sum(1 for r in runs if r.draft is not None)} "
+            f"setup runs, {sum(1 for r in runs if r.draft is None)} baselines) into {target}; report "
+            f"{out.chart}",
+        ],
+    )
     return 0
 
 
-def dry_run(config: str | None, folder: str | None, results: str | None, adaptive: bool,
-            chart: str | None = None, shard_flags: ShardFlags = (None, None)) -> int:
+def dry_run(
+    config: str | None,
+    folder: str | None,
+    results: str | None,
+    adaptive: bool,
+    chart: str | None = None,
+    shard_flags: ShardFlags = (None, None),
+) -> int:
     paths = [config] if config else _configs_in(folder or "")
     for path in paths:
         cfg = load_config(path)
@@ -175,8 +220,7 @@ def dry_run(config: str | None, folder: str | None, results: str | None, adaptiv
 def _configs_in(folder: str) -> list[str]:
     if not os.path.isdir(folder):
         raise DraftbenchError(f"--config-dir {folder}: not a folder")
-    paths = sorted(p for p in glob.glob(os.path.join(folder, "*.json"))
-                   if not os.path.basename(p).startswith("example_"))
+    paths = sorted(p for p in glob.glob(os.path.join(folder, "*.json")) if not os.path.basename(p).startswith("example_"))
     if not paths:
         raise DraftbenchError(f"--config-dir {folder}: no *.json configs (example_*.json are skipped)")
     return paths
@@ -224,15 +268,20 @@ def _check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> st
     if len(given) > 1:  # only --chart-only can meet another mode here: the others exclude each other
         parser.error(f"{_flag(given[1])} cannot be combined with {_flag(given[0])}")
     if not given:
-        parser.error("give --config PATH, --config-dir DIR, --demo, --compare FILES, --merge SHARDS, "
-                     "or --results PATH --chart-only")
+        parser.error(
+            "give --config PATH, --config-dir DIR, --demo, --compare FILES, --merge SHARDS, or --results PATH --chart-only"
+        )
     mode = given[0]
-    ignored = [_flag(k) for k in ("results", "chart", "fresh", "adaptive", "format", "dry_run", "shard", "shard_count")
-               if getattr(args, k) and k not in _MODES[mode]]
+    ignored = [
+        _flag(k)
+        for k in ("results", "chart", "fresh", "adaptive", "format", "dry_run", "shard", "shard_count")
+        if getattr(args, k) and k not in _MODES[mode]
+    ]
     if ignored:
         names = ", ".join(ignored[:-1]) + " and " + ignored[-1] if len(ignored) > 1 else ignored[0]
-        parser.error(f"{names} cannot be combined with {_flag(mode)}: {_flag(mode)} would "
-                     f"ignore {'them' if len(ignored) > 1 else 'it'}")
+        parser.error(
+            f"{names} cannot be combined with {_flag(mode)}: {_flag(mode)} would ignore {'them' if len(ignored) > 1 else 'it'}"
+        )
     if mode == "chart_only" and not args.results:
         parser.error("--chart-only needs --results PATH")
     return mode
@@ -261,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
             from ..synth.demo import ensure_demo
 
             config = ensure_demo()
-        outcome = run_one(config, args.results, args.chart, args.fresh, args.format, args.adaptive,
-                          shard if args.config else None)
+        outcome = run_one(
+            config, args.results, args.chart, args.fresh, args.format, args.adaptive, shard if args.config else None
+        )
         return 1 if outcome.failures else 0
 
     return run_main(body)

@@ -111,8 +111,10 @@ def guard_outputs(outputs: list[tuple[str, str]], inputs: list[tuple[str, str]])
     for i, (flag, path) in enumerate(outputs):
         for what, other in [*inputs, *outputs[:i]]:
             if path and other and same_file(path, other):
-                raise OutputFileError(f"{flag} {path} is the same file as {what} {other}: writing it would replace "
-                                      f"that file; give {flag} another path")
+                raise OutputFileError(
+                    f"{flag} {path} is the same file as {what} {other}: writing it would replace "
+                    f"that file; give {flag} another path"
+                )
 
 
 def guard_report(path: str, flag: str = "--chart") -> None:
@@ -126,8 +128,10 @@ def guard_report(path: str, flag: str = "--chart") -> None:
     except OSError:
         return  # not readable: the write itself will say
     if head and not head.startswith((b"<!doctype html", b"<html")):
-        raise OutputFileError(f"{flag} {path} exists and is not an HTML report: writing the report would replace it; "
-                              f"give {flag} another path (or delete that file first)")
+        raise OutputFileError(
+            f"{flag} {path} exists and is not an HTML report: writing the report would replace it; "
+            f"give {flag} another path (or delete that file first)"
+        )
 
 
 def check_writable(path: str, flag: str = "--results", what: str = "results") -> None:
@@ -139,8 +143,7 @@ def check_writable(path: str, flag: str = "--results", what: str = "results") ->
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputFileError(f"cannot write {what} to {folder}: {exc.strerror}; "
-                              f"choose another place with {flag} PATH") from exc
+        raise OutputFileError(f"cannot write {what} to {folder}: {exc.strerror}; choose another place with {flag} PATH") from exc
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES:
         raise OutputFileError(f"only {free // 2**20} MiB free in {folder}: free some space or use {flag} PATH")
@@ -164,8 +167,7 @@ def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
     except OSError as exc:  # a read-only or missing folder, a full disk: nothing was written, nothing replaced
-        raise OutputFileError(f"cannot write {path}: {exc.strerror} in {folder}; choose another place with "
-                              f"{flag} PATH") from exc
+        raise OutputFileError(f"cannot write {path}: {exc.strerror} in {folder}; choose another place with {flag} PATH") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -179,8 +181,10 @@ def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise OutputFileError(f"cannot write {path}: {exc.strerror}; the previous version is intact: free "
-                                  f"some space or choose another place with {flag} PATH") from exc
+            raise OutputFileError(
+                f"cannot write {path}: {exc.strerror}; the previous version is intact: free "
+                f"some space or choose another place with {flag} PATH"
+            ) from exc
         raise
 
 

@@ -17,7 +17,17 @@ from ..errors import ModelFileError
 GGUF_MAGIC = b"GGUF"
 
 _SCALARS = {
-    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d",
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
 }
 _STRING, _ARRAY = 8, 9
 
@@ -146,8 +156,9 @@ def tensors(path: str) -> tuple[Tensor, ...]:
     end = os.path.getsize(path) - data_start
     starts = sorted({offset for *_, offset in described} | {end})
     following = {a: b for a, b in zip(starts, starts[1:])}
-    return tuple(Tensor(name, kind, shape, max(0, following.get(offset, end) - offset))
-                 for name, kind, shape, offset in described)
+    return tuple(
+        Tensor(name, kind, shape, max(0, following.get(offset, end) - offset)) for name, kind, shape, offset in described
+    )
 
 
 def mtp_layers(path: str) -> int:
@@ -199,18 +210,21 @@ def head_problems(target: str, head: str, spec_type: str, draft_max: int | None)
     depth = target_meta.get(f"{t_arch}.block_count")
     problems = []
     if isinstance(hidden, int) and isinstance(width, int) and hidden != width:
-        problems.append(f"{head} was trained for a target of hidden size {hidden}, and {target} has {width}: "
-                        "use the head published for this target")
+        problems.append(
+            f"{head} was trained for a target of hidden size {hidden}, and {target} has {width}: "
+            "use the head published for this target"
+        )
     if isinstance(depth, int) and any(isinstance(i, int) and i >= depth for i in layers):
-        problems.append(f"{head} reads target layers {layers}, and {target} has {depth}: use the head published "
-                        "for this target")
+        problems.append(f"{head} reads target layers {layers}, and {target} has {depth}: use the head published for this target")
     if arch == "dflash" and draft_max is not None:
         block = meta.get("dflash.block_size", 16)
         anchor = spec_type == "draft-dspark" and meta.get("dflash.sample_from_anchor") is True
         cap = block if anchor else block - 1
         if isinstance(cap, int) and draft_max > cap:
-            problems.append(f"{head} drafts at most {cap} tokens (block size {block}); draft_max {draft_max} would "
-                            f"be cut to {cap} by llama.cpp: set draft_max to {cap} or less")
+            problems.append(
+                f"{head} drafts at most {cap} tokens (block size {block}); draft_max {draft_max} would "
+                f"be cut to {cap} by llama.cpp: set draft_max to {cap} or less"
+            )
     return problems
 
 

@@ -24,18 +24,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-MARKERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>",
-           "<|begin_of_text|>", "[INST]", "[/INST]", "<start_of_turn>", "<end_of_turn>", "<|user|>", "<|assistant|>",
-           "<|system|>", "<|end|>", "<|eos|>", "<|turn>", "<turn|>", "<｜User｜>", "<｜Assistant｜>")
+MARKERS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|begin_of_text|>",
+    "[INST]",
+    "[/INST]",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|system|>",
+    "<|end|>",
+    "<|eos|>",
+    "<|turn>",
+    "<turn|>",
+    "<｜User｜>",
+    "<｜Assistant｜>",
+)
 N = 8  # words per sequence for echo and repeats
 MIN_WORDS = 24  # shorter completions are too short to call a loop
 LOOP_REPEAT = 0.6
 LOOP_DISTINCT = 0.3
 ECHO_SHARE = 0.5
 MIN_ECHO_WORDS = 5  # a shorter prompt repeated proves little ("Name three primes.")
-FIX = ("fix the chat template (a GGUF without one falls back to ChatML: give llama-server --chat-template NAME, "
-       "or --jinja --chat-template-file FILE, in extra_args) or measure raw text with settings \"endpoint\": "
-       "\"completion\"; look at the outputs at temperature 0")
+FIX = (
+    "fix the chat template (a GGUF without one falls back to ChatML: give llama-server --chat-template NAME, "
+    'or --jinja --chat-template-file FILE, in extra_args) or measure raw text with settings "endpoint": '
+    '"completion"; look at the outputs at temperature 0'
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,7 @@ class Health:
 
 
 def _grams(words: Sequence[str], n: int = N) -> list[tuple[str, ...]]:
-    return [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
 
 
 def repeat_share(words: Sequence[str], n: int = N) -> float:
@@ -73,7 +94,7 @@ def repeat_share(words: Sequence[str], n: int = N) -> float:
     covered = [False] * len(words)
     for i, gram in enumerate(_grams(words, n)):
         if gram in seen:
-            covered[i:i + n] = [True] * n
+            covered[i : i + n] = [True] * n
         seen.add(gram)
     return sum(covered) / len(words)
 
@@ -89,10 +110,14 @@ def check(text: str, prompt: str = "") -> Health:
         echo = len(prompt_grams & set(_grams(words))) / len(prompt_grams)
     else:  # shorter than one sequence: all of it, or nothing
         echo = 1.0 if len(asked) >= MIN_ECHO_WORDS and opening in joined else 0.0
-    return Health(markers=tuple(m for m in MARKERS if m in text),
-                  echo_share=echo, echoes_opening=len(asked) >= MIN_ECHO_WORDS and opening in joined,
-                  repeat_share=repeat_share(words), distinct_ratio=len(set(words)) / len(words) if words else 1.0,
-                  words=len(words))
+    return Health(
+        markers=tuple(m for m in MARKERS if m in text),
+        echo_share=echo,
+        echoes_opening=len(asked) >= MIN_ECHO_WORDS and opening in joined,
+        repeat_share=repeat_share(words),
+        distinct_ratio=len(set(words)) / len(words) if words else 1.0,
+        words=len(words),
+    )
 
 
 def verdict(problems: Iterable[tuple[str, ...]]) -> str | None:

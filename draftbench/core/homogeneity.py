@@ -56,8 +56,12 @@ def chi_square(a: Sequence[object], b: Sequence[object], least: float = 5.0) -> 
         cell[1] += counts_b[cat]
     if len(cells) < 2:
         return 0.0, 0, 1.0
-    stat = sum((obs - exp) ** 2 / exp for x, y in cells.values()
-               for obs, exp in ((x, (x + y) * share_a), (y, (x + y) * (1 - share_a))) if exp > 0)
+    stat = sum(
+        (obs - exp) ** 2 / exp
+        for x, y in cells.values()
+        for obs, exp in ((x, (x + y) * share_a), (y, (x + y) * (1 - share_a)))
+        if exp > 0
+    )
     df = len(cells) - 1
     return stat, df, chi2_sf(stat, df)
 

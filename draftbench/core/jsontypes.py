@@ -9,8 +9,16 @@ import types
 import typing
 from typing import Any, Callable
 
-NAMES = {type(None): "null", bool: "true or false", int: "an integer", float: "a number", str: "a string",
-         list: "a list", tuple: "a list", dict: "an object"}
+NAMES = {
+    type(None): "null",
+    bool: "true or false",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    tuple: "a list",
+    dict: "an object",
+}
 Miss = tuple[str, str]  # (the path below the value, what it must be)
 Nested = Callable[[Any, dict], "Miss | None"]  # a record's own fields checked: (record class, saved object)
 
@@ -49,8 +57,11 @@ def misfit(value: Any, hint: Any, nested: Nested | None = None) -> Miss | None:
             return nested(hint, value)
         fits = isinstance(value, dict)
     elif hint in (int, float):
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool) and \
-            (hint is float or isinstance(value, int) or value.is_integer())
+        fits = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and (hint is float or isinstance(value, int) or value.is_integer())
+        )
     else:
         fits = isinstance(value, hint)
     return None if fits else ("", expected(hint))

@@ -30,8 +30,7 @@ class Limit:
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is out of bounds or of the wrong kind, else None."""
         if self.kind is str:
-            return None if value in self.choices else (
-                f"must be {' or '.join(repr(c) for c in self.choices)}, got {value!r}")
+            return None if value in self.choices else (f"must be {' or '.join(repr(c) for c in self.choices)}, got {value!r}")
         whole = self.kind is int
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
             return f"must be {'an integer' if whole else 'a number'}, got {value!r}"

@@ -61,8 +61,12 @@ def gpu_busy_pct() -> float | None:
     if not shutil.which("nvidia-smi"):
         return None
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         return max(float(v) for v in out.split()) if out.split() else None
     except (OSError, ValueError, subprocess.SubprocessError):
         return None
@@ -75,11 +79,16 @@ def busy(share: float | None) -> bool:
 
 def warning(during: float | None, before: float | None, gpu_pct: float | None) -> str | None:
     """What a run measured on a busy machine carries, with how to fix it; None when the machine was quiet."""
-    said = [f"other processes used {share:.0%} of the CPUs {when}" for share, when in
-            ((during, "while it was measured"), (before, "just before its server started")) if busy(share)]
+    said = [
+        f"other processes used {share:.0%} of the CPUs {when}"
+        for share, when in ((during, "while it was measured"), (before, "just before its server started"))
+        if busy(share)
+    ]
     if gpu_pct is not None and gpu_pct >= BUSY_GPU_PCT:
         said.append(f"the GPU was {gpu_pct:.0f}% busy before its server started")
     if not said:
         return None
-    return ("busy machine: " + " and ".join(said) + ": its tok/s may be low; rerun it on a quieter machine (on a "
-            "shared CPU, fewer llama.cpp threads also help: \"extra_args\": [\"--threads\", \"N\"])")
+    return (
+        "busy machine: " + " and ".join(said) + ": its tok/s may be low; rerun it on a quieter machine (on a "
+        'shared CPU, fewer llama.cpp threads also help: "extra_args": ["--threads", "N"])'
+    )

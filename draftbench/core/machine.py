@@ -10,8 +10,12 @@ import subprocess
 
 def _gpus() -> list[tuple[str, int]]:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
     gpus = []
@@ -25,8 +29,12 @@ def _gpus() -> list[tuple[str, int]]:
 def _cpu_model() -> str:
     if platform.system() == "Darwin":
         try:
-            return subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                                  text=True, timeout=5).stdout.strip() or platform.machine()
+            return (
+                subprocess.run(
+                    ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, timeout=5
+                ).stdout.strip()
+                or platform.machine()
+            )
         except (OSError, subprocess.TimeoutExpired):
             return platform.machine()
     try:
@@ -47,8 +55,7 @@ def _ram_gb() -> int | None:
 
 
 def slug(text: str) -> str:
-    text = re.sub(r"\((r|tm)\)|nvidia|geforce|intel|amd|core|processor|cpu|with|radeon graphics|@.*", "",
-                  text.lower())
+    text = re.sub(r"\((r|tm)\)|nvidia|geforce|intel|amd|core|processor|cpu|with|radeon graphics|@.*", "", text.lower())
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:40] or "unknown"
 
 

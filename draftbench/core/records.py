@@ -53,8 +53,13 @@ def decode(hint: Any, value: Any) -> Any:
     if origin in (list, tuple) and isinstance(item, type) and dataclasses.is_dataclass(item) and isinstance(value, (list, tuple)):
         decoded = [r for v in value if (r := _record(item, v)) is not None]
         return tuple(decoded) if origin is tuple else decoded
-    if origin is dict and len(args) == 2 and isinstance(args[1], type) and dataclasses.is_dataclass(args[1]) \
-            and isinstance(value, dict):
+    if (
+        origin is dict
+        and len(args) == 2
+        and isinstance(args[1], type)
+        and dataclasses.is_dataclass(args[1])
+        and isinstance(value, dict)
+    ):
         found = {str(k): r for k, v in value.items() if (r := _record(args[1], v)) is not None}
         return found or (None if optional else {})
     if origin is tuple and isinstance(value, list):

@@ -57,8 +57,7 @@ def redact_url(url: str) -> str:
         if "@" in netloc:
             user, host = netloc.rsplit("@", 1)
             netloc = f"{user.split(':', 1)[0]}:{MASK}@{host}"
-        query = urlencode([(k, MASK if _SECRET_NAME.search(k) else v) for k, v in parse_qsl(parts.query, True)],
-                          safe="*")
+        query = urlencode([(k, MASK if _SECRET_NAME.search(k) else v) for k, v in parse_qsl(parts.query, True)], safe="*")
         return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
     except ValueError:
         return url

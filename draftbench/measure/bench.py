@@ -63,17 +63,27 @@ class BenchConfig:
     @property
     def most_tokens(self) -> int:
         """The most tokens its requests generate: each at max_tokens (and any traffic), the warm-ups at their cap."""
-        return ((self.requests + len(self.traffic)) * self.max_tokens
-                + self.warmup * min(self.max_tokens, WARMUP_TOKENS))
+        return (self.requests + len(self.traffic)) * self.max_tokens + self.warmup * min(self.max_tokens, WARMUP_TOKENS)
 
     @classmethod
-    def of(cls, s: SweepSettings, url: str, prompts: tuple[Prompt, ...], api_key: str | None,
-           **given: Any) -> "BenchConfig":
+    def of(cls, s: SweepSettings, url: str, prompts: tuple[Prompt, ...], api_key: str | None, **given: Any) -> "BenchConfig":
         """How a sweep measures on ``url``: its settings' lengths, sampling, timeouts and endpoint, then ``given``."""
-        return cls(**{"url": url, "requests": s.requests * s.runs, "max_tokens": s.max_tokens, "warmup": s.warmup,
-                      "temperature": s.temperature[0], "seed": s.seed, "request_timeout_s": s.request_timeout_s,
-                      "ready_timeout_s": s.server.ready_timeout_s, "endpoint": s.endpoint, "prompts": prompts,
-                      "api_key": api_key, **given})
+        return cls(
+            **{
+                "url": url,
+                "requests": s.requests * s.runs,
+                "max_tokens": s.max_tokens,
+                "warmup": s.warmup,
+                "temperature": s.temperature[0],
+                "seed": s.seed,
+                "request_timeout_s": s.request_timeout_s,
+                "ready_timeout_s": s.server.ready_timeout_s,
+                "endpoint": s.endpoint,
+                "prompts": prompts,
+                "api_key": api_key,
+                **given,
+            }
+        )
 
 
 def endpoint_path(endpoint: str, kind: Backend) -> str:
@@ -106,9 +116,16 @@ class BenchSummary(Measured):
         return d
 
 
-def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: bool,
-              counters: Counters | None = None, loop_wall_s: float = 0.0, concurrency: int = 1,
-              max_in_flight: int = 0) -> BenchSummary:
+def summarise(
+    url: str,
+    kind: str,
+    results: list[RequestResult],
+    expect_draft: bool,
+    counters: Counters | None = None,
+    loop_wall_s: float = 0.0,
+    concurrency: int = 1,
+    max_in_flight: int = 0,
+) -> BenchSummary:
     """What ``results`` measured; ``counters``: vLLM's over them (drafted and accepted tokens where the requests
     carry none of their own, accepted by position, the engine's figures)."""
     ok = [r for r in results if r.ok]
@@ -116,17 +133,25 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     tps = stats.spread([r.decode_tps for r in ok if r.decode_tps])
     noisy = bool(tps and tps.n > 1 and tps.rel_stdev > NOISY_REL_STDEV)
     if tps and noisy:
-        warnings.append(f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
-                        f"consider more --requests (now {len(results)}) and a quieter machine")
+        warnings.append(
+            f"noisy: decode tok/s varies by {tps.rel_stdev:.0%} between requests; "
+            f"consider more --requests (now {len(results)}) and a quieter machine"
+        )
     client = stats.spread([r.client_decode_tps for r in ok if r.client_decode_tps])
     ttfts = [r.ttft_s for r in ok if r.ttft_s is not None]
     ttft, total = stats.spread(ttfts), stats.spread([r.total_s for r in ok if r.total_s is not None])
     spec = counters if counters is not None and counters.speculating else None
     tokens = sum(r.completion_tokens or 0 for r in ok)
-    counts = DraftCounts.of(ok) if spec is None or any(r.draft_n is not None for r in ok) else \
-        DraftCounts(int(spec.draft_tokens), int(spec.accepted_tokens), tokens)  # vLLM's server-wide counters
-    positions = PositionCounts(int(spec.drafts), tuple(int(v) for v in spec.accepted_per_pos)) \
-        if spec is not None and spec.drafts > 0 and spec.accepted_per_pos else None
+    counts = (
+        DraftCounts.of(ok)
+        if spec is None or any(r.draft_n is not None for r in ok)
+        else DraftCounts(int(spec.draft_tokens), int(spec.accepted_tokens), tokens)
+    )  # vLLM's server-wide counters
+    positions = (
+        PositionCounts(int(spec.drafts), tuple(int(v) for v in spec.accepted_per_pos))
+        if spec is not None and spec.drafts > 0 and spec.accepted_per_pos
+        else None
+    )
     engine = EngineStats.of(counters, tokens, counts.mean_accepted_length) if counters is not None else None
     drafted = counts.drafted if counts.drafted or any(r.draft_n is not None for r in ok) else None
     active = bool(drafted) if expect_draft and ok else (True if drafted else None)
@@ -139,30 +164,59 @@ def summarise(url: str, kind: str, results: list[RequestResult], expect_draft: b
     if degenerate:
         warnings.append(f"degenerate output ({degenerate}): speedups measured on such text mean nothing; {health.FIX}")
     return BenchSummary(
-        redact_url(url), kind, concurrency, n_requests=len(results), n_failed_requests=len(results) - len(ok), requests=results,
-        loop_wall_s=loop_wall_s, max_in_flight=max_in_flight, generation_time_s=sum(r.total_s or 0.0 for r in results),
+        redact_url(url),
+        kind,
+        concurrency,
+        n_requests=len(results),
+        n_failed_requests=len(results) - len(ok),
+        requests=results,
+        loop_wall_s=loop_wall_s,
+        max_in_flight=max_in_flight,
+        generation_time_s=sum(r.total_s or 0.0 for r in results),
         aggregate_tps=tokens / loop_wall_s if loop_wall_s > 0 and tokens else None,
-        mean_tps=tps.mean if tps else None, median_tps=tps.median if tps else None,
-        stdev_tps=tps.stdev if tps else None, min_tps=tps.min if tps else None, max_tps=tps.max if tps else None,
-        decode_tps_ci95=list(tps.ci95) if tps and tps.ci95 else None, noisy=noisy,
-        mean_client_tps=client.mean if client else None, mean_ttft_s=ttft.mean if ttft else None,
-        median_ttft_s=ttft.median if ttft else None, p95_ttft_s=stats.percentile(ttfts, 95) if ttft else None,
-        mean_total_time_s=total.mean if total else None, draft_n=drafted,
-        draft_n_accepted=counts.accepted if drafted is not None else None, acceptance_rate=counts.acceptance_rate,
-        mean_accepted_length=counts.mean_accepted_length, speculation_active=active, degenerate_output=degenerate,
-        warnings=warnings, position_counts=positions, engine=engine, counters=counters)
+        mean_tps=tps.mean if tps else None,
+        median_tps=tps.median if tps else None,
+        stdev_tps=tps.stdev if tps else None,
+        min_tps=tps.min if tps else None,
+        max_tps=tps.max if tps else None,
+        decode_tps_ci95=list(tps.ci95) if tps and tps.ci95 else None,
+        noisy=noisy,
+        mean_client_tps=client.mean if client else None,
+        mean_ttft_s=ttft.mean if ttft else None,
+        median_ttft_s=ttft.median if ttft else None,
+        p95_ttft_s=stats.percentile(ttfts, 95) if ttft else None,
+        mean_total_time_s=total.mean if total else None,
+        draft_n=drafted,
+        draft_n_accepted=counts.accepted if drafted is not None else None,
+        acceptance_rate=counts.acceptance_rate,
+        mean_accepted_length=counts.mean_accepted_length,
+        speculation_active=active,
+        degenerate_output=degenerate,
+        warnings=warnings,
+        position_counts=positions,
+        engine=engine,
+        counters=counters,
+    )
 
 
-def merge(blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None,
-          earlier_wall_s: float = 0.0) -> BenchSummary:
+def merge(
+    blocks: list[BenchSummary], expect_draft: bool, earlier: list[RequestResult] | None = None, earlier_wall_s: float = 0.0
+) -> BenchSummary:
     """One summary of a run measured in blocks (and of requests kept from an earlier session)."""
     results = [*(earlier or []), *(r for b in blocks for r in b.requests)]
     counted = [b.counters for b in blocks if b.counters is not None]
     counters = functools.reduce(Counters.plus, counted) if counted else None
     last = blocks[-1]
-    return summarise(last.url, last.server_kind, results, expect_draft, counters,
-                     earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks), last.concurrency,
-                     max(b.max_in_flight or 0 for b in blocks))
+    return summarise(
+        last.url,
+        last.server_kind,
+        results,
+        expect_draft,
+        counters,
+        earlier_wall_s + sum(b.loop_wall_s or 0.0 for b in blocks),
+        last.concurrency,
+        max(b.max_in_flight or 0 for b in blocks),
+    )
 
 
 def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> Backend:
@@ -238,25 +292,29 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         count = token_counter(url, headers) if kind is OPENAI else None  # llama.cpp's timings always count
         warm = schedule(WARMUP, cfg.warmup)  # never a measured prompt
         for i, prompt in enumerate(warm):
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, min(cfg.max_tokens, WARMUP_TOKENS)),
-                            prompt.id, cfg.request_timeout_s, headers)
+            r = stream_chat(
+                endpoint,
+                request_body(cfg, prompt, kind, min(cfg.max_tokens, WARMUP_TOKENS)),
+                prompt.id,
+                cfg.request_timeout_s,
+                headers,
+            )
             say(f"warmup {i + 1}/{len(warm)}: " + ("ok" if r.ok else f"failed: {r.error}"))
         for i, prompt in enumerate(cfg.traffic):
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
-                            headers)
+            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s, headers)
             say(f"traffic {i + 1}/{len(cfg.traffic)} [{prompt.id}]: " + ("ok" if r.ok else f"failed: {r.error}"))
         before = _vllm_counters(session, url, headers) if kind is OPENAI else None
         per_request = before is not None and before.speculating and cfg.concurrency == 1  # each its own counts
-        planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip:]
+        planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip :]
 
-        sizing = cfg.contexts.sized(cfg.depth, tuple(planned), count or token_counter(url, headers)) \
-            if cfg.depth else Sizing()
+        sizing = cfg.contexts.sized(cfg.depth, tuple(planned), count or token_counter(url, headers)) if cfg.depth else Sizing()
 
         def send(i: int) -> RequestResult:
             prompt, sent_unix_s = cfg.contexts.at_depth(planned[i], cfg.depth, cfg.skip + i, sizing), time.time()
             was = _vllm_counters(session, url, headers) if per_request else None
-            r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s,
-                            headers, count=count)
+            r = stream_chat(
+                endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s, headers, count=count
+            )
             now = _vllm_counters(session, url, headers) if was is not None else None
             if now is not None and was is not None:
                 mine = now.minus(was)
@@ -274,8 +332,9 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
         after = _vllm_counters(session, url, headers) if before is not None else None
         counters = after.minus(before) if after is not None and before is not None else None
-    summary = summarise(url, kind.name, loop.results, cfg.expect_draft, counters, loop.wall_s, cfg.concurrency,
-                        loop.max_in_flight)
+    summary = summarise(
+        url, kind.name, loop.results, cfg.expect_draft, counters, loop.wall_s, cfg.concurrency, loop.max_in_flight
+    )
     summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth))
     return summary
 

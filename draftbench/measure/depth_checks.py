@@ -13,8 +13,10 @@ def not_at_depth(r: RequestResult, depth: int) -> str | None:
     """Why a request does not count at ``depth`` (fewer prompt tokens prefilled than the depth, or any taken from
     the server's cache), or None."""
     if (r.cached_tokens or 0) > 0 or (r.prompt_tokens or 0) < depth:
-        return (f"not measured at depth {depth}: the server prefilled {r.prompt_tokens} prompt tokens and took "
-                f"{r.cached_tokens or 0} from its cache (needs at least {depth}, none cached)")
+        return (
+            f"not measured at depth {depth}: the server prefilled {r.prompt_tokens} prompt tokens and took "
+            f"{r.cached_tokens or 0} from its cache (needs at least {depth}, none cached)"
+        )
     return None
 
 
@@ -23,5 +25,7 @@ def overshoot(results: list[RequestResult], depth: int) -> list[str]:
     deepest = max((r.prompt_tokens or 0 for r in results if r.ok), default=0)
     if not depth or deepest <= depth * OVERSHOOT + PROMPT_ROOM:
         return []
-    return [f"contexts at depth {depth} held up to {deepest} prompt tokens: the server's tokenizer could not size "
-            "them (see /tokenize); the run measures a deeper context"]
+    return [
+        f"contexts at depth {depth} held up to {deepest} prompt tokens: the server's tokenizer could not size "
+        "them (see /tokenize); the run measures a deeper context"
+    ]

@@ -19,8 +19,17 @@ PREFIXES = 4  # fixed prefixes: the prompt set's first
 SAMPLES = 60  # continuations of each, one seed each
 
 
-def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, seed: int, api_key: str | None,
-         timeout_s: float, prefixes: int = PREFIXES, samples: int = SAMPLES) -> DistributionSamples:
+def draw(
+    url: str,
+    path: str,
+    prompts: tuple[Prompt, ...],
+    temperature: float,
+    seed: int,
+    api_key: str | None,
+    timeout_s: float,
+    prefixes: int = PREFIXES,
+    samples: int = SAMPLES,
+) -> DistributionSamples:
     """``samples`` continuations of ``TOKENS`` tokens for each of the first ``prefixes`` prompts, seeds
     ``seed``, ``seed + 1``, ... (the same seeds on every server)."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -30,9 +39,16 @@ def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, s
         for prompt in chosen:
             drawn = []
             for i in range(samples):
-                body: dict[str, Any] = {"prompt": prompt_text(prompt), "n_predict": TOKENS, "max_tokens": TOKENS,
-                                        "seed": seed + i, "temperature": temperature, "return_tokens": True,
-                                        "cache_prompt": True, "stream": False}
+                body: dict[str, Any] = {
+                    "prompt": prompt_text(prompt),
+                    "n_predict": TOKENS,
+                    "max_tokens": TOKENS,
+                    "seed": seed + i,
+                    "temperature": temperature,
+                    "return_tokens": True,
+                    "cache_prompt": True,
+                    "stream": False,
+                }
                 try:
                     resp = session.post(url.rstrip("/") + path, json=body, headers=headers, timeout=timeout_s)
                     resp.raise_for_status()
@@ -40,8 +56,11 @@ def draw(url: str, path: str, prompts: tuple[Prompt, ...], temperature: float, s
                 except (requests.RequestException, ValueError) as exc:
                     raise DraftbenchError(f"the distribution check's request failed: {exc}") from exc
                 tokens = data.get("tokens") if isinstance(data, dict) else None
-                text = (data.get("content") if isinstance(data, dict) and "content" in data
-                        else ((data.get("choices") or [{}])[0].get("text", "") if isinstance(data, dict) else ""))
+                text = (
+                    data.get("content")
+                    if isinstance(data, dict) and "content" in data
+                    else ((data.get("choices") or [{}])[0].get("text", "") if isinstance(data, dict) else "")
+                )
                 drawn.append(" ".join(str(t) for t in tokens) if isinstance(tokens, list) else " ".join(str(text or "").split()))
             out.append(drawn)
     return DistributionSamples(temperature, tuple(p.id for p in chosen), tuple(out))

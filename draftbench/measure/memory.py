@@ -15,8 +15,10 @@ import re
 from ..records.memory import Buffers, Memory
 
 MODELS = ("target", "draft")
-_BUFFER_RE = re.compile(r"(load_tensors|llama_kv_cache|sched_reserve|llama_context):\s+(\S+)\s+"
-                        r"(model|KV|compute|output) buffer size\s*=\s*([0-9.]+) MiB")
+_BUFFER_RE = re.compile(
+    r"(load_tensors|llama_kv_cache|sched_reserve|llama_context):\s+(\S+)\s+"
+    r"(model|KV|compute|output) buffer size\s*=\s*([0-9.]+) MiB"
+)
 _KIND = {"model": "weights", "KV": "kv", "compute": "compute", "output": "compute"}
 DRAFT_START = "common_speculative_init_result:"
 SERVING = ("llama_server: model loaded", "main: server is listening", "listening on")
@@ -41,12 +43,25 @@ def parse_log(text: str) -> tuple[Buffers, ...]:
             parts["sched"] = max(parts.get("sched", 0.0), mib)
         else:
             parts[kind] = parts.get(kind, 0.0) + mib
-    return tuple(Buffers(model, device, round(p.get("weights", 0.0), 2), round(p.get("kv", 0.0), 2),
-                         round(p.get("compute", 0.0) + p.get("sched", 0.0), 2)) for (model, device), p in found.items())
+    return tuple(
+        Buffers(
+            model,
+            device,
+            round(p.get("weights", 0.0), 2),
+            round(p.get("kv", 0.0), 2),
+            round(p.get("compute", 0.0) + p.get("sched", 0.0), 2),
+        )
+        for (model, device), p in found.items()
+    )
 
 
 def measured(log_text: str, peak_rss_mib: float | None, gpu_used_mib: float | None) -> Memory:
     buffers = parse_log(log_text)
     total = round(sum(b.total_mib for b in buffers), 1) if buffers else None
-    return Memory(buffers, total, peak_rss_mib, gpu_used_mib,
-                  source="llama-server log" if buffers else ("process" if peak_rss_mib is not None else "none"))
+    return Memory(
+        buffers,
+        total,
+        peak_rss_mib,
+        gpu_used_mib,
+        source="llama-server log" if buffers else ("process" if peak_rss_mib is not None else "none"),
+    )

@@ -30,8 +30,7 @@ def probe_per_request(url: str, api_key: str | None = None, timeout_s: float = 3
     for n_max in PROBE_N_MAX:
         body = request_body(cfg, prompt, LLAMACPP, PROBE_MAX_TOKENS)
         body.update({"speculative.n_max": n_max, "speculative.n_min": 0})
-        rates.append(_drafted_per_pass(stream_chat(cfg.url + "/v1/chat/completions", body, prompt.id, timeout_s,
-                                                   headers)))
+        rates.append(_drafted_per_pass(stream_chat(cfg.url + "/v1/chat/completions", body, prompt.id, timeout_s, headers)))
     low, high = rates
     honoured = low is not None and high is not None and high - low > PROBE_MIN_DIFFERENCE
     return PerRequestProbe(honoured, (low, high))

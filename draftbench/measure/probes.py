@@ -39,8 +39,9 @@ def _post(session: requests.Session, url: str, body: dict, headers: dict, timeou
     return resp.json()
 
 
-def verify_costs(url: str, api_key: str | None = None, timeout_s: float = 120.0,
-                 sizes: tuple[int, ...] = BATCH_SIZES, repeats: int = REPEATS) -> dict[int, float] | None:
+def verify_costs(
+    url: str, api_key: str | None = None, timeout_s: float = 120.0, sizes: tuple[int, ...] = BATCH_SIZES, repeats: int = REPEATS
+) -> dict[int, float] | None:
     """{k: v(k)} for a llama-server at ``url``; None when the server does not give prompt timings."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     url = url.rstrip("/")
@@ -69,9 +70,11 @@ def verify_costs(url: str, api_key: str | None = None, timeout_s: float = 120.0,
     return costs
 
 
-_STATS_RE = re.compile(r"statistics\s+(\S+): #calls\(b,g,a\) =\s*(\d+)\s+(\d+)\s+(\d+).*?"
-                       r"(#acc rate/pos = \(([^)]*)\),\s*)?"
-                       r"dur\(b,g,a\) =\s*([\d.]+),\s*([\d.]+),\s*([\d.]+) ms")
+_STATS_RE = re.compile(
+    r"statistics\s+(\S+): #calls\(b,g,a\) =\s*(\d+)\s+(\d+)\s+(\d+).*?"
+    r"(#acc rate/pos = \(([^)]*)\),\s*)?"
+    r"dur\(b,g,a\) =\s*([\d.]+),\s*([\d.]+),\s*([\d.]+) ms"
+)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,9 @@ def last_draft_stats(log_text: str) -> DraftStats | None:
         return None
     kind, _, calls, accepts, reported, rates, begin_ms, draft_ms, accept_ms = found[-1]
     by_position = tuple(round(float(r) * int(accepts)) for r in rates.split(",") if r.strip()) if reported else None
-    return DraftStats(kind, int(calls), float(begin_ms) + float(draft_ms) + float(accept_ms), int(accepts), by_position,
-                      len(found))
+    return DraftStats(
+        kind, int(calls), float(begin_ms) + float(draft_ms) + float(accept_ms), int(accepts), by_position, len(found)
+    )
 
 
 def read_log(path: str | None, limit: int = -1) -> str:

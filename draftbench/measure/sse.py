@@ -38,16 +38,28 @@ def events(chunks: Iterable[bytes], clock: Clock) -> Iterable[tuple[float, str]]
             elif not line.startswith((b"event:", b"id:", b"retry:")):
                 raise StreamError(f"malformed SSE line: {line[:120]!r}")
         if idle > MAX_BETWEEN_EVENTS:
-            raise StreamError(f"more than {MAX_BETWEEN_EVENTS >> 20} MiB of the stream without a data event "
-                              "(keep-alive or comment lines): is this a completion stream?")
+            raise StreamError(
+                f"more than {MAX_BETWEEN_EVENTS >> 20} MiB of the stream without a data event "
+                "(keep-alive or comment lines): is this a completion stream?"
+            )
     if buffer.strip().startswith(b"data:"):
         yield clock(), buffer.strip()[5:].strip().decode("utf-8", errors="replace")
 
 
 # Fields whose values are counts or measurements: a number at least 0, or absent.
-NUMBERS = {"usage": ("prompt_tokens", "completion_tokens"),
-           "timings": ("prompt_n", "cache_n", "prompt_ms", "predicted_n", "predicted_ms", "predicted_per_second", "draft_n",
-                       "draft_n_accepted")}
+NUMBERS = {
+    "usage": ("prompt_tokens", "completion_tokens"),
+    "timings": (
+        "prompt_n",
+        "cache_n",
+        "prompt_ms",
+        "predicted_n",
+        "predicted_ms",
+        "predicted_per_second",
+        "draft_n",
+        "draft_n_accepted",
+    ),
+}
 
 
 def check_numbers(key: str, values: dict) -> None:

@@ -76,8 +76,9 @@ def _apply(state: _State, now: float, payload: str) -> None:
             setattr(state, key, event[key])
 
 
-def _completion_tokens(state: _State, max_tokens: int | None,
-                       count: Callable[[str], int | None] | None) -> tuple[int | None, str | None]:
+def _completion_tokens(
+    state: _State, max_tokens: int | None, count: Callable[[str], int | None] | None
+) -> tuple[int | None, str | None]:
     """How many tokens were generated, and how that is known (see TOKEN_SOURCES), in that order of trust."""
     usage, timings = state.usage or {}, state.timings or {}
     if isinstance(usage.get("completion_tokens"), int):
@@ -91,8 +92,14 @@ def _completion_tokens(state: _State, max_tokens: int | None,
     return (n, "tokenize") if n else (None, None)
 
 
-def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: RequestResult,
-            max_tokens: int | None = None, count: Callable[[str], int | None] | None = None) -> RequestResult:
+def consume(
+    chunks: Iterable[bytes],
+    t_sent: float,
+    clock: Clock,
+    result: RequestResult,
+    max_tokens: int | None = None,
+    count: Callable[[str], int | None] | None = None,
+) -> RequestResult:
     """Fill ``result`` from a byte stream; ``clock`` stamps each chunk's arrival. A stream without a token
     count (llama-cpp-python's has neither ``usage`` nor ``timings``) is counted by TOKEN_SOURCES' fallbacks:
     ``max_tokens`` when it stopped for length, else ``count`` (the server's tokenizer) on the text."""
@@ -130,8 +137,15 @@ def consume(chunks: Iterable[bytes], t_sent: float, clock: Clock, result: Reques
     return result
 
 
-def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers: dict | None = None,
-                clock: Clock = time.perf_counter, count: Callable[[str], int | None] | None = None) -> RequestResult:
+def stream_chat(
+    url: str,
+    body: dict,
+    prompt_id: str,
+    timeout_s: float,
+    headers: dict | None = None,
+    clock: Clock = time.perf_counter,
+    count: Callable[[str], int | None] | None = None,
+) -> RequestResult:
     """POST a streaming chat completion and measure it. Never raises for a failed request. ``count``
     counts tokens where the stream does not say (see :func:`consume`).
 
@@ -145,16 +159,19 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
         # Whatever has arrived, as it arrives: a stream sent without chunked encoding would otherwise be read
         # whole before its first token is seen, and its TTFT would be the whole response's time.
         read1 = getattr(resp.raw, "read1", None)
-        parts = (iter(lambda: read1(65536), b"") if read1 is not None and not resp.raw.chunked
-                 else resp.iter_content(chunk_size=None))
+        parts = (
+            iter(lambda: read1(65536), b"") if read1 is not None and not resp.raw.chunked else resp.iter_content(chunk_size=None)
+        )
         for chunk in parts:
             yield chunk
             if clock() > deadline:
                 raise StreamError(f"exceeded the request timeout of {timeout_s:.0f} s ({RAISE_TIMEOUT})")
 
     try:
-        with requests.Session() as session, \
-                session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp:
+        with (
+            requests.Session() as session,
+            session.post(url, json=body, stream=True, timeout=(10, timeout_s), headers=headers) as resp,
+        ):
             result.http_status = resp.status_code
             kind = _not_a_stream(resp.headers.get("Content-Type", ""))
             if resp.status_code != 200:
@@ -163,8 +180,7 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
                 result.error = f"the server answered {kind}, not a completion stream: is the URL the API's address?"
             else:
                 try:
-                    return consume(chunks(resp), t_sent, clock, result,
-                                   body.get("max_tokens") or body.get("n_predict"), count)
+                    return consume(chunks(resp), t_sent, clock, result, body.get("max_tokens") or body.get("n_predict"), count)
                 except StreamError as exc:
                     result.error = str(exc)
     except requests.exceptions.ConnectionError as exc:
@@ -185,8 +201,13 @@ def stream_chat(url: str, body: dict, prompt_id: str, timeout_s: float, headers:
 def _not_a_stream(content_type: str) -> str | None:
     """What a 200 answer is when its type says it cannot be server-sent events (a web page, say), else None."""
     media = content_type.split(";")[0].strip().lower()
-    names = {"text/html": "HTML", "application/xhtml+xml": "HTML", "text/xml": "XML", "application/xml": "XML",
-             "application/octet-stream": "binary data"}
+    names = {
+        "text/html": "HTML",
+        "application/xhtml+xml": "HTML",
+        "text/xml": "XML",
+        "application/xml": "XML",
+        "application/octet-stream": "binary data",
+    }
     return names.get(media) or (f"'{media}'" if media.startswith(("image/", "audio/", "video/")) else None)
 
 

@@ -14,18 +14,29 @@ from .stream import TOKEN_SOURCES, UNKNOWN_TOKENS
 def token_notes(ok: list[RequestResult]) -> list[str]:
     """Warnings for requests whose token counts did not come from the server's own report."""
     unknown = sum(1 for r in ok if r.completion_tokens is None)
-    notes = [f"{UNKNOWN_TOKENS} ({unknown} of {len(ok)} requests): their decode tok/s is unknown; a server that "
-             "streams usage (stream_options.include_usage) or llama.cpp's timings gives it"] if unknown else []
+    notes = (
+        [
+            f"{UNKNOWN_TOKENS} ({unknown} of {len(ok)} requests): their decode tok/s is unknown; a server that "
+            "streams usage (stream_options.include_usage) or llama.cpp's timings gives it"
+        ]
+        if unknown
+        else []
+    )
     for source in ("length", "tokenize"):
         n = sum(1 for r in ok if r.tokens_from == source)
         if n:
-            notes.append(f"tokens of {n} of {len(ok)} requests counted from {TOKEN_SOURCES[source]}: the server "
-                         "reports no usage; decode tok/s is the client's, first to last streamed token")
+            notes.append(
+                f"tokens of {n} of {len(ok)} requests counted from {TOKEN_SOURCES[source]}: the server "
+                "reports no usage; decode tok/s is the client's, first to last streamed token"
+            )
     return notes
 
 
-TOKENIZE_ENDPOINTS = (("/extras/tokenize", "input"), ("/tokenize", "content"),  # llama-cpp-python, llama.cpp,
-                      ("/tokenize", "prompt"))  # vLLM
+TOKENIZE_ENDPOINTS = (
+    ("/extras/tokenize", "input"),
+    ("/tokenize", "content"),  # llama-cpp-python, llama.cpp,
+    ("/tokenize", "prompt"),
+)  # vLLM
 
 
 def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
@@ -45,4 +56,3 @@ def token_counter(url: str, headers: dict) -> Callable[[str], int | None]:
         return None
 
     return count
-

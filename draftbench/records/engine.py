@@ -33,12 +33,16 @@ class Counters:
         return self._with(other, 1.0)
 
     def _with(self, other: "Counters", sign: float) -> "Counters":
-        numbers = {f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)
-                   if f.name not in ("accepted_per_pos", "speculating")}
+        numbers = {
+            f.name: getattr(self, f.name) + sign * getattr(other, f.name)
+            for f in fields(self)
+            if f.name not in ("accepted_per_pos", "speculating")
+        }
         mine, theirs = self.accepted_per_pos, other.accepted_per_pos
         width = max(len(mine), len(theirs))
-        per_pos = tuple((mine[i] if i < len(mine) else 0.0) + sign * (theirs[i] if i < len(theirs) else 0.0)
-                        for i in range(width))
+        per_pos = tuple(
+            (mine[i] if i < len(mine) else 0.0) + sign * (theirs[i] if i < len(theirs) else 0.0) for i in range(width)
+        )
         return Counters(**numbers, speculating=self.speculating or other.speculating, accepted_per_pos=per_pos)
 
 
@@ -61,21 +65,31 @@ class EngineStats:
         if delta.steps <= 0:
             return None
         batch = generated / (delta.steps * (tokens_per_pass or 1.0)) if generated else None
-        return cls(int(delta.steps), round(batch, 2) if batch else None, int(delta.preemptions),
-                   int(delta.prefix_cache_hits), round(delta.queue_s / delta.queued, 4) if delta.queued else None)
-
+        return cls(
+            int(delta.steps),
+            round(batch, 2) if batch else None,
+            int(delta.preemptions),
+            int(delta.prefix_cache_hits),
+            round(delta.queue_s / delta.queued, 4) if delta.queued else None,
+        )
 
     def warnings(self, concurrency: int) -> list[str]:
         """What in these figures makes a speedup mean less, and what to do about it."""
         out = []
         if self.preemptions:
-            out.append(f"vLLM preempted {self.preemptions} request(s): its KV cache was full and their work was "
-                       "redone; give it more (--gpu-memory-utilization, or VLLM_CPU_KVCACHE_SPACE on a CPU), or "
-                       "lower ctx_size")
+            out.append(
+                f"vLLM preempted {self.preemptions} request(s): its KV cache was full and their work was "
+                "redone; give it more (--gpu-memory-utilization, or VLLM_CPU_KVCACHE_SPACE on a CPU), or "
+                "lower ctx_size"
+            )
         if self.prefix_cache_hit_tokens:
-            out.append(f"{self.prefix_cache_hit_tokens} prompt tokens came from vLLM's prefix cache: those requests "
-                       "reused an earlier one's prefill; drop --enable-prefix-caching from extra_args")
+            out.append(
+                f"{self.prefix_cache_hit_tokens} prompt tokens came from vLLM's prefix cache: those requests "
+                "reused an earlier one's prefill; drop --enable-prefix-caching from extra_args"
+            )
         if concurrency > 1 and self.mean_batch is not None and self.mean_batch < 0.75 * concurrency:
-            out.append(f"vLLM ran {self.mean_batch:.1f} sequences per step on average at {concurrency} streams: "
-                       "the level was not batched as asked (requests queued, or finished at different times)")
+            out.append(
+                f"vLLM ran {self.mean_batch:.1f} sequences per step on average at {concurrency} streams: "
+                "the level was not batched as asked (requests queued, or finished at different times)"
+            )
         return out

@@ -17,5 +17,7 @@ class PerRequestProbe:
     def describe(self) -> str:
         low, high = (f"{v:.2f}" if v is not None else "n/a" for v in self.drafted_per_pass)
         verdict = "honoured" if self.honoured else "ignored"
-        return (f"per-request draft settings are {verdict} by this server (drafted tokens per target pass: "
-                f"{low} with n_max {PROBE_N_MAX[0]}, {high} with n_max {PROBE_N_MAX[1]})")
+        return (
+            f"per-request draft settings are {verdict} by this server (drafted tokens per target pass: "
+            f"{low} with n_max {PROBE_N_MAX[0]}, {high} with n_max {PROBE_N_MAX[1]})"
+        )

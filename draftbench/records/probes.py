@@ -32,4 +32,3 @@ class DraftAlone:
     decode_tps: float | None = None
     n_requests: int | None = None
     error: str | None = None
-

@@ -65,8 +65,11 @@ class DraftCounts:
     @classmethod
     def of(cls, requests: list[RequestResult]) -> "DraftCounts":
         counted = [q for q in requests if not q.error and q.draft_n is not None]
-        return cls(sum(q.draft_n or 0 for q in counted), sum(q.draft_n_accepted or 0 for q in counted),
-                   sum(q.completion_tokens or 0 for q in counted))
+        return cls(
+            sum(q.draft_n or 0 for q in counted),
+            sum(q.draft_n_accepted or 0 for q in counted),
+            sum(q.completion_tokens or 0 for q in counted),
+        )
 
     @property
     def acceptance_rate(self) -> float | None:

@@ -21,14 +21,21 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
     if use is not None:
         ratio = use.speedup_ratio()
         interval = stats.interval_text(ratio) if ratio is not None and ratio.ci95 else "no interval"
-        memory = (f"{use.extra_memory_mib:+,.0f} MiB of memory over the baseline" if use.extra_memory_mib is not None
-                  else "memory not measured")
+        memory = (
+            f"{use.extra_memory_mib:+,.0f} MiB of memory over the baseline"
+            if use.extra_memory_mib is not None
+            else "memory not measured"
+        )
         head = f"Use {use.draft}: {stats.pct(grouping.gain(use))}"
-        facts = (f"{use.mean_tps or 0:.1f} tok/s against {rec.baseline.mean_tps or 0:.1f} without speculation "
-                 f"({interval}); {memory}" if rec.baseline is not None else interval)
+        facts = (
+            f"{use.mean_tps or 0:.1f} tok/s against {rec.baseline.mean_tps or 0:.1f} without speculation ({interval}); {memory}"
+            if rec.baseline is not None
+            else interval
+        )
         copy = recommend.copy_text(use)
-        body = (f'<p class="facts">{html_text(facts)}</p>'
-                + (f'<pre class="copy"><code>{html_text(copy)}</code></pre>' if copy else ""))
+        body = f'<p class="facts">{html_text(facts)}</p>' + (
+            f'<pre class="copy"><code>{html_text(copy)}</code></pre>' if copy else ""
+        )
     else:
         head = "Skip speculative decoding"
         body = f'<p class="facts">{html_text(rec.withheld() or rec.sentence().split(": ", 1)[-1])}</p>'
@@ -36,11 +43,17 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
         body += f'<pre class="copy"><code>{html_text(" ".join(fixes))}</code></pre>' if fixes else ""
     if rec.fixes_text() and (use is not None or rec.withheld()):  # else the sentence above says it already
         body += f'<p class="note">{html_text(rec.fixes_text())}</p>'
-    schedule = ("<details open><summary>Serving schedule</summary><pre class=\"copy\"><code>"
-                + "\n".join(html_text(line) for line in schedule_lines) + "</code></pre></details>"
-                if schedule_lines else "")
-    return (f'<div class="answer">{banners}<h2 title="{html_text(rec.sentence())}">{html_text(where)}: '
-            f'{html_text(head)}</h2>{body}{schedule}</div>')
+    schedule = (
+        '<details open><summary>Serving schedule</summary><pre class="copy"><code>'
+        + "\n".join(html_text(line) for line in schedule_lines)
+        + "</code></pre></details>"
+        if schedule_lines
+        else ""
+    )
+    return (
+        f'<div class="answer">{banners}<h2 title="{html_text(rec.sentence())}">{html_text(where)}: '
+        f"{html_text(head)}</h2>{body}{schedule}</div>"
+    )
 
 
 def section(ev: Evaluation) -> str:

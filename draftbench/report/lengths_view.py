@@ -16,15 +16,32 @@ def traces(curves: tuple[LengthCurve, ...]) -> list[dict[str, Any]]:
     none where the runs have no parts)."""
     traces = []
     for c in curves:
-        traces.append({
-            "type": "scatter", "mode": "lines+markers", "name": f"{c.name}: measured", "legendgroup": c.name,
-            "x": [p.draft_max for p in c.measured], "y": [page.pct_value(p.speedup) for p in c.measured],
-            "hovertext": [f"{p.setup}: {p.text}" for p in c.measured], "hoverinfo": "text",
-            "error_y": page.error_y([page.speedup_errors(p) for p in c.measured])})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": f"{c.name}: measured",
+                "legendgroup": c.name,
+                "x": [p.draft_max for p in c.measured],
+                "y": [page.pct_value(p.speedup) for p in c.measured],
+                "hovertext": [f"{p.setup}: {p.text}" for p in c.measured],
+                "hoverinfo": "text",
+                "error_y": page.error_y([page.speedup_errors(p) for p in c.measured]),
+            }
+        )
         if c.predicted:
-            traces.append({"type": "scatter", "mode": "lines", "name": f"{c.name}: cost model", "legendgroup": c.name,
-                           "x": [n for n, _ in c.predicted], "y": [page.pct_value(s) for _, s in c.predicted],
-                           "line": {"dash": "dash"}, "hovertemplate": "n_max %{x}: predicted %{y:+.0f}%"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": f"{c.name}: cost model",
+                    "legendgroup": c.name,
+                    "x": [n for n, _ in c.predicted],
+                    "y": [page.pct_value(s) for _, s in c.predicted],
+                    "line": {"dash": "dash"},
+                    "hovertemplate": "n_max %{x}: predicted %{y:+.0f}%",
+                }
+            )
     return traces
 
 
@@ -35,7 +52,6 @@ def notes(curves: tuple[LengthCurve, ...]) -> list[str]:
         best = c.measured_best
         text = f"{c.name}: measured best n_max {best.draft_max} ({stats.pct(best.speedup)})"
         if c.predicted_best is not None:
-            text += (f"; the cost model predicts n_max {c.predicted_best} ({stats.pct(c.predicted_best_speedup)}; "
-                     f"{c.methods})")
+            text += f"; the cost model predicts n_max {c.predicted_best} ({stats.pct(c.predicted_best_speedup)}; {c.methods})"
         out.append(text)
     return out

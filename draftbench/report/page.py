@@ -13,7 +13,6 @@ PLOTLY_URL = "https://cdn.plot.ly/plotly-2.35.2.min.js"
 PLOTLY_SRI = "sha384-cCVCZkAjYNxaYKbM8lsArLznDF/SvMFr1jcZrvOpSTCa0W40ZAdLzHCEulnUa5i7"
 
 
-
 def template(name: str) -> str:
     """A page's str.format template (braces doubled) from ``templates/``: the shared head (title, plotly_url and
     plotly_sri), then the page, whose ``<!-- script start -->`` line becomes the shared start of its script
@@ -26,8 +25,13 @@ def template(name: str) -> str:
 def embed_json(data: Any) -> str:
     """JSON safe inside <script>: no '<', '>' or '&' survive, so no label can close the tag."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False)
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 GREEN, RED, GREY = "#1a9850", "#d73027", "#7f7f7f"
@@ -45,13 +49,26 @@ def pct_value(ratio: float | None) -> float | None:
     return None if ratio is None else round(stats.percent(ratio), 1)
 
 
-def heatmap(x: list, y: list, z: list[list[float | None]], hover: list[list[str]],
-            text: list[list[str]] | None = None) -> dict[str, Any]:
+def heatmap(
+    x: list, y: list, z: list[list[float | None]], hover: list[list[str]], text: list[list[str]] | None = None
+) -> dict[str, Any]:
     """A speedup (%) heatmap: yellow at 0, its colour range symmetric around it."""
     span = max([abs(v) for row in z for v in row if v is not None] or [1.0]) or 1.0
-    out = {"type": "heatmap", "x": x, "y": y, "z": z, "hovertext": hover, "hoverinfo": "text", "zmid": 0,
-           "zmin": -span, "zmax": span, "xgap": 1, "ygap": 1, "colorscale": SCALE,
-           "colorbar": {"title": {"text": "speedup %"}}}
+    out = {
+        "type": "heatmap",
+        "x": x,
+        "y": y,
+        "z": z,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "zmid": 0,
+        "zmin": -span,
+        "zmax": span,
+        "xgap": 1,
+        "ygap": 1,
+        "colorscale": SCALE,
+        "colorbar": {"title": {"text": "speedup %"}},
+    }
     return {**out, "text": text, "texttemplate": "%{text}"} if text is not None else out
 
 
@@ -69,5 +86,9 @@ def interval_errors(value: float | None, ci: Any) -> list[float] | None:
 
 def error_y(errs: list[list[float] | None]) -> dict[str, Any]:
     """Plotly's asymmetric error bars from [above, below] pairs (None: no bar)."""
-    return {"type": "data", "symmetric": False, "array": [e[0] if e else 0 for e in errs],
-            "arrayminus": [e[1] if e else 0 for e in errs]}
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [e[0] if e else 0 for e in errs],
+        "arrayminus": [e[1] if e else 0 for e in errs],
+    }

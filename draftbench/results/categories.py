@@ -11,8 +11,9 @@ from . import comparison
 from .schema import CategoryResult, RunResult
 
 
-def summarise(run: RunResult, base: RunResult | None = None, corrected: RunResult | None = None
-              ) -> dict[str, CategoryResult] | None:
+def summarise(
+    run: RunResult, base: RunResult | None = None, corrected: RunResult | None = None
+) -> dict[str, CategoryResult] | None:
     """Per category: requests, decode tok/s mean and 95% interval, acceptance (drafted and accepted tokens
     summed over the category's requests, not a mean of ratios), mean accepted length, and the speedup over
     ``base`` on the same category with its interval (paired, :func:`comparison.versus`). None when no request
@@ -28,8 +29,13 @@ def summarise(run: RunResult, base: RunResult | None = None, corrected: RunResul
     for cat, qs in groups.items():
         tps = stats.spread([q.decode_tps for q in qs if q.decode_tps])
         counts = DraftCounts.of(qs)
-        row = CategoryResult(len(qs), tps.mean if tps else None, list(tps.ci95) if tps and tps.ci95 else None,
-                             counts.acceptance_rate, counts.mean_accepted_length)
+        row = CategoryResult(
+            len(qs),
+            tps.mean if tps else None,
+            list(tps.ci95) if tps and tps.ci95 else None,
+            counts.acceptance_rate,
+            counts.mean_accepted_length,
+        )
         if base is not None and base is not run:
             row = replace(row, **comparison.speedup_fields(comparison.versus(corrected or run, base, cat)))
         out[cat] = row
@@ -48,8 +54,7 @@ def separated(a: RunResult, b: RunResult, cat: str) -> bool:
     if ratio is not None and ratio.paired and ratio.ci95 is not None:
         return ratio.ci95[0] > 1.0
     mine, theirs = ((r.categories or {}).get(cat) for r in (a, b))
-    return bool(mine and theirs and mine.speedup_ci95 and theirs.speedup_ci95
-                and theirs.speedup_ci95[1] < mine.speedup_ci95[0])
+    return bool(mine and theirs and mine.speedup_ci95 and theirs.speedup_ci95 and theirs.speedup_ci95[1] < mine.speedup_ci95[0])
 
 
 def _best(runs: list[RunResult], cat: str) -> list[tuple[float, RunResult, CategoryResult]]:
@@ -81,6 +86,8 @@ def lines(target: str, eligible: list[RunResult], overall: RunResult | None) -> 
             text += f"; too few requests to separate it from {ranked[1][1].draft} on {cat}"
         out.append(text)
     if single:
-        out.append(f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "
-                   "(raise requests: the schedule spreads them evenly over the categories)")
+        out.append(
+            f"{target}: {', '.join(single)} had one request per setup: too few to pick a setup per task "
+            "(raise requests: the schedule spreads them evenly over the categories)"
+        )
     return out

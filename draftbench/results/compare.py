@@ -72,9 +72,18 @@ def entries(files: list[Loaded]) -> list[Entry]:
         for rec in (r for r in evaluation.recommendations if r.level == lowest):
             best = rec.best if rec.best is not None and (rec.best.speedup or 0) > 0 and not rec.withheld() else None
             base = rec.baseline
-            out.append(Entry(hardware, rec.target, path, base.mean_tps if base else None,
-                             base.decode_tps_ci95 if base else None, best, run_category(best) if best else None,
-                             baseline=base))
+            out.append(
+                Entry(
+                    hardware,
+                    rec.target,
+                    path,
+                    base.mean_tps if base else None,
+                    base.decode_tps_ci95 if base else None,
+                    best,
+                    run_category(best) if best else None,
+                    baseline=base,
+                )
+            )
     _flag_disagreements(out)
     return out
 
@@ -83,11 +92,12 @@ def _speedups_differ(a: Entry, b: Entry) -> list[str]:
     """Do the two best speedups differ? Paired on the prompts both files measured (their best setups' per-prompt
     speedups over their own baselines), else by whether their intervals overlap (unpaired)."""
     if a.best and b.best and a.baseline and b.baseline:
-        ratio = comparison.versus_speedup((drift.corrected(a.best, drift.of(a.baseline)), a.baseline),
-                                          (drift.corrected(b.best, drift.of(b.baseline)), b.baseline))
+        ratio = comparison.versus_speedup(
+            (drift.corrected(a.best, drift.of(a.baseline)), a.baseline),
+            (drift.corrected(b.best, drift.of(b.baseline)), b.baseline),
+        )
         if ratio is not None:
-            return [] if ratio.includes(1.0) else [f"best speedups differ, paired on the same prompts: "
-                                                    f"{stats.ratio_text(ratio)}"]
+            return [] if ratio.includes(1.0) else [f"best speedups differ, paired on the same prompts: {stats.ratio_text(ratio)}"]
     if a.best and b.best and stats.apart(a.best.speedup_ci95, b.best.speedup_ci95):
         return ["best-speedup intervals do not overlap (unpaired)"]
     return []
@@ -96,7 +106,7 @@ def _speedups_differ(a: Entry, b: Entry) -> list[str]:
 def _flag_disagreements(rows: list[Entry]) -> None:
     """Same (hardware, target) measured twice: flag both when baseline or best speedup intervals do not overlap."""
     for i, a in enumerate(rows):
-        for b in rows[i + 1:]:
+        for b in rows[i + 1 :]:
             if (a.hardware, a.target) != (b.hardware, b.target):
                 continue
             why = []
@@ -112,8 +122,11 @@ def _flag_disagreements(rows: list[Entry]) -> None:
 
 def trend(rows: list[Entry]) -> tuple[float, float] | None:
     """Least-squares line of best speedup (%) against log10(baseline tok/s): (slope, intercept)."""
-    pts = [(math.log10(e.baseline_tps), stats.percent(e.speedup)) for e in rows
-           if e.baseline_tps and e.baseline_tps > 0 and e.speedup is not None]
+    pts = [
+        (math.log10(e.baseline_tps), stats.percent(e.speedup))
+        for e in rows
+        if e.baseline_tps and e.baseline_tps > 0 and e.speedup is not None
+    ]
     if len(pts) < 3 or len({x for x, _ in pts}) < 2:
         return None
     mx = sum(x for x, _ in pts) / len(pts)
@@ -186,7 +199,17 @@ def bucket_line(b: Bucket) -> str:
 
 
 def table_rows(rows: list[Entry]) -> list[dict[str, Any]]:
-    return [{"hardware": e.hardware, "target": e.target, "baseline_tps": e.baseline_tps,
-             "best": e.best.draft if e.best else None, "speedup": e.speedup,
-             "acceptance_rate": e.best.acceptance_rate if e.best else None, "category": e.category,
-             "file": os.path.basename(e.source), "disagrees": e.disagrees} for e in rows]
+    return [
+        {
+            "hardware": e.hardware,
+            "target": e.target,
+            "baseline_tps": e.baseline_tps,
+            "best": e.best.draft if e.best else None,
+            "speedup": e.speedup,
+            "acceptance_rate": e.best.acceptance_rate if e.best else None,
+            "category": e.category,
+            "file": os.path.basename(e.source),
+            "disagrees": e.disagrees,
+        }
+        for e in rows
+    ]

@@ -15,8 +15,11 @@ def keyed(run: RunResult | list[RequestResult], category: str | None = None) -> 
     """(prompt id, decode tok/s) per request of a run (or a list of requests) in schedule order, None where it
     failed; only ``category``'s requests when given (their positions stay those of the whole schedule)."""
     requests = run if isinstance(run, list) else run.requests
-    return [(f"{i}:{q.prompt_id}", None if q.error else q.decode_tps)
-            for i, q in enumerate(requests) if category is None or q.category == category]
+    return [
+        (f"{i}:{q.prompt_id}", None if q.error else q.decode_tps)
+        for i, q in enumerate(requests)
+        if category is None or q.category == category
+    ]
 
 
 def versus(run: RunResult, ref: RunResult, category: str | None = None) -> Ratio | None:
@@ -33,8 +36,12 @@ def speedup_fields(ratio: Ratio | None) -> dict[str, Any]:
     """The speedup fields of a run (or of one of its categories) from one comparison with its baseline."""
     if ratio is None:
         return {}
-    return {"speedup": ratio.value, "speedup_n": ratio.n, "speedup_design": ratio.design,
-            "speedup_ci95": list(ratio.ci95) if ratio.ci95 else None}
+    return {
+        "speedup": ratio.value,
+        "speedup_n": ratio.n,
+        "speedup_design": ratio.design,
+        "speedup_ci95": list(ratio.ci95) if ratio.ci95 else None,
+    }
 
 
 def speedups(run: RunResult, base: RunResult) -> Keyed:

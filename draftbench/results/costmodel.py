@@ -101,8 +101,8 @@ def rates_from_lengths(points: Sequence[tuple[int, float]]) -> tuple[float, ...]
         width = n - len(rates)
         if width <= 0:
             continue
-        q = _solve(accepted - done, lambda x: reach * sum(x ** j for j in range(1, width + 1)))  # noqa: B023 (solved here)
-        rates += [reach * q ** j for j in range(1, width + 1)]
+        q = _solve(accepted - done, lambda x: reach * sum(x**j for j in range(1, width + 1)))  # noqa: B023 (solved here)
+        rates += [reach * q**j for j in range(1, width + 1)]
         done, reach = sum(rates), rates[-1]
     return tuple(rates)
 
@@ -173,7 +173,7 @@ def cut_by_confidence(draft_max: int, drafted_per_pass: float) -> float | None:
 
 def drafted_when_cut(go_on: float, n: int) -> float:
     """Drafted tokens per pass at length ``n`` when each drafted position goes on with chance ``go_on``."""
-    return sum(go_on ** j for j in range(1, n + 1))
+    return sum(go_on**j for j in range(1, n + 1))
 
 
 def pass_cost(g: float, c: float, costs: dict[int, float]) -> float:
@@ -230,9 +230,14 @@ def checked(parts: Parts, measured_speedup: float | None) -> Parts:
     than given on numbers it got wrong."""
     if not measured_speedup or abs(parts.predicted_speedup / measured_speedup - 1) <= TOLERANCE:
         return parts
-    return replace(parts, predicted_best_draft_max=0, verdict=(
-        f"the model does not explain this run (predicted {parts.predicted_speedup:.2f}x, measured "
-        f"{measured_speedup:.2f}x, beyond its {TOLERANCE:.0%} tolerance): no advice from it"))
+    return replace(
+        parts,
+        predicted_best_draft_max=0,
+        verdict=(
+            f"the model does not explain this run (predicted {parts.predicted_speedup:.2f}x, measured "
+            f"{measured_speedup:.2f}x, beyond its {TOLERANCE:.0%} tolerance): no advice from it"
+        ),
+    )
 
 
 def verdict(a: float, g: float, loop: Loop, draft_max: int | None, best: int) -> str:
@@ -249,15 +254,26 @@ def verdict(a: float, g: float, loop: Loop, draft_max: int | None, best: int) ->
         return "near the model's optimum"
     if best < used:
         v = verify_cost(costs, used + 1)
-        return (f"verification of a {used + 1}-token batch costs {v:.1f}x a step: shorter drafts "
-                f"(n_max {best} predicted {stats.pct(top)})")
+        return (
+            f"verification of a {used + 1}-token batch costs {v:.1f}x a step: shorter drafts "
+            f"(n_max {best} predicted {stats.pct(top)})"
+        )
     return f"longer drafts predicted to pay (n_max {best}: {stats.pct(top)})"
 
 
-def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | None, costs: dict,
-            draft_max: int | None = None, drafting_per_pass: float | None = None,
-            source: str = "draft alone", rates: tuple[float, ...] | None = None,
-            verify_source: str = "prompt batches", acceptance_source: str = "constant rate") -> Parts | None:
+def explain(
+    predicted_n: int,
+    draft_n: int,
+    draft_n_accepted: int,
+    c: float | None,
+    costs: dict,
+    draft_max: int | None = None,
+    drafting_per_pass: float | None = None,
+    source: str = "draft alone",
+    rates: tuple[float, ...] | None = None,
+    verify_source: str = "prompt batches",
+    acceptance_source: str = "constant rate",
+) -> Parts | None:
     """The parts of a run from llama.cpp's counts, v(k) and the drafting cost: either measured per pass
     in-process (``drafting_per_pass``, in target steps) or a step cost ratio ``c``. The best draft length is
     searched with acceptance by position (``rates``; else the run's constant rate)."""
@@ -278,5 +294,18 @@ def explain(predicted_n: int, draft_n: int, draft_n_accepted: int, c: float | No
         rates, acceptance_source = (a,), "constant rate"
     loop = Loop(tuple(rates), c, costs, min(1.0, g / draft_max) if draft_max else 1.0)
     best = loop.best(max(MAX_DRAFT_LENGTH, draft_max or 0))
-    return Parts(passes, length, g, a, c, verify_cost(costs, g + 1), length / cost, g * c / cost, best,
-                 verdict(a, g, loop, draft_max, best), source, verify_source, acceptance_source)
+    return Parts(
+        passes,
+        length,
+        g,
+        a,
+        c,
+        verify_cost(costs, g + 1),
+        length / cost,
+        g * c / cost,
+        best,
+        verdict(a, g, loop, draft_max, best),
+        source,
+        verify_source,
+        acceptance_source,
+    )

@@ -58,8 +58,10 @@ class Crossover:
         if self.kind == "at":
             before = max(p.depth for p in self.points if p.pays and p.depth < (self.depth_tokens or 0))
             after = min(p.depth for p in self.points if not p.pays and p.depth > before)
-            return (f"stops paying at about depth {self.depth_tokens:,.0f} (pays at {before:,}, not at {after:,}: "
-                    "interpolated on log context)")
+            return (
+                f"stops paying at about depth {self.depth_tokens:,.0f} (pays at {before:,}, not at {after:,}: "
+                "interpolated on log context)"
+            )
         if self.kind == "beyond":
             return f"pays at every depth measured: the crossover is beyond {last.depth:,}"
         if self.kind == "from":
@@ -68,10 +70,18 @@ class Crossover:
         return f"does not pay at any depth measured ({first.depth:,} to {last.depth:,})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "setup": self.setup, "concurrency": self.level.concurrency,
-                "temperature": self.level.temperature, "kind": self.kind, "depth_tokens": self.depth_tokens,
-                "depths": [p.depth for p in self.points], "speedups": [p.speedup for p in self.points],
-                "speedup_lows": [p.low for p in self.points], "text": self.text()}
+        return {
+            "target": self.target,
+            "setup": self.setup,
+            "concurrency": self.level.concurrency,
+            "temperature": self.level.temperature,
+            "kind": self.kind,
+            "depth_tokens": self.depth_tokens,
+            "depths": [p.depth for p in self.points],
+            "speedups": [p.speedup for p in self.points],
+            "speedup_lows": [p.low for p in self.points],
+            "text": self.text(),
+        }
 
 
 def crossovers(runs: Iterable[RunResult]) -> list[Crossover]:
@@ -103,4 +113,3 @@ def _crossing(points: list[DepthPoint]) -> float | None:
             prompt = statistics.median([a.context_tokens - a.depth, b.context_tokens - b.depth])
             return min(max(math.exp(x) - prompt, a.depth), b.depth)
     return None
-

@@ -30,9 +30,11 @@ class DistributionCheck:
     flagged: bool
 
     def text(self) -> str:
-        verdict = ("CHANGES the output distribution" if self.flagged else "output distribution unchanged within the test")
-        return (f"{verdict} at temperature {self.temperature:g} (p = {self.p_value:.3g}, Holm-adjusted over "
-                f"{self.n_tests} tests; TVD {self.tvd:.3f}; {self.n_prefixes} prefixes x {self.n_samples} samples)")
+        verdict = "CHANGES the output distribution" if self.flagged else "output distribution unchanged within the test"
+        return (
+            f"{verdict} at temperature {self.temperature:g} (p = {self.p_value:.3g}, Holm-adjusted over "
+            f"{self.n_tests} tests; TVD {self.tvd:.3f}; {self.n_prefixes} prefixes x {self.n_samples} samples)"
+        )
 
 
 def check(mine: DistributionSamples, base: DistributionSamples) -> DistributionCheck | None:
@@ -50,5 +52,12 @@ def check(mine: DistributionSamples, base: DistributionSamples) -> DistributionC
             p_values.append(homogeneity.chi_square(at_a, at_b)[2])
             distances.append(homogeneity.total_variation(at_a, at_b))
     adjusted = min(homogeneity.holm(p_values), default=1.0)
-    return DistributionCheck(mine.temperature, len(pairs), min(len(a) for a, _ in pairs), len(p_values), adjusted,
-                             statistics.fmean(distances) if distances else 0.0, adjusted < ALPHA)
+    return DistributionCheck(
+        mine.temperature,
+        len(pairs),
+        min(len(a) for a, _ in pairs),
+        len(p_values),
+        adjusted,
+        statistics.fmean(distances) if distances else 0.0,
+        adjusted < ALPHA,
+    )

@@ -97,14 +97,19 @@ class Drift:
 
     def sentence(self) -> str:
         left_out = [p.label for p in self.points if p.busy and p not in self.kept]
-        parts = [f"{' and '.join(left_out)} of the baseline left out (other processes used {load.BUSY_SHARE:.0%} or "
-                 "more of the CPUs)"] if left_out else []
+        parts = (
+            [
+                f"{' and '.join(left_out)} of the baseline left out (other processes used {load.BUSY_SHARE:.0%} or "
+                "more of the CPUs)"
+            ]
+            if left_out
+            else []
+        )
         if self.moving:
             parts.append(f"baseline moved {stats.ratio_text(self.worst)} over the sweep")
         n = len(self.kept)
         quiet = "none was quiet" if all(p.busy for p in self.points) else f"{n} quiet measurement{'s' if n != 1 else ''}"
-        return "; ".join(parts + [f"speedups corrected against the baseline's {quiet}: rerun on a quieter machine "
-                                  "to confirm"])
+        return "; ".join(parts + [f"speedups corrected against the baseline's {quiet}: rerun on a quieter machine to confirm"])
 
 
 def check_ratio(check: BaselineCheck, base: RunResult) -> stats.Ratio | None:
@@ -117,8 +122,9 @@ def of(base: RunResult | None) -> Drift | None:
     times = [q.sent_unix_s for q in base.requests if q.sent_unix_s] if base is not None else []
     if base is None or not base.baseline_checks or not times:
         return None
-    first = Point(statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True), first_busy(base),
-                  "the first measurement")
+    first = Point(
+        statistics.median(times), stats.Ratio(1.0, None, len(base.requests), True), first_busy(base), "the first measurement"
+    )
     anchor = _anchor(base)
     via = check_ratio(anchor, base) if anchor is not None else None
     checks = []
@@ -162,8 +168,12 @@ def corrected(run: RunResult, drift: Drift | None) -> RunResult:
     there is nothing to correct by)."""
     if drift is None or len(drift.points) < 2:
         return run
-    return replace(run, requests=[q if not q.decode_tps else replace(q, decode_tps=q.decode_tps / drift.factor(q.sent_unix_s))
-                                  for q in run.requests])
+    return replace(
+        run,
+        requests=[
+            q if not q.decode_tps else replace(q, decode_tps=q.decode_tps / drift.factor(q.sent_unix_s)) for q in run.requests
+        ],
+    )
 
 
 def factor_of(run: RunResult, drift: Drift) -> tuple[float, float]:
@@ -191,12 +201,17 @@ class CheckPoint:
     def to_dict(self) -> dict[str, object]:
         """As a file keeps it: the ratio as a run's speedup is kept (its value, interval, pairs and design)."""
         r = self.ratio
-        return {**asdict(self), "ratio": None if r is None else {
-            "value": r.value, "ci95": list(r.ci95) if r.ci95 else None, "n": r.n, "design": r.design}}
+        return {
+            **asdict(self),
+            "ratio": None
+            if r is None
+            else {"value": r.value, "ci95": list(r.ci95) if r.ci95 else None, "n": r.n, "design": r.design},
+        }
 
 
 def check_points(runs: list[RunResult]) -> tuple[CheckPoint, ...]:
     """Every checked baseline's measurements in order: the report's table of the machine during the sweep."""
+
     def minutes(qs: list, start: float | None) -> float | None:
         times = [q.sent_unix_s for q in qs if q.sent_unix_s]
         return round((statistics.median(times) - start) / 60, 1) if times and start else None
@@ -204,11 +219,18 @@ def check_points(runs: list[RunResult]) -> tuple[CheckPoint, ...]:
     out: list[CheckPoint] = []
     for base in (r for r in runs if r.draft is None and r.baseline_checks):
         start = min((q.sent_unix_s for q in base.requests if q.sent_unix_s), default=None)
-        out.append(CheckPoint(base.where, "first", minutes(base.requests, start), base.mean_tps, None,
-                              base.other_cpu_share))
+        out.append(CheckPoint(base.where, "first", minutes(base.requests, start), base.mean_tps, None, base.other_cpu_share))
         for n, check in enumerate(base.baseline_checks or [], 1):
             ok = [q.decode_tps for q in check.requests if q.decode_tps and not q.error]
             ratio = check_ratio(check, base)
-            out.append(CheckPoint(base.where, f"check {n}, after {check.after}", minutes(check.requests, start),
-                                  statistics.fmean(ok) if ok else None, ratio, check.other_cpu_share))
+            out.append(
+                CheckPoint(
+                    base.where,
+                    f"check {n}, after {check.after}",
+                    minutes(check.requests, start),
+                    statistics.fmean(ok) if ok else None,
+                    ratio,
+                    check.other_cpu_share,
+                )
+            )
     return tuple(out)

@@ -45,9 +45,12 @@ class EvalSettings:
         temperature, resolution = settings.get("temperature"), settings.get("resolution")
         requests, runs = settings.get("requests"), settings.get("runs") or 1
         memory = settings.get("memory_budget_mib")
-        return cls(temperature == 0, resolution if isinstance(resolution, (int, float)) else 0.05,
-                   requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0,
-                   float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None)
+        return cls(
+            temperature == 0,
+            resolution if isinstance(resolution, (int, float)) else 0.05,
+            requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0,
+            float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,11 @@ class Evaluation:
 
     def computed(self) -> dict[str, list[dict[str, Any]]]:
         """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
-        return {name: [x.to_dict() for x in getattr(self, name)] for name in COMPUTED
-                if name == "recommendations" or getattr(self, name)}
+        return {
+            name: [x.to_dict() for x in getattr(self, name)]
+            for name in COMPUTED
+            if name == "recommendations" or getattr(self, name)
+        }
 
     @functools.cached_property
     def why_grid(self) -> WhyGrid | None:
@@ -81,8 +87,12 @@ class Evaluation:
         return next((r for r in self.runs if r.key == key), None)
 
 
-def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings(),
-             kept: Mapping[tuple, RunResult] | None = None, memo: dict | None = None) -> Evaluation:
+def evaluate(
+    runs: Iterable[RunResult],
+    settings: EvalSettings = EvalSettings(),
+    kept: Mapping[tuple, RunResult] | None = None,
+    memo: dict | None = None,
+) -> Evaluation:
     """The runs with every figure computed from their measurements, and what follows from them. ``kept``: runs
     (by key) already evaluated from exactly these inputs, taken as they are (``affected_by`` says which are not);
     ``memo``: the figures made from them earlier (``lengths.curves``)."""
@@ -91,14 +101,29 @@ def evaluate(runs: Iterable[RunResult], settings: EvalSettings = EvalSettings(),
     groups: dict[tuple, list[RunResult]] = {}
     for r in runs:
         groups.setdefault(length_key(r), []).append(r)
-    done = [kept[r.key] if r.key in kept else
-            _evaluated(r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0,
-                       groups[length_key(r)]) for r in runs]
+    done = [
+        kept[r.key]
+        if r.key in kept
+        else _evaluated(
+            r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0, groups[length_key(r)]
+        )
+        for r in runs
+    ]
     recs = recommend(done, settings.resolution, settings.memory_budget_mib)
-    return Evaluation(tuple(done), tuple(recs), tuple(excluded(done)), tuple(category_lines(done, recs)),
-                      tuple(by_level(recs)), tuple(depth.crossovers(done)), tuple(fleet.nodes(done)),
-                      search_savings(done, settings.budget) if settings.budget else None, settings,
-                      tuple(schedules(done, recs)), curves(done, memo), drift.check_points(done))
+    return Evaluation(
+        tuple(done),
+        tuple(recs),
+        tuple(excluded(done)),
+        tuple(category_lines(done, recs)),
+        tuple(by_level(recs)),
+        tuple(depth.crossovers(done)),
+        tuple(fleet.nodes(done)),
+        search_savings(done, settings.budget) if settings.budget else None,
+        settings,
+        tuple(schedules(done, recs)),
+        curves(done, memo),
+        drift.check_points(done),
+    )
 
 
 def affected_by(changed: RunResult, runs: Iterable[RunResult]) -> set[tuple]:
@@ -125,29 +150,42 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list
     if run.draft is None or base is None or not base.done or not (base.mean_tps or 0) > 0 or not measured:
         # no baseline to compare with (removed, failed, at 0 tok/s): no speedup, whatever the file stored
         # (the original tool's files, which kept no requests, keep theirs)
-        gone = dict.fromkeys(("speedup", "speedup_ci95", "speedup_n", "speedup_design", "aggregate_speedup",
-                              "drift_factor", "speedup_uncorrected"))
-        return replace(run, categories=categories.summarise(run) or run.categories,
-                       **(gone if run.draft is not None and run.requests else {}))
+        gone = dict.fromkeys(
+            ("speedup", "speedup_ci95", "speedup_n", "speedup_design", "aggregate_speedup", "drift_factor", "speedup_uncorrected")
+        )
+        return replace(
+            run,
+            categories=categories.summarise(run) or run.categories,
+            **(gone if run.draft is not None and run.requests else {}),
+        )
     if not (run.requests and base.requests):
         fields = comparison.speedup_fields(comparison.versus(run, base)) if run.speedup is None else {}
-        return replace(run, **{"speedup_design": "unpaired", **fields}, extra_memory_mib=_extra_memory(run, base),
-                       aggregate_speedup=run.aggregate_speedup or _ratio(run.aggregate_tps, base.aggregate_tps))
+        return replace(
+            run,
+            **{"speedup_design": "unpaired", **fields},
+            extra_memory_mib=_extra_memory(run, base),
+            aggregate_speedup=run.aggregate_speedup or _ratio(run.aggregate_tps, base.aggregate_tps),
+        )
     shift = drift.of(base)
     seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent
     ratio = comparison.versus(seen, base)
     factor, half = drift.factor_of(run, shift) if shift is not None and seen is not run else (1.0, 0.0)
     raw = comparison.versus(run, base) if seen is not run else None
     parts = explain_run(run, base, group)  # the runs of its draft at other lengths are in its group
-    return replace(run, **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
-                   extra_memory_mib=_extra_memory(run, base),
-                   drift_factor=factor if raw else None, speedup_uncorrected=raw.value if raw else None,
-                   categories=categories.summarise(run, base, seen),
-                   aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
-                   **(_outputs(run, base) if greedy else {}),
-                   distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)
-                   if run.distribution_samples and base.distribution_samples else None,
-                   parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else run.parts)
+    return replace(
+        run,
+        **comparison.speedup_fields(stats.widened(ratio, half) if ratio else None),
+        extra_memory_mib=_extra_memory(run, base),
+        drift_factor=factor if raw else None,
+        speedup_uncorrected=raw.value if raw else None,
+        categories=categories.summarise(run, base, seen),
+        aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
+        **(_outputs(run, base) if greedy else {}),
+        distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)
+        if run.distribution_samples and base.distribution_samples
+        else None,
+        parts=costmodel.checked(parts, ratio.value if ratio else None) if parts else run.parts,
+    )
 
 
 def _extra_memory(run: RunResult, base: RunResult) -> float | None:
@@ -162,8 +200,7 @@ def output_check(run: RunResult, base: RunResult) -> OutputCheck | None:
     pairs = [(q.text, texts[q.prompt_id]) for q in run.requests if not q.error and q.prompt_id in texts]
     if not pairs:
         return None
-    differ = tuple(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-                   for a, b in pairs if a != b)
+    differ = tuple(next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b))) for a, b in pairs if a != b)
     return OutputCheck(len(pairs), len(pairs) - len(differ), differ)
 
 

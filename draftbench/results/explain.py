@@ -24,11 +24,17 @@ def loop_model(group: list[RunResult], base: RunResult) -> tuple[tuple[float, ..
     v(k) and where each came from. v(k) in the loop comes from the runs' synthetic-acceptance twins, never
     from the runs themselves."""
     step_ms = 1000.0 / base.mean_tps if base.mean_tps else None
-    loop = {1.0 + r.verify_in_loop.drafted_per_pass: r.verify_in_loop.verify_ms_per_pass / step_ms
-            for r in group if r.verify_in_loop and step_ms}
+    loop = {
+        1.0 + r.verify_in_loop.drafted_per_pass: r.verify_in_loop.verify_ms_per_pass / step_ms
+        for r in group
+        if r.verify_in_loop and step_ms
+    }
     costs = costmodel.footprint(verify_costs(base), loop)
-    counted = [(r.position_counts.passes, list(r.position_counts.accepted), r.speculation.draft_max
-                or len(r.position_counts.accepted)) for r in group if r.position_counts and r.speculation]
+    counted = [
+        (r.position_counts.passes, list(r.position_counts.accepted), r.speculation.draft_max or len(r.position_counts.accepted))
+        for r in group
+        if r.position_counts and r.speculation
+    ]
     lengths = {r.speculation.draft_max: DraftCounts.of(r.requests) for r in group if r.speculation.draft_max}
     points = [(n, c.accepted / c.passes) for n, c in lengths.items() if c.passes]
     if counted:
@@ -48,13 +54,14 @@ def draft_loop(group: list[RunResult], base: RunResult) -> costmodel.Loop | None
         return None
     rates, costs, _, _ = loop_model(group, base)
     n = len(explained)
-    # next line's type: ignore: explained runs have parts and a draft length, filtered above
-    longest = max(explained, key=lambda r: r.speculation.draft_max or 0)  # type: ignore[union-attr]
-    return costmodel.Loop(rates or (sum(r.parts.acceptance_per_token for r in explained) / n,),
-                          sum(r.parts.draft_cost_ratio for r in explained) / n, costs,
-                          min(1.0, sum(r.parts.drafted_per_pass / r.speculation.draft_max for r in explained) / n),
-                          # next line's type: ignore: explained runs have parts and a draft length, filtered above
-                          costmodel.cut_by_confidence(longest.speculation.draft_max, longest.parts.drafted_per_pass))  # type: ignore[union-attr, arg-type]
+    longest = max(explained, key=lambda r: r.speculation.draft_max or 0)  # type: ignore[union-attr]  # explained runs have parts and a draft length, filtered above
+    return costmodel.Loop(
+        rates or (sum(r.parts.acceptance_per_token for r in explained) / n,),
+        sum(r.parts.draft_cost_ratio for r in explained) / n,
+        costs,
+        min(1.0, sum(r.parts.drafted_per_pass / r.speculation.draft_max for r in explained) / n),
+        costmodel.cut_by_confidence(longest.speculation.draft_max, longest.parts.drafted_per_pass),
+    )  # type: ignore[union-attr, arg-type]  # explained runs have parts and a draft length, filtered above
 
 
 def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult] = ()) -> costmodel.Parts | None:
@@ -75,8 +82,9 @@ def explain_run(run: RunResult, base: RunResult | None, runs: Iterable[RunResult
     else:  # n-gram lookups: next to nothing next to a model's step
         c, source = 0.0, "n-gram"
     n = DraftCounts.of(run.requests)
-    return costmodel.explain(n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source,
-                             rates, verify_source, acceptance_source)
+    return costmodel.explain(
+        n.produced, n.drafted, n.accepted, c, costs, spec.draft_max, in_process, source, rates, verify_source, acceptance_source
+    )
 
 
 GRID = 41  # points per axis of the why-chart's model grid

@@ -23,18 +23,23 @@ def merge(files: list[Shard], command_line: list[str]) -> tuple[FileMeta, list[R
     problems = _problems(files)
     if problems:
         raise ShardError("cannot merge these shards:\n" + "\n".join(f"  - {p}" for p in problems))
-    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-    files = sorted(files, key=lambda f: f[1].shard.index)  # type: ignore[union-attr]
+    files = sorted(files, key=lambda f: f[1].shard.index)  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     first = files[0][1]
-    infos = [replace(meta.shard, host=(meta.machine or {}).get("hostname"), hardware=meta.hardware, file=path)
-             # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-             for path, meta, _ in files]  # type: ignore[type-var]
-    meta = replace(first, shard=None, shards=infos, timestamp=dt.datetime.now(dt.timezone.utc).isoformat(),
-                   command_line=command_line, warnings=list(dict.fromkeys(w for _, m, _ in files for w in m.warnings)),
-                   draft_alone={k: v for _, m, _ in reversed(files) for k, v in m.draft_alone.items()})
+    infos = [
+        replace(meta.shard, host=(meta.machine or {}).get("hostname"), hardware=meta.hardware, file=path)
+        for path, meta, _ in files
+    ]  # type: ignore[type-var]  # every file merged is a shard's: its shard is set (refused before)
+    meta = replace(
+        first,
+        shard=None,
+        shards=infos,
+        timestamp=dt.datetime.now(dt.timezone.utc).isoformat(),
+        command_line=command_line,
+        warnings=list(dict.fromkeys(w for _, m, _ in files for w in m.warnings)),
+        draft_alone={k: v for _, m, _ in reversed(files) for k, v in m.draft_alone.items()},
+    )
     order = list(dict.fromkeys(r.target for _, _, runs in files for r in runs))
-    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-    runs = [replace(r, shard=m.shard.index) for _, m, rs in files for r in rs]  # type: ignore[union-attr]
+    runs = [replace(r, shard=m.shard.index) for _, m, rs in files for r in rs]  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     return meta, sorted(runs, key=lambda r: (order.index(r.target), r.draft is not None, r.shard))
 
 
@@ -44,67 +49,71 @@ def _problems(files: list[Shard]) -> list[str]:
         return ["no shard files given"]
     loose = [path for path, meta, _ in files if meta.shard is None]
     if loose:
-        return [f"{visible(p)} is not a shard's file (it records no 'shard'): merge files written with --shard "
-                "or by a job array; compare whole sweeps with --compare" for p in loose]
+        return [
+            f"{visible(p)} is not a shard's file (it records no 'shard'): merge files written with --shard "
+            "or by a job array; compare whole sweeps with --compare"
+            for p in loose
+        ]
     machines = _machines(files)
     if machines:  # another machine's shard: the config may differ too, but the hardware is what to say
         return machines
     out = []
     shards = [(path, meta.shard) for path, meta, _ in files]
-    for what, value in (("config", lambda s: s.config_hash), ("plan", lambda s: s.plan_hash),
-                        ("shard count", lambda s: s.count)):
-        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-        seen = Counter(value(s) for _, s in shards)  # type: ignore[arg-type]
+    for what, value in (("config", lambda s: s.config_hash), ("plan", lambda s: s.plan_hash), ("shard count", lambda s: s.count)):
+        seen = Counter(value(s) for _, s in shards)  # type: ignore[arg-type]  # every file merged is a shard's: its shard is set (refused before)
         if len(seen) > 1:
             common = seen.most_common(1)[0][0]
-            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-            odd = ", ".join(visible(p) for p, s in shards if value(s) != common)  # type: ignore[arg-type]
-            out.append(f"{odd}: from another {what} than the others ({what}s {', '.join(map(str, seen))}): merge "
-                       "only the shards of one sweep")
+            odd = ", ".join(visible(p) for p, s in shards if value(s) != common)  # type: ignore[arg-type]  # every file merged is a shard's: its shard is set (refused before)
+            out.append(
+                f"{odd}: from another {what} than the others ({what}s {', '.join(map(str, seen))}): merge "
+                "only the shards of one sweep"
+            )
     if out:
         return out
     count = shards[0][1].count  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     by_index: dict[int, list[str]] = {}
     for path, s in shards:
-        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-        by_index.setdefault(s.index, []).append(path)  # type: ignore[union-attr]
+        by_index.setdefault(s.index, []).append(path)  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     for index, paths in sorted(by_index.items()):
         if len(paths) > 1:
             out.append(f"shard {index} of {count} is given twice ({', '.join(visible(p) for p in paths)}): keep one")
     missing = [i for i in range(count) if i not in by_index]
     if missing:
-        out.append(f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing: "
-                   f"give {'their' if len(missing) > 1 else 'its'} file (named *_shard-{missing[0]}-of-{count}.json "
-                   "by default), or wait until its task has finished")
+        out.append(
+            f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing: "
+            f"give {'their' if len(missing) > 1 else 'its'} file (named *_shard-{missing[0]}-of-{count}.json "
+            "by default), or wait until its task has finished"
+        )
     return out or _coverage(files)
 
 
 def _coverage(files: list[Shard]) -> list[str]:
     """Every cell of the plan in some shard; each setup in one; each shard's cells measured."""
     out = []
-    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-    plan = files[0][1].shard.plan_cells  # type: ignore[union-attr]
-    # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-    covered = {i for _, m, _ in files for i in m.shard.cells}  # type: ignore[union-attr]
+    plan = files[0][1].shard.plan_cells  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
+    covered = {i for _, m, _ in files for i in m.shard.cells}  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     if covered != set(range(1, plan + 1)):
-        out.append(f"cells {sorted(set(range(1, plan + 1)) - covered)} of the plan's {plan} are in no shard: "
-                   "the shards split the plan differently; rerun them with the same config and draftbench version")
+        out.append(
+            f"cells {sorted(set(range(1, plan + 1)) - covered)} of the plan's {plan} are in no shard: "
+            "the shards split the plan differently; rerun them with the same config and draftbench version"
+        )
     owners: dict[tuple, list[int]] = {}
     for _, meta, runs in files:
         for r in runs:
             if r.draft is not None:
-                # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-                owners.setdefault((r.target, r.draft, r.level), []).append(meta.shard.index)  # type: ignore[union-attr]
-        # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-        left = len(meta.shard.cells) - sum(1 for r in runs if not r.in_progress)  # type: ignore[union-attr]
+                owners.setdefault((r.target, r.draft, r.level), []).append(meta.shard.index)  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
+        left = len(meta.shard.cells) - sum(1 for r in runs if not r.in_progress)  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
         if left > 0:
-            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-            out.append(f"{visible(_path(files, meta))}: {left} of its {len(meta.shard.cells)} cells not measured "  # type: ignore[union-attr]
-                       "yet: rerun its task (the same command resumes it), then merge")
+            out.append(
+                f"{visible(_path(files, meta))}: {left} of its {len(meta.shard.cells)} cells not measured "  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
+                "yet: rerun its task (the same command resumes it), then merge"
+            )
     for (target, draft, level), where_ in owners.items():
         if len(where_) > 1:
-            out.append(f"{visible(where(target, level))} + {visible(draft)} measured by shards "
-                       f"{', '.join(map(str, where_))}: each setup belongs to one shard")
+            out.append(
+                f"{visible(where(target, level))} + {visible(draft)} measured by shards "
+                f"{', '.join(map(str, where_))}: each setup belongs to one shard"
+            )
     return out
 
 
@@ -115,15 +124,22 @@ def _path(files: list[Shard], meta: FileMeta) -> str:
 def _machines(files: list[Shard]) -> list[str]:
     """One experiment: the same hardware, llama-server build and settings on every node."""
     out = []
-    for what, value in (("hardware", lambda m: m.hardware), ("server version", lambda m: m.server_version),
-                        ("settings", lambda m: m.settings)):
+    for what, value in (
+        ("hardware", lambda m: m.hardware),
+        ("server version", lambda m: m.server_version),
+        ("settings", lambda m: m.settings),
+    ):
         values = [value(m) for _, m, _ in files]
         if any(v != values[0] for v in values):
-            # next line's type: ignore: every file merged is a shard's: its shard is set (refused before)
-            listed = "; ".join(f"shard {m.shard.index} on {(m.machine or {}).get('hostname', '?')}: "  # type: ignore[union-attr]
-                               f"{visible(str(value(m)))[:80]}" for _, m, _ in files)
-            out.append(f"the shards were measured with different {what} ({listed}): their speedups are not one "
-                       "experiment; compare the files side by side with --compare instead")
+            listed = "; ".join(
+                f"shard {m.shard.index} on {(m.machine or {}).get('hostname', '?')}: "  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
+                f"{visible(str(value(m)))[:80]}"
+                for _, m, _ in files
+            )
+            out.append(
+                f"the shards were measured with different {what} ({listed}): their speedups are not one "
+                "experiment; compare the files side by side with --compare instead"
+            )
     return out
 
 
@@ -145,8 +161,10 @@ class NodeBaseline:
 
     def sentence(self) -> str:
         assert self.ratio is not None
-        return (f"{where(self.target, self.level)}: shard {self.shard}'s baseline ran at {self.decode_tps:.2f} tok/s, "
-                f"{stats.ratio_text(self.ratio)} against shard {self.reference}'s")
+        return (
+            f"{where(self.target, self.level)}: shard {self.shard}'s baseline ran at {self.decode_tps:.2f} tok/s, "
+            f"{stats.ratio_text(self.ratio)} against shard {self.reference}'s"
+        )
 
 
 def nodes(runs: list[RunResult]) -> list[NodeBaseline]:

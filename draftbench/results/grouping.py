@@ -101,9 +101,15 @@ def gain(r: RunResult) -> float | None:
 def eligible(r: RunResult) -> bool:
     """Can this run be recommended? Drafted, no error, speculation not known to be off, not stopped early
     by the adaptive search (a tie is never a win), its output distribution not found changed."""
-    return (r.draft is not None and r.error is None and r.mean_tps is not None and r.speedup is not None
-            and r.speculation_active is not False and not r.pruned
-            and not (r.distribution_check is not None and r.distribution_check.flagged))
+    return (
+        r.draft is not None
+        and r.error is None
+        and r.mean_tps is not None
+        and r.speedup is not None
+        and r.speculation_active is not False
+        and not r.pruned
+        and not (r.distribution_check is not None and r.distribution_check.flagged)
+    )
 
 
 def excluded(runs: Iterable[RunResult]) -> list[tuple[RunResult, str]]:

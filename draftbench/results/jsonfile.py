@@ -67,11 +67,18 @@ def _hints(cls: type, *without: str) -> dict[str, Any]:
 
 
 # Records saved inside others whose own fields are checked too, and a file's own fields and its runs'.
-_NESTED = {RequestResult: {**records.hints(RequestResult), "prompt_id": str | int},
-           BaselineCheck: records.hints(BaselineCheck), CategoryResult: _hints(CategoryResult)}
+_NESTED = {
+    RequestResult: {**records.hints(RequestResult), "prompt_id": str | int},
+    BaselineCheck: records.hints(BaselineCheck),
+    CategoryResult: _hints(CategoryResult),
+}
 _META_TYPES = _hints(FileMeta, "schema_version")  # schema_version: said on its own, below
-_RUN_TYPES = {**_hints(RunResult, "speculation"),
-              "draft_path": str | None, "spec_type": str | None, "extra_args": list[str] | None}
+_RUN_TYPES = {
+    **_hints(RunResult, "speculation"),
+    "draft_path": str | None,
+    "spec_type": str | None,
+    "extra_args": list[str] | None,
+}
 
 
 def _settings_types() -> dict[str, Any]:
@@ -88,42 +95,50 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
     try:
         text = read_text(path)
     except Unreadable as exc:
-        raise ResultsFileError(f"results file not found: {path}" if exc.missing else
-                               f"results file {path} {exc.why}") from exc
+        raise ResultsFileError(f"results file not found: {path}" if exc.missing else f"results file {path} {exc.why}") from exc
     if not text.strip():
         raise ResultsFileError(f"results file {path} is empty")
     try:
         data = parse_json(text)
     except json.JSONDecodeError as exc:
-        raise ResultsFileError(f"results file {path} is not valid JSON (truncated or corrupt?): "
-                               f"{exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+        raise ResultsFileError(
+            f"results file {path} is not valid JSON (truncated or corrupt?): {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise ResultsFileError(f"results file {path} has no \"results\" list: is it a draftbench results file?")
+        raise ResultsFileError(f'results file {path} has no "results" list: is it a draftbench results file?')
     odd = _non_finite(data, "")
     if odd:
-        raise ResultsFileError(f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
-                               "value is a number or null; fix or remove that run")
+        raise ResultsFileError(
+            f"results file {path}: {odd} is not a finite number (NaN or infinity): a measured "
+            "value is a number or null; fix or remove that run"
+        )
     wrong = _mistyped(data, _META_TYPES, "") or _mistyped(data.get("settings") or {}, _settings_types(), "settings")
     if wrong:
         raise ResultsFileError(f"results file {path}: {wrong.lstrip('.')}; was the file edited by hand?")
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise ResultsFileError(f"results file {path}: schema_version must be a whole number from 1 to "
-                               f"{SCHEMA_VERSION}, got {json.dumps(version)}; was the file edited by hand?")
+        raise ResultsFileError(
+            f"results file {path}: schema_version must be a whole number from 1 to "
+            f"{SCHEMA_VERSION}, got {json.dumps(version)}; was the file edited by hand?"
+        )
     if version > SCHEMA_VERSION:
-        raise ResultsFileError(f"results file {path} has schema_version {version!r}, newer than this draftbench "
-                               f"understands ({SCHEMA_VERSION}): upgrade draftbench")
+        raise ResultsFileError(
+            f"results file {path} has schema_version {version!r}, newer than this draftbench "
+            f"understands ({SCHEMA_VERSION}): upgrade draftbench"
+        )
     runs = []
     for i, item in enumerate(data["results"]):
         if not isinstance(item, dict) or not isinstance(item.get("target"), str):
-            raise ResultsFileError(f"results file {path}: results[{i}] has no \"target\" label")
+            raise ResultsFileError(f'results file {path}: results[{i}] has no "target" label')
         draft = item.get("draft")
         if draft is not None and not isinstance(draft, str):
             raise ResultsFileError(f"results file {path}: results[{i}].draft must be a label or null")
         wrong = _mistyped(item, _run_types(), f"results[{i}]") or _impossible(item, f"results[{i}]")
         if wrong:
-            raise ResultsFileError(f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
-                                   "written by draftbench: was it edited by hand?)")
+            raise ResultsFileError(
+                f"results file {path}: {wrong}; fix or remove that run (a results file is JSON "
+                "written by draftbench: was it edited by hand?)"
+            )
         runs.append(RunResult.from_dict(item))
     return FileMeta.from_dict(data), runs
 
@@ -154,8 +169,9 @@ def dump_results(meta: FileMeta, runs: list[RunResult], computed: dict[str, Any]
     return {**_round(meta.to_dict()), **_round(computed or {}), "results": [_round(r.to_dict()) for r in runs]}
 
 
-def save_results(path: str, meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None,
-                 texts: "RunTexts | None" = None) -> None:
+def save_results(
+    path: str, meta: FileMeta, runs: list[RunResult], computed: dict[str, Any] | None = None, texts: "RunTexts | None" = None
+) -> None:
     """Write the file; ``texts``: a sweep's cache of its runs' JSON, so that a save writes again only what changed
     (the file is byte for byte what ``dump_results`` gives)."""
     if texts is None:

@@ -81,19 +81,31 @@ def _length(r: RunResult) -> int:
     return (r.speculation.draft_max or 0) if r.speculation else 0
 
 
-def _curve(target: str, shard: int | None, group: list[RunResult], base: RunResult | None,
-           prefix: bool) -> LengthCurve:
+def _curve(target: str, shard: int | None, group: list[RunResult], base: RunResult | None, prefix: bool) -> LengthCurve:
     group = sorted(group, key=_length)
     name = (_LENGTH_SEGMENT.sub("", group[0].draft or "") or "setup") + (f" (shard {shard})" if shard is not None else "")
-    measured = tuple(LengthPoint(_length(r), r.draft or "", r.speedup,
-                                 (r.speedup_ci95[0], r.speedup_ci95[1]) if r.speedup_ci95 else None,
-                                 speedup_text(r)) for r in group)
+    measured = tuple(
+        LengthPoint(
+            _length(r),
+            r.draft or "",
+            r.speedup,
+            (r.speedup_ci95[0], r.speedup_ci95[1]) if r.speedup_ci95 else None,
+            speedup_text(r),
+        )
+        for r in group
+    )
     model = explain.draft_loop(group, base) if base else None
     parts = next((r.parts for r in group if r.parts), None)
     if model is None or parts is None:
         return LengthCurve(target, f"{target}: {name}" if prefix else name, measured)
     longest = _length(group[-1])
     top = model.best(max(LONGEST_PREDICTED, longest))
-    return LengthCurve(target, f"{target}: {name}" if prefix else name, measured,
-                       tuple((n, model.speedup(n)) for n in range(1, longest + 1)), top, model.speedup(top),
-                       f"v(k): {parts.verify_source}, acceptance: {parts.acceptance_source}")
+    return LengthCurve(
+        target,
+        f"{target}: {name}" if prefix else name,
+        measured,
+        tuple((n, model.speedup(n)) for n in range(1, longest + 1)),
+        top,
+        model.speedup(top),
+        f"v(k): {parts.verify_source}, acceptance: {parts.acceptance_source}",
+    )

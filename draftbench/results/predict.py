@@ -33,10 +33,12 @@ class Prediction:
     unchecked: bool = False  # widened once more: none of the draft's predictions checked against a measurement yet
 
     def text(self) -> str:
-        return (f"predicted {stats.pct(self.speedup)} (95% {stats.pct(self.ci95[0])} .. {stats.pct(self.ci95[1])}, "
-                f"from {self.source}" + (f"'s {self.n} paired requests" if self.n else "")
-                + ("; no prediction of this draft checked yet, so the model's tolerance counted twice)"
-                   if self.unchecked else ")"))
+        return (
+            f"predicted {stats.pct(self.speedup)} (95% {stats.pct(self.ci95[0])} .. {stats.pct(self.ci95[1])}, "
+            f"from {self.source}"
+            + (f"'s {self.n} paired requests" if self.n else "")
+            + ("; no prediction of this draft checked yet, so the model's tolerance counted twice)" if self.unchecked else ")")
+        )
 
     def as_unchecked(self) -> "Prediction":
         """This prediction for a draft none of whose predictions has held against a measurement yet: its interval
@@ -73,9 +75,17 @@ def _loop(target: str, level: Level, spec: Speculation, runs: list[RunResult]) -
     if not predictable(spec):
         return None
     key = family_key(target, level, spec)
-    measured = [r for r in runs if r.speculation is not None and r.speculation.draft_max and r.parts is not None
-                and r.error is None and family_key(r.target, r.level, r.speculation) == key
-                and (ratio := r.speedup_ratio()) is not None and ratio.ci95 is not None]
+    measured = [
+        r
+        for r in runs
+        if r.speculation is not None
+        and r.speculation.draft_max
+        and r.parts is not None
+        and r.error is None
+        and family_key(r.target, r.level, r.speculation) == key
+        and (ratio := r.speedup_ratio()) is not None
+        and ratio.ci95 is not None
+    ]
     base = next((r for r in runs if r.draft is None and r.target == target and r.level == level and r.done), None)
     loop = draft_loop(measured, base) if measured and base is not None else None
     return (loop, measured) if loop is not None else None
@@ -85,8 +95,13 @@ def relative(spec: Speculation, other: RunResult, runs: Iterable[RunResult]) -> 
     """The model's ratio of ``spec``'s speedup to ``other``'s, a measured setup of the same draft (its error is the
     model's alone: both share ``other``'s measurement); None where the two are not of one family or unmodelled."""
     found = _loop(other.target, other.level, spec, list(runs))
-    if found is None or other.speculation is None or not other.speculation.draft_max or spec.draft_max is None \
-            or family_key(other.target, other.level, other.speculation) != family_key(other.target, other.level, spec):
+    if (
+        found is None
+        or other.speculation is None
+        or not other.speculation.draft_max
+        or spec.draft_max is None
+        or family_key(other.target, other.level, other.speculation) != family_key(other.target, other.level, spec)
+    ):
         return None
     there = found[0].speedup(other.speculation.draft_max)
     return found[0].speedup(spec.draft_max) / there if there > 0 else None
@@ -100,17 +115,21 @@ def predict(target: str, level: Level, spec: Speculation, runs: Iterable[RunResu
         return None
     loop, measured = found
     assert spec.draft_max is not None
-    # next line's type: ignore: predictable setups have a draft length (predict.predictable)
-    near = min(measured, key=lambda r: (abs(math.log((r.speculation.draft_max or 1) / spec.draft_max)),  # type: ignore[union-attr]
-                                        -(r.n_requests or 0)))
-    # next line's type: ignore: predictable setups have a draft length (predict.predictable)
-    there, here = loop.speedup(near.speculation.draft_max or 1), loop.speedup(spec.draft_max)  # type: ignore[union-attr]
+    near = min(
+        measured,
+        key=lambda r: (
+            abs(math.log((r.speculation.draft_max or 1) / spec.draft_max)),  # type: ignore[union-attr]  # predictable setups have a draft length (predict.predictable)
+            -(r.n_requests or 0),
+        ),
+    )
+    there, here = loop.speedup(near.speculation.draft_max or 1), loop.speedup(spec.draft_max)  # type: ignore[union-attr]  # predictable setups have a draft length (predict.predictable)
     ratio = near.speedup_ratio()
     if there <= 0 or ratio is None or ratio.ci95 is None:
         return None
     f = here / there
-    scaled = stats.widened(stats.Ratio(ratio.value * f, (ratio.ci95[0] * f, ratio.ci95[1] * f), ratio.n, ratio.paired),
-                           math.log(1 + TOLERANCE))
+    scaled = stats.widened(
+        stats.Ratio(ratio.value * f, (ratio.ci95[0] * f, ratio.ci95[1] * f), ratio.n, ratio.paired), math.log(1 + TOLERANCE)
+    )
     assert scaled.ci95 is not None
     return Prediction(scaled.value, scaled.ci95, str(near.draft), ratio.n)
 

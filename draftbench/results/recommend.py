@@ -74,8 +74,7 @@ class Recommendation:
             if r is not None and r.degenerate_output:
                 return f"measured on degenerate output ({r.draft or 'baseline'}: {r.degenerate_output})"
         if self.baseline is not None and any("has no chat template" in w for w in self.baseline.warnings):
-            return ("measured through a fallback chat template (the target's GGUF has none, so llama-server used "
-                    "ChatML)")
+            return "measured through a fallback chat template (the target's GGUF has none, so llama-server used ChatML)"
         return ""
 
     def warning(self) -> str:
@@ -97,23 +96,29 @@ class Recommendation:
             return ""
         bad = next((r for r in (self.baseline, b) if r is not None and r.degenerate_output), None)
         if bad is not None:
-            return (f"the outputs are degenerate ({bad.draft or 'baseline'}: {bad.degenerate_output}): "
-                    "fix the template or use the completion endpoint")
+            return (
+                f"the outputs are degenerate ({bad.draft or 'baseline'}: {bad.degenerate_output}): "
+                "fix the template or use the completion endpoint"
+            )
         ratio = b.speedup_ratio()
         if ratio is not None and ties_baseline(b):
-            return (f"{b.draft} is not separated from no speculation on this data ({speedup_text(b)}): "
-                    f"{_more_requests(ratio)}")
+            return f"{b.draft} is not separated from no speculation on this data ({speedup_text(b)}): {_more_requests(ratio)}"
         return ""
 
     def machine(self) -> str:
         """'' or what the machine did meanwhile that a reader must know: the baseline drifted beyond the
         resolution, or other processes were busy while the baseline or the best setup ran."""
         notes = [self.drift.sentence()] if self.drift is not None and self.drift.exceeds(self.resolution) else []
-        busy = [r.draft or "baseline" for r in (self.baseline, self.best) if r is not None and
-                machine_load.warning(r.other_cpu_share, r.other_cpu_share_before, r.gpu_busy_before_pct)]
+        busy = [
+            r.draft or "baseline"
+            for r in (self.baseline, self.best)
+            if r is not None and machine_load.warning(r.other_cpu_share, r.other_cpu_share_before, r.gpu_busy_before_pct)
+        ]
         if busy:
-            notes.append(f"busy machine while measuring {', '.join(busy)} (other processes used a large share of it): "
-                         "rerun on a quieter machine to confirm")
+            notes.append(
+                f"busy machine while measuring {', '.join(busy)} (other processes used a large share of it): "
+                "rerun on a quieter machine to confirm"
+            )
         return "; ".join(notes)
 
     def notes(self) -> list[str]:
@@ -128,11 +133,12 @@ class Recommendation:
         if r is None:
             return ""
         if self.margin is None:
-            return (f"within noise of {r.draft} ({pct(gain(r))}; unpaired intervals overlap)"
-                    if self.within_noise else "")
+            return f"within noise of {r.draft} ({pct(gain(r))}; unpaired intervals overlap)" if self.within_noise else ""
         if self.within_noise:
-            return (f"within noise of {r.draft} ({pct(gain(r))}): {stats.ratio_text(self.margin)} over it, "
-                    "rerun with more requests to separate them")
+            return (
+                f"within noise of {r.draft} ({pct(gain(r))}): {stats.ratio_text(self.margin)} over it, "
+                "rerun with more requests to separate them"
+            )
         return f"ahead of {r.draft} ({pct(gain(r))}) by {stats.ratio_text(self.margin)}"
 
     def sentence(self) -> str:
@@ -149,8 +155,10 @@ class Recommendation:
         ran = self.use() or self.baseline
         if ran is None or not ran.server_fixes:
             return ""
-        return (f"measured with {' '.join(ran.server_fixes)} (its server crashed at start-up without it): start your "
-                "llama-server with it too")
+        return (
+            f"measured with {' '.join(ran.server_fixes)} (its server crashed at start-up without it): start your "
+            "llama-server with it too"
+        )
 
     def _sentence(self) -> str:
         if self.baseline is not None and self.withheld():
@@ -161,16 +169,20 @@ class Recommendation:
         if self.baseline is None:
             return f"{where}: no baseline measured, so no speedup can be computed"
         if self.best is None and self.stopped_slower:
-            return (f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
-                    f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding")
+            return (
+                f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s): "
+                f"{self.stopped_slower} stopped early as clearly slower; skip speculative decoding"
+            )
         if self.best is None and self.over_budget:
             return f"{where}: no faster setup fits the memory budget; skip speculative decoding"
         if self.best is None:
             return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
         if (b.speedup or 0) <= 1.0:
-            return (f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
-                    f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding")
+            return (
+                f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
+                f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding"
+            )
         text = f"{where}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
@@ -205,24 +217,32 @@ class Recommendation:
             best = f"; best was {b.draft} at {pct(gain(b))}" if b is not None else ""
             return f"{where}: no setup beats the baseline ({agg} tok/s aggregate){best}: no draft"
         margin = self.margin_text()
-        return (f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
-                f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
-                + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
-                + (f"; per stream {margin}" if margin else ""))
+        return (
+            f"{where}: use {b.draft}, {b.aggregate_tps or 0:.1f} tok/s aggregate, {pct(gain(b))} vs {agg} "
+            f"without a draft; per stream {b.mean_tps or 0:.1f} tok/s"
+            + (f", acceptance {b.acceptance_rate:.0%}" if b.acceptance_rate is not None else "")
+            + (f"; per stream {margin}" if margin else "")
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The answer as a results file says it: where, the setup to use (None: none, or withheld, and why) with
         its speedup, and the sentence every reader prints."""
         use, b = self.use(), self.best
-        return {"target": self.target, **asdict(self.level), "use": use.draft if use is not None else None,
-                "speedup": gain(use) if use is not None else None,
-                "speedup_ci95": use.speedup_ci95 if use is not None else None,
-                "speedup_n": use.speedup_n if use is not None else None,
-                "best_measured": b.draft if b is not None else None, "withheld": self.withheld() or None,
-                "flags": use.flags if use is not None else None,
-                "command": serve_command(use) if use is not None else None,
-                "extra_memory_mib": use.extra_memory_mib if use is not None else None,
-                "over_budget": [r.draft for r in self.over_budget] or None, "sentence": self.sentence()}
+        return {
+            "target": self.target,
+            **asdict(self.level),
+            "use": use.draft if use is not None else None,
+            "speedup": gain(use) if use is not None else None,
+            "speedup_ci95": use.speedup_ci95 if use is not None else None,
+            "speedup_n": use.speedup_n if use is not None else None,
+            "best_measured": b.draft if b is not None else None,
+            "withheld": self.withheld() or None,
+            "flags": use.flags if use is not None else None,
+            "command": serve_command(use) if use is not None else None,
+            "extra_memory_mib": use.extra_memory_mib if use is not None else None,
+            "over_budget": [r.draft for r in self.over_budget] or None,
+            "sentence": self.sentence(),
+        }
 
     def short(self) -> str:
         """'1-layer +48%' or 'no draft': for the line across levels."""
@@ -238,8 +258,11 @@ def _more_requests(ratio: stats.Ratio) -> str:
     needed = n
     while needed < 100_000 and stats.t_quantile_975(needed - 1) * sd / math.sqrt(needed) >= gain_log:
         needed = math.ceil(needed * 1.25)
-    return (f"about {needed - n} more paired requests would tell, from the spread observed" if needed < 100_000
-            else "no number of requests would separate a gain this small from the spread observed")
+    return (
+        f"about {needed - n} more paired requests would tell, from the spread observed"
+        if needed < 100_000
+        else "no number of requests would separate a gain this small from the spread observed"
+    )
 
 
 def category_lines(runs: list[RunResult], recs: list["Recommendation"]) -> list[str]:
@@ -297,8 +320,9 @@ def memory_text(run: RunResult) -> str:
     return f"{need:,.0f} MiB{extra}"
 
 
-def _recommend(target: str, runs: list[RunResult], level: Level, resolution: float,
-               budget_mib: float | None = None) -> Recommendation:
+def _recommend(
+    target: str, runs: list[RunResult], level: Level, resolution: float, budget_mib: float | None = None
+) -> Recommendation:
     fits = sorted((r for r in runs if r.target == target and eligible(r)), key=lambda r: gain(r) or 0.0, reverse=True)
     ranked = [r for r in fits if not over_budget(r, budget_mib)]
     over = [r for r in fits if over_budget(r, budget_mib) and (gain(r) or 0.0) > 1.0]  # each named with its need
@@ -310,11 +334,9 @@ def _recommend(target: str, runs: list[RunResult], level: Level, resolution: flo
     if margin is not None and not margin.paired:
         margin = None
     noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
-    tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None
-            and r.pruned_vs == best.draft]
+    tied = [r for r in runs if r.target == target and r.pruned_as == "tied" and best is not None and r.pruned_vs == best.draft]
     slower = sum(r.target == target and r.pruned_as == "slower" for r in runs)
-    return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution, over,
-                          budget_mib)
+    return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution, over, budget_mib)
 
 
 def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: list[RunResult]) -> stats.Ratio | None:
@@ -325,16 +347,14 @@ def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: li
     shift = drift.of(mine)
     if theirs is mine or mine is None or theirs is None:
         return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
-    return comparison.versus_speedup((drift.corrected(best, shift), mine),
-                                     (drift.corrected(runner, drift.of(theirs)), theirs))
+    return comparison.versus_speedup((drift.corrected(best, shift), mine), (drift.corrected(runner, drift.of(theirs)), theirs))
 
 
 def serve_command(run: RunResult) -> list[str] | None:
     """vLLM takes a setup as one --speculative-config argument: the whole ``vllm serve`` line that serves the
     target with it (None for llama-server, whose flags are added to the user's own command line)."""
     flags = list(run.speculation_flags or [])
-    return ["vllm", "serve", run.target_path, *flags] if flags[:1] == ["--speculative-config"] and run.target_path \
-        else None
+    return ["vllm", "serve", run.target_path, *flags] if flags[:1] == ["--speculative-config"] and run.target_path else None
 
 
 def copy_text(run: RunResult) -> str:

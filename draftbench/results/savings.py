@@ -33,14 +33,21 @@ class SearchSavings:
         return 1.0 - self.tokens / self.full_tokens if self.full_tokens else 0.0
 
     def sentence(self) -> str:
-        model = (f"{self.setups - self.predicted} of {self.setups} setups measured ({self.predicted} only predicted; "
-                 f"{self.verified} predictions verified, {self.missed} missed); ") if self.predicted or self.verified \
-            or self.missed else ""
-        return (model + f"{self.stopped} of {self.setups - self.predicted}{' measured' if model else ''} setups stopped "
-                f"early ({self.slower} slower, {self.tied} tied); "
-                f"{self.fewer:.0%} fewer tokens than the full sweep ({self.tokens:,} generated, about "
-                f"{self.full_tokens:,} for every setup in full; generation {self.generation_s:.0f} s, about "
-                f"{self.full_generation_s:.0f} s in full)")
+        model = (
+            (
+                f"{self.setups - self.predicted} of {self.setups} setups measured ({self.predicted} only predicted; "
+                f"{self.verified} predictions verified, {self.missed} missed); "
+            )
+            if self.predicted or self.verified or self.missed
+            else ""
+        )
+        return (
+            model + f"{self.stopped} of {self.setups - self.predicted}{' measured' if model else ''} setups stopped "
+            f"early ({self.slower} slower, {self.tied} tied); "
+            f"{self.fewer:.0%} fewer tokens than the full sweep ({self.tokens:,} generated, about "
+            f"{self.full_tokens:,} for every setup in full; generation {self.generation_s:.0f} s, about "
+            f"{self.full_generation_s:.0f} s in full)"
+        )
 
 
 def search_savings(runs: list[RunResult], budget: int) -> SearchSavings | None:
@@ -68,6 +75,15 @@ def search_savings(runs: list[RunResult], budget: int) -> SearchSavings | None:
         scale = max(1.0, budget / len(ok)) if r.pruned else 1.0
         tokens, seconds = tokens + t, seconds + g
         full, full_s = full + round(t * scale), full_s + g * scale
-    return SearchSavings(setups + len(unmeasured), sum(r.pruned_as == "slower" for r in runs),
-                         sum(r.pruned_as == "tied" for r in runs), tokens, full, seconds, full_s, len(unmeasured),
-                         sum(not p.misses(m) for p, m in checks), sum(p.misses(m) for p, m in checks))
+    return SearchSavings(
+        setups + len(unmeasured),
+        sum(r.pruned_as == "slower" for r in runs),
+        sum(r.pruned_as == "tied" for r in runs),
+        tokens,
+        full,
+        seconds,
+        full_s,
+        len(unmeasured),
+        sum(not p.misses(m) for p, m in checks),
+        sum(p.misses(m) for p, m in checks),
+    )

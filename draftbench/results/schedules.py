@@ -37,8 +37,12 @@ class Step:
     note: str = ""  # another family won this level, or TensorRT-LLM's cap changed the length
 
     def to_dict(self) -> dict:
-        return {"streams": self.streams, "setup": self.run.draft if self.run else None, "draft_max": self.draft_max,
-                **({"note": self.note} if self.note else {})}
+        return {
+            "streams": self.streams,
+            "setup": self.run.draft if self.run else None,
+            "draft_max": self.draft_max,
+            **({"note": self.note} if self.note else {}),
+        }
 
 
 def _family(run: RunResult) -> tuple:
@@ -82,8 +86,7 @@ class Schedule:
         out = []
         for s in self.steps:
             flags = s.run.flags if s.run is not None else []
-            out.append(shlex.join(["llama-server", "-m", self.target_path or self.target, "--parallel",
-                                   str(s.streams), *flags]))
+            out.append(shlex.join(["llama-server", "-m", self.target_path or self.target, "--parallel", str(s.streams), *flags]))
         return out
 
     def vllm_command(self) -> list[str] | None:
@@ -94,37 +97,51 @@ class Schedule:
         if command is None:
             return None
         config = json.loads(command[-1])
-        config.update(num_speculative_tokens=max(s.draft_max for s in self.steps),
-                      num_speculative_tokens_per_batch_size=self.vllm())
+        config.update(
+            num_speculative_tokens=max(s.draft_max for s in self.steps), num_speculative_tokens_per_batch_size=self.vllm()
+        )
         return [*command[:-1], json.dumps(config)]
 
     def lines(self) -> list[str]:
         """What the console, the Markdown and the report print."""
-        per = ", ".join(f"{s.streams} stream{'s' if s.streams > 1 else ''}: "
-                        + (f"n_max {s.draft_max}" if s.draft_max else "off") + (f" ({s.note})" if s.note else "")
-                        for s in self.steps)
+        per = ", ".join(
+            f"{s.streams} stream{'s' if s.streams > 1 else ''}: "
+            + (f"n_max {s.draft_max}" if s.draft_max else "off")
+            + (f" ({s.note})" if s.note else "")
+            for s in self.steps
+        )
         command = self.vllm_command()
-        return [f"Schedule for {self.target} with {self.family} (levels {', '.join(map(str, self.levels))} "
-                f"measured; batch sizes between them take the nearest measured level below): {per}",
-                f"  vLLM: {shlex.join(command)}" if command else
-                f"  vLLM --speculative-config: \"num_speculative_tokens_per_batch_size\": {self.vllm()}",
-                f"  TensorRT-LLM speculative_config: draft_len_schedule: {self.tensorrt()}",
-                *([] if command else (f"  llama-server: {c}" for c in self.llama_commands()))]
+        return [
+            f"Schedule for {self.target} with {self.family} (levels {', '.join(map(str, self.levels))} "
+            f"measured; batch sizes between them take the nearest measured level below): {per}",
+            f"  vLLM: {shlex.join(command)}"
+            if command
+            else f'  vLLM --speculative-config: "num_speculative_tokens_per_batch_size": {self.vllm()}',
+            f"  TensorRT-LLM speculative_config: draft_len_schedule: {self.tensorrt()}",
+            *([] if command else (f"  llama-server: {c}" for c in self.llama_commands())),
+        ]
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "family": self.family, "levels": self.levels,
-                "steps": [s.to_dict() for s in self.steps], "vllm_num_speculative_tokens_per_batch_size": self.vllm(),
-                "tensorrt_draft_len_schedule": {str(k): v for k, v in self.tensorrt().items()},
-                **({"vllm_command": self.vllm_command()} if self.vllm_command() else
-                   {"llama_server_commands": self.llama_commands()})}
+        return {
+            "target": self.target,
+            "family": self.family,
+            "levels": self.levels,
+            "steps": [s.to_dict() for s in self.steps],
+            "vllm_num_speculative_tokens_per_batch_size": self.vllm(),
+            "tensorrt_draft_len_schedule": {str(k): v for k, v in self.tensorrt().items()},
+            **(
+                {"vllm_command": self.vllm_command()} if self.vllm_command() else {"llama_server_commands": self.llama_commands()}
+            ),
+        }
 
 
 def schedules(runs: list[RunResult], recs: list[Recommendation]) -> list[Schedule]:
     """One schedule per target measured at more than one concurrency level (same temperature and depth)."""
     out = []
     for target in dict.fromkeys(r.target for r in recs):
-        mine = sorted((r for r in recs if r.target == target and r.level == Level(r.level.streams)),
-                      key=lambda r: r.level.streams)
+        mine = sorted(
+            (r for r in recs if r.target == target and r.level == Level(r.level.streams)), key=lambda r: r.level.streams
+        )
         if len(mine) < 2:
             continue
         chosen = [r.use() for r in mine]

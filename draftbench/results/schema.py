@@ -64,8 +64,14 @@ SCHEMA_VERSION = 12
 # runs on every load, never read back (the recommendations are written even when there are none).
 COMPUTED = ("recommendations", "schedules", "crossovers", "length_curves", "check_points")
 # Older names of a run's (and a category's) fields, read as the new ones: old -> new.
-RENAMED = {"mean_ttft": "mean_ttft_s", "median_ttft": "median_ttft_s", "mean_total_time": "mean_total_time_s",
-           "ci95_tps": "decode_tps_ci95", "peak_rss_mb": "peak_rss_mib", "peak_vram_mb": "peak_vram_mib"}
+RENAMED = {
+    "mean_ttft": "mean_ttft_s",
+    "median_ttft": "median_ttft_s",
+    "mean_total_time": "mean_total_time_s",
+    "ci95_tps": "decode_tps_ci95",
+    "peak_rss_mb": "peak_rss_mib",
+    "peak_vram_mb": "peak_vram_mib",
+}
 
 
 def saved_ratio(value: float, ci95: list[float] | None, n: int | None, design: str | None) -> stats.Ratio:
@@ -92,8 +98,7 @@ class CategoryResult:
 
     def ratio(self) -> stats.Ratio:
         """The speedup as one value (:func:`saved_ratio`)."""
-        return saved_ratio(self.speedup or 0.0, self.speedup_ci95, self.speedup_n or self.n_requests,
-                           self.speedup_design)
+        return saved_ratio(self.speedup or 0.0, self.speedup_ci95, self.speedup_n or self.n_requests, self.speedup_design)
 
     @classmethod
     def from_dict(cls, data: Any) -> "CategoryResult | None":
@@ -129,8 +134,7 @@ class BaselineCheck:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BaselineCheck":
-        return cls(str(data.get("after")), decode(list[RequestResult], data.get("requests")) or [],
-                   data.get("other_cpu_share"))
+        return cls(str(data.get("after")), decode(list[RequestResult], data.get("requests")) or [], data.get("other_cpu_share"))
 
 
 @dataclass(frozen=True)
@@ -330,5 +334,8 @@ class RunResult(Measured):
         return cls(**values)
 
 
-REQUIRED_VALUE = tuple(name for name, hint in typing.get_type_hints(RunResult).items()
-                       if name not in ("target", "draft") and type(None) not in typing.get_args(hint))
+REQUIRED_VALUE = tuple(
+    name
+    for name, hint in typing.get_type_hints(RunResult).items()
+    if name not in ("target", "draft") and type(None) not in typing.get_args(hint)
+)

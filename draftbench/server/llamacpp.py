@@ -22,17 +22,33 @@ def preflight(spec: ServerSpec) -> list[str]:
     diffs = gguf_header.vocab_mismatch(spec.target, draft)
     if not diffs:
         return []
-    return [f"draft {draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
-            "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"]
+    return [
+        f"draft {draft} has a different tokenizer from target {spec.target} ({'; '.join(diffs)}): "
+        "llama.cpp will load it but run WITHOUT speculation; use a draft from the target's model family"
+    ]
 
 
-def _command_line(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int,
-                  speculation_args: list[str]) -> list[str]:
+def _command_line(spec: ServerSpec, binary: str, flags: llama_bin.FlagMap, port: int, speculation_args: list[str]) -> list[str]:
     o = spec.options
-    cmd = [binary, "-m", spec.target, "--host", o.host, "--port", str(port), "-ngl", str(o.gpu_layers),
-           *flags.slot_args(spec.parallel, o.ctx_size)]
-    return (cmd + speculation_args + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
-            + flags.trace_args(llama_bin.TRACE_ARGS) + list(o.extra_args))
+    cmd = [
+        binary,
+        "-m",
+        spec.target,
+        "--host",
+        o.host,
+        "--port",
+        str(port),
+        "-ngl",
+        str(o.gpu_layers),
+        *flags.slot_args(spec.parallel, o.ctx_size),
+    ]
+    return (
+        cmd
+        + speculation_args
+        + flags.draft_gpu_layers_args(spec.speculation, o.gpu_layers)
+        + flags.trace_args(llama_bin.TRACE_ARGS)
+        + list(o.extra_args)
+    )
 
 
 def _resolve(spec: ServerSpec) -> tuple[str, llama_bin.FlagMap, str, list[str]]:
@@ -59,8 +75,16 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
     cmd, env = flags.secrets_to_env(_command_line(spec, binary, flags, port, spec_args))
     host = f"[{o.host}]" if ":" in o.host else o.host
     log_path = spec.log_path or os.path.join(default_log_dir(), f"llama-server-{port}.log")
-    return ServerProcess(cmd, f"http://{host}:{port}", log_path, o.ready_timeout_s,
-                         version=version, warnings=warnings, discard_clean_log=spec.log_path is None,
-                         speculation_args=flags.secrets_to_env(spec_args)[0], env=env, build_flags=flags.flags,
-                         crash_advice=crash.advice)
-
+    return ServerProcess(
+        cmd,
+        f"http://{host}:{port}",
+        log_path,
+        o.ready_timeout_s,
+        version=version,
+        warnings=warnings,
+        discard_clean_log=spec.log_path is None,
+        speculation_args=flags.secrets_to_env(spec_args)[0],
+        env=env,
+        build_flags=flags.flags,
+        crash_advice=crash.advice,
+    )

@@ -54,8 +54,7 @@ class LMStudioServer:
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 self.__exit__()
-                raise ServerStartError(f"{' '.join(cmd)} failed with code {proc.returncode}",
-                                       (proc.stdout + proc.stderr)[-2000:])
+                raise ServerStartError(f"{' '.join(cmd)} failed with code {proc.returncode}", (proc.stdout + proc.stderr)[-2000:])
         return self
 
     def __exit__(self, *exc) -> None:
@@ -64,4 +63,3 @@ class LMStudioServer:
         self._started = False
         for cmd in commands(self.spec)[1]:
             subprocess.run(cmd, capture_output=True)
-

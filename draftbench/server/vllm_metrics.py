@@ -9,10 +9,15 @@ from ..records.engine import Counters
 
 PREFIX = "vllm:"
 _COUNTERS = {  # a /metrics sample's name, after "vllm:" -> the Counters field it adds to
-    "spec_decode_num_drafts_total": "drafts", "spec_decode_num_draft_tokens_total": "draft_tokens",
-    "spec_decode_num_accepted_tokens_total": "accepted_tokens", "iteration_tokens_total_count": "steps",
-    "num_preemptions_total": "preemptions", "prefix_cache_hits_total": "prefix_cache_hits",
-    "request_queue_time_seconds_sum": "queue_s", "request_queue_time_seconds_count": "queued"}
+    "spec_decode_num_drafts_total": "drafts",
+    "spec_decode_num_draft_tokens_total": "draft_tokens",
+    "spec_decode_num_accepted_tokens_total": "accepted_tokens",
+    "iteration_tokens_total_count": "steps",
+    "num_preemptions_total": "preemptions",
+    "prefix_cache_hits_total": "prefix_cache_hits",
+    "request_queue_time_seconds_sum": "queue_s",
+    "request_queue_time_seconds_count": "queued",
+}
 PER_POSITION = "spec_decode_num_accepted_tokens_per_pos_total"
 _METRIC_RE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN)\s*$")
 _POSITION_RE = re.compile(r'position="(\d+)"')
@@ -26,7 +31,7 @@ def parse_metrics(text: str) -> Counters | None:
         m = _METRIC_RE.match(line.strip())
         if not m or not m.group(1).startswith(PREFIX):
             continue
-        name, value = m.group(1)[len(PREFIX):], float(m.group(3))
+        name, value = m.group(1)[len(PREFIX) :], float(m.group(3))
         pos = _POSITION_RE.search(m.group(2) or "") if name == PER_POSITION else None
         if pos:
             per_pos[int(pos.group(1))] = per_pos.get(int(pos.group(1)), 0.0) + value
@@ -34,5 +39,8 @@ def parse_metrics(text: str) -> Counters | None:
             totals[_COUNTERS[name]] = totals.get(_COUNTERS[name], 0.0) + value
     if not totals:
         return None
-    return Counters(**totals, speculating="draft_tokens" in totals,
-                    accepted_per_pos=tuple(per_pos.get(i, 0.0) for i in range(max(per_pos, default=-1) + 1)))
+    return Counters(
+        **totals,
+        speculating="draft_tokens" in totals,
+        accepted_per_pos=tuple(per_pos.get(i, 0.0) for i in range(max(per_pos, default=-1) + 1)),
+    )

@@ -22,9 +22,17 @@ class Backend:
 
 LLAMACPP = Backend("llamacpp", "llama-cpp", True, True, True, True, completion_path="/completion")
 VLLM = Backend("vllm", "vllm", False, False, False, False)
-LMSTUDIO = Backend("lmstudio", "lm-studio", False, False, False, False, sweeps=False,
-                   why_no_sweep="LM Studio picks drafts per request and is managed by lms: start it with "
-                                "'server.py lm-studio' and measure with bench.py")
+LMSTUDIO = Backend(
+    "lmstudio",
+    "lm-studio",
+    False,
+    False,
+    False,
+    False,
+    sweeps=False,
+    why_no_sweep="LM Studio picks drafts per request and is managed by lms: start it with "
+    "'server.py lm-studio' and measure with bench.py",
+)
 BACKENDS = {b.name: b for b in (LLAMACPP, VLLM, LMSTUDIO)}
 # What bench.py finds at a URL that is not llama-server: any OpenAI-compatible server (vLLM, LM Studio, others).
 OPENAI = Backend("openai", "", False, False, False, False, sweeps=False)

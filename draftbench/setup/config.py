@@ -60,8 +60,12 @@ class SweepConfig:
         return self._with_sets(self.settings.to_dict())
 
     def _with_sets(self, settings: dict[str, Any]) -> dict[str, Any]:
-        return {**settings, "prompts_hash": fingerprint(self.prompts), **({"axes": self.axes} if self.axes else {}),
-                **({"contexts_hash": self.contexts.fingerprint()} if self.contexts.documents else {})}
+        return {
+            **settings,
+            "prompts_hash": fingerprint(self.prompts),
+            **({"axes": self.axes} if self.axes else {}),
+            **({"contexts_hash": self.contexts.fingerprint()} if self.contexts.documents else {}),
+        }
 
     def input_files(self) -> list[tuple[str, str]]:
         """What the sweep reads and must never write over: the config, its prompt and context files, the models."""
@@ -80,8 +84,17 @@ class SweepConfig:
         return cfg
 
 
-_TOP = {"name": str, "hardware": str, "backend": str, "model_family": str, "targets": list, "drafts": list,
-        "settings": dict, "description": str, "axes": dict}
+_TOP = {
+    "name": str,
+    "hardware": str,
+    "backend": str,
+    "model_family": str,
+    "targets": list,
+    "drafts": list,
+    "settings": dict,
+    "description": str,
+    "axes": dict,
+}
 _TARGET = {"label": str, "path": str, "size": str}
 _DRAFT = {"label": str, "path": str, "size": str, "spec_type": str, "extra_args": list, "axes": dict}  # and the axes
 
@@ -89,7 +102,7 @@ _DRAFT = {"label": str, "path": str, "size": str, "spec_type": str, "extra_args"
 def _labelled(item: Any, at: str, allowed: dict, need_path: bool, problems: list[str]) -> bool:
     """Common checks of a target or draft entry; False when it cannot be used at all."""
     if not isinstance(item, dict):
-        problems.append(f"{at}: must be an object with \"label\" and \"path\"")
+        problems.append(f'{at}: must be an object with "label" and "path"')
         return False
     for key in item:
         if key not in allowed:
@@ -104,7 +117,7 @@ def _labelled(item: Any, at: str, allowed: dict, need_path: bool, problems: list
             problems.append(f"{at}.{key}: must be a non-empty string")
             ok = False
     if "size" in item and not isinstance(item["size"], str):
-        problems.append(f"{at}.size: must be a string such as \"3B\"")
+        problems.append(f'{at}.size: must be a string such as "3B"')
     return ok
 
 
@@ -129,7 +142,7 @@ def _check_unique(labels: list[tuple[str, str]], problems: list[str]) -> None:
 
 def _targets(raw: Any, base_dir: str, check_files: bool, problems: list[str]) -> list[ModelEntry]:
     if not isinstance(raw, list):
-        problems.append("targets: must be a list of {\"label\", \"path\"} objects")
+        problems.append('targets: must be a list of {"label", "path"} objects')
         return []
     out, labels = [], []
     for i, item in enumerate(raw):
@@ -145,14 +158,13 @@ def _targets(raw: Any, base_dir: str, check_files: bool, problems: list[str]) ->
 def _axes(raw: Any, at: str, problems: list[str]) -> dict[str, list[Any]]:
     """``{"draft_max": [1, 2], "draft_p_min": [0, 0.7]}``, every value checked."""
     if not isinstance(raw, dict):
-        problems.append(f"{at}: must be an object such as {{\"draft_max\": [1, 2, 3]}}")
+        problems.append(f'{at}: must be an object such as {{"draft_max": [1, 2, 3]}}')
         return {}
     out = {}
     for name, values in raw.items():
         if name not in AXES:
             full = {a.short: a.name for a in AXES.values()}.get(name)  # 'n_max', as labels say
-            problems.append(f"{at}.{name}: unknown key (did you mean {full!r}?)" if full
-                            else unknown_key(name, AXES, f"{at}."))
+            problems.append(f"{at}.{name}: unknown key (did you mean {full!r}?)" if full else unknown_key(name, AXES, f"{at}."))
             continue
         if not isinstance(values, list) or not values:
             problems.append(f"{at}.{name}: must be a non-empty list of values")
@@ -173,16 +185,21 @@ def _spec_types(item: dict, at: str, problems: list[str]) -> tuple[str, ...]:
         return ()
     types = parse_types(raw) if isinstance(raw, str) else ()
     if not types:
-        problems.append(f"{at}.spec_type: must be a string of comma-separated types such as \"ngram-mod\" "
-                        "or \"draft-simple,ngram-mod\"")
+        problems.append(
+            f'{at}.spec_type: must be a string of comma-separated types such as "ngram-mod" or "draft-simple,ngram-mod"'
+        )
     elif "none" in types:
         problems.append(f"{at}.spec_type: 'none' is the baseline, which every target gets anyway: remove this entry")
     elif "path" in item and not any(type_family(t) == DRAFT_FAMILY for t in types):
-        problems.append(f"{at}.spec_type: {raw!r} does not use the draft model in \"path\": add a draft type "
-                        f"(\"draft-simple,{raw}\") or remove \"path\" for model-free speculation")
+        problems.append(
+            f'{at}.spec_type: {raw!r} does not use the draft model in "path": add a draft type '
+            f'("draft-simple,{raw}") or remove "path" for model-free speculation'
+        )
     elif "path" not in item and any(type_family(t) == DRAFT_FAMILY and t != TARGET_HEADS for t in types):
-        problems.append(f"{at}.spec_type: {raw!r} needs a draft model: add \"path\" (only {TARGET_HEADS} can draft "
-                        "with the target's own heads)")
+        problems.append(
+            f'{at}.spec_type: {raw!r} needs a draft model: add "path" (only {TARGET_HEADS} can draft '
+            "with the target's own heads)"
+        )
     return types
 
 
@@ -196,13 +213,14 @@ def _extra_args(extra: Any, at: str, problems: list[str]) -> list[str]:
     return extra
 
 
-def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool,
-            problems: list[str]) -> tuple[list[Setup], dict[str, dict[str, list[Any]]]]:
+def _drafts(
+    raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, base_dir: str, check_files: bool, problems: list[str]
+) -> tuple[list[Setup], dict[str, dict[str, list[Any]]]]:
     """Draft entries, each expanded over its axes. Top-level axes and ``settings.draft_*`` apply to
     entries that draft with a model (a draft model, or the target's own MTP heads) and to fields the entry
     does not set itself; a model-free entry sets its own."""
     if not isinstance(raw, list):
-        problems.append("drafts: must be a list of {\"label\", \"path\"} or {\"label\", \"spec_type\"} objects")
+        problems.append('drafts: must be a list of {"label", "path"} or {"label", "spec_type"} objects')
         return [], {}
     out: list[Setup] = []
     labels: list[tuple[str, str]] = []
@@ -212,8 +230,9 @@ def _drafts(raw: Any, top_axes: dict[str, list[Any]], settings: SweepSettings, b
         if not _labelled(item, at, {**_DRAFT, **AXES}, False, problems):
             continue
         if "path" not in item and "spec_type" not in item:
-            problems.append(f"{at}: needs \"path\" (a draft model) or \"spec_type\" (such as \"ngram-mod\" for "
-                            "speculation without a draft model)")
+            problems.append(
+                f'{at}: needs "path" (a draft model) or "spec_type" (such as "ngram-mod" for speculation without a draft model)'
+            )
             continue
         types = _spec_types(item, at, problems)
         own = {}
@@ -268,8 +287,10 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     backend = BACKENDS.get(name_of_backend) if isinstance(name_of_backend, str) else None
     if isinstance(name_of_backend, str) and backend is None:
         hint = difflib.get_close_matches(name_of_backend, BACKENDS, n=1)
-        problems.append(f"backend: {name_of_backend!r} is not one of {', '.join(BACKENDS)}"
-                        + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+        problems.append(
+            f"backend: {name_of_backend!r} is not one of {', '.join(BACKENDS)}"
+            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        )
     if backend is not None and not backend.sweeps:
         problems.append(f"backend: {backend.name!r} sweeps are not supported ({backend.why_no_sweep})")
     backend = backend or LLAMACPP
@@ -291,10 +312,19 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"
     axes = {**({"*": top_axes} if top_axes else {}), **entry_axes}
-    return SweepConfig(name=name, hardware=hardware, backend=backend,
-                       model_family=str(data.get("model_family") or name), targets=tuple(targets),
-                       setups=tuple(setups), settings=settings, axes=axes, source=source, prompts=suite,
-                       contexts=contexts)
+    return SweepConfig(
+        name=name,
+        hardware=hardware,
+        backend=backend,
+        model_family=str(data.get("model_family") or name),
+        targets=tuple(targets),
+        setups=tuple(setups),
+        settings=settings,
+        axes=axes,
+        source=source,
+        prompts=suite,
+        contexts=contexts,
+    )
 
 
 def load_config(path: str, check_files: bool = True) -> SweepConfig:

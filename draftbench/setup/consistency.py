@@ -20,32 +20,49 @@ def too_many(axes: dict[str, list[Any]], so_far: int) -> str | None:
     if so_far + count <= MAX_SETUPS:
         return None
     widest = ", ".join(f"{n} ({len(v)} values)" for n, v in sorted(axes.items(), key=lambda kv: -len(kv[1])))
-    return (f"its axes make {count:,} setups ({widest}); a sweep takes at most {MAX_SETUPS:,} setups in all: use "
-            "fewer values, or the adaptive search on a coarser grid first")
+    return (
+        f"its axes make {count:,} setups ({widest}); a sweep takes at most {MAX_SETUPS:,} setups in all: use "
+        "fewer values, or the adaptive search on a coarser grid first"
+    )
 
 
 def together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, list[Any]]) -> list[str]:
     """What is wrong with values that are each fine alone: a sweep that would run but measure nothing it says."""
     s, budget = settings, settings.requests * settings.runs
-    out = [f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
-           f"(runs x requests): raise requests or lower the level" for n in s.concurrency if n > budget]
+    out = [
+        f"settings.concurrency: {n} requests in flight at once, but a level measures only {budget} "
+        f"(runs x requests): raise requests or lower the level"
+        for n in s.concurrency
+        if n > budget
+    ]
     deepest = max(s.depth)
     if deepest and deepest + s.max_tokens + PROMPT_ROOM > s.server.ctx_size:
-        out.append(f"settings.depth: {deepest} tokens of context + max_tokens {s.max_tokens} + about {PROMPT_ROOM} "
-                   f"for the prompt and its template do not fit ctx_size {s.server.ctx_size}: raise ctx_size to at "
-                   f"least {deepest + s.max_tokens + PROMPT_ROOM} or lower the depth")
+        out.append(
+            f"settings.depth: {deepest} tokens of context + max_tokens {s.max_tokens} + about {PROMPT_ROOM} "
+            f"for the prompt and its template do not fit ctx_size {s.server.ctx_size}: raise ctx_size to at "
+            f"least {deepest + s.max_tokens + PROMPT_ROOM} or lower the depth"
+        )
     if s.search == "model" and not s.cost_model:
-        out.append("settings.search: \"model\" predicts setups with the cost model, which \"cost_model\": false turns "
-                   "off: remove \"cost_model\": false, or use \"search\": \"adaptive\"")
+        out.append(
+            'settings.search: "model" predicts setups with the cost model, which "cost_model": false turns '
+            'off: remove "cost_model": false, or use "search": "adaptive"'
+        )
     if s.search in ("adaptive", "model") and s.block >= budget:
-        out.append(f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
-                   "(runs x requests): the adaptive search could never stop one early; lower block or raise requests")
-    out += [f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "
-            "it would never draft; lower draft_min" for c in setups
-            if c.speculation.draft_min is not None and c.speculation.draft_max is not None
-            and c.speculation.draft_min > c.speculation.draft_max]
-    if top_axes and setups and not any(c.speculation.draft_path or TARGET_HEADS in c.speculation.spec_type
-                                       for c in setups):
-        out.append(f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
-                   "has none: move the axes into the n-gram entries (\"axes\" inside each) or drop them")
+        out.append(
+            f"settings.block: {s.block} requests per look, but each setup measures only {budget} "
+            "(runs x requests): the adaptive search could never stop one early; lower block or raise requests"
+        )
+    out += [
+        f"drafts: {c.label!r}: draft_min {c.speculation.draft_min} is above draft_max {c.speculation.draft_max}: "
+        "it would never draft; lower draft_min"
+        for c in setups
+        if c.speculation.draft_min is not None
+        and c.speculation.draft_max is not None
+        and c.speculation.draft_min > c.speculation.draft_max
+    ]
+    if top_axes and setups and not any(c.speculation.draft_path or TARGET_HEADS in c.speculation.spec_type for c in setups):
+        out.append(
+            f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
+            'has none: move the axes into the n-gram entries ("axes" inside each) or drop them'
+        )
     return out

@@ -76,7 +76,7 @@ def synthetic_text(depth: int, position: int, category: str, words_n: int | None
     if category == "code":
         lines = [f"{a}_{b} = {c}({d}, {e})" for a, b, c, d, e in zip(*[iter(chosen)] * 5)]
         return marker(depth, position) + "\n" + "\n".join(lines) + "\n"
-    sentences = [" ".join(chosen[i:i + 12]).capitalize() + "." for i in range(0, len(chosen), 12)]
+    sentences = [" ".join(chosen[i : i + 12]).capitalize() + "." for i in range(0, len(chosen), 12)]
     return marker(depth, position) + "\n" + " ".join(sentences) + "\n"
 
 
@@ -134,8 +134,11 @@ class Contexts:
         prompts' contexts). Unsized (None) where the tokenizer did not answer."""
         kinds = {self.kind(p) for p in prompts}
         users = [p for p in prompts if self.kind(p) == "user"][:3]
-        samples = {"code": [synthetic_text(depth, 0, "code")], "prose": [synthetic_text(depth, 0, "prose")],
-                   "user": [user_text(depth, i, p.context, self.documents) for i, p in enumerate(users)]}
+        samples = {
+            "code": [synthetic_text(depth, 0, "code")],
+            "prose": [synthetic_text(depth, 0, "prose")],
+            "user": [user_text(depth, i, p.context, self.documents) for i, p in enumerate(users)],
+        }
         units = {"code": depth, "prose": depth, "user": depth * CHARS_PER_TOKEN}
         return Sizing(**{k: self._scale(depth, units[k], samples[k], count) for k in KINDS if k in kinds})
 
@@ -156,7 +159,8 @@ def load_contexts(name: str, base_dir: str, problems: list[str]) -> Contexts:
         problems.append(f"settings.context_file: cannot read {path}: it {exc.why}")
         return Contexts()
     if not found:
-        problems.append(f"settings.context_file: {path} holds no text: give it the documents your prompts are asked "
-                        f"about, separated by lines holding only {SEPARATOR}")
+        problems.append(
+            f"settings.context_file: {path} holds no text: give it the documents your prompts are asked "
+            f"about, separated by lines holding only {SEPARATOR}"
+        )
     return Contexts(found)
-

@@ -35,8 +35,9 @@ def _model(path: str, cells: int, layers: int | None = None, weights: bool = Tru
 
     embd, heads = key("embedding_length"), key("attention.head_count", 1)
     head_size = key("attention.key_length", embd // max(heads, 1))
-    kv = (layers if layers is not None else key("block_count")) * cells * 2 * key("attention.head_count_kv", heads) \
-        * head_size * 2
+    kv = (
+        (layers if layers is not None else key("block_count")) * cells * 2 * key("attention.head_count_kv", heads) * head_size * 2
+    )
     vocab = key("vocab_size") or meta.get("tokenizer.ggml.tokens", 0)
     compute = UBATCH * 4 * ((vocab if isinstance(vocab, int) else 0) + key("feed_forward_length") + 4 * embd)
     return ((os.path.getsize(path) if weights else 0) + kv + compute) / MIB
@@ -56,8 +57,15 @@ def no_repack(extra_args: tuple[str, ...] | list[str]) -> bool:
     return any(a in ("--no-repack", "-nr") for a in extra_args)
 
 
-def estimate(target: str, spec: Speculation, ctx_size: int, slots: int = 1, features: Features | None = None,
-             gpu_layers: int = 0, repack: bool = True) -> Estimate | None:
+def estimate(
+    target: str,
+    spec: Speculation,
+    ctx_size: int,
+    slots: int = 1,
+    features: Features | None = None,
+    gpu_layers: int = 0,
+    repack: bool = True,
+) -> Estimate | None:
     """The server's buffers for ``target`` with ``spec``, or None where a header cannot be read. ``features``
     are the build's (this CPU's flags where None); ``repack`` False for a server run with ``--no-repack``."""
     cells = ctx_size * max(slots, 1)
@@ -80,8 +88,15 @@ def estimate(target: str, spec: Speculation, ctx_size: int, slots: int = 1, feat
     return Estimate(round(total + sum(size for size in copies.values()) / MIB, 1), repacked)
 
 
-def estimate_mib(target: str, spec: Speculation, ctx_size: int, slots: int = 1, features: Features | None = None,
-                 gpu_layers: int = 0, repack: bool = True) -> float | None:
+def estimate_mib(
+    target: str,
+    spec: Speculation,
+    ctx_size: int,
+    slots: int = 1,
+    features: Features | None = None,
+    gpu_layers: int = 0,
+    repack: bool = True,
+) -> float | None:
     """``estimate``'s total alone."""
     found = estimate(target, spec, ctx_size, slots, features, gpu_layers, repack)
     return found.total_mib if found is not None else None

@@ -22,11 +22,14 @@ class LevelAxis:
     unsaid: float | None  # the value titles leave out unless the sweep varies the field (one stream)
 
 
-LEVELS: dict[str, LevelAxis] = {a.name: a for a in (
-    LevelAxis("concurrency", LIMITS["concurrency"], "[1, 2, 4]", lambda v: f"{v:g} stream{'s' if v != 1 else ''}", 1),
-    LevelAxis("temperature", LIMITS["temperature"], "[0, 0.8]", lambda v: f"temperature {v:g}", None),
-    LevelAxis("depth", LIMITS["depth"], "[0, 4096, 16384]", lambda v: f"depth {v:g}", None),
-)}
+LEVELS: dict[str, LevelAxis] = {
+    a.name: a
+    for a in (
+        LevelAxis("concurrency", LIMITS["concurrency"], "[1, 2, 4]", lambda v: f"{v:g} stream{'s' if v != 1 else ''}", 1),
+        LevelAxis("temperature", LIMITS["temperature"], "[0, 0.8]", lambda v: f"temperature {v:g}", None),
+        LevelAxis("depth", LIMITS["depth"], "[0, 4096, 16384]", lambda v: f"depth {v:g}", None),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,7 @@ class Level:
     def text(self, shown: tuple[str, ...] | None = None) -> str:
         """'4 streams, temperature 0.8': the values that vary (``shown``; default: every value but those left
         unsaid, one stream), '' when none does."""
-        names = shown if shown is not None else [f.name for f in fields(self)
-                                                 if getattr(self, f.name) != LEVELS[f.name].unsaid]
+        names = shown if shown is not None else [f.name for f in fields(self) if getattr(self, f.name) != LEVELS[f.name].unsaid]
         return ", ".join(LEVELS[n].words(getattr(self, n)) for n in names if getattr(self, n) is not None)
 
 

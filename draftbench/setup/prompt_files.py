@@ -34,44 +34,45 @@ def _from_object(obj: Any, where: str, n: int, problems: list[str]) -> Prompt | 
     prompt = _prompt_of(obj, where, n, problems)
     context = obj.get("context", "") if prompt is not None else ""
     if not isinstance(context, str):
-        problems.append(f"{where}: \"context\" must be a string: the document the prompt is asked about")
+        problems.append(f'{where}: "context" must be a string: the document the prompt is asked about')
         return None
     return replace(prompt, context=context.strip()) if prompt is not None and context.strip() else prompt
 
 
 def _prompt_of(obj: Any, where: str, n: int, problems: list[str]) -> Prompt | None:
     if not isinstance(obj, dict):
-        problems.append(f"{where}: expected a JSON object with \"prompt\", \"messages\" or \"turns\"")
+        problems.append(f'{where}: expected a JSON object with "prompt", "messages" or "turns"')
         return None
     category = obj.get("category", DEFAULT_CATEGORY)
     if not isinstance(category, str) or not category.strip():
-        problems.append(f"{where}: \"category\" must be a non-empty string")
+        problems.append(f'{where}: "category" must be a non-empty string')
         return None
     pid = str(obj.get("id", obj.get("question_id", f"{category}-{n}")))
     if "prompt" in obj:
         text = obj["prompt"]
         if not isinstance(text, str) or not text.strip():
-            problems.append(f"{where}: \"prompt\" is empty or not a string")
+            problems.append(f'{where}: "prompt" is empty or not a string')
             return None
         return Prompt(pid, category, text)
     if "turns" in obj:  # Spec-Bench
         turns = obj["turns"]
         if not isinstance(turns, list) or not turns or not isinstance(turns[0], str) or not turns[0].strip():
-            problems.append(f"{where}: \"turns\" must be a list whose first turn is a non-empty string")
+            problems.append(f'{where}: "turns" must be a list whose first turn is a non-empty string')
             return None
         return Prompt(pid, category, turns[0])
     if "messages" in obj:
         msgs = obj["messages"]
-        ok = isinstance(msgs, list) and msgs and all(
-            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
-            for m in msgs)
+        ok = (
+            isinstance(msgs, list)
+            and msgs
+            and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in msgs)
+        )
         if not ok or not any(m["role"] == "user" and m["content"].strip() for m in msgs):
-            problems.append(f"{where}: \"messages\" must be a list of {{\"role\", \"content\"}} strings with a "
-                            "non-empty user message")
+            problems.append(f'{where}: "messages" must be a list of {{"role", "content"}} strings with a non-empty user message')
             return None
         pairs = tuple((m["role"], m["content"]) for m in msgs)
         return Prompt(pid, category, next(c for r, c in pairs if r == "user"), pairs)
-    problems.append(f"{where}: no prompt: expected a \"prompt\", \"messages\" or \"turns\" field")
+    problems.append(f'{where}: no prompt: expected a "prompt", "messages" or "turns" field')
     return None
 
 
@@ -81,10 +82,9 @@ def _sharegpt(data: list, path: str, problems: list[str]) -> list[Prompt]:
         where = f"{path}: item {i + 1}"
         conv = item.get("conversations") if isinstance(item, dict) else None
         if not isinstance(conv, list):
-            problems.append(f"{where}: expected {{\"conversations\": [{{\"from\", \"value\"}}, ...]}}")
+            problems.append(f'{where}: expected {{"conversations": [{{"from", "value"}}, ...]}}')
             continue
-        first = next((t.get("value") for t in conv if isinstance(t, dict) and t.get("from") in ("human", "user")),
-                     None)
+        first = next((t.get("value") for t in conv if isinstance(t, dict) and t.get("from") in ("human", "user")), None)
         if not isinstance(first, str) or not first.strip():
             problems.append(f"{where}: no human turn with text")
             continue
@@ -131,8 +131,7 @@ def parse(text: str, path: str) -> tuple[Prompt, ...]:
     else:
         prompts = _plain(text)
     if not prompts and not problems:
-        problems.append(f"{path}: no prompts found (JSONL, Spec-Bench, ShareGPT JSON or text with blank lines "
-                        "between prompts)")
+        problems.append(f"{path}: no prompts found (JSONL, Spec-Bench, ShareGPT JSON or text with blank lines between prompts)")
     ids = [p.id for p in prompts]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{path}: id {dup!r} is used twice: ids must be unique")

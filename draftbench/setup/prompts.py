@@ -32,9 +32,17 @@ def _builtin() -> tuple[Prompt, ...]:
 
 BUILTIN: tuple[Prompt, ...] = _builtin()
 # Warm-up requests send these, never a prompt of the measured set: no measured request follows its own text.
-WARMUP: tuple[Prompt, ...] = tuple(Prompt(f"warmup-{i + 1}", "warmup", text) for i, text in enumerate((
-    "List the colours of the rainbow.", "Name the months that have thirty days.",
-    "Write one sentence about the sea.", "Give three examples of prime numbers.")))
+WARMUP: tuple[Prompt, ...] = tuple(
+    Prompt(f"warmup-{i + 1}", "warmup", text)
+    for i, text in enumerate(
+        (
+            "List the colours of the rainbow.",
+            "Name the months that have thirty days.",
+            "Write one sentence about the sea.",
+            "Give three examples of prime numbers.",
+        )
+    )
+)
 
 
 def custom(texts: list[str]) -> tuple[Prompt, ...]:
@@ -60,8 +68,9 @@ def select(suite: tuple[Prompt, ...], wanted: tuple[str, ...]) -> tuple[Prompt, 
     known = categories(suite)
     unknown = [c for c in wanted if c not in known]
     if unknown:
-        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} "
-                         f"(this prompt set has: {', '.join(known)})")
+        raise ValueError(
+            f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)} (this prompt set has: {', '.join(known)})"
+        )
     return tuple(p for p in suite if p.category in wanted)
 
 
@@ -78,14 +87,17 @@ def schedule(suite: tuple[Prompt, ...], count: int, offset: int = 0) -> list[Pro
         if rnd and len(order) < 2:
             p = Prompt(f"{p.id}#{rnd}", p.category, f"Request {rnd + 1}. {p.text}", p.messages)
             if p.messages:
-                p = Prompt(p.id, p.category, p.text, ((p.messages[0][0], f"Request {rnd + 1}. {p.messages[0][1]}"),
-                                                      *p.messages[1:]))
+                p = Prompt(
+                    p.id, p.category, p.text, ((p.messages[0][0], f"Request {rnd + 1}. {p.messages[0][1]}"), *p.messages[1:])
+                )
         out.append(p)
     return out
 
 
 def fingerprint(suite: tuple[Prompt, ...]) -> str:
     """A short content hash of a prompt set: part of a sweep's comparable settings."""
-    data = json.dumps([[p.id, p.category, p.text, [list(m) for m in p.messages], *([p.context] if p.context else [])]
-                       for p in suite], ensure_ascii=False)
+    data = json.dumps(
+        [[p.id, p.category, p.text, [list(m) for m in p.messages], *([p.context] if p.context else [])] for p in suite],
+        ensure_ascii=False,
+    )
     return hashlib.sha256(data.encode("utf-8")).hexdigest()[:16]

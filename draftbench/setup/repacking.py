@@ -51,8 +51,15 @@ RULES = (  # in ggml's order: the AMX buffer is asked first, then the repack buf
 
 _SYSTEM_INFO = re.compile(r"system_info:.*")
 _FEATURE = re.compile(r"([A-Z][A-Z0-9_]*) = 1\b")
-_CPU_FLAGS = {"amx_int8": "AMX_INT8", "avx512_vnni": "AVX512_VNNI", "avx2": "AVX2", "avx512f": "AVX512",
-              "asimd": "NEON", "asimddp": "DOTPROD", "i8mm": "MATMUL_INT8"}
+_CPU_FLAGS = {
+    "amx_int8": "AMX_INT8",
+    "avx512_vnni": "AVX512_VNNI",
+    "avx2": "AVX2",
+    "avx512f": "AVX512",
+    "asimd": "NEON",
+    "asimddp": "DOTPROD",
+    "i8mm": "MATMUL_INT8",
+}
 _GPU_SECTIONS = re.compile(r"\|\s*(CUDA|ROCm|HIP|Metal|MTL|Vulkan|SYCL|OpenCL|CANN|MUSA)\b")
 
 
@@ -89,8 +96,12 @@ class Features:
         for rule in RULES:
             if dims == 3 and rule.buffer != "CPU_REPACK":
                 continue
-            if (rule.ggml_type == tensor.ggml_type and all(f in self.cpu for f in rule.needs)
-                    and cols % rule.cols == 0 and rows % rule.rows == 0):
+            if (
+                rule.ggml_type == tensor.ggml_type
+                and all(f in self.cpu for f in rule.needs)
+                and cols % rule.cols == 0
+                and rows % rule.rows == 0
+            ):
                 return rule.buffer
         return None
 
@@ -98,7 +109,8 @@ class Features:
 @functools.lru_cache(maxsize=1)
 def _this_cpu() -> Features:
     gpu = any(shutil.which(tool) for tool in ("nvidia-smi", "rocm-smi")) or (
-        sys.platform == "darwin" and platform.machine() == "arm64")
+        sys.platform == "darwin" and platform.machine() == "arm64"
+    )
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
             flags = next((ln.split(":", 1)[1].split() for ln in fh if ln.startswith(("flags", "Features"))), [])

@@ -74,8 +74,19 @@ class SweepSettings:
 
     def comparable(self) -> dict[str, Any]:
         """The settings that change measured numbers: resuming with different ones would mix them."""
-        keep = ("runs", "requests", "warmup", "max_tokens", "temperature", "gpu_layers", "ctx_size",
-                *AXES, "extra_args", "seed", "endpoint")
+        keep = (
+            "runs",
+            "requests",
+            "warmup",
+            "max_tokens",
+            "temperature",
+            "gpu_layers",
+            "ctx_size",
+            *AXES,
+            "extra_args",
+            "seed",
+            "endpoint",
+        )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
     def to_dict(self) -> dict[str, Any]:
@@ -93,15 +104,24 @@ _SERVER_KEYS = {f.name for f in fields(ServerOptions)}
 
 def _json_hint(hint: Any) -> Any:
     """The JSON a setting declared as ``hint`` takes: its one kind (``str | None``: a string; a tuple: a list)."""
-    kinds = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (
-        typing.Union, types.UnionType) else [hint]
+    kinds = (
+        [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType)
+        else [hint]
+    )
     return kinds[0]
 
 
 # Each setting's JSON type, from the dataclasses' declarations; a level: one value or a list of them.
-_SETTING_TYPES = {**{name: _json_hint(hint) for cls in (SweepSettings, ServerOptions)
-                     for name, hint in typing.get_type_hints(cls).items() if name not in ("server", "axis_defaults")},
-                  **{name: a.limit.kind | list for name, a in LEVELS.items()}}
+_SETTING_TYPES = {
+    **{
+        name: _json_hint(hint)
+        for cls in (SweepSettings, ServerOptions)
+        for name, hint in typing.get_type_hints(cls).items()
+        if name not in ("server", "axis_defaults")
+    },
+    **{name: a.limit.kind | list for name, a in LEVELS.items()},
+}
 
 
 def setting_types() -> dict[str, Any]:
@@ -112,10 +132,12 @@ def setting_types() -> dict[str, Any]:
 SEARCHES = ("exhaustive", "adaptive", "model")
 ENDPOINTS = ("chat", "completion")
 
+
 def unknown_key(key: str, allowed, where: str) -> str:
     hint = difflib.get_close_matches(key, list(allowed), n=1)
-    return f"{where}{key}: unknown key" + (f" (did you mean {hint[0]!r}?)" if hint else
-                                           f" (allowed: {', '.join(sorted(allowed))})")
+    return f"{where}{key}: unknown key" + (
+        f" (did you mean {hint[0]!r}?)" if hint else f" (allowed: {', '.join(sorted(allowed))})"
+    )
 
 
 def _levels(name: str) -> Callable[[Any], tuple[Any, str | None]]:
@@ -128,31 +150,61 @@ def _levels(name: str) -> Callable[[Any], tuple[Any, str | None]]:
             return tuple(sorted(axis.limit.kind(v) for v in values)), None
         low, high = limits.show(axis.limit.low), limits.show(axis.limit.high)
         kind = "an integer" if axis.limit.kind is int else "a number"
-        return value, (f"must be {kind} from {low} to {high} or a list of different ones such as {axis.example}, "
-                       f"got {json.dumps(value)}")
+        return value, (
+            f"must be {kind} from {low} to {high} or a list of different ones such as {axis.example}, got {json.dumps(value)}"
+        )
+
     return check
 
 
 def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
-    return lambda v: (v, None if v in allowed else "must be " + " or ".join(
-        f"{json.dumps(k)} ({why})" for k, why in allowed.items()) + f", got {json.dumps(v)}")
+    return lambda v: (
+        v,
+        None
+        if v in allowed
+        else "must be " + " or ".join(f"{json.dumps(k)} ({why})" for k, why in allowed.items()) + f", got {json.dumps(v)}",
+    )
 
 
 # Checks beyond type and bounds: the value to keep and what is wrong with it (None: nothing).
 _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
     "host": lambda v: (v, limits.host_problem(v)),
-    "extra_args": lambda v: (tuple(v), "must be a list of strings" if not all(isinstance(a, str) for a in v)
-                             else managed_problem(v)),
+    "extra_args": lambda v: (
+        tuple(v),
+        "must be a list of strings" if not all(isinstance(a, str) for a in v) else managed_problem(v),
+    ),
     **{name: _levels(name) for name in LEVELS},
-    "categories": lambda v: (tuple(v), None if v and all(isinstance(c, str) and c.strip() for c in v) else
-                             "must be a non-empty list of category names such as [\"code\", \"math\"], "
-                             f"got {json.dumps(v)}"),
-    "search": _choice({s: why for s, why in zip(SEARCHES, ("every setup measured in full", "stop setups that cannot win",
-                                                           "predict setups with the cost model, measure the contenders"))}),
-    "endpoint": _choice({e: why for e, why in zip(ENDPOINTS, ("the server applies the model's chat template",
-                                                             "the prompt's text as it is, for base models"))}),
-    "resolution": lambda v: (float(v), None if 0 < v < 1 else
-                             f"must be a fraction of speedup between 0 and 1 (0.05 is 5%), got {v}"),
+    "categories": lambda v: (
+        tuple(v),
+        None
+        if v and all(isinstance(c, str) and c.strip() for c in v)
+        else f'must be a non-empty list of category names such as ["code", "math"], got {json.dumps(v)}',
+    ),
+    "search": _choice(
+        {
+            s: why
+            for s, why in zip(
+                SEARCHES,
+                (
+                    "every setup measured in full",
+                    "stop setups that cannot win",
+                    "predict setups with the cost model, measure the contenders",
+                ),
+            )
+        }
+    ),
+    "endpoint": _choice(
+        {
+            e: why
+            for e, why in zip(
+                ENDPOINTS, ("the server applies the model's chat template", "the prompt's text as it is, for base models")
+            )
+        }
+    ),
+    "resolution": lambda v: (
+        float(v),
+        None if 0 < v < 1 else f"must be a fraction of speedup between 0 and 1 (0.05 is 5%), got {v}",
+    ),
 }
 
 

@@ -22,12 +22,16 @@ STATELESS_NGRAM = "ngram-simple"  # the one n-gram type that keeps nothing betwe
 DRAFT_FAMILY = "draft"  # spec types "draft-*" all read the --spec-draft-* flags
 DEFAULT_TYPES_WITH_DRAFT = ("draft-simple",)
 TARGET_HEADS = "draft-mtp"  # the one draft type that may draft with the target's own heads (no "path")
-METHODS = {"draft-simple": "draft model", "draft-mtp": "MTP", "draft-eagle3": "EAGLE-3", "draft-dflash": "DFlash",
-           "draft-dspark": "DSpark"}  # what the report calls each draft type; every ngram-* type is "n-gram"
+METHODS = {
+    "draft-simple": "draft model",
+    "draft-mtp": "MTP",
+    "draft-eagle3": "EAGLE-3",
+    "draft-dflash": "DFlash",
+    "draft-dspark": "DSpark",
+}  # what the report calls each draft type; every ngram-* type is "n-gram"
 COMBINED = "combined"
 HEAD_TYPES = ("draft-eagle3", "draft-dflash", "draft-dspark")  # heads trained for one target, in a file of their own
 NO_DRAFT_MODEL = "no draft model"
-
 
 
 @dataclass(frozen=True)
@@ -53,40 +57,78 @@ class Axis:
 
 
 # The n-gram types other than ngram-mod have no n-max: the length of their drafted m-gram (size-m) is their length.
-AXES: dict[str, Axis] = {a.name: a for a in (
-    Axis("draft_max", "n_max", Limit(1, 1_024), ("--spec-{f}-n-max", "--spec-{f}-size-m"), ("--draft-max", "--draft"),
-         "tokens drafted per step", vllm_key="num_speculative_tokens"),
-    Axis("draft_min", "n_min", Limit(0, 1_024), ("--spec-{f}-n-min",), ("--draft-min",),
-         "minimum tokens drafted per step"),
-    Axis("draft_p_min", "p_min", Limit(0, 1, float), ("--spec-{f}-p-min",), ("--draft-p-min",),
-         "stop drafting below this draft probability (0-1)"),
-    Axis("draft_sampling", "sampling", Limit.one_of("greedy", "probabilistic"), ("--spec-{f}-sampling",), (),
-         "how drafts are sampled and verified at temperature > 0: greedy (the draft's argmax, kept where the target "
-         "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)",
-         vllm_key="draft_sample_method"),
-    Axis("ngram_n", "ngram_n", Limit(1, 1_024), ("--spec-{f}-size-n", "--spec-{f}-n-match"), (),
-         "n-gram types: tokens looked up in the text so far to find what followed them (vLLM: the longest)",
-         vllm_key="prompt_lookup_max"),
-    Axis("ngram_n_min", "ngram_n_min", Limit(1, 1_024), (), (),
-         "vLLM's n-gram method: the shortest lookup it falls back to (default: ngram_n)",
-         vllm_key="prompt_lookup_min"),
-)}
+AXES: dict[str, Axis] = {
+    a.name: a
+    for a in (
+        Axis(
+            "draft_max",
+            "n_max",
+            Limit(1, 1_024),
+            ("--spec-{f}-n-max", "--spec-{f}-size-m"),
+            ("--draft-max", "--draft"),
+            "tokens drafted per step",
+            vllm_key="num_speculative_tokens",
+        ),
+        Axis("draft_min", "n_min", Limit(0, 1_024), ("--spec-{f}-n-min",), ("--draft-min",), "minimum tokens drafted per step"),
+        Axis(
+            "draft_p_min",
+            "p_min",
+            Limit(0, 1, float),
+            ("--spec-{f}-p-min",),
+            ("--draft-p-min",),
+            "stop drafting below this draft probability (0-1)",
+        ),
+        Axis(
+            "draft_sampling",
+            "sampling",
+            Limit.one_of("greedy", "probabilistic"),
+            ("--spec-{f}-sampling",),
+            (),
+            "how drafts are sampled and verified at temperature > 0: greedy (the draft's argmax, kept where the target "
+            "samples the same token) or probabilistic (sampled drafts, verified by rejection sampling)",
+            vllm_key="draft_sample_method",
+        ),
+        Axis(
+            "ngram_n",
+            "ngram_n",
+            Limit(1, 1_024),
+            ("--spec-{f}-size-n", "--spec-{f}-n-match"),
+            (),
+            "n-gram types: tokens looked up in the text so far to find what followed them (vLLM: the longest)",
+            vllm_key="prompt_lookup_max",
+        ),
+        Axis(
+            "ngram_n_min",
+            "ngram_n_min",
+            Limit(1, 1_024),
+            (),
+            (),
+            "vLLM's n-gram method: the shortest lookup it falls back to (default: ngram_n)",
+            vllm_key="prompt_lookup_min",
+        ),
+    )
+}
 
 
 # Flags draftbench sets itself, and what sets them instead: "extra_args" repeating one would run another model, port
 # or setup than the one its label names (the later flag wins in llama-server). The axes' flags come from AXES.
 MANAGED_FLAGS: dict[str, str] = {
-    **dict.fromkeys(("-m", "--model"), "the target's \"path\""),
-    **dict.fromkeys(("-md", "--model-draft", "--spec-draft-model"), "the setup's \"path\""),
-    "--spec-type": "the setup's \"spec_type\"",
-    "--port": "settings.port (server.py: --port)", "--host": "settings.host (server.py: --host)",
+    **dict.fromkeys(("-m", "--model"), 'the target\'s "path"'),
+    **dict.fromkeys(("-md", "--model-draft", "--spec-draft-model"), 'the setup\'s "path"'),
+    "--spec-type": 'the setup\'s "spec_type"',
+    "--port": "settings.port (server.py: --port)",
+    "--host": "settings.host (server.py: --host)",
     **dict.fromkeys(("-c", "--ctx-size"), "settings.ctx_size"),
-    **dict.fromkeys(("-ngl", "--gpu-layers", "--n-gpu-layers", "-ngld", "--spec-draft-ngl", "--n-gpu-layers-draft"),
-                    "settings.gpu_layers"),
+    **dict.fromkeys(
+        ("-ngl", "--gpu-layers", "--n-gpu-layers", "-ngld", "--spec-draft-ngl", "--n-gpu-layers-draft"), "settings.gpu_layers"
+    ),
     **dict.fromkeys(("-np", "--parallel"), "settings.concurrency"),
 }
-_AXIS_FLAG_RES = [(re.compile("^" + re.escape(t).replace(re.escape("{f}"), "[a-z0-9-]+") + "$"), a.name)
-                  for a in AXES.values() for t in (*a.flags, *a.old_flags)]
+_AXIS_FLAG_RES = [
+    (re.compile("^" + re.escape(t).replace(re.escape("{f}"), "[a-z0-9-]+") + "$"), a.name)
+    for a in AXES.values()
+    for t in (*a.flags, *a.old_flags)
+]
 
 
 def managed_problem(args: list[str] | tuple[str, ...]) -> str | None:
@@ -124,8 +166,14 @@ class Speculation:
     extra_args: tuple[str, ...] = ()
     values: tuple[tuple[str, Any], ...] = ()
 
-    def __init__(self, draft_path: str | None = None, spec_type: tuple[str, ...] = (), extra_args: tuple[str, ...] = (),
-                 values: tuple[tuple[str, Any], ...] = (), **axes: Any):
+    def __init__(
+        self,
+        draft_path: str | None = None,
+        spec_type: tuple[str, ...] = (),
+        extra_args: tuple[str, ...] = (),
+        values: tuple[tuple[str, Any], ...] = (),
+        **axes: Any,
+    ):
         unknown = [k for k in axes if k not in AXES]
         if unknown:
             raise TypeError(f"Speculation has no axis {', '.join(unknown)}")
@@ -177,13 +225,21 @@ class Speculation:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values, secrets in ``extra_args`` redacted; ``spec_type`` as the flag spells it."""
-        return {"draft_path": self.draft_path, "spec_type": ",".join(self.spec_type) or None,
-                **{n: getattr(self, n) for n in AXES}, "extra_args": redact(list(self.extra_args))}
+        return {
+            "draft_path": self.draft_path,
+            "spec_type": ",".join(self.spec_type) or None,
+            **{n: getattr(self, n) for n in AXES},
+            "extra_args": redact(list(self.extra_args)),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Speculation":
-        return cls(data.get("draft_path"), parse_types(data.get("spec_type") or ""), tuple(data.get("extra_args") or ()),
-                   **{n: data[n] for n in AXES if data.get(n) is not None})
+        return cls(
+            data.get("draft_path"),
+            parse_types(data.get("spec_type") or ""),
+            tuple(data.get("extra_args") or ()),
+            **{n: data[n] for n in AXES if data.get(n) is not None},
+        )
 
     @staticmethod
     def field_names() -> tuple[str, ...]:
@@ -212,8 +268,7 @@ BASELINE = Setup(None)
 
 
 def axis_label(values: dict[str, Any]) -> str:
-    return " · ".join(f"{AXES[k].short} {v:g}" if isinstance(v, float) else f"{AXES[k].short} {v}"
-                      for k, v in values.items())
+    return " · ".join(f"{AXES[k].short} {v:g}" if isinstance(v, float) else f"{AXES[k].short} {v}" for k, v in values.items())
 
 
 def expand(setup: Setup, axes: dict[str, list[Any]]) -> list[Setup]:
@@ -224,6 +279,5 @@ def expand(setup: Setup, axes: dict[str, list[Any]]) -> list[Setup]:
     out = []
     for combo in itertools.product(*(axes[n] for n in names)):
         values = {n: AXES[n].value(v) for n, v in zip(names, combo)}
-        out.append(Setup(f"{setup.label} · {axis_label(values)}", setup.speculation.with_axes(values),
-                             setup.size))
+        out.append(Setup(f"{setup.label} · {axis_label(values)}", setup.speculation.with_axes(values), setup.size))
     return out

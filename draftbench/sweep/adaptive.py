@@ -24,14 +24,15 @@ def rates(run: RunResult, shift: drift.Drift | None = None) -> list[float | None
 
 def finished_candidate(run: RunResult) -> bool:
     """Measured in full, not stopped, and speculation ran: fit to be the reference of later looks."""
-    return (run.draft is not None and run.done and not run.pruned and run.speculation_active is not False)
+    return run.draft is not None and run.done and not run.pruned and run.speculation_active is not False
 
 
 A_PRIOR = 0.7  # per-token acceptance assumed before any draft is measured: it only orders the setups
 
 
-def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
-                      size: Callable[[str], int] = gguf_header.file_size) -> float | None:
+def predicted_speedup(
+    cell: Cell, runs: Mapping[tuple, RunResult], size: Callable[[str], int] = gguf_header.file_size
+) -> float | None:
     """A setup's speedup predicted by the cost model, only to decide what to measure first:
 
     - a measured sibling (same target, draft and types, another draft length): its measured speedup times the
@@ -46,10 +47,23 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
     costs = verify_costs(base)
     if spec.draft_max is None or not costs or not spec.draft_path or base is None:
         return None
-    mine = [r for r in runs.values() if r.target == cell.target.label and r.level == cell.level
-            and r.speculation is not None and r.speculation.draft_path and r.parts is not None and r.speedup]
-    siblings = [r for r in mine if r.speculation and r.speculation.draft_max is not None
-                and r.speculation.with_axes({"draft_max": None}) == spec.with_axes({"draft_max": None})]
+    mine = [
+        r
+        for r in runs.values()
+        if r.target == cell.target.label
+        and r.level == cell.level
+        and r.speculation is not None
+        and r.speculation.draft_path
+        and r.parts is not None
+        and r.speedup
+    ]
+    siblings = [
+        r
+        for r in mine
+        if r.speculation
+        and r.speculation.draft_max is not None
+        and r.speculation.with_axes({"draft_max": None}) == spec.with_axes({"draft_max": None})
+    ]
     if siblings:
         best = max(siblings, key=lambda r: r.n_requests or 0)
         # next line's type: ignore: runs with parts and a setup only, filtered above
@@ -57,8 +71,7 @@ def predicted_speedup(cell: Cell, runs: Mapping[tuple, RunResult],
         # next line's type: ignore: runs with parts and a setup only, filtered above
         there = costmodel.speedup(a, best.speculation.draft_max or 1, c, costs)  # type: ignore[union-attr]
         return (best.speedup or 0) * costmodel.speedup(a, spec.draft_max, c, costs) / there if there > 0 else None
-    alone = next((r.draft_alone_tps for r in runs.values() if r.draft_path == spec.draft_path and r.draft_alone_tps),
-                 None)
+    alone = next((r.draft_alone_tps for r in runs.values() if r.draft_path == spec.draft_path and r.draft_alone_tps), None)
     if alone and base.mean_tps:
         c = base.mean_tps / alone
     elif size(spec.draft_path) and size(cell.target.path):
@@ -97,14 +110,18 @@ class Search(Policy):
     def describe(self) -> str:
         n = stopping.looks(self.total, self.block)
         if n == 0:
-            return (f"Adaptive search: cannot stop early with {self.total} requests per setup in blocks of "
-                    f"{self.block}: raise requests (or lower block) to measure less")
+            return (
+                f"Adaptive search: cannot stop early with {self.total} requests per setup in blocks of "
+                f"{self.block}: raise requests (or lower block) to measure less"
+            )
         first, rest = stopping.alpha_at(1, self.total, self.block), stopping.alpha_at(2, self.total, self.block)
         spent = f"{first:.3g}" + (f" at the first, {rest:.3g} at each later one" if n > 1 else "")
-        return (f"Adaptive search: every setup gets a first block of {self.block} requests, then the best go on; a "
-                f"setup can stop after every block of its {self.total} requests ({n} look{'s' if n != 1 else ''}; "
-                "one-sided error per "
-                f"look {spent}: at most {stopping.ALPHA:.0%} in all); ties within {self.resolution:.0%}")
+        return (
+            f"Adaptive search: every setup gets a first block of {self.block} requests, then the best go on; a "
+            f"setup can stop after every block of its {self.total} requests ({n} look{'s' if n != 1 else ''}; "
+            "one-sided error per "
+            f"look {spent}: at most {stopping.ALPHA:.0%} in all); ties within {self.resolution:.0%}"
+        )
 
     def sizes(self, done: int) -> list[int]:
         """The blocks still to measure for a setup that has ``done`` requests."""
@@ -154,8 +171,11 @@ class Search(Policy):
         base = runs.get(fresh[0].baseline_key)
         leader_speed = 1.0
         if base is not None and base.done:
-            finished = {r.draft: rates(r, drift.of(base)) for r in runs.values()
-                        if r.target == target and r.level == level and finished_candidate(r)}
+            finished = {
+                r.draft: rates(r, drift.of(base))
+                for r in runs.values()
+                if r.target == target and r.level == level and finished_candidate(r)
+            }
             leader = stopping.leader(finished, rates(base))
             if leader != "baseline":
                 leader_speed = stopping.geo_speedup(finished[leader], rates(base)) or 1.0
@@ -176,17 +196,20 @@ class Search(Policy):
         others = self.references(base, len(run.requests), runs, but=run.draft)
         label = stopping.leader(others, rates(base))
         reference = rates(base) if label == "baseline" else others[label]
-        return stopping.decide(rates(run, drift.of(base)), reference, label, self.alpha(len(run.requests)),
-                               self.resolution)
+        return stopping.decide(rates(run, drift.of(base)), reference, label, self.alpha(len(run.requests)), self.resolution)
 
-    def references(self, base: RunResult, n: int, runs: Mapping[tuple, RunResult],
-                   but: str | None = None) -> dict[str, list[float | None]]:
+    def references(
+        self, base: RunResult, n: int, runs: Mapping[tuple, RunResult], but: str | None = None
+    ) -> dict[str, list[float | None]]:
         """The setups of ``base``'s target and level (all but ``but``) fit to be compared with after ``n`` requests
         (:meth:`reference_fit`), each as its requests' rates corrected for the baseline's drift (every setup's
         requests as if measured when the baseline was)."""
         shift = drift.of(base)
-        return {str(r.draft): rates(r, shift) for r in runs.values() if r.target == base.target
-                and r.level == base.level and r.draft != but and self.reference_fit(r, n)}
+        return {
+            str(r.draft): rates(r, shift)
+            for r in runs.values()
+            if r.target == base.target and r.level == base.level and r.draft != but and self.reference_fit(r, n)
+        }
 
     def reference_fit(self, other: RunResult, n: int) -> bool:
         """Can ``other`` be the reference of a look after ``n`` requests? Here: measured in full."""

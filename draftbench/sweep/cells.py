@@ -34,8 +34,17 @@ MEASURED = tuple(f.name for f in fields(Measured) if f.name not in ("warnings", 
 
 
 class CellMeasurer:
-    def __init__(self, cfg: SweepConfig, store: ResultsStore, sessions: Sessions, probes: CostProbes,
-                 search: Policy, echo: Console, acct: Accounting, api_key: str | None):
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        store: ResultsStore,
+        sessions: Sessions,
+        probes: CostProbes,
+        search: Policy,
+        echo: Console,
+        acct: Accounting,
+        api_key: str | None,
+    ):
         self.cfg, self.store, self.sessions, self.probes, self.search = cfg, store, sessions, probes, search
         self.echo, self.acct, self.api_key = echo, acct, api_key
         self.runs = store.runs
@@ -44,11 +53,18 @@ class CellMeasurer:
     def log_path(self, cell: Cell, what: str = "") -> str:
         stem = os.path.splitext(os.path.basename(self.store.path))[0]
         slug = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{cell.target.label}__{cell.setup.label or 'baseline'}")
-        return os.path.join(os.path.dirname(os.path.abspath(self.store.path)), "logs", stem,
-                            f"{cell.index:03d}-{slug[:80]}{what}.log")
+        return os.path.join(
+            os.path.dirname(os.path.abspath(self.store.path)), "logs", stem, f"{cell.index:03d}-{slug[:80]}{what}.log"
+        )
 
-    def record(self, cell: Cell, facts: RunFacts, summary: BenchSummary | None = None,
-               stop: stopping.Stop | None = None, paused: bool = False) -> RunResult:
+    def record(
+        self,
+        cell: Cell,
+        facts: RunFacts,
+        summary: BenchSummary | None = None,
+        stop: stopping.Stop | None = None,
+        paused: bool = False,
+    ) -> RunResult:
         """The run's record, built once: the cell's identity, what measuring it learnt (``facts``), the summary
         of its requests (its ``Measured`` fields, with the prediction it was measured on), and whether it is paused
         between blocks or was stopped early (``stop``); put in the store, which evaluates it (its figures against
@@ -56,31 +72,44 @@ class CellMeasurer:
         setup = cell.setup
         measured = {name: getattr(summary, name) for name in MEASURED} if summary else {}
         prediction = self.search.prediction_of(cell) if summary else None
-        status: dict[str, Any] = {**(prediction.fields() if prediction else {}), **(stop.fields() if stop else {}),
-                  **({"in_progress": True} if paused else {})}
-        run = RunResult(cell.target.label, setup.label, cell.level.concurrency, cell.level.temperature,
-                        depth=cell.level.depth, shard=cell.shard, target_path=cell.target.path,
-                        warm_pool_requests=setup.warm_requests or None,
-                        target_id=self.store.identity(cell.target.path),
-                        draft_id=self.store.identity(setup.speculation.draft_path),
-                        speculation=setup.speculation, draft_size=grouping.setup_category(setup),
-                        **{**facts.values(), **measured, **status,
-                           "warnings": [*facts.warnings, *(summary.warnings if summary else [])],
-                           "requests": list(summary.requests) if summary else []})
+        status: dict[str, Any] = {
+            **(prediction.fields() if prediction else {}),
+            **(stop.fields() if stop else {}),
+            **({"in_progress": True} if paused else {}),
+        }
+        run = RunResult(
+            cell.target.label,
+            setup.label,
+            cell.level.concurrency,
+            cell.level.temperature,
+            depth=cell.level.depth,
+            shard=cell.shard,
+            target_path=cell.target.path,
+            warm_pool_requests=setup.warm_requests or None,
+            target_id=self.store.identity(cell.target.path),
+            draft_id=self.store.identity(setup.speculation.draft_path),
+            speculation=setup.speculation,
+            draft_size=grouping.setup_category(setup),
+            **{
+                **facts.values(),
+                **measured,
+                **status,
+                "warnings": [*facts.warnings, *(summary.warnings if summary else [])],
+                "requests": list(summary.requests) if summary else [],
+            },
+        )
         return self.store.put(run)
 
     def measure(self, cell: Cell, earlier: RunResult | None = None) -> RunResult:
         """Measure ``cell`` (continuing ``earlier``'s requests, saved by an interrupted adaptive search)."""
-        facts = RunFacts([self.template_warnings[cell.target.label]] if cell.target.label in self.template_warnings
-                         else [])
+        facts = RunFacts([self.template_warnings[cell.target.label]] if cell.target.label in self.template_warnings else [])
         summary: BenchSummary | None = None
         stop: stopping.Stop | None = None
         paused = False
         started = time.monotonic()
         server = None
         try:
-            facts.draft_alone_tps = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"),
-                                                                   self.sessions.release)
+            facts.draft_alone_tps = self.probes.draft_alone_tps(cell, self.log_path(cell, "__draft-alone"), self.sessions.release)
             facts.verify_in_loop = self.probes.in_loop(cell, self.log_path(cell, "__in-loop"), self.sessions.release, earlier)
             facts.gpu_busy_before_pct, before = load.gpu_busy_pct(), load.cpu_times()
             server = self.sessions.server_for(cell, facts, self.log_path(cell))
@@ -101,9 +130,11 @@ class CellMeasurer:
             _server_health(server, summary, facts)
             log = probes.read_log(server.log_path, memory.LOG_CHARS)
             found = self.estimate(cell, log, server.command)
-            facts.memory = replace(memory.measured(log, server.peak_rss_mib, server.peak_vram_mib),
-                                   estimate_mib=found.total_mib if found else None,
-                                   estimate_repacked_mib=sum(mib for _, mib in found.repacked_mib) if found else None)
+            facts.memory = replace(
+                memory.measured(log, server.peak_rss_mib, server.peak_vram_mib),
+                estimate_mib=found.total_mib if found else None,
+                estimate_repacked_mib=sum(mib for _, mib in found.repacked_mib) if found else None,
+            )
         except ServerStartError as exc:
             facts.failed(exc.short, exc.log_tail)
         except (Interrupted, ResultsFileError):
@@ -124,8 +155,15 @@ class CellMeasurer:
         if not self.cfg.backend.local_files:
             return None
         o = self.cfg.settings.server
-        return footprint.estimate(cell.target.path, cell.setup.speculation, o.ctx_size, self.sessions.slots,
-                                  repacking.Features.from_log(log), o.gpu_layers, not footprint.no_repack(command))
+        return footprint.estimate(
+            cell.target.path,
+            cell.setup.speculation,
+            o.ctx_size,
+            self.sessions.slots,
+            repacking.Features.from_log(log),
+            o.gpu_layers,
+            not footprint.no_repack(command),
+        )
 
     def unlike_baseline(self, cell: Cell, facts: RunFacts) -> list[str]:
         """A warning where a setup's server ran with fixes (``--no-repack``) its baseline's did not, or the other
@@ -134,8 +172,10 @@ class CellMeasurer:
         if cell.setup.is_baseline or base is None or not base.done or (base.server_fixes or []) == (facts.server_fixes or []):
             return []
         mine, theirs = " ".join(facts.server_fixes or []) or "none", " ".join(base.server_fixes or []) or "none"
-        return [f"its server ran with added flags {mine}, its baseline's with {theirs}: the target runs at another "
-                "speed under each, so the speedup mixes the two; rerun with --fresh to measure every setup alike"]
+        return [
+            f"its server ran with added flags {mine}, its baseline's with {theirs}: the target runs at another "
+            "speed under each, so the speedup mixes the two; rerun with --fresh to measure every setup alike"
+        ]
 
     def distribution_samples(self, cell: Cell, url: str, facts: RunFacts) -> DistributionSamples | None:
         """``check_distribution``'s continuations on the cell's server, at a temperature above 0 (a failure is a
@@ -147,8 +187,9 @@ class CellMeasurer:
         self.echo("  Distribution check: sampling short continuations ... ", end="")
         t0 = time.monotonic()
         try:
-            drawn = distribution.draw(url, self.cfg.backend.completion_path, self.cfg.prompts, temperature, s.seed,
-                                      self.api_key, s.request_timeout_s)
+            drawn = distribution.draw(
+                url, self.cfg.backend.completion_path, self.cfg.prompts, temperature, s.seed, self.api_key, s.request_timeout_s
+            )
         except DraftbenchError as exc:
             self.echo("failed")
             facts.warnings.append(f"distribution check not done: {exc}")
@@ -158,20 +199,31 @@ class CellMeasurer:
         self.echo(f"{drawn.tokens_drawn} tokens")
         return drawn
 
-    def bench_config(self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False,
-                     first: bool = False) -> BenchConfig:
+    def bench_config(
+        self, cell: Cell, url: str, size: int, skip: int, warmup: int, shared: bool = False, first: bool = False
+    ) -> BenchConfig:
         """How ``size`` requests of ``cell`` are measured, from position ``skip`` of the prompt schedule; on a
         server's ``first`` block, a warm-pool setup's traffic first: prompts the schedule never measures."""
-        return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=size, skip=skip,
-                              concurrency=cell.level.concurrency,
-                              temperature=self.cfg.settings.temperature_at(cell.level), depth=cell.level.depth or 0,
-                              contexts=self.cfg.contexts,
-                              warmup=warmup, expect_draft=not cell.setup.is_baseline,
-                              extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else (),
-                              traffic=traffic(self.cfg, cell) if first else ())
+        return BenchConfig.of(
+            self.cfg.settings,
+            url,
+            self.cfg.prompts,
+            self.api_key,
+            requests=size,
+            skip=skip,
+            concurrency=cell.level.concurrency,
+            temperature=self.cfg.settings.temperature_at(cell.level),
+            depth=cell.level.depth or 0,
+            contexts=self.cfg.contexts,
+            warmup=warmup,
+            expect_draft=not cell.setup.is_baseline,
+            extra_body=tuple(request_fields(cell.setup.speculation).items()) if shared else (),
+            traffic=traffic(self.cfg, cell) if first else (),
+        )
 
-    def blocks(self, cell: Cell, facts: RunFacts, server: process.ServerProcess,
-               earlier: RunResult | None) -> tuple[BenchSummary, stopping.Stop | None, bool]:
+    def blocks(
+        self, cell: Cell, facts: RunFacts, server: process.ServerProcess, earlier: RunResult | None
+    ) -> tuple[BenchSummary, stopping.Stop | None, bool]:
         """The run's requests, in one block (exhaustive, baselines) or in blocks with a look after each
         (adaptive): saved between blocks, stopped when the look says so. Returns their summary, the stop (None:
         measured in full or paused) and whether it paused."""
@@ -185,8 +237,9 @@ class CellMeasurer:
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
             done = len(kept) + sum(b.n_requests or 0 for b in blocks)
-            blocks.append(run_bench(self.bench_config(cell, server.url, size, done,
-                                                      s.warmup if i == 0 else 0, shared, first=i == 0)))
+            blocks.append(
+                run_bench(self.bench_config(cell, server.url, size, done, s.warmup if i == 0 else 0, shared, first=i == 0))
+            )
             self.acct.generation_s += time.monotonic() - t0
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
@@ -256,7 +309,10 @@ def _server_health(server: process.ServerProcess, summary: BenchSummary, facts: 
     server.sample_memory()
     facts.peak_rss_mib, facts.peak_vram_mib = server.peak_rss_mib, server.peak_vram_mib
     if not server.alive():
-        facts.failed(f"the server died during measurement, {_exit_cause(server)}; "
-                     f"{summary.n_failed_requests} of {summary.n_requests} requests failed", server.log_tail())
+        facts.failed(
+            f"the server died during measurement, {_exit_cause(server)}; "
+            f"{summary.n_failed_requests} of {summary.n_requests} requests failed",
+            server.log_tail(),
+        )
     elif summary.n_failed_requests == summary.n_requests:
         facts.failed(f"all {summary.n_requests} requests failed: {summary.requests[0].error}", server.log_tail())

@@ -23,16 +23,17 @@ class Accounting:
 
     @property
     def overhead_s(self) -> float:
-        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s - self.check_s
-                   - self.distribution_s)
+        return max(0.0, self.wall_s - self.load_s - self.generation_s - self.probe_s - self.check_s - self.distribution_s)
 
     def line(self) -> str:
         share = self.overhead_s / self.wall_s if self.wall_s else 0.0
         probe = f" + {self.probe_s:.1f} s probes and cost-model parts" if self.probe_s else ""
         probe += f" + {self.check_s:.1f} s baseline checks" if self.check_s else ""
         probe += f" + {self.distribution_s:.1f} s distribution check" if self.distribution_s else ""
-        return (f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
-                f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})")
+        return (
+            f"Time: {self.wall_s:.1f} s wall = {self.load_s:.1f} s server loads + {self.generation_s:.1f} s "
+            f"generation{probe} + {self.overhead_s:.1f} s harness overhead ({share:.1%})"
+        )
 
 
 class Console:
@@ -109,9 +110,11 @@ def run_lines(run: RunResult) -> list[str]:
         lines.append(f"  Output: {run.output_check.text()}")
     if run.parts:
         p = run.parts
-        lines.append(f"  Model: {stats.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
-                     f"{p.drafted_per_pass:.1f} drafted per pass, drafting {p.drafting_share:.0%} of each pass): "
-                     f"{p.verdict}")
+        lines.append(
+            f"  Model: {stats.pct(p.predicted_speedup)} predicted (a {p.acceptance_per_token:.2f}, "
+            f"{p.drafted_per_pass:.1f} drafted per pass, drafting {p.drafting_share:.0%} of each pass): "
+            f"{p.verdict}"
+        )
     return lines
 
 
@@ -125,8 +128,10 @@ def evaluation_lines(ev: Evaluation) -> list[str]:
     for node in ev.nodes:
         if node.ratio is not None:
             slow = node.slower(ev.settings.resolution)
-            lines.append(f"{'WARNING: slower node' if slow else 'Nodes'}: {visible(node.sentence())}"
-                         + (": its speedups are against its own baseline, but check that node" if slow else ""))
+            lines.append(
+                f"{'WARNING: slower node' if slow else 'Nodes'}: {visible(node.sentence())}"
+                + (": its speedups are against its own baseline, but check that node" if slow else "")
+            )
     if ev.savings is not None:
         s = ev.savings
         lines.append(("Model search: " if s.predicted or s.verified or s.missed else "Adaptive search: ") + s.sentence())

@@ -43,12 +43,20 @@ def twin(spec: Speculation, synth: tuple[str, str]) -> Speculation:
     (the demo's p-min 0.9 twins counted 7 passes where p-min 0.5 counted 14 to 17, for 3x the time per pass): the
     twin times verification at a batch size, which p-min does not change."""
     return replace(spec, extra_args=(*spec.extra_args, *synth)).with_axes(
-        {"draft_p_min": 0.0 if spec.draft_p_min else spec.draft_p_min})
+        {"draft_p_min": 0.0 if spec.draft_p_min else spec.draft_p_min}
+    )
 
 
 class CostProbes:
-    def __init__(self, cfg: SweepConfig, launch: Callable[[process.ServerSpec], process.ServerProcess],
-                 echo: Console, api_key: str | None, acct: Accounting, note: Callable[[str, object], None]):
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        launch: Callable[[process.ServerSpec], process.ServerProcess],
+        echo: Console,
+        api_key: str | None,
+        acct: Accounting,
+        note: Callable[[str, object], None],
+    ):
         self.cfg, self.launch, self.echo, self.api_key, self.acct = cfg, launch, echo, api_key, acct
         self.note = note  # records what was measured in the results file's metadata
         self.on = cfg.settings.cost_model and cfg.backend.cost_model
@@ -60,21 +68,26 @@ class CostProbes:
         return self.on and bool(spec.draft_path) and not spec.uses_head
 
     def draft_alone_config(self, url: str) -> BenchConfig:
-        return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=DRAFT_ALONE_REQUESTS,
-                              warmup=1)
+        return BenchConfig.of(self.cfg.settings, url, self.cfg.prompts, self.api_key, requests=DRAFT_ALONE_REQUESTS, warmup=1)
 
     def wants_twin(self, cell: Cell) -> bool:
         """Does the setup get a synthetic-acceptance twin (see the module note)? Not n-gram types: their draft
         length is not draft_max, and the rates must match it."""
         spec = cell.setup.speculation
-        return (self.on and not spec.is_baseline and cell.level == self.cfg.settings.levels()[0]
-                and all(type_family(t) == DRAFT_FAMILY for t in spec.spec_type) and self.synthetic())
+        return (
+            self.on
+            and not spec.is_baseline
+            and cell.level == self.cfg.settings.levels()[0]
+            and all(type_family(t) == DRAFT_FAMILY for t in spec.spec_type)
+            and self.synthetic()
+        )
 
     def twin_configs(self, url: str) -> tuple[BenchConfig, BenchConfig]:
         """The twin's requests: a short warm-up, then the one it is timed on."""
         s = self.cfg.settings
-        one = BenchConfig.of(s, url, self.cfg.prompts[:1], self.api_key, requests=1, warmup=0,
-                             max_tokens=min(IN_LOOP_TOKENS, s.max_tokens))
+        one = BenchConfig.of(
+            s, url, self.cfg.prompts[:1], self.api_key, requests=1, warmup=0, max_tokens=min(IN_LOOP_TOKENS, s.max_tokens)
+        )
         return replace(one, max_tokens=min(IN_LOOP_WARMUP_TOKENS, s.max_tokens)), one
 
     def wants_verify_costs(self, cell: Cell) -> bool:
@@ -109,8 +122,7 @@ class CostProbes:
             self.echo(f"{tps:.2f} tok/s" if tps else f"failed: {found.error or 'no speed measured'}")
         return self.draft_alone[path].decode_tps
 
-    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None],
-                earlier: Any = None) -> LoopVerification | None:
+    def in_loop(self, cell: Cell, log_path: str, release: Callable[[], None], earlier: Any = None) -> LoopVerification | None:
         """The setup's verification time per pass in the speculative loop, from a run of the same setup with
         synthetic acceptance (see the module note), once per cell (a run continued from ``earlier`` keeps its
         figure); None where the build cannot or the run failed."""
@@ -140,8 +152,11 @@ class CostProbes:
             return None
         finally:
             self.acct.probe_s += time.monotonic() - t0
-        self.echo(f"{found.verify_ms_per_pass:.1f} ms per pass verifying {1 + found.drafted_per_pass:.1f} tokens"
-                  if found else "not reported by this server")
+        self.echo(
+            f"{found.verify_ms_per_pass:.1f} ms per pass verifying {1 + found.drafted_per_pass:.1f} tokens"
+            if found
+            else "not reported by this server"
+        )
         return found
 
     def synthetic(self) -> bool:
@@ -154,8 +169,9 @@ class CostProbes:
         """The drafting statistics in the server's log so far (what a run's own drafting is measured from)."""
         return probes.last_draft_stats(probes.read_log(server.log_path))
 
-    def after_run(self, cell: Cell, server: process.ServerProcess, before: probes.DraftStats | None,
-                  facts: RunFacts, summary: Any) -> None:
+    def after_run(
+        self, cell: Cell, server: process.ServerProcess, before: probes.DraftStats | None, facts: RunFacts, summary: Any
+    ) -> None:
         """Into ``facts``: the run's drafting time per pass, and v(k) on a baseline at the lowest level (one stream)."""
         sent = summary.n_requests + (self.cfg.settings.warmup if summary.n_requests else 0)
         after = probes.wait_for_stats(server.log_path, before, sent) if not cell.setup.is_baseline else None
@@ -168,8 +184,7 @@ class CostProbes:
             self.acct.probe_s += time.monotonic() - t0
 
 
-def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None,
-             summary: Any) -> LoopVerification | None:
+def _in_loop(before: probes.DraftStats | None, after: probes.DraftStats | None, summary: Any) -> LoopVerification | None:
     """Verification per pass of a synthetic-acceptance run: its decode time over its passes, less drafting."""
     done = [q for q in summary.requests if q.error is None and q.decode_tps and q.completion_tokens]
     drafting = probes.drafting_ms_per_pass(before, after)

@@ -43,10 +43,25 @@ def needs_full(base: RunResult) -> bool:
 
 
 class BaselineChecks:
-    def __init__(self, cfg: SweepConfig, plan: list[Cell], store: ResultsStore, sessions: Sessions,
-                 cells: CellMeasurer, echo: Console, acct: Accounting):
-        self.cfg, self.plan, self.store, self.sessions, self.cells, self.echo, self.acct = \
-            cfg, plan, store, sessions, cells, echo, acct
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        plan: list[Cell],
+        store: ResultsStore,
+        sessions: Sessions,
+        cells: CellMeasurer,
+        echo: Console,
+        acct: Accounting,
+    ):
+        self.cfg, self.plan, self.store, self.sessions, self.cells, self.echo, self.acct = (
+            cfg,
+            plan,
+            store,
+            sessions,
+            cells,
+            echo,
+            acct,
+        )
         s = cfg.settings
         self.every, self.size = s.baseline_every, check_size(cfg)
         self.since: dict[tuple, list[str]] = {}  # baseline key -> setups measured since its last check
@@ -59,8 +74,12 @@ class BaselineChecks:
         baseline at each level after every ``baseline_every`` of its setups and after its last."""
         every = cfg.settings.baseline_every
         setups = [c for c in plan if not c.setup.is_baseline]
-        return [base for base in plan if base.setup.is_baseline and every
-                for _ in range(-(-sum(c.baseline_key == base.key for c in setups) // every))]
+        return [
+            base
+            for base in plan
+            if base.setup.is_baseline and every
+            for _ in range(-(-sum(c.baseline_key == base.key for c in setups) // every))
+        ]
 
     def measured(self, cell: Cell, run: RunResult) -> None:
         """A setup has just measured requests: count it, and check its baseline when due, or at once when the
@@ -88,9 +107,16 @@ class BaselineChecks:
         and measure again in full each one measured only on a busy machine."""
         for key in [k for k, labels in self.since.items() if labels and target in (None, k[0])]:
             self.check(key)
-        busy = [c.key for c in self.plan if c.setup.is_baseline and target in (None, c.target.label)
-                and c.key in self.active and (base := self.store.runs.get(c.key)) is not None and base.done
-                and needs_full(base)]  # only where this session measured setups: a re-measure is their reference
+        busy = [
+            c.key
+            for c in self.plan
+            if c.setup.is_baseline
+            and target in (None, c.target.label)
+            and c.key in self.active
+            and (base := self.store.runs.get(c.key)) is not None
+            and base.done
+            and needs_full(base)
+        ]  # only where this session measured setups: a re-measure is their reference
         for key in busy if self.every else []:
             self.check(key, "no setup (the first measurement was busy)")
 
@@ -103,9 +129,14 @@ class BaselineChecks:
         n, full = len(base.baseline_checks or []) + 1, needs_full(base)
         size = len(base.requests) if full else self.size
         what = "in full (its first measurement was on a busy machine)" if full else "again"
-        self.echo(f"\nBaseline check {n}: {visible(cell.title)} {what} after "
-                  + (f"{len(labels)} setup{'s' if len(labels) > 1 else ''} ({visible(labels[-1])} last)" if labels
-                     else "its target's setups"))
+        self.echo(
+            f"\nBaseline check {n}: {visible(cell.title)} {what} after "
+            + (
+                f"{len(labels)} setup{'s' if len(labels) > 1 else ''} ({visible(labels[-1])} last)"
+                if labels
+                else "its target's setups"
+            )
+        )
         server, t0 = None, time.monotonic()
         try:
             server = self.sessions.server_for(cell, RunFacts(), self.cells.log_path(cell, f"__check-{n}"))
@@ -127,8 +158,10 @@ class BaselineChecks:
         base = self.store.put(replace(base, baseline_checks=[*(base.baseline_checks or []), check]))
         self.store.save()  # its setups' speedups are corrected for the drift it measured
         ratio = drift.check_ratio(check, base)
-        self.echo(f"  {summary.mean_tps or 0:.2f} tok/s on {summary.n_requests} requests: "
-                  f"{stats.ratio_text(ratio) if ratio else 'n/a'} vs its first measurement")
+        self.echo(
+            f"  {summary.mean_tps or 0:.2f} tok/s on {summary.n_requests} requests: "
+            f"{stats.ratio_text(ratio) if ratio else 'n/a'} vs its first measurement"
+        )
         shift = drift.of(base)
         if shift is not None and shift.exceeds(self.cfg.settings.resolution):
             self.echo(f"  WARNING: {shift.sentence()}")

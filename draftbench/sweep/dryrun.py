@@ -43,16 +43,27 @@ def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
     """', about N MiB' (the estimate from the GGUF headers); a warning, once per setup (its levels share a server,
     so ``warnings`` is empty at the others), where it exceeds memory_budget_mib."""
     s = cfg.settings
-    need = footprint.estimate_mib(cell.target.path, cell.setup.speculation, s.server.ctx_size, server_slots(cfg),
-                                  gpu_layers=s.server.gpu_layers, repack=not footprint.no_repack(s.server.extra_args)) \
-        if cfg.backend.local_files else None
+    need = (
+        footprint.estimate_mib(
+            cell.target.path,
+            cell.setup.speculation,
+            s.server.ctx_size,
+            server_slots(cfg),
+            gpu_layers=s.server.gpu_layers,
+            repack=not footprint.no_repack(s.server.extra_args),
+        )
+        if cfg.backend.local_files
+        else None
+    )
     if need is None:
         return ""
     if s.memory_budget_mib is not None and need > s.memory_budget_mib:
-        warnings.append(f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')} needs about "
-                        f"{need:,.0f} MiB (weights, KV cache and compute, from the GGUF headers and ctx_size "
-                        f"{s.server.ctx_size}), over memory_budget_mib {s.memory_budget_mib:,.0f}: it will be measured "
-                        "but not recommended; lower ctx_size, drop the setup, or raise the budget")
+        warnings.append(
+            f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')} needs about "
+            f"{need:,.0f} MiB (weights, KV cache and compute, from the GGUF headers and ctx_size "
+            f"{s.server.ctx_size}), over memory_budget_mib {s.memory_budget_mib:,.0f}: it will be measured "
+            "but not recommended; lower ctx_size, drop the setup, or raise the budget"
+        )
     return f", about {need:,.0f} MiB"
 
 
@@ -91,41 +102,62 @@ def plan_lines(cfg: SweepConfig, results_path: str, shard: shards.Shard | None =
     if shard is not None:
         lines += shards.cost_lines(cfg, plan, shard, gguf_header.file_size)
         plan = shards.part(cfg, plan, shard, gguf_header.file_size)[0]
-    lines.append(f"Prompts: {s.prompts} ({len(cfg.prompts)} prompts, categories "
-                 f"{', '.join(dict.fromkeys(p.category for p in cfg.prompts))})")
-    lines.append(f"Plan: {len(plan)} runs of {s.requests * s.runs} requests, up to {s.max_tokens} tokens each"
-                 + (" (adaptive search: stopped setups use fewer)" if s.search == "adaptive" else ""))
+    lines.append(
+        f"Prompts: {s.prompts} ({len(cfg.prompts)} prompts, categories "
+        f"{', '.join(dict.fromkeys(p.category for p in cfg.prompts))})"
+    )
+    lines.append(
+        f"Plan: {len(plan)} runs of {s.requests * s.runs} requests, up to {s.max_tokens} tokens each"
+        + (" (adaptive search: stopped setups use fewer)" if s.search == "adaptive" else "")
+    )
     if s.search == "model":
         expected, every = expected_requests(plan, s)
-        lines.append(f"Model search: about {expected:,} measured requests expected, {expected / every:.0%} of the "
-                     f"exhaustive sweep's {every:,} (each draft calibrated on one length, the others predicted; "
-                     "more where predictions miss or setups are close)")
+        lines.append(
+            f"Model search: about {expected:,} measured requests expected, {expected / every:.0%} of the "
+            f"exhaustive sweep's {every:,} (each draft calibrated on one length, the others predicted; "
+            "more where predictions miss or setups are close)"
+        )
     work: list[Work] = []
     total = 0
     for cell in plan:
         measured = BenchConfig.of(s, "", cfg.prompts, None, concurrency=cell.level.concurrency, traffic=traffic(cfg, cell))
         total += measured.most_tokens
-        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests,
-                         s.max_tokens))
+        work.append(Work(cell.target.path, cell.setup.speculation.draft_path, cell.level, measured.requests, s.max_tokens))
         prefill = f", {(cell.level.depth or 0) * measured.requests:,} context tokens prefilled" if cell.level.depth else ""
-        lines.append(f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}"
-                     + _memory(cfg, cell, warnings if cell.level == plan[0].level else []))
-        lines.append("    $ " + " ".join(a if a == "<port>" else shlex.quote(a)  # as a shell takes it
-                                            for a in _command(cfg, cell.target.path, cell.setup.speculation)))
+        lines.append(
+            f"[{cell.index}/{whole}] {visible(cell.title)}: up to {measured.most_tokens:,} tokens{prefill}"
+            + _memory(cfg, cell, warnings if cell.level == plan[0].level else [])
+        )
+        lines.append(
+            "    $ "
+            + " ".join(
+                a if a == "<port>" else shlex.quote(a)  # as a shell takes it
+                for a in _command(cfg, cell.target.path, cell.setup.speculation)
+            )
+        )
     if s.depth != (0,):
-        lines.append(f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "
-                     f"{sum(max(c.level.depth or 0, 0) * s.requests * s.runs for c in plan):,} context tokens "
-                     "prefilled in all, none from a cache (the estimated time counts their prefill)")
-    total += (_checks(cfg, plan, work, lines) + _cost_model(cfg, plan, work, lines) + _probe(cfg, plan, lines)
-              + _distribution(cfg, plan, lines))
+        lines.append(
+            f"Context depth: {', '.join(str(d) for d in s.depth)} tokens before each measured prompt: "
+            f"{sum(max(c.level.depth or 0, 0) * s.requests * s.runs for c in plan):,} context tokens "
+            "prefilled in all, none from a cache (the estimated time counts their prefill)"
+        )
+    total += (
+        _checks(cfg, plan, work, lines)
+        + _cost_model(cfg, plan, work, lines)
+        + _probe(cfg, plan, lines)
+        + _distribution(cfg, plan, lines)
+    )
     source, previous = _history(results_path, shard)
     est = Estimator(gguf_header.file_size)
     for run in previous:
         est.learn(run)
     left = est.remaining(work)
     lines.append(f"Total: up to {total:,} generated tokens")
-    lines.append(f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {source})" if left is not None
-                 else f"Estimated time: unknown: no earlier results of this hardware at {results_path}")
+    lines.append(
+        f"Estimated time: about {fmt_s(left)} (from {len(previous)} runs in {source})"
+        if left is not None
+        else f"Estimated time: unknown: no earlier results of this hardware at {results_path}"
+    )
     lines.append("Dry run: no server started, nothing written.")
     return warnings + lines
 
@@ -137,9 +169,11 @@ def _checks(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: list[st
         return 0
     size = check_size(cfg)
     work += [Work(c.target.path, None, c.level, size, s.max_tokens) for c in checked]
-    lines.append(f"Baseline checks: {len(checked)}, {size} requests each: each target's baseline again after every "
-                 f"{s.baseline_every} setups and after its last (and more if the machine's load changes), one more "
-                 "target load each (\"baseline_every\": 0 turns them off)")
+    lines.append(
+        f"Baseline checks: {len(checked)}, {size} requests each: each target's baseline again after every "
+        f"{s.baseline_every} setups and after its last (and more if the machine's load changes), one more "
+        'target load each ("baseline_every": 0 turns them off)'
+    )
     return len(checked) * BenchConfig.of(s, "", cfg.prompts, None, requests=size).most_tokens
 
 
@@ -154,13 +188,18 @@ def _cost_model(cfg: SweepConfig, plan: list[Cell], work: list[Work], lines: lis
     work += [Work(c.setup.speculation.draft_path or "", None, Level(), solo.requests, solo.max_tokens) for c in alone]
     work += [Work(c.target.path, c.setup.speculation.draft_path, c.level, 2, one.max_tokens) for c in twins]
     if alone:
-        lines.append(f"Cost model: each of the {len(alone)} draft models alone on a server of its own, "
-                     f"{solo.requests} requests (\"cost_model\": false turns the cost model's runs off)")
+        lines.append(
+            f"Cost model: each of the {len(alone)} draft models alone on a server of its own, "
+            f'{solo.requests} requests ("cost_model": false turns the cost model\'s runs off)'
+        )
     if twins:
-        lines.append(f"Cost model: {len(twins)} setups once more with synthetic acceptance (their verification time "
-                     f"in the loop), one more server start and up to {warm.most_tokens + one.most_tokens} tokens each")
-    return (len(alone) * solo.most_tokens + len(twins) * (warm.most_tokens + one.most_tokens)
-            + len(bases) * probes.VERIFY_COST_TOKENS)
+        lines.append(
+            f"Cost model: {len(twins)} setups once more with synthetic acceptance (their verification time "
+            f"in the loop), one more server start and up to {warm.most_tokens + one.most_tokens} tokens each"
+        )
+    return (
+        len(alone) * solo.most_tokens + len(twins) * (warm.most_tokens + one.most_tokens) + len(bases) * probes.VERIFY_COST_TOKENS
+    )
 
 
 def _distribution(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:
@@ -170,8 +209,10 @@ def _distribution(cfg: SweepConfig, plan: list[Cell], lines: list[str]) -> int:
     if not hot:
         return 0
     per = min(distribution.PREFIXES, len(cfg.prompts)) * distribution.SAMPLES
-    lines.append(f"Distribution check: {len(hot)} cells at temperature > 0, {per} requests of {records_distribution.TOKENS} "
-                 "tokens each, after their measured requests (\"check_distribution\": false turns it off)")
+    lines.append(
+        f"Distribution check: {len(hot)} cells at temperature > 0, {per} requests of {records_distribution.TOKENS} "
+        'tokens each, after their measured requests ("check_distribution": false turns it off)'
+    )
     return len(hot) * per * records_distribution.TOKENS
 
 

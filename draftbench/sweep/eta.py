@@ -68,13 +68,13 @@ class Estimator:
         # a level not measured yet: its concurrency's rate at the shallowest depth measured, else one stream's
         # (an upper bound), else scaled by model size from other targets
         for streams in (level.concurrency, 1):
-            mine = sorted((k[1].depth or 0, v) for k, v in self.per_token.items()
-                          if k[0] == target and k[1].concurrency == streams)
+            mine = sorted(
+                (k[1].depth or 0, v) for k, v in self.per_token.items() if k[0] == target and k[1].concurrency == streams
+            )
             if mine:
                 s, t = mine[0][1]
                 return s / t, not level.depth
-        rate = self._per_byte([(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items() if k[1].concurrency == 1],
-                              target)
+        rate = self._per_byte([(s / t, self.size(k[0])) for k, (s, t) in self.per_token.items() if k[1].concurrency == 1], target)
         return (rate, not level.depth) if rate is not None else None
 
     def _prefill_s(self, target: str, depth: int) -> float:
@@ -82,8 +82,7 @@ class Estimator:
         s, t = self.prefill.get(target, (0.0, 0))
         if t:
             return depth * s / t
-        return depth * (self._per_byte([(s2 / t2, self.size(k)) for k, (s2, t2) in self.prefill.items() if t2], target)
-                        or 0.0)
+        return depth * (self._per_byte([(s2 / t2, self.size(k)) for k, (s2, t2) in self.prefill.items() if t2], target) or 0.0)
 
     def _per_byte(self, known: list[tuple[float, int]], target: str) -> float | None:
         """A rate of ``target`` scaled by model file size from other targets' (rate, bytes); None where unknown."""

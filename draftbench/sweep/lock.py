@@ -51,7 +51,8 @@ class ResultsLock:
         who = f"pid {pid}" if pid else "another process"
         return ResultsFileError(
             f"{self.results_path} is being written by another sweep ({who}, lock {self.path}): wait for it to "
-            "finish, or write elsewhere with --results PATH")
+            "finish, or write elsewhere with --results PATH"
+        )
 
     def acquire(self) -> "ResultsLock":
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -60,8 +61,9 @@ class ResultsLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise ResultsFileError(f"cannot create the lock {self.path}: {exc.strerror}; "
-                                       "choose another place with --results PATH") from exc
+                raise ResultsFileError(
+                    f"cannot create the lock {self.path}: {exc.strerror}; choose another place with --results PATH"
+                ) from exc
             if fcntl is not None:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -99,6 +101,5 @@ class ResultsLock:
     def __enter__(self) -> "ResultsLock":
         return self.acquire()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()

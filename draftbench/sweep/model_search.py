@@ -79,13 +79,15 @@ class ModelSearch(Search):
         self.predictions: dict[tuple, Prediction] = {}  # cell key -> its prediction when it was picked
 
     def describe(self) -> str:
-        return (f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
-                f"setup predicted by the cost model and measured only where its prediction can still beat the "
-                f"measured leader; measured setups race in step and can stop as slower or tied (within "
-                f"{self.resolution:.0%}) after "
-                f"{', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} requests; a "
-                "prediction that misses its measurement falls back to measuring that draft's other lengths. "
-                "Predicted at the sweep's first level; other levels are searched adaptively")
+        return (
+            f"Model search: each draft model calibrated on one length ({self.calibration} requests), every other "
+            f"setup predicted by the cost model and measured only where its prediction can still beat the "
+            f"measured leader; measured setups race in step and can stop as slower or tied (within "
+            f"{self.resolution:.0%}) after "
+            f"{', '.join(map(str, stopping.doubling(self.calibration, self.total))) or 'no'} requests; a "
+            "prediction that misses its measurement falls back to measuring that draft's other lengths. "
+            "Predicted at the sweep's first level; other levels are searched adaptively"
+        )
 
     def sizes(self, done: int) -> list[int]:
         """Looks on a doubling schedule from the calibration block (6, 12, then the rest of 24): every setup but the
@@ -105,14 +107,22 @@ class ModelSearch(Search):
     def reference_fit(self, other: RunResult, n: int) -> bool:
         """The race goes in step, so a look after ``n`` requests compares with the best other setup measured to
         ``n`` requests or more (on the requests both have), finished or not."""
-        return (other.draft is not None and not other.pruned and other.speculation_active is not False
-                and screened(other) and len(other.requests) >= n)
+        return (
+            other.draft is not None
+            and not other.pruned
+            and other.speculation_active is not False
+            and screened(other)
+            and len(other.requests) >= n
+        )
 
     def _must_measure(self, left: list[Cell], runs: Mapping[tuple, RunResult]) -> list[Cell]:
         """Fresh setups that calibrate a family nobody measured, or that the model cannot predict."""
         families = {family_of(c) for c in left}
-        measured = {predict.family_key(r.target, r.level, r.speculation) for r in runs.values()
-                    if r.speculation is not None and screened(r)}
+        measured = {
+            predict.family_key(r.target, r.level, r.speculation)
+            for r in runs.values()
+            if r.speculation is not None and screened(r)
+        }
         wrong = missed(runs)
         out = []
         for fam in families:
@@ -162,8 +172,7 @@ class ModelSearch(Search):
             return None
         measured = self.references(base, self.calibration, runs)
         best = stopping.leader(measured, rates(base))
-        return ("baseline", 1.0) if best == "baseline" else \
-            (best, stopping.geo_speedup(measured[best], rates(base)) or 0.0)
+        return ("baseline", 1.0) if best == "baseline" else (best, stopping.geo_speedup(measured[best], rates(base)) or 0.0)
 
     def predicted_stop(self, cell: Cell, runs: Mapping[tuple, RunResult]) -> stopping.Stop | None:
         """A setup never measured whose prediction cannot beat the measured leader: its fields as a stopped run
@@ -178,11 +187,14 @@ class ModelSearch(Search):
         sibling = runs.get((cell.target.label, lead[0], cell.level, cell.shard))
         f = predict.relative(cell.setup.speculation, sibling, runs.values()) if sibling is not None else None
         if trusted and f is not None and f * (1 + predict.TOLERANCE) < 1:  # the leader: a length of the same draft
-            why = (f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another length of the same "
-                   f"draft measured at {stats.pct(lead[1])} (beyond the model's {predict.TOLERANCE:.0%} tolerance)")
+            why = (
+                f"{p.text()}; the cost model puts it {stats.pct(f)} against {lead[0]}, another length of the same "
+                f"draft measured at {stats.pct(lead[1])} (beyond the model's {predict.TOLERANCE:.0%} tolerance)"
+            )
         elif p.ci95[1] < lead[1]:
             why = f"{p.text()}: at most {stats.pct(p.ci95[1])}, below " + (
-                "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}")
+                "no speculation" if lead[0] == "baseline" else f"{lead[0]}'s measured {stats.pct(lead[1])}"
+            )
         else:
             return None
         return stopping.Stop("predicted", lead[0], why, p.ci95, p)
@@ -206,8 +218,10 @@ class ModelSearch(Search):
         ratio = run.speedup_ratio()
         if had is None or not had.misses(ratio) or ratio is None:
             return None
-        return (f"prediction missed: {had.text()}, measured {stats.ratio_text(ratio)}: the model is not trusted for "
-                f"the other lengths of this draft, they are measured")
+        return (
+            f"prediction missed: {had.text()}, measured {stats.ratio_text(ratio)}: the model is not trusted for "
+            f"the other lengths of this draft, they are measured"
+        )
 
 
 def expected_requests(cells: list[Cell], settings: SweepSettings) -> tuple[int, int]:
@@ -230,6 +244,5 @@ def expected_requests(cells: list[Cell], settings: SweepSettings) -> tuple[int, 
         modelled = [c for c in mine if group[1] == first and predict.predictable(c.setup.speculation)]
         families = len({family_of(c) for c in modelled})
         others = len(mine) - len(modelled)
-        expected += total + (total - calibration) + 2 * families * calibration + others * block \
-            + (in_step if families else 0)
+        expected += total + (total - calibration) + 2 * families * calibration + others * block + (in_step if families else 0)
     return min(expected, exhaustive), exhaustive

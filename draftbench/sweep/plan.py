@@ -98,8 +98,11 @@ def template_warnings(cfg: SweepConfig) -> dict[str, str]:
     """Before the first run: targets whose GGUF has no chat template, so llama-server's chat endpoint falls
     back to a generic one (ChatML) that the model may not follow: it then echoes or loops, and every speedup
     measured on it is meaningless. Nothing to say when extra_args name a template. Target label -> warning."""
-    if not cfg.backend.llama_flags or cfg.settings.endpoint == "completion" or \
-            any(a.split("=")[0] in TEMPLATE_FLAGS for a in cfg.settings.server.extra_args):
+    if (
+        not cfg.backend.llama_flags
+        or cfg.settings.endpoint == "completion"
+        or any(a.split("=")[0] in TEMPLATE_FLAGS for a in cfg.settings.server.extra_args)
+    ):
         return {}
     out = {}
     for t in cfg.targets:
@@ -111,9 +114,10 @@ def template_warnings(cfg: SweepConfig) -> dict[str, str]:
             out[t.label] = (
                 f"target {visible(t.label)!r} has no chat template in its GGUF ({t.path}): llama-server falls back "
                 "to ChatML, which a base or converted model may not follow (it echoes the prompt or loops, and "
-                "n-gram drafting then looks fast). Give its template with \"extra_args\": [\"--chat-template\", "
-                "\"NAME\"] (or \"--jinja\", \"--chat-template-file\", \"FILE\"), or measure raw text with "
-                "\"endpoint\": \"completion\"; draftbench flags degenerate output either way")
+                'n-gram drafting then looks fast). Give its template with "extra_args": ["--chat-template", '
+                '"NAME"] (or "--jinja", "--chat-template-file", "FILE"), or measure raw text with '
+                '"endpoint": "completion"; draftbench flags degenerate output either way'
+            )
     return out
 
 
@@ -128,10 +132,12 @@ def _without_heads(cfg: SweepConfig) -> list[str]:
             continue  # a missing or broken target is skipped run by run, with its reason
         if not layers:
             names = ", ".join(repr(visible(c.label or "")) for c in own)
-            problems.append(f"drafts: {names}: {TARGET_HEADS} without \"path\" drafts with the target's own MTP heads, "
-                            f"but target {visible(t.label)!r} ({t.path}) has none (no nextn_predict_layers in its GGUF "
-                            "header): use a target with MTP heads, give an MTP head file as \"path\", or speculate on "
-                            "this target with a draft model or n-gram")
+            problems.append(
+                f'drafts: {names}: {TARGET_HEADS} without "path" drafts with the target\'s own MTP heads, '
+                f"but target {visible(t.label)!r} ({t.path}) has none (no nextn_predict_layers in its GGUF "
+                'header): use a target with MTP heads, give an MTP head file as "path", or speculate on '
+                "this target with a draft model or n-gram"
+            )
     return problems
 
 
@@ -157,11 +163,14 @@ def _repeats(cfg: SweepConfig) -> None:
     s = cfg.settings
     per_session = s.requests * s.runs + s.warm_pool
     warm = f" and warm_pool {s.warm_pool} requests of other prompts before them" if s.warm_pool else ""
-    problems = [f"drafts: {visible(c.label or '')!r} ({', '.join(c.speculation.spec_type)}) keeps what it has seen "
-                f"across requests: its {s.requests * s.runs} measured requests (runs x requests){warm} need "
-                f"{per_session} different prompts, and the prompt set has {len(cfg.prompts)}: add prompts "
-                "(settings.prompts) or lower requests, runs or warm_pool"
-                for c in cfg.setups if c.speculation.stateful and per_session > len(cfg.prompts)]
+    problems = [
+        f"drafts: {visible(c.label or '')!r} ({', '.join(c.speculation.spec_type)}) keeps what it has seen "
+        f"across requests: its {s.requests * s.runs} measured requests (runs x requests){warm} need "
+        f"{per_session} different prompts, and the prompt set has {len(cfg.prompts)}: add prompts "
+        "(settings.prompts) or lower requests, runs or warm_pool"
+        for c in cfg.setups
+        if c.speculation.stateful and per_session > len(cfg.prompts)
+    ]
     if problems:
         raise ConfigError(cfg.source, problems)
 
@@ -181,8 +190,12 @@ def _vllm_problems(cfg: SweepConfig) -> list[str]:
         return problems
     install = vllm.find()
     verdicts = vllm.check([(t.path, c.speculation) for t, c in pairs], cfg.settings.server.ctx_size)
-    return [f"drafts: {visible(c.label or '')!r} on target {visible(t.label)!r}: {install.version} cannot run it "
-            f"({why}): drop this setup or serve it on another build" for (t, c), why in zip(pairs, verdicts) if why]
+    return [
+        f"drafts: {visible(c.label or '')!r} on target {visible(t.label)!r}: {install.version} cannot run it "
+        f"({why}): drop this setup or serve it on another build"
+        for (t, c), why in zip(pairs, verdicts)
+        if why
+    ]
 
 
 def check_setups(cfg: SweepConfig) -> None:

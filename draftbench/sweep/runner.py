@@ -52,8 +52,7 @@ def _flag_value(args: tuple[str, ...], flag: str) -> str | None:
 
 def default_results_path(cfg: SweepConfig, hardware: str, shard: shards.Shard | None = None) -> str:
     """results/<hardware>_<backend>_<name>.json, with _shard-I-of-N for a shard of a fleet."""
-    stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x"
-                    for part in (hardware, cfg.backend.name, cfg.name))
+    stem = "_".join(re.sub(r"[^A-Za-z0-9._-]+", "-", part).strip("-") or "x" for part in (hardware, cfg.backend.name, cfg.name))
     return os.path.join("results", stem + (shard.suffix if shard else "") + ".json")
 
 
@@ -63,8 +62,15 @@ POLICIES: dict[str, type[Policy]] = {"exhaustive": Policy, "adaptive": Search, "
 class Sweep:
     """One sweep: its plan measured cell by cell, the results saved after each (see :meth:`run` for the steps)."""
 
-    def __init__(self, cfg: SweepConfig, results_path: str | None = None, fresh: bool = False,
-                 echo: Echo = _stderr, api_key: str | None = None, shard: shards.Shard | None = None):
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        results_path: str | None = None,
+        fresh: bool = False,
+        echo: Echo = _stderr,
+        api_key: str | None = None,
+        shard: shards.Shard | None = None,
+    ):
         self.cfg, self.fresh = cfg, fresh
         self.echo = Console(echo, echo is _stderr and sys.stderr.isatty())
         self.eta = Estimator(gguf_header.file_size)
@@ -79,11 +85,18 @@ class Sweep:
         self.runs = self.store.runs
         self.acct = Accounting()
         self.search = POLICIES.get(cfg.settings.search, Policy)(cfg.settings)  # who picks the cells (settings.search)
-        self.sessions = Sessions(cfg, self.plan, self._launch, self.echo, self.api_key, self.acct,
-                                 note=self.store.note, keep_levels=not self.search.adaptive)
+        self.sessions = Sessions(
+            cfg,
+            self.plan,
+            self._launch,
+            self.echo,
+            self.api_key,
+            self.acct,
+            note=self.store.note,
+            keep_levels=not self.search.adaptive,
+        )
         self.probes = CostProbes(cfg, self._launch, self.echo, self.api_key, self.acct, note=self.store.note)
-        self.cells = CellMeasurer(cfg, self.store, self.sessions, self.probes, self.search, self.echo, self.acct,
-                                  self.api_key)
+        self.cells = CellMeasurer(cfg, self.store, self.sessions, self.probes, self.search, self.echo, self.acct, self.api_key)
         self.checks = BaselineChecks(cfg, self.plan, self.store, self.sessions, self.cells, self.echo, self.acct)
         self.settled: set[tuple] = set()  # cells this session has measured, skipped or seen fail: not to go
 
@@ -94,8 +107,10 @@ class Sweep:
         check_writable(self.results_path)
         with ResultsLock(self.results_path) as lock:
             if lock.took_over:
-                self.echo(f"Took over the lock of {self.results_path} from pid {lock.took_over}, which no longer "
-                          "holds it (that sweep ended; the pid may since belong to another program)")
+                self.echo(
+                    f"Took over the lock of {self.results_path} from pid {lock.took_over}, which no longer "
+                    "holds it (that sweep ended; the pid may since belong to another program)"
+                )
             return self._run()
 
     def _to_go(self, key: tuple) -> bool:
@@ -108,11 +123,17 @@ class Sweep:
     def _progress(self, started: float) -> None:
         """After each run: elapsed, runs left, and the time they should take."""
         s = self.cfg.settings
-        left = [Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
-                for c in self.plan if self._to_go(c.key)]
+        left = [
+            Work(c.target.path, c.setup.speculation.draft_path, c.level, s.requests * s.runs, s.max_tokens)
+            for c in self.plan
+            if self._to_go(c.key)
+        ]
         done = len(self.plan) - len(left)
-        self.echo.status(progress_line(done, len(self.plan), time.monotonic() - started, self.eta.remaining(left),
-                                       at_most=self.search.adaptive))
+        self.echo.status(
+            progress_line(
+                done, len(self.plan), time.monotonic() - started, self.eta.remaining(left), at_most=self.search.adaptive
+            )
+        )
 
     def _run(self) -> SweepOutcome:
         """1. resume what the file holds; 2. check setups and port before any server starts; 3. say what will run;
@@ -152,8 +173,10 @@ class Sweep:
             if self.store.unsaved:
                 self.store.save()  # a block recorded but not yet saved (a setup paused as the signal came) is kept
             done = sum(r.done for r in self.runs.values())
-            self.echo(f"\nInterrupted: the server is stopped and {done} finished run(s) are kept in {self.results_path}.\n"
-                      f"Resume with the same command: finished runs are skipped.")
+            self.echo(
+                f"\nInterrupted: the server is stopped and {done} finished run(s) are kept in {self.results_path}.\n"
+                f"Resume with the same command: finished runs are skipped."
+            )
             raise Interrupted(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT) from None
         finally:
             self.sessions.release()
@@ -172,12 +195,16 @@ class Sweep:
         plain = not self.cfg.axes and all(c.speculation.draft_path for c in self.cfg.setups)
         levels = self.cfg.settings.levels()
         per = f" x {len(levels)} levels ({'; '.join(lv.text(varying(levels)) for lv in levels)})" if len(levels) > 1 else ""
-        self.echo(f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} "
-                  f"{'drafts' if plain else 'speculation setups'}{per} = "
-                  f"{self.shard.plan_cells if self.shard else len(self.plan)} runs\n{bar}")
+        self.echo(
+            f"{bar}\n  Sweep: {len(self.cfg.targets)} targets x {len(self.cfg.setups)} "
+            f"{'drafts' if plain else 'speculation setups'}{per} = "
+            f"{self.shard.plan_cells if self.shard else len(self.plan)} runs\n{bar}"
+        )
         if self.shard is not None:
-            self.echo(f"Shard {self.shard.index} of {self.shard.count} (from {self.shard.source}): {len(self.plan)} of "
-                      f"the plan's {self.shard.plan_cells} runs, the baselines of its targets included")
+            self.echo(
+                f"Shard {self.shard.index} of {self.shard.count} (from {self.shard.source}): {len(self.plan)} of "
+                f"the plan's {self.shard.plan_cells} runs, the baselines of its targets included"
+            )
             if not self.plan:
                 self.echo("  Nothing to measure: the plan has fewer setups than there are shards")
                 self.store.save()  # the file says this part is empty, so a merge finds every part
@@ -198,18 +225,22 @@ class Sweep:
         if previous is not None and previous.done and not unfinished:
             self.echo(f"\n{title}: done earlier, skipped" + (" (stopped early)" if previous.pruned else ""))
             return None
-        self.echo(f"\n{title}" + (f": continuing after {len(previous.requests)} requests measured earlier"
-                                   if unfinished and previous and previous.requests else ""))
+        self.echo(
+            f"\n{title}"
+            + (
+                f": continuing after {len(previous.requests)} requests measured earlier"
+                if unfinished and previous and previous.requests
+                else ""
+            )
+        )
         reason = self.cells.skip_reason(cell)
         if reason:
             self.echo(f"  {reason}")
             return self.cells.record(cell, RunFacts(error=reason))
-        stopped = self.cells.stopped_without_measuring(previous) if unfinished and previous else \
-            self.cells.predicted_stop(cell)
+        stopped = self.cells.stopped_without_measuring(previous) if unfinished and previous else self.cells.predicted_stop(cell)
         run = stopped or self.cells.measure(cell, previous if unfinished else None)
-        for line in ([] if run.in_progress else run_lines(run)):
+        for line in [] if run.in_progress else run_lines(run):
             self.echo(line)
         if stopped is None and not run.error:
             self.echo("  Server kept for the next cell" if self.sessions.held else "  Server stopped")
         return run
-

@@ -22,9 +22,17 @@ ONE_SERVER_PER_DRAFT = "one server per draft and target, setups sent per request
 
 
 class Sessions:
-    def __init__(self, cfg: SweepConfig, plan: list[Cell], launch: Callable[[process.ServerSpec], process.ServerProcess],
-                 echo: Callable[..., None], api_key: str | None, acct: Accounting, note: Callable[[str, object], None],
-                 keep_levels: bool = True):
+    def __init__(
+        self,
+        cfg: SweepConfig,
+        plan: list[Cell],
+        launch: Callable[[process.ServerSpec], process.ServerProcess],
+        echo: Callable[..., None],
+        api_key: str | None,
+        acct: Accounting,
+        note: Callable[[str, object], None],
+        keep_levels: bool = True,
+    ):
         self.cfg, self.plan, self.launch, self.echo, self.api_key, self.acct = cfg, plan, launch, echo, api_key, acct
         self.note = note  # records what was learnt about the server in the results file's metadata
         self.slots = server_slots(cfg)
@@ -77,8 +85,7 @@ class Sessions:
 
     def _start(self, cell: Cell, facts: RunFacts, log_path: str) -> process.ServerProcess:
         self.release()
-        spec = process.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server,
-                                   log_path, self.slots)
+        spec = process.ServerSpec(cell.target.path, cell.setup.speculation, self.cfg.settings.server, log_path, self.slots)
         server = self.launch(spec)
         for flag in self.fixes:  # learnt from an earlier crash: this server starts with them, in its own log
             server = server.with_fix(flag, server.log_path)
@@ -106,10 +113,12 @@ class Sessions:
             flag = crash.fix(exc.signal, log, server.command, server.build_flags)
             if flag is None:
                 raise
-            said = (f"the server was {crash.killed_by(exc.signal or 0)} at start-up, in the kernels of weights "
-                    f"llama.cpp repacks ({', '.join(crash.repacked_buffers(log))}"
-                    f" buffer; log: {server.log_path}); measured with {flag}, which turns repacking off: "
-                    f"add {flag} to your own llama-server command too")
+            said = (
+                f"the server was {crash.killed_by(exc.signal or 0)} at start-up, in the kernels of weights "
+                f"llama.cpp repacks ({', '.join(crash.repacked_buffers(log))}"
+                f" buffer; log: {server.log_path}); measured with {flag}, which turns repacking off: "
+                f"add {flag} to your own llama-server command too"
+            )
             self.echo(f"crashed\n  WARNING: {said}\n  Retrying once with {flag} ... ", end="")
             retry = server.with_fix(flag)
             retry.start()
@@ -119,8 +128,12 @@ class Sessions:
 
     def _next_is_another_level(self, cell: Cell) -> bool:
         """In plan order (exhaustive sweeps), is the next cell this setup at another level?"""
-        return (self.keep_levels and cell.index < len(self.plan) and not cell.setup.speculation.stateful
-                and level_session(self.plan[cell.index]) == level_session(cell))
+        return (
+            self.keep_levels
+            and cell.index < len(self.plan)
+            and not cell.setup.speculation.stateful
+            and level_session(self.plan[cell.index]) == level_session(cell)
+        )
 
     def _keep_if_shareable(self, key: tuple, server: process.ServerProcess) -> None:
         """Measure once per sweep whether per-request draft settings work; where they do, keep the server."""

@@ -56,8 +56,10 @@ def _checked(index: int, count: int, source: str, job: str | None = None) -> Sha
     if count < 1:
         raise ShardError(f"{source}: the shard count must be 1 or more, got {count}")
     if not 0 <= index < count:
-        raise ShardError(f"{source}: shard index {index} is not one of 0..{count - 1} for {count} shards "
-                              "(shards count from 0, like SLURM_ARRAY_TASK_ID)")
+        raise ShardError(
+            f"{source}: shard index {index} is not one of 0..{count - 1} for {count} shards "
+            "(shards count from 0, like SLURM_ARRAY_TASK_ID)"
+        )
     return Shard(index, count, source, job)
 
 
@@ -66,8 +68,9 @@ def _int(env: Mapping[str, str], name: str) -> int | None:
     if not value:
         return None
     if not re.fullmatch(r"-?\d+", value):
-        raise ShardError(f"environment variable {name}={value!r} is not a whole number: "
-                              "give --shard INDEX/COUNT to set the shard yourself")
+        raise ShardError(
+            f"environment variable {name}={value!r} is not a whole number: give --shard INDEX/COUNT to set the shard yourself"
+        )
     return int(value)
 
 
@@ -81,23 +84,29 @@ def from_environment(env: Mapping[str, str], count_flag: int | None, config_coun
         step = _int(env, "SLURM_ARRAY_TASK_STEP") or 1
         count = _int(env, "SLURM_ARRAY_TASK_COUNT") or ((high - low) // step + 1 if high is not None else None)
         if count is None:
-            raise ShardError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor "
-                                  "SLURM_ARRAY_TASK_MAX: give --shard INDEX/COUNT")
+            raise ShardError(
+                "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX: give --shard INDEX/COUNT"
+            )
         if (task - low) % step:
-            raise ShardError(f"SLURM_ARRAY_TASK_ID={task} is not on the array's steps (min {low}, step {step}): "
-                                  "give --shard INDEX/COUNT")
+            raise ShardError(
+                f"SLURM_ARRAY_TASK_ID={task} is not on the array's steps (min {low}, step {step}): give --shard INDEX/COUNT"
+            )
         job = f"{env.get('SLURM_ARRAY_JOB_ID', '?')}_{task}"
         return _checked((task - low) // step, count, f"SLURM_ARRAY_TASK_ID={task} of {count}", job)
     index = _int(env, "JOB_COMPLETION_INDEX")
     if index is not None:
         count = count_flag or config_count
         if count <= 1 and count_flag is None:
-            raise ShardError("JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not how many shards "
-                                  "there are: give --shard-count N (the Job's completions) or settings.shards")
+            raise ShardError(
+                "JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but not how many shards "
+                "there are: give --shard-count N (the Job's completions) or settings.shards"
+            )
         return _checked(index, count, f"JOB_COMPLETION_INDEX={index} of {count}", env.get("HOSTNAME"))
     if count_flag is not None:
-        raise ShardError("--shard-count needs JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed "
-                              "Job): elsewhere give --shard INDEX/COUNT")
+        raise ShardError(
+            "--shard-count needs JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed "
+            "Job): elsewhere give --shard INDEX/COUNT"
+        )
     return None
 
 
@@ -148,8 +157,7 @@ def split(plan: list[Cell], count: int, cost: Callable[[Cell], float]) -> list[l
     chosen: list[set[Any]] = [set() for _ in range(count)]
 
     def place(key: tuple | str, target: str) -> None:
-        extra = [(price[key] if key in units else 0.0) + (0.0 if target in targets[i] else price[target])
-                 for i in range(count)]
+        extra = [(price[key] if key in units else 0.0) + (0.0 if target in targets[i] else price[target]) for i in range(count)]
         i = min(range(count), key=lambda j: (loads[j] + extra[j], j))
         loads[i] += extra[i]
         targets[i].add(target)
@@ -160,20 +168,39 @@ def split(plan: list[Cell], count: int, cost: Callable[[Cell], float]) -> list[l
     for target in bases:
         if not any(target in t for t in targets):  # a target without setups: its baseline alone
             place(target, target)
-    return [[c for c in plan if (c.target.label in targets[i] if c.setup.is_baseline
-                                 else (c.target.label, c.setup.label) in chosen[i])] for i in range(count)]
+    return [
+        [
+            c
+            for c in plan
+            if (c.target.label in targets[i] if c.setup.is_baseline else (c.target.label, c.setup.label) in chosen[i])
+        ]
+        for i in range(count)
+    ]
 
 
 def part(cfg: SweepConfig, plan: list[Cell], shard: Shard, size: Callable[[str], int]) -> tuple[list[Cell], ShardInfo]:
     """The cells ``shard`` measures (each carrying its shard index) and what its results file records of it."""
     if cfg.settings.search != "exhaustive":
-        raise ConfigError(cfg.source, [
-            f"settings.search: {cfg.settings.search!r} races setups against each other on one machine, so its "
-            "answer depends on which setups a node sees: split only an exhaustive sweep across shards "
-            "(\"search\": \"exhaustive\"), or run this search on one node"])
+        raise ConfigError(
+            cfg.source,
+            [
+                f"settings.search: {cfg.settings.search!r} races setups against each other on one machine, so its "
+                "answer depends on which setups a node sees: split only an exhaustive sweep across shards "
+                '("search": "exhaustive"), or run this search on one node'
+            ],
+        )
     mine = split(plan, shard.count, weight(cfg, size))[shard.index]
-    info = ShardInfo(shard.index, shard.count, config_hash(cfg), plan_hash(plan), len(plan), [c.index for c in mine],
-                     shard.source, shard.job, socket.gethostname())
+    info = ShardInfo(
+        shard.index,
+        shard.count,
+        config_hash(cfg),
+        plan_hash(plan),
+        len(plan),
+        [c.index for c in mine],
+        shard.source,
+        shard.job,
+        socket.gethostname(),
+    )
     return [replace(c, shard=shard.index) for c in mine], info
 
 
@@ -184,12 +211,14 @@ def cost_lines(cfg: SweepConfig, plan: list[Cell], shard: Shard, size: Callable[
     total = sum(cost(c) for c in plan) or 1.0
     loads = [sum(cost(c) for c in p) for p in parts]
     extra = sum(loads) - total
-    return [f"Shard {shard.index} of {shard.count}: {len(parts[shard.index])} of the plan's {len(plan)} cells, "
-            f"{loads[shard.index] / total:.0%} of its cost (parts from {min(loads) / total:.0%} to "
-            f"{max(loads) / total:.0%})",
-            f"Baselines: each shard measures the baseline of every target it measures setups for, so every "
-            f"speedup compares runs of one node; across the {shard.count} shards that adds "
-            f"{extra / total:.0%} to the plan's cost"]
+    return [
+        f"Shard {shard.index} of {shard.count}: {len(parts[shard.index])} of the plan's {len(plan)} cells, "
+        f"{loads[shard.index] / total:.0%} of its cost (parts from {min(loads) / total:.0%} to "
+        f"{max(loads) / total:.0%})",
+        f"Baselines: each shard measures the baseline of every target it measures setups for, so every "
+        f"speedup compares runs of one node; across the {shard.count} shards that adds "
+        f"{extra / total:.0%} to the plan's cost",
+    ]
 
 
 def default_name(path: str, shard: Shard) -> str:

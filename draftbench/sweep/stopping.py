@@ -112,8 +112,7 @@ class Decision:
 
     def reason(self) -> str:
         lo, hi = (times(v) for v in self.interval)
-        where = (f"{times(self.ratio)} of {self.reference} ({self.confidence:.1%} interval {lo} .. {hi}, "
-                 f"{self.n} paired requests)")
+        where = f"{times(self.ratio)} of {self.reference} ({self.confidence:.1%} interval {lo} .. {hi}, {self.n} paired requests)"
         if self.stop == "slower":
             return f"clearly slower than {self.reference}: {where}"
         if self.stop == "tied":
@@ -139,13 +138,20 @@ class Stop:
 
     def fields(self) -> dict[str, object]:
         """As a run's fields: saved like any run, marked pruned, with why."""
-        return {"in_progress": False, "pruned": True, "pruned_as": self.kind, "pruned_vs": self.reference,
-                "pruned_reason": self.reason, "pruned_interval": list(self.interval),
-                **(self.prediction.fields() if self.prediction else {})}
+        return {
+            "in_progress": False,
+            "pruned": True,
+            "pruned_as": self.kind,
+            "pruned_vs": self.reference,
+            "pruned_reason": self.reason,
+            "pruned_interval": list(self.interval),
+            **(self.prediction.fields() if self.prediction else {}),
+        }
 
 
-def decide(setup: Rates, reference: Rates, reference_label: str, alpha_look: float,
-           resolution: float = RESOLUTION) -> Decision | None:
+def decide(
+    setup: Rates, reference: Rates, reference_label: str, alpha_look: float, resolution: float = RESOLUTION
+) -> Decision | None:
     """The decision after a look, or None with fewer than two paired requests."""
     d = stats.log_ratios(zip(setup, reference))
     if len(d) < 2:
@@ -153,8 +159,7 @@ def decide(setup: Rates, reference: Rates, reference_label: str, alpha_look: flo
     mean, lo, hi = log_interval(d, 1.0 - 2.0 * alpha_look, MIN_SD)
     zone = math.log1p(resolution)
     stop = "slower" if hi < 0 else "tied" if -zone < lo and hi < zone else None
-    return Decision(stop, reference_label, math.exp(mean), (math.exp(lo), math.exp(hi)), len(d),
-                    1.0 - 2.0 * alpha_look)
+    return Decision(stop, reference_label, math.exp(mean), (math.exp(lo), math.exp(hi)), len(d), 1.0 - 2.0 * alpha_look)
 
 
 def leader(finished: Mapping[str, Rates], baseline: Rates, baseline_label: str = "baseline") -> str:

@@ -53,7 +53,8 @@ class ResultsStore:
         if differ:
             raise ResultsFileError(
                 f"{self.path} was measured with other settings ({', '.join(differ)}): resuming would mix "
-                "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH")
+                "incomparable numbers. Start over with --fresh, or write elsewhere with --results PATH"
+            )
         self.runs.update((run.key, run) for run in runs)
         self._evaluate()
         self.carried = {k: getattr(meta, k) for k in CARRIED if getattr(meta, k)}
@@ -86,15 +87,21 @@ class ResultsStore:
         planned = {cell.key: cell for cell in self.plan}
         for run in runs:
             cell = planned.get(run.key)
-            if cell is not None and run.done and run.speculation is not None \
-                    and run.speculation.comparable() != cell.setup.speculation.comparable():
+            if (
+                cell is not None
+                and run.done
+                and run.speculation is not None
+                and run.speculation.comparable() != cell.setup.speculation.comparable()
+            ):
                 differ.append(f"the setup of {visible(run.draft or 'baseline')!r}")
             if cell is not None and run.done:
                 differ += self._changed_models(run, cell)
         differ += self._other_part(meta)
         if meta.hardware and meta.hardware != self.hardware:
-            differ.append(f"hardware ({meta.hardware!r} in the file, {self.hardware!r} here: set \"hardware\" to "
-                          "the file's to continue it on purpose)")
+            differ.append(
+                f'hardware ({meta.hardware!r} in the file, {self.hardware!r} here: set "hardware" to '
+                "the file's to continue it on purpose)"
+            )
         return list(dict.fromkeys(differ))
 
     def _other_part(self, meta: FileMeta) -> list[str]:
@@ -103,23 +110,29 @@ class ResultsStore:
         if meta.shards:
             return ["the file merges shards: it is a merged result, not one to continue"]
         if (mine is None) != (saved is None):
-            return [f"shards (the file is {saved.name if saved else 'not a shard'}, this sweep is "
-                    f"{mine.name if mine else 'not a shard'})"]
+            return [
+                f"shards (the file is {saved.name if saved else 'not a shard'}, this sweep is "
+                f"{mine.name if mine else 'not a shard'})"
+            ]
         if mine is None or saved is None:
             return []
         out = []
         if (saved.index, saved.count) != (mine.index, mine.count):
             out.append(f"shards (the file is {saved.name}, this sweep is {mine.name})")
         if saved.config_hash != mine.config_hash or saved.plan_hash != mine.plan_hash:
-            out.append("the config (the shard's plan changed since the file was written: every shard must start "
-                       "over, or the parts would overlap)")
+            out.append(
+                "the config (the shard's plan changed since the file was written: every shard must start "
+                "over, or the parts would overlap)"
+            )
         return out
 
     def _changed_models(self, run: RunResult, cell: Cell) -> list[str]:
         """A finished run whose label now names another model file (same label, other size or content)."""
         out = []
-        for role, saved, path, label in (("target", run.target_id, cell.target.path, run.target),
-                                         ("draft", run.draft_id, cell.setup.speculation.draft_path, run.draft)):
+        for role, saved, path, label in (
+            ("target", run.target_id, cell.target.path, run.target),
+            ("draft", run.draft_id, cell.setup.speculation.draft_path, run.draft),
+        ):
             now = self.identity(path)
             if saved and now and saved != now:
                 out.append(f"the {role} file of {visible(label or '')!r} (measured: {saved}; now {path}: {now})")
@@ -128,16 +141,24 @@ class ResultsStore:
     def start(self) -> None:
         """The file's metadata for this session, keeping what earlier sessions learnt."""
         cfg = self.cfg
-        self.meta = FileMeta(**{
-            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "name": cfg.name, "hardware": self.hardware, "backend": cfg.backend.name, "model_family": cfg.model_family,
-            "settings": cfg.settings_record(), "draftbench_version": __version__, "server_version": None,
-            "setup_sessions": ONE_SERVER_PER_SETUP,
-            "config_path": os.path.abspath(cfg.source) if os.path.exists(cfg.source) else cfg.source,
-            "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
-            "machine": machine.machine_info(), "shard": self.shard,
-            **self.carried,
-        })
+        self.meta = FileMeta(
+            **{
+                "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "name": cfg.name,
+                "hardware": self.hardware,
+                "backend": cfg.backend.name,
+                "model_family": cfg.model_family,
+                "settings": cfg.settings_record(),
+                "draftbench_version": __version__,
+                "server_version": None,
+                "setup_sessions": ONE_SERVER_PER_SETUP,
+                "config_path": os.path.abspath(cfg.source) if os.path.exists(cfg.source) else cfg.source,
+                "command_line": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+                "machine": machine.machine_info(),
+                "shard": self.shard,
+                **self.carried,
+            }
+        )
 
     def note(self, key: str, value: object) -> None:
         """Record what was learnt about the server or the models in the file's metadata (saved with the next run)."""
@@ -153,5 +174,7 @@ class ResultsStore:
         try:
             save_results(self.path, self.meta, self.ordered(), self.evaluation.computed(), self.texts)
         except OSError as exc:
-            raise ResultsFileError(f"cannot write {self.path}: {exc.strerror}; the last saved version "
-                                   "is intact: free space or fix permissions, then rerun to resume") from exc
+            raise ResultsFileError(
+                f"cannot write {self.path}: {exc.strerror}; the last saved version "
+                "is intact: free space or fix permissions, then rerun to resume"
+            ) from exc

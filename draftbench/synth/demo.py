@@ -20,8 +20,10 @@ def ensure_demo(echo=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
     """Return the demo sweep config path, generating the models the first time."""
     folder = demo_dir()
     config = os.path.join(folder, "sweep.json")
-    if all(os.path.exists(os.path.join(folder, f"{name}.gguf")) for name in
-           ["target", *(f"draft-{k}" for k in model_family.SIZES["demo"].draft_layers)]):
+    if all(
+        os.path.exists(os.path.join(folder, f"{name}.gguf"))
+        for name in ["target", *(f"draft-{k}" for k in model_family.SIZES["demo"].draft_layers)]
+    ):
         echo(f"Using the demo models in {folder}")
         try:
             model_family.write_config(folder, "demo")
@@ -32,6 +34,7 @@ def ensure_demo(echo=lambda m: print(m, file=sys.stderr, flush=True)) -> str:
     try:
         model_family.generate(folder, "demo")
     except OSError as exc:
-        raise DraftbenchError(f"cannot write the demo models to {folder}: {exc.strerror}; "
-                              "set XDG_CACHE_HOME to a folder with ~2 GB free") from exc
+        raise DraftbenchError(
+            f"cannot write the demo models to {folder}: {exc.strerror}; set XDG_CACHE_HOME to a folder with ~2 GB free"
+        ) from exc
     return config

@@ -121,8 +121,17 @@ def _mtp_block(rng, size: SynthSize, tun: Tunables) -> dict:
     return {**block, "nextn.eh_proj": keep, "nextn.enorm": ones, "nextn.hnorm": ones, "nextn.shared_head_norm": ones}
 
 
-def _save(path: str, arch: str, size: SynthSize, n_blocks: int, vocab, tensors: dict, keys: dict | None = None,
-          ctx: int = 4096, template: bool = True) -> None:
+def _save(
+    path: str,
+    arch: str,
+    size: SynthSize,
+    n_blocks: int,
+    vocab,
+    tensors: dict,
+    keys: dict | None = None,
+    ctx: int = 4096,
+    template: bool = True,
+) -> None:
     """Write one GGUF of the family: the shared hyperparameters and tokenizer, ``keys`` of its own (integers and
     lists), ``tensors`` by name; atomically (a temp file, then renamed)."""
     import gguf
@@ -164,23 +173,34 @@ def _save(path: str, arch: str, size: SynthSize, n_blocks: int, vocab, tensors: 
     os.replace(tmp, path)
 
 
-def _write(path: str, size: SynthSize, n_layers: int, vocab, head, layers, ctx: int = 4096,
-           template: bool = True, mtp: dict | None = None) -> None:
+def _write(
+    path: str,
+    size: SynthSize,
+    n_layers: int,
+    vocab,
+    head,
+    layers,
+    ctx: int = 4096,
+    template: bool = True,
+    mtp: dict | None = None,
+) -> None:
     """A GGUF of the first ``n_layers`` layers: llama's architecture, or with ``mtp`` (:func:`_mtp_block`) MiMo-2's
     (the only change: one more block, the MTP head, after the others)."""
     import numpy as np
 
     emb, out = head
-    tensors = {"token_embd.weight": emb, "output_norm.weight": np.ones(size.dim, dtype=np.float32),
-               "output.weight": out}
+    tensors = {"token_embd.weight": emb, "output_norm.weight": np.ones(size.dim, dtype=np.float32), "output.weight": out}
     tensors.update({f"blk.{i}.{name}.weight": arr for i in range(n_layers) for name, arr in layers[i].items()})
     if not mtp:
         _save(path, "llama", size, n_layers, vocab, tensors, ctx=ctx, template=template)
         return
     tensors.update({f"blk.{n_layers}.{name}.weight": arr for name, arr in mtp.items()})
-    keys = {"mimo2.nextn_predict_layers": 1, "mimo2.expert_feed_forward_length": size.ff,
-            "mimo2.attention.sliding_window": ctx,  # as wide as the context: attention stays full
-            "mimo2.attention.sliding_window_pattern": [False] * n_layers + [True]}  # MiMo-2 wants one
+    keys = {
+        "mimo2.nextn_predict_layers": 1,
+        "mimo2.expert_feed_forward_length": size.ff,
+        "mimo2.attention.sliding_window": ctx,  # as wide as the context: attention stays full
+        "mimo2.attention.sliding_window_pattern": [False] * n_layers + [True],
+    }  # MiMo-2 wants one
     _save(path, "mimo2", size, n_layers + 1, vocab, tensors, keys, ctx, template)
 
 
@@ -195,13 +215,27 @@ def _write_eagle3(path: str, size: SynthSize, vocab, head, seed: int) -> None:
 
     def rand(shape, std):
         return (rng.standard_normal(shape, dtype=np.float32) * std).astype(np.float16)
+
     emb, out = head
     ones = np.ones(d, dtype=np.float32)
-    tensors = {"fc.weight": rand((d, 3 * d), 1 / (3 * d) ** 0.5), "output_norm.weight": ones, "output.weight": out,
-               "token_embd.weight": emb}
-    layer = {"attn_norm": ones, "attn_norm_2": ones, "attn_q": rand((d, 2 * d), 1 / d), "attn_k": rand((d, 2 * d), 1 / d),
-             "attn_v": rand((d, 2 * d), 1 / d), "attn_output": rand((d, d), 1 / d), "ffn_norm": ones,
-             "ffn_gate": rand((ff, d), 1 / d ** 0.5), "ffn_up": rand((ff, d), 1 / d ** 0.5), "ffn_down": rand((d, ff), 1 / ff)}
+    tensors = {
+        "fc.weight": rand((d, 3 * d), 1 / (3 * d) ** 0.5),
+        "output_norm.weight": ones,
+        "output.weight": out,
+        "token_embd.weight": emb,
+    }
+    layer = {
+        "attn_norm": ones,
+        "attn_norm_2": ones,
+        "attn_q": rand((d, 2 * d), 1 / d),
+        "attn_k": rand((d, 2 * d), 1 / d),
+        "attn_v": rand((d, 2 * d), 1 / d),
+        "attn_output": rand((d, d), 1 / d),
+        "ffn_norm": ones,
+        "ffn_gate": rand((ff, d), 1 / d**0.5),
+        "ffn_up": rand((ff, d), 1 / d**0.5),
+        "ffn_down": rand((d, ff), 1 / ff),
+    }
     tensors.update({f"blk.0.{name}.weight": arr for name, arr in layer.items()})
     keys = {"eagle3.target_layers": [1, size.layers // 2, size.layers - 2], "eagle3.target_hidden_size": d}
     _save(path, "eagle3", size, 1, vocab, tensors, keys, template=False)
@@ -213,12 +247,17 @@ def family_weights(size: SynthSize, seed: int = 0, tunables: Tunables = Tunables
 
     vocab = build_vocab(size.words)
     head = _head(np.random.default_rng(seed), size, tunables, len(vocab[0]), vocab[3])
-    return vocab, head, [_layer_tensors(np.random.default_rng([seed, 1, i]), size, tunables, i)
-                         for i in range(size.layers)]
+    return vocab, head, [_layer_tensors(np.random.default_rng([seed, 1, i]), size, tunables, i) for i in range(size.layers)]
 
 
-def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tunables = Tunables(),
-             mismatch: bool = True, noisy: bool = True) -> dict:
+def generate(
+    out_dir: str,
+    size_name: str = "test",
+    seed: int = 0,
+    tunables: Tunables = Tunables(),
+    mismatch: bool = True,
+    noisy: bool = True,
+) -> dict:
     """Write the family into ``out_dir`` and return the sweep config (also saved as ``sweep.json``)."""
     if any(importlib.util.find_spec(m) is None for m in ("gguf", "numpy")):  # checked here for a clear message
         raise DraftbenchError("generating models needs the synth extra: pip install 'draftbench[synth]'")
@@ -241,17 +280,30 @@ def generate(out_dir: str, size_name: str = "test", seed: int = 0, tunables: Tun
 def write_config(out_dir: str, size_name: str) -> dict:
     """The family's sweep config, saved as ``sweep.json`` in ``out_dir`` (the models are not touched)."""
     size = SIZES[size_name]
-    drafts: list[dict] = [{"label": f"{k}-layer", "path": os.path.join(out_dir, f"draft-{k}.gguf"),
-                           "size": f"{k} layer{'s' if k > 1 else ''}"} for k in size.draft_layers]
+    drafts: list[dict] = [
+        {"label": f"{k}-layer", "path": os.path.join(out_dir, f"draft-{k}.gguf"), "size": f"{k} layer{'s' if k > 1 else ''}"}
+        for k in size.draft_layers
+    ]
     if size.name == "demo":  # the draft-length trade-off, next to the draft-size one
         drafts[0]["axes"] = {"draft_max": [1, 3, 5]}
     config: dict[str, Any] = {
-        "name": f"synthetic-{size.name}", "hardware": "auto", "backend": "llamacpp",
+        "name": f"synthetic-{size.name}",
+        "hardware": "auto",
+        "backend": "llamacpp",
         "model_family": f"synthetic-{size.name}",
         "targets": [{"label": f"{size.layers}-layer target", "path": os.path.join(out_dir, "target.gguf")}],
         "drafts": drafts,
-        "settings": {"runs": 1, "requests": 4, "warmup": 1, "max_tokens": 128, "temperature": 0.0,
-                     "gpu_layers": 0, "ctx_size": 2048, "port": 0, "draft_max": 3},
+        "settings": {
+            "runs": 1,
+            "requests": 4,
+            "warmup": 1,
+            "max_tokens": 128,
+            "temperature": 0.0,
+            "gpu_layers": 0,
+            "ctx_size": 2048,
+            "port": 0,
+            "draft_max": 3,
+        },
     }
     if size.name == "demo":  # about 3 minutes on 2 cores: six short replies a setup, one baseline check at the end
         config["settings"].update(requests=6, max_tokens=48, baseline_every=5)
@@ -260,8 +312,7 @@ def write_config(out_dir: str, size_name: str) -> dict:
     return config
 
 
-def _write_extras(p, size: SynthSize, seed: int, tunables: Tunables, vocab, head, layers, mismatch: bool,
-                  noisy: bool) -> None:
+def _write_extras(p, size: SynthSize, seed: int, tunables: Tunables, vocab, head, layers, mismatch: bool, noisy: bool) -> None:
     """The family's other files: a noisy draft, a target without a chat template, a target with an MTP head and
     an EAGLE-3 head, a draft of another vocabulary."""
     import numpy as np
@@ -273,8 +324,15 @@ def _write_extras(p, size: SynthSize, seed: int, tunables: Tunables, vocab, head
         jitter = noise_rng.standard_normal(out.shape, dtype=np.float32) * (2.0 / size.dim**0.5)
         _write(p(f"draft-{k}-noisy.gguf"), size, k, vocab, (emb, (out + jitter).astype(out.dtype)), layers)
     _write(p("target-notemplate.gguf"), size, size.layers, vocab, head, layers, template=False)  # as base GGUFs come
-    _write(p("target-mtp.gguf"), size, size.layers, vocab, head, layers,  # draft-mtp without a draft model
-           mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables))
+    _write(
+        p("target-mtp.gguf"),
+        size,
+        size.layers,
+        vocab,
+        head,
+        layers,  # draft-mtp without a draft model
+        mtp=_mtp_block(np.random.default_rng([seed, 4]), size, tunables),
+    )
     _write_eagle3(p("head-eagle3.gguf"), size, vocab, head, seed)
     if mismatch:
         other = build_vocab(size.words, variant=1)

@@ -19,8 +19,12 @@ def _event(obj) -> bytes:
 GOOD = [
     _event({"choices": [{"delta": {"content": "hello"}}]}),
     _event({"choices": [{"delta": {"content": " there"}}]}),
-    _event({"choices": [{"delta": {}, "finish_reason": "stop"}],
-            "timings": {"predicted_n": 2, "predicted_per_second": 50.0, "prompt_n": 5}}),
+    _event(
+        {
+            "choices": [{"delta": {}, "finish_reason": "stop"}],
+            "timings": {"predicted_n": 2, "predicted_per_second": 50.0, "prompt_n": 5},
+        }
+    ),
     _event({"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 2}}),
     b"data: [DONE]\n\n",
 ]

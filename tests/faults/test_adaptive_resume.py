@@ -17,19 +17,21 @@ def _config(family, tmp_path) -> str:
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
     data["settings"].pop("draft_max", None)
-    data["drafts"] = [{"label": "slow", "path": family["draft-4"], "draft_max": 16},
-                      {"label": "fast", "path": family["draft-1"], "draft_max": 2}]
+    data["drafts"] = [
+        {"label": "slow", "path": family["draft-4"], "draft_max": 16},
+        {"label": "fast", "path": family["draft-1"], "draft_max": 2},
+    ]
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     return path
 
 
-def test_an_interrupted_adaptive_sweep_resumes_with_the_same_setups_stopped(llama_server, family, tmp_path,
-                                                                          no_new_servers):
+def test_an_interrupted_adaptive_sweep_resumes_with_the_same_setups_stopped(llama_server, family, tmp_path, no_new_servers):
     config = _config(family, tmp_path)
     results = str(tmp_path / "r.json")
-    code, err = sweep_until(["--config", config, "--results", results], ["Paused after 3 of 6 requests", "[3/3]"],
-                            sig=signal.SIGINT)
+    code, err = sweep_until(
+        ["--config", config, "--results", results], ["Paused after 3 of 6 requests", "[3/3]"], sig=signal.SIGINT
+    )
     assert code == 130, err
     saved = {r["draft"]: r for r in load(results)["results"]}
     assert saved["slow"]["in_progress"] and saved["slow"]["n_requests"] == 3  # screened, its first look to come
@@ -67,4 +69,4 @@ def test_an_interrupted_adaptive_sweep_resumes_with_the_same_setups_stopped(llam
     assert fast["requests"][:3] == kept  # finished blocks are kept, not measured again
     base = next(r for r in load(results)["results"] if r["draft"] is None)
     ids = [q["prompt_id"] for q in fast["requests"]]
-    assert ids == [q["prompt_id"] for q in base["requests"]][:len(ids)]
+    assert ids == [q["prompt_id"] for q in base["requests"]][: len(ids)]

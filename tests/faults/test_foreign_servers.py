@@ -54,8 +54,9 @@ def test_without_a_length_stop_the_servers_tokenizer_counts_and_else_tokens_are_
 
 
 def test_a_stream_with_usage_is_counted_by_its_usage():
-    data = fixture("chat-stream.txt").replace(b"data: [DONE]", b'data: {"choices": [], "usage": {"completion_tokens": 23}}'
-                                              b"\n\ndata: [DONE]")
+    data = fixture("chat-stream.txt").replace(
+        b"data: [DONE]", b'data: {"choices": [], "usage": {"completion_tokens": 23}}\n\ndata: [DONE]'
+    )
     r = replay(data, max_tokens=24)
     assert r.tokens_from == "usage" and r.completion_tokens == 23
 
@@ -63,8 +64,9 @@ def test_a_stream_with_usage_is_counted_by_its_usage():
 def test_bench_py_against_llama_cpp_python_replayed(tmp_path):
     routes = {"/v1/chat/completions": ("text/event-stream", fixture("chat-stream.txt"))}
     with ReplayServer(routes) as server:
-        status, out, err = call("bench.py", "--url", server.url, "--requests", "2", "--max-tokens", "24",
-                                "--warmup", "0", "--json")
+        status, out, err = call(
+            "bench.py", "--url", server.url, "--requests", "2", "--max-tokens", "24", "--warmup", "0", "--json"
+        )
     assert status == 0, err
     import json
 
@@ -74,13 +76,11 @@ def test_bench_py_against_llama_cpp_python_replayed(tmp_path):
     assert "counted from the stream stopped for length" in err
     stopped = fixture("chat-stream.txt").replace(b'"finish_reason": "length"', b'"finish_reason": null')
     with ReplayServer({"/v1/chat/completions": ("text/event-stream", stopped)}, tokenize=True) as server:
-        status, out, err = call("bench.py", "--url", server.url, "--requests", "1", "--max-tokens", "24",
-                                "--warmup", "0")
+        status, out, err = call("bench.py", "--url", server.url, "--requests", "1", "--max-tokens", "24", "--warmup", "0")
         assert "/extras/tokenize" in server.paths
     assert status == 0 and "tokenizer" in err and "Decode tok/s     mean -" not in out, err
     with ReplayServer({"/v1/chat/completions": ("text/event-stream", stopped)}) as server:
-        status, out, err = call("bench.py", "--url", server.url, "--requests", "1", "--max-tokens", "24",
-                                "--warmup", "0")
+        status, out, err = call("bench.py", "--url", server.url, "--requests", "1", "--max-tokens", "24", "--warmup", "0")
     assert status == 0 and UNKNOWN_TOKENS in err and "0.00 tok/s" not in err and "mean -" in out, err
 
 
@@ -107,8 +107,11 @@ def test_bench_py_against_a_real_llama_cpp_python_server(family):
     port = _free_port()
     from conftest import kill_tree, spawn
 
-    proc = spawn([python, "-m", "llama_cpp.server", "--model", family["target"], "--port", str(port),
-                  "--n_ctx", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = spawn(
+        [python, "-m", "llama_cpp.server", "--model", family["target"], "--port", str(port), "--n_ctx", "1024"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -117,8 +120,9 @@ def test_bench_py_against_a_real_llama_cpp_python_server(family):
                 break
             except OSError:
                 time.sleep(0.5)
-        status, out, err = call("bench.py", "--url", f"http://127.0.0.1:{port}", "--requests", "2",
-                                "--max-tokens", "24", "--warmup", "0", "--json")
+        status, out, err = call(
+            "bench.py", "--url", f"http://127.0.0.1:{port}", "--requests", "2", "--max-tokens", "24", "--warmup", "0", "--json"
+        )
     finally:
         kill_tree(proc)
     assert status == 0, err

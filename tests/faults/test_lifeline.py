@@ -35,9 +35,25 @@ def _wait_for_new(before: set[int]) -> set[int]:
 
 def test_sigkill_of_server_py_takes_the_server_down(llama_server, family, no_new_servers):
     before = llama_pids()
-    proc = spawn([sys.executable, os.path.join(ROOT, "server.py"), "llama-cpp", "--model-path", family["target"],
-                  "--port", "0", "--gpu-layers", "0", "--ctx-size", "1024"],
-                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    proc = spawn(
+        [
+            sys.executable,
+            os.path.join(ROOT, "server.py"),
+            "llama-cpp",
+            "--model-path",
+            family["target"],
+            "--port",
+            "0",
+            "--gpu-layers",
+            "0",
+            "--ctx-size",
+            "1024",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert proc.stdout.readline().startswith("http://127.0.0.1:")
         servers = _wait_for_new(before)
@@ -53,8 +69,12 @@ def test_sigkill_of_a_sweep_mid_run_takes_the_server_down(llama_server, family, 
     config = write_config(family, tmp_path, max_tokens=300, requests=3)
     before = llama_pids()
     box: dict = {}
-    code, _ = sweep_until(["--config", config, "--results", str(tmp_path / "r.json")], ["[2/3]", "ready"],
-                          sig=signal.SIGKILL, action=lambda: box.update(servers=_wait_for_new(before)))
+    code, _ = sweep_until(
+        ["--config", config, "--results", str(tmp_path / "r.json")],
+        ["[2/3]", "ready"],
+        sig=signal.SIGKILL,
+        action=lambda: box.update(servers=_wait_for_new(before)),
+    )
     assert code == -signal.SIGKILL
     assert _gone_within(box["servers"], 2.0) == set()
 
@@ -63,11 +83,13 @@ def test_sigkill_of_a_sweep_mid_run_takes_the_server_down(llama_server, family, 
 def test_parent_death_ends_the_server_in_both_modes(tmp_path, mode):
     """The watchdog (macOS's way) is forced here by hiding prctl; a small HTTP server stands in for llama-server."""
     server = tmp_path / "srv.py"
-    server.write_text("import http.server, sys\n"
-                      "class H(http.server.BaseHTTPRequestHandler):\n"
-                      "    def do_GET(self):\n        self.send_response(200); self.end_headers()\n"
-                      "    def log_message(self, *a): pass\n"
-                      "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n")
+    server.write_text(
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n        self.send_response(200); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+    )
     parent = tmp_path / "parent.py"
     parent.write_text(
         "import sys, time\nsys.path.insert(0, sys.argv[1])\nfrom draftbench.server import lifeline, ports, process\n"
@@ -75,9 +97,9 @@ def test_parent_death_ends_the_server_in_both_modes(tmp_path, mode):
         "port = ports.ensure_free('127.0.0.1', 0)\n"
         "s = process.ServerProcess([sys.executable, sys.argv[2], str(port)], f'http://127.0.0.1:{port}',\n"
         "                           sys.argv[3], 30).start()\n"
-        "print(s.proc.pid, flush=True)\ntime.sleep(120)\n")
-    proc = spawn([sys.executable, str(parent), ROOT, str(server), str(tmp_path / "log")], stdout=subprocess.PIPE,
-                 text=True)
+        "print(s.proc.pid, flush=True)\ntime.sleep(120)\n"
+    )
+    proc = spawn([sys.executable, str(parent), ROOT, str(server), str(tmp_path / "log")], stdout=subprocess.PIPE, text=True)
     try:
         child = int(proc.stdout.readline())
         proc.kill()
@@ -100,8 +122,11 @@ def _alive(pid: int) -> bool:
 
 
 def test_leftover_server_on_the_port_is_named(llama_server, family, tmp_path, no_new_servers):
-    port_holder = spawn([llama_server, "-m", family["target"], "--port", "0", "-ngl", "0", "-c", "512"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port_holder = spawn(
+        [llama_server, "-m", family["target"], "--port", "0", "-ngl", "0", "-c", "512"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port = _listening_port(port_holder.pid)
         config = write_config(family, tmp_path, drafts=[], port=port)
@@ -145,10 +170,19 @@ def _ports_of(pid: int) -> list[int]:
 
 
 def _hold_lock(results: str) -> subprocess.Popen:
-    holder = spawn([sys.executable, "-c", "import sys, time\nsys.path.insert(0, sys.argv[1])\n"
-                    "from draftbench.sweep.lock import ResultsLock\nResultsLock(sys.argv[2]).acquire()\n"
-                    "print('locked', flush=True)\ntime.sleep(120)\n", ROOT, results],
-                   stdout=subprocess.PIPE, text=True)
+    holder = spawn(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nsys.path.insert(0, sys.argv[1])\n"
+            "from draftbench.sweep.lock import ResultsLock\nResultsLock(sys.argv[2]).acquire()\n"
+            "print('locked', flush=True)\ntime.sleep(120)\n",
+            ROOT,
+            results,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 

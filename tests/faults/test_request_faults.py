@@ -11,12 +11,15 @@ from draftbench.setup.prompts import custom
 PROMPTS = custom(["FAULT one", "fine two", "FAULT three", "fine four"])
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("malformed", "malformed SSE"),
-    ("http500", "HTTP 500"),
-    ("midstream500", "internal error mid-stream"),
-    ("reset", ""),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("malformed", "malformed SSE"),
+        ("http500", "HTTP 500"),
+        ("midstream500", "internal error mid-stream"),
+        ("reset", ""),
+    ],
+)
 def test_fault_is_recorded_and_other_requests_continue(mode, expected):
     with FakeServer(mode) as fake:
         s = run_bench(BenchConfig(fake.url, requests=4, max_tokens=8, warmup=0, request_timeout_s=5, prompts=PROMPTS))

@@ -20,9 +20,11 @@ def _config(family, folder) -> str:
     path = write_config(family, folder, name="demo", baseline_every=2)
     with open(path, encoding="utf-8") as fh:
         data = json.load(fh)
-    data["drafts"] = [{"label": "1-layer", "path": family["draft-1"], "axes": {"draft_max": [1, 2, 3, 5, 8]}},
-                      {"label": "4-layer", "path": family["draft-4"], "axes": {"draft_max": [1, 2, 3]}},
-                      {"label": "4-layer noisy", "path": family["draft-4-noisy"]}]
+    data["drafts"] = [
+        {"label": "1-layer", "path": family["draft-1"], "axes": {"draft_max": [1, 2, 3, 5, 8]}},
+        {"label": "4-layer", "path": family["draft-4"], "axes": {"draft_max": [1, 2, 3]}},
+        {"label": "4-layer noisy", "path": family["draft-4-noisy"]},
+    ]
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     return path

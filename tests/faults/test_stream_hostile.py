@@ -26,16 +26,25 @@ def _consume(chunks: list[bytes]) -> RequestResult:
     return stream.consume(iter(chunks), 0.0, lambda: float(next(ticks)), RequestResult("p"), 8)
 
 
-@pytest.mark.parametrize("event, said", [
-    ({"choices": [{"delta": "hello"}]}, "choices[].delta must be an object"),
-    ({"choices": [{"delta": {"content": 42}}]}, "content must be text"),
-    ({"choices": [{"delta": {"content": "a"}}], "timings": {"predicted_per_second": "fast"}},
-     "timings.predicted_per_second must be a number, got 'fast'"),
-    ({"choices": [{"delta": {"content": "a"}}], "timings": {"predicted_per_second": -123.0}},
-     "timings.predicted_per_second is -123.0, below zero"),
-    ({"choices": [{"delta": {"content": "a"}}], "usage": {"completion_tokens": "2"}},
-     "usage.completion_tokens must be a number"),
-])
+@pytest.mark.parametrize(
+    "event, said",
+    [
+        ({"choices": [{"delta": "hello"}]}, "choices[].delta must be an object"),
+        ({"choices": [{"delta": {"content": 42}}]}, "content must be text"),
+        (
+            {"choices": [{"delta": {"content": "a"}}], "timings": {"predicted_per_second": "fast"}},
+            "timings.predicted_per_second must be a number, got 'fast'",
+        ),
+        (
+            {"choices": [{"delta": {"content": "a"}}], "timings": {"predicted_per_second": -123.0}},
+            "timings.predicted_per_second is -123.0, below zero",
+        ),
+        (
+            {"choices": [{"delta": {"content": "a"}}], "usage": {"completion_tokens": "2"}},
+            "usage.completion_tokens must be a number",
+        ),
+    ],
+)
 def test_a_field_of_the_wrong_type_is_a_protocol_error_naming_it(event, said):
     done = _consume([_ev({"choices": [{"delta": {"content": "x"}}]}), _ev(event), b"data: [DONE]\n\n"])
     assert done.error is not None and said in done.error
@@ -54,6 +63,7 @@ def test_a_flood_of_keep_alive_lines_is_bounded_and_parsed_in_linear_time():
 
 class _ContentLengthStream(BaseHTTPRequestHandler):
     """Sends an event stream with a Content-Length (no chunked encoding), one event every 0.3 s."""
+
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *a):
@@ -77,8 +87,9 @@ def test_ttft_is_the_first_tokens_arrival_without_chunked_encoding():
     httpd = _Quiet(("127.0.0.1", 0), _ContentLengthStream)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        done = stream.stream_chat(f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions",
-                                  {"stream": True, "max_tokens": 3}, "p", 30)
+        done = stream.stream_chat(
+            f"http://127.0.0.1:{httpd.server_address[1]}/v1/chat/completions", {"stream": True, "max_tokens": 3}, "p", 30
+        )
     finally:
         httpd.shutdown()
         httpd.server_close()

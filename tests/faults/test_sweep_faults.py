@@ -44,8 +44,7 @@ def test_server_sigkilled_mid_measurement(llama_server, family, tmp_path, no_new
     def kill_server():
         os.kill(_newest_llama_pid(before), signal.SIGKILL)
 
-    code, err = sweep_until(["--config", config, "--results", results], ["[2/3]", "ready"], sig=None,
-                            action=kill_server)
+    code, err = sweep_until(["--config", config, "--results", results], ["[2/3]", "ready"], sig=None, action=kill_server)
     assert code == 1, err
     runs = load(results)["results"]
     assert runs[0]["error"] is None and runs[2]["error"] is None
@@ -66,8 +65,7 @@ def test_signal_during_a_run(llama_server, family, tmp_path, no_new_servers, sig
     def remember_and_signal():
         box["pid"] = _newest_llama_pid(before)
 
-    exit_code, err = sweep_until(["--config", config, "--results", results], "[2/3]", sig=sig,
-                                 action=remember_and_signal)
+    exit_code, err = sweep_until(["--config", config, "--results", results], "[2/3]", sig=sig, action=remember_and_signal)
     assert exit_code == code, err
     assert "Resume with the same command" in err
     with pytest.raises(ProcessLookupError):
@@ -81,8 +79,9 @@ def test_signal_during_a_run(llama_server, family, tmp_path, no_new_servers, sig
 def test_sigint_while_model_loads(llama_server, family, tmp_path, no_new_servers):
     """A wrapper delays the real llama-server's start, so the signal lands while it is 'loading'."""
     wrapper = tmp_path / "slow-llama-server"
-    wrapper.write_text(f'#!/bin/sh\ncase "$1" in --help|--version) exec "{llama_server}" "$@";; esac\n'
-                       f'sleep 60\nexec "{llama_server}" "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$1" in --help|--version) exec "{llama_server}" "$@";; esac\nsleep 60\nexec "{llama_server}" "$@"\n'
+    )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     config = write_config(family, tmp_path, llama_bin=str(wrapper))
     results = str(tmp_path / "r.json")
@@ -106,8 +105,7 @@ def test_busy_port_fails_before_any_server(llama_server, family, tmp_path, no_ne
 
 
 def test_port_zero_picks_a_free_port(llama_server, family, tmp_path):
-    result = run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results",
-                        str(tmp_path / "r.json"))
+    result = run_script("sweep.py", "--config", write_config(family, tmp_path, drafts=[]), "--results", str(tmp_path / "r.json"))
     assert result.returncode == 0
     cmd = load(str(tmp_path / "r.json"))["results"][0]["server_command"]
     assert cmd[cmd.index("--port") + 1] != "0"
@@ -123,8 +121,7 @@ def test_model_removed_mid_sweep(llama_server, family, tmp_path, no_new_servers)
     path = tmp_path / "two.json"
     path.write_text(json.dumps(config))
     results = str(tmp_path / "r.json")
-    code, err = sweep_until(["--config", str(path), "--results", results], "[1/4]", sig=None,
-                            action=lambda: os.remove(b))
+    code, err = sweep_until(["--config", str(path), "--results", results], "[1/4]", sig=None, action=lambda: os.remove(b))
     assert code == 1, err
     runs = {(r["target"], r["draft"]): r for r in load(results)["results"]}
     assert runs[("A", None)]["error"] is None and runs[("A", "1-layer")]["error"] is None
@@ -180,12 +177,15 @@ def test_removed_flag_shows_the_servers_message(llama_server, family, tmp_path, 
 def test_hung_server_ends_by_timeout(llama_server, family, tmp_path, no_new_servers):
     """SIGSTOP freezes a real llama-server: it accepts connections (kernel backlog) and never answers."""
     # long enough requests that the freeze lands while the baseline is being measured, not after it
-    config = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], request_timeout_s=2, requests=4,
-                          max_tokens=400)
+    config = write_config(family, tmp_path, drafts=[("1-layer", "draft-1")], request_timeout_s=2, requests=4, max_tokens=400)
     results = str(tmp_path / "r.json")
     before = llama_pids()
-    code, err = sweep_until(["--config", config, "--results", results], "ready", sig=None,
-                            action=lambda: os.kill(_newest_llama_pid(before), signal.SIGSTOP))
+    code, err = sweep_until(
+        ["--config", config, "--results", results],
+        "ready",
+        sig=None,
+        action=lambda: os.kill(_newest_llama_pid(before), signal.SIGSTOP),
+    )
     assert code == 1, err
     runs = load(results)["results"]
     # frozen mid-request: "no data for 2 s (... raise --request-timeout-s ...)" or "exceeded the request timeout"; frozen
@@ -208,8 +208,7 @@ def test_corrupt_results_file_is_left_alone(family, tmp_path):
 def test_unwritable_results_dir_fails_first(family, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run_script("sweep.py", "--config", write_config(family, tmp_path), "--results",
-                        str(blocker / "r.json"))
+    result = run_script("sweep.py", "--config", write_config(family, tmp_path), "--results", str(blocker / "r.json"))
     assert result.returncode == 2 and "cannot write results" in result.stderr and "--results" in result.stderr
     assert "Starting server" not in result.stderr
 
@@ -260,13 +259,17 @@ def test_a_sweep_started_with_sigint_ignored_stops_on_sigterm(llama_server, fami
     """Issue 21, row 19: a background job of a non-interactive shell starts with SIGINT ignored, and Python keeps
     it ignored. The README says so and tells such users to stop it with SIGTERM, which must work the same way."""
     wrapper = tmp_path / "slow-llama-server"
-    wrapper.write_text(f'#!/bin/sh\ncase "$1" in --help|--version) exec "{llama_server}" "$@";; esac\n'
-                       f'sleep 60\nexec "{llama_server}" "$@"\n')
+    wrapper.write_text(
+        f'#!/bin/sh\ncase "$1" in --help|--version) exec "{llama_server}" "$@";; esac\nsleep 60\nexec "{llama_server}" "$@"\n'
+    )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
     config = write_config(family, tmp_path, llama_bin=str(wrapper))
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--results",
-                             str(tmp_path / "r.json")], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "sweep.py"), "--config", config, "--results", str(tmp_path / "r.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         text = ""
         while "Starting server" not in text:
