@@ -4,6 +4,7 @@ accounting read from /proc."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -140,7 +141,7 @@ def test_a_busy_run_is_named_in_the_recommendation():
     runs = [base, compared(setup([180, 360, 90], 200), base, False)]
     said = recommend.recommend(runs)[0].sentence()
     assert "WARNING: busy machine while measuring baseline (other processes used a large share of it)" in said
-    quiet = [base.__class__(**{**base.__dict__, "other_cpu_share": 0.1}), runs[1]]
+    quiet = [dataclasses.replace(base, other_cpu_share=0.1), runs[1]]
     assert "busy machine" not in recommend.recommend(quiet)[0].sentence()
 
 

@@ -159,8 +159,9 @@ def _mode_for(path: str) -> int:
         return 0o666 & ~umask
 
 
-def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
-    """Write ``text`` to ``path`` (through a symlink) in one step: a reader sees the old file or the new one."""
+def write_text_atomic(path: str, text: str | list[str], flag: str = "--results") -> None:
+    """Write ``text`` (or its parts, in order) to ``path`` (through a symlink) in one step: a reader sees the old
+    file or the new one."""
     target = output_target(path, flag)
     folder = os.path.dirname(target)
     try:
@@ -170,7 +171,7 @@ def write_text_atomic(path: str, text: str, flag: str = "--results") -> None:
         raise OutputFileError(f"cannot write {path}: {exc.strerror} in {folder}; choose another place with {flag} PATH") from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.writelines([text] if isinstance(text, str) else text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, _mode_for(target))

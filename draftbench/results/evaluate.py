@@ -70,13 +70,10 @@ class Evaluation:
     length_curves: tuple[LengthCurve, ...] = ()  # per setup measured at several draft lengths (results/lengths.py)
     check_points: tuple[drift.CheckPoint, ...] = ()  # each checked baseline's measurements (results/drift.py)
 
-    def computed(self) -> dict[str, list[dict[str, Any]]]:
-        """What a results file keeps of the evaluation for its readers (computed again whenever it is read)."""
-        return {
-            name: [x.to_dict() for x in getattr(self, name)]
-            for name in COMPUTED
-            if name == "recommendations" or getattr(self, name)
-        }
+    def computed(self) -> dict[str, tuple[Any, ...]]:
+        """What a results file keeps of the evaluation for its readers (computed again whenever it is read): its
+        records by name (``jsonfile`` writes them)."""
+        return {name: getattr(self, name) for name in COMPUTED if name == "recommendations" or getattr(self, name)}
 
     @functools.cached_property
     def why_grid(self) -> WhyGrid | None:
@@ -98,16 +95,17 @@ def evaluate(
     ``memo``: the figures made from them earlier (``lengths.curves``)."""
     runs, kept = list(runs), kept or {}
     bases = {r.key: r for r in runs if r.draft is None}
+    keys = [length_key(r) for r in runs]
     groups: dict[tuple, list[RunResult]] = {}
-    for r in runs:
-        groups.setdefault(length_key(r), []).append(r)
+    for r, key in zip(runs, keys):
+        groups.setdefault(key, []).append(r)
     done = [
         kept[r.key]
         if r.key in kept
         else _evaluated(
-            r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0, groups[length_key(r)]
+            r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0, groups[key]
         )
-        for r in runs
+        for r, key in zip(runs, keys)
     ]
     recs = recommend(done, settings.resolution, settings.memory_budget_mib)
     return Evaluation(

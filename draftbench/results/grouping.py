@@ -82,9 +82,8 @@ def baseline_of(run: RunResult, runs: Iterable[RunResult]) -> RunResult | None:
 
 
 def length_key(r: RunResult) -> tuple:
-    """What the runs of one draft at several draft lengths share: target, level, shard (one node's measurements)
-    and the setup but its draft_max."""
-    return (r.target, r.level, r.shard, r.speculation.with_axes({"draft_max": None}) if r.speculation else None)
+    """What the runs of one draft at several draft lengths share (``RunResult.length_key``)."""
+    return r.length_key
 
 
 def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:

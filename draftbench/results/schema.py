@@ -42,6 +42,7 @@ what this version computes from its measurements.
 
 from __future__ import annotations
 
+import functools
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -269,9 +270,20 @@ class RunResult(Measured):
     log_excerpt: str | None = None
     other: dict[str, Any] = field(default_factory=dict)  # fields of other versions, kept as they were
 
-    @property
-    def level(self) -> Level:
+    @functools.cached_property
+    def level(self) -> Level:  # made once per run: evaluation groups every run by it
         return Level(self.concurrency, self.temperature, self.depth)
+
+    @functools.cached_property
+    def length_key(self) -> tuple:
+        """What the runs of one draft at several draft lengths share: target, level, shard (one node's
+        measurements) and the setup but its draft_max (made once per run: evaluation groups every run by it)."""
+        return (
+            self.target,
+            self.level,
+            self.shard,
+            self.speculation.with_axes({"draft_max": None}) if self.speculation else None,
+        )
 
     @property
     def where(self) -> str:
