@@ -23,6 +23,7 @@ from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
 from . import depth_checks
 from .loop import ThreadExecutor, closed_loop
+from .replay import replay, uncached_warning
 from .stream import UNKNOWN_TOKENS, stream_chat
 from .tokens import token_counter, token_notes
 
@@ -57,6 +58,7 @@ class BenchConfig:
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
     traffic: tuple[Prompt, ...] = ()  # unmeasured full-length requests after the warm-ups (a warm n-gram pool)
+    replay: bool = False  # requests: conversations, each replayed turn by turn with the cache on (measure/replay.py)
     depth: int = 0  # tokens of context before each measured prompt (setup/context.py); the server must prefill them
     contexts: Contexts = Contexts()  # where that context comes from (the user's documents, else the package's text)
 
@@ -79,6 +81,7 @@ class BenchConfig:
                 "request_timeout_s": s.request_timeout_s,
                 "ready_timeout_s": s.server.ready_timeout_s,
                 "endpoint": s.endpoint,
+                "replay": s.conversation == "replay",
                 "prompts": prompts,
                 "api_key": api_key,
                 **given,
@@ -263,7 +266,10 @@ def served_model(session: requests.Session, url: str, headers: dict) -> str | No
         return None
 
 
-def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int) -> dict[str, Any]:
+def request_body(
+    cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int, messages: list | None = None, cache: bool = False
+) -> dict[str, Any]:
+    """A request's body; ``messages``: a replayed turn's (``cache``: the server may reuse its cached prefix)."""
     body: dict[str, Any] = {"temperature": cfg.temperature, "seed": cfg.seed, "stream": True}
     if cfg.endpoint == "completion" and kind is LLAMACPP:
         body.update(prompt=prompt_text(prompt), n_predict=max_tokens)
@@ -272,9 +278,9 @@ def request_body(cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: in
         if cfg.endpoint == "completion":
             body["prompt"] = prompt_text(prompt)
         else:
-            body["messages"] = prompt.chat()
+            body["messages"] = messages if messages is not None else prompt.chat()
     if kind is LLAMACPP:
-        body["cache_prompt"] = False
+        body["cache_prompt"] = cache
     body.update(dict(cfg.extra_body))
     return body
 
@@ -309,12 +315,12 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         sizing = cfg.contexts.sized(cfg.depth, tuple(planned), count or token_counter(url, headers)) if cfg.depth else Sizing()
 
-        def send(i: int) -> RequestResult:
+        def send(i: int, turn: tuple[list, bool, int] | None = None) -> RequestResult:
             prompt, sent_unix_s = cfg.contexts.at_depth(planned[i], cfg.depth, cfg.skip + i, sizing), time.time()
             was = _vllm_counters(session, url, headers) if per_request else None
-            r = stream_chat(
-                endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s, headers, count=count
-            )
+            messages, cache, _ = turn or (None, False, 0)
+            body = request_body(cfg, prompt, kind, cfg.max_tokens, messages, cache)
+            r = stream_chat(endpoint, body, prompt.id, cfg.request_timeout_s, headers, count=count)
             now = _vllm_counters(session, url, headers) if was is not None else None
             if now is not None and was is not None:
                 mine = now.minus(was)
@@ -323,19 +329,23 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             if r.ok and cfg.depth:
                 r.error = depth_checks.not_at_depth(r, cfg.depth)
             if r.ok:
-                h = health.check(r.text, prompt_text(prompt))
+                h = health.check(r.text, messages[-1]["content"] if messages else prompt_text(prompt))
                 r.output_problems, r.echo_share = h.problems, round(h.echo_share, 3)
                 r.repeat_share, r.distinct_ratio = round(h.repeat_share, 3), round(h.distinct_ratio, 3)
-            say(f"request {cfg.skip + i + 1}/{cfg.skip + cfg.requests} [{prompt.id}]: " + describe(r))
+            where = f"{'conversation' if turn else 'request'} {cfg.skip + i + 1}/{cfg.skip + cfg.requests}"
+            say(f"{where}{f' turn {turn[2]}' if turn else ''} [{prompt.id}]: " + describe(r))
             return r
 
-        loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
+        if cfg.replay:
+            loop = replay(planned, lambda i, messages, cache, k: send(i, (messages, cache, k)))
+        else:
+            loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
         after = _vllm_counters(session, url, headers) if before is not None else None
         counters = after.minus(before) if after is not None and before is not None else None
     summary = summarise(
         url, kind.name, loop.results, cfg.expect_draft, counters, loop.wall_s, cfg.concurrency, loop.max_in_flight
     )
-    summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth))
+    summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth) + uncached_warning(loop.results))
     return summary
 
 

@@ -116,7 +116,8 @@ def consume(
         result.ttft_s = state.t_first - t_sent
     usage, timings = state.usage or {}, state.timings or {}
     result.prompt_tokens = usage.get("prompt_tokens", timings.get("prompt_n"))
-    result.cached_tokens = timings.get("cache_n")
+    details = usage.get("prompt_tokens_details")  # OpenAI's (vLLM's) count of prompt tokens from the cache
+    result.cached_tokens = timings.get("cache_n", details.get("cached_tokens") if isinstance(details, dict) else None)
     result.completion_tokens, result.tokens_from = _completion_tokens(state, max_tokens, count)
     if timings.get("predicted_per_second"):
         result.decode_tps = float(timings["predicted_per_second"])

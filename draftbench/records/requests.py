@@ -34,6 +34,9 @@ class RequestResult:
     echo_share: float | None = None  # see draftbench.core.health
     repeat_share: float | None = None
     distinct_ratio: float | None = None
+    conversation: str | None = None  # a replayed conversation's id (measure/replay.py); None: a one-shot request
+    turn: int | None = None  # its turn in that conversation, from 1
+    history: str | None = None  # the earlier answers it sent: "recorded" (the conversation's own) or "own" (the model's)
 
     @property
     def ok(self) -> bool:

@@ -12,7 +12,7 @@ from ..core import files, gguf_header
 from ..errors import ConfigError, ModelFileError
 from . import prompt_files
 from .backend import BACKENDS, LLAMACPP, Backend
-from .consistency import together, too_many
+from .consistency import replayable, together, too_many
 from .context import Contexts, load_contexts
 from .prompts import BUILTIN, Prompt, fingerprint
 from .settings import SweepSettings, parse_settings, unknown_key
@@ -303,11 +303,12 @@ def parse_config(data: Any, source: str = "<config>", base_dir: str = ".", check
     setups, entry_axes = _drafts(data.get("drafts", []), top_axes, settings, base_dir, check, problems)
     suite: tuple[Prompt, ...] = ()
     try:
-        suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts")
+        replay = settings.conversation == "replay"
+        suite = prompt_files.load(settings.prompts, base_dir, settings.categories, "settings.prompts", replay)
     except ConfigError as exc:
         problems.extend(exc.problems)
     contexts = load_contexts(settings.context_file, base_dir, problems) if settings.context_file else Contexts()
-    problems += [] if problems else together(settings, setups, top_axes)
+    problems += [] if problems else together(settings, setups, top_axes) + replayable(settings, suite)
     if problems:
         raise ConfigError(source, problems)
     hardware = data.get("hardware") or "auto"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .prompts import Prompt
 from .settings import SweepSettings
 from .speculation import TARGET_HEADS, Setup
 
@@ -64,5 +65,31 @@ def together(settings: SweepSettings, setups: list[Setup], top_axes: dict[str, l
         out.append(
             f"axes: {', '.join(top_axes)} applies to setups with a draft model or MTP heads, and this config "
             'has none: move the axes into the n-gram entries ("axes" inside each) or drop them'
+        )
+    return out
+
+
+def replayable(settings: SweepSettings, suite: tuple[Prompt, ...]) -> list[str]:
+    """What a conversation replay cannot measure: conversations run one at a time, turn by turn, in one slot."""
+    s = settings
+    if s.conversation != "replay":
+        return []
+    fix = 'or set settings.conversation to "first-turn"'
+    out = [
+        f"settings.{key}: {value} with a conversation replay: conversations run one at a time, each turn after the last; "
+        f"{why}, {fix}"
+        for key, value, bad, why in (
+            ("concurrency", list(s.concurrency), s.concurrency != (1,), "measure concurrency in another sweep"),
+            ("depth", list(s.depth), s.depth != (0,), "a conversation's own turns are its context: drop depth"),
+            ("search", repr(s.search), s.search != "exhaustive", 'use "exhaustive"'),
+            ("endpoint", repr(s.endpoint), s.endpoint != "chat", 'conversations need the chat endpoint: use "chat"'),
+            ("warm_pool", s.warm_pool, s.warm_pool != 0, "set it to 0"),
+        )
+        if bad
+    ]
+    if suite and not any(p.turns for p in suite):
+        out.append(
+            f'settings.conversation: "replay", but {s.prompts} holds no conversation of two turns or more: use a file '
+            f"of conversations (Spec-Bench turns, ShareGPT, OpenAI messages or a request log), {fix}"
         )
     return out

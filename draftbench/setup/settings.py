@@ -55,6 +55,7 @@ class SweepSettings:
     context_file: str | None = None  # the user's documents for context depth (setup/context.py); None: the package's
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
     endpoint: str = "chat"  # or "completion": raw text, no chat template (llama.cpp /completion, else /v1/completions)
+    conversation: str = "first-turn"  # or "replay": each conversation turn by turn, the prompt cache on (measure/replay.py)
     warm_pool: int = 0  # stateful n-gram setups also measured after this many requests of other prompts (0: never)
     shards: int = 1  # a Kubernetes Indexed Job's completions: the shard count beside JOB_COMPLETION_INDEX
     memory_budget_mib: float | None = None  # setups whose server needs more are measured, never recommended
@@ -86,6 +87,7 @@ class SweepSettings:
             "extra_args",
             "seed",
             "endpoint",
+            "conversation",
         )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
@@ -131,6 +133,7 @@ def setting_types() -> dict[str, Any]:
 
 SEARCHES = ("exhaustive", "adaptive", "model")
 ENDPOINTS = ("chat", "completion")
+CONVERSATIONS = ("first-turn", "replay")
 
 
 def unknown_key(key: str, allowed, where: str) -> str:
@@ -198,6 +201,18 @@ _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
             e: why
             for e, why in zip(
                 ENDPOINTS, ("the server applies the model's chat template", "the prompt's text as it is, for base models")
+            )
+        }
+    ),
+    "conversation": _choice(
+        {
+            c: why
+            for c, why in zip(
+                CONVERSATIONS,
+                (
+                    "one request per prompt: a conversation's first turn, the prompt cache off",
+                    "each conversation turn by turn in one slot, the prompt cache on, like a chat client",
+                ),
             )
         }
     ),
