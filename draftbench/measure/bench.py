@@ -24,7 +24,7 @@ from ..setup.settings import SweepSettings
 from . import depth_checks
 from .loop import ThreadExecutor, closed_loop
 from .replay import replay, uncached_warning
-from .stream import UNKNOWN_TOKENS, stream_chat
+from .stream import describe, stream_chat
 from .tokens import token_counter, token_notes
 
 NOISY_REL_STDEV = 0.10
@@ -347,15 +347,3 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
     )
     summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth) + uncached_warning(loop.results))
     return summary
-
-
-def describe(r: RequestResult) -> str:
-    if not r.ok:
-        return f"FAILED: {r.error}"
-    if r.completion_tokens is None:
-        return f"{UNKNOWN_TOKENS}; TTFT {r.ttft_s or 0:.3f} s"
-    rate = "decode rate unknown" if r.decode_tps is None else f"{r.decode_tps:.2f} tok/s"
-    text = f"{rate}, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
-    if r.draft_n:
-        text += f", acceptance {(r.draft_n_accepted or 0) / r.draft_n:.0%}"
-    return text

@@ -215,3 +215,15 @@ def _not_a_stream(content_type: str) -> str | None:
 def _short(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) < 200 else text[:200] + "..."
+
+
+def describe(r: RequestResult) -> str:
+    if not r.ok:
+        return f"FAILED: {r.error}"
+    if r.completion_tokens is None:
+        return f"{UNKNOWN_TOKENS}; TTFT {r.ttft_s or 0:.3f} s"
+    rate = "decode rate unknown" if r.decode_tps is None else f"{r.decode_tps:.2f} tok/s"
+    text = f"{rate}, TTFT {r.ttft_s or 0:.3f} s, {r.completion_tokens} tokens"
+    if r.draft_n:
+        text += f", acceptance {(r.draft_n_accepted or 0) / r.draft_n:.0%}"
+    return text

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, costmodel, depth, distribution, drift, fleet, grouping
+from . import categories, comparison, conversations, costmodel, depth, distribution, drift, fleet, grouping
 from .explain import WhyGrid, explain_run, why_grid
 from .grouping import excluded, length_key
 from .jsonfile import load_results
@@ -154,6 +154,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list
         return replace(
             run,
             categories=categories.summarise(run) or run.categories,
+            turns=conversations.scores(run, None) if run.draft is None else None,
             **(gone if run.draft is not None and run.requests else {}),
         )
     if not (run.requests and base.requests):
@@ -177,6 +178,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list
         drift_factor=factor if raw else None,
         speedup_uncorrected=raw.value if raw else None,
         categories=categories.summarise(run, base, seen),
+        turns=conversations.scores(run, base),
         aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
         **(_outputs(run, base) if greedy else {}),
         distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from ..core import stats
 from ..setup.levels import Level
 from ..setup.speculation import NO_DRAFT_MODEL, Setup
 from .schema import RunResult
@@ -93,8 +94,17 @@ def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
 
 
 def gain(r: RunResult) -> float | None:
-    """What a setup is ranked by: decode speedup for one stream; aggregate throughput speedup for several."""
-    return r.speedup if r.concurrency <= 1 else (r.aggregate_speedup or r.speedup)
+    """What a setup is ranked by: decode speedup for one stream (the turn latency's, for a replayed conversation
+    workload: what a user waits for); aggregate throughput speedup for several."""
+    if r.concurrency > 1:
+        return r.aggregate_speedup or r.speedup
+    return r.turns.overall.latency_speedup if r.turns is not None and r.turns.overall.latency_speedup else r.speedup
+
+
+def ranked_ratio(r: RunResult) -> stats.Ratio | None:
+    """``gain`` with its interval, at one stream: the turn latency's speedup, or the decode speedup."""
+    wait = r.turns.overall.latency_ratio() if r.turns is not None else None
+    return wait if wait is not None else r.speedup_ratio()
 
 
 def eligible(r: RunResult) -> bool:

@@ -13,8 +13,8 @@ from ..core import health, stats
 from ..core import load as machine_load
 from ..core.stats import pct
 from ..setup.levels import Level, varying, where
-from . import categories, comparison, drift
-from .grouping import at_level, baseline_of, baselines, eligible, gain, levels
+from . import categories, comparison, conversations, drift
+from .grouping import at_level, baseline_of, baselines, eligible, gain, levels, ranked_ratio
 from .schema import RunResult
 
 
@@ -22,6 +22,16 @@ def speedup_text(run: RunResult) -> str:
     """'+89% (95% CI +39% .. +168%, 4 paired requests)': the one way a speedup is written everywhere."""
     ratio = run.speedup_ratio()
     return stats.ratio_text(ratio) if ratio else "n/a"
+
+
+def turns_text(run: RunResult) -> str:
+    """'turn latency +12% (95% CI ...), decode +40%' for a replayed conversation workload ('' otherwise), with
+    where the two disagree."""
+    wait = run.turns.overall.latency_ratio() if run.turns is not None else None
+    if wait is None or run.turns is None:
+        return ""
+    text = f"turn latency {stats.ratio_text(wait)}, decode {pct(run.turns.overall.decode_speedup)}"
+    return text + (f" ({run.turns.verdict})" if run.turns.verdict else "")
 
 
 def _overlap(a: RunResult, b: RunResult) -> bool | None:
@@ -100,9 +110,10 @@ class Recommendation:
                 f"the outputs are degenerate ({bad.draft or 'baseline'}: {bad.degenerate_output}): "
                 "fix the template or use the completion endpoint"
             )
-        ratio = b.speedup_ratio()
+        ratio = ranked_ratio(b)
         if ratio is not None and ties_baseline(b):
-            return f"{b.draft} is not separated from no speculation on this data ({speedup_text(b)}): {_more_requests(ratio)}"
+            said = f"turn latency {stats.ratio_text(ratio)}" if b.turns is not None else speedup_text(b)
+            return f"{b.draft} is not separated from no speculation on this data ({said}): {_more_requests(ratio)}"
         return ""
 
     def machine(self) -> str:
@@ -178,12 +189,13 @@ class Recommendation:
         if self.best is None:
             return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
-        if (b.speedup or 0) <= 1.0:
+        said = turns_text(b) or speedup_text(b)
+        if (gain(b) or 0) <= 1.0:
             return (
                 f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
-                f"best was {b.draft} at {speedup_text(b)}: skip speculative decoding"
+                f"best was {b.draft} at {said}: skip speculative decoding"
             )
-        text = f"{where}: use {b.draft}, {b.mean_tps:.2f} tok/s, {speedup_text(b)} vs baseline"
+        text = f"{where}: use {b.draft}, {b.mean_tps:.2f} tok/s, {said} vs baseline"
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
         if b.extra_memory_mib is not None:
@@ -299,9 +311,9 @@ def recommend(runs: list[RunResult], resolution: float = 0.05, budget_mib: float
 
 
 def ties_baseline(run: RunResult) -> bool:
-    """Is ``run``'s paired interval against its baseline one that includes no gain (a tie with no speculation,
-    never a win)? Runs without an interval (files that kept no requests) are not."""
-    ratio = run.speedup_ratio()
+    """Is ``run``'s paired interval against its baseline (of what it is ranked by) one that includes no gain (a tie
+    with no speculation, never a win)? Runs without an interval (files that kept no requests) are not."""
+    ratio = ranked_ratio(run)
     return ratio is not None and ratio.ci95 is not None and ratio.ci95[0] <= 1.0
 
 
@@ -345,6 +357,8 @@ def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: li
     same prompts."""
     theirs = mine if best.shard == runner.shard else baseline_of(runner, runs)
     shift = drift.of(mine)
+    if best.turns is not None and runner.turns is not None:  # a conversation workload: ranked by the wait
+        return conversations.versus(best, runner)
     if theirs is mine or mine is None or theirs is None:
         return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
     return comparison.versus_speedup((drift.corrected(best, shift), mine), (drift.corrected(runner, drift.of(theirs)), theirs))

@@ -55,12 +55,13 @@ from ..records.memory import Memory
 from ..records.per_request import PerRequestProbe
 from ..records.probes import DraftAlone, LoopVerification, PositionCounts
 from ..records.requests import RequestResult
+from ..records.turns import TurnScores
 from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
 from .costmodel import Parts
 from .distribution import DistributionCheck
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 # What a file keeps of its evaluation for its readers, each an Evaluation field of that name: computed again from the
 # runs on every load, never read back (the recommendations are written even when there are none).
 COMPUTED = ("recommendations", "schedules", "crossovers", "length_curves", "check_points")
@@ -222,6 +223,7 @@ class RunResult(Measured):
     speedup_n: int | None = None  # pairs of requests (paired) or requests (unpaired) behind speedup
     speedup_design: str | None = None  # "paired" (request by request on the same prompts) or "unpaired"
     parts: Parts | None = None  # the cost model's parts and verdict (costmodel.Parts)
+    turns: TurnScores | None = None  # a replayed conversation workload's turns (results/conversations.py)
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process

@@ -15,8 +15,7 @@ import pytest
 from cli_helpers import call
 from fakeserver import ReplayServer
 
-from draftbench.measure.bench import describe
-from draftbench.measure.stream import UNKNOWN_TOKENS, consume
+from draftbench.measure.stream import UNKNOWN_TOKENS, consume, describe
 from draftbench.records.requests import RequestResult
 
 STREAMS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "streams")
