@@ -54,3 +54,16 @@ def uncached_warning(results: list[RequestResult]) -> list[str]:
         "wait includes prefilling the whole conversation again; a server started with --cache-reuse 0 or "
         "--no-cache-prompt, or a slot shared with other clients, does this: give the server its slot to itself"
     ]
+
+
+def shared_pool(results: list[RequestResult]) -> list[str]:
+    """For a setup whose n-gram pool outlives a request: which conversations shared its server, in order (a later
+    one may draft from an earlier one's text, as a chat client's server would), said rather than hidden."""
+    order = list(dict.fromkeys(r.conversation for r in results if r.conversation))
+    if len(order) < 2:
+        return []
+    return [
+        f"its n-gram pool is kept across requests: {len(order)} conversations shared one server, in this order: "
+        f"{', '.join(order)}; a later one may draft from an earlier one's text (shared tool results, a shared system "
+        "prompt): measure it with one conversation per sweep (settings.requests 1) to see it alone"
+    ]

@@ -55,6 +55,12 @@ class RequestResult:
         return cls(**values)
 
 
+def scheduled(requests: list[RequestResult]) -> int:
+    """The places of the prompt schedule ``requests`` took: one per one-shot request, one per replayed
+    conversation (its first turn)."""
+    return sum(1 for q in requests if (q.turn or 1) == 1)
+
+
 @dataclass(frozen=True)
 class DraftCounts:
     """Drafted and accepted tokens summed over the requests that report them (not a mean of ratios), and the

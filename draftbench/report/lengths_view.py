@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core import stats
+from ..core.redaction import html_text
 from ..results.lengths import LengthCurve
 from . import page
 
@@ -55,3 +56,9 @@ def notes(curves: tuple[LengthCurve, ...]) -> list[str]:
             text += f"; the cost model predicts n_max {c.predicted_best} ({stats.pct(c.predicted_best_speedup)}; {c.methods})"
         out.append(text)
     return out
+
+
+def section(curves: tuple[LengthCurve, ...]) -> str:
+    """The chart's place and a line per curve."""
+    items = "".join(f"<li>{html_text(n)}</li>" for n in notes(curves))
+    return f'<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">{items}</ul>'

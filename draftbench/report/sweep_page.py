@@ -27,6 +27,7 @@ from . import (
     outputs_view,
     page,
     search_view,
+    turns_view,
 )
 
 PLOTLY_URL, PLOTLY_SRI, embed_json = page.PLOTLY_URL, page.PLOTLY_SRI, page.embed_json
@@ -77,6 +78,7 @@ def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = ()
         "setups": search_view.chart(runs) if search_view.searched(runs) else [],
         "levels": levels_view.charts(all_runs),
         "depth": depth_view.charts(all_runs, crossovers),
+        "turns": turns_view.chart(all_runs),
         "categories": _category_heatmap(runs),
         "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
         "why": costmodel_view.chart(ev.why_grid if ev else why_grid(runs)),
@@ -372,6 +374,7 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         meta=_meta_rows(meta),
         recs=_recommendation_rows(ev.recommendations),
         answer=answer_view.section(ev),
+        turns=turns_view.section(all_runs, ev.workload),
         memory=memory_view.table(all_runs),
         memory_chart=('<h2>Speedup against extra memory</h2>\n<div id="memory" class="chart"></div>' if data["memory"] else ""),
         warnings=_output_warnings(meta, ev.runs),
@@ -388,13 +391,7 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         ),
         n_runs=len(all_runs),
         search=search_view.section(runs, ev.savings),
-        draft_length=(
-            '<h2>Speedup vs draft length</h2>\n<div id="draft-length" class="chart"></div>\n<ul id="lengths">'
-            + "".join(f"<li>{html_text(n)}</li>" for n in lengths_view.notes(ev.length_curves))
-            + "</ul>"
-            if data["draft_length"]
-            else ""
-        ),
+        draft_length=lengths_view.section(ev.length_curves) if data["draft_length"] else "",
         why=(
             f'<h2>Why: the cost model</h2>\n<p class="note">{WHY_NOTE}</p>\n<div id="why" class="chart"></div>\n'
             f"{costmodel_view.table(runs)}"

@@ -107,3 +107,24 @@ def verdict(span: TurnSpan) -> str | None:
         )
         return f"faster decode ({pct(decode)}), slower turns ({pct(wait)}): {why}"
     return f"slower decode ({pct(decode)}), shorter turns ({pct(wait)}): its prefill of each turn is faster"
+
+
+def workload_line(runs: list[RunResult]) -> str | None:
+    """What the sweep measured, said once: its conversations and how they were sent (None: one-shot requests)."""
+    base = next((r for r in runs if r.draft is None and r.turns is not None), None)
+    if base is None:
+        return None
+    chats = list(dict.fromkeys(q.conversation for q in base.requests if q.conversation))
+    recorded = len({q.conversation for q in base.requests if q.history == "recorded"})
+    own = len({q.conversation for q in base.requests if q.history == "own"})
+    later = next((s for s in base.turns.spans if s.turns == "2-4"), None) if base.turns else None
+    reused = (
+        f"; the baseline took {later.cached_share:.0%} of turns 2-4's prompt tokens from its cache"
+        if later and later.cached_share is not None
+        else ""
+    )
+    return (
+        f"Workload: {len(chats)} conversations replayed turn by turn with the prompt cache on ({len(base.requests)} turns; "
+        f"earlier answers sent: recorded in {recorded}, the model's own in {own}): setups ranked by turn latency, the "
+        f"wait for each turn{reused}"
+    )

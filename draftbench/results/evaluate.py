@@ -76,6 +76,11 @@ class Evaluation:
         return {name: getattr(self, name) for name in COMPUTED if name == "recommendations" or getattr(self, name)}
 
     @functools.cached_property
+    def workload(self) -> str | None:
+        """What a conversation workload measured, in one line (None: one-shot requests)."""
+        return conversations.workload_line(list(self.runs))
+
+    @functools.cached_property
     def why_grid(self) -> WhyGrid | None:
         """The cost model's grid for the report's why-chart, at the lowest level (computed once, when asked)."""
         return why_grid(grouping.at_level(list(self.runs))) if self.runs else None

@@ -14,8 +14,10 @@ from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
 from ..measure import distribution, memory, probes
 from ..measure.bench import BenchConfig, BenchSummary, merge, run_bench
+from ..measure.replay import shared_pool
 from ..records.distribution import DistributionSamples
 from ..records.measured import Measured
+from ..records.requests import scheduled
 from ..results import grouping
 from ..results.schema import RunResult
 from ..server import crash, process
@@ -232,11 +234,11 @@ class CellMeasurer:
         kept = list(earlier.requests) if earlier else []
         kept_wall_s = (earlier.loop_wall_s or 0.0) if earlier else 0.0
         total = s.requests * s.runs
-        sizes = [total - len(kept)] if cell.setup.is_baseline else self.search.sizes(len(kept))
+        sizes = [total - scheduled(kept)] if cell.setup.is_baseline else self.search.sizes(scheduled(kept))
         blocks: list[BenchSummary] = []
         for i, size in enumerate(sizes):
             t0 = time.monotonic()
-            done = len(kept) + sum(b.n_requests or 0 for b in blocks)
+            done = scheduled(kept) + sum(scheduled(b.requests) for b in blocks)
             blocks.append(
                 run_bench(self.bench_config(cell, server.url, size, done, s.warmup if i == 0 else 0, shared, first=i == 0))
             )
@@ -252,6 +254,8 @@ class CellMeasurer:
             if stopped:
                 return summary, stopped, False
             self.store.save()
+        if s.conversation == "replay" and cell.setup.speculation.stateful:
+            summary.warnings.extend(shared_pool(summary.requests))
         return summary, None, False
 
     def look(self, run: RunResult) -> stopping.Stop | None:

@@ -120,7 +120,8 @@ def run_lines(run: RunResult) -> list[str]:
 
 def evaluation_lines(ev: Evaluation) -> list[str]:
     """The answer of an evaluation in words: what the summary of a sweep and of a results file print."""
-    lines = ["Recommended: " + visible(rec.sentence()) for rec in ev.recommendations]
+    lines = [visible(ev.workload)] if ev.workload else []
+    lines += ["Recommended: " + visible(rec.sentence()) for rec in ev.recommendations]
     lines += [visible(line) for schedule in ev.schedules for line in schedule.lines()]
     lines += ["By level: " + visible(line) for line in ev.level_lines]
     lines += ["By task: " + visible(line) for line in ev.category_lines]

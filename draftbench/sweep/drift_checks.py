@@ -18,6 +18,7 @@ from ..core import load, stats
 from ..core.redaction import visible
 from ..errors import DraftbenchError, Interrupted, ResultsFileError
 from ..measure.bench import run_bench
+from ..records.requests import scheduled
 from ..results import drift
 from ..results.schema import BaselineCheck, RunResult
 from ..setup.config import SweepConfig
@@ -127,7 +128,7 @@ class BaselineChecks:
         if base is None or not base.done or cell is None or not (labels or after):
             return
         n, full = len(base.baseline_checks or []) + 1, needs_full(base)
-        size = len(base.requests) if full else self.size
+        size = scheduled(base.requests) if full else self.size
         what = "in full (its first measurement was on a busy machine)" if full else "again"
         self.echo(
             f"\nBaseline check {n}: {visible(cell.title)} {what} after "
