@@ -11,7 +11,7 @@ from ..core import files, limits
 from ..core.redaction import console_text
 from ..errors import ConfigError, DraftbenchError
 from ..measure.bench import BenchConfig, BenchSummary, run_bench
-from ..results import categories
+from ..results import categories, conversations
 from ..results.schema import RunResult
 from ..server import lmstudio
 from ..setup import prompt_files, prompts
@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
         '{"messages"}, optional "category"), Spec-Bench question.jsonl, ShareGPT JSON, or text with '
         "blank lines between prompts",
     )
+    ap.add_argument(
+        "--conversations",
+        metavar="FILE",
+        help="replay conversations turn by turn with the prompt cache on, like a chat client ('builtin': the "
+        "built-in chats and agent loops; or a file of Spec-Bench turns, ShareGPT, OpenAI messages or a request log); "
+        "--requests counts conversations",
+    )
     ap.add_argument("--categories", help="only these categories of the prompt set, comma-separated (code,math)")
     ap.setting("warmup", help="unmeasured requests first")
     ap.add_argument("--model", help="model name sent in requests")
@@ -82,7 +89,17 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         problems += _prompt_lines(args.prompts_file, texts)
     cats = tuple(c.strip() for c in (args.categories or "").split(",") if c.strip())
     suite = prompts.BUILTIN
-    if texts and (args.prompts or cats):
+    if args.conversations and (texts or args.prompts or args.concurrency > 1 or args.endpoint != "chat"):
+        problems.append(
+            "--conversations replays its own conversations, one at a time, through the chat endpoint: drop --prompt, "
+            "--prompts-file, --prompts, --concurrency and --endpoint completion"
+        )
+    elif args.conversations:
+        try:
+            suite = prompt_files.load(args.conversations, ".", cats, "--conversations", replay=True)
+        except ConfigError as exc:
+            problems += exc.problems
+    elif texts and (args.prompts or cats):
         problems.append("--prompt/--prompts-file cannot be combined with --prompts or --categories")
     elif texts:
         suite = prompts.custom(texts)
@@ -107,6 +124,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         expect_draft=args.expect_draft or bool(args.draft_model),
         concurrency=args.concurrency,
         endpoint=args.endpoint,
+        replay=bool(args.conversations),
         extra_body=tuple(lmstudio.request_fields(args.draft_model).items()),
     )
 
@@ -136,6 +154,10 @@ def format_table(s: BenchSummary) -> str:
     elif s.speculation_active is False:
         lines.append("Acceptance       - (speculation NOT active)")
     per = categories.summarise(RunResult("", None, requests=list(s.requests))) or {}
+    scored = conversations.scores(RunResult("", None, requests=list(s.requests)), None)
+    for span in scored.spans if scored else []:
+        cached = f", {span.cached_share:.0%} of the prompt from the cache" if span.cached_share is not None else ""
+        lines.append(f"Turns {span.turns:<10} median wait {_fmt(span.latency_s, '.3f')} s over {span.n_turns} turns{cached}")
     if len(per) > 1:
         lines.append(
             "By category      "

@@ -72,7 +72,7 @@ def _prompt_of(obj: Any, where: str, n: int, problems: list[str], later: list[st
     if not isinstance(category, str) or not category.strip():
         problems.append(f'{where}: "category" must be a non-empty string')
         return None
-    pid = str(obj.get("id", obj.get("question_id", f"{category}-{n}")))
+    pid = str(obj.get("id", obj.get("question_id", obj.get("custom_id", f"{category}-{n}"))))
     if "prompt" in obj:
         text = obj["prompt"]
         if not isinstance(text, str) or not text.strip():
