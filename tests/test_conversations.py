@@ -205,3 +205,13 @@ def test_a_tie_in_turn_latency_is_no_win():
 def test_a_later_turn_that_reused_nothing_is_counted():
     base = run(None, chats(0.1, 1.0, 50, cached=0))
     assert conversations.scores(base, None).uncached_turns == 6
+
+
+def test_the_answer_card_gives_the_interval_of_what_it_ranked_by():
+    from records import rendered
+
+    base, setup = run(None, chats(0.1, 1.0, 50)), run("d", chats(0.1, 0.8, 70))
+    html = rendered({"name": "x"}, [base, setup])
+    facts = html.split('class="facts">', 1)[1].split("</p>", 1)[0]
+    assert "turn latency 95% CI +2" in facts and "decode +4" in facts, facts
+    assert 'id="turns-table"' in html and "Conversations: the wait for each turn" in html

@@ -19,8 +19,10 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
     use, where = rec.use(), rec.where
     banners = "".join(f'<div class="banner">{html_text(b)}</div>' for b in _banners(rec))
     if use is not None:
-        ratio = use.speedup_ratio()
+        ratio = grouping.ranked_ratio(use)  # a conversation workload's: the wait for a turn
         interval = stats.interval_text(ratio) if ratio is not None and ratio.ci95 else "no interval"
+        if use.turns is not None:
+            interval = f"turn latency {interval}; decode {stats.pct(use.turns.overall.decode_speedup)}"
         memory = (
             f"{use.extra_memory_mib:+,.0f} MiB of memory over the baseline"
             if use.extra_memory_mib is not None
