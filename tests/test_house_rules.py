@@ -21,7 +21,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "draftbench"
 MAX_LINES = 300
 OVER = {  # module: its lines of code when the rule became a test; each may shrink, none may grow (split it instead)
-    "measure/bench.py": 304,
     "report/sweep_page.py": 354,
 }
 

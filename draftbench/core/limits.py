@@ -68,6 +68,7 @@ LIMITS: dict[str, Limit] = {
     "baseline_every": Limit(0, 100_000, hint=" (0: never)"),
     "concurrency": Limit(1, 1_024),
     "depth": Limit(0, 4_194_304),
+    "request_rate": Limit(0, 10_000, float, hint=' (0, or "inf": every request at once)'),
     "shards": Limit(1, 100_000),
     "memory_budget_mib": Limit(1, 1 << 30, float),
 }

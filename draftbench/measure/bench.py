@@ -11,18 +11,17 @@ import requests
 
 from ..core import health, stats
 from ..core.redaction import redact_url
-from ..errors import ServerUnreachable
 from ..records.engine import Counters, EngineStats
 from ..records.measured import Measured
 from ..records.probes import PositionCounts
 from ..records.requests import DraftCounts, RequestResult
-from ..server import vllm_metrics
 from ..setup.backend import LLAMACPP, OPENAI, Backend
 from ..setup.context import Contexts, Sizing
 from ..setup.prompts import BUILTIN, WARMUP, Prompt, schedule
 from ..setup.settings import SweepSettings
 from . import depth_checks
-from .loop import ThreadExecutor, closed_loop
+from .discover import detect_server, served_model, vllm_counters
+from .loop import ThreadExecutor, arrivals, behind, closed_loop, open_loop
 from .replay import replay, uncached_warning
 from .stream import describe, stream_chat
 from .tokens import token_counter, token_notes
@@ -58,6 +57,8 @@ class BenchConfig:
     concurrency: int = 1  # requests in flight at once (a closed loop: each worker sends its next when one ends)
     endpoint: str = "chat"  # or "completion": the prompt's text as it is, no chat template
     traffic: tuple[Prompt, ...] = ()  # unmeasured full-length requests after the warm-ups (a warm n-gram pool)
+    request_rate: float | None = None  # requests arriving per second, open loop (0: all at once; None: closed loop)
+    arrival: str = "poisson"  # the gaps between arrivals: "poisson" or "constant" (measure/loop.py)
     replay: bool = False  # requests: conversations, each replayed turn by turn with the cache on (measure/replay.py)
     depth: int = 0  # tokens of context before each measured prompt (setup/context.py); the server must prefill them
     contexts: Contexts = Contexts()  # where that context comes from (the user's documents, else the package's text)
@@ -82,6 +83,7 @@ class BenchConfig:
                 "ready_timeout_s": s.server.ready_timeout_s,
                 "endpoint": s.endpoint,
                 "replay": s.conversation == "replay",
+                "arrival": s.arrival,
                 "prompts": prompts,
                 "api_key": api_key,
                 **given,
@@ -222,50 +224,6 @@ def merge(
     )
 
 
-def detect_server(session: requests.Session, url: str, ready_timeout_s: float, headers: dict) -> Backend:
-    """Wait while the server loads (503), then say what it is: llama.cpp's server or another OpenAI-compatible one."""
-    deadline = time.monotonic() + ready_timeout_s
-    delay = 0.05
-    while True:
-        try:
-            health = session.get(url + "/health", timeout=5, headers=headers)
-        except requests.Timeout as exc:
-            raise ServerUnreachable(redact_url(url), "no answer to /health within 5 s: timeout, the server may be hung") from exc
-        except requests.RequestException as exc:
-            raise ServerUnreachable(redact_url(url), type(exc).__name__) from exc
-        if health.status_code != 503:
-            break
-        if time.monotonic() > deadline:
-            raise ServerUnreachable(redact_url(url), f"still loading (HTTP 503) after {ready_timeout_s:.0f} s")
-        time.sleep(delay)
-        delay = min(delay * 2, 2.0)
-    try:
-        props = session.get(url + "/props", timeout=5, headers=headers)
-        if props.status_code == 200 and "default_generation_settings" in props.json():
-            return LLAMACPP
-    except (requests.RequestException, ValueError):
-        pass
-    return OPENAI
-
-
-def _vllm_counters(session: requests.Session, url: str, headers: dict) -> Counters | None:
-    """vLLM's spec-decode counters now (None: no /metrics, or no speculation on this server)."""
-    try:
-        resp = session.get(url + "/metrics", timeout=5, headers=headers)
-    except requests.RequestException:
-        return None
-    return vllm_metrics.parse_metrics(resp.text) if resp.status_code == 200 else None
-
-
-def served_model(session: requests.Session, url: str, headers: dict) -> str | None:
-    """The model an OpenAI-compatible server serves (the first of /v1/models): vLLM answers only to its name."""
-    try:
-        data = session.get(url + "/v1/models", timeout=5, headers=headers).json().get("data") or []
-        return str(data[0]["id"]) if data and isinstance(data[0], dict) and data[0].get("id") else None
-    except (requests.RequestException, ValueError, AttributeError, KeyError):
-        return None
-
-
 def request_body(
     cfg: BenchConfig, prompt: Prompt, kind: Backend, max_tokens: int, messages: list | None = None, cache: bool = False
 ) -> dict[str, Any]:
@@ -309,7 +267,7 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
         for i, prompt in enumerate(cfg.traffic):
             r = stream_chat(endpoint, request_body(cfg, prompt, kind, cfg.max_tokens), prompt.id, cfg.request_timeout_s, headers)
             say(f"traffic {i + 1}/{len(cfg.traffic)} [{prompt.id}]: " + ("ok" if r.ok else f"failed: {r.error}"))
-        before = _vllm_counters(session, url, headers) if kind is OPENAI else None
+        before = vllm_counters(session, url, headers) if kind is OPENAI else None
         per_request = before is not None and before.speculating and cfg.concurrency == 1  # each its own counts
         planned = schedule(cfg.prompts, cfg.skip + cfg.requests, offset=cfg.seed)[cfg.skip :]
 
@@ -317,11 +275,11 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         def send(i: int, turn: tuple[list, bool, int] | None = None) -> RequestResult:
             prompt, sent_unix_s = cfg.contexts.at_depth(planned[i], cfg.depth, cfg.skip + i, sizing), time.time()
-            was = _vllm_counters(session, url, headers) if per_request else None
+            was = vllm_counters(session, url, headers) if per_request else None
             messages, cache, _ = turn or (None, False, 0)
             body = request_body(cfg, prompt, kind, cfg.max_tokens, messages, cache)
             r = stream_chat(endpoint, body, prompt.id, cfg.request_timeout_s, headers, count=count)
-            now = _vllm_counters(session, url, headers) if was is not None else None
+            now = vllm_counters(session, url, headers) if was is not None else None
             if now is not None and was is not None:
                 mine = now.minus(was)
                 r.draft_n, r.draft_n_accepted = int(mine.draft_tokens), int(mine.accepted_tokens)
@@ -338,12 +296,16 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
 
         if cfg.replay:
             loop = replay(planned, lambda i, messages, cache, k: send(i, (messages, cache, k)))
+        elif cfg.request_rate is not None:
+            times = arrivals(cfg.request_rate, len(planned), cfg.seed, cfg.arrival, cfg.skip)
+            loop = open_loop(times, ThreadExecutor(send, time.perf_counter), time.perf_counter, time.sleep)
         else:
             loop = closed_loop(cfg.concurrency, len(planned), ThreadExecutor(send, time.perf_counter), time.perf_counter)
-        after = _vllm_counters(session, url, headers) if before is not None else None
+        after = vllm_counters(session, url, headers) if before is not None else None
         counters = after.minus(before) if after is not None and before is not None else None
     summary = summarise(
         url, kind.name, loop.results, cfg.expect_draft, counters, loop.wall_s, cfg.concurrency, loop.max_in_flight
     )
-    summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth) + uncached_warning(loop.results))
+    late = behind(loop.results, cfg.request_rate) if cfg.request_rate is not None else []
+    summary.warnings.extend(depth_checks.overshoot(loop.results, cfg.depth) + uncached_warning(loop.results) + late)
     return summary

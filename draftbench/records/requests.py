@@ -30,6 +30,7 @@ class RequestResult:
     sent_at_s: float | None = None  # when it was sent and when it ended, from the first send of its level
     ended_at_s: float | None = None
     sent_unix_s: float | None = None  # when it was sent, by the wall clock: what baseline drift is interpolated on
+    scheduled_at_s: float | None = None  # at a request rate: when it should have been sent, from the first arrival
     output_problems: tuple[str, ...] = ()  # what health.check found wrong with the text (empty: healthy)
     echo_share: float | None = None  # see draftbench.core.health
     repeat_share: float | None = None
@@ -53,6 +54,20 @@ class RequestResult:
         values["text"] = values.get("text") if isinstance(values.get("text"), str) else ""
         values["output_problems"] = tuple(values.get("output_problems") or ())
         return cls(**values)
+
+
+@dataclass(frozen=True)
+class SlotDrafts:
+    """One server slot's requests of a run and their drafted and accepted tokens (llama-server's log)."""
+
+    slot: int
+    requests: int
+    drafted: int
+    accepted: int
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        return self.accepted / self.drafted if self.drafted else None
 
 
 def scheduled(requests: list[RequestResult]) -> int:

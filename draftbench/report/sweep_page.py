@@ -27,6 +27,7 @@ from . import (
     outputs_view,
     page,
     search_view,
+    traffic_view,
     turns_view,
 )
 
@@ -79,6 +80,7 @@ def chart_data(all_runs: list[RunResult], crossovers: tuple[Crossover, ...] = ()
         "levels": levels_view.charts(all_runs),
         "depth": depth_view.charts(all_runs, crossovers),
         "turns": turns_view.chart(all_runs),
+        "rates": traffic_view.charts(all_runs),
         "categories": _category_heatmap(runs),
         "categories_height": max(300, 26 * len({r.draft for r in runs}) + 160),
         "why": costmodel_view.chart(ev.why_grid if ev else why_grid(runs)),
@@ -374,7 +376,7 @@ def render(meta: FileMeta, ev: Evaluation) -> str:
         meta=_meta_rows(meta),
         recs=_recommendation_rows(ev.recommendations),
         answer=answer_view.section(ev),
-        turns=turns_view.section(all_runs, ev.workload),
+        turns=turns_view.section(all_runs, ev.workload) + traffic_view.section(all_runs, dict(ev.settings.slo), ev.rate_lines),
         memory=memory_view.table(all_runs),
         memory_chart=('<h2>Speedup against extra memory</h2>\n<div id="memory" class="chart"></div>' if data["memory"] else ""),
         warnings=_output_warnings(meta, ev.runs),

@@ -93,7 +93,7 @@ def crossovers(runs: Iterable[RunResult]) -> list[Crossover]:
             continue
         prompts = [q.prompt_tokens for q in r.requests if q.prompt_tokens and not q.error]
         context = statistics.median(prompts) if prompts else (r.depth or 0) + 1
-        line = lines.setdefault((r.target, r.draft or "", Level(r.concurrency, r.temperature)), [])
+        line = lines.setdefault((r.target, r.draft or "", Level(r.concurrency, r.temperature, None, r.request_rate)), [])
         line.append(DepthPoint(r.depth or 0, ratio.value, ratio.ci95[0], max(1.0, context)))
     out = []
     for (target, setup, level), points in lines.items():

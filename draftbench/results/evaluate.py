@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from ..core import stats
-from . import categories, comparison, conversations, costmodel, depth, distribution, drift, fleet, grouping
+from . import categories, comparison, conversations, costmodel, depth, distribution, drift, fleet, grouping, traffic
 from .explain import WhyGrid, explain_run, why_grid
 from .grouping import excluded, length_key
 from .jsonfile import load_results
@@ -38,6 +38,7 @@ class EvalSettings:
     resolution: float = 0.05  # drift beyond this is worth a warning (and the search's tie)
     budget: int = 0  # requests per setup measured in full (what the adaptive search's savings compare with)
     memory_budget_mib: float | None = None  # setups needing more are never recommended (settings.memory_budget_mib)
+    slo: tuple[tuple[str, float], ...] = ()  # latency targets at request rates (settings.slo; results/traffic.py)
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> "EvalSettings":
@@ -50,6 +51,9 @@ class EvalSettings:
             resolution if isinstance(resolution, (int, float)) else 0.05,
             requests * runs if isinstance(requests, int) and isinstance(runs, int) else 0,
             float(memory) if isinstance(memory, (int, float)) and not isinstance(memory, bool) else None,
+            tuple(sorted((k, float(v)) for k, v in slo.items() if isinstance(v, (int, float)) and not isinstance(v, bool)))
+            if isinstance(slo := settings.get("slo"), dict)
+            else (),
         )
 
 
@@ -74,6 +78,11 @@ class Evaluation:
         """What a results file keeps of the evaluation for its readers (computed again whenever it is read): its
         records by name (``jsonfile`` writes them)."""
         return {name: getattr(self, name) for name in COMPUTED if name == "recommendations" or getattr(self, name)}
+
+    @functools.cached_property
+    def rate_lines(self) -> list[str]:
+        """Per target measured at several request rates: where each answer holds, where speculation stops paying."""
+        return traffic.rate_lines(list(self.recommendations))
 
     @functools.cached_property
     def workload(self) -> str | None:
@@ -108,11 +117,15 @@ def evaluate(
         kept[r.key]
         if r.key in kept
         else _evaluated(
-            r, bases.get(r.baseline_key), settings.greedy if r.temperature is None else r.temperature == 0, groups[key]
+            r,
+            bases.get(r.baseline_key),
+            settings.greedy if r.temperature is None else r.temperature == 0,
+            groups[key],
+            settings.slo,
         )
         for r, key in zip(runs, keys)
     ]
-    recs = recommend(done, settings.resolution, settings.memory_budget_mib)
+    recs = recommend(done, settings.resolution, settings.memory_budget_mib, dict(settings.slo))
     return Evaluation(
         tuple(done),
         tuple(recs),
@@ -145,7 +158,9 @@ def load(path: str) -> tuple[FileMeta, Evaluation]:
     return meta, evaluate(runs, EvalSettings.of(meta.settings))
 
 
-def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list[RunResult]) -> RunResult:
+def _evaluated(
+    run: RunResult, base: RunResult | None, greedy: bool, group: list[RunResult], slo: tuple[tuple[str, float], ...] = ()
+) -> RunResult:
     """One run with everything computed against its target's baseline (see the module note). A baseline, or a
     setup without a finished baseline, gets its categories; a file that kept no requests (the original
     tool's) keeps its speedup, else the ratio of mean tok/s, unpaired."""
@@ -160,6 +175,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list
             run,
             categories=categories.summarise(run) or run.categories,
             turns=conversations.scores(run, None) if run.draft is None else None,
+            traffic=traffic.score(run, None, dict(slo)) if run.draft is None else None,
             **(gone if run.draft is not None and run.requests else {}),
         )
     if not (run.requests and base.requests):
@@ -184,6 +200,7 @@ def _evaluated(run: RunResult, base: RunResult | None, greedy: bool, group: list
         speedup_uncorrected=raw.value if raw else None,
         categories=categories.summarise(run, base, seen),
         turns=conversations.scores(run, base),
+        traffic=traffic.score(run, base, dict(slo)),
         aggregate_speedup=_ratio(run.aggregate_tps, base.aggregate_tps * factor if base.aggregate_tps else None),
         **(_outputs(run, base) if greedy else {}),
         distribution_check=distribution.check(run.distribution_samples, base.distribution_samples)

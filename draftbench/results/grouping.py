@@ -94,15 +94,22 @@ def same_draft(run: RunResult, runs: Iterable[RunResult]) -> list[RunResult]:
 
 
 def gain(r: RunResult) -> float | None:
-    """What a setup is ranked by: decode speedup for one stream (the turn latency's, for a replayed conversation
-    workload: what a user waits for); aggregate throughput speedup for several."""
+    """What a setup is ranked by: goodput over the baseline's at a request rate; decode speedup for one stream (the
+    turn latency's, for a replayed conversation workload: what a user waits for); aggregate throughput speedup for
+    several."""
+    if r.traffic is not None and r.traffic.goodput_ratio is not None:  # at a request rate: what a server delivers
+        return r.traffic.goodput_ratio
     if r.concurrency > 1:
         return r.aggregate_speedup or r.speedup
     return r.turns.overall.latency_speedup if r.turns is not None and r.turns.overall.latency_speedup else r.speedup
 
 
 def ranked_ratio(r: RunResult) -> stats.Ratio | None:
-    """``gain`` with its interval, at one stream: the turn latency's speedup, or the decode speedup."""
+    """``gain`` with its interval: goodput's at a request rate, else the turn latency's speedup (a conversation
+    workload), else the decode speedup."""
+    served = r.traffic.ratio() if r.traffic is not None else None
+    if served is not None:
+        return served
     wait = r.turns.overall.latency_ratio() if r.turns is not None else None
     return wait if wait is not None else r.speedup_ratio()
 

@@ -13,7 +13,7 @@ from ..core import health, stats
 from ..core import load as machine_load
 from ..core.stats import pct
 from ..setup.levels import Level, varying, where
-from . import categories, comparison, conversations, drift
+from . import categories, comparison, conversations, drift, traffic
 from .grouping import at_level, baseline_of, baselines, eligible, gain, levels, ranked_ratio
 from .schema import RunResult
 
@@ -32,6 +32,15 @@ def turns_text(run: RunResult) -> str:
         return ""
     text = f"turn latency {stats.ratio_text(wait)}, decode {pct(run.turns.overall.decode_speedup)}"
     return text + (f" ({run.turns.verdict})" if run.turns.verdict else "")
+
+
+def traffic_text(run: RunResult) -> str:
+    """'goodput +40% (95% CI ...), 1.20 req/s within the latency targets' at a request rate ('' otherwise)."""
+    t = run.traffic
+    ratio = t.ratio() if t is not None else None
+    if t is None or ratio is None:
+        return ""
+    return f"goodput {stats.ratio_text(ratio)}, {t.goodput_rps or 0:.2f} req/s within the latency targets"
 
 
 def _overlap(a: RunResult, b: RunResult) -> bool | None:
@@ -112,7 +121,7 @@ class Recommendation:
             )
         ratio = ranked_ratio(b)
         if ratio is not None and ties_baseline(b):
-            said = f"turn latency {stats.ratio_text(ratio)}" if b.turns is not None else speedup_text(b)
+            said = traffic_text(b) or (f"turn latency {stats.ratio_text(ratio)}" if b.turns is not None else speedup_text(b))
             return f"{b.draft} is not separated from no speculation on this data ({said}): {_more_requests(ratio)}"
         return ""
 
@@ -174,7 +183,7 @@ class Recommendation:
     def _sentence(self) -> str:
         if self.baseline is not None and self.withheld():
             return f"{self.where}: no recommendation: {self.withheld()}; until then, skip speculative decoding"
-        if self.level.streams > 1:
+        if self.level.streams > 1 and self.level.request_rate is None:  # at a rate: goodput, said below
             return self._level_sentence()
         where = self.where
         if self.baseline is None:
@@ -189,7 +198,7 @@ class Recommendation:
         if self.best is None:
             return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
-        said = turns_text(b) or speedup_text(b)
+        said = traffic_text(b) or turns_text(b) or speedup_text(b)
         if (gain(b) or 0) <= 1.0:
             return (
                 f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
@@ -300,13 +309,15 @@ def by_level(recs: list["Recommendation"]) -> list[str]:
     return out
 
 
-def recommend(runs: list[RunResult], resolution: float = 0.05, budget_mib: float | None = None) -> list[Recommendation]:
+def recommend(
+    runs: list[RunResult], resolution: float = 0.05, budget_mib: float | None = None, slo: dict[str, float] | None = None
+) -> list[Recommendation]:
     """Per target and level: the best eligible setup within the memory budget, the runner-up, ties (of runs whose
     speedups are set: measured by a sweep, or read with :func:`load`); drift beyond ``resolution`` is said."""
     out = []
     for target in dict.fromkeys(r.target for r in runs):
         for level in levels([r for r in runs if r.target == target]):
-            out.append(_recommend(target, at_level(runs, level), level, resolution, budget_mib))
+            out.append(_recommend(target, at_level(runs, level), level, resolution, budget_mib, slo or {}))
     return out
 
 
@@ -333,7 +344,7 @@ def memory_text(run: RunResult) -> str:
 
 
 def _recommend(
-    target: str, runs: list[RunResult], level: Level, resolution: float, budget_mib: float | None = None
+    target: str, runs: list[RunResult], level: Level, resolution: float, budget_mib: float | None = None, slo: dict | None = None
 ) -> Recommendation:
     fits = sorted((r for r in runs if r.target == target and eligible(r)), key=lambda r: gain(r) or 0.0, reverse=True)
     ranked = [r for r in fits if not over_budget(r, budget_mib)]
@@ -342,7 +353,7 @@ def _recommend(
     runner = ranked[1] if len(ranked) > 1 else None
     base = baseline_of(best, runs) if best is not None else baselines(runs).get(target)  # a fleet's: the best's node's
     shift = drift.of(base)  # both setups' requests as if measured when the baseline was
-    margin = _margin(best, runner, base, runs) if best and runner else None
+    margin = _margin(best, runner, base, runs, slo or {}) if best and runner else None
     if margin is not None and not margin.paired:
         margin = None
     noise = margin.includes(1.0) if margin is not None else (_overlap(best, runner) if best and runner else None)
@@ -351,7 +362,9 @@ def _recommend(
     return Recommendation(target, base, best, runner, noise, tied, slower, level, margin, shift, resolution, over, budget_mib)
 
 
-def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: list[RunResult]) -> stats.Ratio | None:
+def _margin(
+    best: RunResult, runner: RunResult, mine: RunResult | None, runs: list[RunResult], slo: dict[str, float]
+) -> stats.Ratio | None:
     """Best over runner-up, request by request: their speeds as if measured when their baseline (``mine``, the
     best's) was; runs of two nodes of a fleet compare their speedups, each over its own node's baseline, on the
     same prompts."""
@@ -359,6 +372,8 @@ def _margin(best: RunResult, runner: RunResult, mine: RunResult | None, runs: li
     shift = drift.of(mine)
     if best.turns is not None and runner.turns is not None:  # a conversation workload: ranked by the wait
         return conversations.versus(best, runner)
+    if best.traffic is not None and runner.traffic is not None:  # a request rate: ranked by goodput
+        return traffic.versus(best, runner, slo)
     if theirs is mine or mine is None or theirs is None:
         return comparison.versus(drift.corrected(best, shift), drift.corrected(runner, shift))
     return comparison.versus_speedup((drift.corrected(best, shift), mine), (drift.corrected(runner, drift.of(theirs)), theirs))

@@ -54,7 +54,8 @@ from ..records.measured import Measured
 from ..records.memory import Memory
 from ..records.per_request import PerRequestProbe
 from ..records.probes import DraftAlone, LoopVerification, PositionCounts
-from ..records.requests import RequestResult
+from ..records.requests import RequestResult, SlotDrafts
+from ..records.traffic import TrafficScore
 from ..records.turns import TurnScores
 from ..setup.levels import Level, where
 from ..setup.speculation import Speculation
@@ -216,6 +217,7 @@ class RunResult(Measured):
     concurrency: int = 1  # requests in flight at once while it was measured
     temperature: float | None = None  # its level's temperature where the sweep had several (None: the settings')
     depth: int | None = None  # its level's tokens of context before each prompt (None: depth 0, as before)
+    request_rate: float | None = None  # its level's arrivals per second (0: all at once; None: a closed loop)
     warm_pool_requests: int | None = None  # measured after this many requests of other prompts (settings.warm_pool)
     aggregate_speedup: float | None = None  # aggregate_tps over the baseline's at the same level
     speedup: float | None = None
@@ -224,6 +226,8 @@ class RunResult(Measured):
     speedup_design: str | None = None  # "paired" (request by request on the same prompts) or "unpaired"
     parts: Parts | None = None  # the cost model's parts and verdict (costmodel.Parts)
     turns: TurnScores | None = None  # a replayed conversation workload's turns (results/conversations.py)
+    traffic: TrafficScore | None = None  # at a request rate: goodput, latency percentiles (results/traffic.py)
+    slots: list[SlotDrafts] | None = None  # with several slots: drafted and accepted tokens per slot (measure/slots.py)
     verify_costs: dict[str, float] | None = None  # a baseline's v(k), keyed by k
     draft_alone_tps: float | None = None  # the draft model's own decode tok/s
     draft_ms_per_pass: float | None = None  # drafting time per target pass, measured in-process
@@ -274,7 +278,7 @@ class RunResult(Measured):
 
     @functools.cached_property
     def level(self) -> Level:  # made once per run: evaluation groups every run by it
-        return Level(self.concurrency, self.temperature, self.depth)
+        return Level(self.concurrency, self.temperature, self.depth, self.request_rate)
 
     @functools.cached_property
     def length_key(self) -> tuple:

@@ -1,14 +1,21 @@
-"""Levels: how a server is used while a setup is measured (requests in flight at once, sampling temperature),
+"""Levels: how a server is used while a setup is measured (requests in flight at once, sampling temperature, the
+context before each prompt, requests arriving at a rate),
 declared once in ``LEVELS``. A setting of a level takes one value or a list of them; each value is measured as
 cells of its own, and each setup is compared with its target's baseline at the same level. Settings parsing,
 cell titles, results files and the report read this table; a new level is a row here and a field of ``Level``."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Callable
 
 from ..core.limits import LIMITS, Limit
+
+
+def rate_words(rate: float) -> str:
+    """A request rate as titles say it: '2 req/s', or 'every request at once' for 0 ("inf")."""
+    return "every request at once" if rate == 0 else f"{rate:g} req/s"
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,8 @@ class LevelAxis:
     example: str  # a list of values, as a config would give it
     words: Callable[[float], str]  # a value as titles and tables say it
     unsaid: float | None  # the value titles leave out unless the sweep varies the field (one stream)
+    aliases: tuple[tuple[str, float], ...] = ()  # words a config may give for a value ("inf" for 0)
+    order: Callable[[float], float] = float  # where a value sorts among the level's values (a rate of 0 is the highest)
 
 
 LEVELS: dict[str, LevelAxis] = {
@@ -28,6 +37,15 @@ LEVELS: dict[str, LevelAxis] = {
         LevelAxis("concurrency", LIMITS["concurrency"], "[1, 2, 4]", lambda v: f"{v:g} stream{'s' if v != 1 else ''}", 1),
         LevelAxis("temperature", LIMITS["temperature"], "[0, 0.8]", lambda v: f"temperature {v:g}", None),
         LevelAxis("depth", LIMITS["depth"], "[0, 4096, 16384]", lambda v: f"depth {v:g}", None),
+        LevelAxis(
+            "request_rate",
+            LIMITS["request_rate"],
+            '[0.5, 1, 2, "inf"]',
+            rate_words,
+            None,
+            (("inf", 0.0),),
+            lambda v: math.inf if v == 0 else v,
+        ),
     )
 }
 
@@ -40,10 +58,11 @@ class Level:
     concurrency: int = 1
     temperature: float | None = None
     depth: int | None = None  # tokens of context before each prompt; None: none (depth 0, as before)
+    request_rate: float | None = None  # requests arriving per second (0: all at once); None: a closed loop
 
     @property
     def sort_key(self) -> tuple[float, ...]:
-        return tuple(-1.0 if getattr(self, f.name) is None else getattr(self, f.name) for f in fields(self))
+        return tuple(-1.0 if (v := getattr(self, f.name)) is None else LEVELS[f.name].order(v) for f in fields(self))
 
     @property
     def streams(self) -> int:

@@ -51,6 +51,9 @@ class SweepSettings:
     # and after its last setup (0: never)
     concurrency: tuple[int, ...] = (1,)  # levels: requests in flight at once, each measured as its own cell
     depth: tuple[int, ...] = (0,)  # levels: tokens of context before each prompt (setup/context.py)
+    request_rate: tuple[float, ...] = ()  # levels: requests arriving per second, open loop (measure/loop.py); () closed
+    arrival: str = "poisson"  # or "constant": the gaps between arrivals at a request rate (drawn from the seed)
+    slo: tuple[tuple[str, float], ...] = ()  # latency targets (ttft_s, tpot_s, e2e_s) and their percentile (results/traffic.py)
     prompts: str = "builtin"  # the built-in suite, or a prompt file (JSONL, Spec-Bench, ShareGPT, plain text)
     context_file: str | None = None  # the user's documents for context depth (setup/context.py); None: the package's
     categories: tuple[str, ...] = ()  # only these categories of the prompt set (all when empty)
@@ -68,7 +71,8 @@ class SweepSettings:
         (temperature None: the sweep's one temperature, as files before version 9 say it)."""
         temps: tuple[float | None, ...] = self.temperature if len(self.temperature) > 1 else (None,)
         depths: tuple[int | None, ...] = self.depth if self.depth != (0,) else (None,)
-        return [Level(n, t, d) for n in self.concurrency for t in temps for d in depths]
+        rates: tuple[float | None, ...] = self.request_rate or (None,)
+        return [Level(n, t, d, r) for n in self.concurrency for t in temps for d in depths for r in rates]
 
     def temperature_at(self, level: Level) -> float:
         return self.temperature[0] if level.temperature is None else level.temperature
@@ -88,6 +92,7 @@ class SweepSettings:
             "seed",
             "endpoint",
             "conversation",
+            "arrival",
         )
         return {k: v for k, v in self.to_dict().items() if k in keep}
 
@@ -96,6 +101,8 @@ class SweepSettings:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("server", "axis_defaults")}
         out["temperature"] = list(self.temperature) if len(self.temperature) > 1 else self.temperature[0]
         out["depth"] = list(self.depth) if len(self.depth) > 1 else self.depth[0]
+        out["request_rate"] = list(self.request_rate)
+        out["slo"] = dict(self.slo)
         out.update({name: dict(self.axis_defaults).get(name) for name in AXES}, **asdict(self.server))
         out["extra_args"] = redact(list(out["extra_args"]))
         return out
@@ -122,7 +129,8 @@ _SETTING_TYPES = {
         for name, hint in typing.get_type_hints(cls).items()
         if name not in ("server", "axis_defaults")
     },
-    **{name: a.limit.kind | list for name, a in LEVELS.items()},
+    **{name: a.limit.kind | (str if a.aliases else a.limit.kind) | list for name, a in LEVELS.items()},
+    "slo": dict,
 }
 
 
@@ -148,9 +156,11 @@ def _levels(name: str) -> Callable[[Any], tuple[Any, str | None]]:
     axis = LEVELS[name]
 
     def check(value: Any) -> tuple[Any, str | None]:
-        values = value if isinstance(value, list) else [value]
+        values = [
+            dict(axis.aliases).get(v, v) if isinstance(v, str) else v for v in (value if isinstance(value, list) else [value])
+        ]
         if values and not any(axis.limit.problem(v) for v in values) and len(set(values)) == len(values):
-            return tuple(sorted(axis.limit.kind(v) for v in values)), None
+            return tuple(sorted((axis.limit.kind(v) for v in values), key=axis.order)), None
         low, high = limits.show(axis.limit.low), limits.show(axis.limit.high)
         kind = "an integer" if axis.limit.kind is int else "a number"
         return value, (
@@ -158,6 +168,24 @@ def _levels(name: str) -> Callable[[Any], tuple[Any, str | None]]:
         )
 
     return check
+
+
+SLO_TARGETS = {"ttft_s": "time to first token", "tpot_s": "time per output token after the first", "e2e_s": "end to end"}
+
+
+def slo_check(value: Any) -> tuple[Any, str | None]:
+    """``{"ttft_s": 0.5, "tpot_s": 0.1, "percentile": 90}``: targets in seconds, met at the percentile (default 90)."""
+    fix = 'must be an object of latency targets in seconds such as {"ttft_s": 0.5, "tpot_s": 0.1, "percentile": 90}'
+    if not isinstance(value, dict) or not value or not set(value) - {"percentile"}:
+        return value, f"{fix}, got {json.dumps(value)}"
+    unknown = [k for k in value if k not in SLO_TARGETS and k != "percentile"]
+    if unknown:
+        return value, f"{unknown[0]!r} is not a target: use {', '.join(SLO_TARGETS)} ({fix})"
+    for k, v in value.items():
+        low, high = (50, 99.9) if k == "percentile" else (0.0, 3600.0)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not low < v <= high:
+            return value, f"{k} must be a number above {low:g} and at most {high:g}, got {json.dumps(v)}"
+    return tuple(sorted((k, float(v)) for k, v in value.items())), None
 
 
 def _choice(allowed: dict[str, str]) -> Callable[[Any], tuple[Any, str | None]]:
@@ -204,6 +232,8 @@ _CHECKS: dict[str, Callable[[Any], tuple[Any, str | None]]] = {
             )
         }
     ),
+    "arrival": _choice({"poisson": "random gaps, as independent users send", "constant": "one gap, 1/rate"}),
+    "slo": lambda v: slo_check(v),
     "conversation": _choice(
         {
             c: why

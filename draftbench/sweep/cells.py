@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core import gguf_header, load
 from ..errors import DraftbenchError, Interrupted, ModelFileError, ResultsFileError, ServerStartError
-from ..measure import distribution, memory, probes
+from ..measure import distribution, memory, probes, slots
 from ..measure.bench import BenchConfig, BenchSummary, merge, run_bench
 from ..measure.replay import shared_pool
 from ..records.distribution import DistributionSamples
@@ -85,6 +85,7 @@ class CellMeasurer:
             cell.level.concurrency,
             cell.level.temperature,
             depth=cell.level.depth,
+            request_rate=cell.level.request_rate,
             shard=cell.shard,
             target_path=cell.target.path,
             warm_pool_requests=setup.warm_requests or None,
@@ -130,6 +131,11 @@ class CellMeasurer:
             facts.position_counts = facts.position_counts or summary.position_counts  # vLLM's, from /metrics
             facts.distribution_samples = self.distribution_samples(cell, server.url, facts)
             _server_health(server, summary, facts)
+            if not cell.setup.is_baseline and (cell.level.concurrency > 1 or cell.level.request_rate is not None):
+                facts.slots = slots.per_slot(probes.read_log(server.log_path), len(summary.requests)) or None
+                for w in slots.lagging(facts.slots or []):
+                    facts.warnings.append(w)
+                    self.echo(f"  WARNING: {w}")
             log = probes.read_log(server.log_path, memory.LOG_CHARS)
             found = self.estimate(cell, log, server.command)
             facts.memory = replace(
@@ -216,6 +222,7 @@ class CellMeasurer:
             concurrency=cell.level.concurrency,
             temperature=self.cfg.settings.temperature_at(cell.level),
             depth=cell.level.depth or 0,
+            request_rate=cell.level.request_rate,
             contexts=self.cfg.contexts,
             warmup=warmup,
             expect_draft=not cell.setup.is_baseline,

@@ -125,6 +125,7 @@ def evaluation_lines(ev: Evaluation) -> list[str]:
     lines += [visible(line) for schedule in ev.schedules for line in schedule.lines()]
     lines += ["By level: " + visible(line) for line in ev.level_lines]
     lines += ["By task: " + visible(line) for line in ev.category_lines]
+    lines += ["By rate: " + visible(line) for line in ev.rate_lines]
     lines += [f"Crossover: {visible(where(c.target, c.level))} + {visible(c.setup)}: {c.text()}" for c in ev.crossovers]
     for node in ev.nodes:
         if node.ratio is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from ..records.distribution import DistributionSamples
 from ..records.memory import Memory
 from ..records.probes import LoopVerification, PositionCounts
+from ..records.requests import SlotDrafts
 
 
 @dataclass
@@ -32,6 +33,7 @@ class RunFacts:
     peak_rss_mib: float | None = None
     peak_vram_mib: float | None = None
     memory: Memory | None = None
+    slots: list[SlotDrafts] | None = None  # with several slots: drafted and accepted tokens per slot (measure/slots.py)
     wall_time_s: float | None = None
     error: str | None = None
     log_excerpt: str | None = None
