@@ -129,15 +129,16 @@ def _versus(
     """The run's goodput over the baseline's, request i against request i (the same arrival and prompt)."""
     theirs = [met(q, slo) for q in base.requests]
     mine_wall, their_wall = _wall_s(run), _wall_s(base)
-    if len(theirs) != len(good) or not mine_wall or not their_wall or not any(theirs):
+    if len(theirs) != len(good) or not mine_wall or not their_wall:
         return None, None
 
-    def ratio(idx: Sequence[int]) -> float | None:
-        b = sum(theirs[i] for i in idx)
-        return (sum(good[i] for i in idx) / mine_wall) / (b / their_wall) if b else None
+    def ratio(idx: Sequence[int]) -> float:
+        """Where the baseline met no target its goodput counts as one request's (the gain's lower bound); where
+        neither did, they tie."""
+        b, m = sum(theirs[i] for i in idx), sum(good[i] for i in idx)
+        return 1.0 if not b and not m else (m / mine_wall) / (max(b, 1) / their_wall)
 
-    boot = [x for s in samples if (x := ratio(s)) is not None]
-    return ratio(range(len(good))), _interval(boot)
+    return ratio(range(len(good))), _interval([ratio(s) for s in samples])
 
 
 def versus(a: RunResult, b: RunResult, slo: dict[str, float]) -> stats.Ratio | None:
@@ -149,8 +150,8 @@ def versus(a: RunResult, b: RunResult, slo: dict[str, float]) -> stats.Ratio | N
 
 
 def slo_text(slo: dict[str, float]) -> str:
-    """'TTFT <= 0.5 s and TPOT <= 0.1 s at p90', or 'no latency target' ."""
-    target = [f"{k[:-2].upper()} <= {v:g} s" for k, v in slo.items() if k in LATENCIES]
+    """'TTFT at most 0.5 s and TPOT at most 0.1 s at p90', or 'no latency target'."""
+    target = [f"{k[:-2].upper()} at most {slo[k]:g} s" for k in LATENCIES if k in slo]
     return f"{' and '.join(target)} at p{dict(slo).get('percentile', DEFAULT_PERCENTILE):g}" if target else "no latency target"
 
 
