@@ -16,7 +16,7 @@ from ..results.evaluate import EvalSettings
 from ..results.jsonfile import load_results, save_results
 from ..server.process import install_sigterm_handler
 from ..setup.config import SweepConfig, load_config
-from ..sweep import dryrun, shards
+from ..sweep import dryrun, schedule_check, shards
 from ..sweep.console import evaluation_lines
 from ..sweep.runner import Sweep, SweepOutcome, default_results_path, summary_lines
 from . import Parser, run_main
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--results", help="results JSON (default results/<hardware>_<backend>_<name>.json)")
     ap.add_argument("--chart", help="HTML report (default: the results path with .html)")
     ap.add_argument("--chart-only", action="store_true", help="only re-render the report from --results")
+    ap.add_argument(
+        "--check-schedule",
+        metavar="RESULTS",
+        help="run a results file's serving schedule again on llama-server, level by level, against the best fixed "
+        "setup and no speculation, and print what each level promised and delivers",
+    )
     ap.add_argument("--fresh", action="store_true", help="ignore existing results and start over")
     ap.add_argument(
         "--dry-run",
@@ -255,6 +261,7 @@ _MODES = {
     "compare": ("chart", "format"),
     "merge": ("results", "chart", "format"),
     "chart_only": ("results", "chart", "format"),
+    "check_schedule": (),
 }
 
 
@@ -269,7 +276,8 @@ def _check_mode(parser: argparse.ArgumentParser, args: argparse.Namespace) -> st
         parser.error(f"{_flag(given[1])} cannot be combined with {_flag(given[0])}")
     if not given:
         parser.error(
-            "give --config PATH, --config-dir DIR, --demo, --compare FILES, --merge SHARDS, or --results PATH --chart-only"
+            "give --config PATH, --config-dir DIR, --demo, --compare FILES, --merge SHARDS, --check-schedule RESULTS, or "
+            "--results PATH --chart-only"
         )
     mode = given[0]
     ignored = [
@@ -295,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         if args.chart_only:
             return chart_only(args.results, args.chart, args.format)
+        if args.check_schedule:
+            print("\n".join(schedule_check.check(args.check_schedule, lambda m: print(m, file=sys.stderr, flush=True))))
+            return 0
         if args.compare:
             return compare_files(args.compare, args.chart, args.format)
         if args.merge:
