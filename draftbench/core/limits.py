@@ -70,6 +70,7 @@ LIMITS: dict[str, Limit] = {
     "depth": Limit(0, 4_194_304),
     "request_rate": Limit(0, 10_000, float, hint=' (0, or "inf": every request at once)'),
     "shards": Limit(1, 100_000),
+    "warm_pool": Limit(0, 100_000),
     "memory_budget_mib": Limit(1, 1 << 30, float),
 }
 

@@ -7,7 +7,7 @@ import io
 from typing import Iterable
 
 from ..core import stats
-from ..core.redaction import csv_cell, md_cell
+from ..core.redaction import csv_cell, md_cell, visible
 from ..results import recommend
 from ..results.evaluate import Evaluation
 from ..results.schema import FileMeta, RunResult
@@ -100,7 +100,8 @@ def to_markdown(meta: FileMeta, ev: Evaluation) -> str:
             if r.memory is not None
         ]
     for schedule in ev.schedules:
-        out += ["", "```", *schedule.lines(), "```"]
+        # in a fence: a label's line breaks and control characters made visible, so no label line can close it
+        out += ["", "```", *(visible(line) for line in schedule.lines()), "```"]
     if ev.length_curves:
         out += [
             "",

@@ -39,6 +39,7 @@ class EvalSettings:
     budget: int = 0  # requests per setup measured in full (what the adaptive search's savings compare with)
     memory_budget_mib: float | None = None  # setups needing more are never recommended (settings.memory_budget_mib)
     slo: tuple[tuple[str, float], ...] = ()  # latency targets at request rates (settings.slo; results/traffic.py)
+    search: str | None = None  # the sweep's search (settings.search; None: the file does not say): only a search stops setups
 
     @classmethod
     def of(cls, settings: Mapping[str, Any]) -> "EvalSettings":
@@ -54,6 +55,7 @@ class EvalSettings:
             tuple(sorted((k, float(v)) for k, v in slo.items() if isinstance(v, (int, float)) and not isinstance(v, bool)))
             if isinstance(slo := settings.get("slo"), dict)
             else (),
+            settings.get("search") if isinstance(settings.get("search"), str) else None,
         )
 
 
@@ -107,7 +109,7 @@ def evaluate(
     """The runs with every figure computed from their measurements, and what follows from them. ``kept``: runs
     (by key) already evaluated from exactly these inputs, taken as they are (``affected_by`` says which are not);
     ``memo``: the figures made from them earlier (``lengths.curves``)."""
-    runs, kept = list(runs), kept or {}
+    runs, kept = [r if r.key in (kept or {}) else _decided(r, settings) for r in runs], kept or {}
     bases = {r.key: r for r in runs if r.draft is None}
     keys = [length_key(r) for r in runs]
     groups: dict[tuple, list[RunResult]] = {}
@@ -156,6 +158,33 @@ def load(path: str) -> tuple[FileMeta, Evaluation]:
     the exports, ``--compare``, a resume) starts from."""
     meta, runs = load_results(path)
     return meta, evaluate(runs, EvalSettings.of(meta.settings))
+
+
+def _decided(run: RunResult, settings: EvalSettings) -> RunResult:
+    """``run`` with a stored early stop it cannot have had cleared, and said: a stop in a sweep without a search,
+    a prediction on a measured run, a "slower" or "tied" stop after every request was measured."""
+    if not (run.pruned or run.pruned_as):
+        return run
+    why = (
+        f"its sweep's search is {settings.search!r}, which stops nothing"
+        if settings.search == "exhaustive"
+        else "it was measured: a prediction is never measured"
+        if run.pruned_as == "predicted" and run.requests
+        else f"all {settings.budget} of its requests were measured"
+        if run.pruned_as in ("slower", "tied") and settings.budget and len(run.requests) >= settings.budget
+        else ""
+    )
+    if not why:
+        return run
+    return replace(
+        run,
+        pruned=False,
+        pruned_as=None,
+        pruned_vs=None,
+        pruned_reason=None,
+        pruned_interval=None,
+        warnings=[*run.warnings, f"the file says this run was stopped early ({run.pruned_as}), but {why}: ignored"],
+    )
 
 
 def _evaluated(

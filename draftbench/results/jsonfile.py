@@ -12,6 +12,7 @@ from ..core import jsontypes, records
 from ..core.files import Unreadable, parse_json, read_text, write_json_atomic, write_text_atomic
 from ..errors import ResultsFileError
 from ..records.requests import RequestResult
+from ..setup.levels import LEVELS
 from ..setup.settings import setting_types
 from ..setup.speculation import AXES
 from .schema import RENAMED, SCHEMA_VERSION, BaselineCheck, CategoryResult, FileMeta, RunResult
@@ -145,16 +146,23 @@ def load_results(path: str) -> tuple[FileMeta, list[RunResult]]:
 
 
 RATES = ("mean_tps", "median_tps", "aggregate_tps", "decode_tps")  # measured speeds: never below 0
+MOST_TPS = 1e7  # no server decodes ten million tokens a second: a speed above it was not measured
 
 
 def _impossible(item: dict[str, Any], at: str) -> str | None:
-    """A measured speed below zero (a run's, or one of its requests'): no measurement says that."""
+    """A measured speed below zero or beyond any server (a run's, or one of its requests'), or a level the config
+    refuses (the same bounds, from LEVELS): no measurement says that."""
     for name in RATES:
-        if isinstance(item.get(name), (int, float)) and item[name] < 0:
-            return f"{at}.{name} is {item[name]}, a speed below zero"
+        if isinstance(item.get(name), (int, float)) and not 0 <= item[name] <= MOST_TPS:
+            return f"{at}.{name} is {item[name]}, a speed no server measures (0 to {MOST_TPS:,.0f} tok/s)"
+    for name, axis in LEVELS.items():
+        value = item.get(name)
+        why = axis.limit.problem(value) if value is not None and not isinstance(value, bool) else None
+        if why:
+            return f"{at}.{name}: {why} (the level's bounds, as a config has them)"
     for j, q in enumerate(item.get("requests") or []):
-        if isinstance(q, dict) and isinstance(q.get("decode_tps"), (int, float)) and q["decode_tps"] < 0:
-            return f"{at}.requests[{j}].decode_tps is {q['decode_tps']}, a speed below zero"
+        if isinstance(q, dict) and isinstance(q.get("decode_tps"), (int, float)) and not 0 <= q["decode_tps"] <= MOST_TPS:
+            return f"{at}.requests[{j}].decode_tps is {q['decode_tps']}, a speed no server measures"
     return None
 
 

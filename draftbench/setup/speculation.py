@@ -123,6 +123,19 @@ MANAGED_FLAGS: dict[str, str] = {
         ("-ngl", "--gpu-layers", "--n-gpu-layers", "-ngld", "--spec-draft-ngl", "--n-gpu-layers-draft"), "settings.gpu_layers"
     ),
     **dict.fromkeys(("-np", "--parallel"), "settings.concurrency"),
+    # vLLM's speculation options: a baseline given one would speculate (each setup's comes from its own entry)
+    **dict.fromkeys(
+        (
+            "--speculative-config",
+            "--speculative_config",
+            "-sc",
+            "--speculative-model",
+            "--speculative_model",
+            "--num-speculative-tokens",
+            "--num_speculative_tokens",
+        ),
+        "the setup's \"spec_type\" and axes (draftbench writes vLLM's --speculative-config)",
+    ),
 }
 _AXIS_FLAG_RES = [
     (re.compile("^" + re.escape(t).replace(re.escape("{f}"), "[a-z0-9-]+") + "$"), a.name)

@@ -17,6 +17,7 @@ import socket
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
+from ..core.limits import LIMITS
 from ..errors import ConfigError, ShardError
 from ..results.schema import ShardInfo
 from ..setup.config import SweepConfig
@@ -55,6 +56,9 @@ def parse(text: str) -> Shard:
 def _checked(index: int, count: int, source: str, job: str | None = None) -> Shard:
     if count < 1:
         raise ShardError(f"{source}: the shard count must be 1 or more, got {count}")
+    most = int(LIMITS["shards"].high)
+    if count > most:
+        raise ShardError(f"{source}: {count:,} shards is more than a sweep may have ({most:,}): give a smaller shard count")
     if not 0 <= index < count:
         raise ShardError(
             f"{source}: shard index {index} is not one of 0..{count - 1} for {count} shards "
@@ -82,7 +86,8 @@ def from_environment(env: Mapping[str, str], count_flag: int | None, config_coun
     if task is not None:
         low, high = _int(env, "SLURM_ARRAY_TASK_MIN") or 0, _int(env, "SLURM_ARRAY_TASK_MAX")
         step = _int(env, "SLURM_ARRAY_TASK_STEP") or 1
-        count = _int(env, "SLURM_ARRAY_TASK_COUNT") or ((high - low) // step + 1 if high is not None else None)
+        given = _int(env, "SLURM_ARRAY_TASK_COUNT")
+        count = given if given is not None else ((high - low) // step + 1 if high is not None else None)
         if count is None:
             raise ShardError(
                 "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX: give --shard INDEX/COUNT"

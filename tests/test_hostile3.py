@@ -1,0 +1,105 @@
+"""Hostile input, round three (issue 51): a vLLM baseline never speculates, a results file's stored decisions and
+impossible levels or speeds are not trusted, claimed counts are bounded, and the Markdown schedule shows a label's
+control characters instead of obeying them. Each test is one family's reproduction and a variant."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import run_script
+from test_schedules import _levels
+
+from draftbench.errors import ConfigError, ShardError
+from draftbench.records.requests import RequestResult
+from draftbench.report import export
+from draftbench.results import evaluate
+from draftbench.results.jsonfile import load_results, save_results
+from draftbench.results.schema import FileMeta, RunResult
+from draftbench.setup.config import parse_config
+from draftbench.sweep import shards
+
+CONFIG = {"name": "x", "targets": [{"label": "t", "path": "Qwen/Qwen2.5-0.5B-Instruct"}]}
+
+
+@pytest.mark.parametrize(
+    "flag",
+    ['--speculative-config={"method": "ngram", "num_speculative_tokens": 3}', "--speculative_config", "--speculative-model"],
+)
+def test_a_vllm_baseline_cannot_be_given_speculation_through_extra_args(flag):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**CONFIG, "backend": "vllm", "settings": {"extra_args": [flag, "x"]}}, check_files=False)
+    assert any("settings.extra_args" in p and "is set by draftbench" in p for p in caught.value.problems)
+
+
+def _measured(draft: str | None, tps: float) -> RunResult:
+    requests = [RequestResult(f"p{i}", decode_tps=tps * (1 + 0.01 * i), completion_tokens=32) for i in range(6)]
+    return RunResult("T", draft, mean_tps=tps, n_requests=6, requests=requests)
+
+
+@pytest.mark.parametrize("forged", ["predicted", "slower", "tied"])
+def test_a_stop_forged_on_a_measured_winner_of_an_exhaustive_sweep_is_ignored(tmp_path, forged):
+    runs = [_measured(None, 100.0), _measured("winner", 180.0), _measured("other", 120.0)]
+    runs[1] = RunResult(**{**runs[1].__dict__, "pruned": True, "pruned_as": forged, "pruned_vs": "other"})
+    path = str(tmp_path / "r.json")
+    save_results(path, FileMeta(name="x", settings={"search": "exhaustive", "requests": 6}), runs)
+    _, ev = evaluate.load(path)
+    assert ev.recommendations[0].use().draft == "winner"
+    winner = ev.run(("T", "winner", runs[1].level, None))
+    assert not winner.pruned and any(f"stopped early ({forged})" in w for w in winner.warnings)
+
+
+@pytest.mark.parametrize(
+    "field,value,said",
+    [
+        ("depth", -5, "results[1].depth"),
+        ("concurrency", 0, "results[1].concurrency"),
+        ("temperature", 1e9, "results[1].temperature"),
+        ("mean_tps", 1e300, "a speed no server measures"),
+    ],
+)
+def test_a_results_file_with_a_level_or_speed_no_config_allows_is_refused(tmp_path, field, value, said):
+    path = tmp_path / "r.json"
+    save_results(str(path), FileMeta(name="x"), [_measured(None, 100.0), _measured("d", 150.0)])
+    data = json.loads(path.read_text())
+    data["results"][1][field] = value
+    path.write_text(json.dumps(data))
+    with pytest.raises(Exception) as caught:
+        load_results(str(path))
+    assert said in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_claimed_shard_counts_are_bounded_and_a_zero_count_is_not_called_unset():
+    t0 = time.monotonic()
+    for text in ("1/100000000", "0/1000000000000000000000"):
+        with pytest.raises(ShardError, match="more than a sweep may have"):
+            shards.parse(text)
+    with pytest.raises(ShardError, match="more than a sweep may have"):
+        shards.from_environment({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "99999999999"}, None, 1)
+    with pytest.raises(ShardError, match="must be 1 or more, got 0"):
+        shards.from_environment({"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "0"}, None, 1)
+    assert time.monotonic() - t0 < 5
+
+
+def test_a_negative_warm_pool_is_refused():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({**CONFIG, "settings": {"warm_pool": -1}}, check_files=False)
+    assert any("settings.warm_pool" in p for p in caught.value.problems)
+
+
+def test_the_markdown_schedule_shows_a_labels_line_break_and_escape_instead_of_obeying_them():
+    rows = _levels({1: {3: (1.5, 1.2)}, 4: {3: (1.2, 1.1)}})
+    rows = [RunResult(**{**r.__dict__, "draft": "d\n# <b>x</b>\x1b[31m"}) if r.draft else r for r in rows]
+    ev = evaluate.evaluate(rows)
+    text = export.to_markdown(FileMeta(name="x"), ev)
+    fenced = text.split("```", 1)[1].split("```", 1)[0]
+    assert ev.schedules and "\x1b" not in text and "\n# <b>" not in text and "\\x1b[31m" in fenced and "\\n# " in fenced
+
+
+@pytest.mark.server
+def test_sweep_py_refuses_an_absurd_shard_quickly(family, tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({**CONFIG, "targets": [{"label": "t", "path": family["target"]}]}))
+    done = run_script("sweep.py", "--config", str(path), "--dry-run", "--shard", "1/100000000", timeout=60)
+    assert done.returncode != 0 and "more than a sweep may have" in done.stderr and "Traceback" not in done.stderr
