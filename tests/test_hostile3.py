@@ -103,3 +103,53 @@ def test_sweep_py_refuses_an_absurd_shard_quickly(family, tmp_path):
     path.write_text(json.dumps({**CONFIG, "targets": [{"label": "t", "path": family["target"]}]}))
     done = run_script("sweep.py", "--config", str(path), "--dry-run", "--shard", "1/100000000", timeout=60)
     assert done.returncode != 0 and "more than a sweep may have" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_metrics_pages_no_vllm_writes_are_read_without_a_traceback_or_an_absurd_count():
+    from draftbench.server.vllm_metrics import parse_metrics
+
+    page = "\n".join(
+        [
+            "vllm:spec_decode_num_draft_tokens_total 1.2.3",
+            "vllm:spec_decode_num_draft_tokens_total NaN",
+            "vllm:spec_decode_num_drafts_total 10",
+            'vllm:spec_decode_num_accepted_tokens_per_pos_total{position="300000000"} 5',
+            'vllm:spec_decode_num_accepted_tokens_per_pos_total{position="1"} 4',
+        ]
+    )
+    counters = parse_metrics(page)
+    assert counters is not None and counters.drafts == 10 and counters.draft_tokens == 0
+    assert counters.accepted_per_pos == (0.0, 4.0)  # the absurd position left out, not a 300-million-long tuple
+    before = parse_metrics("vllm:spec_decode_num_draft_tokens_total 40\nvllm:spec_decode_num_accepted_tokens_total 20")
+    went_down = parse_metrics("vllm:spec_decode_num_draft_tokens_total 20\nvllm:spec_decode_num_accepted_tokens_total 2")
+    more_accepted = parse_metrics("vllm:spec_decode_num_draft_tokens_total 41\nvllm:spec_decode_num_accepted_tokens_total 30")
+    assert went_down.minus(before) is None and more_accepted.minus(before) is None
+
+
+@pytest.mark.parametrize("answer", [{"content": None}, {"choices": [1]}, [], {"tokens": ["a", {}]}])
+def test_a_distribution_answer_without_tokens_or_text_is_the_servers_fault_said(answer):
+    from draftbench.errors import DraftbenchError
+    from draftbench.measure.distribution import _continuation
+
+    with pytest.raises(DraftbenchError, match="has no tokens or text"):
+        _continuation(answer, "http://user:secret@host:8080")
+    with pytest.raises(DraftbenchError) as caught:
+        _continuation(answer, "http://user:secret@host:8080")
+    assert "secret" not in str(caught.value)
+    assert _continuation({"tokens": [1, 2]}, "u") == "1 2" and _continuation({"choices": [{"text": " a  b"}]}, "u") == "a b"
+
+
+@pytest.mark.server
+def test_the_dry_run_says_when_it_could_not_estimate_memory_for_a_budget(family, tmp_path):
+    short = tmp_path / "short.gguf"
+    short.write_bytes(open(family["target"], "rb").read(24))  # the magic and a version, then nothing
+    config = {
+        **CONFIG,
+        "targets": [{"label": "t", "path": str(short)}],
+        "settings": {"memory_budget_mib": 1000, "gpu_layers": 0},
+    }
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    done = run_script("sweep.py", "--config", str(path), "--dry-run", timeout=60)
+    said = done.stdout + done.stderr
+    assert "memory not estimated" in said and "memory_budget_mib is not checked" in said, said[-2000:]

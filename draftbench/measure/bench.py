@@ -280,8 +280,8 @@ def run_bench(cfg: BenchConfig, progress: Callable[[str], None] | None = None) -
             body = request_body(cfg, prompt, kind, cfg.max_tokens, messages, cache)
             r = stream_chat(endpoint, body, prompt.id, cfg.request_timeout_s, headers, count=count)
             now = vllm_counters(session, url, headers) if was is not None else None
-            if now is not None and was is not None:
-                mine = now.minus(was)
+            mine = now.minus(was) if now is not None and was is not None else None
+            if mine is not None:
                 r.draft_n, r.draft_n_accepted = int(mine.draft_tokens), int(mine.accepted_tokens)
             r.category, r.sent_unix_s = prompt.category, round(sent_unix_s, 3)
             if r.ok and cfg.depth:

@@ -10,6 +10,7 @@ from typing import Any
 
 import requests
 
+from ..core.redaction import redact_url
 from ..errors import DraftbenchError
 from ..records.distribution import TOKENS, DistributionSamples
 from ..setup.prompts import Prompt
@@ -55,12 +56,25 @@ def draw(
                     data = resp.json()
                 except (requests.RequestException, ValueError) as exc:
                     raise DraftbenchError(f"the distribution check's request failed: {exc}") from exc
-                tokens = data.get("tokens") if isinstance(data, dict) else None
-                text = (
-                    data.get("content")
-                    if isinstance(data, dict) and "content" in data
-                    else ((data.get("choices") or [{}])[0].get("text", "") if isinstance(data, dict) else "")
-                )
-                drawn.append(" ".join(str(t) for t in tokens) if isinstance(tokens, list) else " ".join(str(text or "").split()))
+                drawn.append(_continuation(data, url))
             out.append(drawn)
     return DistributionSamples(temperature, tuple(p.id for p in chosen), tuple(out))
+
+
+def _continuation(data: object, url: str) -> str:
+    """A sample's tokens (llama.cpp's ``tokens``) or text (``content``, or OpenAI's ``choices[0].text``), as one
+    string; an answer with neither is the server's fault, said as such."""
+    if isinstance(data, dict):
+        tokens = data.get("tokens")
+        if isinstance(tokens, list) and all(isinstance(t, int) for t in tokens):
+            return " ".join(str(t) for t in tokens)
+        if isinstance(data.get("content"), str):
+            return " ".join(data["content"].split())
+        choices = data.get("choices")
+        first = choices[0] if isinstance(choices, list) and choices else None
+        if isinstance(first, dict) and isinstance(first.get("text"), str):
+            return " ".join(first["text"].split())
+    raise DraftbenchError(
+        f"the distribution check's answer from {redact_url(url)} has no tokens or text (expected llama.cpp's \"tokens\" or "
+        "\"content\", or OpenAI's \"choices\"[0].\"text\"): turn check_distribution off for this server"
+    )

@@ -24,9 +24,14 @@ class Counters:
     queue_s: float = 0.0
     queued: float = 0.0
 
-    def minus(self, before: "Counters") -> "Counters":
-        """What happened between ``before`` and these."""
-        return self._with(before, -1.0)
+    def minus(self, before: "Counters") -> "Counters | None":
+        """What happened between ``before`` and these; None where a counter went down (the server restarted, or its
+        page is not a counter's) or more tokens were accepted than drafted: no run made those counts."""
+        out = self._with(before, -1.0)
+        numbers = [getattr(out, f.name) for f in fields(out) if f.name not in ("accepted_per_pos", "speculating")]
+        if any(v < 0 for v in (*numbers, *out.accepted_per_pos)) or out.accepted_tokens > out.draft_tokens:
+            return None
+        return out
 
     def plus(self, other: "Counters") -> "Counters":
         """Two runs' counts (blocks of one run), added."""

@@ -128,3 +128,13 @@ def workload_line(runs: list[RunResult]) -> str | None:
         f"earlier answers sent: recorded in {recorded}, the model's own in {own}): setups ranked by turn latency, the "
         f"wait for each turn{reused}"
     )
+
+
+def turns_text(run: RunResult) -> str:
+    """'turn latency +12% (95% CI ...), decode +40%' for a replayed conversation workload ('' otherwise), with
+    where the two disagree."""
+    wait = run.turns.overall.latency_ratio() if run.turns is not None else None
+    if wait is None or run.turns is None:
+        return ""
+    text = f"turn latency {stats.ratio_text(wait)}, decode {pct(run.turns.overall.decode_speedup)}"
+    return text + (f" ({run.turns.verdict})" if run.turns.verdict else "")

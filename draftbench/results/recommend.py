@@ -24,25 +24,6 @@ def speedup_text(run: RunResult) -> str:
     return stats.ratio_text(ratio) if ratio else "n/a"
 
 
-def turns_text(run: RunResult) -> str:
-    """'turn latency +12% (95% CI ...), decode +40%' for a replayed conversation workload ('' otherwise), with
-    where the two disagree."""
-    wait = run.turns.overall.latency_ratio() if run.turns is not None else None
-    if wait is None or run.turns is None:
-        return ""
-    text = f"turn latency {stats.ratio_text(wait)}, decode {pct(run.turns.overall.decode_speedup)}"
-    return text + (f" ({run.turns.verdict})" if run.turns.verdict else "")
-
-
-def traffic_text(run: RunResult) -> str:
-    """'goodput +40% (95% CI ...), 1.20 req/s within the latency targets' at a request rate ('' otherwise)."""
-    t = run.traffic
-    ratio = t.ratio() if t is not None else None
-    if t is None or ratio is None:
-        return ""
-    return f"goodput {stats.ratio_text(ratio)}, {t.goodput_rps or 0:.2f} req/s within the latency targets"
-
-
 def _overlap(a: RunResult, b: RunResult) -> bool | None:
     if not a.decode_tps_ci95 or not b.decode_tps_ci95:
         return None
@@ -121,7 +102,9 @@ class Recommendation:
             )
         ratio = ranked_ratio(b)
         if ratio is not None and ties_baseline(b):
-            said = traffic_text(b) or (f"turn latency {stats.ratio_text(ratio)}" if b.turns is not None else speedup_text(b))
+            said = traffic.traffic_text(b) or (
+                f"turn latency {stats.ratio_text(ratio)}" if b.turns is not None else speedup_text(b)
+            )
             return f"{b.draft} is not separated from no speculation on this data ({said}): {_more_requests(ratio)}"
         return ""
 
@@ -198,7 +181,7 @@ class Recommendation:
         if self.best is None:
             return f"{where}: no setup ran with speculation active; nothing to recommend"
         b = self.best
-        said = traffic_text(b) or turns_text(b) or speedup_text(b)
+        said = traffic.traffic_text(b) or conversations.turns_text(b) or speedup_text(b)
         if (gain(b) or 0) <= 1.0:
             return (
                 f"{where}: no speculation setup beats the baseline ({self.baseline.mean_tps:.2f} tok/s); "
@@ -279,6 +262,8 @@ def _more_requests(ratio: stats.Ratio) -> str:
     needed = n
     while needed < 100_000 and stats.t_quantile_975(needed - 1) * sd / math.sqrt(needed) >= gain_log:
         needed = math.ceil(needed * 1.25)
+    if needed <= n:  # an interval that touches no gain without spreading past it (a bootstrap's, on few requests)
+        return "more paired requests would tell"
     return (
         f"about {needed - n} more paired requests would tell, from the spread observed"
         if needed < 100_000

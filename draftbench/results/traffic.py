@@ -196,3 +196,12 @@ def _rate(rate: float) -> str:
 
 def _rates(rates: list[float]) -> str:
     return _rate(rates[0]) if len(rates) == 1 else f"{_rate(rates[0])} to {_rate(rates[-1])}"
+
+
+def traffic_text(run: RunResult) -> str:
+    """'goodput +40% (95% CI ...), 1.20 req/s within the latency targets' at a request rate ('' otherwise)."""
+    t = run.traffic
+    ratio = t.ratio() if t is not None else None
+    if t is None or ratio is None:
+        return ""
+    return f"goodput {stats.ratio_text(ratio)}, {t.goodput_rps or 0:.2f} req/s within the latency targets"

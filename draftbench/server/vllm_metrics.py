@@ -3,6 +3,7 @@ did meanwhile (steps, the scheduler's batch, preemptions, prefix-cache hits, que
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..records.engine import Counters
@@ -23,6 +24,17 @@ _METRIC_RE = re.compile(r"^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN)\s*
 _POSITION_RE = re.compile(r'position="(\d+)"')
 
 
+MAX_POSITIONS = 1_024  # draft positions read from labels (the longest draft a setup may have)
+
+
+def _count(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
 def parse_metrics(text: str) -> Counters | None:
     """vLLM's counters on a Prometheus /metrics page (None: none of them, not a vLLM server)."""
     totals: dict[str, float] = {}
@@ -31,8 +43,12 @@ def parse_metrics(text: str) -> Counters | None:
         m = _METRIC_RE.match(line.strip())
         if not m or not m.group(1).startswith(PREFIX):
             continue
-        name, value = m.group(1)[len(PREFIX) :], float(m.group(3))
+        name, value = m.group(1)[len(PREFIX) :], _count(m.group(3))
+        if value is None:  # '1.2.3', NaN, a negative count: not a counter's value, left out
+            continue
         pos = _POSITION_RE.search(m.group(2) or "") if name == PER_POSITION else None
+        if pos and int(pos.group(1)) >= MAX_POSITIONS:  # no draft is this long: a label no vLLM writes
+            continue
         if pos:
             per_pos[int(pos.group(1))] = per_pos.get(int(pos.group(1)), 0.0) + value
         elif name in _COUNTERS:

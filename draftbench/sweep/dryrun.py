@@ -56,7 +56,15 @@ def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
         else None
     )
     if need is None:
-        return ""
+        if not cfg.backend.local_files:
+            return ""
+        if s.memory_budget_mib is not None:
+            warnings.append(
+                f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')}: its memory could not be "
+                "estimated (a GGUF header it needs could not be read), so memory_budget_mib is not checked before it "
+                "runs: check the model files (server.py, or llama-server itself, says what is wrong with them)"
+            )
+        return ", memory not estimated (a GGUF header could not be read)"
     if s.memory_budget_mib is not None and need > s.memory_budget_mib:
         warnings.append(
             f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')} needs about "
