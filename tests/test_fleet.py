@@ -283,3 +283,22 @@ def test_a_new_shards_time_is_estimated_from_the_sweeps_other_files(shard_files)
     done = run_script("sweep.py", "--config", config, "--dry-run", "--shard", "0/5", cwd=str(folder))
     line = next(x for x in done.stdout.splitlines() if x.startswith("Estimated time"))
     assert line.startswith("Estimated time: about") and "fleetbox_llamacpp_fleet" in line, done.stdout
+
+
+def test_a_merge_refuses_shards_whose_models_differ_or_whose_runs_do_not_match_their_cells(shard_files, tmp_path):
+    """Issue 51: one "target" measured on two models (another file copied over it on one node), a run renamed."""
+    folder, config, paths = shard_files
+    other = json.loads(open(paths[1]).read())  # shards 0 and 1 both measure target M
+    other["machine"] = {**(other.get("machine") or {}), "hostname": "node-b"}
+    for r in other["results"]:
+        r["target_id"] = "999:0123456789abcdef"
+    odd = str(tmp_path / "z_shard-1-of-3.json")
+    (tmp_path / "z_shard-1-of-3.json").write_text(json.dumps(other))
+    _refused([paths[0], odd, paths[2]], tmp_path, "is a different model file on different nodes")
+    done = run_script("sweep.py", "--merge", paths[0], odd, paths[2], "--results", str(tmp_path / "o.json"))
+    assert "z_shard-1-of-3.json (node node-b)" in done.stderr and "999:0123456789abcdef" in done.stderr
+    renamed = json.loads(open(paths[1]).read())
+    setup = next(r for r in renamed["results"] if r["draft"])
+    setup["target"] = "renamed target"
+    (tmp_path / "w_shard-1-of-3.json").write_text(json.dumps(renamed))
+    _refused([paths[0], str(tmp_path / "w_shard-1-of-3.json"), paths[2]], tmp_path, "its runs do not match its cells")

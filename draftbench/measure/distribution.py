@@ -76,5 +76,5 @@ def _continuation(data: object, url: str) -> str:
             return " ".join(first["text"].split())
     raise DraftbenchError(
         f"the distribution check's answer from {redact_url(url)} has no tokens or text (expected llama.cpp's \"tokens\" or "
-        "\"content\", or OpenAI's \"choices\"[0].\"text\"): turn check_distribution off for this server"
+        '"content", or OpenAI\'s "choices"[0]."text"): turn check_distribution off for this server'
     )

@@ -84,7 +84,40 @@ def _problems(files: list[Shard]) -> list[str]:
             f"give {'their' if len(missing) > 1 else 'its'} file (named *_shard-{missing[0]}-of-{count}.json "
             "by default), or wait until its task has finished"
         )
-    return out or _coverage(files)
+    return out or _identities(files) or _coverage(files)
+
+
+def _identities(files: list[Shard]) -> list[str]:
+    """One experiment: each target and each setup's draft is one model file on every node (its identity, size and
+    hash, as resume checks it), and every setup run of a shard has that shard's baseline of its target (a run
+    whose target was renamed has none)."""
+    out = []
+    for what, label, ident in (
+        ("target", lambda r: r.target, lambda r: r.target_id),
+        ("draft", lambda r: r.draft, lambda r: r.draft_id),
+    ):
+        seen: dict[str, dict[str, list[str]]] = {}
+        for path, meta, runs in files:
+            node = (meta.machine or {}).get("hostname", "?")
+            for r in runs:
+                if ident(r) and label(r) is not None:
+                    seen.setdefault(label(r), {}).setdefault(ident(r), []).append(f"{visible(path)} (node {visible(str(node))})")
+        for name, ids in seen.items():
+            if len(ids) > 1:
+                said = "; ".join(f"{i} in {', '.join(dict.fromkeys(where_))}" for i, where_ in ids.items())
+                out.append(
+                    f"{what} {visible(name)} is a different model file on different nodes ({said}): copy the same "
+                    "file to every node and rerun the shards that measured another"
+                )
+    for path, _, runs in files:
+        bases = {r.key for r in runs if r.draft is None}
+        for r in runs:
+            if r.draft is not None and r.baseline_key not in bases and r.error is None:
+                out.append(
+                    f"{visible(path)}: its run of {visible(r.where)} + {visible(r.draft)} has no baseline of "
+                    f"{visible(r.target)} in that file: its runs do not match its cells (was the file edited?)"
+                )
+    return out
 
 
 def _coverage(files: list[Shard]) -> list[str]:
@@ -92,11 +125,16 @@ def _coverage(files: list[Shard]) -> list[str]:
     out = []
     plan = files[0][1].shard.plan_cells  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
     covered = {i for _, m, _ in files for i in m.shard.cells}  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
-    if covered != set(range(1, plan + 1)):
+    missing, beyond = sorted(set(range(1, plan + 1)) - covered), sorted(covered - set(range(1, plan + 1)))
+    if missing:
         out.append(
-            f"cells {sorted(set(range(1, plan + 1)) - covered)} of the plan's {plan} are in no shard: "
+            f"cells {', '.join(map(str, missing))} of the plan's {plan} are in no shard: "
             "the shards split the plan differently; rerun them with the same config and draftbench version"
         )
+    for path, meta, _ in files:
+        odd = sorted(set(meta.shard.cells) & set(beyond))  # type: ignore[union-attr]  # every file merged is a shard's
+        if odd:
+            out.append(f"{visible(path)}: cells {', '.join(map(str, odd))} are beyond the plan's {plan}: was the file edited?")
     owners: dict[tuple, list[int]] = {}
     for _, meta, runs in files:
         for r in runs:
