@@ -302,3 +302,19 @@ def test_a_merge_refuses_shards_whose_models_differ_or_whose_runs_do_not_match_t
     setup["target"] = "renamed target"
     (tmp_path / "w_shard-1-of-3.json").write_text(json.dumps(renamed))
     _refused([paths[0], str(tmp_path / "w_shard-1-of-3.json"), paths[2]], tmp_path, "its runs do not match its cells")
+
+
+def test_a_shard_with_a_failed_setup_exits_0_and_the_merge_names_the_failure(family, broken_gguf, tmp_path):
+    """Issue 51: so that a scheduler's merge (Slurm's afterok) still runs; the failure is data in the shard's file."""
+    config = _config(family, name="failing")
+    config["targets"], config["drafts"] = config["targets"][:1], [config["drafts"][0], {"label": "broken", "path": broken_gguf}]
+    path = _write(tmp_path, config)
+    done = run_script("sweep.py", "--config", path, "--shard", "0/1", cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "of this shard's runs failed: recorded in" in done.stderr
+    merged = run_script("sweep.py", "--merge", str(tmp_path / "results"), cwd=str(tmp_path))
+    assert merged.returncode == 0, merged.stderr[-2000:]
+    html = next((tmp_path / "results").glob("*_failing.html")).read_text()
+    assert "broken" in html
+    alone = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "whole.json"), cwd=str(tmp_path))
+    assert alone.returncode == 1  # a whole sweep with a failed run still says so by its exit status

@@ -67,6 +67,7 @@ class SweepOutcome:
     evaluation: Evaluation
     accounting: Accounting
     chart_path: str | None = None
+    shard: bool = False  # it measured one shard of a fleet's plan
 
     @property
     def runs(self) -> tuple[RunResult, ...]:

@@ -8,7 +8,8 @@
 #   python sweep.py --config CONFIG.json --dry-run --shard 0/SHARDS
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-config=$(realpath "${1:?usage: submit.sh CONFIG.json RUN_DIR [SHARDS]}")
+[ -f "${1:?usage: submit.sh CONFIG.json RUN_DIR [SHARDS]}" ] || { echo "submit.sh: no config file at $1: nothing submitted" >&2; exit 2; }
+config=$(realpath "$1")
 run_dir=${2:?usage: submit.sh CONFIG.json RUN_DIR [SHARDS]}
 shards=${3:-4}
 mkdir -p "$run_dir"
