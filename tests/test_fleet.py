@@ -176,7 +176,7 @@ def _refused(args: list[str], cwd, why: str) -> None:
 def test_a_merge_that_is_not_one_sweep_exits_2_naming_the_problem_and_writes_nothing(shard_files, family, tmp_path):
     folder, config, paths = shard_files
     _refused(paths[:2], tmp_path, "shard 2 of 3 missing")
-    _refused([*paths, _copy(paths[1], tmp_path / "again_shard-1-of-3.json")], tmp_path, "shard 1 of 3 is given twice")
+    _refused([*paths, _copy(paths[1], tmp_path / "again_shard-1-of-3.json")], tmp_path, "shard 1 of 3 is given 2 times")
     other = json.loads(open(paths[2]).read())
     other["shard"]["config_hash"] = "0" * 16
     (tmp_path / "x_shard-2-of-3.json").write_text(json.dumps(other))
@@ -318,3 +318,16 @@ def test_a_shard_with_a_failed_setup_exits_0_and_the_merge_names_the_failure(fam
     assert "broken" in html
     alone = run_script("sweep.py", "--config", path, "--results", str(tmp_path / "whole.json"), cwd=str(tmp_path))
     assert alone.returncode == 1  # a whole sweep with a failed run still says so by its exit status
+
+
+def test_a_merge_never_replaces_another_sweeps_merged_file(shard_files, tmp_path):
+    folder, config, paths = shard_files
+    first = tmp_path / "merged.json"
+    assert run_script("sweep.py", "--merge", *paths, "--results", str(first)).returncode == 0
+    other = json.loads(first.read_text())
+    for s in other["shards"]:
+        s["config_hash"] = "f" * 16  # another sweep's merge at that path
+    first.write_text(json.dumps(other))
+    before = first.read_bytes()
+    done = run_script("sweep.py", "--merge", *paths, "--results", str(first))
+    assert done.returncode == 2 and "the merge of another sweep" in done.stderr and first.read_bytes() == before

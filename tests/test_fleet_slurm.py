@@ -196,14 +196,19 @@ def slurm_cluster():
     assert not left, f"Slurm processes left running: {left}"
 
 
-def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_cluster, family, tmp_path):
+def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_cluster, family, broken_gguf, tmp_path):
+    """With one setup that fails to start (a cut GGUF): its shard exits 0, the merge job runs and names it."""
     before = llama_pids()
     config = {
         "name": "fleet",
         "hardware": "slurmbox",
         "backend": "llamacpp",
         "targets": [{"label": "T", "path": family["target"]}, {"label": "M", "path": family["target-mtp"]}],
-        "drafts": [{"label": "d1", "path": family["draft-1"]}, {"label": "d4", "path": family["draft-4"]}],
+        "drafts": [
+            {"label": "d1", "path": family["draft-1"]},
+            {"label": "d4", "path": family["draft-4"]},
+            {"label": "broken", "path": broken_gguf},
+        ],
         "settings": {
             "requests": 3,
             "warmup": 0,
@@ -247,8 +252,10 @@ def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_
     assert sorted(measured, key=repr) == sorted(
         ((c.target.label, c.setup.label, c.level) for c in plan if not c.setup.is_baseline), key=repr
     )  # each cell exactly once
+    failed = [r for r in ev.runs if r.draft == "broken"]
+    assert len(failed) == 2 and all(r.error for r in failed)  # one per target, recorded by its shard
     for r in ev.runs:
-        if r.draft is not None:
+        if r.draft is not None and r.draft != "broken":
             assert r.done and r.speedup is not None
             own = [b for b in ev.runs if b.draft is None and b.target == r.target and b.shard == r.shard]
             assert len(own) == 1  # a baseline of its own shard
@@ -257,5 +264,5 @@ def test_a_sweep_split_by_a_slurm_job_array_and_merged_by_a_dependent_job(slurm_
             )
             assert r.speedup == pytest.approx(alone.runs[1].speedup)
     html = (results / "slurmbox_llamacpp_fleet.html").read_text()
-    assert "Plotly.newPlot" in html and 'id="shards"' in html
+    assert "Plotly.newPlot" in html and 'id="shards"' in html and "broken" in html
     assert llama_pids() - before == set()  # every shard stopped its servers

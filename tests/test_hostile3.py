@@ -153,3 +153,20 @@ def test_the_dry_run_says_when_it_could_not_estimate_memory_for_a_budget(family,
     done = run_script("sweep.py", "--config", str(path), "--dry-run", timeout=60)
     said = done.stdout + done.stderr
     assert "memory not estimated" in said and "memory_budget_mib is not checked" in said, said[-2000:]
+
+
+def test_ten_thousand_copies_of_a_shard_give_a_short_refusal():
+    from draftbench.results import fleet
+    from draftbench.results.schema import ShardInfo
+
+    def meta(index: int) -> FileMeta:
+        return FileMeta(name="x", shard=ShardInfo(index, 3, "c" * 16, "p" * 16, 3, [index + 1]))
+
+    files = [(f"copy{i}_shard-1-of-3.json", meta(1), []) for i in range(10_000)]
+    with pytest.raises(ShardError) as caught:
+        fleet.merge(files, [])
+    said = str(caught.value)
+    assert "given 10000 times" in said and "and 9,997 more" in said and len(said) < 2_000
+    with pytest.raises(ShardError) as caught:
+        fleet.merge([("a_shard-0-of-3.json", FileMeta(name="x", shard=ShardInfo(0, 100_000, "c", "p", 3, [1])), [])], [])
+    assert "and 99,989 more" in str(caught.value) and len(str(caught.value)) < 2_000

@@ -179,10 +179,16 @@ def merge_shards(paths: list[str], results: str | None, chart: str | None, fmt: 
     target = results or shards.unsharded_name(found[0])
     out = Outputs.of(target, chart, fmt)
     out.check([("--merge", p) for p in found])
-    if os.path.exists(target) and not load_results(target)[0].shards:
+    there = load_results(target)[0] if os.path.exists(target) else None
+    if there is not None and not there.shards:
         raise ShardError(
             f"--results {target} exists and is not a merged result (a sweep of its own?): merging would "
             "replace it; give --results another path"
+        )
+    if there is not None and {s.config_hash for s in there.shards} != {s.config_hash for s in meta.shards or []}:
+        raise ShardError(
+            f"--results {target} holds the merge of another sweep (another config): merging would replace it; "
+            "give --results another path"
         )
     ev = evaluate.evaluate(runs, EvalSettings.of(meta.settings))
     save_results(target, meta, list(ev.runs), ev.computed())

@@ -74,13 +74,14 @@ def _problems(files: list[Shard]) -> list[str]:
     by_index: dict[int, list[str]] = {}
     for path, s in shards:
         by_index.setdefault(s.index, []).append(path)  # type: ignore[union-attr]  # every file merged is a shard's: its shard is set (refused before)
-    for index, paths in sorted(by_index.items()):
-        if len(paths) > 1:
-            out.append(f"shard {index} of {count} is given twice ({', '.join(visible(p) for p in paths)}): keep one")
+    twice = [(index, paths) for index, paths in sorted(by_index.items()) if len(paths) > 1]
+    out += [f"shard {index} of {count} is given {len(paths)} times ({_few(paths)}): keep one" for index, paths in twice[:5]]
+    out += [f"and {len(twice) - 5:,} more shards given more than once"] if len(twice) > 5 else []
     missing = [i for i in range(count) if i not in by_index]
     if missing:
+        listed = ", ".join(map(str, missing[:10])) + (f" and {len(missing) - 10:,} more" if len(missing) > 10 else "")
         out.append(
-            f"shard{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {count} missing: "
+            f"shard{'s' if len(missing) > 1 else ''} {listed} of {count} missing: "
             f"give {'their' if len(missing) > 1 else 'its'} file (named *_shard-{missing[0]}-of-{count}.json "
             "by default), or wait until its task has finished"
         )
@@ -153,6 +154,12 @@ def _coverage(files: list[Shard]) -> list[str]:
                 f"{', '.join(map(str, where_))}: each setup belongs to one shard"
             )
     return out
+
+
+def _few(paths: list[str], most: int = 3) -> str:
+    """Some paths, then how many more: a message names a few files, not ten thousand."""
+    shown = ", ".join(visible(p) for p in paths[:most])
+    return shown + (f" and {len(paths) - most:,} more" if len(paths) > most else "")
 
 
 def _path(files: list[Shard], meta: FileMeta) -> str:
