@@ -175,3 +175,15 @@ def test_acceptance_per_slot_from_the_last_requests_of_the_log_and_a_lagging_slo
     (said,) = slots.lagging(slots.per_slot(LOG, 3))
     assert said.startswith("slot 1 accepted 2% of its 40 drafted tokens, the other slots 61%")
     assert slots.lagging([SlotDrafts(0, 2, 90, 55), SlotDrafts(1, 2, 80, 45)]) == []
+
+
+def test_a_goodput_interval_that_reaches_zero_is_no_crash_and_no_win():
+    n = 12
+    base = rate_run(None, 2.0, [0.5 if i == 0 else 3.0 for i in range(n)], [0.04] * n)  # 1 request of 12 met the targets
+    rare = rate_run("rare", 2.0, [0.5 if i in (3, 7) else 3.0 for i in range(n)], [0.04] * n)  # 2 of 12: twice the goodput
+    (rec,) = recommend.recommend(scored([base, rare]), slo=SLO)
+    ratio = rec.best.traffic
+    assert ratio.goodput_ratio == pytest.approx(2.0) and ratio.goodput_ratio_ci95[0] == 0.0  # a resample without one
+    assert (
+        rec.use() is None and "not separated from no speculation" in rec.sentence() and "more paired requests" in rec.sentence()
+    )

@@ -183,8 +183,11 @@ class Ratio:
 
     @property
     def log_half(self) -> float:
-        """Half the interval's width on the log scale (0 without an interval)."""
-        return (math.log(self.ci95[1]) - math.log(self.ci95[0])) / 2 if self.ci95 else 0.0
+        """Half the interval's width on the log scale (0 without an interval; infinite for one that reaches 0, as a
+        bootstrap's can when a resample holds no success)."""
+        if not self.ci95:
+            return 0.0
+        return (math.log(self.ci95[1]) - math.log(self.ci95[0])) / 2 if self.ci95[0] > 0 else math.inf
 
 
 def apart(a: Sequence[float] | None, b: Sequence[float] | None) -> bool:

@@ -257,6 +257,8 @@ class Recommendation:
 def _more_requests(ratio: stats.Ratio) -> str:
     """How many more paired requests would separate a gain of this size from none, from the spread observed."""
     assert ratio.ci95 is not None
+    if not (ratio.value > 0 and math.isfinite(ratio.log_half)):
+        return "more paired requests would tell"
     n, gain_log = max(ratio.n, 2), math.log(ratio.value)
     sd = ratio.log_half * math.sqrt(n) / stats.t_quantile_975(n - 1)
     needed = n
