@@ -170,3 +170,16 @@ def test_ten_thousand_copies_of_a_shard_give_a_short_refusal():
     with pytest.raises(ShardError) as caught:
         fleet.merge([("a_shard-0-of-3.json", FileMeta(name="x", shard=ShardInfo(0, 100_000, "c", "p", 3, [1])), [])], [])
     assert "and 99,989 more" in str(caught.value) and len(str(caught.value)) < 2_000
+
+
+def test_a_shard_count_flag_that_disagrees_with_slurms_is_refused_not_ignored():
+    env = {"SLURM_ARRAY_TASK_ID": "1", "SLURM_ARRAY_TASK_COUNT": "4"}
+    with pytest.raises(ShardError, match="--shard-count 3 disagrees with the Slurm array's 4 tasks"):
+        shards.from_environment(env, 3, 1)
+    assert shards.from_environment(env, 4, 1).count == 4
+
+
+def test_a_memory_difference_that_rounds_to_nothing_is_never_minus_zero():
+    from draftbench.core.stats import mib
+
+    assert [mib(-0.3), mib(0.4), mib(-35.2), mib(1234.6)] == ["+0", "+0", "-35", "+1,235"]

@@ -113,6 +113,12 @@ def percent(ratio: float) -> float:
     return (ratio - 1.0) * 100
 
 
+def mib(value: float) -> str:
+    """A signed memory difference in whole MiB: '+210', '-35', and '+0' for anything that rounds to nothing
+    (never '-0')."""
+    return f"{value:+,.0f}" if round(value) != 0 else "+0"
+
+
 def pct(ratio: float | None) -> str:
     """A speedup ratio as a signed percentage: 1.42 -> '+42%', 0.88 -> '-12%'."""
     if ratio is None:

@@ -24,7 +24,7 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
         if use.turns is not None:
             interval = f"turn latency {interval}; decode {stats.pct(use.turns.overall.decode_speedup)}"
         memory = (
-            f"{use.extra_memory_mib:+,.0f} MiB of memory over the baseline"
+            f"{stats.mib(use.extra_memory_mib)} MiB of memory over the baseline"
             if use.extra_memory_mib is not None
             else "memory not measured"
         )

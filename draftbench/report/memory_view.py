@@ -45,7 +45,9 @@ def chart(runs: list[RunResult]) -> list[dict[str, Any]]:
         "x": [r.extra_memory_mib for r in mine],
         "y": [page.pct_value(grouping.gain(r)) for r in mine],
         "text": [r.draft for r in mine],
-        "hovertext": [f"{r.target} + {r.draft}: {stats.pct(grouping.gain(r))}, {r.extra_memory_mib:+,.0f} MiB" for r in mine],
+        "hovertext": [
+            f"{r.target} + {r.draft}: {stats.pct(grouping.gain(r))}, {stats.mib(r.extra_memory_mib)} MiB" for r in mine
+        ],
         "hoverinfo": "text",
     }
     lines = [

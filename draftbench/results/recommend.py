@@ -191,7 +191,7 @@ class Recommendation:
         if b.acceptance_rate is not None:
             text += f", acceptance {b.acceptance_rate:.0%}"
         if b.extra_memory_mib is not None:
-            text += f", {b.extra_memory_mib:+,.0f} MiB of memory"
+            text += f", {stats.mib(b.extra_memory_mib)} MiB of memory"
         task = by_task(b)
         if task:
             text += f"; {task}"
@@ -326,7 +326,7 @@ def memory_text(run: RunResult) -> str:
     need = run.memory.needed_mib if run.memory else None
     if need is None:
         return ""
-    extra = f" ({run.extra_memory_mib:+,.0f} MiB over the baseline)" if run.extra_memory_mib is not None else ""
+    extra = f" ({stats.mib(run.extra_memory_mib)} MiB over the baseline)" if run.extra_memory_mib is not None else ""
     return f"{need:,.0f} MiB{extra}"
 
 

@@ -95,7 +95,7 @@ def run_lines(run: RunResult) -> list[str]:
         else:
             text += f" (speculation NOT active, {stats.pct(run.speedup)})"
         if run.extra_memory_mib is not None:
-            text += f", {run.extra_memory_mib:+,.0f} MiB of memory"
+            text += f", {stats.mib(run.extra_memory_mib)} MiB of memory"
     if run.concurrency > 1 and run.aggregate_tps:
         text += f"; {run.concurrency} at once: {run.aggregate_tps:.2f} tok/s aggregate"
         if run.draft is not None:

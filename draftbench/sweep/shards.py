@@ -96,6 +96,11 @@ def from_environment(env: Mapping[str, str], count_flag: int | None, config_coun
             raise ShardError(
                 f"SLURM_ARRAY_TASK_ID={task} is not on the array's steps (min {low}, step {step}): give --shard INDEX/COUNT"
             )
+        if count_flag is not None and count_flag != count:
+            raise ShardError(
+                f"--shard-count {count_flag} disagrees with the Slurm array's {count} tasks: drop --shard-count "
+                "(a job array says its own count)"
+            )
         job = f"{env.get('SLURM_ARRAY_JOB_ID', '?')}_{task}"
         return _checked((task - low) // step, count, f"SLURM_ARRAY_TASK_ID={task} of {count}", job)
     index = _int(env, "JOB_COMPLETION_INDEX")
