@@ -183,3 +183,15 @@ def test_a_memory_difference_that_rounds_to_nothing_is_never_minus_zero():
     from draftbench.core.stats import mib
 
     assert [mib(-0.3), mib(0.4), mib(-35.2), mib(1234.6)] == ["+0", "+0", "-35", "+1,235"]
+
+
+def test_a_context_file_of_nul_bytes_is_not_taken_for_documents(tmp_path):
+    (tmp_path / "docs.txt").write_bytes(b"\x00" * 4096)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            {**CONFIG, "settings": {"context_file": "docs.txt", "depth": [0, 512]}},
+            str(tmp_path / "c.json"),
+            str(tmp_path),
+            False,
+        )
+    assert any("is not text" in p and "docs.txt" in p for p in caught.value.problems), caught.value.problems

@@ -163,4 +163,12 @@ def load_contexts(name: str, base_dir: str, problems: list[str]) -> Contexts:
             f"settings.context_file: {path} holds no text: give it the documents your prompts are asked "
             f"about, separated by lines holding only {SEPARATOR}"
         )
+    binary = [i + 1 for i, d in enumerate(found) if sum(not (c.isprintable() or c.isspace()) for c in d) > len(d) // 10]
+    if binary:
+        problems.append(
+            f"settings.context_file: {path}: document{'s' if len(binary) > 1 else ''} "
+            f"{', '.join(map(str, binary[:5]))} {'are' if len(binary) > 1 else 'is'} not text (more than a tenth "
+            "control characters or NUL bytes: a binary file?): give it the documents as plain text"
+        )
+        return Contexts()
     return Contexts(found)
