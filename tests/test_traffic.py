@@ -187,3 +187,11 @@ def test_a_goodput_interval_that_reaches_zero_is_no_crash_and_no_win():
     assert (
         rec.use() is None and "not separated from no speculation" in rec.sentence() and "more paired requests" in rec.sentence()
     )
+
+
+def test_goodput_ties_when_the_same_requests_met_the_targets_whatever_the_tail():
+    n = 12
+    base = rate_run(None, 0.5, [0.5] * n, [0.04] * n, wall_s=30.0)
+    quicker_tail = rate_run("d", 0.5, [0.4] * n, [0.03] * n, wall_s=29.5)  # every request met in both
+    (rec,) = recommend.recommend(scored([base, quicker_tail]), slo=SLO)
+    assert rec.best.traffic.goodput_ratio == 1.0 and rec.use() is None

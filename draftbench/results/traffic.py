@@ -1,8 +1,9 @@
 """Serving under a request rate, scored by goodput: per run at a rate, the requests that met every latency target
 (``settings.slo``: ``ttft_s``, ``tpot_s``, ``e2e_s``, at a percentile) per second, throughput and latency
 percentiles, each with a 95% interval from a bootstrap by request (1,000 resamples, seeded: the same file gives the
-same figures); a setup's goodput over its baseline's at the same rate, paired (both saw the same arrivals and
-prompts: request i against request i), by the same bootstrap. Pure: runs in, a :class:`TrafficScore` out."""
+same figures); a setup's goodput over its baseline's at the same rate: both were offered the same requests at the
+same times, so it is the ratio of the requests that met every target, request i against request i, with the same
+bootstrap (equal counts tie). Pure: runs in, a :class:`TrafficScore` out."""
 
 from __future__ import annotations
 
@@ -126,17 +127,17 @@ def _slack(rate: float) -> float:
 def _versus(
     run: RunResult, base: RunResult, good: list[bool], samples: list[list[int]], slo: dict[str, float]
 ) -> tuple[float | None, list[float] | None]:
-    """The run's goodput over the baseline's, request i against request i (the same arrival and prompt)."""
+    """The run's goodput over the baseline's: both were offered the same requests at the same times, so the ratio
+    is of the requests that met every target, request i against request i (a run's wall time ends with its slowest
+    request: a tail, not the rate served). Where the baseline met none, it counts as one (the gain's lower bound);
+    where neither did, or both met the same number, they tie."""
     theirs = [met(q, slo) for q in base.requests]
-    mine_wall, their_wall = _wall_s(run), _wall_s(base)
-    if len(theirs) != len(good) or not mine_wall or not their_wall:
+    if len(theirs) != len(good):
         return None, None
 
     def ratio(idx: Sequence[int]) -> float:
-        """Where the baseline met no target its goodput counts as one request's (the gain's lower bound); where
-        neither did, they tie."""
         b, m = sum(theirs[i] for i in idx), sum(good[i] for i in idx)
-        return 1.0 if not b and not m else (m / mine_wall) / (max(b, 1) / their_wall)
+        return 1.0 if not b and not m else m / max(b, 1)
 
     return ratio(range(len(good))), _interval([ratio(s) for s in samples])
 
