@@ -195,3 +195,12 @@ def test_goodput_ties_when_the_same_requests_met_the_targets_whatever_the_tail()
     quicker_tail = rate_run("d", 0.5, [0.4] * n, [0.03] * n, wall_s=29.5)  # every request met in both
     (rec,) = recommend.recommend(scored([base, quicker_tail]), slo=SLO)
     assert rec.best.traffic.goodput_ratio == 1.0 and rec.use() is None
+
+
+def test_the_answer_card_at_a_rate_gives_goodputs_interval():
+    n = 24
+    base = rate_run(None, 2.0, [0.5 if i % 2 else 1.5 for i in range(n)], [0.04] * n)
+    steady = rate_run("small draft", 2.0, [0.4] * n, [0.035] * n)
+    html = rendered({"name": "x", "settings": {"slo": SLO, "request_rate": [2]}}, [base, steady])
+    facts = html.split('class="facts">', 1)[1].split("</p>", 1)[0]
+    assert "goodput 95% CI" in facts and "decode +" in facts, facts

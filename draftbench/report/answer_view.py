@@ -21,7 +21,9 @@ def _card(rec: Recommendation, schedule_lines: list[str]) -> str:
     if use is not None:
         ratio = grouping.ranked_ratio(use)  # a conversation workload's: the wait for a turn
         interval = stats.interval_text(ratio) if ratio is not None and ratio.ci95 else "no interval"
-        if use.turns is not None:
+        if use.traffic is not None and use.traffic.goodput_ratio is not None:
+            interval = f"goodput {interval}; decode {stats.pct(use.speedup)}"
+        elif use.turns is not None:
             interval = f"turn latency {interval}; decode {stats.pct(use.turns.overall.decode_speedup)}"
         memory = (
             f"{stats.mib(use.extra_memory_mib)} MiB of memory over the baseline"

@@ -105,7 +105,7 @@ def score(run: RunResult, base: RunResult | None, slo: dict[str, float]) -> Traf
     return TrafficScore(
         run.request_rate,
         n,
-        sent_rate=(len(sent) - 1) / max(sent) if len(sent) > 1 and max(sent) > 0 else None,
+        sent_rate=(len(sent) - 1) / max(sent) if run.request_rate and len(sent) > 1 and max(sent) > 0 else None,
         late_requests=late,
         goodput_rps=goodput,
         goodput_ci95=_interval(boot),
