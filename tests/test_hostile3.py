@@ -195,3 +195,18 @@ def test_a_context_file_of_nul_bytes_is_not_taken_for_documents(tmp_path):
             False,
         )
     assert any("is not text" in p and "docs.txt" in p for p in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.server
+def test_a_budget_below_the_targets_own_need_says_no_setup_can_fit(family, tmp_path):
+    config = {
+        **CONFIG,
+        "targets": [{"label": "T", "path": family["target"]}],
+        "settings": {"memory_budget_mib": 1, "gpu_layers": 0},
+    }
+    config["drafts"] = [{"label": "d1", "path": family["draft-1"]}]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    done = run_script("sweep.py", "--config", str(path), "--dry-run", timeout=60)
+    said = done.stdout + done.stderr
+    assert "T (the baseline) needs about" in said and "no setup of it can fit" in said and "T + :" not in said, said[-2000:]

@@ -39,6 +39,12 @@ def _command(cfg: SweepConfig, target: str, spec: Speculation) -> list[str]:
     return [("<port>" if i and cmd[i - 1] == "--port" else a) for i, a in enumerate(redact(cmd))]
 
 
+def _named(cell: Cell) -> str:
+    """'T + setup', or 'T (the baseline)': a baseline has no setup to name."""
+    setup = cell.setup.label if not cell.setup.is_baseline else None
+    return f"{visible(cell.target.label)} + {visible(setup)}" if setup else f"{visible(cell.target.label)} (the baseline)"
+
+
 def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
     """', about N MiB' (the estimate from the GGUF headers); a warning, once per setup (its levels share a server,
     so ``warnings`` is empty at the others), where it exceeds memory_budget_mib."""
@@ -60,17 +66,21 @@ def _memory(cfg: SweepConfig, cell: Cell, warnings: list[str]) -> str:
             return ""
         if s.memory_budget_mib is not None:
             warnings.append(
-                f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')}: its memory could not be "
+                f"WARNING: {_named(cell)}: its memory could not be "
                 "estimated (a GGUF header it needs could not be read), so memory_budget_mib is not checked before it "
                 "runs: check the model files (server.py, or llama-server itself, says what is wrong with them)"
             )
         return ", memory not estimated (a GGUF header could not be read)"
     if s.memory_budget_mib is not None and need > s.memory_budget_mib:
+        then = (
+            "the target alone is over it, so no setup of it can fit: raise the budget or lower ctx_size"
+            if cell.setup.is_baseline
+            else "it will be measured but not recommended; lower ctx_size, drop the setup, or raise the budget"
+        )
         warnings.append(
-            f"WARNING: {visible(cell.target.label)} + {visible(cell.setup.label or '')} needs about "
+            f"WARNING: {_named(cell)} needs about "
             f"{need:,.0f} MiB (weights, KV cache and compute, from the GGUF headers and ctx_size "
-            f"{s.server.ctx_size}), over memory_budget_mib {s.memory_budget_mib:,.0f}: it will be measured "
-            "but not recommended; lower ctx_size, drop the setup, or raise the budget"
+            f"{s.server.ctx_size}), over memory_budget_mib {s.memory_budget_mib:,.0f}: {then}"
         )
     return f", about {need:,.0f} MiB"
 
