@@ -331,3 +331,16 @@ def test_a_merge_never_replaces_another_sweeps_merged_file(shard_files, tmp_path
     before = first.read_bytes()
     done = run_script("sweep.py", "--merge", *paths, "--results", str(first))
     assert done.returncode == 2 and "the merge of another sweep" in done.stderr and first.read_bytes() == before
+
+
+def test_compare_of_a_fleet_folder_counts_each_target_once(shard_files, tmp_path):
+    """Issue 51: a folder with the shards and their merged file; the shards are in the merge, not counted again."""
+    from draftbench.results import compare
+
+    folder, config, paths = shard_files
+    for p in paths:
+        _copy(p, tmp_path / os.path.basename(p))
+    assert run_script("sweep.py", "--merge", str(tmp_path), "--results", str(tmp_path / "merged.json")).returncode == 0
+    good, bad = compare.load([str(tmp_path)])
+    assert [os.path.basename(p) for p, _, _ in good] == ["merged.json"] and not bad
+    assert sorted(e.target for e in compare.entries(good)) == ["M", "T"]

@@ -61,7 +61,14 @@ def load(paths: list[str]) -> tuple[list[Loaded], list[tuple[str, str]]]:
             good.append((path, *evaluate.load(path)))
         except DraftbenchError as exc:
             bad.append((path, str(exc).splitlines()[0]))
-    return good, bad
+    return _without_merged_shards(good), bad
+
+
+def _without_merged_shards(files: list[Loaded]) -> list[Loaded]:
+    """A fleet's folder holds its shards' files and their merge: the shards are left out where their merged file
+    is given too (else each target would count once per shard and once more)."""
+    merged = {(s.config_hash, s.plan_hash) for _, meta, _ in files for s in meta.shards or []}
+    return [f for f in files if f[1].shard is None or (f[1].shard.config_hash, f[1].shard.plan_hash) not in merged]
 
 
 def entries(files: list[Loaded]) -> list[Entry]:
