@@ -154,7 +154,7 @@ def _impossible(item: dict[str, Any], at: str) -> str | None:
     refuses (the same bounds, from LEVELS): no measurement says that."""
     for name in RATES:
         if isinstance(item.get(name), (int, float)) and not 0 <= item[name] <= MOST_TPS:
-            return f"{at}.{name} is {item[name]}, a speed no server measures (0 to {MOST_TPS:,.0f} tok/s)"
+            return f"{at}.{name} is {item[name]}, {_speed_wrong(item[name])}"
     for name, axis in LEVELS.items():
         value = item.get(name)
         why = axis.limit.problem(value) if value is not None and not isinstance(value, bool) else None
@@ -162,7 +162,7 @@ def _impossible(item: dict[str, Any], at: str) -> str | None:
             return f"{at}.{name}: {why} (the level's bounds, as a config has them)"
     for j, q in enumerate(item.get("requests") or []):
         if isinstance(q, dict) and isinstance(q.get("decode_tps"), (int, float)) and not 0 <= q["decode_tps"] <= MOST_TPS:
-            return f"{at}.requests[{j}].decode_tps is {q['decode_tps']}, a speed no server measures"
+            return f"{at}.requests[{j}].decode_tps is {q['decode_tps']}, {_speed_wrong(q['decode_tps'])}"
     return None
 
 
@@ -232,3 +232,7 @@ class RunTexts:
         """Forget the texts of records no longer in the file."""
         ids = {id(r) for r in records}
         self._texts = {i: hit for i, hit in self._texts.items() if i in ids}
+
+
+def _speed_wrong(value: float) -> str:
+    return "a speed below zero" if value < 0 else f"a speed no server measures (at most {MOST_TPS:,.0f} tok/s)"
