@@ -151,3 +151,20 @@ def _title(pid: int) -> str:
             return fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
         return ""
+
+
+def test_check_schedule_runs_a_vllm_batch_size_schedule(tmp_path, family, install):
+    """Issue 50: a concurrency schedule (speculate at one stream, off at two) run on the live vLLM: its own
+    num_speculative_tokens_per_batch_size where this build takes it, the table printed with every level."""
+    from test_schedule_check_real import _file
+
+    settings = {"requests": 3, "max_tokens": 24, "ctx_size": 1024, "warmup": 0, "endpoint": "completion", "extra_args": SERVER}
+    path = _file(tmp_path, {"target": family["target"], "draft-1": family["draft-1"]}, "vllm", settings=settings)
+    done = run_script("sweep.py", "--check-schedule", path, env=ENV, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "checked by running it on vLLM (" in done.stdout
+    assert (
+        "num_speculative_tokens_per_batch_size" in done.stdout
+    ) == vllm.takes_batch_schedule() or "would not start" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [r.split("|")[1].strip() for r in rows] == ["1", "2"] and "no speculation" in rows[1]

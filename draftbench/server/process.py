@@ -37,6 +37,7 @@ class ServerSpec:
     options: ServerOptions = field(default_factory=ServerOptions)
     log_path: str | None = None
     parallel: int = 1  # slots (--parallel) for concurrent requests; 1 leaves the server's default
+    batch_schedule: tuple[tuple[int, int, int], ...] = ()  # vLLM: num_speculative_tokens_per_batch_size (a schedule)
 
 
 def _read_tail(path: str, lines: int = 30) -> str:

@@ -162,8 +162,12 @@ def speculative_config(spec: Speculation) -> dict | None:
     }
 
 
-def speculation_args(spec: Speculation) -> list[str]:
+def speculation_args(spec: Speculation, schedule: tuple[tuple[int, int, int], ...] = ()) -> list[str]:
+    """--speculative-config; with ``schedule``, the draft length per batch size too (the longest as
+    num_speculative_tokens), as an exported serving schedule says it."""
     config = speculative_config(spec)
+    if config and schedule:
+        config.update(num_speculative_tokens=max(k for _, _, k in schedule), num_speculative_tokens_per_batch_size=schedule)
     return ["--speculative-config", json.dumps(config)] if config else []
 
 
@@ -186,7 +190,7 @@ def server_args(spec: ServerSpec, port: int) -> list[str]:
             *unless("--max-model-len", "--max-model-len", str(spec.options.ctx_size)),
             *unless("prefix-caching", "--no-enable-prefix-caching"),
         ]
-        + speculation_args(spec.speculation)
+        + speculation_args(spec.speculation, spec.batch_schedule)
         + (unless("--max-num-seqs", "--max-num-seqs", str(spec.parallel)) if spec.parallel > 1 else [])
         + extra
     )
@@ -201,7 +205,7 @@ _NOTED: set[Install] = set()  # installs whose hidden packages the console was t
 
 
 def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> ServerProcess:
-    spec_args = speculation_args(spec.speculation)  # an unsupported setup fails before anything starts
+    spec_args = speculation_args(spec.speculation, spec.batch_schedule)  # an unsupported setup fails before it starts
     install = find()
     if install.note() and install not in _NOTED:
         _NOTED.add(install)
@@ -220,6 +224,30 @@ def launch(spec: ServerSpec, warn: Callable[[str], None] | None = None) -> Serve
         tree=True,
         env={**install.env(), **key_env},
     )
+
+
+_TAKES_SCHEDULE = """import dataclasses
+from vllm.config.speculative import SpeculativeConfig as C
+names = set(getattr(C, "model_fields", {}))
+names |= {f.name for f in dataclasses.fields(C)} if dataclasses.is_dataclass(C) else set()
+print("DRAFTBENCH-SCHEDULE", "num_speculative_tokens_per_batch_size" in names)"""
+
+
+def takes_batch_schedule() -> bool:
+    """Does the installed vLLM's SpeculativeConfig take a draft length per batch size
+    (``num_speculative_tokens_per_batch_size``)? Read from the class itself."""
+    install = find()
+    try:
+        out = subprocess.run(
+            [install.python, "-c", _TAKES_SCHEDULE],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **install.env()},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "DRAFTBENCH-SCHEDULE True" in out.stdout
 
 
 _CHECK = """import json, sys

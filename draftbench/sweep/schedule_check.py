@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from ..core import stats
-from ..errors import ConfigError
+from ..errors import ConfigError, ServerStartError
 from ..measure.bench import BenchConfig, BenchSummary, run_bench
 from ..results import comparison, evaluate
+from ..results.evaluate import Evaluation
+from ..results.schedules import Schedule
 from ..results.schema import FileMeta, RunResult
-from ..server import llamacpp, process
+from ..server import llamacpp, process, vllm
 from ..setup import prompt_files
 from ..setup.settings import ServerOptions
 from ..setup.speculation import Speculation
@@ -74,30 +76,47 @@ def _prompts(meta: FileMeta, path: str) -> tuple:
         raise ConfigError(path, [*exc.problems, "--check-schedule reads the prompts the file was measured on"]) from exc
 
 
+def _options(meta: FileMeta) -> ServerOptions:
+    s = meta.settings
+    extra = tuple(str(a) for a in s.get("extra_args") or ())
+    gpu, ctx = int(s.get("gpu_layers", 99)), int(s.get("ctx_size", 4096))
+    return ServerOptions(port=0, gpu_layers=gpu, ctx_size=ctx, extra_args=extra, ready_timeout_s=900.0)
+
+
+def _bench(url: str, streams: int, meta: FileMeta, prompts: tuple, speculates: bool) -> BenchSummary:
+    s = meta.settings
+    return run_bench(
+        BenchConfig(
+            url,
+            requests=int(s.get("requests", 5)) * int(s.get("runs", 1)),
+            max_tokens=int(s.get("max_tokens", 512)),
+            warmup=int(s.get("warmup", 1)),
+            prompts=prompts,
+            seed=int(s.get("seed", 0)),
+            concurrency=streams,
+            endpoint=str(s.get("endpoint", "chat")),
+            expect_draft=speculates,
+        )
+    )
+
+
 def _measure(
     run: RunResult | None, target: str, streams: int, meta: FileMeta, prompts: tuple, echo: Callable[[str], None]
 ) -> BenchSummary:
-    s = meta.settings
-    options = ServerOptions(
-        port=0, gpu_layers=int(s.get("gpu_layers", 99)), ctx_size=int(s.get("ctx_size", 4096)), ready_timeout_s=600.0
-    )
-    spec = process.ServerSpec(
-        target, run.speculation if run is not None and run.speculation else Speculation(None), options, parallel=streams
-    )
+    speculation = run.speculation if run is not None and run.speculation else Speculation(None)
+    spec = process.ServerSpec(target, speculation, _options(meta), parallel=streams)
     echo(f"  {streams} stream{'s' if streams > 1 else ''}: {run.draft if run is not None else 'no speculation'} ...")
     with llamacpp.launch(spec, warn=echo).start() as server:
-        return run_bench(
-            BenchConfig(
-                server.url,
-                requests=int(s.get("requests", 5)) * int(s.get("runs", 1)),
-                max_tokens=int(s.get("max_tokens", 512)),
-                warmup=int(s.get("warmup", 1)),
-                prompts=prompts,
-                seed=int(s.get("seed", 0)),
-                concurrency=streams,
-                expect_draft=run is not None,
-            )
-        )
+        return _bench(server.url, streams, meta, prompts, run is not None)
+
+
+def _ramp(
+    spec: process.ServerSpec, levels: list[int], meta: FileMeta, prompts: tuple, echo: Callable[[str], None], what: str
+) -> dict[int, BenchSummary]:
+    """One vLLM server measured at every level of the ramp (lowest first): {streams: summary}."""
+    echo(f"  {what}: one server, {', '.join(map(str, levels))} streams ...")
+    with vllm.launch(spec, warn=echo).start() as server:
+        return {n: _bench(server.url, n, meta, prompts, not spec.speculation.is_baseline) for n in levels}
 
 
 def _as_run(summary: BenchSummary, like: RunResult) -> RunResult:
@@ -109,9 +128,12 @@ def check(path: str, echo: Callable[[str], None]) -> list[str]:
     meta, ev = evaluate.load(path)
     if not ev.schedules:
         raise ConfigError(path, ["no serving schedule: the file has no target measured at two concurrency levels or more"])
-    if (meta.backend or "llamacpp") != "llamacpp":
-        raise ConfigError(path, [f"--check-schedule runs llama-server schedules; this file was measured on {meta.backend}"])
+    backend = meta.backend or "llamacpp"
+    if backend not in ("llamacpp", "vllm"):
+        raise ConfigError(path, [f"--check-schedule runs llama-server and vLLM schedules; this file was measured on {backend}"])
     prompts = _prompts(meta, path)
+    if backend == "vllm":
+        return [line for sched in ev.schedules for line in _check_vllm(sched, ev, meta, prompts, echo)]
     lines = []
     for sched in ev.schedules:
         target = sched.target_path or sched.target
@@ -119,12 +141,7 @@ def check(path: str, echo: Callable[[str], None]) -> list[str]:
         fixed_run = next(
             (r for r in ev.runs if r.target == sched.target and r.draft == sched.family and r.concurrency == 1), None
         )
-        lines += [
-            f"Schedule for {sched.target} with {sched.family}, checked by running it:",
-            "| streams | scheduled | promised (file) | measured now vs no speculation | aggregate tok/s file -> now "
-            "| best fixed now vs no speculation | verdict |",
-            "|---:|---|---|---|---|---|---|",
-        ]
+        lines += [f"Schedule for {sched.target} with {sched.family}, checked by running it:", HEAD, RULE]
         for step in sched.steps:
             base = next(r for r in ev.runs if r.target == sched.target and r.draft is None and r.concurrency == step.streams)
             off = _as_run(_measure(None, target, step.streams, meta, prompts, echo), base)
@@ -146,4 +163,63 @@ def check(path: str, echo: Callable[[str], None]) -> list[str]:
                 comparison.versus(fixed, off) if fixed is not None else None,
             )
             lines.append(check.row())
+    return lines
+
+
+HEAD = (
+    "| streams | scheduled | promised (file) | measured now vs no speculation | aggregate tok/s file -> now "
+    "| best fixed now vs no speculation | verdict |"
+)
+RULE = "|---:|---|---|---|---|---|---|"
+
+
+def _check_vllm(sched: Schedule, ev: Evaluation, meta: FileMeta, prompts: tuple, echo: Callable[[str], None]) -> list[str]:
+    """The schedule on vLLM: no speculation, the best fixed setup and the schedule, each one server across the ramp
+    (the schedule as vLLM's own batch-size schedule where it takes one, else a server per scheduled length)."""
+    target, levels, options = sched.target_path or sched.target, sched.levels, _options(meta)
+    family = next(step.run for step in sched.steps if step.run is not None)
+    fixed_run = next((r for r in ev.runs if r.target == sched.target and r.draft == sched.family and r.concurrency == 1), family)
+    top = max(levels)
+    off = _ramp(
+        process.ServerSpec(target, Speculation(None), options, parallel=top), levels, meta, prompts, echo, "no speculation"
+    )
+    assert fixed_run.speculation is not None and family.speculation is not None  # a schedule's setups speculate
+    fixed_spec = process.ServerSpec(target, fixed_run.speculation, options, parallel=top)
+    fixed = _ramp(fixed_spec, levels, meta, prompts, echo, str(fixed_run.draft))
+    mine: dict[int, BenchSummary] = {}
+    how = "this vLLM's SpeculativeConfig has no num_speculative_tokens_per_batch_size: each level's length ran instead"
+    if vllm.takes_batch_schedule():
+        batch = tuple((lo, hi, k) for lo, hi, k in sched.vllm())
+        spec = process.ServerSpec(target, family.speculation, options, parallel=top, batch_schedule=batch)
+        try:
+            mine = _ramp(spec, levels, meta, prompts, echo, "the schedule")
+            how = "the exported schedule ran as vLLM's own num_speculative_tokens_per_batch_size, in one server"
+        except ServerStartError as exc:
+            how = f"this vLLM build would not start with the schedule ({exc.short}): each level's length ran instead"
+            echo(f"  {how}")
+    if not mine:
+        for step in sched.steps:
+            if step.run is None or step.run.speculation is None:
+                mine[step.streams] = off[step.streams]
+            else:
+                one = process.ServerSpec(target, step.run.speculation, options, parallel=top)
+                mine |= _ramp(one, [step.streams], meta, prompts, echo, str(step.run.draft))
+    lines = [f"Schedule for {sched.target} with {sched.family}, checked by running it on vLLM ({how}):", HEAD, RULE]
+    for step in sched.steps:
+        base = next(r for r in ev.runs if r.target == sched.target and r.draft is None and r.concurrency == step.streams)
+        now_off, now_fixed = _as_run(off[step.streams], base), _as_run(fixed[step.streams], fixed_run)
+        now = _as_run(mine[step.streams], step.run or base)
+        promised = step.run.speedup_ratio() if step.run is not None else None
+        if promised is not None and step.run is not None and step.run.aggregate_speedup:
+            promised = replace(promised, value=step.run.aggregate_speedup)
+        check = LevelCheck(
+            step.streams,
+            f"{family.draft} at n_max {step.draft_max}" if step.draft_max else "no speculation",
+            promised,
+            comparison.versus(now, now_off) if step.draft_max else None,
+            now.aggregate_tps,
+            (step.run or base).aggregate_tps,
+            comparison.versus(now_fixed, now_off),
+        )
+        lines.append(check.row())
     return lines
