@@ -556,3 +556,92 @@ def test_generated_stream_events(events):
     assert done.error is not None or done.text
     for value in (done.decode_tps, done.client_decode_tps, done.ttft_s):
         assert value is None or (isinstance(value, (int, float)) and value >= 0), (value, events)
+
+
+# ---- issue 51's families: what a server or a scheduler claims ----------------------------------------------------
+NUMBERS = st.one_of(
+    st.sampled_from(["1.2.3", "NaN", "+Inf", "-Inf", "-5", "1e308", "1e999", "0x10", "", "300000000", "-0"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(2**70), 2**70).map(str),
+)
+METRIC_NAMES = st.sampled_from(
+    [
+        "vllm:spec_decode_num_drafts_total",
+        "vllm:spec_decode_num_draft_tokens_total",
+        "vllm:spec_decode_num_accepted_tokens_total",
+        "vllm:spec_decode_num_accepted_tokens_per_pos_total",
+        "vllm:iteration_tokens_total_count",
+        "vllm:request_queue_time_seconds_sum",
+        "other_metric",
+    ]
+)
+
+
+@examples(150)
+@given(
+    lines=st.lists(
+        st.tuples(METRIC_NAMES, st.one_of(st.none(), NUMBERS.map(lambda n: f'{{position="{n}"}}')), NUMBERS), max_size=8
+    ),
+    before=st.booleans(),
+)
+def test_generated_metrics_pages(lines, before):
+    """Whatever /metrics says: counters finite and never below zero, positions bounded, a difference never
+    negative nor accepting more than it drafted, and no exception."""
+    import math
+
+    from draftbench.server.vllm_metrics import MAX_POSITIONS, parse_metrics
+
+    page = "\n".join(f"{name}{label or ''} {value}" for name, label, value in lines)
+    found = parse_metrics(page)
+    if found is None:
+        return
+    numbers = [found.drafts, found.draft_tokens, found.accepted_tokens, *found.accepted_per_pos]
+    assert all(math.isfinite(v) and v >= 0 for v in numbers) and len(found.accepted_per_pos) <= MAX_POSITIONS
+    other = parse_metrics("vllm:spec_decode_num_draft_tokens_total 5\nvllm:spec_decode_num_accepted_tokens_total 3")
+    assert other is not None
+    diff = found.minus(other) if before else other.minus(found)
+    assert diff is None or (diff.accepted_tokens <= diff.draft_tokens and diff.draft_tokens >= 0)
+
+
+@examples(150)
+@given(answer=JSON)
+def test_generated_distribution_answers(answer):
+    """A /completion answer is read as tokens or text, or refused as the server's fault: never another exception."""
+    from draftbench.errors import DraftbenchError
+    from draftbench.measure.distribution import _continuation
+
+    try:
+        assert isinstance(_continuation(answer, "http://u:secret@h:1"), str)
+    except DraftbenchError as exc:
+        assert "secret" not in str(exc)
+
+
+@examples(150)
+@given(
+    env=st.dictionaries(
+        st.sampled_from(
+            ["SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
+             "SLURM_ARRAY_TASK_STEP", "JOB_COMPLETION_INDEX"]
+        ),
+        NUMBERS,
+        max_size=5,
+    ),
+    flag=st.one_of(st.none(), st.integers(-5, 10**12)),
+    shard=st.one_of(st.none(), NUMBERS.map(lambda n: f"1/{n}"), NUMBERS.map(lambda n: f"{n}/4")),
+)  # fmt: skip
+def test_generated_shard_claims(env, flag, shard):
+    """A scheduler's environment or a --shard flag: a shard within the bounds, or a ShardError, at once."""
+    import time
+
+    from draftbench.errors import ShardError
+    from draftbench.sweep import shards
+
+    t0 = time.monotonic()
+    for attempt in (lambda: shards.from_environment(env, flag, 1), lambda: shards.parse(shard) if shard else None):
+        try:
+            found = attempt()
+        except ShardError as exc:
+            assert len(str(exc)) < 1_000
+            continue
+        assert found is None or (0 <= found.index < found.count <= 100_000)
+    assert time.monotonic() - t0 < 2
