@@ -210,3 +210,50 @@ def test_a_budget_below_the_targets_own_need_says_no_setup_can_fit(family, tmp_p
     done = run_script("sweep.py", "--config", str(path), "--dry-run", timeout=60)
     said = done.stdout + done.stderr
     assert "T (the baseline) needs about" in said and "no setup of it can fit" in said and "T + :" not in said, said[-2000:]
+
+
+def _gguf(tmp_path, kvs: bytes, kv_count: int, pad: int = 0) -> str:
+    """A GGUF header with ``kv_count`` key/values (raw bytes), then ``pad`` zero bytes."""
+    import struct
+
+    path = tmp_path / "h.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, kv_count) + kvs + b"\0" * pad)
+    return str(path)
+
+
+def _kv(key: str, vtype: int, payload: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(key)) + key.encode() + struct.pack("<I", vtype) + payload
+
+
+@pytest.mark.parametrize(
+    "what,count,itype",
+    [("a u32 array", 2**64 - 1, 4), ("a string array", 2**60, 8), ("a u8 array beyond the file", 3_000_000, 0)],
+)
+def test_a_gguf_header_claiming_absurd_counts_is_refused_at_once(tmp_path, what, count, itype):
+    import struct
+
+    from draftbench.core import gguf_header
+    from draftbench.errors import ModelFileError
+
+    path = _gguf(tmp_path, _kv("x.array", 9, struct.pack("<IQ", itype, count)), 1, pad=1 << 20)
+    t0 = time.monotonic()
+    with pytest.raises(ModelFileError, match="GGUF header is corrupt"):
+        gguf_header.read_metadata(path, keep_arrays=())
+    with pytest.raises(ModelFileError, match="GGUF header is corrupt"):
+        gguf_header.read_metadata(_gguf(tmp_path, b"", 2**60), keep_arrays=())
+    assert time.monotonic() - t0 < 1
+
+
+def test_a_negative_layer_count_gives_no_negative_memory(tmp_path):
+    import struct
+
+    from draftbench.setup import footprint
+    from draftbench.setup.speculation import Speculation
+
+    arch = _kv("general.architecture", 8, struct.pack("<Q", 5) + b"llama")
+    layers = _kv("llama.block_count", 5, struct.pack("<i", -1_000_000))  # int32
+    embd = _kv("llama.embedding_length", 4, struct.pack("<I", 64))
+    found = footprint.estimate(_gguf(tmp_path, arch + layers + embd, 3), Speculation(None), 512)
+    assert found is None or found.total_mib >= 0

@@ -49,9 +49,21 @@ class TokenizerInfo:
         return out
 
 
+MAX_KV = 1 << 16  # metadata keys: a model has a few hundred
+MAX_ARRAY = 1 << 22  # entries of one metadata array: the largest vocabularies and merge lists are under a million
+
+
 class _Reader:
     def __init__(self, fh: BinaryIO, path: str):
         self.fh, self.path = fh, path
+        self.size = os.fstat(fh.fileno()).st_size if hasattr(fh, "fileno") else 1 << 62
+
+    def bounded(self, count: int, each: int, what: str) -> int:
+        """``count`` items of at least ``each`` bytes, as the header claims: refused when the file cannot hold them
+        or no model has that many (a corrupt or hostile header, read without walking it)."""
+        if count > MAX_ARRAY or count * each > self.size - self.fh.tell():
+            raise ModelFileError(f"{self.path}: GGUF header is corrupt ({what} of {count:,} entries)")
+        return count
 
     def read(self, n: int) -> bytes:
         data = self.fh.read(n)
@@ -64,7 +76,7 @@ class _Reader:
 
     def string(self) -> str:
         n = self.scalar("<Q")
-        if n > 1 << 30:
+        if n > 1 << 30 or n > self.size - self.fh.tell():
             raise ModelFileError(f"{self.path}: GGUF header is corrupt (string of {n} bytes)")
         return self.read(n).decode("utf-8", errors="replace")
 
@@ -75,6 +87,7 @@ class _Reader:
             return self.string()
         if vtype == _ARRAY:
             itype, count = self.scalar("<I"), self.scalar("<Q")
+            self.bounded(count, struct.calcsize(_SCALARS[itype]) if itype in _SCALARS else 8, "an array")
             if itype in _SCALARS and not keep:
                 self.fh.seek(struct.calcsize(_SCALARS[itype]) * count, os.SEEK_CUR)
                 return count
@@ -105,6 +118,8 @@ def _read_kv(r: _Reader, keep_arrays: tuple[str, ...]) -> tuple[dict[str, Any], 
     if version == 1:
         raise ModelFileError(f"{r.path}: GGUF version 1 is too old to inspect")
     n_tensors, kv_count = r.scalar("<Q"), r.scalar("<Q")
+    if kv_count > MAX_KV:
+        raise ModelFileError(f"{r.path}: GGUF header is corrupt ({kv_count:,} metadata keys)")
     meta: dict[str, Any] = {"GGUF.version": version}
     for _ in range(kv_count):
         key = r.string()

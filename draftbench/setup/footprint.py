@@ -30,8 +30,9 @@ def _model(path: str, cells: int, layers: int | None = None, weights: bool = Tru
     arch = meta.get("general.architecture")
 
     def key(name: str, default: int = 0) -> int:
+        """A size from the header; one below zero (a signed type, a corrupt header) counts as unknown."""
         value = meta.get(f"{arch}.{name}")
-        return value if isinstance(value, int) else default
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
 
     embd, heads = key("embedding_length"), key("attention.head_count", 1)
     head_size = key("attention.key_length", embd // max(heads, 1))
