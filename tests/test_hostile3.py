@@ -257,3 +257,20 @@ def test_a_negative_layer_count_gives_no_negative_memory(tmp_path):
     embd = _kv("llama.embedding_length", 4, struct.pack("<I", 64))
     found = footprint.estimate(_gguf(tmp_path, arch + layers + embd, 3), Speculation(None), 512)
     assert found is None or found.total_mib >= 0
+
+
+def test_a_temporary_file_left_by_a_killed_writer_is_cleared_by_the_next_write(tmp_path):
+    """A SIGKILL between writing and renaming leaves .draftbench-PID-*.tmp; a live writer's is never touched."""
+    import subprocess
+    import sys
+
+    from draftbench.core.files import TEMP_PREFIX, write_text_atomic
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{TEMP_PREFIX}{gone.stdout.strip()}-abc.tmp"
+    live = tmp_path / f"{TEMP_PREFIX}1-abc.tmp"  # PID 1 runs for as long as the machine does
+    old_style = tmp_path / f"{TEMP_PREFIX}k3j4h5.tmp"
+    for f in (dead, live, old_style):
+        f.write_text("partial")
+    write_text_atomic(str(tmp_path / "r.json"), "{}\n")
+    assert not dead.exists() and live.exists() and old_style.exists() and (tmp_path / "r.json").read_text() == "{}\n"

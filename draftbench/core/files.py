@@ -159,6 +159,35 @@ def _mode_for(path: str) -> int:
         return 0o666 & ~umask
 
 
+TEMP_PREFIX = ".draftbench-"  # then the writer's PID: a file whose writer is gone was left by a kill (SIGKILL)
+
+
+def _clear_orphans(folder: str) -> None:
+    """Remove the temporary files of writers that no longer run (killed mid-write); never another live one's."""
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX) and n.endswith(".tmp")]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(TEMP_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
 def write_text_atomic(path: str, text: str | list[str], flag: str = "--results") -> None:
     """Write ``text`` (or its parts, in order) to ``path`` (through a symlink) in one step: a reader sees the old
     file or the new one."""
@@ -166,7 +195,8 @@ def write_text_atomic(path: str, text: str | list[str], flag: str = "--results")
     folder = os.path.dirname(target)
     try:
         os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".draftbench-", suffix=".tmp", dir=folder)
+        _clear_orphans(folder)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=".tmp", dir=folder)
     except OSError as exc:  # a read-only or missing folder, a full disk: nothing was written, nothing replaced
         raise OutputFileError(f"cannot write {path}: {exc.strerror} in {folder}; choose another place with {flag} PATH") from exc
     try:
