@@ -645,3 +645,30 @@ def test_generated_shard_claims(env, flag, shard):
             continue
         assert found is None or (0 <= found.index < found.count <= 100_000)
     assert time.monotonic() - t0 < 2
+
+
+@examples(150)
+@given(
+    counts=st.lists(st.sampled_from([0, 1, 3, 2**31, 2**32 - 1, 2**60, 2**64 - 1]), min_size=3, max_size=3),
+    itype=st.sampled_from([0, 4, 6, 8, 9, 12, 99]),
+    pad=st.sampled_from([0, 16, 4096]),
+)
+def test_generated_gguf_headers(tmp_path_factory, counts, itype, pad):
+    """A GGUF header claiming any counts: read at once, or refused as a ModelFileError naming the file."""
+    import struct
+    import time
+
+    from draftbench.core import gguf_header
+    from draftbench.errors import ModelFileError
+
+    kv_count, array_count, string_len = counts
+    key = b"x.array"
+    body = struct.pack("<Q", len(key)) + key + struct.pack("<IIQ", 9, itype, array_count) + struct.pack("<Q", string_len)
+    path = tmp_path_factory.mktemp("gguf") / "h.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, kv_count) + body + b"\0" * pad)
+    t0 = time.monotonic()
+    try:
+        gguf_header.read_metadata(str(path), keep_arrays=("x.array",))
+    except ModelFileError as exc:
+        assert str(path) in str(exc)
+    assert time.monotonic() - t0 < 2
