@@ -274,3 +274,18 @@ def test_a_temporary_file_left_by_a_killed_writer_is_cleared_by_the_next_write(t
         f.write_text("partial")
     write_text_atomic(str(tmp_path / "r.json"), "{}\n")
     assert not dead.exists() and live.exists() and old_style.exists() and (tmp_path / "r.json").read_text() == "{}\n"
+
+
+def test_forged_turn_and_goodput_figures_in_a_file_without_requests_are_not_ranked(tmp_path):
+    """Issue 51: figures computed from requests, stored on runs that have none, are dropped on load, not trusted."""
+    base = RunResult("T", None, mean_tps=100.0, n_requests=6)
+    forged = RunResult("T", "d", mean_tps=90.0, n_requests=6, speedup=0.9)
+    path = tmp_path / "r.json"
+    save_results(str(path), FileMeta(name="x"), [base, forged])
+    data = json.loads(path.read_text())
+    data["results"][1]["turns"] = {"spans": [{"turns": "all", "n_turns": 6, "latency_speedup": 9.0, "latency_ci95": [8, 10]}]}
+    data["results"][1]["traffic"] = {"rate": 1.0, "n_requests": 6, "goodput_ratio": 9.0, "goodput_ratio_ci95": [8, 10]}
+    path.write_text(json.dumps(data))
+    _, ev = evaluate.load(str(path))
+    run = ev.run(("T", "d", forged.level, None))
+    assert run.turns is None and run.traffic is None and ev.recommendations[0].use() is None

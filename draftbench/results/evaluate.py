@@ -214,6 +214,8 @@ def _evaluated(
             **{"speedup_design": "unpaired", **fields},
             extra_memory_mib=_extra_memory(run, base),
             aggregate_speedup=run.aggregate_speedup or _ratio(run.aggregate_tps, base.aggregate_tps),
+            turns=None,  # computed from requests only: a file without them cannot have had them
+            traffic=None,
         )
     shift = drift.of(base)
     seen = drift.corrected(run, shift)  # each request over the baseline's speed when it was sent
