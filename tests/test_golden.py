@@ -18,7 +18,7 @@ from draftbench.results import evaluate
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden")
 PUBLISHED = os.path.join(os.path.dirname(__file__), "data", "published-results", "m4max-128gb_llamacpp_qwen25-14b.json")
-FILES = {**{v: os.path.join(GOLDEN, f"v{v}.json") for v in range(2, 12)}, 1: PUBLISHED}
+FILES = {**{v: os.path.join(GOLDEN, f"v{v}.json") for v in range(2, 14)}, 1: PUBLISHED}
 NUMBERS = ("mean_tps", "median_tps", "speedup", "speedup_ci95_low", "speedup_ci95_high", "acceptance_rate")
 
 
@@ -68,7 +68,7 @@ def test_every_version_loads_charts_and_says_the_same_numbers(version):
         assert "Fallback: v from prompt batches" in html
 
 
-@pytest.mark.parametrize("version", range(2, 12))
+@pytest.mark.parametrize("version", range(2, 14))
 def test_every_version_resumes_or_is_refused_untouched(version, family, tmp_path):
     """A rerun of the file's own config continues it (every run done: skipped, nothing started) or, where the file
     predates what a resume must compare (its prompts, its settings), is refused naming the file; either way the
