@@ -289,3 +289,23 @@ def test_forged_turn_and_goodput_figures_in_a_file_without_requests_are_not_rank
     _, ev = evaluate.load(str(path))
     run = ev.run(("T", "d", forged.level, None))
     assert run.turns is None and run.traffic is None and ev.recommendations[0].use() is None
+
+
+def test_adding_a_temperature_level_resumes_like_adding_any_other_level(tmp_path):
+    """Issue 51: a file measured at one temperature, continued by a sweep at [that, another]: its runs are the
+    first level's (skipped as done), nothing refused; narrowing back to one value is still a change."""
+    from draftbench.sweep.plan import build_plan
+    from draftbench.sweep.store import ResultsStore
+
+    base = {**CONFIG, "targets": [{"label": "T", "path": "t.gguf"}]}
+    one = parse_config({**base, "settings": {"temperature": 0}}, check_files=False)
+    path = str(tmp_path / "r.json")
+    done = _measured(None, 100.0)
+    save_results(path, FileMeta(name="x", hardware="hw", settings=one.settings_record()), [done])
+    two = parse_config({**base, "settings": {"temperature": [0, 0.8]}}, check_files=False)
+    store = ResultsStore(path, two, build_plan(two), "hw")
+    (run,) = store.load()
+    assert run.temperature == 0.0 and run.key in {c.key for c in build_plan(two)}
+    save_results(path, FileMeta(name="x", hardware="hw", settings=two.settings_record()), [run])
+    with pytest.raises(Exception, match="temperature"):
+        ResultsStore(path, one, build_plan(one), "hw").load()

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import sys
 from dataclasses import replace
+from typing import Any
 
 from .. import __version__
 from ..core import gguf_header, machine
@@ -49,6 +50,7 @@ class ResultsStore:
         if not os.path.exists(self.path):
             return []
         meta, runs = load_results(self.path)  # raises, leaving the file untouched, when corrupt
+        runs = self._as_levels(meta, runs)
         differ = self._differences(meta, runs)
         if differ:
             raise ResultsFileError(
@@ -75,9 +77,27 @@ class ResultsStore:
         self.evaluation = evaluate(self.ordered(), self.settings, kept, self.memo)
         self.runs.update((r.key, r) for r in self.evaluation.runs)
 
+    def _as_levels(self, meta: FileMeta, runs: list[RunResult]) -> list[RunResult]:
+        """An earlier file measured at one temperature (or depth 0) continued by a sweep that adds levels: its runs
+        are the runs of that level ("the sweep's one temperature" is that temperature), as concurrency levels
+        resume; nothing else changes."""
+        levels = self.cfg.settings.levels()
+        temps, depths = {lv.temperature for lv in levels}, {lv.depth for lv in levels}
+        one = meta.settings.get("temperature")
+        at = float(one) if isinstance(one, (int, float)) and not isinstance(one, bool) else None
+        out = []
+        for run in runs:
+            changes: dict[str, Any] = {}
+            if run.temperature is None and None not in temps and at in temps:
+                changes["temperature"] = at
+            if run.depth is None and None not in depths and 0 in depths:
+                changes["depth"] = 0
+            out.append(replace(run, **changes) if changes else run)
+        return out
+
     def _differences(self, meta: FileMeta, runs: list[RunResult]) -> list[str]:
         saved, mine = meta.settings, self.cfg.comparable()
-        differ = [k for k, v in mine.items() if k in saved and saved[k] != v]
+        differ = [k for k, v in mine.items() if k in saved and saved[k] != v and not _more_levels(k, saved[k], v)]
         if not saved and any(run.done for run in runs):
             differ.append("settings (the file records none, so nothing shows its runs were measured like these)")
         if saved and "prompts_hash" not in saved and "requests" in saved:  # measured before prompt sets were recorded
@@ -178,3 +198,9 @@ class ResultsStore:
                 f"cannot write {self.path}: {exc.strerror}; the last saved version "
                 "is intact: free space or fix permissions, then rerun to resume"
             ) from exc
+
+
+def _more_levels(key: str, saved: Any, mine: Any) -> bool:
+    """A level setting that was one value and is now a list holding it: levels added, not a change of the
+    measured ones (the file's runs are that level's)."""
+    return key == "temperature" and isinstance(mine, list) and not isinstance(saved, list) and saved in mine
