@@ -673,3 +673,59 @@ def test_generated_gguf_headers(tmp_path_factory, counts, itype, pad, keep):
     except ModelFileError as exc:
         assert str(path) in str(exc)
     assert time.monotonic() - t0 < 2
+
+
+@examples(150)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 2),
+            st.sampled_from(["index", "count", "config_hash", "plan_hash", "plan_cells", "cells", "target_id", "target", "host"]),
+            st.one_of(JSON, st.integers(-3, 10**6), st.lists(st.integers(-2, 10), max_size=5)),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_generated_shard_edits(tmp_path_factory, edits):
+    """Three shards of one sweep, edited: merged into one file, or refused with a ShardError that names what is
+    wrong in under 2,000 characters; never another exception."""
+    from draftbench.errors import DraftbenchError, ShardError
+    from draftbench.results import fleet
+    from draftbench.results.jsonfile import dump_results as dump
+    from draftbench.results.schema import FileMeta as Meta
+    from draftbench.results.schema import ShardInfo
+
+    files = []
+    for i in range(3):
+        runs = [
+            RunResult("T", None, mean_tps=10.0, n_requests=2, target_id="1:aa"),
+            RunResult("T", f"d{i}", mean_tps=12.0, n_requests=2, target_id="1:aa"),
+        ]
+        meta = Meta(
+            name="x", machine={"hostname": f"node{i}"}, shard=ShardInfo(i, 3, "c" * 16, "p" * 16, 6, [2 * i + 1, 2 * i + 2])
+        )
+        files.append(json.loads(json.dumps(dump(meta, runs))))
+    for i, field, value in edits:
+        data = files[i]
+        if field in ("target_id", "target"):
+            data["results"][0][field] = value
+        elif field == "host":
+            data["machine"] = {"hostname": value}
+        else:
+            data["shard"][field] = value
+    from draftbench.results.jsonfile import load_results
+
+    tmp = tmp_path_factory.mktemp("shards")
+    loaded = []
+    for i, d in enumerate(files):
+        path = str(tmp / f"s{i}_shard-{i}-of-3.json")
+        write(path, dumps(d))
+        try:
+            loaded.append((path, *load_results(path)))
+        except DraftbenchError:
+            return  # the loader refuses a mistyped file before any merge, naming it
+    try:
+        fleet.merge(loaded, [])
+    except ShardError as exc:
+        assert len(str(exc)) < 2_000

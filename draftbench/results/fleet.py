@@ -54,6 +54,13 @@ def _problems(files: list[Shard]) -> list[str]:
             "or by a job array; compare whole sweeps with --compare"
             for p in loose
         ]
+    malformed = [p for p, meta, _ in files if not _well_formed(meta.shard)]
+    if malformed:
+        return [
+            f"{visible(p)}: its shard record is malformed (index, count, hashes and cells must be a shard's as "
+            "draftbench writes them): was the file edited? rerun that shard's task"
+            for p in malformed[:5]
+        ]
     machines = _machines(files)
     if machines:  # another machine's shard: the config may differ too, but the hardware is what to say
         return machines
@@ -86,6 +93,24 @@ def _problems(files: list[Shard]) -> list[str]:
             "by default), or wait until its task has finished"
         )
     return out or _identities(files) or _coverage(files)
+
+
+def _well_formed(shard: object) -> bool:
+    """A shard record of the right kinds: whole numbers where counts are, strings where hashes are."""
+
+    def whole(v: object) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    return (
+        shard is not None
+        and whole(getattr(shard, "index", None))
+        and whole(getattr(shard, "count", None))
+        and whole(getattr(shard, "plan_cells", None))
+        and isinstance(getattr(shard, "config_hash", None), str)
+        and isinstance(getattr(shard, "plan_hash", None), str)
+        and isinstance(getattr(shard, "cells", None), list)
+        and all(whole(c) for c in getattr(shard, "cells", []))
+    )
 
 
 def _identities(files: list[Shard]) -> list[str]:
@@ -129,13 +154,16 @@ def _coverage(files: list[Shard]) -> list[str]:
     missing, beyond = sorted(set(range(1, plan + 1)) - covered), sorted(covered - set(range(1, plan + 1)))
     if missing:
         out.append(
-            f"cells {', '.join(map(str, missing))} of the plan's {plan} are in no shard: "
+            f"cells {', '.join(map(str, missing[:10]))}{f' and {len(missing) - 10:,} more' if len(missing) > 10 else ''} "
+            f"of the plan's {plan} are in no shard: "
             "the shards split the plan differently; rerun them with the same config and draftbench version"
         )
     for path, meta, _ in files:
         odd = sorted(set(meta.shard.cells) & set(beyond))  # type: ignore[union-attr]  # every file merged is a shard's
         if odd:
-            out.append(f"{visible(path)}: cells {', '.join(map(str, odd))} are beyond the plan's {plan}: was the file edited?")
+            out.append(
+                f"{visible(path)}: cells {', '.join(map(str, odd[:10]))} are beyond the plan's {plan}: was the file edited?"
+            )
     owners: dict[tuple, list[int]] = {}
     for _, meta, runs in files:
         for r in runs:
