@@ -321,11 +321,25 @@ def _stop_all() -> None:
         server.stop()
 
 
+_SIGNALLED: list[int] = []  # SIGTERMs received: raised again at a safe point if their exception was swallowed
+
+
 def install_sigterm_handler() -> None:
-    """Turn SIGTERM into an exception so context managers stop their servers."""
+    """Turn SIGTERM into an exception so context managers stop their servers. The exception is raised wherever the
+    program is; raised inside a finalizer (a garbage-collected connection closing), Python prints it and goes on, so
+    the signal is also remembered and :func:`raise_if_signalled` raises it again at the next safe point."""
     from ..errors import Interrupted
 
     def handler(signum, frame):
+        _SIGNALLED.append(signum)
         raise Interrupted(signum)
 
     signal.signal(signal.SIGTERM, handler)
+
+
+def raise_if_signalled() -> None:
+    """Raise the interruption of a SIGTERM whose exception was lost (see :func:`install_sigterm_handler`)."""
+    from ..errors import Interrupted
+
+    if _SIGNALLED:
+        raise Interrupted(_SIGNALLED[-1])

@@ -250,6 +250,7 @@ class CellMeasurer:
                 run_bench(self.bench_config(cell, server.url, size, done, s.warmup if i == 0 else 0, shared, first=i == 0))
             )
             self.acct.generation_s += time.monotonic() - t0
+            process.raise_if_signalled()  # a SIGTERM during the block whose exception a finalizer swallowed
             summary = merge(blocks, not cell.setup.is_baseline, kept, kept_wall_s)
             if i == len(sizes) - 1 or not server.alive() or summary.n_failed_requests == summary.n_requests:
                 break

@@ -151,6 +151,7 @@ class Sweep:
             positions: dict[tuple, int] = {}
             target = None
             for cell in cells:
+                process.raise_if_signalled()  # a SIGTERM whose exception a finalizer swallowed
                 if target not in (None, cell.target.label):
                     self.checks.finish(target)  # a target's last baseline check, before the next one's cells
                 target = cell.target.label
