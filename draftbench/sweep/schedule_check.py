@@ -119,6 +119,14 @@ def _ramp(
         return {n: _bench(server.url, n, meta, prompts, not spec.speculation.is_baseline) for n in levels}
 
 
+def _promised(run: RunResult | None) -> stats.Ratio | None:
+    """What the file promised at a level: the scheduled run's aggregate speedup, with its decode interval."""
+    ratio = run.speedup_ratio() if run is not None else None
+    return (
+        replace(ratio, value=run.aggregate_speedup) if ratio is not None and run is not None and run.aggregate_speedup else ratio
+    )
+
+
 def _as_run(summary: BenchSummary, like: RunResult) -> RunResult:
     return replace(like, requests=list(summary.requests), aggregate_tps=summary.aggregate_tps, mean_tps=summary.mean_tps)
 
@@ -150,9 +158,7 @@ def check(path: str, echo: Callable[[str], None]) -> list[str]:
             if fixed_run is not None:
                 same = step.run is not None and fixed_run.speculation == step.run.speculation
                 fixed = mine if same else _as_run(_measure(fixed_run, target, step.streams, meta, prompts, echo), fixed_run)
-            promised = step.run.speedup_ratio() if step.run is not None else None
-            if promised is not None and step.run is not None and step.run.aggregate_speedup:
-                promised = replace(promised, value=step.run.aggregate_speedup)
+            promised = _promised(step.run)
             check = LevelCheck(
                 step.streams,
                 step.run.draft or "" if step.run is not None else "no speculation",
@@ -209,9 +215,7 @@ def _check_vllm(sched: Schedule, ev: Evaluation, meta: FileMeta, prompts: tuple,
         base = next(r for r in ev.runs if r.target == sched.target and r.draft is None and r.concurrency == step.streams)
         now_off, now_fixed = _as_run(off[step.streams], base), _as_run(fixed[step.streams], fixed_run)
         now = _as_run(mine[step.streams], step.run or base)
-        promised = step.run.speedup_ratio() if step.run is not None else None
-        if promised is not None and step.run is not None and step.run.aggregate_speedup:
-            promised = replace(promised, value=step.run.aggregate_speedup)
+        promised = _promised(step.run)
         check = LevelCheck(
             step.streams,
             f"{family.draft} at n_max {step.draft_max}" if step.draft_max else "no speculation",
