@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
+
+from .machine import nvidia_smi
 
 BUSY_SHARE = 0.25  # other processes' share of all CPUs from which a run's numbers carry a warning
 BUSY_GPU_PCT = 20.0  # GPU utilisation before a server started from which the same holds
@@ -58,17 +59,10 @@ def other_share(start: CpuTimes | None, end: CpuTimes | None) -> float | None:
 
 def gpu_busy_pct() -> float | None:
     """The busiest GPU's utilisation (%) now, from nvidia-smi; None without one."""
-    if not shutil.which("nvidia-smi"):
-        return None
+    out = nvidia_smi("--query-gpu=utilization.gpu") if shutil.which("nvidia-smi") else None
     try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-        return max(float(v) for v in out.split()) if out.split() else None
-    except (OSError, ValueError, subprocess.SubprocessError):
+        return max(float(v) for v in out.split()) if out and out.split() else None
+    except ValueError:
         return None
 
 

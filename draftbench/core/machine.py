@@ -8,15 +8,19 @@ import re
 import subprocess
 
 
-def _gpus() -> list[tuple[str, int]]:
+def nvidia_smi(query: str, timeout_s: float = 10) -> str | None:
+    """``nvidia-smi <query> --format=csv,noheader,nounits``'s output; None without the tool or when it fails."""
     try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
+        return subprocess.run(
+            ["nvidia-smi", query, "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=timeout_s
         ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _gpus() -> list[tuple[str, int]]:
+    out = nvidia_smi("--query-gpu=name,memory.total")
+    if out is None:
         return []
     gpus = []
     for line in out.splitlines():

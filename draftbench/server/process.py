@@ -12,6 +12,7 @@ from typing import Callable
 
 import requests
 
+from ..core.machine import nvidia_smi
 from ..core.redaction import redact
 from ..errors import ServerStartError
 from ..setup.settings import ServerOptions
@@ -101,14 +102,8 @@ def _group(pgid: int) -> list[int]:
 
 
 def _vram_mb(pid: int) -> float | None:
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+    out = nvidia_smi("--query-compute-apps=pid,used_memory", timeout_s=5)
+    if out is None:
         return None
     for line in out.splitlines():
         parts = [p.strip() for p in line.split(",")]
